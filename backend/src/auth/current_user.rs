@@ -1,0 +1,39 @@
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use changeaudit_shared::role::Role;
+
+use crate::auth::session;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::users::{self, User};
+
+/// The signed-in person making the request; extracting it refuses anyone else with 401.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub User);
+
+impl CurrentUser {
+    /// Refuses with 403 unless the person holds `role`.
+    pub fn require(&self, role: Role) -> Result<(), AppError> {
+        if self.0.roles.contains(&role) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(match role {
+                Role::Admin => "This needs the admin role.",
+                Role::Planner => "This needs the planner role.",
+                Role::Auditor => "This needs the auditor role.",
+            }))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let token = session::token_from(&parts.headers).ok_or(AppError::Unauthenticated)?;
+        let user_id = session::user_of(&state.db, &token, &state.sessions, state.clock.now())
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        Ok(CurrentUser(users::find(&state.db, user_id).await?))
+    }
+}

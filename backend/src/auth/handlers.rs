@@ -1,0 +1,140 @@
+//! `POST /api/session` (sign in), `DELETE /api/session` (sign out), `GET /api/me`.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use changeaudit_shared::api::{LoginRequest, Me};
+use changeaudit_shared::problem::FieldError;
+
+use crate::auth::session::{self, NewSession};
+use crate::auth::{CurrentUser, password, throttle};
+use crate::error::{ApiJson, AppError};
+use crate::secret::Secret;
+use crate::state::AppState;
+use crate::users;
+
+const MAX_USERNAME_CHARS: usize = 128;
+/// Long enough for any passphrase, short enough that hashing it costs nothing unusual.
+const MAX_PASSWORD_CHARS: usize = 1024;
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+fn validate(request: &LoginRequest) -> Result<(), AppError> {
+    let mut errors = Vec::new();
+    let mut check = |field: &str, value: &str, max: usize| {
+        if value.trim().is_empty() {
+            errors.push(FieldError {
+                field: field.to_owned(),
+                detail: "is required".to_owned(),
+            });
+        } else if value.chars().count() > max {
+            errors.push(FieldError {
+                field: field.to_owned(),
+                detail: format!("must be at most {max} characters"),
+            });
+        }
+    };
+    check("username", &request.username, MAX_USERNAME_CHARS);
+    check("password", &request.password, MAX_PASSWORD_CHARS);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<Response, AppError> {
+    validate(&request)?;
+    let username = request.username.trim();
+    let now = state.clock.now();
+    throttle::check(&state.db, username, now).await?;
+
+    let record = users::login_record(&state.db, username).await?;
+    let (user_id, stored) = match record {
+        Some((id, hash)) => (Some(id), Some(hash)),
+        None => (None, None),
+    };
+    let password_ok = password::verify(Secret::new(request.password), stored).await?;
+    let Some(user_id) = user_id.filter(|_| password_ok) else {
+        throttle::record_failure(&state.db, username, now).await?;
+        tracing::info!(username, client_ip = %client.ip, "sign-in refused");
+        return Err(AppError::InvalidCredentials);
+    };
+
+    throttle::clear(&state.db, username).await?;
+    session::delete_expired(&state.db, &state.sessions, now).await?;
+    let token = session::create(
+        &state.db,
+        NewSession {
+            user_id,
+            client_ip: &client.ip,
+            user_agent: &client.user_agent,
+        },
+        now,
+    )
+    .await?;
+    let me = users::find(&state.db, user_id).await?.me();
+    tracing::info!(username, client_ip = %client.ip, "signed in");
+    Ok((
+        [(
+            header::SET_COOKIE,
+            session::set_cookie(&token, &state.sessions),
+        )],
+        Json(me),
+    )
+        .into_response())
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if let Some(token) = session::token_from(&headers) {
+        session::delete(&state.db, &token).await?;
+    }
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, session::clear_cookie(&state.sessions))],
+    )
+        .into_response())
+}
+
+pub async fn me(CurrentUser(user): CurrentUser) -> Json<Me> {
+    Json(user.me())
+}
+
+/// Where a request comes from, as recorded with the session.
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Proxies' forwarded addresses are honoured once trusted proxies are configurable;
+        // until then the peer address is the only one that cannot be forged.
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip().to_string())
+            .unwrap_or_default();
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(MAX_USER_AGENT_CHARS)
+            .collect();
+        Ok(ClientInfo { ip, user_agent })
+    }
+}

@@ -1,0 +1,9 @@
+//! Who is asking: passwords, sign-in sessions, and the guard against password guessing.
+
+mod current_user;
+pub mod handlers;
+pub mod password;
+pub mod session;
+mod throttle;
+
+pub use current_user::CurrentUser;

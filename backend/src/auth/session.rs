@@ -1,0 +1,209 @@
+//! Sign-in sessions: a random token in an HttpOnly cookie; the database keeps only its SHA-256,
+//! so a copy of the database opens no session.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+use crate::clock::Timestamp;
+use crate::db::{Database, DbError};
+use crate::random;
+use crate::secret::Secret;
+use crate::state::SessionPolicy;
+
+pub const COOKIE_NAME: &str = "changeaudit_session";
+
+/// A session's row is only rewritten when it was last seen longer ago than this, so reading
+/// pages does not turn into a write per request.
+const TOUCH_INTERVAL_MS: i64 = 60_000;
+
+pub fn new_token() -> Secret<String> {
+    Secret::new(URL_SAFE_NO_PAD.encode(random::bytes::<32>()))
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The session token sent by the browser, if any.
+pub fn token_from(headers: &HeaderMap) -> Option<Secret<String>> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| Secret::new(value.to_owned()))
+}
+
+pub fn set_cookie(token: &Secret<String>, policy: &SessionPolicy) -> HeaderValue {
+    cookie(
+        token.expose(),
+        policy.max_lifetime.as_secs(),
+        policy.cookie_secure,
+    )
+}
+
+pub fn clear_cookie(policy: &SessionPolicy) -> HeaderValue {
+    cookie("", 0, policy.cookie_secure)
+}
+
+fn cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let text = format!(
+        "{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    );
+    // The token is base64url, so the value is always a valid header.
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+pub struct NewSession<'a> {
+    pub user_id: i64,
+    pub client_ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+pub async fn create(
+    db: &Database,
+    session: NewSession<'_>,
+    now: Timestamp,
+) -> Result<Secret<String>, DbError> {
+    let token = new_token();
+    sqlx::query(
+        "INSERT INTO web_sessions (token_hash, user_id, created_at, last_seen_at, client_ip, user_agent)
+         VALUES ($1, $2, $3, $3, $4, $5)",
+    )
+    .bind(token_hash(token.expose()))
+    .bind(session.user_id)
+    .bind(now.as_millis())
+    .bind(session.client_ip)
+    .bind(session.user_agent)
+    .execute(db.pool())
+    .await?;
+    Ok(token)
+}
+
+/// The user whose live session `token` opens; an expired session is removed.
+pub async fn user_of(
+    db: &Database,
+    token: &Secret<String>,
+    policy: &SessionPolicy,
+    now: Timestamp,
+) -> Result<Option<i64>, DbError> {
+    let hash = token_hash(token.expose());
+    let row: Option<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT s.user_id, s.created_at, s.last_seen_at
+         FROM web_sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = $1 AND u.enabled = TRUE",
+    )
+    .bind(&hash)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some((user_id, created_at, last_seen_at)) = row else {
+        return Ok(None);
+    };
+    let created_at = Timestamp::from_millis(created_at);
+    let last_seen_at = Timestamp::from_millis(last_seen_at);
+    if now >= last_seen_at.plus(policy.idle_timeout) || now >= created_at.plus(policy.max_lifetime)
+    {
+        delete_by_hash(db, &hash).await?;
+        return Ok(None);
+    }
+    if now.as_millis() - last_seen_at.as_millis() >= TOUCH_INTERVAL_MS {
+        sqlx::query("UPDATE web_sessions SET last_seen_at = $2 WHERE token_hash = $1")
+            .bind(&hash)
+            .bind(now.as_millis())
+            .execute(db.pool())
+            .await?;
+    }
+    Ok(Some(user_id))
+}
+
+pub async fn delete(db: &Database, token: &Secret<String>) -> Result<(), DbError> {
+    delete_by_hash(db, &token_hash(token.expose())).await
+}
+
+async fn delete_by_hash(db: &Database, hash: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1")
+        .bind(hash)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Removes every session past its idle or absolute timeout.
+pub async fn delete_expired(
+    db: &Database,
+    policy: &SessionPolicy,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM web_sessions WHERE last_seen_at <= $1 OR created_at <= $2")
+        .bind(now.minus(policy.idle_timeout).as_millis())
+        .bind(now.minus(policy.max_lifetime).as_millis())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn policy(secure: bool) -> SessionPolicy {
+        SessionPolicy {
+            idle_timeout: Duration::from_secs(60),
+            max_lifetime: Duration::from_secs(3600),
+            cookie_secure: secure,
+        }
+    }
+
+    #[test]
+    fn cookie_is_http_only_strict_and_secure_only_over_tls() {
+        let token = Secret::new("abc".to_owned());
+        assert_eq!(
+            set_cookie(&token, &policy(false)),
+            "changeaudit_session=abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600"
+        );
+        assert!(
+            set_cookie(&token, &policy(true))
+                .to_str()
+                .unwrap()
+                .ends_with("; Secure")
+        );
+        assert!(
+            clear_cookie(&policy(false))
+                .to_str()
+                .unwrap()
+                .contains("Max-Age=0")
+        );
+    }
+
+    #[test]
+    fn finds_the_token_among_other_cookies() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; changeaudit_session=tok; x=y"),
+        );
+        assert_eq!(token_from(&headers).unwrap().expose(), "tok");
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("changeaudit_sessionx=no"),
+        );
+        assert!(token_from(&headers).is_none());
+    }
+
+    #[test]
+    fn tokens_are_long_random_and_stored_only_as_digests() {
+        let token = new_token();
+        assert_eq!(token.expose().len(), 43);
+        assert_ne!(token.expose(), new_token().expose());
+        let hash = token_hash(token.expose());
+        assert_eq!(hash.len(), 64);
+        assert!(!hash.contains(token.expose().as_str()));
+    }
+}

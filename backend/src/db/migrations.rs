@@ -1,0 +1,58 @@
+//! The schema's history, compiled into the binary. Each step is written for both databases
+//! (their DDL differs on identity columns and, later, triggers); both must describe the same
+//! tables and behave the same.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::AnyPool;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+
+use super::Backend;
+
+struct Step {
+    version: i64,
+    description: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const STEPS: &[Step] = &[Step {
+    version: 1,
+    description: "users and sign-in",
+    sqlite: include_str!("../../migrations/sqlite/0001_users_and_sign_in.sql"),
+    postgres: include_str!("../../migrations/postgres/0001_users_and_sign_in.sql"),
+}];
+
+#[derive(Debug)]
+struct Embedded(Backend);
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
+        let migrations = STEPS
+            .iter()
+            .map(|step| {
+                let sql = match self.0 {
+                    Backend::Sqlite => step.sqlite,
+                    Backend::Postgres => step.postgres,
+                };
+                Migration::new(
+                    step.version,
+                    Cow::Borrowed(step.description),
+                    MigrationType::Simple,
+                    Cow::Borrowed(sql),
+                    false,
+                )
+            })
+            .collect();
+        Box::pin(async move { Ok(migrations) })
+    }
+}
+
+pub async fn run(pool: &AnyPool, backend: Backend) -> Result<(), sqlx::migrate::MigrateError> {
+    Migrator::new(Embedded(backend)).await?.run(pool).await
+}

@@ -1,0 +1,189 @@
+//! The database: SQLite by default, PostgreSQL when the URL says so, through one pool type so
+//! every query is written once. Queries use `$1`-style placeholders, which both accept.
+
+mod error;
+mod migrations;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+pub use error::DbError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "CHANGEAUDIT_DATABASE_URL: unsupported database URL (expected sqlite:// or postgres://)"
+    )]
+    UnsupportedUrl,
+    #[error("cannot create the folder {path} for the SQLite database: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot connect to the {backend} database: {source}")]
+    Connect {
+        backend: &'static str,
+        source: sqlx::Error,
+    },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Database {
+    /// Connects without migrating; a SQLite file and its folder are created when missing.
+    pub async fn connect(url: &str) -> Result<Database, ConnectError> {
+        let backend = Backend::of_url(url).ok_or(ConnectError::UnsupportedUrl)?;
+        install_default_drivers();
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite(url)?,
+            Backend::Postgres => url.to_owned(),
+        };
+        let options = AnyPoolOptions::new()
+            .max_connections(match backend {
+                // SQLite has one writer; a small pool avoids queuing on its lock.
+                Backend::Sqlite => 4,
+                Backend::Postgres => 10,
+            })
+            .acquire_timeout(Duration::from_secs(10));
+        let options = match backend {
+            Backend::Sqlite => options.after_connect(|connection, _| {
+                Box::pin(async move {
+                    // WAL lets readers go on while a session's events are written.
+                    connection
+                        .execute("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+                        .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options,
+        };
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|source| ConnectError::Connect {
+                backend: backend.name(),
+                source,
+            })?;
+        Ok(Database { pool, backend })
+    }
+
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str) -> Result<Database, ConnectError> {
+        let database = Database::connect(url).await?;
+        database.migrate().await?;
+        Ok(database)
+    }
+
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        migrations::run(&self.pool, self.backend).await
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.pool.execute("SELECT 1").await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Creates the database's folder and asks SQLite to create the file.
+fn prepare_sqlite(url: &str) -> Result<String, ConnectError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    if path != ":memory:"
+        && let Some(folder) = std::path::Path::new(path).parent()
+        && !folder.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(folder).map_err(|source| ConnectError::Folder {
+            path: folder.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(match query {
+        Some(query) if query.contains("mode=") => url.to_owned(),
+        Some(_) => format!("{url}&mode=rwc"),
+        None => format!("{url}?mode=rwc"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_backends_by_url() {
+        assert_eq!(Backend::of_url("sqlite://data/x.db"), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::of_url("postgres://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::of_url("postgresql://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(Backend::of_url("mysql://u@h/db"), None);
+    }
+
+    #[test]
+    fn sqlite_urls_create_the_file_and_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/ca.db");
+        let url = format!("sqlite://{}", path.display());
+        assert_eq!(prepare_sqlite(&url).unwrap(), format!("{url}?mode=rwc"));
+        assert!(dir.path().join("nested").is_dir());
+        let with_query = format!("{url}?cache=shared");
+        assert_eq!(
+            prepare_sqlite(&with_query).unwrap(),
+            format!("{with_query}&mode=rwc")
+        );
+    }
+}

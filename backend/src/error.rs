@@ -1,0 +1,255 @@
+//! Every refusal and failure of the API becomes problem details (RFC 9457). A refusal names the
+//! field or the rule; a failure says nothing internal to the client and logs its cause.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use changeaudit_shared::problem::{FieldError, PROBLEM_JSON, Problem};
+use serde::de::DeserializeOwned;
+
+use crate::db::DbError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("malformed body: {0}")]
+    MalformedBody(String),
+    #[error("not signed in")]
+    Unauthenticated,
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("cross-origin request refused")]
+    CrossOrigin,
+    #[error("too many failed sign-ins")]
+    TooManyAttempts { retry_after: Duration },
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("conflict on {0}")]
+    Conflict(String),
+    #[error("service unavailable: {context}")]
+    Unavailable { context: &'static str },
+    #[error("{context}: {source}")]
+    Internal {
+        context: &'static str,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl AppError {
+    pub fn internal(
+        context: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        AppError::Internal {
+            context,
+            source: source.into(),
+        }
+    }
+
+    pub fn field(field: &str, detail: impl Into<String>) -> Self {
+        AppError::Validation(vec![FieldError {
+            field: field.to_owned(),
+            detail: detail.into(),
+        }])
+    }
+
+    fn problem(&self) -> Problem {
+        let (status, kind, title, detail, errors) = match self {
+            AppError::Validation(errors) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "/problems/validation",
+                "The request has invalid fields",
+                None,
+                errors.clone(),
+            ),
+            AppError::MalformedBody(detail) => (
+                StatusCode::BAD_REQUEST,
+                "/problems/malformed-body",
+                "The request body is not valid JSON of the expected shape",
+                Some(detail.clone()),
+                Vec::new(),
+            ),
+            AppError::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "/problems/unauthenticated",
+                "Sign in first",
+                None,
+                Vec::new(),
+            ),
+            AppError::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "/problems/invalid-credentials",
+                "Wrong username or password",
+                None,
+                Vec::new(),
+            ),
+            AppError::Forbidden(rule) => (
+                StatusCode::FORBIDDEN,
+                "/problems/forbidden",
+                "Not allowed",
+                Some((*rule).to_owned()),
+                Vec::new(),
+            ),
+            AppError::CrossOrigin => (
+                StatusCode::FORBIDDEN,
+                "/problems/cross-origin",
+                "Cross-origin request refused",
+                Some("State-changing requests must come from changeaudit's own pages.".to_owned()),
+                Vec::new(),
+            ),
+            AppError::TooManyAttempts { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "/problems/too-many-attempts",
+                "Too many failed sign-ins",
+                Some(format!(
+                    "Too many failed sign-ins for this account; try again in {} s.",
+                    whole_seconds(*retry_after)
+                )),
+                Vec::new(),
+            ),
+            AppError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "about:blank",
+                "Not Found",
+                None,
+                Vec::new(),
+            ),
+            AppError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "about:blank",
+                "Method Not Allowed",
+                None,
+                Vec::new(),
+            ),
+            AppError::Conflict(field) => (
+                StatusCode::CONFLICT,
+                "/problems/conflict",
+                "Conflicts with an existing record",
+                None,
+                vec![FieldError {
+                    field: field.clone(),
+                    detail: "is already taken".to_owned(),
+                }],
+            ),
+            AppError::Unavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "/problems/unavailable",
+                "The service is temporarily unavailable",
+                None,
+                Vec::new(),
+            ),
+            AppError::Internal { .. } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "about:blank",
+                "Internal Server Error",
+                None,
+                Vec::new(),
+            ),
+        };
+        Problem {
+            kind: kind.to_owned(),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        }
+    }
+}
+
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match &self {
+            AppError::Internal { .. } | AppError::Unavailable { .. } => {
+                tracing::error!(error = %self, "request failed");
+            }
+            _ => {}
+        }
+        let problem = self.problem();
+        let status =
+            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Json(problem)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let AppError::TooManyAttempts { retry_after } = self {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(whole_seconds(retry_after)),
+            );
+        }
+        response
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::NotFound => AppError::NotFound,
+            DbError::Conflict { constraint } => AppError::Conflict(constraint),
+            DbError::Other(source) => AppError::internal("database", source),
+        }
+    }
+}
+
+/// `Json` whose rejections answer in the same problem shape as everything else.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(AppError::MalformedBody(describe(&rejection))),
+        }
+    }
+}
+
+fn describe(rejection: &JsonRejection) -> String {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            "Send the body as JSON with `Content-Type: application/json`.".to_owned()
+        }
+        // serde's message names the field and position, and holds nothing of the server's.
+        other => other.body_text(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_say_nothing_internal() {
+        let error = AppError::internal("loading users", std::io::Error::other("disk on fire"));
+        let problem = error.problem();
+        assert_eq!(problem.status, 500);
+        let json = serde_json::to_string(&problem).unwrap();
+        assert!(!json.contains("disk on fire"));
+        assert!(!json.contains("loading users"));
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(whole_seconds(Duration::from_secs(2)), 2);
+        assert_eq!(whole_seconds(Duration::from_millis(2_001)), 3);
+    }
+}

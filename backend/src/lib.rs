@@ -1,0 +1,41 @@
+//! The changeaudit server. `app` builds the router and `serve` runs it on a listener, so tests
+//! start the real server on `127.0.0.1:0`; `startup` wires both to the configuration.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+mod health;
+mod random;
+pub mod secret;
+pub mod startup;
+pub mod state;
+pub mod users;
+pub mod web;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use state::AppState;
+
+pub fn app(state: AppState) -> Router {
+    web::router(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

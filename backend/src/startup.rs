@@ -1,0 +1,119 @@
+//! What `changeaudit serve` and `changeaudit migrate` do.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::auth::password;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db::Database;
+use crate::secret::Secret;
+use crate::state::AppState;
+use crate::{random, users};
+
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let db = Database::open(config.database_url.expose()).await?;
+    tracing::info!(database = db.backend().name(), "schema is up to date");
+    db.close().await;
+    Ok(())
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data folder {}",
+            config.data_dir.display()
+        )
+    })?;
+    let db = Database::open(config.database_url.expose()).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    ensure_first_admin(&db, &config, clock.as_ref()).await?;
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (CHANGEAUDIT_LISTEN)", config.listen))?;
+    let address = listener.local_addr().context("reading the bound address")?;
+    announce(&format!("changeaudit listening on http://{address}"))?;
+
+    let app = crate::app(AppState::new(&config, db.clone(), clock));
+    crate::serve(listener, app, shutdown_signal())
+        .await
+        .context("serving")?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Creates the `admin` user on an empty database, with the configured password or a generated
+/// one that is printed this once and never stored in clear.
+async fn ensure_first_admin(
+    db: &Database,
+    config: &Config,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
+    if users::count(db).await? > 0 {
+        return Ok(());
+    }
+    let (password, generated) = match &config.admin_password {
+        Some(password) => (password.clone(), false),
+        None => (Secret::new(random::readable_password()), true),
+    };
+    let hash = password::hash(password.clone())
+        .await
+        .map_err(|error| anyhow::anyhow!("hashing the first admin's password: {error}"))?;
+    if !users::create_first_admin(db, &hash, clock.now()).await? {
+        return Ok(());
+    }
+    if generated {
+        announce(&format!(
+            "\nFirst admin created.\n  username: {}\n  password: {}\nThis password is shown only now: sign in and keep it safe.\n",
+            users::FIRST_ADMIN_USERNAME,
+            password.expose()
+        ))?;
+    } else {
+        announce(&format!(
+            "First admin `{}` created with the password from CHANGEAUDIT_ADMIN_PASSWORD.",
+            users::FIRST_ADMIN_USERNAME
+        ))?;
+    }
+    Ok(())
+}
+
+/// Writes a line for the operator on standard output (logs go to standard error).
+fn announce(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .context("writing to standard output")
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

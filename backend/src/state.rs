@@ -1,0 +1,57 @@
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Database;
+use crate::web::csrf::TrustedOrigins;
+
+/// What every handler may reach. Nothing here is state another replica would need: the
+/// database holds that.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub db: Database,
+    pub clock: Arc<dyn Clock>,
+    pub sessions: SessionPolicy,
+    pub trusted_origins: TrustedOrigins,
+    pub static_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// A session unused for this long ends.
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, however busy.
+    pub max_lifetime: Duration,
+    pub cookie_secure: bool,
+}
+
+impl AppState {
+    pub fn new(config: &Config, db: Database, clock: Arc<dyn Clock>) -> Self {
+        let mut origins = config.trusted_origins.clone();
+        origins.extend(config.public_url.clone());
+        AppState(Arc::new(Shared {
+            db,
+            clock,
+            sessions: SessionPolicy {
+                idle_timeout: config.session_idle_timeout,
+                max_lifetime: config.session_max_lifetime,
+                cookie_secure: config.cookie_secure(),
+            },
+            trusted_origins: TrustedOrigins::new(origins),
+            static_dir: config.static_dir.clone(),
+        }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}

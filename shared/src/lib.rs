@@ -1,0 +1,9 @@
+//! Types and pure logic used by both the changeaudit server and its browser app.
+//!
+//! Nothing here may depend on an async runtime, a database or a web framework: the crate must
+//! build for `wasm32-unknown-unknown` as well as for the server.
+
+pub mod api;
+pub mod navigation;
+pub mod problem;
+pub mod role;
