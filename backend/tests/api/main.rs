@@ -1,1 +1,13 @@
-//! placeholder
+//! The backend's one integration-test binary: real servers on `127.0.0.1:0`, each on a fresh
+//! database. `CHANGEAUDIT_TEST_DATABASE=postgres` (with `CHANGEAUDIT_TEST_POSTGRES_URL`) runs
+//! every test against PostgreSQL instead of SQLite.
+
+// A test's helpers may panic: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod first_admin;
+mod health;
+mod helpers;
+mod http_surface;
+mod sessions;
+mod sign_in;

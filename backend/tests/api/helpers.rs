@@ -1,0 +1,288 @@
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use changeaudit_backend::AppState;
+use changeaudit_backend::auth::password;
+use changeaudit_backend::clock::{ManualClock, Timestamp};
+use changeaudit_backend::config::Config;
+use changeaudit_backend::db::Database;
+use changeaudit_backend::secret::Secret;
+use changeaudit_backend::users;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+use sqlx::Executor;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub const ADMIN_PASSWORD: &str = "first-admin-password";
+/// 2026-01-01T00:00:00Z: tests start from a fixed moment and move the clock by hand.
+pub const START: Timestamp = Timestamp::from_millis(1_767_225_600_000);
+
+/// Which database the tests run on, chosen by `CHANGEAUDIT_TEST_DATABASE`.
+pub enum TestDatabase {
+    Sqlite,
+    Postgres { admin_url: String },
+}
+
+impl TestDatabase {
+    pub fn chosen() -> TestDatabase {
+        match std::env::var("CHANGEAUDIT_TEST_DATABASE").as_deref() {
+            Err(_) | Ok("sqlite") => TestDatabase::Sqlite,
+            Ok("postgres") => TestDatabase::Postgres {
+                admin_url: std::env::var("CHANGEAUDIT_TEST_POSTGRES_URL").expect(
+                    "CHANGEAUDIT_TEST_DATABASE=postgres needs CHANGEAUDIT_TEST_POSTGRES_URL",
+                ),
+            },
+            Ok(other) => panic!("CHANGEAUDIT_TEST_DATABASE: unknown database `{other}`"),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            TestDatabase::Sqlite => "sqlite",
+            TestDatabase::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// The URL of a new, empty database.
+    pub async fn fresh_url(&self, dir: &Path) -> String {
+        match self {
+            TestDatabase::Sqlite => format!("sqlite://{}", dir.join("changeaudit.db").display()),
+            TestDatabase::Postgres { admin_url } => {
+                let name = format!("test_{}", hex_id());
+                let admin = sqlx::PgPool::connect(admin_url)
+                    .await
+                    .expect("connecting to the test PostgreSQL server");
+                admin
+                    .execute(format!("CREATE DATABASE {name}").as_str())
+                    .await
+                    .expect("creating a test database");
+                admin.close().await;
+                let (base, _) = admin_url
+                    .rsplit_once('/')
+                    .expect("a database URL with a path");
+                format!("{base}/{name}")
+            }
+        }
+    }
+}
+
+fn hex_id() -> String {
+    let bytes: [u8; 8] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    cookies: Arc<Jar>,
+    pub clock: ManualClock,
+    pub db: Database,
+    pub database_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    _dir: Arc<TempDir>,
+}
+
+impl TestApp {
+    /// A server on a fresh database holding the first admin.
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(&[]).await
+    }
+
+    /// Like `spawn`, with extra `CHANGEAUDIT_*` settings.
+    pub async fn spawn_with(settings: &[(&str, &str)]) -> TestApp {
+        let dir = Arc::new(tempfile::tempdir().expect("temporary folder"));
+        let database_url = TestDatabase::chosen().fresh_url(dir.path()).await;
+        let db = Database::open(&database_url)
+            .await
+            .expect("opening the test database");
+        let hash = password::hash(Secret::new(ADMIN_PASSWORD.to_owned()))
+            .await
+            .expect("hashing");
+        assert!(users::create_first_admin(&db, &hash, START).await.unwrap());
+        TestApp::start(dir, database_url, db, ManualClock::at(START), settings).await
+    }
+
+    /// A second server on this one's database, as another replica behind a load balancer.
+    pub async fn replica(&self) -> TestApp {
+        let db = Database::open(&self.database_url)
+            .await
+            .expect("opening the database again");
+        TestApp::start(
+            self._dir.clone(),
+            self.database_url.clone(),
+            db,
+            self.clock.clone(),
+            &[],
+        )
+        .await
+    }
+
+    async fn start(
+        dir: Arc<TempDir>,
+        database_url: String,
+        db: Database,
+        clock: ManualClock,
+        settings: &[(&str, &str)],
+    ) -> TestApp {
+        let mut env: HashMap<String, String> = HashMap::from([
+            (
+                "CHANGEAUDIT_DATA_DIR".to_owned(),
+                dir.path().display().to_string(),
+            ),
+            ("CHANGEAUDIT_DATABASE_URL".to_owned(), database_url.clone()),
+            (
+                "CHANGEAUDIT_STATIC_DIR".to_owned(),
+                dir.path().join("dist").display().to_string(),
+            ),
+        ]);
+        env.extend(
+            settings
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let config = Config::load(None, &env).expect("test configuration");
+        let state = AppState::new(&config, db.clone(), Arc::new(clock.clone()));
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
+        let address = format!("http://{}", listener.local_addr().expect("bound address"));
+        let (shutdown, stop) = oneshot::channel::<()>();
+        tokio::spawn(changeaudit_backend::serve(
+            listener,
+            changeaudit_backend::app(state),
+            async {
+                stop.await.ok();
+            },
+        ));
+        let cookies = Arc::new(Jar::default());
+        TestApp {
+            address,
+            client: browser_like_client(cookies.clone()),
+            cookies,
+            clock,
+            db,
+            database_url,
+            shutdown: Some(shutdown),
+            _dir: dir,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/session"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .expect("POST /api/session")
+    }
+
+    pub async fn sign_in_as_admin(&self) {
+        let response = self.sign_in("admin", ADMIN_PASSWORD).await;
+        assert_eq!(
+            response.status(),
+            200,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    pub async fn sign_out(&self) -> reqwest::Response {
+        self.client
+            .delete(self.url("/api/session"))
+            .send()
+            .await
+            .expect("DELETE /api/session")
+    }
+
+    /// The cookies the client holds for this server, as a `Cookie` header value.
+    pub fn cookie_header(&self) -> String {
+        let url = self.address.parse().expect("server URL");
+        self.cookies
+            .cookies(&url)
+            .map(|value| value.to_str().expect("ASCII cookies").to_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    /// Adds an enabled user straight into the database (user management has no API yet).
+    pub async fn add_user(&self, username: &str, password: &str, roles: &[&str]) -> i64 {
+        let hash = password::hash(Secret::new(password.to_owned()))
+            .await
+            .expect("hashing");
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (username, display_name, password_hash, created_at, updated_at)
+             VALUES ($1, $1, $2, 0, 0) RETURNING id",
+        )
+        .bind(username)
+        .bind(hash)
+        .fetch_one(self.db.pool())
+        .await
+        .expect("inserting a user");
+        for role in roles {
+            sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                .bind(id)
+                .bind(*role)
+                .execute(self.db.pool())
+                .await
+                .expect("granting a role");
+        }
+        id
+    }
+
+    pub async fn set_enabled(&self, username: &str, enabled: bool) {
+        sqlx::query("UPDATE users SET enabled = $2 WHERE username = $1")
+            .bind(username)
+            .bind(enabled)
+            .execute(self.db.pool())
+            .await
+            .expect("updating a user");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
+        }
+    }
+}
+
+/// A client that keeps cookies and sends the headers a same-origin browser fetch would.
+fn browser_like_client(cookies: Arc<Jar>) -> reqwest::Client {
+    let mut headers = HeaderMap::new();
+    headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+    reqwest::Client::builder()
+        .cookie_provider(cookies)
+        .default_headers(headers)
+        .build()
+        .expect("HTTP client")
+}
+
+/// A problem-details body, checked for its media type.
+pub async fn problem(response: reqwest::Response) -> Value {
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "a refusal answers with problem details"
+    );
+    response.json().await.expect("problem details JSON")
+}

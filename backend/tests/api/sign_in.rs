@@ -1,0 +1,168 @@
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{ADMIN_PASSWORD, TestApp, problem};
+
+#[tokio::test]
+async fn the_first_admin_signs_in_and_sees_who_they_are() {
+    let app = TestApp::spawn().await;
+    let response = app.sign_in("admin", ADMIN_PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("changeaudit_session="), "{cookie}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP must not mark the cookie Secure: {cookie}"
+    );
+    let me: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        me,
+        json!({"username": "admin", "display_name": "Administrator", "roles": ["admin"]})
+    );
+
+    let response = app.get("/api/me").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap(), me);
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_when_people_come_over_tls() {
+    let app =
+        TestApp::spawn_with(&[("CHANGEAUDIT_PUBLIC_URL", "https://changeaudit.example")]).await;
+    let response = app.sign_in("admin", ADMIN_PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .ends_with("; Secure")
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_unknown_user_answers_401_alike() {
+    let app = TestApp::spawn().await;
+    let wrong = app.sign_in("admin", "not-the-password").await;
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    let wrong = problem(wrong).await;
+    assert_eq!(wrong["type"], "/problems/invalid-credentials");
+
+    let unknown = app.sign_in("nobody", "not-the-password").await;
+    assert_eq!(unknown.status(), 401);
+    assert_eq!(problem(unknown).await, wrong);
+
+    assert_eq!(app.get("/api/me").await.status(), 401);
+}
+
+#[tokio::test]
+async fn missing_fields_are_named_and_bad_json_is_refused() {
+    let app = TestApp::spawn().await;
+    let response = app.sign_in(" ", "").await;
+    assert_eq!(response.status(), 422);
+    let body = problem(response).await;
+    assert_eq!(body["type"], "/problems/validation");
+    assert_eq!(
+        body["errors"],
+        json!([
+            {"field": "username", "detail": "is required"},
+            {"field": "password", "detail": "is required"},
+        ])
+    );
+
+    let response = app
+        .client
+        .post(app.url("/api/session"))
+        .header("content-type", "application/json")
+        .body("{\"username\": \"admin\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(problem(response).await["type"], "/problems/malformed-body");
+
+    let response = app
+        .client
+        .post(app.url("/api/session"))
+        .json(&json!({"username": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let detail = problem(response).await["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(detail.contains("missing field `password`"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_disabled_user_cannot_sign_in() {
+    let app = TestApp::spawn().await;
+    app.add_user("grace", "grace-password-1", &["planner"])
+        .await;
+    app.set_enabled("grace", false).await;
+    assert_eq!(app.sign_in("grace", "grace-password-1").await.status(), 401);
+    app.set_enabled("grace", true).await;
+    assert_eq!(app.sign_in("grace", "grace-password-1").await.status(), 200);
+}
+
+#[tokio::test]
+async fn repeated_failures_slow_down_further_attempts() {
+    let app = TestApp::spawn().await;
+    for attempt in 1..=6 {
+        let response = app.sign_in("admin", "guess").await;
+        assert_eq!(response.status(), 401, "attempt {attempt}");
+    }
+    // The sixth failure blocked the account for a second: even the right password waits.
+    let blocked = app.sign_in("admin", ADMIN_PASSWORD).await;
+    assert_eq!(blocked.status(), 429);
+    assert_eq!(blocked.headers()["retry-after"], "1");
+    assert_eq!(
+        problem(blocked).await["type"],
+        "/problems/too-many-attempts"
+    );
+
+    app.advance(Duration::from_secs(1));
+    assert_eq!(app.sign_in("admin", "guess").await.status(), 401);
+    // The seventh failure doubles the block.
+    let blocked = app.sign_in("admin", ADMIN_PASSWORD).await;
+    assert_eq!(blocked.headers()["retry-after"], "2");
+
+    app.advance(Duration::from_secs(2));
+    assert_eq!(app.sign_in("admin", ADMIN_PASSWORD).await.status(), 200);
+    // Success forgets the failures: five more mistakes are free again.
+    for _ in 1..=5 {
+        assert_eq!(app.sign_in("admin", "guess").await.status(), 401);
+    }
+    assert_eq!(app.sign_in("admin", ADMIN_PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn failures_are_forgotten_after_a_quiet_quarter_hour() {
+    let app = TestApp::spawn().await;
+    for _ in 1..=5 {
+        assert_eq!(app.sign_in("admin", "guess").await.status(), 401);
+    }
+    app.advance(Duration::from_secs(15 * 60 + 1));
+    assert_eq!(app.sign_in("admin", "guess").await.status(), 401);
+    assert_eq!(app.sign_in("admin", ADMIN_PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn throttling_one_account_leaves_others_alone() {
+    let app = TestApp::spawn().await;
+    app.add_user("grace", "grace-password-1", &[]).await;
+    for _ in 1..=6 {
+        app.sign_in("admin", "guess").await;
+    }
+    assert_eq!(app.sign_in("admin", ADMIN_PASSWORD).await.status(), 429);
+    assert_eq!(app.sign_in("grace", "grace-password-1").await.status(), 200);
+}
