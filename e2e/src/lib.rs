@@ -1,1 +1,21 @@
+//! What the browser tests drive: the real `changeaudit` binary, ChromeDriver with Debian's
+//! headless Chromium, and a small W3C WebDriver client to talk to it.
 
+mod processes;
+mod webdriver;
+
+pub use processes::{Browser, Server};
+pub use webdriver::{Element, WebDriver};
+
+/// Anything that stops a browser test, with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct E2eError(pub String);
+
+impl E2eError {
+    fn context(context: &str, error: impl std::fmt::Display) -> Self {
+        E2eError(format!("{context}: {error}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, E2eError>;

@@ -1,1 +1,11 @@
-fn main() {}
+//! The changeaudit single-page app.
+
+mod api;
+mod app;
+mod pages;
+mod shell;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

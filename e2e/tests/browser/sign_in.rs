@@ -1,0 +1,117 @@
+use changeaudit_e2e::{Browser, Server};
+
+const ADMIN_PASSWORD: &str = "e2e-admin-password";
+
+async fn fill_sign_in(browser: &Browser, username: &str, password: &str) {
+    let driver = &browser.driver;
+    driver
+        .find("#username")
+        .await
+        .unwrap()
+        .send_keys(username)
+        .await
+        .unwrap();
+    driver
+        .find("#password")
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    driver
+        .find("form button[type=submit]")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_admin_signs_in_sees_the_shell_and_signs_out() {
+    let server = Server::start(ADMIN_PASSWORD).await.unwrap();
+    let browser = Browser::start().await.unwrap();
+    let driver = &browser.driver;
+
+    driver.goto(&server.url).await.unwrap();
+    fill_sign_in(&browser, "admin", ADMIN_PASSWORD).await;
+
+    let user = driver.find("[data-testid=signed-in-user]").await.unwrap();
+    assert_eq!(user.text().await.unwrap(), "Administrator");
+    let heading = driver.find("main h1").await.unwrap().text().await.unwrap();
+    assert_eq!(heading, "Welcome, Administrator");
+    assert_eq!(
+        driver.find(".brand").await.unwrap().text().await.unwrap(),
+        "changeaudit"
+    );
+    assert!(
+        driver.find_all_now("#password").await.unwrap().is_empty(),
+        "the sign-in form is gone"
+    );
+
+    // The session lives in a cookie and the database: a reload keeps the person signed in.
+    driver.refresh().await.unwrap();
+    let user = driver.find("[data-testid=signed-in-user]").await.unwrap();
+    assert_eq!(user.text().await.unwrap(), "Administrator");
+
+    // A client-side route that has no page answers inside the shell, not with a server 404.
+    driver
+        .goto(&format!("{}/no/such/page", server.url))
+        .await
+        .unwrap();
+    let heading = driver.find("main h1").await.unwrap().text().await.unwrap();
+    assert_eq!(heading, "Page not found");
+
+    driver
+        .find(".who button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    driver.find("#username").await.unwrap();
+    driver.refresh().await.unwrap();
+    driver.find("#username").await.unwrap();
+    assert!(
+        driver
+            .find_all_now("[data-testid=signed-in-user]")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    driver.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_wrong_password_shows_an_error_and_keeps_the_person_out() {
+    let server = Server::start(ADMIN_PASSWORD).await.unwrap();
+    let browser = Browser::start().await.unwrap();
+    let driver = &browser.driver;
+
+    driver.goto(&server.url).await.unwrap();
+    fill_sign_in(&browser, "admin", "not-the-password").await;
+
+    let error = driver.find("[data-testid=sign-in-error]").await.unwrap();
+    assert_eq!(error.text().await.unwrap(), "Wrong username or password");
+    assert!(
+        driver
+            .find_all_now("[data-testid=signed-in-user]")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let password = driver.find("#password").await.unwrap();
+    assert_eq!(
+        password.property("value").await.unwrap(),
+        "",
+        "the password field is cleared"
+    );
+
+    // The person can correct it and get in.
+    fill_sign_in(&browser, "", ADMIN_PASSWORD).await;
+    let user = driver.find("[data-testid=signed-in-user]").await.unwrap();
+    assert_eq!(user.text().await.unwrap(), "Administrator");
+
+    driver.quit().await.unwrap();
+}

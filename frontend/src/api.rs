@@ -1,0 +1,90 @@
+//! Every request the app makes to the server goes through here.
+
+use changeaudit_shared::api::{LoginRequest, Me};
+use changeaudit_shared::problem::Problem;
+use gloo_net::http::{Request, Response};
+use serde::de::DeserializeOwned;
+
+/// A request that did not succeed, in words a person can act on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// The server answered with problem details.
+    Refused(Problem),
+    /// The server could not be reached, or answered something unreadable.
+    Unreachable(String),
+}
+
+impl ApiError {
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Refused(problem) => problem.message().to_owned(),
+            ApiError::Unreachable(reason) => format!("The server cannot be reached ({reason})."),
+        }
+    }
+
+    pub fn field(&self, field: &str) -> Option<String> {
+        match self {
+            ApiError::Refused(problem) => problem.field_error(field).map(str::to_owned),
+            ApiError::Unreachable(_) => None,
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Refused(problem) => Some(problem.status),
+            ApiError::Unreachable(_) => None,
+        }
+    }
+}
+
+fn unreachable(error: gloo_net::Error) -> ApiError {
+    ApiError::Unreachable(error.to_string())
+}
+
+async fn refusal(response: Response) -> ApiError {
+    let status = response.status();
+    match response.json::<Problem>().await {
+        Ok(problem) => ApiError::Refused(problem),
+        Err(_) => ApiError::Unreachable(format!("HTTP {status} {}", response.status_text())),
+    }
+}
+
+async fn read<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+    if response.ok() {
+        response.json().await.map_err(unreachable)
+    } else {
+        Err(refusal(response).await)
+    }
+}
+
+/// The signed-in person, or `None` when nobody is signed in.
+pub async fn me() -> Result<Option<Me>, ApiError> {
+    let response = Request::get("/api/me").send().await.map_err(unreachable)?;
+    match read(response).await {
+        Ok(me) => Ok(Some(me)),
+        Err(error) if error.status() == Some(401) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+pub async fn sign_in(request: LoginRequest) -> Result<Me, ApiError> {
+    let response = Request::post("/api/session")
+        .json(&request)
+        .map_err(unreachable)?
+        .send()
+        .await
+        .map_err(unreachable)?;
+    read(response).await
+}
+
+pub async fn sign_out() -> Result<(), ApiError> {
+    let response = Request::delete("/api/session")
+        .send()
+        .await
+        .map_err(unreachable)?;
+    if response.ok() {
+        Ok(())
+    } else {
+        Err(refusal(response).await)
+    }
+}

@@ -1,0 +1,73 @@
+use changeaudit_shared::api::LoginRequest;
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+
+use crate::api::{self, ApiError};
+use crate::app::{Session, SessionState};
+
+#[component]
+pub fn SignIn() -> impl IntoView {
+    let Session(session) = expect_context::<Session>();
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let pending = RwSignal::new(false);
+
+    let submit = move |event: SubmitEvent| {
+        event.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        let request = LoginRequest {
+            username: username.get_untracked(),
+            password: password.get_untracked(),
+        };
+        leptos::task::spawn_local(async move {
+            match api::sign_in(request).await {
+                Ok(me) => session.set(SessionState::SignedIn(me)),
+                Err(refusal) => {
+                    password.set(String::new());
+                    error.set(Some(refusal));
+                }
+            }
+            pending.set(false);
+        });
+    };
+    let field_error = move |field: &'static str| {
+        move || {
+            error
+                .get()
+                .and_then(|error| error.field(field))
+                .map(|message| view! { <span class="field-error">{message}</span> })
+        }
+    };
+
+    view! {
+        <main class="sign-in">
+            <form class="card" on:submit=submit>
+                <h1>"changeaudit"</h1>
+                <p class="subtitle">"Sign in to continue"</p>
+                {move || {
+                    error
+                        .get()
+                        .map(|error| {
+                            view! { <p class="error" role="alert" data-testid="sign-in-error">{error.message()}</p> }
+                        })
+                }}
+                <label for="username">"Username"</label>
+                <input id="username" name="username" type="text" autocomplete="username" required
+                    bind:value=username/>
+                {field_error("username")}
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required
+                    bind:value=password/>
+                {field_error("password")}
+                <button type="submit" disabled=move || pending.get()>
+                    {move || if pending.get() { "Signing in…" } else { "Sign in" }}
+                </button>
+            </form>
+        </main>
+    }
+}

@@ -1,0 +1,72 @@
+//! The frame around every page once signed in: navigation, who is signed in, sign-out.
+
+use changeaudit_shared::api::Me;
+use changeaudit_shared::navigation::visible_sections;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::{A, Route, Routes};
+use leptos_router::path;
+
+use crate::api;
+use crate::app::{Session, SessionState};
+use crate::pages::home::Home;
+use crate::pages::not_found::NotFound;
+
+#[component]
+pub fn Shell(me: Me) -> impl IntoView {
+    let Session(session) = expect_context::<Session>();
+    let sign_out_error = RwSignal::new(None::<String>);
+    let sign_out = move |_| {
+        spawn_local(async move {
+            match api::sign_out().await {
+                Ok(()) => session.set(SessionState::SignedOut),
+                Err(error) => sign_out_error.set(Some(error.message())),
+            }
+        });
+    };
+    let sections = visible_sections(&me);
+    let display_name = me.display_name.clone();
+
+    view! {
+        <header class="topbar">
+            <A href="/" attr:class="brand">"changeaudit"</A>
+            <nav class="menu" aria-label="Main">
+                {sections
+                    .into_iter()
+                    .map(|section| {
+                        view! {
+                            <div class="menu-section">
+                                <span class="menu-title">{section.label}</span>
+                                <ul>
+                                    {section
+                                        .entries
+                                        .into_iter()
+                                        .filter_map(|entry| {
+                                            entry.route.map(|route| {
+                                                view! { <li><A href=route>{entry.label}</A></li> }
+                                            })
+                                        })
+                                        .collect_view()}
+                                </ul>
+                            </div>
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+            <div class="who">
+                <span class="who-name" data-testid="signed-in-user">{display_name}</span>
+                <button class="link-button" on:click=sign_out>"Sign out"</button>
+            </div>
+        </header>
+        {move || {
+            sign_out_error
+                .get()
+                .map(|message| view! { <p class="error page-error" role="alert">{message}</p> })
+        }}
+        <main class="page">
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route path=path!("/") view=move || view! { <Home me=me.clone()/> }/>
+            </Routes>
+        </main>
+    }
+}
