@@ -22,12 +22,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
-        format!(
-            "cannot create the data folder {}",
-            config.data_dir.display()
-        )
-    })?;
+    create_data_dir(&config.data_dir)?;
     let db = Database::open(config.database_url.expose()).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     ensure_first_admin(&db, &config, clock.as_ref()).await?;
@@ -45,6 +40,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The data folder holds the database and recordings: only the service's own user may enter it.
+fn create_data_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path).with_context(|| {
+        format!(
+            "cannot create the data folder {} (CHANGEAUDIT_DATA_DIR)",
+            path.display()
+        )
+    })
 }
 
 /// Creates the `admin` user on an empty database, with the configured password or a generated

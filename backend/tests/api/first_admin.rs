@@ -49,7 +49,18 @@ async fn the_first_admin_password_is_printed_once_and_works() {
     let dir = tempfile::tempdir().unwrap();
     let url = TestDatabase::chosen().fresh_url(dir.path()).await;
 
-    let mut first = start(dir.path(), &url, &[]).await;
+    let data_dir = dir.path().join("data");
+    let mut first = start(&data_dir, &url, &[]).await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&data_dir).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o700,
+            "the data folder is private to the service"
+        );
+    }
     let password = first
         .printed
         .iter()
@@ -72,7 +83,7 @@ async fn the_first_admin_password_is_printed_once_and_works() {
     assert_eq!(response.status(), 200);
     first.child.kill().await.unwrap();
 
-    let mut second = start(dir.path(), &url, &[]).await;
+    let mut second = start(&data_dir, &url, &[]).await;
     assert!(
         second.printed.iter().all(|line| !line.contains("password")),
         "a restart must not print or reset the password: {:?}",

@@ -1,4 +1,4 @@
-use changeaudit_e2e::{Browser, Server};
+use changeaudit_e2e::{Browser, Server, WebDriver};
 
 const ADMIN_PASSWORD: &str = "e2e-admin-password";
 
@@ -27,6 +27,12 @@ async fn fill_sign_in(browser: &Browser, username: &str, password: &str) {
         .unwrap();
 }
 
+/// The name the shell shows for the signed-in person, once the shell is there.
+async fn signed_in_user(driver: &WebDriver) -> String {
+    let user = driver.find("[data-testid=signed-in-user]").await.unwrap();
+    user.text().await.unwrap()
+}
+
 #[tokio::test]
 async fn the_admin_signs_in_sees_the_shell_and_signs_out() {
     let server = Server::start(ADMIN_PASSWORD).await.unwrap();
@@ -36,8 +42,7 @@ async fn the_admin_signs_in_sees_the_shell_and_signs_out() {
     driver.goto(&server.url).await.unwrap();
     fill_sign_in(&browser, "admin", ADMIN_PASSWORD).await;
 
-    let user = driver.find("[data-testid=signed-in-user]").await.unwrap();
-    assert_eq!(user.text().await.unwrap(), "Administrator");
+    assert_eq!(signed_in_user(driver).await, "Administrator");
     let heading = driver.find("main h1").await.unwrap().text().await.unwrap();
     assert_eq!(heading, "Welcome, Administrator");
     assert_eq!(
@@ -51,8 +56,7 @@ async fn the_admin_signs_in_sees_the_shell_and_signs_out() {
 
     // The session lives in a cookie and the database: a reload keeps the person signed in.
     driver.refresh().await.unwrap();
-    let user = driver.find("[data-testid=signed-in-user]").await.unwrap();
-    assert_eq!(user.text().await.unwrap(), "Administrator");
+    assert_eq!(signed_in_user(driver).await, "Administrator");
 
     // A client-side route that has no page answers inside the shell, not with a server 404.
     driver
@@ -110,8 +114,7 @@ async fn a_wrong_password_shows_an_error_and_keeps_the_person_out() {
 
     // The person can correct it and get in.
     fill_sign_in(&browser, "", ADMIN_PASSWORD).await;
-    let user = driver.find("[data-testid=signed-in-user]").await.unwrap();
-    assert_eq!(user.text().await.unwrap(), "Administrator");
+    assert_eq!(signed_in_user(driver).await, "Administrator");
 
     driver.quit().await.unwrap();
 }
