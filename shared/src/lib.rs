@@ -4,6 +4,10 @@
 //! build for `wasm32-unknown-unknown` as well as for the server.
 
 pub mod api;
+pub mod board;
+pub mod command;
 pub mod navigation;
 pub mod problem;
 pub mod role;
+pub mod script;
+pub mod words;
