@@ -11,4 +11,5 @@ pub mod navigation;
 pub mod problem;
 pub mod role;
 pub mod script;
+pub mod shell_marks;
 pub mod words;

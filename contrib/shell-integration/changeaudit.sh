@@ -1,0 +1,101 @@
+# changeaudit shell integration for bash and zsh.
+#
+# Source it from the shell's start-up file on a device (for example in /etc/bash.bashrc,
+# /etc/zsh/zshrc, ~/.bashrc or ~/.zshrc):
+#
+#     . /etc/changeaudit/changeaudit.sh
+#
+# The shell then announces, with OSC 633 sequences (the OSC 133 marks plus the command line),
+# where each prompt starts and ends, the exact command line it is about to run, and the exit
+# status of that command. changeaudit reads these from the recorded session, so it knows
+# exactly what ran and how it ended instead of reading it off the screen.
+#
+# bash: commands typed with a leading space would be left out of history, and history is where
+# bash shows the whole command line, so this script removes `ignorespace` from HISTCONTROL.
+
+case $- in *i*) ;; *) return 0 2>/dev/null || exit 0 ;; esac
+[ -n "${__CHANGEAUDIT_SHELL_INTEGRATION:-}" ] && return 0
+__CHANGEAUDIT_SHELL_INTEGRATION=1
+
+# Escapes a command line for OSC 633;E: backslash, semicolon and control characters as \xHH.
+__changeaudit_escape() {
+    local s=$1
+    s=${s//\\/\\\\}
+    s=${s//;/\\x3b}
+    s=${s//$'\n'/\\x0a}
+    s=${s//$'\r'/\\x0d}
+    s=${s//$'\t'/\\x09}
+    s=${s//$'\e'/\\x1b}
+    s=${s//$'\a'/\\x07}
+    printf '%s' "$s"
+}
+
+if [ -n "${BASH_VERSION:-}" ]; then
+    __changeaudit_running=0
+    # Until the first prompt, nothing the start-up files run is the person's command.
+    __changeaudit_in_prompt=1
+
+    __changeaudit_preexec() {
+        # The DEBUG trap fires for every simple command; announce a command line only once,
+        # never for the prompt's own commands or for completion functions.
+        [ "$__changeaudit_running" = 1 ] && return
+        [ "$__changeaudit_in_prompt" = 1 ] && return
+        [ -n "${COMP_LINE:-}" ] && return
+        # An empty line runs nothing but the prompt, whose first command lands here.
+        [[ $BASH_COMMAND == __changeaudit_precmd* ]] && return
+        __changeaudit_running=1
+        local line
+        line=$(HISTTIMEFORMAT='' builtin history 1)
+        if [[ $line =~ ^[[:space:]]*[0-9]+[*]?[[:space:]][[:space:]](.*)$ ]]; then
+            line=${BASH_REMATCH[1]}
+        else
+            line=$BASH_COMMAND
+        fi
+        printf '\e]633;E;%s\a\e]633;C\a' "$(__changeaudit_escape "$line")"
+    }
+
+    __changeaudit_precmd() {
+        local exit_status=$?
+        __changeaudit_in_prompt=1
+        if [ "$__changeaudit_running" = 1 ]; then
+            printf '\e]633;D;%s\a' "$exit_status"
+        fi
+        __changeaudit_running=0
+    }
+
+    __changeaudit_prompt_done() {
+        __changeaudit_in_prompt=0
+    }
+
+    HISTCONTROL=${HISTCONTROL//ignoreboth/ignoredups}
+    HISTCONTROL=${HISTCONTROL//ignorespace/}
+    PS1='\[\e]633;A\a\]'"${PS1:-\$ }"'\[\e]633;B\a\]'
+    # The last command of PROMPT_COMMAND re-arms the trap for the person's next command line.
+    if [ -n "${PROMPT_COMMAND:-}" ]; then
+        PROMPT_COMMAND="__changeaudit_precmd;${PROMPT_COMMAND};__changeaudit_prompt_done"
+    else
+        PROMPT_COMMAND="__changeaudit_precmd;__changeaudit_prompt_done"
+    fi
+    trap '__changeaudit_preexec' DEBUG
+elif [ -n "${ZSH_VERSION:-}" ]; then
+    __changeaudit_running=0
+
+    __changeaudit_preexec() {
+        # zsh hands preexec the command line exactly as typed.
+        __changeaudit_running=1
+        printf '\e]633;E;%s\a\e]633;C\a' "$(__changeaudit_escape "$1")"
+    }
+
+    __changeaudit_precmd() {
+        local exit_status=$?
+        if [ "$__changeaudit_running" = 1 ]; then
+            printf '\e]633;D;%s\a' "$exit_status"
+        fi
+        __changeaudit_running=0
+    }
+
+    autoload -Uz add-zsh-hook
+    add-zsh-hook preexec __changeaudit_preexec
+    add-zsh-hook precmd __changeaudit_precmd
+    PS1=$'%{\e]633;A\a%}'"${PS1:-%# }"$'%{\e]633;B\a%}'
+fi
