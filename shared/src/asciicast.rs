@@ -3,9 +3,10 @@
 //! marker (`m`) events. Files written here play in standard asciicast players.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::line_error::LineError as CastError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {
@@ -115,21 +116,6 @@ pub struct Cast {
     pub header: Header,
     pub events: Vec<Event>,
 }
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CastError {
-    /// The line of the file, from 1.
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for CastError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
-
-impl std::error::Error for CastError {}
 
 impl Cast {
     pub fn parse(text: &str) -> Result<Cast, CastError> {

@@ -1,8 +1,7 @@
 //! A change's script: one command per line; blank lines and `#` comments ignored; a line ending
 //! in `\`, an open quote or a here-document goes on over the following lines.
 
-use std::fmt;
-
+pub use crate::line_error::LineError as ScriptError;
 use crate::words::Words;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,20 +17,6 @@ pub struct ScriptCommand {
     pub text: String,
     pub words: Words,
 }
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScriptError {
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ScriptError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
-
-impl std::error::Error for ScriptError {}
 
 impl Script {
     pub fn parse(text: &str) -> Result<Script, ScriptError> {

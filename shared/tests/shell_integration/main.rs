@@ -62,6 +62,21 @@ fn announced(output: &[u8]) -> Vec<(String, Option<i32>)> {
     commands
 }
 
+/// What both shells announce for `TYPED`: the empty line runs nothing, and the leading space
+/// would hide a command from bash's history, which the script prevents.
+fn expected() -> Vec<(String, Option<i32>)> {
+    [
+        ("echo \"a;b\"  &&  false", Some(1)),
+        (" ls /nonexistent", Some(2)),
+        ("cat <<EOF\nhere\nEOF", Some(0)),
+        ("true; printf 'x\\\\y\\n'", Some(0)),
+        ("exit", None),
+    ]
+    .into_iter()
+    .map(|(line, status)| (line.to_owned(), status))
+    .collect()
+}
+
 const TYPED: &str = "echo \"a;b\"  &&  false\n ls /nonexistent\n\ncat <<EOF\nhere\nEOF\ntrue; printf 'x\\\\y\\n'\nexit\n";
 
 #[test]
@@ -83,14 +98,7 @@ fn bash_announces_each_command_line_and_its_status() {
     );
     assert_eq!(
         announced(&output),
-        vec![
-            ("echo \"a;b\"  &&  false".to_owned(), Some(1)),
-            // A leading space would hide it from history: the script makes sure it does not.
-            (" ls /nonexistent".to_owned(), Some(2)),
-            ("cat <<EOF\nhere\nEOF".to_owned(), Some(0)),
-            ("true; printf 'x\\\\y\\n'".to_owned(), Some(0)),
-            ("exit".to_owned(), None),
-        ],
+        expected(),
         "bash printed: {}",
         String::from_utf8_lossy(&output)
     );
@@ -107,13 +115,7 @@ fn zsh_announces_each_command_line_and_its_status() {
     let output = run_in_terminal("zsh -i", home.path(), TYPED);
     assert_eq!(
         announced(&output),
-        vec![
-            ("echo \"a;b\"  &&  false".to_owned(), Some(1)),
-            (" ls /nonexistent".to_owned(), Some(2)),
-            ("cat <<EOF\nhere\nEOF".to_owned(), Some(0)),
-            ("true; printf 'x\\\\y\\n'".to_owned(), Some(0)),
-            ("exit".to_owned(), None),
-        ],
+        expected(),
         "zsh printed: {}",
         String::from_utf8_lossy(&output)
     );
