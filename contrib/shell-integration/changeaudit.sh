@@ -7,11 +7,13 @@
 #
 # The shell then announces, with OSC 633 sequences (the OSC 133 marks plus the command line),
 # where each prompt starts and ends, the exact command line it is about to run, and the exit
-# status of that command. changeaudit reads these from the recorded session, so it knows
+# status of that command; each command line and status is preceded by `P;ShellPid=<pid>`, so
+# that the status of a command that started a nested shell finds its command. changeaudit reads these from the recorded session, so it knows
 # exactly what ran and how it ended instead of reading it off the screen.
 #
-# bash: commands typed with a leading space would be left out of history, and history is where
-# bash shows the whole command line, so this script removes `ignorespace` from HISTCONTROL.
+# bash shows the whole command line only through its history, so in bash this script clears
+# HISTCONTROL and HISTIGNORE: no command line (one typed with a leading space, a repeated one, or
+# one matching a pattern) may stay out of it.
 
 case $- in *i*) ;; *) return 0 2>/dev/null || exit 0 ;; esac
 [ -n "${__CHANGEAUDIT_SHELL_INTEGRATION:-}" ] && return 0
@@ -34,15 +36,18 @@ if [ -n "${BASH_VERSION:-}" ]; then
     __changeaudit_running=0
     # Until the first prompt, nothing the start-up files run is the person's command.
     __changeaudit_in_prompt=1
+    # The history number of the last command line announced.
+    __changeaudit_announced=-1
 
     __changeaudit_preexec() {
-        # The DEBUG trap fires for every simple command; announce a command line only once,
-        # never for the prompt's own commands or for completion functions.
-        [ "$__changeaudit_running" = 1 ] && return
+        # The DEBUG trap fires for every simple command. A new command line is one with a new
+        # history number: each line of a paste gets its own, an empty line none, and the
+        # prompt's own commands and completion functions are not the person's.
         [ "$__changeaudit_in_prompt" = 1 ] && return
         [ -n "${COMP_LINE:-}" ] && return
-        # An empty line runs nothing but the prompt, whose first command lands here.
         [[ $BASH_COMMAND == __changeaudit_precmd* ]] && return
+        [ "$HISTCMD" = "$__changeaudit_announced" ] && return
+        __changeaudit_announced=$HISTCMD
         __changeaudit_running=1
         local line
         line=$(HISTTIMEFORMAT='' builtin history 1)
@@ -51,24 +56,28 @@ if [ -n "${BASH_VERSION:-}" ]; then
         else
             line=$BASH_COMMAND
         fi
-        printf '\e]633;E;%s\a\e]633;C\a' "$(__changeaudit_escape "$line")"
+        printf '\e]633;P;ShellPid=%s\a\e]633;E;%s\a\e]633;C\a' "$$" "$(__changeaudit_escape "$line")"
     }
 
     __changeaudit_precmd() {
         local exit_status=$?
         __changeaudit_in_prompt=1
         if [ "$__changeaudit_running" = 1 ]; then
-            printf '\e]633;D;%s\a' "$exit_status"
+            printf '\e]633;P;ShellPid=%s\a\e]633;D;%s\a' "$$" "$exit_status"
         fi
         __changeaudit_running=0
+        # Hooks after this one in PROMPT_COMMAND still see the command's status.
+        return "$exit_status"
     }
 
     __changeaudit_prompt_done() {
         __changeaudit_in_prompt=0
     }
 
-    HISTCONTROL=${HISTCONTROL//ignoreboth/ignoredups}
-    HISTCONTROL=${HISTCONTROL//ignorespace/}
+    # Every command line must reach history, where bash keeps the whole line as typed.
+    HISTCONTROL=
+    HISTIGNORE=
+    set -o history
     PS1='\[\e]633;A\a\]'"${PS1:-\$ }"'\[\e]633;B\a\]'
     # The last command of PROMPT_COMMAND re-arms the trap for the person's next command line.
     if [ -n "${PROMPT_COMMAND:-}" ]; then
@@ -83,15 +92,16 @@ elif [ -n "${ZSH_VERSION:-}" ]; then
     __changeaudit_preexec() {
         # zsh hands preexec the command line exactly as typed.
         __changeaudit_running=1
-        printf '\e]633;E;%s\a\e]633;C\a' "$(__changeaudit_escape "$1")"
+        printf '\e]633;P;ShellPid=%s\a\e]633;E;%s\a\e]633;C\a' "$$" "$(__changeaudit_escape "$1")"
     }
 
     __changeaudit_precmd() {
         local exit_status=$?
         if [ "$__changeaudit_running" = 1 ]; then
-            printf '\e]633;D;%s\a' "$exit_status"
+            printf '\e]633;P;ShellPid=%s\a\e]633;D;%s\a' "$$" "$exit_status"
         fi
         __changeaudit_running=0
+        return "$exit_status"
     }
 
     autoload -Uz add-zsh-hook

@@ -2,6 +2,8 @@
 //! line) sequences a shell prints around prompts and commands, found in a session's output.
 //! `contrib/shell-integration/changeaudit.sh` makes bash and zsh print them.
 
+use std::collections::HashMap;
+
 /// One announcement of the shell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShellMark {
@@ -15,6 +17,8 @@ pub enum ShellMark {
     Finished { exit_code: Option<i32> },
     /// `E;line[;nonce]` (OSC 633 only): the exact command line about to run.
     CommandLine { line: String, nonce: Option<String> },
+    /// `P;Key=Value` (OSC 633 only): a property of the shell, such as `ShellPid`.
+    Property { key: String, value: String },
 }
 
 /// Where a mark was found: the byte just after its sequence in the chunk pushed.
@@ -22,6 +26,49 @@ pub enum ShellMark {
 pub struct FoundMark {
     pub end: usize,
     pub mark: ShellMark,
+}
+
+/// A command line the shell announced, with the status it announced for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnouncedCommand {
+    pub line: String,
+    pub exit_code: Option<i32>,
+}
+
+/// Pairs announced command lines with their statuses. A status belongs to the last command line
+/// announced by the same shell (`P;ShellPid`), so that after a nested shell ends, the status of
+/// the command that started it finds that command. Lines run together before one prompt (a
+/// paste) get no status but the last.
+#[derive(Debug, Default, Clone)]
+pub struct Announcements {
+    pub commands: Vec<AnnouncedCommand>,
+    shell: Option<String>,
+    open: HashMap<Option<String>, usize>,
+}
+
+impl Announcements {
+    /// Takes one mark; answers the index of a command it announced, if it did.
+    pub fn apply(&mut self, mark: ShellMark) -> Option<usize> {
+        match mark {
+            ShellMark::Property { key, value } if key == "ShellPid" => self.shell = Some(value),
+            ShellMark::CommandLine { line, .. } => {
+                self.commands.push(AnnouncedCommand {
+                    line,
+                    exit_code: None,
+                });
+                let index = self.commands.len() - 1;
+                self.open.insert(self.shell.clone(), index);
+                return Some(index);
+            }
+            ShellMark::Finished { exit_code } => {
+                if let Some(index) = self.open.remove(&self.shell) {
+                    self.commands[index].exit_code = exit_code;
+                }
+            }
+            _ => {}
+        }
+        None
+    }
 }
 
 /// An OSC longer than this is not a mark; it is skipped rather than buffered without end.
@@ -126,6 +173,13 @@ fn parse_osc(body: &[u8]) -> Option<ShellMark> {
             line: unescape(fields.next().unwrap_or_default()),
             nonce: fields.next().map(str::to_owned),
         }),
+        "P" if code == "633" => {
+            let (key, value) = fields.next()?.split_once('=')?;
+            Some(ShellMark::Property {
+                key: key.to_owned(),
+                value: unescape(value),
+            })
+        }
         _ => None,
     }
 }
@@ -229,6 +283,27 @@ mod tests {
                 "split at {split}"
             );
         }
+    }
+
+    #[test]
+    fn statuses_find_their_command_across_nested_shells() {
+        let output = b"\x1b]633;P;ShellPid=10\x07\x1b]633;E;bash\x07\
+            \x1b]633;P;ShellPid=20\x07\x1b]633;E;false\x07\x1b]633;P;ShellPid=20\x07\x1b]633;D;1\x07\
+            \x1b]633;P;ShellPid=20\x07\x1b]633;E;exit\x07\
+            \x1b]633;P;ShellPid=10\x07\x1b]633;D;0\x07";
+        let mut announcements = Announcements::default();
+        for found in MarkScanner::default().push(output) {
+            announcements.apply(found.mark);
+        }
+        let pairs: Vec<(&str, Option<i32>)> = announcements
+            .commands
+            .iter()
+            .map(|c| (c.line.as_str(), c.exit_code))
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![("bash", Some(0)), ("false", Some(1)), ("exit", None)]
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The shell-integration script of `contrib/` sourced in real bash and zsh, each in a real
-//! pseudo-terminal (util-linux `script`), with their output read by the mark scanner.
+//! pseudo-terminal (util-linux `script`), with their output read by the mark scanner; and the
+//! recorded corpus of real sessions checked against bash's own account of what ran.
 
 // A panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,7 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use changeaudit_shared::shell_marks::{MarkScanner, ShellMark};
+use changeaudit_shared::asciicast::{Cast, EventData};
+use changeaudit_shared::shell_marks::{Announcements, MarkScanner};
 
 fn integration_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/shell-integration/changeaudit.sh")
@@ -45,21 +47,17 @@ fn run_in_terminal(shell_command: &str, home: &Path, input: &str) -> Vec<u8> {
     output.stdout
 }
 
-/// The command lines the shell announced, each with the exit status announced after it.
+/// The command lines the shell announced, each with the exit status announced for it.
 fn announced(output: &[u8]) -> Vec<(String, Option<i32>)> {
-    let mut commands: Vec<(String, Option<i32>)> = Vec::new();
+    let mut announcements = Announcements::default();
     for found in MarkScanner::default().push(output) {
-        match found.mark {
-            ShellMark::CommandLine { line, .. } => commands.push((line, None)),
-            ShellMark::Finished { exit_code } => {
-                if let Some(last) = commands.last_mut() {
-                    last.1 = exit_code;
-                }
-            }
-            _ => {}
-        }
+        announcements.apply(found.mark);
     }
-    commands
+    announcements
+        .commands
+        .into_iter()
+        .map(|command| (command.line, command.exit_code))
+        .collect()
 }
 
 /// What both shells announce for `TYPED`: the empty line runs nothing, and the leading space
@@ -119,4 +117,118 @@ fn zsh_announces_each_command_line_and_its_status() {
         "zsh printed: {}",
         String::from_utf8_lossy(&output)
     );
+}
+
+#[test]
+fn bash_announces_each_line_of_a_paste_and_repeated_lines() {
+    let home = tempfile::tempdir().unwrap();
+    let rc = home.path().join("rc.bash");
+    std::fs::write(
+        &rc,
+        format!(
+            "HISTCONTROL=ignoreboth\n. {}\n",
+            integration_script().display()
+        ),
+    )
+    .unwrap();
+    let typed = "\x1b[200~echo p1\recho p2\x1b[201~\recho one\recho one\r\rexit\r";
+    let output = run_in_terminal(
+        &format!("bash --noprofile --rcfile {} -i", rc.display()),
+        home.path(),
+        typed,
+    );
+    let lines: Vec<String> = announced(&output)
+        .into_iter()
+        .map(|(line, _)| line)
+        .collect();
+    assert_eq!(
+        lines,
+        ["echo p1", "echo p2", "echo one", "echo one", "exit"]
+    );
+}
+
+fn corpus() -> Vec<(String, Cast, serde_json::Value)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "cast"))
+        .map(|path| {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let cast = Cast::parse(&std::fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|error| panic!("{name}.cast: {error}"));
+            let truth = std::fs::read_to_string(path.with_extension("json")).unwrap();
+            (name, cast, serde_json::from_str(&truth).unwrap())
+        })
+        .collect();
+    cases.sort_by(|a, b| a.0.cmp(&b.0));
+    cases
+}
+
+#[test]
+fn the_corpus_holds_at_least_thirty_real_sessions_with_both_directions() {
+    let cases = corpus();
+    assert!(cases.len() >= 30, "{} cases", cases.len());
+    for (name, cast, truth) in &cases {
+        let has = |input: bool| {
+            cast.events.iter().any(|event| match &event.data {
+                EventData::Input(_) => input,
+                EventData::Output(_) => !input,
+                _ => false,
+            })
+        };
+        assert!(
+            has(true) && has(false),
+            "{name} lacks input or output events"
+        );
+        assert!(
+            !truth["commands"].as_array().unwrap().is_empty(),
+            "{name} has no command in its truth"
+        );
+    }
+    assert!(
+        cases
+            .iter()
+            .any(|(name, ..)| name.ends_with("_integration"))
+    );
+}
+
+#[test]
+fn in_the_corpus_the_shell_announces_exactly_what_bash_ran() {
+    for (name, cast, truth) in corpus() {
+        if truth["shell_integration"] != true {
+            continue;
+        }
+        let output: Vec<u8> = cast
+            .events
+            .iter()
+            .filter_map(|event| match &event.data {
+                EventData::Output(text) => Some(text.as_bytes()),
+                _ => None,
+            })
+            .flatten()
+            .copied()
+            .collect();
+        let commands = announced(&output);
+        let expected: Vec<(String, Option<i32>)> = truth["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|command| {
+                let exit_code = command["exit_code"]
+                    .as_i64()
+                    .map(|code| i32::try_from(code).unwrap());
+                (command["command"].as_str().unwrap().to_owned(), exit_code)
+            })
+            .collect();
+        let lines = |list: &[(String, Option<i32>)]| {
+            list.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(lines(&commands), lines(&expected), "{name}: command lines");
+        for ((line, announced), (_, truth)) in commands.iter().zip(&expected) {
+            if truth.is_some() {
+                assert_eq!(announced, truth, "{name}: exit status of `{line}`");
+            }
+        }
+    }
 }
