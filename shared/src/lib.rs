@@ -10,6 +10,7 @@ pub mod command;
 pub mod line_error;
 pub mod navigation;
 pub mod problem;
+pub mod recognizer;
 pub mod role;
 pub mod script;
 pub mod shell_marks;

@@ -1,15 +1,14 @@
 //! The shell-integration script of `contrib/` sourced in real bash and zsh, each in a real
 //! pseudo-terminal (util-linux `script`), with their output read by the mark scanner; and the
-//! recorded corpus of real sessions checked against bash's own account of what ran.
-
-// A panic is how a test fails.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! recorded corpus checked against bash's own account of what ran.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use changeaudit_shared::asciicast::{Cast, EventData};
+use changeaudit_shared::asciicast::EventData;
+
+use crate::corpus::corpus;
 use changeaudit_shared::shell_marks::{Announcements, MarkScanner};
 
 fn integration_script() -> PathBuf {
@@ -147,59 +146,11 @@ fn bash_announces_each_line_of_a_paste_and_repeated_lines() {
     );
 }
 
-fn corpus() -> Vec<(String, Cast, serde_json::Value)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "cast"))
-        .map(|path| {
-            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            let cast = Cast::parse(&std::fs::read_to_string(&path).unwrap())
-                .unwrap_or_else(|error| panic!("{name}.cast: {error}"));
-            let truth = std::fs::read_to_string(path.with_extension("json")).unwrap();
-            (name, cast, serde_json::from_str(&truth).unwrap())
-        })
-        .collect();
-    cases.sort_by(|a, b| a.0.cmp(&b.0));
-    cases
-}
-
-#[test]
-fn the_corpus_holds_at_least_thirty_real_sessions_with_both_directions() {
-    let cases = corpus();
-    assert!(cases.len() >= 30, "{} cases", cases.len());
-    for (name, cast, truth) in &cases {
-        let has = |input: bool| {
-            cast.events.iter().any(|event| match &event.data {
-                EventData::Input(_) => input,
-                EventData::Output(_) => !input,
-                _ => false,
-            })
-        };
-        assert!(
-            has(true) && has(false),
-            "{name} lacks input or output events"
-        );
-        assert!(
-            !truth["commands"].as_array().unwrap().is_empty(),
-            "{name} has no command in its truth"
-        );
-    }
-    assert!(
-        cases
-            .iter()
-            .any(|(name, ..)| name.ends_with("_integration"))
-    );
-}
-
 #[test]
 fn in_the_corpus_the_shell_announces_exactly_what_bash_ran() {
-    for (name, cast, truth) in corpus() {
-        if truth["shell_integration"] != true {
-            continue;
-        }
-        let output: Vec<u8> = cast
+    for case in corpus().iter().filter(|case| case.truth.shell_integration) {
+        let output: Vec<u8> = case
+            .cast
             .events
             .iter()
             .filter_map(|event| match &event.data {
@@ -210,24 +161,24 @@ fn in_the_corpus_the_shell_announces_exactly_what_bash_ran() {
             .copied()
             .collect();
         let commands = announced(&output);
-        let expected: Vec<(String, Option<i32>)> = truth["commands"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|command| {
-                let exit_code = command["exit_code"]
-                    .as_i64()
-                    .map(|code| i32::try_from(code).unwrap());
-                (command["command"].as_str().unwrap().to_owned(), exit_code)
-            })
-            .collect();
         let lines = |list: &[(String, Option<i32>)]| {
-            list.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>()
+            list.iter()
+                .map(|(line, _)| line.clone())
+                .collect::<Vec<_>>()
         };
-        assert_eq!(lines(&commands), lines(&expected), "{name}: command lines");
-        for ((line, announced), (_, truth)) in commands.iter().zip(&expected) {
-            if truth.is_some() {
-                assert_eq!(announced, truth, "{name}: exit status of `{line}`");
+        assert_eq!(
+            lines(&commands),
+            case.truth.lines(),
+            "{}: command lines",
+            case.name
+        );
+        for ((line, announced), truth) in commands.iter().zip(&case.truth.commands) {
+            if truth.exit_code.is_some() {
+                assert_eq!(
+                    *announced, truth.exit_code,
+                    "{}: exit status of `{line}`",
+                    case.name
+                );
             }
         }
     }
