@@ -1,9 +1,11 @@
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use changeaudit_backend::audit_cli::{self, AuditArgs, AuditError};
 use changeaudit_backend::config::Config;
 use changeaudit_backend::startup;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -25,12 +27,66 @@ enum Command {
     Serve,
     /// Bring the database schema up to date, then exit.
     Migrate,
+    /// Check a recording against a script, offline: the commands run, the board, the score.
+    Audit(AuditOptions),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+#[derive(Args)]
+struct AuditOptions {
+    /// The change's script: one command per line.
+    #[arg(long, value_name = "FILE")]
+    script: PathBuf,
+    /// The session's recording (asciicast v2).
+    #[arg(long, value_name = "FILE")]
+    cast: PathBuf,
+    /// A program that never counts as unplanned (repeatable; default: ls pwd clear whoami id
+    /// date history exit).
+    #[arg(long, value_name = "CMD")]
+    benign: Vec<String>,
+    /// Print the report as JSON instead of a board.
+    #[arg(long)]
+    json: bool,
+}
+
+enum ServerTask {
+    Serve,
+    Migrate,
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::from_process(cli.config.as_deref()) {
+    match cli.command {
+        Command::Audit(options) => audit(options),
+        Command::Serve => run_server(ServerTask::Serve, cli.config.as_deref()),
+        Command::Migrate => run_server(ServerTask::Migrate, cli.config.as_deref()),
+    }
+}
+
+/// Needs no configuration or database: it reads two files and prints.
+fn audit(options: AuditOptions) -> ExitCode {
+    let args = AuditArgs {
+        script: options.script,
+        cast: options.cast,
+        benign: options.benign,
+    };
+    let stdout = std::io::stdout();
+    let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let result = audit_cli::audit(&args)
+        .and_then(|report| audit_cli::print(&report, options.json, colour, &mut stdout.lock()));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("changeaudit audit: {error}");
+            match error {
+                AuditError::Write(_) => ExitCode::FAILURE,
+                AuditError::Read { .. } | AuditError::Invalid { .. } => ExitCode::from(2),
+            }
+        }
+    }
+}
+
+fn run_server(task: ServerTask, config_file: Option<&Path>) -> ExitCode {
+    let config = match Config::from_process(config_file) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("changeaudit: configuration: {error}");
@@ -50,11 +106,22 @@ async fn main() -> ExitCode {
     if let Err(error) = logging.try_init() {
         eprintln!("changeaudit: logging: {error}");
     }
-
-    let result = match cli.command {
-        Command::Serve => startup::serve(config).await,
-        Command::Migrate => startup::migrate(&config).await,
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("changeaudit: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
     };
+    let result = runtime.block_on(async {
+        match task {
+            ServerTask::Serve => startup::serve(config).await,
+            ServerTask::Migrate => startup::migrate(&config).await,
+        }
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

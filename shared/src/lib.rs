@@ -11,6 +11,7 @@ pub mod line_error;
 pub mod navigation;
 pub mod problem;
 pub mod recognizer;
+pub mod report;
 pub mod role;
 pub mod script;
 pub mod shell_marks;

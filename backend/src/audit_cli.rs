@@ -1,0 +1,146 @@
+//! `changeaudit audit`: a recording checked against a script, offline, with no server or
+//! database: the commands recognised, the board, the score and the verdict.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use changeaudit_shared::asciicast::Cast;
+use changeaudit_shared::board::{BenignCommands, Status};
+use changeaudit_shared::line_error::LineError;
+use changeaudit_shared::recognizer::CommandRecognizer;
+use changeaudit_shared::report::AuditReport;
+use changeaudit_shared::script::Script;
+
+pub struct AuditArgs {
+    pub script: PathBuf,
+    pub cast: PathBuf,
+    /// Programs that never count as unplanned; the default list when empty.
+    pub benign: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {error}", path.display())]
+    Invalid { path: PathBuf, error: LineError },
+    #[error("writing the report: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+fn read(path: &Path) -> Result<String, AuditError> {
+    std::fs::read_to_string(path).map_err(|source| AuditError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+pub fn audit(args: &AuditArgs) -> Result<AuditReport, AuditError> {
+    let script = Script::parse(&read(&args.script)?).map_err(|error| AuditError::Invalid {
+        path: args.script.clone(),
+        error,
+    })?;
+    let cast = Cast::parse(&read(&args.cast)?).map_err(|error| AuditError::Invalid {
+        path: args.cast.clone(),
+        error,
+    })?;
+    let mut recognizer = CommandRecognizer::new(cast.header.width, cast.header.height);
+    for event in &cast.events {
+        recognizer.feed(event);
+    }
+    let benign = if args.benign.is_empty() {
+        BenignCommands::default()
+    } else {
+        BenignCommands::new(args.benign.iter().cloned())
+    };
+    Ok(AuditReport::new(&script, recognizer.commands(), &benign))
+}
+
+/// Prints the report: JSON, or a board for people, coloured when `colour` is set.
+pub fn print(
+    report: &AuditReport,
+    json: bool,
+    colour: bool,
+    out: &mut impl Write,
+) -> Result<(), AuditError> {
+    if json {
+        serde_json::to_writer_pretty(&mut *out, report).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let paint = |status: Status, text: &str| -> String {
+        let code = match status {
+            Status::Missing => "31",
+            Status::Unplanned => "32",
+            Status::OutOfOrder | Status::Failed => "33",
+            Status::Benign => "2",
+            Status::Matched => "",
+        };
+        if colour && !code.is_empty() {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    };
+    writeln!(
+        out,
+        "{:>5}  {:<13} {:>8}  command",
+        "line", "status", "time"
+    )?;
+    for line in &report.board {
+        let label = match line.status {
+            Status::Matched => "  matched",
+            Status::OutOfOrder => "~ out of order",
+            Status::Failed => "! failed",
+            Status::Missing => "- missing",
+            Status::Unplanned => "+ unplanned",
+            Status::Benign => "  benign",
+        };
+        let script_line = line.script_line.map_or_else(String::new, |n| n.to_string());
+        let time = line.offset.map_or_else(String::new, |t| format!("{t:.1}s"));
+        let exit = match line.exit_code {
+            Some(code) if code != 0 => format!("  (exit {code})"),
+            _ => String::new(),
+        };
+        let command = line
+            .command
+            .replace('\n', "\n                               ");
+        let text = format!("{script_line:>5}  {label:<13} {time:>8}  {command}{exit}");
+        writeln!(out, "{}", paint(line.status, &text))?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "score {} · {}",
+        report.score,
+        verdict_text(&report.verdict)
+    )?;
+    Ok(())
+}
+
+/// `more_than_necessary_with_failures` → `More than necessary with failures`.
+fn verdict_text(code: &str) -> String {
+    let words = code.replace('_', " ");
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_read_as_sentences() {
+        assert_eq!(
+            verdict_text("more_than_necessary_with_failures"),
+            "More than necessary with failures"
+        );
+        assert_eq!(verdict_text("correct"), "Correct");
+    }
+}

@@ -1,0 +1,121 @@
+//! The audit of one session against its script, in the stable shape `changeaudit audit --json`
+//! prints and the browser shows:
+//! `{"commands":[{"command","offset","exit_code","source"}],
+//!   "board":[{"status","script_line","command","offset"}],"score","verdict"}`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::board::{BenignCommands, Board, Outcome, Status, Verdict};
+use crate::command::ExecutedCommand;
+use crate::script::Script;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditReport {
+    /// Every command recognised, in the order run.
+    pub commands: Vec<ExecutedCommand>,
+    /// The board, in session order.
+    pub board: Vec<BoardLine>,
+    pub score: u8,
+    /// `correct`, `more_than_necessary`, `incomplete` or `not_executed`, with
+    /// `_with_failures` added when a planned command exited non-zero.
+    pub verdict: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoardLine {
+    pub status: Status,
+    /// The script line the entry stands for (from 1); `null` for commands not in the script.
+    pub script_line: Option<usize>,
+    /// The command as executed, or as the script has it when it was not executed.
+    pub command: String,
+    /// When it ran, in seconds from the start; `null` when it did not run.
+    pub offset: Option<f64>,
+    pub exit_code: Option<i32>,
+}
+
+impl AuditReport {
+    pub fn new(script: &Script, commands: Vec<ExecutedCommand>, benign: &BenignCommands) -> Self {
+        let board = Board::build(script, &commands, benign);
+        let lines = board
+            .entries
+            .iter()
+            .map(|entry| {
+                let executed = entry.executed_index.and_then(|j| commands.get(j));
+                let planned = entry.script_index.and_then(|i| script.commands.get(i));
+                BoardLine {
+                    status: entry.status,
+                    script_line: planned.map(|command| command.line),
+                    command: executed
+                        .map(|command| command.text.clone())
+                        .or_else(|| planned.map(|command| command.text.clone()))
+                        .unwrap_or_default(),
+                    offset: executed.map(|command| command.offset),
+                    exit_code: executed.and_then(|command| command.exit_code),
+                }
+            })
+            .collect();
+        AuditReport {
+            commands,
+            board: lines,
+            score: board.score,
+            verdict: verdict_code(board.verdict),
+        }
+    }
+}
+
+pub fn verdict_code(verdict: Verdict) -> String {
+    let outcome = match verdict.outcome {
+        Outcome::Correct => "correct",
+        Outcome::MoreThanNecessary => "more_than_necessary",
+        Outcome::Incomplete => "incomplete",
+        Outcome::NotExecuted => "not_executed",
+    };
+    if verdict.with_failures {
+        format!("{outcome}_with_failures")
+    } else {
+        outcome.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::Recognition;
+
+    #[test]
+    fn reports_in_the_documented_shape() {
+        let script = Script::parse("# prepare\nsystemctl stop app\ncp a b\n").unwrap();
+        let commands = vec![
+            ExecutedCommand {
+                text: "systemctl stop app".into(),
+                offset: 1.5,
+                exit_code: Some(3),
+                source: Recognition::ShellIntegration,
+            },
+            ExecutedCommand {
+                text: "rm x".into(),
+                offset: 2.0,
+                exit_code: None,
+                source: Recognition::Screen,
+            },
+        ];
+        let report = AuditReport::new(&script, commands, &BenignCommands::default());
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "commands": [
+                    {"command": "systemctl stop app", "offset": 1.5, "exit_code": 3, "source": "shell_integration"},
+                    {"command": "rm x", "offset": 2.0, "exit_code": null, "source": "screen"},
+                ],
+                "board": [
+                    {"status": "failed", "script_line": 2, "command": "systemctl stop app", "offset": 1.5, "exit_code": 3},
+                    {"status": "missing", "script_line": 3, "command": "cp a b", "offset": null, "exit_code": null},
+                    {"status": "unplanned", "script_line": null, "command": "rm x", "offset": 2.0, "exit_code": null},
+                ],
+                "score": 33,
+                "verdict": "incomplete_with_failures",
+            })
+        );
+    }
+}
