@@ -182,10 +182,7 @@ impl CommandRecognizer {
         }
         let screen = self.terminal.screen();
         let (row, col) = screen.cursor_position();
-        let text = screen
-            .rows(0, col)
-            .nth(usize::from(row))
-            .unwrap_or_default();
+        let text = row_text(screen, row, 0, col);
         self.prompt = Some(Prompt { text, cols: col });
     }
 
@@ -232,16 +229,9 @@ impl CommandRecognizer {
             LineEnd::AtCursor => cursor_row,
             LineEnd::AboveCursor => cursor_row.saturating_sub(1),
         };
-        let row_text = |row: u16, from: u16| {
-            screen
-                .rows(from, cols.saturating_sub(from))
-                .nth(usize::from(row))
-                .unwrap_or_default()
-        };
         let start = (0..=last_row).rev().find(|&row| {
             (row == 0 || !screen.row_wrapped(row - 1))
-                && screen.rows(0, prompt.cols).nth(usize::from(row)).as_deref()
-                    == Some(prompt.text.as_str())
+                && row_text(screen, row, 0, prompt.cols) == prompt.text
         })?;
         let mut end = last_row;
         while matches!(line_end, LineEnd::AtCursor) && end + 1 < rows && screen.row_wrapped(end) {
@@ -249,7 +239,8 @@ impl CommandRecognizer {
         }
         let mut text = String::new();
         for row in start..=end {
-            let part = row_text(row, if row == start { prompt.cols } else { 0 });
+            let from = if row == start { prompt.cols } else { 0 };
+            let part = row_text(screen, row, from, cols);
             if screen.row_wrapped(row) && row < end {
                 text.push_str(&part);
             } else {
@@ -261,6 +252,27 @@ impl CommandRecognizer {
         }
         Some(text)
     }
+}
+
+/// The text of `row` between two columns, as the screen shows it: a wide character once,
+/// blanks between characters as spaces, trailing blanks dropped.
+fn row_text(screen: &vt100::Screen, row: u16, from: u16, to: u16) -> String {
+    let mut text = String::new();
+    let mut written_to = from;
+    let mut col = from;
+    while col < to {
+        let Some(cell) = screen.cell(row, col) else {
+            break;
+        };
+        let width = if cell.is_wide() { 2 } else { 1 };
+        if cell.has_contents() {
+            text.extend(std::iter::repeat_n(' ', usize::from(col - written_to)));
+            text.push_str(cell.contents());
+            written_to = col + width;
+        }
+        col += width;
+    }
+    text
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -294,6 +306,8 @@ fn join_continued(mut start: String, line: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use quickcheck::Arbitrary;
+
     use super::*;
 
     fn session(events: &[(&str, &str)]) -> Vec<String> {
@@ -334,6 +348,78 @@ mod tests {
             ("o", "\r\n$ "),
         ]);
         assert!(commands.is_empty());
+    }
+
+    /// Pieces that exercise the recognizer's paths: keys, Enter, Ctrl-C, pastes, wrapping,
+    /// cursor moves, the alternate screen, OSC marks, and bytes of any kind.
+    const PIECES: [&str; 20] = [
+        "$ ",
+        "# ",
+        "> ",
+        "Password: ",
+        "echo hi",
+        "\r",
+        "\n",
+        "\r\n",
+        "\x03",
+        "\x1b[200~",
+        "\x1b[201~",
+        "\x1b[?2004h",
+        "\x1b[?2004l",
+        "\x1b[?1049h",
+        "\x1b[?1049l",
+        "\x1b[A",
+        "\x1b[2J\x1b[H",
+        "\x1b]633;E;ls\x07",
+        "\x1b]633;D;1\x07",
+        "日本\u{fffd}\x7f\t\\",
+    ];
+
+    #[derive(Debug, Clone)]
+    struct Noise(Vec<(u8, u8, String)>);
+
+    impl Arbitrary for Noise {
+        fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+            let count = usize::arbitrary(g) % 60;
+            Noise(
+                (0..count)
+                    .map(|_| {
+                        let text = if bool::arbitrary(g) {
+                            PIECES[usize::arbitrary(g) % PIECES.len()].to_owned()
+                        } else {
+                            String::arbitrary(g)
+                        };
+                        (u8::arbitrary(g), u8::arbitrary(g), text)
+                    })
+                    .collect(),
+            )
+        }
+    }
+
+    fn never_panics(noise: Noise) -> bool {
+        let mut recognizer = CommandRecognizer::new(20, 5);
+        for (index, (kind, size, text)) in noise.0.into_iter().enumerate() {
+            let data = match kind % 7 {
+                0..=3 => EventData::Output(text),
+                4 | 5 => EventData::Input(text),
+                _ => EventData::Resize {
+                    cols: u16::from(size % 50),
+                    rows: u16::from(size % 9),
+                },
+            };
+            recognizer.feed(&Event {
+                time: index as f64,
+                data,
+            });
+        }
+        recognizer.commands().len() < 10_000
+    }
+
+    #[test]
+    fn never_panics_whatever_the_session_holds() {
+        quickcheck::QuickCheck::new()
+            .tests(3_000)
+            .quickcheck(never_panics as fn(Noise) -> bool);
     }
 
     #[test]

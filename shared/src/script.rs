@@ -36,7 +36,8 @@ impl Script {
                         if !words.is_empty() {
                             commands.push(ScriptCommand {
                                 line: start + 1,
-                                text: command.trim().to_owned(),
+                                // Trailing blanks stay: an escaped space at the end is part of a word.
+                                text: command.trim_start_matches([' ', '\t']).to_owned(),
                                 words,
                             });
                         }
