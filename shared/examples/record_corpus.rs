@@ -50,6 +50,7 @@ use Step::{Enter, Key, Paste, Type, Wait};
 
 const UP: &str = "\x1b[A";
 const LEFT: &str = "\x1b[D";
+const RIGHT: &str = "\x1b[C";
 const HOME: &str = "\x1b[H";
 const END: &str = "\x1b[F";
 const BACKSPACE: &str = "\x7f";
@@ -202,12 +203,14 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "arrows_insert",
-            "Left arrow, then a character inserted mid-line",
+            "Left and Right arrows, then a character inserted mid-line",
             vec![
                 Type("echo wrld"),
                 Key(LEFT),
                 Key(LEFT),
                 Key(LEFT),
+                Key(LEFT),
+                Key(RIGHT),
                 Type("o"),
                 Enter,
                 Type("exit"),

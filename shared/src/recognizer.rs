@@ -255,24 +255,32 @@ impl CommandRecognizer {
 }
 
 /// The text of `row` between two columns, as the screen shows it: a wide character once,
-/// blanks between characters as spaces, trailing blanks dropped.
+/// blanks between characters as spaces, trailing blanks dropped. `contents_between` walks only
+/// the rows asked for, where looking cells up one by one would walk the grid for each.
 fn row_text(screen: &vt100::Screen, row: u16, from: u16, to: u16) -> String {
-    let mut text = String::new();
-    let mut written_to = from;
-    let mut col = from;
-    while col < to {
-        let Some(cell) = screen.cell(row, col) else {
-            break;
-        };
-        let width = if cell.is_wide() { 2 } else { 1 };
-        if cell.has_contents() {
-            text.extend(std::iter::repeat_n(' ', usize::from(col - written_to)));
-            text.push_str(cell.contents());
-            written_to = col + width;
-        }
-        col += width;
+    let (_, cols) = screen.size();
+    let cols = cols.get();
+    // A prompt taken before the terminal shrank may lie past its last column.
+    if from >= cols || from >= to {
+        return String::new();
     }
-    text
+    if to >= cols {
+        // From `from` to the end of the row; a row that does not wrap comes with a newline.
+        let mut text = screen.contents_between(row, from, row.saturating_add(1), 0);
+        if text.ends_with('\n') {
+            text.pop();
+        }
+        text
+    } else if from == 0 && row > 0 {
+        // Nothing of the row above, then this row up to `to`.
+        let text = screen.contents_between(row - 1, cols, row, to);
+        text.strip_prefix('\n').map_or(text.clone(), str::to_owned)
+    } else {
+        screen
+            .rows(from, to.saturating_sub(from))
+            .nth(usize::from(row))
+            .unwrap_or_default()
+    }
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -420,6 +428,25 @@ mod tests {
         quickcheck::QuickCheck::new()
             .tests(3_000)
             .quickcheck(never_panics as fn(Noise) -> bool);
+    }
+
+    #[test]
+    fn a_prompt_past_the_edge_of_a_shrunk_terminal_is_no_trouble() {
+        let mut recognizer = CommandRecognizer::new(40, 5);
+        let events = [
+            EventData::Output("a long prompt of thirty cols $ ".into()),
+            EventData::Input("x".into()),
+            EventData::Resize { cols: 10, rows: 3 },
+            EventData::Input("\r".into()),
+            EventData::Output("\r\n".into()),
+        ];
+        for (index, data) in events.into_iter().enumerate() {
+            recognizer.feed(&Event {
+                time: index as f64,
+                data,
+            });
+        }
+        assert!(recognizer.commands().len() <= 1);
     }
 
     #[test]

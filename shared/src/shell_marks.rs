@@ -97,6 +97,10 @@ pub struct MarkScanner {
 impl MarkScanner {
     pub fn push(&mut self, chunk: &[u8]) -> Vec<FoundMark> {
         let mut found = Vec::new();
+        // Most output holds no escape at all: skip it without walking the state machine.
+        if self.state == State::Ground && !chunk.contains(&0x1b) {
+            return found;
+        }
         for (index, &byte) in chunk.iter().enumerate() {
             self.state = match (self.state, byte) {
                 (State::Ground, 0x1b) => State::Escape,
