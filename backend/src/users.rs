@@ -4,6 +4,9 @@ use changeaudit_shared::api::Me;
 use changeaudit_shared::role::Role;
 use sqlx::Row;
 
+use serde_json::json;
+
+use crate::audit::{self, Actor, NewEvent};
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
 
@@ -65,7 +68,7 @@ pub async fn create_first_admin(
     password_hash: &str,
     now: Timestamp,
 ) -> Result<bool, DbError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(&mut *tx)
         .await?;
@@ -93,6 +96,25 @@ pub async fn create_first_admin(
         .bind(Role::Admin.as_str())
         .execute(&mut *tx)
         .await?;
+    audit::append(
+        &mut tx,
+        db.backend(),
+        NewEvent {
+            actor: Actor::System,
+            action: "user.created",
+            object: Some(format!("user:{id}")),
+            details: json!({
+                "after": {
+                    "username": FIRST_ADMIN_USERNAME,
+                    "display_name": "Administrator",
+                    "roles": [Role::Admin.as_str()],
+                    "enabled": true,
+                }
+            }),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }

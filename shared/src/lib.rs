@@ -15,4 +15,5 @@ pub mod report;
 pub mod role;
 pub mod script;
 pub mod shell_marks;
+pub mod trail;
 pub mod words;

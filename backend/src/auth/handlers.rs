@@ -10,8 +10,12 @@ use axum::response::{IntoResponse, Response};
 use changeaudit_shared::api::{LoginRequest, Me};
 use changeaudit_shared::problem::FieldError;
 
+use serde_json::json;
+
+use crate::audit::{self, Actor, NewEvent};
 use crate::auth::session::{self, NewSession};
 use crate::auth::{CurrentUser, password, throttle};
+use crate::db::DbError;
 use crate::error::{ApiJson, AppError};
 use crate::secret::Secret;
 use crate::state::AppState;
@@ -70,8 +74,9 @@ pub async fn login(
 
     throttle::clear(&state.db, username).await?;
     session::delete_expired(&state.db, &state.sessions, now).await?;
+    let mut transaction = state.db.begin_write().await?;
     let token = session::create(
-        &state.db,
+        &mut transaction,
         NewSession {
             user_id,
             client_ip: &client.ip,
@@ -80,6 +85,19 @@ pub async fn login(
         now,
     )
     .await?;
+    audit::append(
+        &mut transaction,
+        state.db.backend(),
+        NewEvent {
+            actor: Actor::User(username),
+            action: "session.signed_in",
+            object: Some(format!("user:{user_id}")),
+            details: json!({ "client_ip": client.ip, "user_agent": client.user_agent }),
+        },
+        now,
+    )
+    .await?;
+    transaction.commit().await.map_err(DbError::from)?;
     let me = users::find(&state.db, user_id).await?.me();
     tracing::info!(username, client_ip = %client.ip, "signed in");
     Ok((
@@ -94,10 +112,31 @@ pub async fn login(
 
 pub async fn logout(
     State(state): State<AppState>,
+    client: ClientInfo,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     if let Some(token) = session::token_from(&headers) {
-        session::delete(&state.db, &token).await?;
+        let mut transaction = state.db.begin_write().await?;
+        if let Some(user_id) = session::delete(&mut transaction, &token).await? {
+            let username: String = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_one(&mut *transaction)
+                .await
+                .map_err(DbError::from)?;
+            audit::append(
+                &mut transaction,
+                state.db.backend(),
+                NewEvent {
+                    actor: Actor::User(&username),
+                    action: "session.signed_out",
+                    object: Some(format!("user:{user_id}")),
+                    details: json!({ "client_ip": client.ip }),
+                },
+                state.clock.now(),
+            )
+            .await?;
+        }
+        transaction.commit().await.map_err(DbError::from)?;
     }
     Ok((
         StatusCode::NO_CONTENT,

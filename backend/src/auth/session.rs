@@ -7,6 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use crate::clock::Timestamp;
+use sqlx::AnyConnection;
+
 use crate::db::{Database, DbError};
 use crate::random;
 use crate::secret::Secret;
@@ -66,7 +68,7 @@ pub struct NewSession<'a> {
 }
 
 pub async fn create(
-    db: &Database,
+    connection: &mut AnyConnection,
     session: NewSession<'_>,
     now: Timestamp,
 ) -> Result<Secret<String>, DbError> {
@@ -80,7 +82,7 @@ pub async fn create(
     .bind(now.as_millis())
     .bind(session.client_ip)
     .bind(session.user_agent)
-    .execute(db.pool())
+    .execute(connection)
     .await?;
     Ok(token)
 }
@@ -121,8 +123,17 @@ pub async fn user_of(
     Ok(Some(user_id))
 }
 
-pub async fn delete(db: &Database, token: &Secret<String>) -> Result<(), DbError> {
-    delete_by_hash(db, &token_hash(token.expose())).await
+/// Ends the session `token` opens; answers whose it was, if it was anyone's.
+pub async fn delete(
+    connection: &mut AnyConnection,
+    token: &Secret<String>,
+) -> Result<Option<i64>, DbError> {
+    Ok(
+        sqlx::query_scalar("DELETE FROM web_sessions WHERE token_hash = $1 RETURNING user_id")
+            .bind(token_hash(token.expose()))
+            .fetch_optional(connection)
+            .await?,
+    )
 }
 
 async fn delete_by_hash(db: &Database, hash: &str) -> Result<(), DbError> {

@@ -19,12 +19,20 @@ struct Step {
     postgres: &'static str,
 }
 
-const STEPS: &[Step] = &[Step {
-    version: 1,
-    description: "users and sign-in",
-    sqlite: include_str!("../../migrations/sqlite/0001_users_and_sign_in.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_users_and_sign_in.sql"),
-}];
+const STEPS: &[Step] = &[
+    Step {
+        version: 1,
+        description: "users and sign-in",
+        sqlite: include_str!("../../migrations/sqlite/0001_users_and_sign_in.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_users_and_sign_in.sql"),
+    },
+    Step {
+        version: 2,
+        description: "audit events",
+        sqlite: include_str!("../../migrations/sqlite/0002_audit_events.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_audit_events.sql"),
+    },
+];
 
 #[derive(Debug)]
 struct Embedded(Backend);

@@ -119,6 +119,16 @@ impl Database {
         self.backend
     }
 
+    /// A transaction that writes: on SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so that two writers queue instead of failing when both try to upgrade a read.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, DbError> {
+        let transaction = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(transaction)
+    }
+
     pub async fn ping(&self) -> Result<(), DbError> {
         self.pool.execute("SELECT 1").await?;
         Ok(())

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit_command;
+mod audit_trail;
 mod first_admin;
 mod health;
 mod helpers;

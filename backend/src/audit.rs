@@ -1,0 +1,124 @@
+//! The audit trail's store: events appended in the same transaction as the change they record,
+//! each chained to the one before (see `changeaudit_shared::trail`). The database refuses to
+//! update or delete them (triggers in the migrations).
+
+use changeaudit_shared::trail::{AuditEvent, ChainBreak, GENESIS, verify_chain};
+use serde_json::Value;
+use sqlx::{AnyConnection, Row};
+
+use crate::clock::Timestamp;
+use crate::db::{Backend, Database, DbError};
+
+/// Any number, as long as it is the same on every replica: it names the lock that queues
+/// writers of the trail on PostgreSQL.
+const APPEND_LOCK: i64 = 0x6361_7564_6974;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    System,
+    User(&'a str),
+}
+
+impl Actor<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Actor::System => "system",
+            Actor::User(username) => username,
+        }
+    }
+}
+
+pub struct NewEvent<'a> {
+    pub actor: Actor<'a>,
+    pub action: &'a str,
+    pub object: Option<String>,
+    /// Facts of the event: before and after, never a secret.
+    pub details: Value,
+}
+
+/// Appends `event` inside the caller's write transaction, so the event exists exactly when the
+/// change it records does.
+pub async fn append(
+    connection: &mut AnyConnection,
+    backend: Backend,
+    event: NewEvent<'_>,
+    at: Timestamp,
+) -> Result<AuditEvent, DbError> {
+    if backend == Backend::Postgres {
+        // Held until the transaction ends: appends from every replica take turns.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(APPEND_LOCK)
+            .execute(&mut *connection)
+            .await?;
+    }
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *connection)
+            .await?;
+    let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
+    let stored = AuditEvent {
+        seq,
+        at: at.as_millis(),
+        actor: event.actor.name().to_owned(),
+        action: event.action.to_owned(),
+        object: event.object,
+        details: event.details,
+        prev_hash,
+    };
+    sqlx::query(
+        "INSERT INTO audit_events (seq, at, actor, action, object, details, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(stored.seq)
+    .bind(stored.at)
+    .bind(&stored.actor)
+    .bind(&stored.action)
+    .bind(&stored.object)
+    .bind(stored.details.to_string())
+    .bind(&stored.prev_hash)
+    .bind(stored.hash())
+    .execute(&mut *connection)
+    .await?;
+    Ok(stored)
+}
+
+/// Every event in order, with the hash stored beside it. A row whose details are not JSON is
+/// reported as a break rather than skipped.
+pub async fn load(db: &Database) -> Result<Result<Vec<(AuditEvent, String)>, ChainBreak>, DbError> {
+    let rows = sqlx::query(
+        "SELECT seq, at, actor, action, object, details, prev_hash, hash FROM audit_events ORDER BY seq",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        let seq: i64 = row.try_get("seq")?;
+        let details: String = row.try_get("details")?;
+        let Ok(details) = serde_json::from_str(&details) else {
+            return Ok(Err(ChainBreak {
+                seq,
+                reason: "its details are not valid JSON".to_owned(),
+            }));
+        };
+        events.push((
+            AuditEvent {
+                seq,
+                at: row.try_get("at")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                object: row.try_get("object")?,
+                details,
+                prev_hash: row.try_get("prev_hash")?,
+            },
+            row.try_get("hash")?,
+        ));
+    }
+    Ok(Ok(events))
+}
+
+/// Verifies the whole chain as stored: the number of events, or the first one at fault.
+pub async fn verify(db: &Database) -> Result<Result<usize, ChainBreak>, DbError> {
+    Ok(load(db)
+        .await?
+        .and_then(|events| verify_chain(events.iter().map(|(event, hash)| (event, hash.as_str())))))
+}
