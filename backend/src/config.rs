@@ -18,6 +18,10 @@ pub struct Config {
     pub database_url: Secret<String>,
     /// The first admin's password; generated and printed once when absent.
     pub admin_password: Option<Secret<String>>,
+    /// The master key that seals stored secrets, as 32 bytes in base64; when absent, the key
+    /// file is used (and created on first run).
+    pub master_key: Option<Secret<String>>,
+    pub master_key_file: PathBuf,
     /// The built single-page app (Trunk's output).
     pub static_dir: PathBuf,
     /// The address people use, e.g. `https://changeaudit.example.com`; an `https` URL marks the
@@ -32,12 +36,14 @@ pub struct Config {
 }
 
 /// The variables read, in the order the README lists them.
-pub const ENV_VARS: [&str; 11] = [
+pub const ENV_VARS: [&str; 13] = [
     "CHANGEAUDIT_CONFIG",
     "CHANGEAUDIT_LISTEN",
     "CHANGEAUDIT_DATA_DIR",
     "CHANGEAUDIT_DATABASE_URL",
     "CHANGEAUDIT_ADMIN_PASSWORD",
+    "CHANGEAUDIT_MASTER_KEY",
+    "CHANGEAUDIT_MASTER_KEY_FILE",
     "CHANGEAUDIT_STATIC_DIR",
     "CHANGEAUDIT_PUBLIC_URL",
     "CHANGEAUDIT_TRUSTED_ORIGINS",
@@ -67,6 +73,8 @@ struct Layer {
     data_dir: Option<PathBuf>,
     database_url: Option<Secret<String>>,
     admin_password: Option<Secret<String>>,
+    master_key: Option<Secret<String>>,
+    master_key_file: Option<PathBuf>,
     static_dir: Option<PathBuf>,
     public_url: Option<String>,
     trusted_origins: Option<Vec<String>>,
@@ -82,6 +90,8 @@ impl Layer {
             data_dir: self.data_dir.or(base.data_dir),
             database_url: self.database_url.or(base.database_url),
             admin_password: self.admin_password.or(base.admin_password),
+            master_key: self.master_key.or(base.master_key),
+            master_key_file: self.master_key_file.or(base.master_key_file),
             static_dir: self.static_dir.or(base.static_dir),
             public_url: self.public_url.or(base.public_url),
             trusted_origins: self.trusted_origins.or(base.trusted_origins),
@@ -109,6 +119,8 @@ impl Layer {
             data_dir: text("CHANGEAUDIT_DATA_DIR").map(PathBuf::from),
             database_url: text("CHANGEAUDIT_DATABASE_URL").map(Secret::new),
             admin_password: text("CHANGEAUDIT_ADMIN_PASSWORD").map(Secret::new),
+            master_key: text("CHANGEAUDIT_MASTER_KEY").map(Secret::new),
+            master_key_file: text("CHANGEAUDIT_MASTER_KEY_FILE").map(PathBuf::from),
             static_dir: text("CHANGEAUDIT_STATIC_DIR").map(PathBuf::from),
             public_url: text("CHANGEAUDIT_PUBLIC_URL"),
             trusted_origins: text("CHANGEAUDIT_TRUSTED_ORIGINS").map(|list| {
@@ -178,6 +190,9 @@ impl Layer {
             Some(url) => url,
             None => Secret::new(default_sqlite_url(&data_dir)),
         };
+        let master_key_file = self
+            .master_key_file
+            .unwrap_or_else(|| data_dir.join("master.key"));
         let idle_minutes = self.session_idle_minutes.unwrap_or(30);
         let max_hours = self.session_max_hours.unwrap_or(12);
         if idle_minutes == 0 {
@@ -206,6 +221,8 @@ impl Layer {
             data_dir,
             database_url,
             admin_password: self.admin_password,
+            master_key: self.master_key,
+            master_key_file,
             static_dir: self
                 .static_dir
                 .unwrap_or_else(|| PathBuf::from("frontend/dist")),

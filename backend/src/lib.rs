@@ -14,6 +14,7 @@ pub mod secret;
 pub mod startup;
 pub mod state;
 pub mod users;
+pub mod vault;
 pub mod web;
 
 use std::future::Future;

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::db::Database;
 use crate::secret::Secret;
 use crate::state::AppState;
+use crate::vault::MasterKey;
 use crate::{random, users};
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -23,6 +24,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     create_data_dir(&config.data_dir)?;
+    let master_key = load_master_key(&config)?;
     let db = Database::open(config.database_url.expose()).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     ensure_first_admin(&db, &config, clock.as_ref()).await?;
@@ -33,13 +35,30 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let address = listener.local_addr().context("reading the bound address")?;
     announce(&format!("changeaudit listening on http://{address}"))?;
 
-    let app = crate::app(AppState::new(&config, db.clone(), clock));
+    let app = crate::app(AppState::new(&config, db.clone(), clock, master_key));
     crate::serve(listener, app, shutdown_signal())
         .await
         .context("serving")?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The configured master key, or the key file's (created on first run). A key that cannot be
+/// read stops start-up: secrets are never stored unsealed.
+fn load_master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    if let Some(text) = &config.master_key {
+        return Ok(MasterKey::from_base64(text)?);
+    }
+    let (key, created) = MasterKey::load_or_create(&config.master_key_file)?;
+    if created {
+        tracing::warn!(
+            path = %config.master_key_file.display(),
+            key_id = key.id(),
+            "created a new master key: back it up apart from the database, which cannot be read without it"
+        );
+    }
+    Ok(key)
 }
 
 /// The data folder holds the database and recordings: only the service's own user may enter it.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Database;
+use crate::vault::MasterKey;
 use crate::web::csrf::TrustedOrigins;
 
 /// What every handler may reach. Nothing here is state another replica would need: the
@@ -19,6 +20,8 @@ pub struct Shared {
     pub sessions: SessionPolicy,
     pub trusted_origins: TrustedOrigins,
     pub static_dir: PathBuf,
+    /// Seals and opens stored secrets.
+    pub master_key: MasterKey,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +34,12 @@ pub struct SessionPolicy {
 }
 
 impl AppState {
-    pub fn new(config: &Config, db: Database, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        config: &Config,
+        db: Database,
+        clock: Arc<dyn Clock>,
+        master_key: MasterKey,
+    ) -> Self {
         let mut origins = config.trusted_origins.clone();
         origins.extend(config.public_url.clone());
         AppState(Arc::new(Shared {
@@ -44,6 +52,7 @@ impl AppState {
             },
             trusted_origins: TrustedOrigins::new(origins),
             static_dir: config.static_dir.clone(),
+            master_key,
         }))
     }
 }

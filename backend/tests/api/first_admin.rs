@@ -60,6 +60,12 @@ async fn the_first_admin_password_is_printed_once_and_works() {
             0o700,
             "the data folder is private to the service"
         );
+        let key = std::fs::metadata(data_dir.join("master.key")).unwrap();
+        assert_eq!(
+            key.permissions().mode() & 0o777,
+            0o600,
+            "the master key file is private"
+        );
     }
     let password = first
         .printed

@@ -10,6 +10,7 @@ use changeaudit_backend::config::Config;
 use changeaudit_backend::db::Database;
 use changeaudit_backend::secret::Secret;
 use changeaudit_backend::users;
+use changeaudit_backend::vault::MasterKey;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
@@ -19,6 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub const ADMIN_PASSWORD: &str = "first-admin-password";
+/// Every replica of a test shares one master key, as replicas in production do.
+const TEST_MASTER_KEY: &str = "Y2hhbmdlYXVkaXQgdGVzdCBtYXN0ZXIga2V5IDMyQiE=";
 /// 2026-01-01T00:00:00Z: tests start from a fixed moment and move the clock by hand.
 pub const START: Timestamp = Timestamp::from_millis(1_767_225_600_000);
 
@@ -146,7 +149,9 @@ impl TestApp {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
         let config = Config::load(None, &env).expect("test configuration");
-        let state = AppState::new(&config, db.clone(), Arc::new(clock.clone()));
+        let master_key = MasterKey::from_base64(&Secret::new(TEST_MASTER_KEY.to_owned()))
+            .expect("the test master key");
+        let state = AppState::new(&config, db.clone(), Arc::new(clock.clone()), master_key);
 
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
         let address = format!("http://{}", listener.local_addr().expect("bound address"));
