@@ -27,6 +27,8 @@ enum Command {
     Serve,
     /// Bring the database schema up to date, then exit.
     Migrate,
+    /// Reseal every stored secret under a new master key, then replace the key file.
+    RotateMasterKey,
     /// Check a recording against a script, offline: the commands run, the board, the score.
     Audit(AuditOptions),
 }
@@ -51,6 +53,7 @@ struct AuditOptions {
 enum ServerTask {
     Serve,
     Migrate,
+    RotateMasterKey,
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Audit(options) => audit(options),
         Command::Serve => run_server(ServerTask::Serve, cli.config.as_deref()),
         Command::Migrate => run_server(ServerTask::Migrate, cli.config.as_deref()),
+        Command::RotateMasterKey => run_server(ServerTask::RotateMasterKey, cli.config.as_deref()),
     }
 }
 
@@ -120,6 +124,7 @@ fn run_server(task: ServerTask, config_file: Option<&Path>) -> ExitCode {
         match task {
             ServerTask::Serve => startup::serve(config).await,
             ServerTask::Migrate => startup::migrate(&config).await,
+            ServerTask::RotateMasterKey => startup::rotate_master_key(&config).await,
         }
     });
     match result {

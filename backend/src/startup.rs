@@ -13,7 +13,17 @@ use crate::db::Database;
 use crate::secret::Secret;
 use crate::state::AppState;
 use crate::vault::MasterKey;
-use crate::{random, users};
+use crate::{random, rotation, users};
+
+pub async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
+    let db = Database::open(config.database_url.expose()).await?;
+    let done = rotation::rotate(config, &db, SystemClock.now()).await?;
+    db.close().await;
+    announce(&format!(
+        "master key rotated: {} secret(s) resealed under key {} (was {}); the old key is gone",
+        done.resealed, done.new_key_id, done.old_key_id
+    ))
+}
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let db = Database::open(config.database_url.expose()).await?;
@@ -26,6 +36,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     create_data_dir(&config.data_dir)?;
     let master_key = load_master_key(&config)?;
     let db = Database::open(config.database_url.expose()).await?;
+    rotation::check_key_matches(&config, &db, &master_key).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     ensure_first_admin(&db, &config, clock.as_ref()).await?;
 

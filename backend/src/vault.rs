@@ -83,32 +83,43 @@ impl MasterKey {
     /// Reads the key file, or creates it (mode 0600) with a new key when it does not exist.
     /// Answers the key and whether it was created.
     pub fn load_or_create(path: &Path) -> Result<(MasterKey, bool), VaultError> {
-        let io = |source| VaultError::Io {
+        if path.exists() {
+            Ok((MasterKey::load(path)?, false))
+        } else {
+            Ok((MasterKey::create(path)?, true))
+        }
+    }
+
+    /// Reads an existing key file, refusing one that others can read.
+    pub fn load(path: &Path) -> Result<MasterKey, VaultError> {
+        let text = std::fs::read_to_string(path).map_err(|source| VaultError::Io {
             path: path.to_owned(),
             source,
-        };
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                refuse_if_open(path)?;
-                let bytes = STANDARD
-                    .decode(text.trim())
-                    .map_err(|_| VaultError::BadKeyFile {
-                        path: path.to_owned(),
-                        reason: "not base64".to_owned(),
-                    })?;
-                let bytes: [u8; 32] = bytes.try_into().map_err(|_| VaultError::BadKeyFile {
-                    path: path.to_owned(),
-                    reason: "not a 32-byte key".to_owned(),
-                })?;
-                Ok((MasterKey::from_bytes(&bytes), false))
+        })?;
+        refuse_if_open(path)?;
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| VaultError::BadKeyFile {
+                path: path.to_owned(),
+                reason: "not base64".to_owned(),
+            })?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| VaultError::BadKeyFile {
+            path: path.to_owned(),
+            reason: "not a 32-byte key".to_owned(),
+        })?;
+        Ok(MasterKey::from_bytes(&bytes))
+    }
+
+    /// Writes a new random key to `path` (mode 0600), which must not exist yet.
+    pub fn create(path: &Path) -> Result<MasterKey, VaultError> {
+        let bytes = random::bytes::<32>();
+        write_private(path, &format!("{}\n", STANDARD.encode(bytes))).map_err(|source| {
+            VaultError::Io {
+                path: path.to_owned(),
+                source,
             }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                let bytes = random::bytes::<32>();
-                write_private(path, &format!("{}\n", STANDARD.encode(bytes))).map_err(io)?;
-                Ok((MasterKey::from_bytes(&bytes), true))
-            }
-            Err(error) => Err(io(error)),
-        }
+        })?;
+        Ok(MasterKey::from_bytes(&bytes))
     }
 
     pub fn id(&self) -> &str {

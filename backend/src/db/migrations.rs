@@ -32,6 +32,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_audit_events.sql"),
         postgres: include_str!("../../migrations/postgres/0002_audit_events.sql"),
     },
+    Step {
+        version: 3,
+        description: "devices and credentials",
+        sqlite: include_str!("../../migrations/sqlite/0003_devices_and_credentials.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_devices_and_credentials.sql"),
+    },
 ];
 
 #[derive(Debug)]

@@ -11,5 +11,6 @@ mod first_admin;
 mod health;
 mod helpers;
 mod http_surface;
+mod master_key;
 mod sessions;
 mod sign_in;
