@@ -318,6 +318,17 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_every_variable() {
+        let readme = include_str!("../../README.md");
+        for name in ENV_VARS {
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README.md does not list {name}"
+            );
+        }
+    }
+
+    #[test]
     fn secrets_stay_out_of_debug_output() {
         let config = Config::load(
             None,

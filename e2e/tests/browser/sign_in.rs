@@ -27,6 +27,14 @@ async fn fill_sign_in(browser: &Browser, username: &str, password: &str) {
         .unwrap();
 }
 
+/// The real server and a browser showing its front page.
+async fn open_app() -> (Server, Browser) {
+    let server = Server::start(ADMIN_PASSWORD).await.unwrap();
+    let browser = Browser::start().await.unwrap();
+    browser.driver.goto(&server.url).await.unwrap();
+    (server, browser)
+}
+
 /// The name the shell shows for the signed-in person, once the shell is there.
 async fn signed_in_user(driver: &WebDriver) -> String {
     let user = driver.find("[data-testid=signed-in-user]").await.unwrap();
@@ -35,11 +43,8 @@ async fn signed_in_user(driver: &WebDriver) -> String {
 
 #[tokio::test]
 async fn the_admin_signs_in_sees_the_shell_and_signs_out() {
-    let server = Server::start(ADMIN_PASSWORD).await.unwrap();
-    let browser = Browser::start().await.unwrap();
+    let (server, browser) = open_app().await;
     let driver = &browser.driver;
-
-    driver.goto(&server.url).await.unwrap();
     fill_sign_in(&browser, "admin", ADMIN_PASSWORD).await;
 
     assert_eq!(signed_in_user(driver).await, "Administrator");
@@ -89,11 +94,8 @@ async fn the_admin_signs_in_sees_the_shell_and_signs_out() {
 
 #[tokio::test]
 async fn a_wrong_password_shows_an_error_and_keeps_the_person_out() {
-    let server = Server::start(ADMIN_PASSWORD).await.unwrap();
-    let browser = Browser::start().await.unwrap();
+    let (_server, browser) = open_app().await;
     let driver = &browser.driver;
-
-    driver.goto(&server.url).await.unwrap();
     fill_sign_in(&browser, "admin", "not-the-password").await;
 
     let error = driver.find("[data-testid=sign-in-error]").await.unwrap();

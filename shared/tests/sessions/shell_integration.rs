@@ -74,25 +74,24 @@ fn expected() -> Vec<(String, Option<i32>)> {
     .collect()
 }
 
+/// Runs an interactive bash whose start-up file is `prelude` and then the integration script.
+fn run_bash(prelude: &str, typed: &str) -> Vec<u8> {
+    let home = tempfile::tempdir().unwrap();
+    let rc = home.path().join("rc.bash");
+    let script = integration_script();
+    std::fs::write(&rc, format!("{prelude}\n. {}\n", script.display())).unwrap();
+    run_in_terminal(
+        &format!("bash --noprofile --rcfile {} -i", rc.display()),
+        home.path(),
+        typed,
+    )
+}
+
 const TYPED: &str = "echo \"a;b\"  &&  false\n ls /nonexistent\n\ncat <<EOF\nhere\nEOF\ntrue; printf 'x\\\\y\\n'\nexit\n";
 
 #[test]
 fn bash_announces_each_command_line_and_its_status() {
-    let home = tempfile::tempdir().unwrap();
-    let rc = home.path().join("rc.bash");
-    std::fs::write(
-        &rc,
-        format!(
-            "PS1='\\u@\\h:\\w\\$ '\nHISTCONTROL=ignoreboth\n. {}\n",
-            integration_script().display()
-        ),
-    )
-    .unwrap();
-    let output = run_in_terminal(
-        &format!("bash --noprofile --rcfile {} -i", rc.display()),
-        home.path(),
-        TYPED,
-    );
+    let output = run_bash("PS1='\\u@\\h:\\w\\$ '\nHISTCONTROL=ignoreboth", TYPED);
     assert_eq!(
         announced(&output),
         expected(),
@@ -120,22 +119,8 @@ fn zsh_announces_each_command_line_and_its_status() {
 
 #[test]
 fn bash_announces_each_line_of_a_paste_and_repeated_lines() {
-    let home = tempfile::tempdir().unwrap();
-    let rc = home.path().join("rc.bash");
-    std::fs::write(
-        &rc,
-        format!(
-            "HISTCONTROL=ignoreboth\n. {}\n",
-            integration_script().display()
-        ),
-    )
-    .unwrap();
     let typed = "\x1b[200~echo p1\recho p2\x1b[201~\recho one\recho one\r\rexit\r";
-    let output = run_in_terminal(
-        &format!("bash --noprofile --rcfile {} -i", rc.display()),
-        home.path(),
-        typed,
-    );
+    let output = run_bash("HISTCONTROL=ignoreboth", typed);
     let lines: Vec<String> = announced(&output)
         .into_iter()
         .map(|(line, _)| line)
