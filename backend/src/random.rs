@@ -1,11 +1,17 @@
 //! Unpredictable values from the operating system's generator.
 
-use rand::rngs::OsRng;
-use rand::{Rng, RngCore};
+use rand::rngs::SysRng;
+use rand::rand_core::UnwrapErr;
+use rand::{Rng, RngExt};
+
+/// The operating system's generator; it failing is not something the product can work around.
+fn system() -> UnwrapErr<SysRng> {
+    UnwrapErr(SysRng)
+}
 
 pub fn bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
-    OsRng.fill_bytes(&mut bytes);
+    system().fill_bytes(&mut bytes);
     bytes
 }
 
@@ -17,7 +23,7 @@ pub fn readable_password() -> String {
     (0..4)
         .map(|_| {
             (0..5)
-                .map(|_| char::from(READABLE[OsRng.gen_range(0..READABLE.len())]))
+                .map(|_| char::from(READABLE[system().random_range(0..READABLE.len())]))
                 .collect::<String>()
         })
         .collect::<Vec<_>>()

@@ -132,7 +132,7 @@ impl MasterKey {
         let sealed = self
             .cipher
             .encrypt(
-                XNonce::from_slice(&nonce),
+                &XNonce::from(nonce),
                 Payload {
                     msg: secret.expose().as_bytes(),
                     aad: context.as_bytes(),
@@ -162,10 +162,11 @@ impl MasterKey {
             return Err(VaultError::Damaged);
         }
         let (nonce, ciphertext) = blob.split_at(NONCE_BYTES);
+        let nonce = XNonce::try_from(nonce).map_err(|_| VaultError::Damaged)?;
         let plain = self
             .cipher
             .decrypt(
-                XNonce::from_slice(nonce),
+                &nonce,
                 Payload {
                     msg: ciphertext,
                     aad: context.as_bytes(),

@@ -7,6 +7,7 @@ pub mod api;
 pub mod asciicast;
 pub mod board;
 pub mod command;
+pub mod host_key;
 pub mod line_error;
 pub mod navigation;
 pub mod problem;

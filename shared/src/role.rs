@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A role held globally. Executor and approver are held per access group, not here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,

@@ -3,7 +3,7 @@
 use std::sync::LazyLock;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{PasswordHash, PasswordHasher, PasswordVerifier};
 
 use crate::error::AppError;
 use crate::random;
@@ -17,10 +17,8 @@ pub async fn hash(password: Secret<String>) -> Result<String, AppError> {
 }
 
 fn hash_now(password: &str) -> Result<String, AppError> {
-    let salt = SaltString::encode_b64(&random::bytes::<16>())
-        .map_err(|error| AppError::internal("password salt", error.to_string()))?;
     Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password_with_salt(password.as_bytes(), &random::bytes::<16>())
         .map(|hash| hash.to_string())
         .map_err(|error| AppError::internal("password hashing", error.to_string()))
 }
