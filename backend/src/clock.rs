@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
+use time::OffsetDateTime;
+
 /// Milliseconds since the Unix epoch, as stored in the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
@@ -30,6 +32,20 @@ impl Timestamp {
     pub fn until(self, later: Timestamp) -> Duration {
         let millis = later.0.saturating_sub(self.0).max(0);
         Duration::from_millis(u64::try_from(millis).unwrap_or(0))
+    }
+}
+
+impl Timestamp {
+    /// The same moment for the API. Every stored time came through `from_datetime`, so it is
+    /// in range; the epoch stands in for one that somehow is not.
+    pub fn to_datetime(self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    pub fn from_datetime(at: OffsetDateTime) -> Self {
+        let millis = at.unix_timestamp_nanos().div_euclid(1_000_000);
+        Timestamp(i64::try_from(millis).unwrap_or(i64::MAX))
     }
 }
 
@@ -94,6 +110,15 @@ mod tests {
         assert_eq!(clock.now(), Timestamp::from_millis(3_000));
         clock.set(Timestamp::from_millis(10));
         assert_eq!(other.now().as_millis(), 10);
+    }
+
+    #[test]
+    fn converts_to_and_from_datetimes() {
+        let at = Timestamp::from_millis(1_767_225_600_123);
+        let datetime = at.to_datetime();
+        assert_eq!(datetime.year(), 2026);
+        assert_eq!(datetime.millisecond(), 123);
+        assert_eq!(Timestamp::from_datetime(datetime), at);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Every refusal and failure of the API becomes problem details (RFC 9457). A refusal names the
 //! field or the rule; a failure says nothing internal to the client and logs its cause.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use changeaudit_shared::problem::{FieldError, PROBLEM_JSON, Problem};
@@ -19,12 +21,14 @@ pub enum AppError {
     Validation(Vec<FieldError>),
     #[error("malformed body: {0}")]
     MalformedBody(String),
+    #[error("malformed query: {0}")]
+    MalformedQuery(String),
     #[error("not signed in")]
     Unauthenticated,
     #[error("wrong username or password")]
     InvalidCredentials,
     #[error("forbidden: {0}")]
-    Forbidden(&'static str),
+    Forbidden(Cow<'static, str>),
     #[error("cross-origin request refused")]
     CrossOrigin,
     #[error("too many failed sign-ins")]
@@ -35,6 +39,9 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("conflict on {0}")]
     Conflict(String),
+    /// The request is well formed but a rule of the product refuses it now.
+    #[error("{field}: {detail}")]
+    Rule { field: String, detail: String },
     #[error("service unavailable: {context}")]
     Unavailable { context: &'static str },
     #[error("{context}: {source}")]
@@ -52,6 +59,13 @@ impl AppError {
         AppError::Internal {
             context,
             source: source.into(),
+        }
+    }
+
+    pub fn rule(field: &str, detail: impl Into<String>) -> Self {
+        AppError::Rule {
+            field: field.to_owned(),
+            detail: detail.into(),
         }
     }
 
@@ -78,6 +92,13 @@ impl AppError {
                 Some(detail.clone()),
                 Vec::new(),
             ),
+            AppError::MalformedQuery(detail) => (
+                StatusCode::BAD_REQUEST,
+                "/problems/malformed-query",
+                "The query string has a parameter of the wrong shape",
+                Some(detail.clone()),
+                Vec::new(),
+            ),
             AppError::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
                 "/problems/unauthenticated",
@@ -96,7 +117,7 @@ impl AppError {
                 StatusCode::FORBIDDEN,
                 "/problems/forbidden",
                 "Not allowed",
-                Some((*rule).to_owned()),
+                Some(rule.to_string()),
                 Vec::new(),
             ),
             AppError::CrossOrigin => (
@@ -138,6 +159,16 @@ impl AppError {
                 vec![FieldError {
                     field: field.clone(),
                     detail: "is already taken".to_owned(),
+                }],
+            ),
+            AppError::Rule { field, detail } => (
+                StatusCode::CONFLICT,
+                "/problems/rule",
+                "Refused by a rule",
+                Some(format!("{field}: {detail}")),
+                vec![FieldError {
+                    field: field.clone(),
+                    detail: detail.clone(),
                 }],
             ),
             AppError::Unavailable { .. } => (
@@ -193,6 +224,18 @@ impl IntoResponse for AppError {
     }
 }
 
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        DbError::from(error).into()
+    }
+}
+
+impl From<Vec<FieldError>> for AppError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        AppError::Validation(errors)
+    }
+}
+
 impl From<DbError> for AppError {
     fn from(error: DbError) -> Self {
         match error {
@@ -218,6 +261,44 @@ where
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(AppError::MalformedBody(describe(&rejection))),
+        }
+    }
+}
+
+/// `Query` whose rejections name the parameter in the problem shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(AppError::MalformedQuery(rejection.body_text())),
+        }
+    }
+}
+
+/// `Path` whose rejections answer 404: a path that does not parse names nothing that exists.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(_) => Err(AppError::NotFound),
         }
     }
 }

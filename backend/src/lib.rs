@@ -4,12 +4,16 @@
 pub mod audit;
 pub mod audit_cli;
 pub mod auth;
+pub mod changes;
 pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod db;
+pub mod devices;
 pub mod error;
+pub mod groups;
 mod health;
+pub mod listing;
 mod random;
 pub mod rotation;
 pub mod secret;

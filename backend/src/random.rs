@@ -1,7 +1,7 @@
 //! Unpredictable values from the operating system's generator.
 
-use rand::rngs::SysRng;
 use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 use rand::{Rng, RngExt};
 
 /// The operating system's generator; it failing is not something the product can work around.

@@ -29,7 +29,9 @@ impl Fingerprint {
             let encoded = encoded.trim_end_matches('=');
             return match STANDARD_NO_PAD.decode(encoded) {
                 Ok(digest) if digest.len() == 32 => Ok(Fingerprint(format!("{PREFIX}{encoded}"))),
-                _ => Err("is not a SHA256 fingerprint: expected SHA256: and 43 characters of base64"),
+                _ => {
+                    Err("is not a SHA256 fingerprint: expected SHA256: and 43 characters of base64")
+                }
             };
         }
         if text.starts_with("MD5:") || text.split(':').count() == 16 {
@@ -43,9 +45,9 @@ impl Fingerprint {
             .filter(|blob| blob_names_its_type(blob));
         match blob {
             Some(blob) => Ok(Fingerprint::of_key_blob(&blob)),
-            None => Err(
-                "is neither a SHA256 fingerprint nor an OpenSSH public key (ssh-ed25519 AAAA…)",
-            ),
+            None => {
+                Err("is neither a SHA256 fingerprint nor an OpenSSH public key (ssh-ed25519 AAAA…)")
+            }
         }
     }
 
@@ -80,16 +82,22 @@ mod tests {
     use super::*;
 
     // Generated with `ssh-keygen -t ed25519`; `ssh-keygen -lf` prints the fingerprint below.
-    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDhy9oJtCVFBp8gu4R0nK0VegOaV9EOlZFtsdmQ1H7tY test";
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDhy9oJtCVFBp8gu4R0nK0VegOaV9EOlZFtsdmQ1H7tY test";
     const FINGERPRINT: &str = "SHA256:wlyCfEjKDT6nuhxaeb00qgydP98Sz5tvqbFL0xRNByM";
 
     #[test]
     fn matches_ssh_keygen_for_every_way_of_pasting_a_key() {
         assert_eq!(Fingerprint::parse(KEY).unwrap().as_str(), FINGERPRINT);
         let known_hosts = format!("[db-1]:2222 {KEY}");
-        assert_eq!(Fingerprint::parse(&known_hosts).unwrap().as_str(), FINGERPRINT);
         assert_eq!(
-            Fingerprint::parse(&format!(" {FINGERPRINT}= ")).unwrap().as_str(),
+            Fingerprint::parse(&known_hosts).unwrap().as_str(),
+            FINGERPRINT
+        );
+        assert_eq!(
+            Fingerprint::parse(&format!(" {FINGERPRINT}= "))
+                .unwrap()
+                .as_str(),
             FINGERPRINT
         );
     }

@@ -17,12 +17,28 @@ impl CurrentUser {
         if self.0.roles.contains(&role) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(match role {
-                Role::Admin => "This needs the admin role.",
-                Role::Planner => "This needs the planner role.",
-                Role::Auditor => "This needs the auditor role.",
-            }))
+            Err(AppError::Forbidden(
+                format!("This needs the {role} role.").into(),
+            ))
         }
+    }
+}
+
+impl CurrentUser {
+    /// Refuses with 403 unless the person holds one of `roles`.
+    pub fn require_any(&self, roles: &[Role]) -> Result<(), AppError> {
+        if roles.iter().any(|role| self.0.roles.contains(role)) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+            Err(AppError::Forbidden(
+                format!("This needs one of the roles {}.", names.join(", ")).into(),
+            ))
+        }
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.0.roles.contains(&role)
     }
 }
 

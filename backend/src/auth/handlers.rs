@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use changeaudit_shared::api::{LoginRequest, Me};
-use changeaudit_shared::problem::FieldError;
+use changeaudit_shared::problem::{FieldError, Problem};
 
 use serde_json::json;
 
@@ -50,6 +50,10 @@ fn validate(request: &LoginRequest) -> Result<(), AppError> {
     }
 }
 
+/// Signs in with a username and password; the answer sets the session cookie.
+#[utoipa::path(post, path = "/api/session", tag = "session", security(), request_body = LoginRequest,
+    responses((status = 200, body = Me), (status = 401, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem)))]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -110,6 +114,9 @@ pub async fn login(
         .into_response())
 }
 
+/// Signs out: the session ends on every replica.
+#[utoipa::path(delete, path = "/api/session", tag = "session", security(),
+    responses((status = 204, description = "Signed out, or was not signed in")))]
 pub async fn logout(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -145,6 +152,9 @@ pub async fn logout(
         .into_response())
 }
 
+/// The person signed in.
+#[utoipa::path(get, path = "/api/me", tag = "session",
+    responses((status = 200, body = Me), (status = 401, body = Problem)))]
 pub async fn me(CurrentUser(user): CurrentUser) -> Json<Me> {
     Json(user.me())
 }

@@ -38,6 +38,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_devices_and_credentials.sql"),
         postgres: include_str!("../../migrations/postgres/0003_devices_and_credentials.sql"),
     },
+    Step {
+        version: 4,
+        description: "access groups and changes",
+        sqlite: include_str!("../../migrations/sqlite/0004_access_groups_and_changes.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_access_groups_and_changes.sql"),
+    },
 ];
 
 #[derive(Debug)]

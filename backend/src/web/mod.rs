@@ -1,31 +1,91 @@
-//! The HTTP surface: the API under `/api`, the single-page app everywhere else.
+//! The HTTP surface: the API under `/api`, described by the OpenAPI document it is built with,
+//! and the single-page app everywhere else.
 
 pub mod csrf;
 mod headers;
+mod openapi;
 mod spa;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{any, get};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::handlers as auth;
 use crate::error::AppError;
-use crate::health;
 use crate::state::AppState;
+use crate::{changes, credentials, devices, groups, health, users};
+
+/// Every API route, each registered with its OpenAPI description so the two cannot drift.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::document())
+        .routes(routes!(health::health))
+        .routes(routes!(auth::login, auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(
+            users::handlers::list_users,
+            users::handlers::create_user
+        ))
+        .routes(routes!(
+            users::handlers::get_user,
+            users::handlers::update_user
+        ))
+        .routes(routes!(
+            groups::handlers::list_groups,
+            groups::handlers::create_group
+        ))
+        .routes(routes!(
+            groups::handlers::get_group,
+            groups::handlers::update_group,
+            groups::handlers::delete_group
+        ))
+        .routes(routes!(
+            devices::handlers::list_devices,
+            devices::handlers::create_device
+        ))
+        .routes(routes!(devices::handlers::scan_host_key))
+        .routes(routes!(
+            devices::handlers::get_device,
+            devices::handlers::update_device,
+            devices::handlers::delete_device
+        ))
+        .routes(routes!(
+            credentials::handlers::list_credentials,
+            credentials::handlers::create_credential
+        ))
+        .routes(routes!(
+            credentials::handlers::get_credential,
+            credentials::handlers::delete_credential
+        ))
+        .routes(routes!(credentials::handlers::rotate_secret))
+        .routes(routes!(
+            changes::handlers::list_changes,
+            changes::handlers::create_change
+        ))
+        .routes(routes!(
+            changes::handlers::get_change,
+            changes::handlers::update_change
+        ))
+        .routes(routes!(changes::handlers::cancel_change))
+}
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/health", get(health::health))
-        .route("/session", post(auth::login).delete(auth::logout))
-        .route("/me", get(auth::me))
-        .fallback(|| async { AppError::NotFound })
+    let (api, document) = api_routes().split_for_parts();
+    let document = openapi::Served::new(&document);
+    let api = api
+        .route(
+            "/api/openapi.json",
+            get(openapi::serve).with_state(document),
+        )
+        .route("/api/{*unknown}", any(|| async { AppError::NotFound }))
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(
             state.clone(),
             csrf::refuse_cross_origin,
         ));
     Router::new()
-        .nest("/api", api)
+        .merge(api)
         .fallback_service(spa::service(&state.static_dir))
         .layer(middleware::from_fn(headers::protective_headers))
         .layer(middleware::from_fn(headers::log_request))

@@ -279,22 +279,84 @@ mod tests {
             .collect();
         assert_eq!(
             fields,
-            ["id", "title", "start_at", "due_at", "access_group_id", "device_ids", "script"]
+            [
+                "id",
+                "title",
+                "start_at",
+                "due_at",
+                "access_group_id",
+                "device_ids",
+                "script"
+            ]
         );
     }
 
     #[test]
     fn each_rule_names_its_field() {
         let cases = [
-            (ChangeInput { id: "CHG 1".into(), ..valid() }, "id"),
-            (ChangeInput { title: "  ".into(), ..valid() }, "title"),
-            (ChangeInput { start_at: "tomorrow".into(), ..valid() }, "start_at"),
-            (ChangeInput { due_at: "2026-12-01T21:00:00Z".into(), ..valid() }, "due_at"),
-            (ChangeInput { due_at: "2026-12-01T22:00:00Z".into(), ..valid() }, "due_at"),
-            (ChangeInput { device_ids: vec![], ..valid() }, "device_ids"),
-            (ChangeInput { device_ids: vec![3, 3], ..valid() }, "device_ids[1]"),
-            (ChangeInput { script: "# nothing\n\n".into(), ..valid() }, "script"),
-            (ChangeInput { script: "ls\necho 'open\n".into(), ..valid() }, "script"),
+            (
+                ChangeInput {
+                    id: "CHG 1".into(),
+                    ..valid()
+                },
+                "id",
+            ),
+            (
+                ChangeInput {
+                    title: "  ".into(),
+                    ..valid()
+                },
+                "title",
+            ),
+            (
+                ChangeInput {
+                    start_at: "tomorrow".into(),
+                    ..valid()
+                },
+                "start_at",
+            ),
+            (
+                ChangeInput {
+                    due_at: "2026-12-01T21:00:00Z".into(),
+                    ..valid()
+                },
+                "due_at",
+            ),
+            (
+                ChangeInput {
+                    due_at: "2026-12-01T22:00:00Z".into(),
+                    ..valid()
+                },
+                "due_at",
+            ),
+            (
+                ChangeInput {
+                    device_ids: vec![],
+                    ..valid()
+                },
+                "device_ids",
+            ),
+            (
+                ChangeInput {
+                    device_ids: vec![3, 3],
+                    ..valid()
+                },
+                "device_ids[1]",
+            ),
+            (
+                ChangeInput {
+                    script: "# nothing\n\n".into(),
+                    ..valid()
+                },
+                "script",
+            ),
+            (
+                ChangeInput {
+                    script: "ls\necho 'open\n".into(),
+                    ..valid()
+                },
+                "script",
+            ),
         ];
         for (input, field) in cases {
             let found = errors(&input);

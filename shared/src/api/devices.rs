@@ -146,7 +146,8 @@ pub struct HostKeyScan {
 mod tests {
     use super::*;
 
-    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDhy9oJtCVFBp8gu4R0nK0VegOaV9EOlZFtsdmQ1H7tY";
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDhy9oJtCVFBp8gu4R0nK0VegOaV9EOlZFtsdmQ1H7tY";
 
     fn fields(input: &DeviceInput) -> Vec<String> {
         input
@@ -184,7 +185,10 @@ mod tests {
             tags: vec!["two words".into()],
             host_key: String::new(),
         };
-        assert_eq!(fields(&input), ["name", "host", "port", "tags[0]", "host_key"]);
+        assert_eq!(
+            fields(&input),
+            ["name", "host", "port", "tags[0]", "host_key"]
+        );
         let bad_key = DeviceInput {
             name: "a".into(),
             host: "a".into(),

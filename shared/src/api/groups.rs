@@ -142,7 +142,9 @@ mod tests {
         assert!(!input.justification_required);
         assert_eq!(
             input.benign_commands,
-            ["ls", "pwd", "clear", "whoami", "id", "date", "history", "exit"]
+            [
+                "ls", "pwd", "clear", "whoami", "id", "date", "history", "exit"
+            ]
         );
         assert!(input.check().is_ok());
     }
@@ -153,7 +155,11 @@ mod tests {
             name: String::new(),
             approvals_required: 0,
             benign_commands: vec!["ls -l".into()],
-            members: vec![member(1, true, false), member(2, false, false), member(1, false, true)],
+            members: vec![
+                member(1, true, false),
+                member(2, false, false),
+                member(1, false, true),
+            ],
             credential_ids: vec![4, 4],
             ..AccessGroupInput::default()
         };

@@ -1,0 +1,244 @@
+//! Change Audit → Changes: `GET/POST /api/changes`, `GET/PUT /api/changes/{id}` and
+//! `POST /api/changes/{id}/cancel`. Planners register, edit and cancel; everyone with a global
+//! role reads them all, and others read the changes of their access groups.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use changeaudit_shared::api::changes::{Change, ChangeInput, ChangeStatus};
+use changeaudit_shared::api::{FieldErrors, Page};
+use changeaudit_shared::problem::{FieldError, Problem};
+use changeaudit_shared::role::Role;
+use serde_json::{Value, json};
+use sqlx::AnyConnection;
+
+use super::{ChangeQuery, Visibility, insert, list, set_status, update, view};
+use crate::audit::{self, Actor, NewEvent};
+use crate::auth::CurrentUser;
+use crate::clock::Timestamp;
+use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
+use crate::listing::Paging;
+use crate::state::AppState;
+
+/// What the trail keeps of a change: all of it but the timestamps, which the event has.
+fn snapshot(change: &Change) -> Value {
+    let mut value = json!(change);
+    if let Some(object) = value.as_object_mut() {
+        object.remove("created_at");
+        object.remove("updated_at");
+        object.remove("updated_by");
+    }
+    value
+}
+
+fn visibility(me: &CurrentUser) -> Visibility {
+    if Role::ALL.iter().any(|role| me.has(*role)) {
+        Visibility::All
+    } else {
+        Visibility::MemberOf(me.0.id)
+    }
+}
+
+/// Every rule of a change body, those of the shared checker and those that need the database,
+/// reported together.
+async fn check(
+    connection: &mut AnyConnection,
+    input: &ChangeInput,
+    editing: Option<&str>,
+    now: Timestamp,
+) -> Result<changeaudit_shared::api::changes::CheckedChange, AppError> {
+    let checked = input.check();
+    let mut errors = FieldErrors::default();
+    let id = input.id.trim();
+    match editing {
+        Some(stored) if !stored.eq_ignore_ascii_case(id) => {
+            errors.add("id", "cannot be changed once the change is registered");
+        }
+        Some(_) => {}
+        None if !id.is_empty() => {
+            let taken: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM changes WHERE LOWER(id) = LOWER($1)")
+                    .bind(id)
+                    .fetch_one(&mut *connection)
+                    .await?;
+            if taken > 0 {
+                errors.add("id", format!("{id} is already registered"));
+            }
+        }
+        None => {}
+    }
+    if let Some(group) = input.access_group_id {
+        let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM access_groups WHERE id = $1")
+            .bind(group)
+            .fetch_one(&mut *connection)
+            .await?;
+        if known == 0 {
+            errors.add("access_group_id", "no such access group");
+        }
+    }
+    for (index, device) in input.device_ids.iter().enumerate() {
+        let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE id = $1")
+            .bind(device)
+            .fetch_one(&mut *connection)
+            .await?;
+        if known == 0 {
+            errors.add(format!("device_ids[{index}]"), "no such device");
+        }
+    }
+    if let Ok(change) = &checked
+        && Timestamp::from_datetime(change.due_at) <= now
+    {
+        errors.add("due_at", "is already past");
+    }
+    let mut all: Vec<FieldError> = checked.as_ref().err().cloned().unwrap_or_default();
+    all.extend(errors.into_result(()).err().unwrap_or_default());
+    match checked {
+        Ok(change) if all.is_empty() => Ok(change),
+        _ => Err(AppError::Validation(all)),
+    }
+}
+
+#[utoipa::path(get, path = "/api/changes", tag = "changes", params(ChangeQuery, Paging),
+    responses((status = 200, body = Page<Change>), (status = 401, body = Problem)))]
+pub async fn list_changes(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiQuery(query): ApiQuery<ChangeQuery>,
+    ApiQuery(paging): ApiQuery<Paging>,
+) -> Result<Json<Page<Change>>, AppError> {
+    let mut connection = state.db.pool().acquire().await?;
+    let (items, total) = list(
+        &mut connection,
+        &query,
+        visibility(&me),
+        paging,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(Page {
+        items,
+        total,
+        offset: paging.offset(),
+        limit: paging.limit(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/changes/{id}", tag = "changes", params(("id" = String, Path)),
+    responses((status = 200, body = Change), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_change(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Change>, AppError> {
+    let mut connection = state.db.pool().acquire().await?;
+    Ok(Json(
+        view(&mut connection, &id, visibility(&me), state.clock.now()).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/changes", tag = "changes", request_body = ChangeInput,
+    responses((status = 201, body = Change), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_change(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiJson(input): ApiJson<ChangeInput>,
+) -> Result<(StatusCode, Json<Change>), AppError> {
+    me.require(Role::Planner)?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin_write().await?;
+    let change = check(&mut tx, &input, None, now).await?;
+    insert(&mut tx, &change, &input.script, me.0.id, now).await?;
+    let created = view(&mut tx, &change.id, Visibility::All, now).await?;
+    audit::append(
+        &mut tx,
+        state.db.backend(),
+        NewEvent {
+            actor: Actor::User(&me.0.username),
+            action: "change.registered",
+            object: Some(format!("change:{}", created.id)),
+            details: json!({ "after": snapshot(&created) }),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+fn refuse_unless_open(change: &Change, doing: &str) -> Result<(), AppError> {
+    if change.status.is_open() {
+        Ok(())
+    } else {
+        Err(AppError::rule(
+            "status",
+            format!(
+                "the change is {}: it can no longer be {doing}",
+                change.status.label().to_lowercase()
+            ),
+        ))
+    }
+}
+
+#[utoipa::path(put, path = "/api/changes/{id}", tag = "changes", params(("id" = String, Path)), request_body = ChangeInput,
+    responses((status = 200, body = Change), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_change(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<ChangeInput>,
+) -> Result<Json<Change>, AppError> {
+    me.require(Role::Planner)?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin_write().await?;
+    let before = view(&mut tx, &id, Visibility::All, now).await?;
+    refuse_unless_open(&before, "edited")?;
+    let change = check(&mut tx, &input, Some(&before.id), now).await?;
+    update(&mut tx, &before.id, &change, &input.script, me.0.id, now).await?;
+    let after = view(&mut tx, &before.id, Visibility::All, now).await?;
+    audit::append(
+        &mut tx,
+        state.db.backend(),
+        NewEvent {
+            actor: Actor::User(&me.0.username),
+            action: "change.edited",
+            object: Some(format!("change:{}", before.id)),
+            details: json!({ "before": snapshot(&before), "after": snapshot(&after) }),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(after))
+}
+
+#[utoipa::path(post, path = "/api/changes/{id}/cancel", tag = "changes", params(("id" = String, Path)),
+    responses((status = 200, body = Change), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel_change(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Change>, AppError> {
+    me.require(Role::Planner)?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin_write().await?;
+    let before = view(&mut tx, &id, Visibility::All, now).await?;
+    refuse_unless_open(&before, "cancelled")?;
+    set_status(&mut tx, &before.id, ChangeStatus::Cancelled, me.0.id, now).await?;
+    let after = view(&mut tx, &before.id, Visibility::All, now).await?;
+    audit::append(
+        &mut tx,
+        state.db.backend(),
+        NewEvent {
+            actor: Actor::User(&me.0.username),
+            action: "change.cancelled",
+            object: Some(format!("change:{}", before.id)),
+            details: json!({ "before": { "status": before.status }, "after": { "status": after.status } }),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(after))
+}
