@@ -139,6 +139,13 @@ impl Database {
     }
 }
 
+/// Reads a boolean selected as `CAST(CASE WHEN column THEN 1 ELSE 0 END AS BIGINT)`: sqlx's
+/// `Any` driver cannot decode SQLite's `BOOLEAN`, so booleans travel as 0/1 integers.
+pub fn flag(row: &sqlx::any::AnyRow, alias: &str) -> Result<bool, sqlx::Error> {
+    use sqlx::Row;
+    Ok(row.try_get::<i64, _>(alias)? != 0)
+}
+
 /// Creates the database's folder and asks SQLite to create the file.
 fn prepare_sqlite(url: &str) -> Result<String, ConnectError> {
     let rest = url

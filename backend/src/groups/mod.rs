@@ -8,12 +8,16 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::clock::Timestamp;
-use crate::db::DbError;
+use crate::db::{DbError, flag};
 use crate::error::AppError;
 use crate::listing::{Filter, Paging, placeholders};
 
-const COLUMNS: &str = "id, name, description, justification_required, approvals_required, \
-     passkey_required_to_approve, unplanned_sessions_allowed, benign_commands, created_at, updated_at";
+const COLUMNS: &str = "id, name, description, \
+     CAST(CASE WHEN justification_required THEN 1 ELSE 0 END AS BIGINT) AS justification_required, \
+     approvals_required, \
+     CAST(CASE WHEN passkey_required_to_approve THEN 1 ELSE 0 END AS BIGINT) AS passkey_required_to_approve, \
+     CAST(CASE WHEN unplanned_sessions_allowed THEN 1 ELSE 0 END AS BIGINT) AS unplanned_sessions_allowed, \
+     benign_commands, created_at, updated_at";
 
 fn group_of(row: &AnyRow) -> Result<AccessGroup, DbError> {
     let benign: String = row.try_get("benign_commands")?;
@@ -21,10 +25,10 @@ fn group_of(row: &AnyRow) -> Result<AccessGroup, DbError> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
-        justification_required: row.try_get("justification_required")?,
+        justification_required: flag(row, "justification_required")?,
         approvals_required: row.try_get("approvals_required")?,
-        passkey_required_to_approve: row.try_get("passkey_required_to_approve")?,
-        unplanned_sessions_allowed: row.try_get("unplanned_sessions_allowed")?,
+        passkey_required_to_approve: flag(row, "passkey_required_to_approve")?,
+        unplanned_sessions_allowed: flag(row, "unplanned_sessions_allowed")?,
         // Written by this module from a `Vec<String>`; anything else is damage, reported as such.
         benign_commands: serde_json::from_str(&benign)
             .map_err(|error| DbError::Other(sqlx::Error::Decode(Box::new(error))))?,
@@ -45,7 +49,9 @@ async fn complete(
     }
     let ids = placeholders(1, groups.len());
     let sql = format!(
-        "SELECT m.group_id, m.user_id, u.username, m.executor, m.approver
+        "SELECT m.group_id, m.user_id, u.username,
+         CAST(CASE WHEN m.executor THEN 1 ELSE 0 END AS BIGINT) AS executor,
+         CAST(CASE WHEN m.approver THEN 1 ELSE 0 END AS BIGINT) AS approver
          FROM group_members m JOIN users u ON u.id = m.user_id
          WHERE m.group_id IN ({ids}) ORDER BY u.username"
     );
@@ -59,8 +65,8 @@ async fn complete(
             group.members.push(Member {
                 user_id: row.try_get("user_id")?,
                 username: row.try_get("username")?,
-                executor: row.try_get("executor")?,
-                approver: row.try_get("approver")?,
+                executor: flag(&row, "executor")?,
+                approver: flag(&row, "approver")?,
             });
         }
     }

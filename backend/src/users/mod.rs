@@ -132,7 +132,8 @@ pub async fn count(db: &Database) -> Result<i64, DbError> {
 }
 
 /// The columns `view_of` reads.
-pub const VIEW_COLUMNS: &str = "id, username, display_name, email, enabled, created_at, updated_at";
+pub const VIEW_COLUMNS: &str = "id, username, display_name, email, \
+     CAST(CASE WHEN enabled THEN 1 ELSE 0 END AS BIGINT) AS enabled, created_at, updated_at";
 
 /// A user as the API shows it, roles left for `with_roles` to fill.
 fn view_of(row: &AnyRow) -> Result<UserView, sqlx::Error> {
@@ -142,7 +143,7 @@ fn view_of(row: &AnyRow) -> Result<UserView, sqlx::Error> {
         display_name: row.try_get("display_name")?,
         email: row.try_get("email")?,
         roles: Vec::new(),
-        enabled: row.try_get("enabled")?,
+        enabled: crate::db::flag(row, "enabled")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?).to_datetime(),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?).to_datetime(),
     })

@@ -132,6 +132,7 @@ impl TestApp {
         clock: ManualClock,
         settings: &[(&str, &str)],
     ) -> TestApp {
+        crate::logs::capture();
         let mut env: HashMap<String, String> = HashMap::from([
             (
                 "CHANGEAUDIT_DATA_DIR".to_owned(),
@@ -224,6 +225,27 @@ impl TestApp {
             .unwrap_or_default()
     }
 
+    /// A client of its own (its own cookies), signed in as `username`.
+    pub async fn person(&self, username: &str, password: &str) -> Person {
+        let person = self.anonymous();
+        let response = person
+            .post(
+                "/api/session",
+                &json!({ "username": username, "password": password }),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "signing in as {username}");
+        person
+    }
+
+    /// A client of its own that has not signed in.
+    pub fn anonymous(&self) -> Person {
+        Person {
+            address: self.address.clone(),
+            client: browser_like_client(Arc::new(Jar::default())),
+        }
+    }
+
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }
@@ -260,6 +282,76 @@ impl TestApp {
             .execute(self.db.pool())
             .await
             .expect("updating a user");
+    }
+}
+
+/// Someone using the API through their own client.
+pub struct Person {
+    address: String,
+    pub client: reqwest::Client,
+}
+
+impl Person {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("PUT")
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("DELETE")
+    }
+
+    pub async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> reqwest::Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// Sends and expects `status`, answering the JSON body (null when empty).
+    pub async fn expect(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        status: u16,
+    ) -> Value {
+        let response = self.send(method, path, body).await;
+        let actual = response.status().as_u16();
+        let text = response.text().await.expect("a body");
+        assert_eq!(actual, status, "{method} {path}: {text}");
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("a JSON body")
+        }
     }
 }
 

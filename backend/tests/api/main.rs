@@ -7,10 +7,13 @@
 
 mod audit_command;
 mod audit_trail;
+mod changes;
 mod first_admin;
+mod fixtures;
 mod health;
 mod helpers;
 mod http_surface;
+mod logs;
 mod master_key;
 mod sessions;
 mod sign_in;
