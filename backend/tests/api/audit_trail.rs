@@ -128,3 +128,52 @@ async fn replicas_appending_at_once_keep_one_unbroken_chain() {
     }
     assert_eq!(audit::verify(&first.db).await.unwrap(), Ok(17));
 }
+
+#[tokio::test]
+async fn every_administrative_operation_is_recorded_and_the_chain_still_verifies() {
+    let app = TestApp::spawn().await;
+    let world = crate::fixtures::World::build(&app).await;
+    world
+        .admin
+        .expect(
+            "PUT",
+            &format!("/api/credentials/{}/secret", world.credential),
+            Some(&serde_json::json!({ "kind": "password", "secret": "another-one" })),
+            200,
+        )
+        .await;
+    world
+        .planner
+        .expect("POST", "/api/changes/CHG-1/cancel", None, 200)
+        .await;
+    let recorded: Vec<String> = actions(&app)
+        .await
+        .into_iter()
+        .map(|(_, _, action)| action)
+        .collect();
+    for action in [
+        "device.created",
+        "credential.created",
+        "access_group.created",
+        "change.registered",
+        "credential.secret_rotated",
+        "change.cancelled",
+    ] {
+        assert!(
+            recorded.iter().any(|a| a == action),
+            "{action} is missing from {recorded:?}"
+        );
+    }
+    let count = recorded.len();
+    assert_eq!(audit::verify(&app.db).await.unwrap(), Ok(count));
+    for statement in [
+        "UPDATE audit_events SET actor = 'mallory'",
+        "DELETE FROM audit_events",
+    ] {
+        assert!(
+            app.db.pool().execute(statement).await.is_err(),
+            "{statement} was allowed"
+        );
+    }
+    assert_eq!(audit::verify(&app.db).await.unwrap(), Ok(count));
+}

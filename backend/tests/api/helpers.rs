@@ -177,6 +177,12 @@ impl TestApp {
         }
     }
 
+    /// The master key every test server seals with.
+    pub fn master_key(&self) -> MasterKey {
+        MasterKey::from_base64(&Secret::new(TEST_MASTER_KEY.to_owned()))
+            .expect("the test master key")
+    }
+
     pub fn dir(&self) -> &Path {
         self._dir.path()
     }
@@ -296,10 +302,6 @@ impl Person {
         format!("{}{path}", self.address)
     }
 
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("GET")
-    }
-
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
             .post(self.url(path))
@@ -307,23 +309,6 @@ impl Person {
             .send()
             .await
             .expect("POST")
-    }
-
-    pub async fn put(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .put(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("PUT")
-    }
-
-    pub async fn delete(&self, path: &str) -> reqwest::Response {
-        self.client
-            .delete(self.url(path))
-            .send()
-            .await
-            .expect("DELETE")
     }
 
     pub async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> reqwest::Response {

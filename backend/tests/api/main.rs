@@ -7,7 +7,10 @@
 
 mod audit_command;
 mod audit_trail;
+mod authorization;
 mod changes;
+mod credentials;
+mod devices;
 mod first_admin;
 mod fixtures;
 mod health;
@@ -15,5 +18,8 @@ mod helpers;
 mod http_surface;
 mod logs;
 mod master_key;
+mod schema;
 mod sessions;
 mod sign_in;
+mod sshd;
+mod users_and_groups;

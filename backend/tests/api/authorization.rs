@@ -1,0 +1,352 @@
+//! Who may call what: every API route, called by an anonymous caller, someone signed in with no
+//! role, an executor of a group, and each global role, answers the status SPEC.md's roles table
+//! implies. The same calls keep the OpenAPI document true: it lists exactly these routes, every
+//! status they answered is documented, and every body they answered fits its documented schema.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use crate::fixtures::{self, HOST_KEY, PASSWORD, World};
+use crate::helpers::{ADMIN_PASSWORD, Person, TestApp};
+use crate::schema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    Nobody,
+    Member,
+    Planner,
+    Auditor,
+    Admin,
+}
+
+use Who::*;
+
+/// Admin last: a route's one successful call (a delete, say) comes after every refusal.
+const CALLERS: [Who; 6] = [Anonymous, Nobody, Member, Planner, Auditor, Admin];
+
+enum Access {
+    /// Everyone, signed in or not, gets this status.
+    Public(u16),
+    /// These callers succeed; other signed-in callers get `denied`; anonymous ones get 401.
+    Only { who: &'static [Who], denied: u16 },
+}
+
+struct Route {
+    method: &'static str,
+    template: &'static str,
+    path: String,
+    body: Option<Value>,
+    access: Access,
+    success: u16,
+    /// Signs the caller out, so each call uses a client of its own.
+    own_client: bool,
+}
+
+fn route(method: &'static str, template: &'static str, path: impl Into<String>) -> Route {
+    Route {
+        method,
+        template,
+        path: path.into(),
+        body: None,
+        access: Access::Public(200),
+        success: 200,
+        own_client: false,
+    }
+}
+
+impl Route {
+    fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    fn only(mut self, who: &'static [Who], success: u16) -> Self {
+        self.access = Access::Only { who, denied: 403 };
+        self.success = success;
+        self
+    }
+
+    fn hidden_from_others(mut self) -> Self {
+        if let Access::Only { denied, .. } = &mut self.access {
+            *denied = 404;
+        }
+        self
+    }
+
+    fn public(mut self, status: u16) -> Self {
+        self.access = Access::Public(status);
+        self
+    }
+
+    fn expected(&self, who: Who) -> u16 {
+        match &self.access {
+            Access::Public(status) => *status,
+            Access::Only { .. } if who == Anonymous => 401,
+            Access::Only { who: allowed, .. } if allowed.contains(&who) => self.success,
+            Access::Only { denied, .. } => *denied,
+        }
+    }
+}
+
+const EVERYONE_SIGNED_IN: &[Who] = &[Nobody, Member, Planner, Auditor, Admin];
+const READERS: &[Who] = &[Planner, Auditor, Admin];
+const ADMIN: &[Who] = &[Admin];
+const PLANNER: &[Who] = &[Planner];
+
+fn routes(world: &World, spare: &Spare) -> Vec<Route> {
+    let group = world.group;
+    let device = world.devices[1];
+    let member = world.member_id;
+    vec![
+        route("GET", "/api/health", "/api/health"),
+        route("GET", "/api/openapi.json", "/api/openapi.json"),
+        route("POST", "/api/session", "/api/session")
+            .body(json!({ "username": "nobody-at-all", "password": "wrong" }))
+            .public(401),
+        Route { own_client: true, ..route("DELETE", "/api/session", "/api/session").public(204) },
+        route("GET", "/api/me", "/api/me").only(EVERYONE_SIGNED_IN, 200),
+        // Users
+        route("GET", "/api/users", "/api/users").only(ADMIN, 200),
+        route("POST", "/api/users", "/api/users")
+            .body(json!({ "username": "newcomer", "display_name": "New", "roles": [], "enabled": true, "password": PASSWORD }))
+            .only(ADMIN, 201),
+        route("GET", "/api/users/{id}", format!("/api/users/{member}")).only(ADMIN, 200),
+        route("PUT", "/api/users/{id}", format!("/api/users/{member}"))
+            .body(json!({ "username": "member", "display_name": "A member", "roles": [], "enabled": true }))
+            .only(ADMIN, 200),
+        // Access groups
+        route("GET", "/api/access-groups", "/api/access-groups").only(READERS, 200),
+        route("POST", "/api/access-groups", "/api/access-groups")
+            .body(json!({ "name": "ops" }))
+            .only(ADMIN, 201),
+        route("GET", "/api/access-groups/{id}", format!("/api/access-groups/{group}")).only(READERS, 200),
+        route("PUT", "/api/access-groups/{id}", format!("/api/access-groups/{group}"))
+            .body(json!({
+                "name": "dba",
+                "approvals_required": 2,
+                "members": [{ "user_id": member, "executor": true, "approver": false }],
+                "credential_ids": [world.credential],
+            }))
+            .only(ADMIN, 200),
+        route("DELETE", "/api/access-groups/{id}", format!("/api/access-groups/{}", spare.group)).only(ADMIN, 204),
+        // Devices
+        route("GET", "/api/devices", "/api/devices").only(READERS, 200),
+        route("POST", "/api/devices", "/api/devices")
+            .body(json!({ "name": "db-3", "host": "db-3.example.org", "host_key": HOST_KEY }))
+            .only(ADMIN, 201),
+        route("POST", "/api/devices/host-key-scan", "/api/devices/host-key-scan")
+            // Port 1 on loopback refuses at once: the admin hears why, field named.
+            .body(json!({ "host": "127.0.0.1", "port": 1 }))
+            .only(ADMIN, 422),
+        route("GET", "/api/devices/{id}", format!("/api/devices/{device}")).only(READERS, 200),
+        route("PUT", "/api/devices/{id}", format!("/api/devices/{device}"))
+            .body(json!({ "name": "db-2", "host": "db-2.example.org", "port": 2222, "tags": ["prod"], "host_key": HOST_KEY }))
+            .only(ADMIN, 200),
+        route("DELETE", "/api/devices/{id}", format!("/api/devices/{}", spare.device)).only(ADMIN, 204),
+        // Credentials
+        route("GET", "/api/credentials", "/api/credentials").only(ADMIN, 200),
+        route("POST", "/api/credentials", "/api/credentials")
+            .body(json!({ "device_id": device, "username": "deploy", "kind": "password", "secret": "deploy-pw" }))
+            .only(ADMIN, 201),
+        route("GET", "/api/credentials/{id}", format!("/api/credentials/{}", world.credential)).only(ADMIN, 200),
+        route("PUT", "/api/credentials/{id}/secret", format!("/api/credentials/{}/secret", world.credential))
+            .body(json!({ "kind": "password", "secret": "rotated-pw" }))
+            .only(ADMIN, 200),
+        route("DELETE", "/api/credentials/{id}", format!("/api/credentials/{}", spare.credential)).only(ADMIN, 204),
+        // Changes
+        route("GET", "/api/changes", "/api/changes").only(EVERYONE_SIGNED_IN, 200),
+        route("POST", "/api/changes", "/api/changes")
+            .body(fixtures::change_body("CHG-2", group, &world.devices))
+            .only(PLANNER, 201),
+        route("GET", "/api/changes/{id}", "/api/changes/CHG-1")
+            .only(&[Member, Planner, Auditor, Admin], 200)
+            .hidden_from_others(),
+        route("PUT", "/api/changes/{id}", "/api/changes/CHG-1")
+            .body(fixtures::change_body("CHG-1", group, &world.devices))
+            .only(PLANNER, 200),
+        route("POST", "/api/changes/{id}/cancel", format!("/api/changes/{}/cancel", spare.change)).only(PLANNER, 200),
+    ]
+}
+
+/// Objects that routes delete or cancel, so the world's own stay.
+struct Spare {
+    group: i64,
+    device: i64,
+    credential: i64,
+    change: String,
+}
+
+async fn spare(world: &World) -> Spare {
+    let group = world
+        .admin
+        .expect(
+            "POST",
+            "/api/access-groups",
+            Some(&json!({ "name": "spare" })),
+            201,
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let device = fixtures::device(&world.admin, "spare").await;
+    let credential =
+        fixtures::credential(&world.admin, world.devices[1], "spare", "spare-pw").await;
+    world
+        .planner
+        .expect(
+            "POST",
+            "/api/changes",
+            Some(&fixtures::change_body("CHG-3", world.group, &world.devices)),
+            201,
+        )
+        .await;
+    Spare {
+        group,
+        device,
+        credential,
+        change: "CHG-3".to_owned(),
+    }
+}
+
+fn sign_in_of(who: Who) -> Option<(&'static str, &'static str)> {
+    match who {
+        Anonymous => None,
+        Nobody => Some(("nobody", PASSWORD)),
+        Member => Some(("member", PASSWORD)),
+        Planner => Some(("planner", PASSWORD)),
+        Auditor => Some(("auditor", PASSWORD)),
+        Admin => Some(("admin", ADMIN_PASSWORD)),
+    }
+}
+
+fn signed_in(world: &World, who: Who) -> Option<&Person> {
+    match who {
+        Anonymous => None,
+        Nobody => Some(&world.nobody),
+        Member => Some(&world.member),
+        Planner => Some(&world.planner),
+        Auditor => Some(&world.auditor),
+        Admin => Some(&world.admin),
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_each_kind_of_caller_as_the_roles_table_says_and_as_documented() {
+    let app = TestApp::spawn().await;
+    let world = World::build(&app).await;
+    let spare = spare(&world).await;
+    let document: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+
+    let mut table = String::new();
+    let mut failures = Vec::new();
+    for route in routes(&world, &spare) {
+        let mut row = format!("{:<7}{:<34}", route.method, route.template);
+        for who in CALLERS {
+            let fresh;
+            let person = match signed_in(&world, who) {
+                Some(person) if !route.own_client => person,
+                _ => {
+                    fresh = match sign_in_of(who) {
+                        Some((name, password)) => app.person(name, password).await,
+                        None => app.anonymous(),
+                    };
+                    &fresh
+                }
+            };
+            let response = person
+                .send(route.method, &route.path, route.body.as_ref())
+                .await;
+            let status = response.status().as_u16();
+            let media = response
+                .headers()
+                .get("content-type")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let text = response.text().await.unwrap();
+            row.push_str(&format!("{status:>5}"));
+            let expected = route.expected(who);
+            if status != expected {
+                failures.push(format!(
+                    "{who:?} {} {}: {status}, expected {expected}: {text}",
+                    route.method, route.path
+                ));
+                continue;
+            }
+            if route.template == "/api/openapi.json" {
+                continue;
+            }
+            if let Err(drift) = documented(&document, &route, status, &media, &text) {
+                failures.push(format!("{who:?} {} {}: {drift}", route.method, route.path));
+            }
+        }
+        table.push_str(&row);
+        table.push('\n');
+    }
+    println!(
+        "{:<41}{:>5}{:>5}{:>5}{:>5}{:>5}{:>5}\n{table}",
+        "route", "anon", "none", "exec", "plan", "audit", "admin"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // The document lists exactly the routes above, no more and no fewer.
+    let tested: BTreeSet<(String, String)> = routes(&world, &spare)
+        .iter()
+        .filter(|route| route.template != "/api/openapi.json")
+        .map(|route| (route.method.to_lowercase(), route.template.to_owned()))
+        .collect();
+    let listed: BTreeSet<(String, String)> = document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|key| ["get", "post", "put", "delete", "patch"].contains(&key.as_str()))
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect();
+    assert_eq!(
+        listed, tested,
+        "the OpenAPI document lists exactly the routes the matrix covers"
+    );
+}
+
+/// The status is among the operation's documented responses, and a JSON body fits the schema
+/// documented for it.
+fn documented(
+    document: &Value,
+    route: &Route,
+    status: u16,
+    media: &str,
+    text: &str,
+) -> Result<(), String> {
+    let operation = &document["paths"][route.template][route.method.to_lowercase()];
+    if operation.is_null() {
+        return Err("the route is not in the OpenAPI document".to_owned());
+    }
+    let response = &operation["responses"][status.to_string()];
+    if response.is_null() {
+        return Err(format!("status {status} is not documented"));
+    }
+    let content = &response["content"];
+    if content.is_null() {
+        return if text.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "status {status} is documented without a body, but one came"
+            ))
+        };
+    }
+    // Problem details are JSON; utoipa documents every body as `application/json`.
+    let schema = &content["application/json"]["schema"];
+    if !(media.starts_with("application/json") || media.starts_with("application/problem+json")) {
+        return Err(format!("answered {media}, documented JSON"));
+    }
+    let body: Value = serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))?;
+    schema::check(document, schema, &body, "$")
+}

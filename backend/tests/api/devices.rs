@@ -1,0 +1,170 @@
+//! Devices: each is pinned to a host key an admin gave or confirmed, never one taken on trust.
+
+use serde_json::{Value, json};
+
+use crate::fixtures::{HOST_KEY, HOST_KEY_FINGERPRINT, World};
+use crate::helpers::TestApp;
+use crate::sshd::Sshd;
+
+#[tokio::test]
+async fn a_pasted_key_or_fingerprint_is_pinned_and_a_missing_one_refused() {
+    let app = TestApp::spawn().await;
+    let world = World::build(&app).await;
+    let by_key = world
+        .admin
+        .expect("POST", "/api/devices", Some(&json!({ "name": "web-1", "host": "10.0.0.5", "port": 2222, "tags": ["prod", "web"], "host_key": HOST_KEY })), 201)
+        .await;
+    assert_eq!(by_key["host_key_fingerprint"], HOST_KEY_FINGERPRINT);
+    assert_eq!(
+        (by_key["port"].as_i64(), &by_key["tags"]),
+        (Some(2222), &json!(["prod", "web"]))
+    );
+    let by_fingerprint = world
+        .admin
+        .expect(
+            "POST",
+            "/api/devices",
+            Some(&json!({ "name": "web-2", "host": "10.0.0.6", "host_key": HOST_KEY_FINGERPRINT })),
+            201,
+        )
+        .await;
+    assert_eq!(by_fingerprint["host_key_fingerprint"], HOST_KEY_FINGERPRINT);
+
+    let refused = world
+        .admin
+        .expect(
+            "POST",
+            "/api/devices",
+            Some(&json!({ "name": "web-3", "host": "10.0.0.7" })),
+            422,
+        )
+        .await;
+    assert_eq!(refused["errors"][0]["field"], "host_key");
+    let duplicate = world
+        .admin
+        .expect(
+            "POST",
+            "/api/devices",
+            Some(&json!({ "name": "WEB-1", "host": "10.0.0.8", "host_key": HOST_KEY })),
+            422,
+        )
+        .await;
+    assert_eq!(duplicate["errors"][0]["field"], "name");
+
+    let tagged = world
+        .planner
+        .expect("GET", "/api/devices?tag=web", None, 200)
+        .await;
+    assert_eq!(tagged["total"], 1);
+    let searched = world
+        .planner
+        .expect("GET", "/api/devices?q=10.0.0", None, 200)
+        .await;
+    assert_eq!(searched["total"], 2);
+}
+
+#[tokio::test]
+async fn the_key_a_real_sshd_presents_is_fetched_for_confirmation_and_pinned_when_sent_back() {
+    let sshd = Sshd::start().await;
+    let app = TestApp::spawn().await;
+    let world = World::build(&app).await;
+    let scan = world
+        .admin
+        .expect(
+            "POST",
+            "/api/devices/host-key-scan",
+            Some(&json!({ "host": "127.0.0.1", "port": sshd.address.port() })),
+            200,
+        )
+        .await;
+    assert_eq!(
+        scan["fingerprint"],
+        sshd.fingerprint.as_str(),
+        "the same as ssh-keygen -lf"
+    );
+    assert_eq!(scan["algorithm"], "ssh-ed25519");
+    let presented: Vec<&str> = sshd.host_key.split_whitespace().take(2).collect();
+    assert!(
+        scan["public_key"]
+            .as_str()
+            .unwrap()
+            .starts_with(&presented.join(" "))
+    );
+
+    // Nothing is stored until the admin sends the key back.
+    let devices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(devices, 2);
+    let device = world
+        .admin
+        .expect(
+            "POST",
+            "/api/devices",
+            Some(&json!({ "name": "lab", "host": "127.0.0.1", "port": sshd.address.port(), "host_key": scan["public_key"] })),
+            201,
+        )
+        .await;
+    assert_eq!(device["host_key_fingerprint"], sshd.fingerprint.as_str());
+}
+
+#[tokio::test]
+async fn an_unreachable_device_is_reported_on_the_host_field() {
+    let app = TestApp::spawn().await;
+    let world = World::build(&app).await;
+    let problem: Value = world
+        .admin
+        .expect(
+            "POST",
+            "/api/devices/host-key-scan",
+            Some(&json!({ "host": "127.0.0.1", "port": 1 })),
+            422,
+        )
+        .await;
+    assert_eq!(problem["errors"][0]["field"], "host");
+    assert!(
+        problem["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("could not reach 127.0.0.1:1")
+    );
+    let bad = world
+        .admin
+        .expect(
+            "POST",
+            "/api/devices/host-key-scan",
+            Some(&json!({ "host": "-oProxyCommand=id", "port": 0 })),
+            422,
+        )
+        .await;
+    assert_eq!(bad["errors"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_device_named_by_a_change_or_holding_credentials_is_not_deleted() {
+    let app = TestApp::spawn().await;
+    let world = World::build(&app).await;
+    let [with_credential, in_change_only] = world.devices;
+    let problem = world
+        .admin
+        .expect(
+            "DELETE",
+            &format!("/api/devices/{with_credential}"),
+            None,
+            409,
+        )
+        .await;
+    assert!(problem["detail"].as_str().unwrap().contains("change"));
+    let problem = world
+        .admin
+        .expect(
+            "DELETE",
+            &format!("/api/devices/{in_change_only}"),
+            None,
+            409,
+        )
+        .await;
+    assert_eq!(problem["errors"][0]["field"], "device");
+    assert_eq!(world.change, "CHG-1");
+}
