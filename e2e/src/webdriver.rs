@@ -61,10 +61,19 @@ impl WebDriver {
 
     /// The first element matching `css`, waiting for it to appear.
     pub async fn find(&self, css: &str) -> Result<Element> {
+        self.find_by("css selector", css).await
+    }
+
+    /// The first element matching the XPath `path` (which can test text), waiting for it.
+    pub async fn find_xpath(&self, path: &str) -> Result<Element> {
+        self.find_by("xpath", path).await
+    }
+
+    async fn find_by(&self, using: &str, selector: &str) -> Result<Element> {
         let value = self
-            .post("/element", json!({ "using": "css selector", "value": css }))
+            .post("/element", json!({ "using": using, "value": selector }))
             .await
-            .map_err(|error| E2eError(format!("finding `{css}`: {error}")))?;
+            .map_err(|error| E2eError(format!("finding `{selector}`: {error}")))?;
         let id = value[ELEMENT_KEY]
             .as_str()
             .ok_or_else(|| E2eError(format!("no element reference in {value}")))?;

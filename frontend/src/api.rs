@@ -1,8 +1,12 @@
 //! Every request the app makes to the server goes through here.
 
-use changeaudit_shared::api::{LoginRequest, Me};
+use changeaudit_shared::api::changes::{Change, ChangeInput};
+use changeaudit_shared::api::devices::Device;
+use changeaudit_shared::api::groups::AccessGroup;
+use changeaudit_shared::api::{LoginRequest, Me, Page};
 use changeaudit_shared::problem::Problem;
 use gloo_net::http::{Request, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// A request that did not succeed, in words a person can act on.
@@ -87,4 +91,64 @@ pub async fn sign_out() -> Result<(), ApiError> {
     } else {
         Err(refusal(response).await)
     }
+}
+
+/// A query string from pairs, leaving out empty values.
+pub fn query(pairs: &[(&str, String)]) -> String {
+    let encoded: Vec<String> = pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(key, value)| format!("{key}={}", js_sys::encode_uri_component(value)))
+        .collect();
+    if encoded.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", encoded.join("&"))
+    }
+}
+
+async fn get<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
+    read(Request::get(url).send().await.map_err(unreachable)?).await
+}
+
+async fn post<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, ApiError> {
+    let request = Request::post(url).json(body).map_err(unreachable)?;
+    read(request.send().await.map_err(unreachable)?).await
+}
+
+async fn put<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, ApiError> {
+    let request = Request::put(url).json(body).map_err(unreachable)?;
+    read(request.send().await.map_err(unreachable)?).await
+}
+
+fn change_url(id: &str) -> String {
+    format!("/api/changes/{}", js_sys::encode_uri_component(id))
+}
+
+pub async fn changes(filters: &[(&str, String)]) -> Result<Page<Change>, ApiError> {
+    get(&format!("/api/changes{}", query(filters))).await
+}
+
+pub async fn change(id: &str) -> Result<Change, ApiError> {
+    get(&change_url(id)).await
+}
+
+pub async fn register_change(input: &ChangeInput) -> Result<Change, ApiError> {
+    post("/api/changes", input).await
+}
+
+pub async fn edit_change(id: &str, input: &ChangeInput) -> Result<Change, ApiError> {
+    put(&change_url(id), input).await
+}
+
+pub async fn cancel_change(id: &str) -> Result<Change, ApiError> {
+    post(&format!("{}/cancel", change_url(id)), &()).await
+}
+
+pub async fn devices(filters: &[(&str, String)]) -> Result<Page<Device>, ApiError> {
+    get(&format!("/api/devices{}", query(filters))).await
+}
+
+pub async fn access_groups() -> Result<Page<AccessGroup>, ApiError> {
+    get("/api/access-groups?limit=200").await
 }

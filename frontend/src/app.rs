@@ -20,6 +20,14 @@ pub enum SessionState {
 #[derive(Debug, Clone, Copy)]
 pub struct Session(pub RwSignal<SessionState>);
 
+/// The signed-in person, for pages that adapt to roles.
+pub fn current_user() -> Option<Me> {
+    match use_context::<Session>()?.0.get_untracked() {
+        SessionState::SignedIn(me) => Some(me),
+        _ => None,
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let session = Session(RwSignal::new(SessionState::Checking));

@@ -2,6 +2,7 @@
 
 mod api;
 mod app;
+mod local_time;
 mod pages;
 mod shell;
 

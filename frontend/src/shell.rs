@@ -9,6 +9,7 @@ use leptos_router::path;
 
 use crate::api;
 use crate::app::{Session, SessionState};
+use crate::pages::changes::{ChangeForm, ChangesList, EditChange};
 use crate::pages::home::Home;
 use crate::pages::not_found::NotFound;
 
@@ -66,6 +67,9 @@ pub fn Shell(me: Me) -> impl IntoView {
         <main class="page">
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/") view=move || view! { <Home me=me.clone()/> }/>
+                <Route path=path!("/changes") view=ChangesList/>
+                <Route path=path!("/changes/new") view=|| view! { <ChangeForm/> }/>
+                <Route path=path!("/changes/:id") view=EditChange/>
             </Routes>
         </main>
     }

@@ -39,7 +39,7 @@ const MENU: [(&str, &[NavEntry]); 3] = [
     (
         "Change Audit",
         &[
-            entry("Changes", None, Audience::SignedIn),
+            entry("Changes", Some("/changes"), Audience::SignedIn),
             entry("My requests", None, Audience::SignedIn),
             entry("My approvals", None, Audience::SignedIn),
             entry("Audited sessions", None, Audience::Role(Role::Auditor)),

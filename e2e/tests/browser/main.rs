@@ -3,4 +3,48 @@
 // A panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod changes;
 mod sign_in;
+
+use changeaudit_e2e::{Browser, Server, WebDriver};
+
+pub const ADMIN_PASSWORD: &str = "e2e-admin-password";
+
+pub async fn fill_sign_in(browser: &Browser, username: &str, password: &str) {
+    let driver = &browser.driver;
+    driver
+        .find("#username")
+        .await
+        .unwrap()
+        .send_keys(username)
+        .await
+        .unwrap();
+    driver
+        .find("#password")
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    driver
+        .find("form button[type=submit]")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The real server and a browser showing its front page.
+pub async fn open_app() -> (Server, Browser) {
+    let server = Server::start(ADMIN_PASSWORD).await.unwrap();
+    let browser = Browser::start().await.unwrap();
+    browser.driver.goto(&server.url).await.unwrap();
+    (server, browser)
+}
+
+/// The name the shell shows for the signed-in person, once the shell is there.
+pub async fn signed_in_user(driver: &WebDriver) -> String {
+    let user = driver.find("[data-testid=signed-in-user]").await.unwrap();
+    user.text().await.unwrap()
+}

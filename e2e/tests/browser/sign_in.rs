@@ -1,45 +1,4 @@
-use changeaudit_e2e::{Browser, Server, WebDriver};
-
-const ADMIN_PASSWORD: &str = "e2e-admin-password";
-
-async fn fill_sign_in(browser: &Browser, username: &str, password: &str) {
-    let driver = &browser.driver;
-    driver
-        .find("#username")
-        .await
-        .unwrap()
-        .send_keys(username)
-        .await
-        .unwrap();
-    driver
-        .find("#password")
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
-    driver
-        .find("form button[type=submit]")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-/// The real server and a browser showing its front page.
-async fn open_app() -> (Server, Browser) {
-    let server = Server::start(ADMIN_PASSWORD).await.unwrap();
-    let browser = Browser::start().await.unwrap();
-    browser.driver.goto(&server.url).await.unwrap();
-    (server, browser)
-}
-
-/// The name the shell shows for the signed-in person, once the shell is there.
-async fn signed_in_user(driver: &WebDriver) -> String {
-    let user = driver.find("[data-testid=signed-in-user]").await.unwrap();
-    user.text().await.unwrap()
-}
+use crate::{ADMIN_PASSWORD, fill_sign_in, open_app, signed_in_user};
 
 #[tokio::test]
 async fn the_admin_signs_in_sees_the_shell_and_signs_out() {

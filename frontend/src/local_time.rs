@@ -1,0 +1,40 @@
+//! Times as the person reads and types them (their browser's time zone) and as the API carries
+//! them (RFC 3339).
+
+use js_sys::Date;
+use time::OffsetDateTime;
+use wasm_bindgen::JsValue;
+
+/// A `datetime-local` input's value as RFC 3339 in UTC; empty stays empty, so the server names
+/// the missing field.
+pub fn input_to_rfc3339(local: &str) -> String {
+    if local.is_empty() {
+        return String::new();
+    }
+    let date = Date::new(&JsValue::from_str(local));
+    if date.get_time().is_nan() {
+        local.to_owned()
+    } else {
+        String::from(date.to_iso_string())
+    }
+}
+
+/// An API time as a `datetime-local` input's value.
+pub fn to_input(at: OffsetDateTime) -> String {
+    let date = Date::new(&JsValue::from_f64(
+        (at.unix_timestamp_nanos() / 1_000_000) as f64,
+    ));
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        date.get_full_year(),
+        date.get_month() + 1,
+        date.get_date(),
+        date.get_hours(),
+        date.get_minutes()
+    )
+}
+
+/// An API time for reading: `2026-12-01 23:00` in the browser's time zone.
+pub fn show(at: OffsetDateTime) -> String {
+    to_input(at).replace('T', " ")
+}

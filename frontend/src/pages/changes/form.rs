@@ -1,0 +1,310 @@
+use changeaudit_shared::api::Named;
+use changeaudit_shared::api::changes::{Change, ChangeInput};
+use changeaudit_shared::api::groups::AccessGroup;
+use changeaudit_shared::problem::FieldError;
+use changeaudit_shared::role::Role;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use super::devices_tab::DevicesTab;
+use super::script_tab::ScriptTab;
+use crate::api::{self, ApiError};
+use crate::app::current_user;
+use crate::local_time;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    General,
+    Devices,
+    Script,
+}
+
+impl Tab {
+    const ALL: [Tab; 3] = [Tab::General, Tab::Devices, Tab::Script];
+
+    fn label(self) -> &'static str {
+        match self {
+            Tab::General => "General",
+            Tab::Devices => "Devices",
+            Tab::Script => "Script",
+        }
+    }
+
+    /// The tab that shows a field the API named.
+    fn of_field(field: &str) -> Tab {
+        if field.starts_with("device_ids") {
+            Tab::Devices
+        } else if field == "script" {
+            Tab::Script
+        } else {
+            Tab::General
+        }
+    }
+}
+
+/// The errors the API gave, by field, shared with the tabs.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldErrors(pub RwSignal<Vec<FieldError>>);
+
+impl FieldErrors {
+    /// Every message for fields starting with `prefix`.
+    pub fn under(self, prefix: &'static str) -> impl Fn() -> Option<AnyView> {
+        move || {
+            let messages: Vec<String> = self
+                .0
+                .get()
+                .into_iter()
+                .filter(|error| error.field.starts_with(prefix))
+                .map(|error| error.detail)
+                .collect();
+            (!messages.is_empty()).then(|| {
+                view! {
+                    <span class="field-error" data-field=prefix>{messages.join("; ")}</span>
+                }
+                .into_any()
+            })
+        }
+    }
+}
+
+/// `/changes/:id`: a registered change, editable while it is open and the person plans.
+#[component]
+pub fn EditChange() -> impl IntoView {
+    let params = use_params_map();
+    let loaded = RwSignal::new(None::<Result<Change, ApiError>>);
+    Effect::new(move |_| {
+        let id = params.get().get("id").unwrap_or_default();
+        spawn_local(async move {
+            loaded.set(Some(api::change(&id).await));
+        });
+    });
+    move || match loaded.get() {
+        None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+        Some(Err(error)) => {
+            view! { <p class="error" role="alert">{error.message()}</p> }.into_any()
+        }
+        Some(Ok(change)) => view! { <ChangeForm existing=change/> }.into_any(),
+    }
+}
+
+/// Registers a new change (`existing` is `None`) or edits one.
+#[component]
+pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
+    let planner = current_user().is_some_and(|me| me.has_role(Role::Planner));
+    let editable = planner
+        && existing
+            .as_ref()
+            .is_none_or(|change| change.status.is_open());
+    let stored_id = existing.as_ref().map(|change| change.id.clone());
+    let heading = match &existing {
+        Some(change) => format!("{} — {}", change.id, change.title),
+        None => "New change".to_owned(),
+    };
+    let status = existing.as_ref().map(|change| change.status);
+
+    let id = RwSignal::new(existing.as_ref().map(|c| c.id.clone()).unwrap_or_default());
+    let title = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|c| c.title.clone())
+            .unwrap_or_default(),
+    );
+    let description = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|c| c.description.clone())
+            .unwrap_or_default(),
+    );
+    let start = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|c| local_time::to_input(c.start_at))
+            .unwrap_or_default(),
+    );
+    let due = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|c| local_time::to_input(c.due_at))
+            .unwrap_or_default(),
+    );
+    let group = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|c| c.access_group.id.to_string())
+            .unwrap_or_default(),
+    );
+    let devices = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|c| c.devices.clone())
+            .unwrap_or_default(),
+    );
+    let script = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|c| c.script.clone())
+            .unwrap_or_default(),
+    );
+
+    let tab = RwSignal::new(Tab::General);
+    let errors = FieldErrors(RwSignal::new(Vec::new()));
+    let message = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+    let groups = RwSignal::new(Vec::<AccessGroup>::new());
+    spawn_local(async move {
+        match api::access_groups().await {
+            Ok(page) => groups.set(page.items),
+            Err(error) => message.set(Some(error.message())),
+        }
+    });
+
+    let navigate = use_navigate();
+    let stored = stored_id.clone();
+    let save = move |_| {
+        if pending.get_untracked() {
+            return;
+        }
+        let input = ChangeInput {
+            id: id.get_untracked(),
+            title: title.get_untracked(),
+            description: description.get_untracked(),
+            start_at: local_time::input_to_rfc3339(&start.get_untracked()),
+            due_at: local_time::input_to_rfc3339(&due.get_untracked()),
+            access_group_id: group.get_untracked().parse().ok(),
+            device_ids: devices
+                .get_untracked()
+                .iter()
+                .map(|device: &Named| device.id)
+                .collect(),
+            script: script.get_untracked(),
+        };
+        pending.set(true);
+        message.set(None);
+        let stored = stored.clone();
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            let outcome = match &stored {
+                Some(stored) => api::edit_change(stored, &input).await,
+                None => api::register_change(&input).await,
+            };
+            pending.set(false);
+            match outcome {
+                Ok(_) => navigate("/changes", Default::default()),
+                Err(ApiError::Refused(problem)) if !problem.errors.is_empty() => {
+                    if let Some(first) = problem.errors.first() {
+                        tab.set(Tab::of_field(&first.field));
+                    }
+                    message.set(Some(problem.message().to_owned()));
+                    errors.0.set(problem.errors);
+                }
+                Err(error) => {
+                    errors.0.set(Vec::new());
+                    message.set(Some(error.message()));
+                }
+            }
+        });
+    };
+    let navigate = use_navigate();
+    let cancel_change = move |_| {
+        let Some(stored) = stored_id.clone() else {
+            return;
+        };
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match api::cancel_change(&stored).await {
+                Ok(_) => navigate("/changes", Default::default()),
+                Err(error) => message.set(Some(error.message())),
+            }
+        });
+    };
+    let tab_has_errors = move |which: Tab| {
+        errors
+            .0
+            .get()
+            .iter()
+            .any(|error| Tab::of_field(&error.field) == which)
+    };
+
+    view! {
+        <div class="page-head">
+            <h1>{heading}</h1>
+            {status.map(|status| view! { <span class=format!("status status-{}", status.as_str())>{status.label()}</span> })}
+        </div>
+        {move || message.get().map(|text| view! { <p class="error" role="alert" data-testid="form-error">{text}</p> })}
+        <div class="tabs" role="tablist">
+            {Tab::ALL
+                .into_iter()
+                .map(|which| {
+                    view! {
+                        <button type="button" role="tab" class="tab"
+                            data-tab=which.label()
+                            class:active=move || tab.get() == which
+                            class:has-errors=move || tab_has_errors(which)
+                            aria-selected=move || (tab.get() == which).to_string()
+                            on:click=move |_| tab.set(which)>
+                            {which.label()}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </div>
+        <fieldset class="form" disabled=!editable>
+            <div class="tab-panel" hidden=move || tab.get() != Tab::General>
+                <label for="change-id">"ID"</label>
+                <input id="change-id" placeholder="CHG-1042" bind:value=id readonly=existing.is_some()/>
+                {errors.under("id")}
+                <label for="change-title">"Title"</label>
+                <input id="change-title" bind:value=title/>
+                {errors.under("title")}
+                <label for="change-description">"Description"</label>
+                <textarea id="change-description" rows="3" bind:value=description></textarea>
+                {errors.under("description")}
+                <div class="row">
+                    <div>
+                        <label for="change-start">"Start time"</label>
+                        <input id="change-start" type="datetime-local" bind:value=start/>
+                        {errors.under("start_at")}
+                    </div>
+                    <div>
+                        <label for="change-due">"Due date"</label>
+                        <input id="change-due" type="datetime-local" bind:value=due/>
+                        {errors.under("due_at")}
+                    </div>
+                </div>
+                <label for="change-group">"Access group"</label>
+                <select id="change-group" bind:value=group>
+                    <option value="">"Choose a group"</option>
+                    {move || {
+                        groups
+                            .get()
+                            .into_iter()
+                            .map(|choice| {
+                                let value = choice.id.to_string();
+                                let selected = group.get_untracked() == value;
+                                view! { <option value=value selected=selected>{choice.name}</option> }
+                            })
+                            .collect_view()
+                    }}
+                </select>
+                {errors.under("access_group_id")}
+            </div>
+            <div class="tab-panel" hidden=move || tab.get() != Tab::Devices>
+                <DevicesTab selected=devices errors/>
+            </div>
+            <div class="tab-panel" hidden=move || tab.get() != Tab::Script>
+                <ScriptTab script errors/>
+            </div>
+        </fieldset>
+        <div class="actions">
+            {editable.then(|| view! {
+                <button type="button" class="primary" data-testid="save-change" on:click=save disabled=move || pending.get()>
+                    {move || if pending.get() { "Saving…" } else { "Save" }}
+                </button>
+            })}
+            {(editable && existing.is_some()).then(|| view! {
+                <button type="button" class="danger" on:click=cancel_change>"Cancel change"</button>
+            })}
+        </div>
+    }
+}
