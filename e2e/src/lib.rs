@@ -1,10 +1,12 @@
 //! What the browser tests drive: the real `changeaudit` binary, ChromeDriver with Debian's
-//! headless Chromium, and a small W3C WebDriver client to talk to it.
+//! headless Chromium, a real sshd as the device, and a small W3C WebDriver client.
 
 mod processes;
+mod sshd;
 mod webdriver;
 
 pub use processes::{Browser, Server};
+pub use sshd::Sshd;
 pub use webdriver::{Element, WebDriver};
 
 /// Anything that stops a browser test, with what was being done.

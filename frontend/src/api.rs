@@ -107,16 +107,16 @@ pub fn query(pairs: &[(&str, String)]) -> String {
     }
 }
 
-async fn get<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
+pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
     read(Request::get(url).send().await.map_err(unreachable)?).await
 }
 
-async fn post<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, ApiError> {
+pub async fn post<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, ApiError> {
     let request = Request::post(url).json(body).map_err(unreachable)?;
     read(request.send().await.map_err(unreachable)?).await
 }
 
-async fn put<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, ApiError> {
+pub async fn put<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, ApiError> {
     let request = Request::put(url).json(body).map_err(unreachable)?;
     read(request.send().await.map_err(unreachable)?).await
 }
@@ -151,4 +151,13 @@ pub async fn devices(filters: &[(&str, String)]) -> Result<Page<Device>, ApiErro
 
 pub async fn access_groups() -> Result<Page<AccessGroup>, ApiError> {
     get("/api/access-groups?limit=200").await
+}
+
+pub async fn delete(url: &str) -> Result<(), ApiError> {
+    let response = Request::delete(url).send().await.map_err(unreachable)?;
+    if response.ok() {
+        Ok(())
+    } else {
+        Err(refusal(response).await)
+    }
 }

@@ -2,6 +2,7 @@
 
 mod api;
 mod app;
+mod forms;
 mod local_time;
 mod pages;
 mod shell;

@@ -9,6 +9,7 @@ use leptos_router::path;
 
 use crate::api;
 use crate::app::{Session, SessionState};
+use crate::pages::admin::{CredentialsAdmin, DevicesAdmin, GroupsAdmin, UsersAdmin};
 use crate::pages::changes::{ChangeForm, ChangesList, EditChange};
 use crate::pages::home::Home;
 use crate::pages::not_found::NotFound;
@@ -68,6 +69,10 @@ pub fn Shell(me: Me) -> impl IntoView {
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/") view=move || view! { <Home me=me.clone()/> }/>
                 <Route path=path!("/changes") view=ChangesList/>
+                <Route path=path!("/admin/users") view=UsersAdmin/>
+                <Route path=path!("/admin/access-groups") view=GroupsAdmin/>
+                <Route path=path!("/admin/devices") view=DevicesAdmin/>
+                <Route path=path!("/admin/credentials") view=CredentialsAdmin/>
                 <Route path=path!("/changes/new") view=|| view! { <ChangeForm/> }/>
                 <Route path=path!("/changes/:id") view=EditChange/>
             </Routes>

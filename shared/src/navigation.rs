@@ -49,10 +49,22 @@ const MENU: [(&str, &[NavEntry]); 3] = [
     (
         "Admin",
         &[
-            entry("Users", None, Audience::Role(Role::Admin)),
-            entry("Access groups", None, Audience::Role(Role::Admin)),
-            entry("Devices", None, Audience::Role(Role::Admin)),
-            entry("Credentials", None, Audience::Role(Role::Admin)),
+            entry("Users", Some("/admin/users"), Audience::Role(Role::Admin)),
+            entry(
+                "Access groups",
+                Some("/admin/access-groups"),
+                Audience::Role(Role::Admin),
+            ),
+            entry(
+                "Devices",
+                Some("/admin/devices"),
+                Audience::Role(Role::Admin),
+            ),
+            entry(
+                "Credentials",
+                Some("/admin/credentials"),
+                Audience::Role(Role::Admin),
+            ),
             entry("Settings", None, Audience::Role(Role::Admin)),
             entry("Audit trail", None, Audience::Role(Role::Admin)),
         ],

@@ -3,8 +3,8 @@ use changeaudit_shared::api::devices::Device;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::form::FieldErrors;
 use crate::api;
+use crate::forms::FieldErrors;
 
 /// The change's devices, and a filterable list to add more from.
 #[component]

@@ -1,7 +1,6 @@
 use changeaudit_shared::api::Named;
 use changeaudit_shared::api::changes::{Change, ChangeInput};
 use changeaudit_shared::api::groups::AccessGroup;
-use changeaudit_shared::problem::FieldError;
 use changeaudit_shared::role::Role;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -11,6 +10,7 @@ use super::devices_tab::DevicesTab;
 use super::script_tab::ScriptTab;
 use crate::api::{self, ApiError};
 use crate::app::current_user;
+use crate::forms::FieldErrors;
 use crate::local_time;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,31 +39,6 @@ impl Tab {
             Tab::Script
         } else {
             Tab::General
-        }
-    }
-}
-
-/// The errors the API gave, by field, shared with the tabs.
-#[derive(Debug, Clone, Copy)]
-pub struct FieldErrors(pub RwSignal<Vec<FieldError>>);
-
-impl FieldErrors {
-    /// Every message for fields starting with `prefix`.
-    pub fn under(self, prefix: &'static str) -> impl Fn() -> Option<AnyView> {
-        move || {
-            let messages: Vec<String> = self
-                .0
-                .get()
-                .into_iter()
-                .filter(|error| error.field.starts_with(prefix))
-                .map(|error| error.detail)
-                .collect();
-            (!messages.is_empty()).then(|| {
-                view! {
-                    <span class="field-error" data-field=prefix>{messages.join("; ")}</span>
-                }
-                .into_any()
-            })
         }
     }
 }

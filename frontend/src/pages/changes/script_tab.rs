@@ -1,7 +1,7 @@
 use changeaudit_shared::script::Script;
 use leptos::prelude::*;
 
-use super::form::FieldErrors;
+use crate::forms::FieldErrors;
 
 /// The script as typed, and beside it the commands it will be compared against, parsed as the
 /// server parses them.

@@ -1,0 +1,124 @@
+//! Admin screens in the browser: a device pinned to the key fetched from a real sshd and
+//! confirmed by the admin, then a credential whose secret never comes back to the page.
+
+use changeaudit_e2e::{Sshd, WebDriver};
+
+use crate::{ADMIN_PASSWORD, fill_sign_in, open_app, signed_in_user};
+
+async fn click(driver: &WebDriver, css: &str) {
+    driver.find(css).await.unwrap().click().await.unwrap();
+}
+
+async fn type_into(driver: &WebDriver, css: &str, text: &str) {
+    driver
+        .find(css)
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_pins_a_fetched_host_key_and_stores_a_secret_that_is_never_shown() {
+    let sshd = Sshd::start().await.unwrap();
+    let (_server, browser) = open_app().await;
+    let driver = &browser.driver;
+    fill_sign_in(&browser, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(signed_in_user(driver).await, "Administrator");
+
+    driver
+        .find_xpath("//nav//a[text()='Devices']")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    driver
+        .find_xpath("//button[text()='New device']")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    type_into(driver, "#device-name", "lab").await;
+    type_into(driver, "#device-host", "127.0.0.1").await;
+    driver
+        .find("#device-port")
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    type_into(driver, "#device-port", &sshd.address.port().to_string()).await;
+    click(driver, "[data-testid=fetch-host-key]").await;
+    let shown = driver
+        .find("[data-testid=scanned-fingerprint]")
+        .await
+        .unwrap();
+    assert_eq!(
+        shown.text().await.unwrap(),
+        sshd.fingerprint,
+        "the key ssh-keygen -lf shows"
+    );
+    driver
+        .find_xpath("//button[text()='Trust this key']")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(driver, "[data-testid=save-device]").await;
+    let row = driver
+        .find_xpath("//table[@data-testid='devices']//tr[td[text()='lab']]")
+        .await
+        .unwrap();
+    assert!(row.text().await.unwrap().contains(&sshd.fingerprint));
+
+    let secret = "s3cret-for-the-deploy-account";
+    driver
+        .find_xpath("//nav//a[text()='Credentials']")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    driver
+        .find_xpath("//button[text()='New credential']")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    driver
+        .find_xpath("//select[@id='credential-device']/option[text()='lab']")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    type_into(driver, "#credential-username", "deploy").await;
+    type_into(driver, "#credential-secret", secret).await;
+    driver
+        .find_xpath("//section[@data-testid='credential-form']//button[text()='Save']")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let row = driver
+        .find_xpath("//table[@data-testid='credentials']//tr[td[text()='deploy']]")
+        .await
+        .unwrap();
+    assert!(row.text().await.unwrap().contains("password"));
+    let page = driver
+        .execute("return document.documentElement.outerHTML", vec![])
+        .await
+        .unwrap();
+    assert!(
+        !page.as_str().unwrap().contains(secret),
+        "the page never holds the secret again"
+    );
+
+    driver.quit().await.unwrap();
+}

@@ -1,0 +1,190 @@
+use changeaudit_shared::api::Page;
+use changeaudit_shared::api::credentials::{Credential, NewCredential, SecretKind, SecretUpdate};
+use changeaudit_shared::api::devices::Device;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{self, ApiError};
+use crate::forms::FieldErrors;
+use crate::local_time;
+
+/// Admin → Credentials: accounts on devices. A secret can be set and rotated, never seen.
+#[component]
+pub fn CredentialsAdmin() -> impl IntoView {
+    let filter = RwSignal::new(String::new());
+    let reload = RwSignal::new(0_u32);
+    let page = RwSignal::new(None::<Result<Page<Credential>, ApiError>>);
+    Effect::new(move |_| {
+        reload.track();
+        let filters = [("q", filter.get())];
+        spawn_local(async move {
+            page.set(Some(
+                api::get(&format!("/api/credentials{}", api::query(&filters))).await,
+            ));
+        });
+    });
+    // `Some(None)`: a new credential; `Some(Some(c))`: a new secret for `c`.
+    let editing = RwSignal::new(None::<Option<Credential>>);
+    let message = RwSignal::new(None::<String>);
+    let delete = move |id: i64| {
+        spawn_local(async move {
+            match api::delete(&format!("/api/credentials/{id}")).await {
+                Ok(()) => reload.update(|n| *n += 1),
+                Err(error) => message.set(Some(error.message())),
+            }
+        });
+    };
+
+    view! {
+        <div class="page-head">
+            <h1>"Credentials"</h1>
+            <button type="button" class="primary" on:click=move |_| editing.set(Some(None))>"New credential"</button>
+        </div>
+        {move || message.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+        {move || editing.get().map(|credential| view! { <CredentialForm credential editing reload/> })}
+        <div class="filters">
+            <input type="search" placeholder="Account or device" aria-label="Filter credentials" bind:value=filter/>
+        </div>
+        {move || match page.get() {
+            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
+            Some(Ok(page)) => view! {
+                <table class="list" data-testid="credentials">
+                    <thead><tr><th>"Account"</th><th>"Device"</th><th>"Secret"</th><th>"Set"</th><th></th></tr></thead>
+                    <tbody>
+                        {page.items.into_iter().map(|credential| {
+                            let chosen = credential.clone();
+                            let id = credential.id;
+                            view! {
+                                <tr>
+                                    <td>{credential.username.clone()}</td>
+                                    <td>{credential.device_name.clone()}</td>
+                                    <td>{kind_label(credential.kind)}</td>
+                                    <td>{local_time::show(credential.secret_set_at)}</td>
+                                    <td>
+                                        <button type="button" class="link-button"
+                                            on:click=move |_| editing.set(Some(Some(chosen.clone())))>"Rotate secret"</button>
+                                        <button type="button" class="link-button" on:click=move |_| delete(id)>"Delete"</button>
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any(),
+        }}
+    }
+}
+
+fn kind_label(kind: SecretKind) -> &'static str {
+    match kind {
+        SecretKind::Password => "password",
+        SecretKind::PrivateKey => "private key",
+    }
+}
+
+#[component]
+fn CredentialForm(
+    credential: Option<Credential>,
+    editing: RwSignal<Option<Option<Credential>>>,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
+    let rotating = credential.clone();
+    let devices = RwSignal::new(Vec::<Device>::new());
+    if credential.is_none() {
+        spawn_local(async move {
+            if let Ok(page) = api::get::<Page<Device>>("/api/devices?limit=200").await {
+                devices.set(page.items);
+            }
+        });
+    }
+    let device = RwSignal::new(String::new());
+    let username = RwSignal::new(String::new());
+    let kind = RwSignal::new(
+        credential
+            .as_ref()
+            .map_or("password", |c| c.kind.as_str())
+            .to_owned(),
+    );
+    let secret = RwSignal::new(String::new());
+    let errors = FieldErrors::new();
+    let message = RwSignal::new(None::<String>);
+
+    let save = move |_| {
+        let kind = SecretKind::parse(&kind.get_untracked()).unwrap_or(SecretKind::Password);
+        let secret_text = secret.get_untracked();
+        let rotating = rotating.clone();
+        let new = NewCredential {
+            device_id: device.get_untracked().parse().unwrap_or(-1),
+            username: username.get_untracked(),
+            kind,
+            secret: secret_text.clone(),
+        };
+        spawn_local(async move {
+            let saved: Result<Credential, ApiError> = match rotating {
+                Some(existing) => {
+                    let update = SecretUpdate {
+                        kind,
+                        secret: secret_text,
+                    };
+                    api::put(&format!("/api/credentials/{}/secret", existing.id), &update).await
+                }
+                None => api::post("/api/credentials", &new).await,
+            };
+            // The secret leaves the page whatever the outcome: it is never shown again.
+            secret.set(String::new());
+            match saved {
+                Ok(_) => {
+                    editing.set(None);
+                    reload.update(|n| *n += 1);
+                }
+                Err(error) => message.set(Some(errors.take(error))),
+            }
+        });
+    };
+    let heading = match &credential {
+        Some(existing) => format!(
+            "New secret for {}@{}",
+            existing.username, existing.device_name
+        ),
+        None => "New credential".to_owned(),
+    };
+
+    view! {
+        <section class="panel" data-testid="credential-form">
+            <h2>{heading}</h2>
+            {move || message.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <div class="tab-panel">
+                {credential.is_none().then(|| view! {
+                    <label for="credential-device">"Device"</label>
+                    <select id="credential-device" bind:value=device>
+                        <option value="">"Choose a device"</option>
+                        {move || devices.get().into_iter().map(|device| view! {
+                            <option value=device.id.to_string()>{device.name}</option>
+                        }).collect_view()}
+                    </select>
+                    {errors.under("device_id")}
+                    <label for="credential-username">"Account"</label>
+                    <input id="credential-username" bind:value=username/>
+                    {errors.under("username")}
+                })}
+                <label for="credential-kind">"Secret"</label>
+                <select id="credential-kind" bind:value=kind>
+                    <option value="password">"Password"</option>
+                    <option value="private_key">"Private key (OpenSSH or PEM, no passphrase)"</option>
+                </select>
+                {move || if kind.get() == "private_key" {
+                    view! { <textarea id="credential-secret" rows="8" spellcheck="false" autocomplete="off" bind:value=secret></textarea> }.into_any()
+                } else {
+                    view! { <input id="credential-secret" type="password" autocomplete="new-password" bind:value=secret/> }.into_any()
+                }}
+                {errors.under("secret")}
+                <p class="muted">"The secret is sealed by the vault when saved. Nobody can read it back, admins included."</p>
+            </div>
+            <div class="actions">
+                <button type="button" class="primary" on:click=save>"Save"</button>
+                <button type="button" class="link-button" on:click=move |_| editing.set(None)>"Close"</button>
+            </div>
+        </section>
+    }
+}

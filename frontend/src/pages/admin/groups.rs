@@ -1,0 +1,298 @@
+use changeaudit_shared::api::Page;
+use changeaudit_shared::api::credentials::Credential;
+use changeaudit_shared::api::groups::{AccessGroup, AccessGroupInput, Member};
+use changeaudit_shared::api::users::User;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{self, ApiError};
+use crate::forms::FieldErrors;
+
+/// Admin → Access groups: members as executors and approvers, the credentials granted, and the
+/// rules their requests follow.
+#[component]
+pub fn GroupsAdmin() -> impl IntoView {
+    let filter = RwSignal::new(String::new());
+    let reload = RwSignal::new(0_u32);
+    let page = RwSignal::new(None::<Result<Page<AccessGroup>, ApiError>>);
+    Effect::new(move |_| {
+        reload.track();
+        let filters = [("q", filter.get())];
+        spawn_local(async move {
+            page.set(Some(
+                api::get(&format!("/api/access-groups{}", api::query(&filters))).await,
+            ));
+        });
+    });
+    let editing = RwSignal::new(None::<Option<AccessGroup>>);
+
+    view! {
+        <div class="page-head">
+            <h1>"Access groups"</h1>
+            <button type="button" class="primary" on:click=move |_| editing.set(Some(None))>"New access group"</button>
+        </div>
+        {move || editing.get().map(|group| view! { <GroupForm group editing reload/> })}
+        <div class="filters">
+            <input type="search" placeholder="Name" aria-label="Filter access groups" bind:value=filter/>
+        </div>
+        {move || match page.get() {
+            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
+            Some(Ok(page)) => view! {
+                <table class="list" data-testid="access-groups">
+                    <thead><tr><th>"Name"</th><th>"Executors"</th><th>"Approvers"</th><th>"Approvals needed"</th><th>"Credentials"</th><th></th></tr></thead>
+                    <tbody>
+                        {page.items.into_iter().map(|group| {
+                            let chosen = group.clone();
+                            let names = |pick: fn(&Member) -> bool| group.members.iter().filter(|m| pick(m)).map(|m| m.username.as_str()).collect::<Vec<_>>().join(", ");
+                            let executors = names(|m| m.executor);
+                            let approvers = names(|m| m.approver);
+                            view! {
+                                <tr>
+                                    <td>{group.name.clone()}</td>
+                                    <td>{executors}</td>
+                                    <td>{approvers}</td>
+                                    <td>{group.approvals_required}</td>
+                                    <td>{group.credentials.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")}</td>
+                                    <td><button type="button" class="link-button"
+                                        on:click=move |_| editing.set(Some(Some(chosen.clone())))>"Edit"</button></td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn GroupForm(
+    group: Option<AccessGroup>,
+    editing: RwSignal<Option<Option<AccessGroup>>>,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
+    let id = group.as_ref().map(|group| group.id);
+    let defaults = AccessGroupInput::default();
+    let name = RwSignal::new(group.as_ref().map(|g| g.name.clone()).unwrap_or_default());
+    let description = RwSignal::new(
+        group
+            .as_ref()
+            .map(|g| g.description.clone())
+            .unwrap_or_default(),
+    );
+    let justification =
+        RwSignal::new(group.as_ref().map_or(defaults.justification_required, |g| {
+            g.justification_required
+        }));
+    let approvals = RwSignal::new(
+        group
+            .as_ref()
+            .map_or(defaults.approvals_required, |g| g.approvals_required)
+            .to_string(),
+    );
+    let passkey = RwSignal::new(
+        group
+            .as_ref()
+            .map_or(defaults.passkey_required_to_approve, |g| {
+                g.passkey_required_to_approve
+            }),
+    );
+    let unplanned = RwSignal::new(
+        group
+            .as_ref()
+            .map_or(defaults.unplanned_sessions_allowed, |g| {
+                g.unplanned_sessions_allowed
+            }),
+    );
+    let benign = RwSignal::new(
+        group
+            .as_ref()
+            .map_or(defaults.benign_commands.clone(), |g| {
+                g.benign_commands.clone()
+            })
+            .join(" "),
+    );
+    let members = RwSignal::new(
+        group
+            .as_ref()
+            .map(|g| g.members.clone())
+            .unwrap_or_default(),
+    );
+    let granted = RwSignal::new(
+        group
+            .as_ref()
+            .map(|g| g.credentials.iter().map(|c| c.id).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
+    let users = RwSignal::new(Vec::<User>::new());
+    let credentials = RwSignal::new(Vec::<Credential>::new());
+    spawn_local(async move {
+        if let Ok(page) = api::get::<Page<User>>("/api/users?limit=200").await {
+            users.set(page.items);
+        }
+        if let Ok(page) = api::get::<Page<Credential>>("/api/credentials?limit=200").await {
+            credentials.set(page.items);
+        }
+    });
+    let adding = RwSignal::new(String::new());
+    let errors = FieldErrors::new();
+    let message = RwSignal::new(None::<String>);
+
+    let add_member = move |_| {
+        let Ok(user_id) = adding.get_untracked().parse::<i64>() else {
+            return;
+        };
+        let username = users
+            .get_untracked()
+            .into_iter()
+            .find(|user| user.id == user_id)
+            .map(|user| user.username)
+            .unwrap_or_default();
+        members.update(|members| {
+            if !members.iter().any(|m| m.user_id == user_id) {
+                members.push(Member {
+                    user_id,
+                    username,
+                    executor: true,
+                    approver: false,
+                });
+            }
+        });
+        adding.set(String::new());
+    };
+    let save = move |_| {
+        let input = AccessGroupInput {
+            name: name.get_untracked(),
+            description: description.get_untracked(),
+            justification_required: justification.get_untracked(),
+            approvals_required: approvals.get_untracked().trim().parse().unwrap_or(0),
+            passkey_required_to_approve: passkey.get_untracked(),
+            unplanned_sessions_allowed: unplanned.get_untracked(),
+            benign_commands: benign
+                .get_untracked()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            members: members.get_untracked(),
+            credential_ids: granted.get_untracked(),
+        };
+        spawn_local(async move {
+            let saved: Result<AccessGroup, ApiError> = match id {
+                Some(id) => api::put(&format!("/api/access-groups/{id}"), &input).await,
+                None => api::post("/api/access-groups", &input).await,
+            };
+            match saved {
+                Ok(_) => {
+                    editing.set(None);
+                    reload.update(|n| *n += 1);
+                }
+                Err(error) => message.set(Some(errors.take(error))),
+            }
+        });
+    };
+    let delete = move |_| {
+        let Some(id) = id else { return };
+        spawn_local(async move {
+            match api::delete(&format!("/api/access-groups/{id}")).await {
+                Ok(()) => {
+                    editing.set(None);
+                    reload.update(|n| *n += 1);
+                }
+                Err(error) => message.set(Some(errors.take(error))),
+            }
+        });
+    };
+    let member_flag = move |user_id: i64, approver: bool| {
+        move |event: leptos::ev::Event| {
+            let on = event_target_checked(&event);
+            members.update(|members| {
+                if let Some(member) = members.iter_mut().find(|m| m.user_id == user_id) {
+                    if approver {
+                        member.approver = on
+                    } else {
+                        member.executor = on
+                    }
+                }
+            });
+        }
+    };
+
+    view! {
+        <section class="panel" data-testid="group-form">
+            <h2>{if id.is_some() { "Edit access group" } else { "New access group" }}</h2>
+            {move || message.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <div class="tab-panel">
+                <label for="group-name">"Name"</label>
+                <input id="group-name" bind:value=name/>
+                {errors.under("name")}
+                <label for="group-description">"Description"</label>
+                <input id="group-description" bind:value=description/>
+                {errors.under("description")}
+                <label for="group-approvals">"Approvals required"</label>
+                <input id="group-approvals" type="number" min="1" bind:value=approvals/>
+                {errors.under("approvals_required")}
+                <label class="check"><input type="checkbox" bind:checked=passkey/>"Approving needs the approver's passkey"</label>
+                <label class="check"><input type="checkbox" bind:checked=justification/>"Requests need a justification"</label>
+                <label class="check"><input type="checkbox" bind:checked=unplanned/>"Sessions outside any change are allowed (still recorded)"</label>
+                <label for="group-benign">"Benign commands: never counted as unplanned (separated by spaces)"</label>
+                <input id="group-benign" bind:value=benign/>
+                {errors.under("benign_commands")}
+                <h2>"Members"</h2>
+                <table class="list">
+                    <thead><tr><th>"User"</th><th>"Executor"</th><th>"Approver"</th><th></th></tr></thead>
+                    <tbody>
+                        {move || members.get().into_iter().map(|member| {
+                            let user_id = member.user_id;
+                            view! {
+                                <tr>
+                                    <td>{member.username.clone()}</td>
+                                    <td><input type="checkbox" prop:checked=member.executor on:change=member_flag(user_id, false)/></td>
+                                    <td><input type="checkbox" prop:checked=member.approver on:change=member_flag(user_id, true)/></td>
+                                    <td><button type="button" class="link-button"
+                                        on:click=move |_| members.update(|members| members.retain(|m| m.user_id != user_id))>"Remove"</button></td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                {errors.under("members")}
+                <div class="filters">
+                    <select aria-label="User to add" bind:value=adding>
+                        <option value="">"Add a member…"</option>
+                        {move || users.get().into_iter().map(|user| view! {
+                            <option value=user.id.to_string()>{format!("{} ({})", user.username, user.display_name)}</option>
+                        }).collect_view()}
+                    </select>
+                    <button type="button" class="link-button" on:click=add_member>"Add"</button>
+                </div>
+                <h2>"Credentials granted"</h2>
+                <div class="checks">
+                    {move || credentials.get().into_iter().map(|credential| {
+                        let credential_id = credential.id;
+                        view! {
+                            <label class="check">
+                                <input type="checkbox"
+                                    prop:checked=move || granted.get().contains(&credential_id)
+                                    on:change=move |event| {
+                                        let on = event_target_checked(&event);
+                                        granted.update(|ids| {
+                                            ids.retain(|id| *id != credential_id);
+                                            if on { ids.push(credential_id); }
+                                        });
+                                    }/>
+                                {format!("{}@{}", credential.username, credential.device_name)}
+                            </label>
+                        }
+                    }).collect_view()}
+                </div>
+                {errors.under("credential_ids")}
+            </div>
+            <div class="actions">
+                <button type="button" class="primary" on:click=save>"Save"</button>
+                <button type="button" class="link-button" on:click=move |_| editing.set(None)>"Close"</button>
+                {id.is_some().then(|| view! { <button type="button" class="danger" on:click=delete>"Delete"</button> })}
+            </div>
+        </section>
+    }
+}

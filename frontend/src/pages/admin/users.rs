@@ -1,0 +1,156 @@
+use changeaudit_shared::api::Page;
+use changeaudit_shared::api::users::{User, UserInput};
+use changeaudit_shared::role::Role;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{self, ApiError};
+use crate::forms::FieldErrors;
+
+/// Admin → Users: people, their global roles, enabling and disabling, password resets.
+#[component]
+pub fn UsersAdmin() -> impl IntoView {
+    let filter = RwSignal::new(String::new());
+    let reload = RwSignal::new(0_u32);
+    let page = RwSignal::new(None::<Result<Page<User>, ApiError>>);
+    Effect::new(move |_| {
+        reload.track();
+        let filters = [("q", filter.get())];
+        spawn_local(async move {
+            page.set(Some(
+                api::get(&format!("/api/users{}", api::query(&filters))).await,
+            ));
+        });
+    });
+    let editing = RwSignal::new(None::<Option<User>>);
+
+    view! {
+        <div class="page-head">
+            <h1>"Users"</h1>
+            <button type="button" class="primary" on:click=move |_| editing.set(Some(None))>"New user"</button>
+        </div>
+        {move || editing.get().map(|user| view! { <UserForm user editing reload/> })}
+        <div class="filters">
+            <input type="search" placeholder="Username, name or e-mail" aria-label="Filter users" bind:value=filter/>
+        </div>
+        {move || match page.get() {
+            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
+            Some(Ok(page)) => view! {
+                <table class="list" data-testid="users">
+                    <thead><tr><th>"Username"</th><th>"Name"</th><th>"E-mail"</th><th>"Roles"</th><th>"State"</th><th></th></tr></thead>
+                    <tbody>
+                        {page.items.into_iter().map(|user| {
+                            let chosen = user.clone();
+                            let roles = user.roles.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(", ");
+                            view! {
+                                <tr>
+                                    <td>{user.username.clone()}</td>
+                                    <td>{user.display_name.clone()}</td>
+                                    <td>{user.email.clone()}</td>
+                                    <td>{roles}</td>
+                                    <td>{if user.enabled { "enabled" } else { "disabled" }}</td>
+                                    <td><button type="button" class="link-button"
+                                        on:click=move |_| editing.set(Some(Some(chosen.clone())))>"Edit"</button></td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn UserForm(
+    user: Option<User>,
+    editing: RwSignal<Option<Option<User>>>,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
+    let id = user.as_ref().map(|user| user.id);
+    let username = RwSignal::new(
+        user.as_ref()
+            .map(|u| u.username.clone())
+            .unwrap_or_default(),
+    );
+    let display_name = RwSignal::new(
+        user.as_ref()
+            .map(|u| u.display_name.clone())
+            .unwrap_or_default(),
+    );
+    let email = RwSignal::new(user.as_ref().map(|u| u.email.clone()).unwrap_or_default());
+    let enabled = RwSignal::new(user.as_ref().is_none_or(|u| u.enabled));
+    let roles = RwSignal::new(user.as_ref().map(|u| u.roles.clone()).unwrap_or_default());
+    let password = RwSignal::new(String::new());
+    let errors = FieldErrors::new();
+    let message = RwSignal::new(None::<String>);
+
+    let save = move |_| {
+        let input = UserInput {
+            username: username.get_untracked(),
+            display_name: display_name.get_untracked(),
+            email: email.get_untracked(),
+            roles: roles.get_untracked(),
+            enabled: enabled.get_untracked(),
+            password: password.get_untracked(),
+        };
+        spawn_local(async move {
+            let saved: Result<User, ApiError> = match id {
+                Some(id) => api::put(&format!("/api/users/{id}"), &input).await,
+                None => api::post("/api/users", &input).await,
+            };
+            match saved {
+                Ok(_) => {
+                    editing.set(None);
+                    reload.update(|n| *n += 1);
+                }
+                Err(error) => message.set(Some(errors.take(error))),
+            }
+        });
+    };
+
+    view! {
+        <section class="panel" data-testid="user-form">
+            <h2>{if id.is_some() { "Edit user" } else { "New user" }}</h2>
+            {move || message.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <div class="tab-panel">
+                <label for="user-username">"Username"</label>
+                <input id="user-username" bind:value=username readonly=id.is_some()/>
+                {errors.under("username")}
+                <label for="user-display-name">"Display name"</label>
+                <input id="user-display-name" bind:value=display_name/>
+                {errors.under("display_name")}
+                <label for="user-email">"E-mail"</label>
+                <input id="user-email" type="email" bind:value=email/>
+                {errors.under("email")}
+                <span class="label">"Global roles"</span>
+                <div class="checks">
+                    {Role::ALL.into_iter().map(|role| view! {
+                        <label class="check">
+                            <input type="checkbox"
+                                prop:checked=move || roles.get().contains(&role)
+                                on:change=move |event| {
+                                    let on = event_target_checked(&event);
+                                    roles.update(|roles| {
+                                        roles.retain(|r| *r != role);
+                                        if on { roles.push(role); }
+                                    });
+                                }/>
+                            {role.as_str()}
+                        </label>
+                    }).collect_view()}
+                </div>
+                {errors.under("roles")}
+                <label class="check"><input type="checkbox" bind:checked=enabled/>"Enabled: may sign in"</label>
+                <label for="user-password">{if id.is_some() { "New password (leave empty to keep it)" } else { "Password" }}</label>
+                <input id="user-password" type="password" autocomplete="new-password" bind:value=password/>
+                {errors.under("password")}
+            </div>
+            <div class="actions">
+                <button type="button" class="primary" on:click=save>"Save"</button>
+                <button type="button" class="link-button" on:click=move |_| editing.set(None)>"Close"</button>
+            </div>
+        </section>
+    }
+}
