@@ -7,11 +7,7 @@ use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 
 use crate::clock::Timestamp;
-use crate::db::{Backend, Database, DbError};
-
-/// Any number, as long as it is the same on every replica: it names the lock that queues
-/// writers of the trail on PostgreSQL.
-const APPEND_LOCK: i64 = 0x6361_7564_6974;
+use crate::db::{Database, DbError};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Actor<'a> {
@@ -36,21 +32,26 @@ pub struct NewEvent<'a> {
     pub details: Value,
 }
 
-/// Appends `event` inside the caller's write transaction, so the event exists exactly when the
-/// change it records does.
+impl<'a> NewEvent<'a> {
+    /// An event of something `username` did to `object`.
+    pub fn by(username: &'a str, action: &'a str, object: String, details: Value) -> Self {
+        NewEvent {
+            actor: Actor::User(username),
+            action,
+            object: Some(object),
+            details,
+        }
+    }
+}
+
+/// Appends `event` inside the caller's transaction, which must come from
+/// `Database::begin_write`: its write lock keeps appends from every replica in one line, and the
+/// event exists exactly when the change it records does.
 pub async fn append(
     connection: &mut AnyConnection,
-    backend: Backend,
     event: NewEvent<'_>,
     at: Timestamp,
 ) -> Result<AuditEvent, DbError> {
-    if backend == Backend::Postgres {
-        // Held until the transaction ends: appends from every replica take turns.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(APPEND_LOCK)
-            .execute(&mut *connection)
-            .await?;
-    }
     let last: Option<(i64, String)> =
         sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *connection)

@@ -1,9 +1,10 @@
 //! What every list endpoint shares: paging, and filters written once for both databases.
 
+use changeaudit_shared::api::Page;
 use serde::Deserialize;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection};
+use sqlx::{Any, AnyConnection, Row};
 
 use crate::db::DbError;
 
@@ -27,6 +28,16 @@ impl Paging {
 
     pub fn limit(self) -> i64 {
         self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+    }
+
+    /// This page of a list of `total` items.
+    pub fn page<T>(self, items: Vec<T>, total: i64) -> Page<T> {
+        Page {
+            items,
+            total,
+            offset: self.offset(),
+            limit: self.limit(),
+        }
     }
 }
 
@@ -107,25 +118,12 @@ impl Filter {
 
     /// How many rows of `from` (a table or join) match.
     pub async fn count(&self, connection: &mut AnyConnection, from: &str) -> Result<i64, DbError> {
-        let sql = format!("SELECT COUNT(*) FROM {from}{}", self.where_clause());
-        let row: (i64,) = self
-            .bind_scalar(sqlx::query_as(&sql))
-            .fetch_one(connection)
-            .await?;
-        Ok(row.0)
-    }
-
-    fn bind_scalar<'q>(
-        &self,
-        mut query: sqlx::query::QueryAs<'q, Any, (i64,), AnyArguments<'q>>,
-    ) -> sqlx::query::QueryAs<'q, Any, (i64,), AnyArguments<'q>> {
-        for arg in &self.args {
-            query = match arg {
-                Arg::Int(value) => query.bind(*value),
-                Arg::Text(value) => query.bind(value.clone()),
-            };
-        }
-        query
+        let sql = format!(
+            "SELECT COUNT(*) AS total FROM {from}{}",
+            self.where_clause()
+        );
+        let row = self.bind(sqlx::query(&sql)).fetch_one(connection).await?;
+        Ok(row.try_get("total")?)
     }
 }
 
@@ -138,7 +136,7 @@ pub fn placeholders(start: usize, count: usize) -> String {
 }
 
 /// `LIKE` treats `%` and `_` as wildcards; a search for them means the characters.
-fn escape_like(text: &str) -> String {
+pub fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {

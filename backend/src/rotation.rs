@@ -74,7 +74,6 @@ pub async fn rotate(config: &Config, db: &Database, now: Timestamp) -> anyhow::R
     }
     audit::append(
         &mut transaction,
-        db.backend(),
         NewEvent {
             actor: Actor::System,
             action: "master_key.rotated",

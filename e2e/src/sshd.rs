@@ -1,6 +1,6 @@
 //! A real OpenSSH server standing in for a device: `sshd -i` run for each connection accepted on
 //! a listener bound to `127.0.0.1:0`, with a throwaway host key. No port is guessed and nothing
-//! outlives the test.
+//! outlives the test. The backend's integration tests use it too.
 
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
@@ -18,6 +18,8 @@ const SSHD: &str = "/usr/sbin/sshd";
 
 pub struct Sshd {
     pub address: SocketAddr,
+    /// Its host key's public half, as `ssh-ed25519 AAAA… comment`.
+    pub host_key: String,
     /// What `ssh-keygen -lf` says of its host key.
     pub fingerprint: String,
     accepting: JoinHandle<()>,
@@ -41,6 +43,10 @@ impl Sshd {
             &["-q", "-t", "ed25519", "-N", "", "-f", &key_text],
         )
         .await?;
+        let host_key = std::fs::read_to_string(format!("{key_text}.pub"))
+            .map_err(|error| E2eError::context("sshd's public host key", error))?
+            .trim()
+            .to_owned();
         let listing = run("ssh-keygen", &["-l", "-f", &format!("{key_text}.pub")]).await?;
         let fingerprint = listing
             .split_whitespace()
@@ -70,6 +76,7 @@ impl Sshd {
         });
         Ok(Sshd {
             address,
+            host_key,
             fingerprint,
             accepting,
             _dir: dir,

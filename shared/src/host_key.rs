@@ -104,9 +104,19 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_key() {
-        assert!(Fingerprint::parse("SHA256:abc").is_err());
-        assert!(Fingerprint::parse("MD5:8c:1f:aa:00:11:22:33:44:55:66:77:88:99:aa:bb:cc").is_err());
-        assert!(Fingerprint::parse("ssh-ed25519 bm90IGEga2V5").is_err());
-        assert!(Fingerprint::parse("hello").is_err());
+        let refusal = |text: &str| Fingerprint::parse(text).unwrap_err();
+        assert!(refusal("SHA256:abc").starts_with("is not a SHA256 fingerprint"));
+        for md5 in [
+            "MD5:8c:1f:aa:00:11:22:33:44:55:66:77:88:99:aa:bb:cc",
+            "8c:1f:aa:00:11:22:33:44:55:66:77:88:99:aa:bb:cc",
+        ] {
+            assert!(
+                refusal(md5).starts_with("MD5 fingerprints are not accepted"),
+                "{md5}"
+            );
+        }
+        for text in ["ssh-ed25519 bm90IGEga2V5", "hello"] {
+            assert!(refusal(text).starts_with("is neither"), "{text}");
+        }
     }
 }

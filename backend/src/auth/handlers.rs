@@ -91,7 +91,6 @@ pub async fn login(
     .await?;
     audit::append(
         &mut transaction,
-        state.db.backend(),
         NewEvent {
             actor: Actor::User(username),
             action: "session.signed_in",
@@ -132,7 +131,6 @@ pub async fn logout(
                 .map_err(DbError::from)?;
             audit::append(
                 &mut transaction,
-                state.db.backend(),
                 NewEvent {
                     actor: Actor::User(&username),
                     action: "session.signed_out",

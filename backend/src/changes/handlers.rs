@@ -7,15 +7,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use changeaudit_shared::api::changes::{Change, ChangeInput, ChangeStatus};
 use changeaudit_shared::api::{FieldErrors, Page};
-use changeaudit_shared::problem::{FieldError, Problem};
+use changeaudit_shared::problem::Problem;
 use changeaudit_shared::role::Role;
 use serde_json::{Value, json};
 use sqlx::AnyConnection;
 
 use super::{ChangeQuery, Visibility, insert, list, set_status, update, view};
-use crate::audit::{self, Actor, NewEvent};
+use crate::audit::{self, NewEvent};
 use crate::auth::CurrentUser;
 use crate::clock::Timestamp;
+use crate::db::missing_ids;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
 use crate::state::AppState;
@@ -32,7 +33,7 @@ fn snapshot(change: &Change) -> Value {
 }
 
 fn visibility(me: &CurrentUser) -> Visibility {
-    if Role::ALL.iter().any(|role| me.has(*role)) {
+    if me.has_a_role() {
         Visibility::All
     } else {
         Visibility::MemberOf(me.0.id)
@@ -67,34 +68,28 @@ async fn check(
         }
         None => {}
     }
-    if let Some(group) = input.access_group_id {
-        let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM access_groups WHERE id = $1")
-            .bind(group)
-            .fetch_one(&mut *connection)
-            .await?;
-        if known == 0 {
-            errors.add("access_group_id", "no such access group");
-        }
+    if let Some(group) = input.access_group_id
+        && !missing_ids(connection, "access_groups", &[group])
+            .await?
+            .is_empty()
+    {
+        errors.add("access_group_id", "no such access group");
     }
-    for (index, device) in input.device_ids.iter().enumerate() {
-        let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE id = $1")
-            .bind(device)
-            .fetch_one(&mut *connection)
-            .await?;
-        if known == 0 {
-            errors.add(format!("device_ids[{index}]"), "no such device");
-        }
+    for index in missing_ids(connection, "devices", &input.device_ids).await? {
+        errors.add(format!("device_ids[{index}]"), "no such device");
     }
     if let Ok(change) = &checked
         && Timestamp::from_datetime(change.due_at) <= now
     {
         errors.add("due_at", "is already past");
     }
-    let mut all: Vec<FieldError> = checked.as_ref().err().cloned().unwrap_or_default();
-    all.extend(errors.into_result(()).err().unwrap_or_default());
     match checked {
-        Ok(change) if all.is_empty() => Ok(change),
-        _ => Err(AppError::Validation(all)),
+        Ok(change) if errors.is_empty() => Ok(change),
+        Ok(_) => Err(AppError::Validation(errors.into_vec())),
+        Err(mut body) => {
+            body.extend(errors.into_vec());
+            Err(AppError::Validation(body))
+        }
     }
 }
 
@@ -115,12 +110,7 @@ pub async fn list_changes(
         state.clock.now(),
     )
     .await?;
-    Ok(Json(Page {
-        items,
-        total,
-        offset: paging.offset(),
-        limit: paging.limit(),
-    }))
+    Ok(Json(paging.page(items, total)))
 }
 
 #[utoipa::path(get, path = "/api/changes/{id}", tag = "changes", params(("id" = String, Path)),
@@ -151,13 +141,12 @@ pub async fn create_change(
     let created = view(&mut tx, &change.id, Visibility::All, now).await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "change.registered",
-            object: Some(format!("change:{}", created.id)),
-            details: json!({ "after": snapshot(&created) }),
-        },
+        NewEvent::by(
+            &me.0.username,
+            "change.registered",
+            format!("change:{}", created.id),
+            json!({ "after": snapshot(&created) }),
+        ),
         now,
     )
     .await?;
@@ -198,13 +187,12 @@ pub async fn update_change(
     let after = view(&mut tx, &before.id, Visibility::All, now).await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "change.edited",
-            object: Some(format!("change:{}", before.id)),
-            details: json!({ "before": snapshot(&before), "after": snapshot(&after) }),
-        },
+        NewEvent::by(
+            &me.0.username,
+            "change.edited",
+            format!("change:{}", before.id),
+            json!({ "before": snapshot(&before), "after": snapshot(&after) }),
+        ),
         now,
     )
     .await?;
@@ -229,13 +217,12 @@ pub async fn cancel_change(
     let after = view(&mut tx, &before.id, Visibility::All, now).await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "change.cancelled",
-            object: Some(format!("change:{}", before.id)),
-            details: json!({ "before": { "status": before.status }, "after": { "status": after.status } }),
-        },
+        NewEvent::by(
+            &me.0.username,
+            "change.cancelled",
+            format!("change:{}", before.id),
+            json!({ "before": { "status": before.status }, "after": { "status": after.status } }),
+        ),
         now,
     )
     .await?;

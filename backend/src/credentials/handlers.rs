@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::{
     CredentialError, CredentialQuery, check_private_key, list, replace_secret, store, view,
 };
-use crate::audit::{self, Actor, NewEvent};
+use crate::audit::{self, NewEvent};
 use crate::auth::CurrentUser;
 use crate::db::DbError;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
@@ -58,12 +58,7 @@ pub async fn list_credentials(
     me.require(Role::Admin)?;
     let mut connection = state.db.pool().acquire().await?;
     let (items, total) = list(&mut connection, &query, paging).await?;
-    Ok(Json(Page {
-        items,
-        total,
-        offset: paging.offset(),
-        limit: paging.limit(),
-    }))
+    Ok(Json(paging.page(items, total)))
 }
 
 #[utoipa::path(get, path = "/api/credentials/{id}", tag = "credentials", params(("id" = i64, Path)),
@@ -121,13 +116,12 @@ pub async fn create_credential(
     let created = view(&mut tx, id).await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "credential.created",
-            object: Some(format!("credential:{id}")),
-            details: json!({ "after": snapshot(&created), "key_id": state.master_key.id() }),
-        },
+        NewEvent::by(
+            &me.0.username,
+            "credential.created",
+            format!("credential:{id}"),
+            json!({ "after": snapshot(&created), "key_id": state.master_key.id() }),
+        ),
         now,
     )
     .await?;
@@ -155,17 +149,16 @@ pub async fn rotate_secret(
     let after = view(&mut tx, id).await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "credential.secret_rotated",
-            object: Some(format!("credential:{id}")),
-            details: json!({
+        NewEvent::by(
+            &me.0.username,
+            "credential.secret_rotated",
+            format!("credential:{id}"),
+            json!({
                 "before": snapshot(&before),
                 "after": snapshot(&after),
                 "key_id": state.master_key.id(),
             }),
-        },
+        ),
         now,
     )
     .await?;
@@ -197,13 +190,12 @@ pub async fn delete_credential(
         .await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "credential.deleted",
-            object: Some(format!("credential:{id}")),
-            details: json!({ "before": snapshot(&before), "granted_by_groups": groups }),
-        },
+        NewEvent::by(
+            &me.0.username,
+            "credential.deleted",
+            format!("credential:{id}"),
+            json!({ "before": snapshot(&before), "granted_by_groups": groups }),
+        ),
         now,
     )
     .await?;

@@ -44,6 +44,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_access_groups_and_changes.sql"),
         postgres: include_str!("../../migrations/postgres/0004_access_groups_and_changes.sql"),
     },
+    Step {
+        version: 5,
+        description: "names unique in any case",
+        sqlite: include_str!("../../migrations/sqlite/0005_names_unique_in_any_case.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_names_unique_in_any_case.sql"),
+    },
 ];
 
 #[derive(Debug)]

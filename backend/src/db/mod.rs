@@ -11,6 +11,9 @@ use sqlx::{AnyPool, Executor};
 
 pub use error::DbError;
 
+/// Any number, as long as it is the same on every replica: it names PostgreSQL's write lock.
+const WRITE_LOCK: i64 = 0x6361_7564_6974;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -119,14 +122,22 @@ impl Database {
         self.backend
     }
 
-    /// A transaction that writes: on SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
-    /// so that two writers queue instead of failing when both try to upgrade a read.
+    /// A transaction that writes, holding the one write lock until it ends, so writers from every
+    /// replica take turns: on SQLite `BEGIN IMMEDIATE`, on PostgreSQL a transaction-scoped
+    /// advisory lock. What a writer checks before it writes (the trail's last event, that an
+    /// admin remains, that a name is free) therefore still holds when it writes.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, DbError> {
-        let transaction = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(transaction)
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut transaction = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *transaction)
+                    .await?;
+                Ok(transaction)
+            }
+        }
     }
 
     pub async fn ping(&self) -> Result<(), DbError> {
@@ -137,6 +148,30 @@ impl Database {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Where in `ids` are those without a row in `table` (a table named in the code, never input),
+/// found with one query.
+pub async fn missing_ids(
+    connection: &mut sqlx::AnyConnection,
+    table: &'static str,
+    ids: &[i64],
+) -> Result<Vec<usize>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id FROM {table} WHERE id IN ({})",
+        crate::listing::placeholders(1, ids.len())
+    );
+    let mut query = sqlx::query_scalar::<_, i64>(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let found = query.fetch_all(connection).await?;
+    Ok((0..ids.len())
+        .filter(|&index| !found.contains(&ids[index]))
+        .collect())
 }
 
 /// Reads a boolean selected as `CAST(CASE WHEN column THEN 1 ELSE 0 END AS BIGINT)`: sqlx's

@@ -12,7 +12,7 @@ use changeaudit_shared::role::Role;
 use serde_json::{Value, json};
 
 use super::{DeviceQuery, insert, list, name_taken, scan, update, view};
-use crate::audit::{self, Actor, NewEvent};
+use crate::audit::{self, NewEvent};
 use crate::auth::CurrentUser;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
@@ -36,15 +36,10 @@ pub async fn list_devices(
     ApiQuery(query): ApiQuery<DeviceQuery>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> Result<Json<Page<Device>>, AppError> {
-    me.require_any(&[Role::Admin, Role::Planner, Role::Auditor])?;
+    me.require_a_role()?;
     let mut connection = state.db.pool().acquire().await?;
     let (items, total) = list(&mut connection, &query, paging).await?;
-    Ok(Json(Page {
-        items,
-        total,
-        offset: paging.offset(),
-        limit: paging.limit(),
-    }))
+    Ok(Json(paging.page(items, total)))
 }
 
 #[utoipa::path(get, path = "/api/devices/{id}", tag = "devices", params(("id" = i64, Path)),
@@ -54,7 +49,7 @@ pub async fn get_device(
     me: CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Device>, AppError> {
-    me.require_any(&[Role::Admin, Role::Planner, Role::Auditor])?;
+    me.require_a_role()?;
     let mut connection = state.db.pool().acquire().await?;
     Ok(Json(view(&mut connection, id).await?))
 }
@@ -80,13 +75,12 @@ pub async fn create_device(
     let created = view(&mut tx, id).await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "device.created",
-            object: Some(format!("device:{id}")),
-            details: json!({ "after": snapshot(&created) }),
-        },
+        NewEvent::by(
+            &me.0.username,
+            "device.created",
+            format!("device:{id}"),
+            json!({ "after": snapshot(&created) }),
+        ),
         now,
     )
     .await?;
@@ -118,13 +112,12 @@ pub async fn update_device(
     let after = view(&mut tx, id).await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "device.updated",
-            object: Some(format!("device:{id}")),
-            details: json!({ "before": snapshot(&before), "after": snapshot(&after) }),
-        },
+        NewEvent::by(
+            &me.0.username,
+            "device.updated",
+            format!("device:{id}"),
+            json!({ "before": snapshot(&before), "after": snapshot(&after) }),
+        ),
         now,
     )
     .await?;
@@ -171,13 +164,12 @@ pub async fn delete_device(
         .await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "device.deleted",
-            object: Some(format!("device:{id}")),
-            details: json!({ "before": snapshot(&before) }),
-        },
+        NewEvent::by(
+            &me.0.username,
+            "device.deleted",
+            format!("device:{id}"),
+            json!({ "before": snapshot(&before) }),
+        ),
         now,
     )
     .await?;
@@ -193,15 +185,7 @@ pub async fn scan_host_key(
     ApiJson(request): ApiJson<HostKeyScanRequest>,
 ) -> Result<Json<HostKeyScan>, AppError> {
     me.require(Role::Admin)?;
-    let mut errors = changeaudit_shared::api::FieldErrors::default();
-    let host = request.host.trim();
-    changeaudit_shared::api::devices::check_host(&mut errors, host);
-    let port = u16::try_from(request.port).ok().filter(|port| *port > 0);
-    if port.is_none() {
-        errors.add("port", "must be between 1 and 65535");
-    }
-    errors.into_result(())?;
-    let port = port.unwrap_or(22);
+    let (host, port) = request.check()?;
     scan::fetch_host_key(host, port)
         .await
         .map(Json)

@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::clock::Timestamp;
 use crate::db::DbError;
-use crate::listing::{Arg, Filter, Paging};
+use crate::listing::{Arg, Filter, Paging, escape_like};
 
 const COLUMNS: &str = "id, name, host, port, tags, host_key_fingerprint, created_at, updated_at";
 
@@ -36,7 +36,7 @@ fn device_of(row: &AnyRow) -> Result<Device, DbError> {
 pub struct DeviceQuery {
     /// Part of the name, host or a tag.
     pub q: Option<String>,
-    /// Only devices with exactly this tag.
+    /// Only devices with this tag, whatever its case.
     pub tag: Option<String>,
 }
 
@@ -51,8 +51,11 @@ pub async fn list(
     }
     if let Some(tag) = query.tag.as_deref().filter(|tag| !tag.is_empty()) {
         // Tags are stored as a JSON array of strings: the quoted tag names exactly one.
-        let quoted = serde_json::to_string(tag).unwrap_or_default();
-        filter.and("tags LIKE ?", [Arg::Text(format!("%{quoted}%"))]);
+        let quoted = serde_json::Value::from(tag.to_lowercase()).to_string();
+        filter.and(
+            "LOWER(tags) LIKE ? ESCAPE '\\'",
+            [Arg::Text(format!("%{}%", escape_like(&quoted)))],
+        );
     }
     let total = filter.count(connection, "devices").await?;
     let next = filter.next_placeholder();

@@ -12,14 +12,34 @@ use tokio::sync::oneshot;
 
 const SCAN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Why a key could not be fetched, in words fit for the admin: the libraries' own text goes
+/// to the log.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error("could not reach {address}: {reason}")]
-    Unreachable { address: String, reason: String },
+    Unreachable {
+        address: String,
+        reason: &'static str,
+    },
     #[error("{address} did not present a host key within {seconds} s")]
     TimedOut { address: String, seconds: u64 },
-    #[error("{address} presented a key that cannot be encoded: {reason}")]
-    Encoding { address: String, reason: String },
+    #[error("{address} presented a host key changeaudit cannot read")]
+    Unreadable { address: String },
+}
+
+/// The reason to show for a failed connection.
+fn reason(error: &russh::Error) -> &'static str {
+    use std::io::ErrorKind;
+    match error {
+        russh::Error::IO(io) => match io.kind() {
+            ErrorKind::ConnectionRefused => "the connection was refused",
+            ErrorKind::TimedOut => "the connection timed out",
+            ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => "no route to the host",
+            ErrorKind::NotFound => "the host name is unknown",
+            _ => "the connection failed",
+        },
+        _ => "it does not speak SSH, or no key exchange was agreed",
+    }
 }
 
 /// Receives the key during the exchange and refuses to go on: nothing is trusted here.
@@ -60,13 +80,19 @@ pub async fn fetch_host_key(host: &str, port: u16) -> Result<HostKeyScan, ScanEr
         let outcome = client::connect(config, target, KeyCatcher(Some(sender))).await;
         match receiver.await {
             Ok(key) => Ok(key),
-            Err(_) => Err(ScanError::Unreachable {
-                address: address.clone(),
-                reason: match outcome {
-                    Err(error) => error.to_string(),
-                    Ok(_) => "the server accepted no key exchange".to_owned(),
-                },
-            }),
+            Err(_) => {
+                let reason = match &outcome {
+                    Err(error) => {
+                        tracing::info!(address, %error, "host-key fetch failed");
+                        reason(error)
+                    }
+                    Ok(_) => "it accepted no key exchange",
+                };
+                Err(ScanError::Unreachable {
+                    address: address.clone(),
+                    reason,
+                })
+            }
         }
     };
     let key = tokio::time::timeout(SCAN_TIMEOUT, exchange)
@@ -75,14 +101,14 @@ pub async fn fetch_host_key(host: &str, port: u16) -> Result<HostKeyScan, ScanEr
             address: address.clone(),
             seconds: SCAN_TIMEOUT.as_secs(),
         })??;
-    let public_key = key.to_openssh().map_err(|error| ScanError::Encoding {
-        address: address.clone(),
-        reason: error.to_string(),
-    })?;
-    let fingerprint = Fingerprint::parse(&public_key).map_err(|reason| ScanError::Encoding {
-        address,
-        reason: reason.to_owned(),
-    })?;
+    let unreadable = |error: &dyn std::fmt::Display| {
+        tracing::info!(address, %error, "host key cannot be encoded");
+        ScanError::Unreadable {
+            address: address.clone(),
+        }
+    };
+    let public_key = key.to_openssh().map_err(|error| unreadable(&error))?;
+    let fingerprint = Fingerprint::parse(&public_key).map_err(|error| unreadable(&error))?;
     Ok(HostKeyScan {
         algorithm: key.algorithm().as_str().to_owned(),
         fingerprint: fingerprint.to_string(),

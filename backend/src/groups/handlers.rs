@@ -11,7 +11,7 @@ use changeaudit_shared::role::Role;
 use serde_json::{Value, json};
 
 use super::{GroupQuery, list, save, view};
-use crate::audit::{self, Actor, NewEvent};
+use crate::audit::{self, NewEvent};
 use crate::auth::CurrentUser;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
@@ -27,10 +27,6 @@ fn snapshot(group: &AccessGroup) -> Value {
     value
 }
 
-fn may_read(me: &CurrentUser) -> Result<(), AppError> {
-    me.require_any(&[Role::Admin, Role::Planner, Role::Auditor])
-}
-
 #[utoipa::path(get, path = "/api/access-groups", tag = "access groups", params(GroupQuery, Paging),
     responses((status = 200, body = Page<AccessGroup>), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_groups(
@@ -39,15 +35,10 @@ pub async fn list_groups(
     ApiQuery(query): ApiQuery<GroupQuery>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> Result<Json<Page<AccessGroup>>, AppError> {
-    may_read(&me)?;
+    me.require_a_role()?;
     let mut connection = state.db.pool().acquire().await?;
     let (items, total) = list(&mut connection, &query, paging).await?;
-    Ok(Json(Page {
-        items,
-        total,
-        offset: paging.offset(),
-        limit: paging.limit(),
-    }))
+    Ok(Json(paging.page(items, total)))
 }
 
 #[utoipa::path(get, path = "/api/access-groups/{id}", tag = "access groups", params(("id" = i64, Path)),
@@ -57,7 +48,7 @@ pub async fn get_group(
     me: CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<AccessGroup>, AppError> {
-    may_read(&me)?;
+    me.require_a_role()?;
     let mut connection = state.db.pool().acquire().await?;
     Ok(Json(view(&mut connection, id).await?))
 }
@@ -77,13 +68,12 @@ pub async fn create_group(
     let created = view(&mut tx, id).await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "access_group.created",
-            object: Some(format!("access_group:{id}")),
-            details: json!({ "after": snapshot(&created) }),
-        },
+        NewEvent::by(
+            &me.0.username,
+            "access_group.created",
+            format!("access_group:{id}"),
+            json!({ "after": snapshot(&created) }),
+        ),
         now,
     )
     .await?;
@@ -109,13 +99,12 @@ pub async fn update_group(
     let after = view(&mut tx, id).await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "access_group.updated",
-            object: Some(format!("access_group:{id}")),
-            details: json!({ "before": snapshot(&before), "after": snapshot(&after) }),
-        },
+        NewEvent::by(
+            &me.0.username,
+            "access_group.updated",
+            format!("access_group:{id}"),
+            json!({ "before": snapshot(&before), "after": snapshot(&after) }),
+        ),
         now,
     )
     .await?;
@@ -154,13 +143,12 @@ pub async fn delete_group(
         .await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "access_group.deleted",
-            object: Some(format!("access_group:{id}")),
-            details: json!({ "before": snapshot(&before) }),
-        },
+        NewEvent::by(
+            &me.0.username,
+            "access_group.deleted",
+            format!("access_group:{id}"),
+            json!({ "before": snapshot(&before) }),
+        ),
         now,
     )
     .await?;

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::clock::Timestamp;
-use crate::db::{DbError, flag};
+use crate::db::{DbError, flag, missing_ids};
 use crate::error::AppError;
 use crate::listing::{Filter, Paging, placeholders};
 
@@ -167,23 +167,12 @@ async fn check_references(
     if taken > 0 {
         errors.add("name", "is already taken by another access group");
     }
-    for (index, member) in input.members.iter().enumerate() {
-        let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1")
-            .bind(member.user_id)
-            .fetch_one(&mut *connection)
-            .await?;
-        if known == 0 {
-            errors.add(format!("members[{index}]"), "no such user");
-        }
+    let users: Vec<i64> = input.members.iter().map(|member| member.user_id).collect();
+    for index in missing_ids(connection, "users", &users).await? {
+        errors.add(format!("members[{index}]"), "no such user");
     }
-    for (index, credential_id) in input.credential_ids.iter().enumerate() {
-        let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE id = $1")
-            .bind(credential_id)
-            .fetch_one(&mut *connection)
-            .await?;
-        if known == 0 {
-            errors.add(format!("credential_ids[{index}]"), "no such credential");
-        }
+    for index in missing_ids(connection, "credentials", &input.credential_ids).await? {
+        errors.add(format!("credential_ids[{index}]"), "no such credential");
     }
     errors.into_result(()).map_err(AppError::Validation)
 }

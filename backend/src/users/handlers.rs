@@ -11,7 +11,7 @@ use changeaudit_shared::role::Role;
 use serde_json::{Value, json};
 
 use super::{UserQuery, list, view};
-use crate::audit::{self, Actor, NewEvent};
+use crate::audit::{self, NewEvent};
 use crate::auth::{CurrentUser, password};
 use crate::db::DbError;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
@@ -41,12 +41,7 @@ pub async fn list_users(
     me.require(Role::Admin)?;
     let mut connection = state.db.pool().acquire().await?;
     let (items, total) = list(&mut connection, &query, paging).await?;
-    Ok(Json(Page {
-        items,
-        total,
-        offset: paging.offset(),
-        limit: paging.limit(),
-    }))
+    Ok(Json(paging.page(items, total)))
 }
 
 #[utoipa::path(get, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)),
@@ -98,13 +93,12 @@ pub async fn create_user(
     let created = view(&mut tx, id).await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "user.created",
-            object: Some(format!("user:{id}")),
-            details: json!({ "after": snapshot(&created) }),
-        },
+        NewEvent::by(
+            &me.0.username,
+            "user.created",
+            format!("user:{id}"),
+            json!({ "after": snapshot(&created) }),
+        ),
         now,
     )
     .await?;
@@ -179,17 +173,16 @@ pub async fn update_user(
     let after = view(&mut tx, id).await?;
     audit::append(
         &mut tx,
-        state.db.backend(),
-        NewEvent {
-            actor: Actor::User(&me.0.username),
-            action: "user.updated",
-            object: Some(format!("user:{id}")),
-            details: json!({
+        NewEvent::by(
+            &me.0.username,
+            "user.updated",
+            format!("user:{id}"),
+            json!({
                 "before": snapshot(&before),
                 "after": snapshot(&after),
                 "password_changed": hash.is_some(),
             }),
-        },
+        ),
         now,
     )
     .await?;

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::audit::{self, Actor, NewEvent};
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
-use crate::listing::{Filter, Paging};
+use crate::listing::{Filter, Paging, placeholders};
 
 pub const FIRST_ADMIN_USERNAME: &str = "admin";
 
@@ -103,7 +103,6 @@ pub async fn create_first_admin(
         .await?;
     audit::append(
         &mut tx,
-        db.backend(),
         NewEvent {
             actor: Actor::System,
             action: "user.created",
@@ -156,12 +155,9 @@ async fn with_roles(
     if users.is_empty() {
         return Ok(users);
     }
-    let placeholders = (1..=users.len())
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
     let sql = format!(
-        "SELECT user_id, role FROM user_roles WHERE user_id IN ({placeholders}) ORDER BY role"
+        "SELECT user_id, role FROM user_roles WHERE user_id IN ({}) ORDER BY role",
+        placeholders(1, users.len())
     );
     let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
     for user in &users {

@@ -344,6 +344,11 @@ fn documented(
     }
     // Problem details are JSON; utoipa documents every body as `application/json`.
     let schema = &content["application/json"]["schema"];
+    if schema.is_null() {
+        return Err(format!(
+            "status {status} is documented without a JSON schema"
+        ));
+    }
     if !(media.starts_with("application/json") || media.starts_with("application/problem+json")) {
         return Err(format!("answered {media}, documented JSON"));
     }

@@ -6,16 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::fixtures::{PASSWORD, World, change_body};
-use crate::helpers::TestApp;
-
-fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|error| error["field"].as_str().unwrap().to_owned())
-        .collect()
-}
+use crate::helpers::{TestApp, fields};
 
 async fn count_changes(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM changes")

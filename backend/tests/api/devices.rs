@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use crate::fixtures::{HOST_KEY, HOST_KEY_FINGERPRINT, World};
-use crate::helpers::TestApp;
-use crate::sshd::Sshd;
+use crate::helpers::{TestApp, fields};
+use changeaudit_e2e::Sshd;
 
 #[tokio::test]
 async fn a_pasted_key_or_fingerprint_is_pinned_and_a_missing_one_refused() {
@@ -39,7 +39,7 @@ async fn a_pasted_key_or_fingerprint_is_pinned_and_a_missing_one_refused() {
             422,
         )
         .await;
-    assert_eq!(refused["errors"][0]["field"], "host_key");
+    assert_eq!(fields(&refused), ["host_key"]);
     let duplicate = world
         .admin
         .expect(
@@ -49,7 +49,7 @@ async fn a_pasted_key_or_fingerprint_is_pinned_and_a_missing_one_refused() {
             422,
         )
         .await;
-    assert_eq!(duplicate["errors"][0]["field"], "name");
+    assert_eq!(fields(&duplicate), ["name"]);
 
     let tagged = world
         .planner
@@ -65,7 +65,7 @@ async fn a_pasted_key_or_fingerprint_is_pinned_and_a_missing_one_refused() {
 
 #[tokio::test]
 async fn the_key_a_real_sshd_presents_is_fetched_for_confirmation_and_pinned_when_sent_back() {
-    let sshd = Sshd::start().await;
+    let sshd = Sshd::start().await.unwrap();
     let app = TestApp::spawn().await;
     let world = World::build(&app).await;
     let scan = world
@@ -122,12 +122,12 @@ async fn an_unreachable_device_is_reported_on_the_host_field() {
             422,
         )
         .await;
-    assert_eq!(problem["errors"][0]["field"], "host");
+    assert_eq!(fields(&problem), ["host"]);
     assert!(
         problem["errors"][0]["detail"]
             .as_str()
             .unwrap()
-            .contains("could not reach 127.0.0.1:1")
+            .contains("could not reach 127.0.0.1:1: the connection was refused")
     );
     let bad = world
         .admin
@@ -145,26 +145,39 @@ async fn an_unreachable_device_is_reported_on_the_host_field() {
 async fn a_device_named_by_a_change_or_holding_credentials_is_not_deleted() {
     let app = TestApp::spawn().await;
     let world = World::build(&app).await;
-    let [with_credential, in_change_only] = world.devices;
-    let problem = world
+    let admin = &world.admin;
+    let delete = |id: i64, status: u16| async move {
+        let path = format!("/api/devices/{id}");
+        admin.expect("DELETE", &path, None, status).await
+    };
+    // Both of the world's devices are named by its change.
+    for id in world.devices {
+        let problem = delete(id, 409).await;
+        assert_eq!(fields(&problem), ["device"]);
+        assert!(
+            problem["detail"].as_str().unwrap().contains("change"),
+            "{problem}"
+        );
+    }
+    let spare = crate::fixtures::device(&world.admin, "spare").await;
+    let credential = crate::fixtures::credential(&world.admin, spare, "root", "pw").await;
+    let problem = delete(spare, 409).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("credential"),
+        "{problem}"
+    );
+    world
         .admin
         .expect(
             "DELETE",
-            &format!("/api/devices/{with_credential}"),
+            &format!("/api/credentials/{credential}"),
             None,
-            409,
+            204,
         )
         .await;
-    assert!(problem["detail"].as_str().unwrap().contains("change"));
-    let problem = world
+    delete(spare, 204).await;
+    world
         .admin
-        .expect(
-            "DELETE",
-            &format!("/api/devices/{in_change_only}"),
-            None,
-            409,
-        )
+        .expect("GET", &format!("/api/devices/{spare}"), None, 404)
         .await;
-    assert_eq!(problem["errors"][0]["field"], "device");
-    assert_eq!(world.change, "CHG-1");
 }

@@ -256,7 +256,8 @@ impl TestApp {
         self.clock.advance(by);
     }
 
-    /// Adds an enabled user straight into the database (user management has no API yet).
+    /// Adds an enabled user straight into the database, for tests about something else than
+    /// managing users (which `users_and_groups` tests through the API).
     pub async fn add_user(&self, username: &str, password: &str, roles: &[&str]) -> i64 {
         let hash = password::hash(Secret::new(password.to_owned()))
             .await
@@ -367,4 +368,14 @@ pub async fn problem(response: reqwest::Response) -> Value {
         "a refusal answers with problem details"
     );
     response.json().await.expect("problem details JSON")
+}
+
+/// The fields a refusal names, in order.
+pub fn fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .expect("a refusal with field errors")
+        .iter()
+        .map(|error| error["field"].as_str().expect("a field name").to_owned())
+        .collect()
 }

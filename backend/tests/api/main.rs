@@ -21,5 +21,4 @@ mod master_key;
 mod schema;
 mod sessions;
 mod sign_in;
-mod sshd;
 mod users_and_groups;

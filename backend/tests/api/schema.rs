@@ -40,7 +40,9 @@ pub fn check(document: &Value, schema: &Value, value: &Value, at: &str) -> Resul
     let types: Vec<&str> = match &schema["type"] {
         Value::String(one) => vec![one.as_str()],
         Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
-        _ => return Ok(()),
+        // `{}` (anything) is the one schema without a type the document may hold.
+        _ if schema.as_object().is_some_and(|object| object.is_empty()) => return Ok(()),
+        _ => return Err(format!("{at}: a schema without a type: {schema}")),
     };
     if !types.iter().any(|kind| is_of_type(kind, value)) {
         return Err(format!("{at}: {value} is not of type {types:?}"));
@@ -99,6 +101,7 @@ fn the_checker_itself_catches_drift() {
     let thing = serde_json::json!({ "$ref": "#/components/schemas/Thing" });
     let ok = serde_json::json!({ "id": 1, "note": null, "kind": "a" });
     assert_eq!(check(&document, &thing, &ok, "$"), Ok(()));
+    assert!(check(&document, &serde_json::json!({ "format": "x" }), &ok, "$").is_err());
     for bad in [
         serde_json::json!({ "note": "x" }),
         serde_json::json!({ "id": "1" }),

@@ -1,18 +1,9 @@
 //! Admin → Users and Access groups through the API.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::fixtures::World;
-use crate::helpers::{ADMIN_PASSWORD, TestApp};
-
-fn fields(problem: &Value) -> Vec<&str> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect()
-}
+use crate::helpers::{ADMIN_PASSWORD, TestApp, fields};
 
 #[tokio::test]
 async fn an_admin_creates_a_user_who_signs_in_and_never_sees_a_password_echoed() {
@@ -98,12 +89,10 @@ async fn the_last_enabled_admin_cannot_be_demoted_or_disabled() {
         .admin
         .expect("PUT", &format!("/api/users/{admin_id}"), Some(&demote), 200)
         .await;
-    assert!(
-        app.sign_in("admin", ADMIN_PASSWORD)
-            .await
-            .status()
-            .is_success()
-    );
+    let stepped_down = app.person("admin", ADMIN_PASSWORD).await;
+    let me = stepped_down.expect("GET", "/api/me", None, 200).await;
+    assert_eq!(me["roles"], json!(["planner"]));
+    stepped_down.expect("GET", "/api/users", None, 403).await;
 }
 
 #[tokio::test]

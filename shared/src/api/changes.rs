@@ -164,11 +164,7 @@ impl ChangeInput {
         if self.device_ids.is_empty() {
             errors.add("device_ids", "add at least one device");
         }
-        for (index, id) in self.device_ids.iter().enumerate() {
-            if self.device_ids[..index].contains(id) {
-                errors.add(format!("device_ids[{index}]"), "is listed twice");
-            }
-        }
+        errors.unique("device_ids", &self.device_ids);
         let script = check_script(&mut errors, &self.script);
         match (start_at, due_at, self.access_group_id, script) {
             (Some(start_at), Some(due_at), Some(access_group_id), Some(script))
@@ -185,7 +181,7 @@ impl ChangeInput {
                     script,
                 })
             }
-            _ => errors.into_result(()).and(Err(Vec::new())),
+            _ => Err(errors.into_vec()),
         }
     }
 }
@@ -268,7 +264,11 @@ mod tests {
     fn a_valid_change_is_parsed() {
         let change = valid().check().unwrap();
         assert_eq!(change.script.len(), 2);
-        assert!(change.due_at > change.start_at);
+        // 23:30 at +01:00 is 22:30 UTC: the offset is kept, not dropped.
+        assert_eq!(
+            change.due_at.unix_timestamp() - change.start_at.unix_timestamp(),
+            30 * 60
+        );
     }
 
     #[test]

@@ -64,10 +64,7 @@ impl DeviceInput {
         errors.text("name", &self.name, 100);
         let host = self.host.trim();
         check_host(&mut errors, host);
-        let port = u16::try_from(self.port).ok().filter(|port| *port > 0);
-        if port.is_none() {
-            errors.add("port", "must be between 1 and 65535");
-        }
+        let port = check_port(&mut errors, self.port);
         let tags = check_tags(&mut errors, "tags", &self.tags);
         let fingerprint = if self.host_key.trim().is_empty() {
             errors.add(
@@ -84,23 +81,15 @@ impl DeviceInput {
                 }
             }
         };
-        let checked = match (port, fingerprint) {
-            (Some(port), Some(fingerprint)) => Some(CheckedDevice {
+        match (port, fingerprint) {
+            (Some(port), Some(fingerprint)) if errors.is_empty() => Ok(CheckedDevice {
                 name: self.name.trim().to_owned(),
                 host: host.to_owned(),
                 port,
                 tags,
                 fingerprint,
             }),
-            _ => None,
-        };
-        match (errors.into_result(()), checked) {
-            (Ok(()), Some(checked)) => Ok(checked),
-            (Err(errors), _) => Err(errors),
-            (Ok(()), None) => Err(vec![FieldError {
-                field: "host_key".into(),
-                detail: "is required".into(),
-            }]),
+            _ => Err(errors.into_vec()),
         }
     }
 }
@@ -119,6 +108,14 @@ pub fn check_host(errors: &mut FieldErrors, host: &str) {
     }
 }
 
+pub fn check_port(errors: &mut FieldErrors, port: i64) -> Option<u16> {
+    let port = u16::try_from(port).ok().filter(|port| *port > 0);
+    if port.is_none() {
+        errors.add("port", "must be between 1 and 65535");
+    }
+    port
+}
+
 /// Asks the server to connect to a device and report the host key it presents, for a person to
 /// confirm before it is pinned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +128,20 @@ pub struct HostKeyScanRequest {
 
 fn default_port() -> i64 {
     22
+}
+
+impl HostKeyScanRequest {
+    /// The host and port to reach, or the faults of each.
+    pub fn check(&self) -> Result<(&str, u16), Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        let host = self.host.trim();
+        check_host(&mut errors, host);
+        let port = check_port(&mut errors, self.port);
+        match port {
+            Some(port) if errors.is_empty() => Ok((host, port)),
+            _ => Err(errors.into_vec()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,7 +184,10 @@ mod tests {
         assert_eq!(device.name, "db-1");
         assert_eq!(device.port, 22);
         assert_eq!(device.tags, ["prod", "db"]);
-        assert!(device.fingerprint.as_str().starts_with("SHA256:"));
+        assert_eq!(
+            device.fingerprint.as_str(),
+            "SHA256:wlyCfEjKDT6nuhxaeb00qgydP98Sz5tvqbFL0xRNByM"
+        );
     }
 
     #[test]

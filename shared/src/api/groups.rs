@@ -104,18 +104,11 @@ impl AccessGroupInput {
                     "must be an executor, an approver or both",
                 );
             }
-            if self.members[..index]
-                .iter()
-                .any(|other| other.user_id == member.user_id)
-            {
-                errors.add(format!("members[{index}]"), "is listed twice");
-            }
         }
-        for (index, id) in self.credential_ids.iter().enumerate() {
-            if self.credential_ids[..index].contains(id) {
-                errors.add(format!("credential_ids[{index}]"), "is listed twice");
-            }
-        }
+        let users: Vec<i64> = self.members.iter().map(|member| member.user_id).collect();
+        errors.unique("members", &users);
+        errors.unique("benign_commands", &self.benign_commands);
+        errors.unique("credential_ids", &self.credential_ids);
         errors.into_result(())
     }
 }

@@ -86,8 +86,21 @@ impl FieldErrors {
         }
     }
 
+    /// Adds "is listed twice" for each value already seen earlier in `values`.
+    pub fn unique<T: PartialEq>(&mut self, field: &str, values: &[T]) {
+        for (index, value) in values.iter().enumerate() {
+            if values[..index].contains(value) {
+                self.add(format!("{field}[{index}]"), "is listed twice");
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.0
     }
 
     /// `Ok(value)` when nothing was added.

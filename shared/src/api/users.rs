@@ -26,7 +26,7 @@ pub struct User {
 }
 
 /// A new user, or (with `password` left empty to keep it) an update of one.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct UserInput {
@@ -38,6 +38,20 @@ pub struct UserInput {
     pub enabled: bool,
     /// Required for a new user; empty keeps the current one on update.
     pub password: String,
+}
+
+impl Default for UserInput {
+    /// Enabled unless said otherwise: a body that leaves `enabled` out never locks someone out.
+    fn default() -> Self {
+        UserInput {
+            username: String::new(),
+            display_name: String::new(),
+            email: String::new(),
+            roles: Vec::new(),
+            enabled: true,
+            password: String::new(),
+        }
+    }
 }
 
 impl UserInput {
@@ -126,6 +140,12 @@ mod tests {
             fields(&bad, true),
             ["username", "display_name", "email", "password"]
         );
+    }
+
+    #[test]
+    fn a_body_without_enabled_keeps_the_user_enabled() {
+        let input: UserInput = serde_json::from_str(r#"{"username":"grace"}"#).unwrap();
+        assert!(input.enabled);
     }
 
     #[test]
