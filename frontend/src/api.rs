@@ -1,7 +1,6 @@
 //! Every request the app makes to the server goes through here.
 
 use changeaudit_shared::api::changes::{Change, ChangeInput};
-use changeaudit_shared::api::devices::Device;
 use changeaudit_shared::api::groups::AccessGroup;
 use changeaudit_shared::api::{LoginRequest, Me, Page};
 use changeaudit_shared::problem::Problem;
@@ -63,8 +62,7 @@ async fn read<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
 
 /// The signed-in person, or `None` when nobody is signed in.
 pub async fn me() -> Result<Option<Me>, ApiError> {
-    let response = Request::get("/api/me").send().await.map_err(unreachable)?;
-    match read(response).await {
+    match get("/api/me").await {
         Ok(me) => Ok(Some(me)),
         Err(error) if error.status() == Some(401) => Ok(None),
         Err(error) => Err(error),
@@ -72,25 +70,11 @@ pub async fn me() -> Result<Option<Me>, ApiError> {
 }
 
 pub async fn sign_in(request: LoginRequest) -> Result<Me, ApiError> {
-    let response = Request::post("/api/session")
-        .json(&request)
-        .map_err(unreachable)?
-        .send()
-        .await
-        .map_err(unreachable)?;
-    read(response).await
+    post("/api/session", &request).await
 }
 
 pub async fn sign_out() -> Result<(), ApiError> {
-    let response = Request::delete("/api/session")
-        .send()
-        .await
-        .map_err(unreachable)?;
-    if response.ok() {
-        Ok(())
-    } else {
-        Err(refusal(response).await)
-    }
+    delete("/api/session").await
 }
 
 /// A query string from pairs, leaving out empty values.
@@ -125,10 +109,6 @@ fn change_url(id: &str) -> String {
     format!("/api/changes/{}", js_sys::encode_uri_component(id))
 }
 
-pub async fn changes(filters: &[(&str, String)]) -> Result<Page<Change>, ApiError> {
-    get(&format!("/api/changes{}", query(filters))).await
-}
-
 pub async fn change(id: &str) -> Result<Change, ApiError> {
     get(&change_url(id)).await
 }
@@ -143,10 +123,6 @@ pub async fn edit_change(id: &str, input: &ChangeInput) -> Result<Change, ApiErr
 
 pub async fn cancel_change(id: &str) -> Result<Change, ApiError> {
     post(&format!("{}/cancel", change_url(id)), &()).await
-}
-
-pub async fn devices(filters: &[(&str, String)]) -> Result<Page<Device>, ApiError> {
-    get(&format!("/api/devices{}", query(filters))).await
 }
 
 pub async fn access_groups() -> Result<Page<AccessGroup>, ApiError> {

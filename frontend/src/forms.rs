@@ -1,7 +1,11 @@
-//! What every form shares: the API's field errors shown beside their fields.
+//! What every form shares: the API's field errors shown beside their fields, and one request
+//! at a time.
+
+use std::future::Future;
 
 use changeaudit_shared::problem::FieldError;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::api::ApiError;
 
@@ -46,4 +50,16 @@ impl FieldErrors {
     pub fn clear(self) {
         self.0.set(Vec::new());
     }
+}
+
+/// Sends a form's request unless one is already on its way, so a double click sends one.
+pub fn submit(pending: RwSignal<bool>, request: impl Future<Output = ()> + 'static) {
+    if pending.get_untracked() {
+        return;
+    }
+    pending.set(true);
+    spawn_local(async move {
+        request.await;
+        pending.set(false);
+    });
 }

@@ -3,6 +3,7 @@
 mod api;
 mod app;
 mod forms;
+mod listing;
 mod local_time;
 mod pages;
 mod shell;

@@ -97,10 +97,28 @@ async fn an_admin_pins_a_fetched_host_key_and_stores_a_secret_that_is_never_show
         .click()
         .await
         .unwrap();
+    // Refused (no account named): the secret typed is gone from the form all the same.
+    type_into(driver, "#credential-secret", secret).await;
+    let save = "//section[@data-testid='credential-form']//button[text()='Save']";
+    driver
+        .find_xpath(save)
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let refusal = driver
+        .find(".field-error[data-field=username]")
+        .await
+        .unwrap();
+    assert_eq!(refusal.text().await.unwrap(), "is required");
+    let field = driver.find("#credential-secret").await.unwrap();
+    assert_eq!(field.property("value").await.unwrap(), "");
+
     type_into(driver, "#credential-username", "deploy").await;
     type_into(driver, "#credential-secret", secret).await;
     driver
-        .find_xpath("//section[@data-testid='credential-form']//button[text()='Save']")
+        .find_xpath(save)
         .await
         .unwrap()
         .click()
@@ -111,8 +129,12 @@ async fn an_admin_pins_a_fetched_host_key_and_stores_a_secret_that_is_never_show
         .await
         .unwrap();
     assert!(row.text().await.unwrap().contains("password"));
+    // Nowhere in the page: not in its markup, not in the value of any field.
     let page = driver
-        .execute("return document.documentElement.outerHTML", vec![])
+        .execute(
+            "return document.documentElement.outerHTML + [...document.querySelectorAll('input, textarea')].map(field => field.value).join(' ')",
+            vec![],
+        )
         .await
         .unwrap();
     assert!(

@@ -1,35 +1,28 @@
 use changeaudit_shared::api::Page;
 use changeaudit_shared::api::credentials::{Credential, NewCredential, SecretKind, SecretUpdate};
 use changeaudit_shared::api::devices::Device;
+use changeaudit_shared::problem::FieldError;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError};
-use crate::forms::FieldErrors;
+use crate::forms::{FieldErrors, submit};
+use crate::listing::{List, list_view, use_list};
 use crate::local_time;
 
 /// Admin → Credentials: accounts on devices. A secret can be set and rotated, never seen.
 #[component]
 pub fn CredentialsAdmin() -> impl IntoView {
     let filter = RwSignal::new(String::new());
-    let reload = RwSignal::new(0_u32);
-    let page = RwSignal::new(None::<Result<Page<Credential>, ApiError>>);
-    Effect::new(move |_| {
-        reload.track();
-        let filters = [("q", filter.get())];
-        spawn_local(async move {
-            page.set(Some(
-                api::get(&format!("/api/credentials{}", api::query(&filters))).await,
-            ));
-        });
-    });
+    let list = use_list::<Credential>("/api/credentials", move || vec![("q", filter.get())]);
     // `Some(None)`: a new credential; `Some(Some(c))`: a new secret for `c`.
     let editing = RwSignal::new(None::<Option<Credential>>);
     let message = RwSignal::new(None::<String>);
     let delete = move |id: i64| {
+        message.set(None);
         spawn_local(async move {
             match api::delete(&format!("/api/credentials/{id}")).await {
-                Ok(()) => reload.update(|n| *n += 1),
+                Ok(()) => list.refetch(),
                 Err(error) => message.set(Some(error.message())),
             }
         });
@@ -41,18 +34,15 @@ pub fn CredentialsAdmin() -> impl IntoView {
             <button type="button" class="primary" on:click=move |_| editing.set(Some(None))>"New credential"</button>
         </div>
         {move || message.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
-        {move || editing.get().map(|credential| view! { <CredentialForm credential editing reload/> })}
+        {move || editing.get().map(|credential| view! { <CredentialForm credential editing list/> })}
         <div class="filters">
             <input type="search" placeholder="Account or device" aria-label="Filter credentials" bind:value=filter/>
         </div>
-        {move || match page.get() {
-            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
-            Some(Ok(page)) => view! {
+        {list_view(list, move |items| view! {
                 <table class="list" data-testid="credentials">
                     <thead><tr><th>"Account"</th><th>"Device"</th><th>"Secret"</th><th>"Set"</th><th></th></tr></thead>
                     <tbody>
-                        {page.items.into_iter().map(|credential| {
+                        {items.into_iter().map(|credential| {
                             let chosen = credential.clone();
                             let id = credential.id;
                             view! {
@@ -71,8 +61,7 @@ pub fn CredentialsAdmin() -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
-            }.into_any(),
-        }}
+            }.into_any())}
     }
 }
 
@@ -87,14 +76,17 @@ fn kind_label(kind: SecretKind) -> &'static str {
 fn CredentialForm(
     credential: Option<Credential>,
     editing: RwSignal<Option<Option<Credential>>>,
-    reload: RwSignal<u32>,
+    list: List<Credential>,
 ) -> impl IntoView {
     let rotating = credential.clone();
     let devices = RwSignal::new(Vec::<Device>::new());
+    let message = RwSignal::new(None::<String>);
     if credential.is_none() {
+        // The choices: at most 200 devices, the most one page holds.
         spawn_local(async move {
-            if let Ok(page) = api::get::<Page<Device>>("/api/devices?limit=200").await {
-                devices.set(page.items);
+            match api::get::<Page<Device>>("/api/devices?limit=200").await {
+                Ok(page) => devices.set(page.items),
+                Err(error) => message.set(Some(error.message())),
             }
         });
     }
@@ -108,35 +100,52 @@ fn CredentialForm(
     );
     let secret = RwSignal::new(String::new());
     let errors = FieldErrors::new();
-    let message = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+    // A password typed before switching to a private key would show in the key's text area.
+    Effect::new(move |_| {
+        kind.track();
+        secret.set(String::new());
+    });
 
     let save = move |_| {
         let kind = SecretKind::parse(&kind.get_untracked()).unwrap_or(SecretKind::Password);
         let secret_text = secret.get_untracked();
         let rotating = rotating.clone();
-        let new = NewCredential {
-            device_id: device.get_untracked().parse().unwrap_or(-1),
-            username: username.get_untracked(),
-            kind,
-            secret: secret_text.clone(),
-        };
-        spawn_local(async move {
-            let saved: Result<Credential, ApiError> = match rotating {
-                Some(existing) => {
+        let device_id = device.get_untracked().parse::<i64>().ok();
+        let username = username.get_untracked();
+        if rotating.is_none() && device_id.is_none() {
+            errors.0.set(vec![FieldError {
+                field: "device_id".to_owned(),
+                detail: "choose a device".to_owned(),
+            }]);
+            return;
+        }
+        submit(pending, async move {
+            let saved: Result<Credential, ApiError> = match (rotating, device_id) {
+                (Some(existing), _) => {
                     let update = SecretUpdate {
                         kind,
                         secret: secret_text,
                     };
                     api::put(&format!("/api/credentials/{}/secret", existing.id), &update).await
                 }
-                None => api::post("/api/credentials", &new).await,
+                (None, Some(device_id)) => {
+                    let new = NewCredential {
+                        device_id,
+                        username,
+                        kind,
+                        secret: secret_text,
+                    };
+                    api::post("/api/credentials", &new).await
+                }
+                (None, None) => return,
             };
             // The secret leaves the page whatever the outcome: it is never shown again.
             secret.set(String::new());
             match saved {
                 Ok(_) => {
                     editing.set(None);
-                    reload.update(|n| *n += 1);
+                    list.refetch();
                 }
                 Err(error) => message.set(Some(errors.take(error))),
             }
@@ -182,7 +191,7 @@ fn CredentialForm(
                 <p class="muted">"The secret is sealed by the vault when saved. Nobody can read it back, admins included."</p>
             </div>
             <div class="actions">
-                <button type="button" class="primary" on:click=save>"Save"</button>
+                <button type="button" class="primary" disabled=move || pending.get() on:click=save>"Save"</button>
                 <button type="button" class="link-button" on:click=move |_| editing.set(None)>"Close"</button>
             </div>
         </section>

@@ -1,27 +1,16 @@
-use changeaudit_shared::api::Page;
 use changeaudit_shared::api::devices::{Device, DeviceInput, HostKeyScan, HostKeyScanRequest};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError};
-use crate::forms::FieldErrors;
+use crate::forms::{FieldErrors, submit};
+use crate::listing::{List, list_view, use_list};
 
 /// Admin → Devices: the list, and a form whose host key is pasted or fetched from the device and
 /// confirmed by the admin before it is pinned.
 #[component]
 pub fn DevicesAdmin() -> impl IntoView {
     let filter = RwSignal::new(String::new());
-    let reload = RwSignal::new(0_u32);
-    let page = RwSignal::new(None::<Result<Page<Device>, ApiError>>);
-    Effect::new(move |_| {
-        reload.track();
-        let filters = [("q", filter.get())];
-        spawn_local(async move {
-            page.set(Some(
-                api::get(&format!("/api/devices{}", api::query(&filters))).await,
-            ));
-        });
-    });
+    let list = use_list::<Device>("/api/devices", move || vec![("q", filter.get())]);
     let editing = RwSignal::new(None::<Option<Device>>);
 
     view! {
@@ -29,34 +18,30 @@ pub fn DevicesAdmin() -> impl IntoView {
             <h1>"Devices"</h1>
             <button type="button" class="primary" on:click=move |_| editing.set(Some(None))>"New device"</button>
         </div>
-        {move || editing.get().map(|device| view! { <DeviceForm device editing reload/> })}
+        {move || editing.get().map(|device| view! { <DeviceForm device editing list/> })}
         <div class="filters">
             <input type="search" placeholder="Name, host or tag" aria-label="Filter devices" bind:value=filter/>
         </div>
-        {move || match page.get() {
-            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
-            Some(Ok(page)) => view! {
-                <table class="list" data-testid="devices">
-                    <thead><tr><th>"Name"</th><th>"Address"</th><th>"Tags"</th><th>"Pinned host key"</th><th></th></tr></thead>
-                    <tbody>
-                        {page.items.into_iter().map(|device| {
-                            let chosen = device.clone();
-                            view! {
-                                <tr>
-                                    <td>{device.name.clone()}</td>
-                                    <td>{format!("{}:{}", device.host, device.port)}</td>
-                                    <td>{device.tags.join(", ")}</td>
-                                    <td><code>{device.host_key_fingerprint.clone()}</code></td>
-                                    <td><button type="button" class="link-button"
-                                        on:click=move |_| editing.set(Some(Some(chosen.clone())))>"Edit"</button></td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            }.into_any(),
-        }}
+        {list_view(list, move |devices| view! {
+            <table class="list" data-testid="devices">
+                <thead><tr><th>"Name"</th><th>"Address"</th><th>"Tags"</th><th>"Pinned host key"</th><th></th></tr></thead>
+                <tbody>
+                    {devices.into_iter().map(|device| {
+                        let chosen = device.clone();
+                        view! {
+                            <tr>
+                                <td>{device.name.clone()}</td>
+                                <td>{format!("{}:{}", device.host, device.port)}</td>
+                                <td>{device.tags.join(", ")}</td>
+                                <td><code>{device.host_key_fingerprint.clone()}</code></td>
+                                <td><button type="button" class="link-button"
+                                    on:click=move |_| editing.set(Some(Some(chosen.clone())))>"Edit"</button></td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }.into_any())}
     }
 }
 
@@ -64,7 +49,7 @@ pub fn DevicesAdmin() -> impl IntoView {
 fn DeviceForm(
     device: Option<Device>,
     editing: RwSignal<Option<Option<Device>>>,
-    reload: RwSignal<u32>,
+    list: List<Device>,
 ) -> impl IntoView {
     let id = device.as_ref().map(|device| device.id);
     let name = RwSignal::new(device.as_ref().map(|d| d.name.clone()).unwrap_or_default());
@@ -89,6 +74,7 @@ fn DeviceForm(
     let scanned = RwSignal::new(None::<HostKeyScan>);
     let errors = FieldErrors::new();
     let message = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
 
     let fetch = move |_| {
         let request = HostKeyScanRequest {
@@ -97,7 +83,7 @@ fn DeviceForm(
         };
         message.set(None);
         scanned.set(None);
-        spawn_local(async move {
+        submit(pending, async move {
             match api::post::<_, HostKeyScan>("/api/devices/host-key-scan", &request).await {
                 Ok(scan) => {
                     errors.clear();
@@ -125,7 +111,7 @@ fn DeviceForm(
                 .collect(),
             host_key: host_key.get_untracked(),
         };
-        spawn_local(async move {
+        submit(pending, async move {
             let saved: Result<Device, ApiError> = match id {
                 Some(id) => api::put(&format!("/api/devices/{id}"), &input).await,
                 None => api::post("/api/devices", &input).await,
@@ -133,7 +119,7 @@ fn DeviceForm(
             match saved {
                 Ok(_) => {
                     editing.set(None);
-                    reload.update(|n| *n += 1);
+                    list.refetch();
                 }
                 Err(error) => message.set(Some(errors.take(error))),
             }
@@ -141,11 +127,11 @@ fn DeviceForm(
     };
     let delete = move |_| {
         let Some(id) = id else { return };
-        spawn_local(async move {
+        submit(pending, async move {
             match api::delete(&format!("/api/devices/{id}")).await {
                 Ok(()) => {
                     editing.set(None);
-                    reload.update(|n| *n += 1);
+                    list.refetch();
                 }
                 Err(error) => message.set(Some(errors.take(error))),
             }
@@ -179,7 +165,7 @@ fn DeviceForm(
                 <textarea id="device-host-key" rows="2" bind:value=host_key></textarea>
                 {errors.under("host_key")}
                 <div class="actions">
-                    <button type="button" class="link-button" data-testid="fetch-host-key" on:click=fetch>"Fetch from the device"</button>
+                    <button type="button" class="link-button" data-testid="fetch-host-key" disabled=move || pending.get() on:click=fetch>"Fetch from the device"</button>
                 </div>
                 {move || scanned.get().map(|scan| view! {
                     <div class="confirm" data-testid="host-key-confirm">
@@ -192,9 +178,9 @@ fn DeviceForm(
                 })}
             </div>
             <div class="actions">
-                <button type="button" class="primary" data-testid="save-device" on:click=save>"Save"</button>
+                <button type="button" class="primary" data-testid="save-device" disabled=move || pending.get() on:click=save>"Save"</button>
                 <button type="button" class="link-button" on:click=move |_| editing.set(None)>"Close"</button>
-                {id.is_some().then(|| view! { <button type="button" class="danger" on:click=delete>"Delete"</button> })}
+                {id.is_some().then(|| view! { <button type="button" class="danger" disabled=move || pending.get() on:click=delete>"Delete"</button> })}
             </div>
         </section>
     }

@@ -6,24 +6,15 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError};
-use crate::forms::FieldErrors;
+use crate::forms::{FieldErrors, submit};
+use crate::listing::{List, list_view, use_list};
 
 /// Admin → Access groups: members as executors and approvers, the credentials granted, and the
 /// rules their requests follow.
 #[component]
 pub fn GroupsAdmin() -> impl IntoView {
     let filter = RwSignal::new(String::new());
-    let reload = RwSignal::new(0_u32);
-    let page = RwSignal::new(None::<Result<Page<AccessGroup>, ApiError>>);
-    Effect::new(move |_| {
-        reload.track();
-        let filters = [("q", filter.get())];
-        spawn_local(async move {
-            page.set(Some(
-                api::get(&format!("/api/access-groups{}", api::query(&filters))).await,
-            ));
-        });
-    });
+    let list = use_list::<AccessGroup>("/api/access-groups", move || vec![("q", filter.get())]);
     let editing = RwSignal::new(None::<Option<AccessGroup>>);
 
     view! {
@@ -31,18 +22,15 @@ pub fn GroupsAdmin() -> impl IntoView {
             <h1>"Access groups"</h1>
             <button type="button" class="primary" on:click=move |_| editing.set(Some(None))>"New access group"</button>
         </div>
-        {move || editing.get().map(|group| view! { <GroupForm group editing reload/> })}
+        {move || editing.get().map(|group| view! { <GroupForm group editing list/> })}
         <div class="filters">
             <input type="search" placeholder="Name" aria-label="Filter access groups" bind:value=filter/>
         </div>
-        {move || match page.get() {
-            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
-            Some(Ok(page)) => view! {
+        {list_view(list, move |items| view! {
                 <table class="list" data-testid="access-groups">
                     <thead><tr><th>"Name"</th><th>"Executors"</th><th>"Approvers"</th><th>"Approvals needed"</th><th>"Credentials"</th><th></th></tr></thead>
                     <tbody>
-                        {page.items.into_iter().map(|group| {
+                        {items.into_iter().map(|group| {
                             let chosen = group.clone();
                             let names = |pick: fn(&Member) -> bool| group.members.iter().filter(|m| pick(m)).map(|m| m.username.as_str()).collect::<Vec<_>>().join(", ");
                             let executors = names(|m| m.executor);
@@ -61,8 +49,7 @@ pub fn GroupsAdmin() -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
-            }.into_any(),
-        }}
+            }.into_any())}
     }
 }
 
@@ -70,7 +57,7 @@ pub fn GroupsAdmin() -> impl IntoView {
 fn GroupForm(
     group: Option<AccessGroup>,
     editing: RwSignal<Option<Option<AccessGroup>>>,
-    reload: RwSignal<u32>,
+    list: List<AccessGroup>,
 ) -> impl IntoView {
     let id = group.as_ref().map(|group| group.id);
     let defaults = AccessGroupInput::default();
@@ -127,17 +114,25 @@ fn GroupForm(
     );
     let users = RwSignal::new(Vec::<User>::new());
     let credentials = RwSignal::new(Vec::<Credential>::new());
-    spawn_local(async move {
-        if let Ok(page) = api::get::<Page<User>>("/api/users?limit=200").await {
-            users.set(page.items);
-        }
-        if let Ok(page) = api::get::<Page<Credential>>("/api/credentials?limit=200").await {
-            credentials.set(page.items);
-        }
-    });
     let adding = RwSignal::new(String::new());
     let errors = FieldErrors::new();
     let message = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+    // The choices: at most 200 of each, the most one page holds.
+    spawn_local(async move {
+        let loaded = async {
+            users.set(api::get::<Page<User>>("/api/users?limit=200").await?.items);
+            credentials.set(
+                api::get::<Page<Credential>>("/api/credentials?limit=200")
+                    .await?
+                    .items,
+            );
+            Ok::<(), ApiError>(())
+        };
+        if let Err(error) = loaded.await {
+            message.set(Some(error.message()));
+        }
+    });
 
     let add_member = move |_| {
         let Ok(user_id) = adding.get_untracked().parse::<i64>() else {
@@ -177,7 +172,7 @@ fn GroupForm(
             members: members.get_untracked(),
             credential_ids: granted.get_untracked(),
         };
-        spawn_local(async move {
+        submit(pending, async move {
             let saved: Result<AccessGroup, ApiError> = match id {
                 Some(id) => api::put(&format!("/api/access-groups/{id}"), &input).await,
                 None => api::post("/api/access-groups", &input).await,
@@ -185,7 +180,7 @@ fn GroupForm(
             match saved {
                 Ok(_) => {
                     editing.set(None);
-                    reload.update(|n| *n += 1);
+                    list.refetch();
                 }
                 Err(error) => message.set(Some(errors.take(error))),
             }
@@ -193,11 +188,11 @@ fn GroupForm(
     };
     let delete = move |_| {
         let Some(id) = id else { return };
-        spawn_local(async move {
+        submit(pending, async move {
             match api::delete(&format!("/api/access-groups/{id}")).await {
                 Ok(()) => {
                     editing.set(None);
-                    reload.update(|n| *n += 1);
+                    list.refetch();
                 }
                 Err(error) => message.set(Some(errors.take(error))),
             }
@@ -289,9 +284,9 @@ fn GroupForm(
                 {errors.under("credential_ids")}
             </div>
             <div class="actions">
-                <button type="button" class="primary" on:click=save>"Save"</button>
+                <button type="button" class="primary" disabled=move || pending.get() on:click=save>"Save"</button>
                 <button type="button" class="link-button" on:click=move |_| editing.set(None)>"Close"</button>
-                {id.is_some().then(|| view! { <button type="button" class="danger" on:click=delete>"Delete"</button> })}
+                {id.is_some().then(|| view! { <button type="button" class="danger" disabled=move || pending.get() on:click=delete>"Delete"</button> })}
             </div>
         </section>
     }

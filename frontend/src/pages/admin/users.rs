@@ -1,27 +1,16 @@
-use changeaudit_shared::api::Page;
 use changeaudit_shared::api::users::{User, UserInput};
 use changeaudit_shared::role::Role;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError};
-use crate::forms::FieldErrors;
+use crate::forms::{FieldErrors, submit};
+use crate::listing::{List, list_view, use_list};
 
 /// Admin → Users: people, their global roles, enabling and disabling, password resets.
 #[component]
 pub fn UsersAdmin() -> impl IntoView {
     let filter = RwSignal::new(String::new());
-    let reload = RwSignal::new(0_u32);
-    let page = RwSignal::new(None::<Result<Page<User>, ApiError>>);
-    Effect::new(move |_| {
-        reload.track();
-        let filters = [("q", filter.get())];
-        spawn_local(async move {
-            page.set(Some(
-                api::get(&format!("/api/users{}", api::query(&filters))).await,
-            ));
-        });
-    });
+    let list = use_list::<User>("/api/users", move || vec![("q", filter.get())]);
     let editing = RwSignal::new(None::<Option<User>>);
 
     view! {
@@ -29,18 +18,15 @@ pub fn UsersAdmin() -> impl IntoView {
             <h1>"Users"</h1>
             <button type="button" class="primary" on:click=move |_| editing.set(Some(None))>"New user"</button>
         </div>
-        {move || editing.get().map(|user| view! { <UserForm user editing reload/> })}
+        {move || editing.get().map(|user| view! { <UserForm user editing list/> })}
         <div class="filters">
             <input type="search" placeholder="Username, name or e-mail" aria-label="Filter users" bind:value=filter/>
         </div>
-        {move || match page.get() {
-            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
-            Some(Ok(page)) => view! {
+        {list_view(list, move |items| view! {
                 <table class="list" data-testid="users">
                     <thead><tr><th>"Username"</th><th>"Name"</th><th>"E-mail"</th><th>"Roles"</th><th>"State"</th><th></th></tr></thead>
                     <tbody>
-                        {page.items.into_iter().map(|user| {
+                        {items.into_iter().map(|user| {
                             let chosen = user.clone();
                             let roles = user.roles.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(", ");
                             view! {
@@ -57,8 +43,7 @@ pub fn UsersAdmin() -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
-            }.into_any(),
-        }}
+            }.into_any())}
     }
 }
 
@@ -66,7 +51,7 @@ pub fn UsersAdmin() -> impl IntoView {
 fn UserForm(
     user: Option<User>,
     editing: RwSignal<Option<Option<User>>>,
-    reload: RwSignal<u32>,
+    list: List<User>,
 ) -> impl IntoView {
     let id = user.as_ref().map(|user| user.id);
     let username = RwSignal::new(
@@ -85,6 +70,7 @@ fn UserForm(
     let password = RwSignal::new(String::new());
     let errors = FieldErrors::new();
     let message = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
 
     let save = move |_| {
         let input = UserInput {
@@ -95,7 +81,7 @@ fn UserForm(
             enabled: enabled.get_untracked(),
             password: password.get_untracked(),
         };
-        spawn_local(async move {
+        submit(pending, async move {
             let saved: Result<User, ApiError> = match id {
                 Some(id) => api::put(&format!("/api/users/{id}"), &input).await,
                 None => api::post("/api/users", &input).await,
@@ -103,7 +89,7 @@ fn UserForm(
             match saved {
                 Ok(_) => {
                     editing.set(None);
-                    reload.update(|n| *n += 1);
+                    list.refetch();
                 }
                 Err(error) => message.set(Some(errors.take(error))),
             }
@@ -148,7 +134,7 @@ fn UserForm(
                 {errors.under("password")}
             </div>
             <div class="actions">
-                <button type="button" class="primary" on:click=save>"Save"</button>
+                <button type="button" class="primary" disabled=move || pending.get() on:click=save>"Save"</button>
                 <button type="button" class="link-button" on:click=move |_| editing.set(None)>"Close"</button>
             </div>
         </section>

@@ -1,31 +1,17 @@
+use crate::forms::FieldErrors;
+use crate::listing::{list_view, use_list};
 use changeaudit_shared::api::Named;
 use changeaudit_shared::api::devices::Device;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-
-use crate::api;
-use crate::forms::FieldErrors;
 
 /// The change's devices, and a filterable list to add more from.
 #[component]
-pub fn DevicesTab(selected: RwSignal<Vec<Named>>, errors: FieldErrors) -> impl IntoView {
-    let filter = RwSignal::new(String::new());
-    let found = RwSignal::new(Vec::<Device>::new());
-    let failure = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        let filters = [("q", filter.get()), ("limit", "20".to_owned())];
-        spawn_local(async move {
-            match api::devices(&filters).await {
-                Ok(page) => {
-                    failure.set(None);
-                    found.set(page.items);
-                }
-                Err(error) => failure.set(Some(error.message())),
-            }
-        });
-    });
-    let is_selected = move |id: i64| selected.get().iter().any(|device| device.id == id);
-
+pub fn DevicesTab(
+    selected: RwSignal<Vec<Named>>,
+    errors: FieldErrors,
+    /// Whether devices may be added and removed (the form is for a planner, the change open).
+    editable: bool,
+) -> impl IntoView {
     view! {
         <h2>"Devices of this change"</h2>
         {errors.under("device_ids")}
@@ -39,24 +25,39 @@ pub fn DevicesTab(selected: RwSignal<Vec<Named>>, errors: FieldErrors) -> impl I
                         view! {
                             <li>
                                 <span>{device.name}</span>
-                                <button type="button" class="link-button"
-                                    on:click=move |_| selected.update(|devices| devices.retain(|d| d.id != id))>
-                                    "Remove"
-                                </button>
+                                {editable.then(|| view! {
+                                    <button type="button" class="link-button"
+                                        on:click=move |_| selected.update(|devices| devices.retain(|d| d.id != id))>
+                                        "Remove"
+                                    </button>
+                                })}
                             </li>
                         }
                     })
                     .collect_view()
             }}
         </ul>
+        {editable.then(|| view! { <AddDevices selected/> })}
+    }
+}
+
+/// A filterable list of devices, each with a button to add it to the change.
+#[component]
+fn AddDevices(selected: RwSignal<Vec<Named>>) -> impl IntoView {
+    let filter = RwSignal::new(String::new());
+    let found = use_list::<Device>("/api/devices", move || {
+        vec![("q", filter.get()), ("limit", "20".to_owned())]
+    });
+    let is_selected = move |id: i64| selected.get().iter().any(|device| device.id == id);
+
+    view! {
         <h2>"Add devices"</h2>
         <input type="search" placeholder="Name, host or tag" aria-label="Filter devices" bind:value=filter/>
-        {move || failure.get().map(|text| view! { <p class="error">{text}</p> })}
+        {list_view(found, move |devices| view! {
         <table class="list" data-testid="device-choices">
             <tbody>
-                {move || {
-                    found
-                        .get()
+                {
+                    devices
                         .into_iter()
                         .map(|device| {
                             let named = Named { id: device.id, name: device.name.clone() };
@@ -84,8 +85,9 @@ pub fn DevicesTab(selected: RwSignal<Vec<Named>>, errors: FieldErrors) -> impl I
                             }
                         })
                         .collect_view()
-                }}
+                }
             </tbody>
         </table>
+        }.into_any())}
     }
 }

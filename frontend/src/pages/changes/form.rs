@@ -1,6 +1,5 @@
 use changeaudit_shared::api::Named;
 use changeaudit_shared::api::changes::{Change, ChangeInput};
-use changeaudit_shared::api::groups::AccessGroup;
 use changeaudit_shared::role::Role;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -10,7 +9,7 @@ use super::devices_tab::DevicesTab;
 use super::script_tab::ScriptTab;
 use crate::api::{self, ApiError};
 use crate::app::current_user;
-use crate::forms::FieldErrors;
+use crate::forms::{FieldErrors, submit};
 use crate::local_time;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,23 +122,37 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
     );
 
     let tab = RwSignal::new(Tab::General);
-    let errors = FieldErrors(RwSignal::new(Vec::new()));
+    let errors = FieldErrors::new();
     let message = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
-    let groups = RwSignal::new(Vec::<AccessGroup>::new());
-    spawn_local(async move {
-        match api::access_groups().await {
-            Ok(page) => groups.set(page.items),
-            Err(error) => message.set(Some(error.message())),
-        }
-    });
+    // The change's own group is a choice from the start; a planner gets the others (which only
+    // the global roles may list) to choose from.
+    let groups = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|change| vec![change.access_group.clone()])
+            .unwrap_or_default(),
+    );
+    if editable {
+        spawn_local(async move {
+            match api::access_groups().await {
+                Ok(page) => groups.set(
+                    page.items
+                        .into_iter()
+                        .map(|group| Named {
+                            id: group.id,
+                            name: group.name,
+                        })
+                        .collect(),
+                ),
+                Err(error) => message.set(Some(error.message())),
+            }
+        });
+    }
 
     let navigate = use_navigate();
     let stored = stored_id.clone();
     let save = move |_| {
-        if pending.get_untracked() {
-            return;
-        }
         let input = ChangeInput {
             id: id.get_untracked(),
             title: title.get_untracked(),
@@ -154,28 +167,22 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
                 .collect(),
             script: script.get_untracked(),
         };
-        pending.set(true);
         message.set(None);
         let stored = stored.clone();
         let navigate = navigate.clone();
-        spawn_local(async move {
+        submit(pending, async move {
             let outcome = match &stored {
                 Some(stored) => api::edit_change(stored, &input).await,
                 None => api::register_change(&input).await,
             };
-            pending.set(false);
             match outcome {
                 Ok(_) => navigate("/changes", Default::default()),
-                Err(ApiError::Refused(problem)) if !problem.errors.is_empty() => {
-                    if let Some(first) = problem.errors.first() {
+                Err(error) => {
+                    message.set(Some(errors.take(error)));
+                    // Show the tab of the first field at fault.
+                    if let Some(first) = errors.0.get_untracked().first() {
                         tab.set(Tab::of_field(&first.field));
                     }
-                    message.set(Some(problem.message().to_owned()));
-                    errors.0.set(problem.errors);
-                }
-                Err(error) => {
-                    errors.0.set(Vec::new());
-                    message.set(Some(error.message()));
                 }
             }
         });
@@ -186,7 +193,7 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
             return;
         };
         let navigate = navigate.clone();
-        spawn_local(async move {
+        submit(pending, async move {
             match api::cancel_change(&stored).await {
                 Ok(_) => navigate("/changes", Default::default()),
                 Err(error) => message.set(Some(error.message())),
@@ -265,7 +272,7 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
                 {errors.under("access_group_id")}
             </div>
             <div class="tab-panel" hidden=move || tab.get() != Tab::Devices>
-                <DevicesTab selected=devices errors/>
+                <DevicesTab selected=devices errors editable/>
             </div>
             <div class="tab-panel" hidden=move || tab.get() != Tab::Script>
                 <ScriptTab script errors/>
@@ -278,7 +285,7 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
                 </button>
             })}
             {(editable && existing.is_some()).then(|| view! {
-                <button type="button" class="danger" on:click=cancel_change>"Cancel change"</button>
+                <button type="button" class="danger" disabled=move || pending.get() on:click=cancel_change>"Cancel change"</button>
             })}
         </div>
     }

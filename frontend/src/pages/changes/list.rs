@@ -1,12 +1,10 @@
-use changeaudit_shared::api::Page;
 use changeaudit_shared::api::changes::{Change, ChangeStatus};
 use changeaudit_shared::role::Role;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::components::A;
 
-use crate::api::{self, ApiError};
 use crate::app::current_user;
+use crate::listing::{list_view, use_list};
 use crate::local_time;
 
 /// The changes the person may see, newest window first, filtered by text and status.
@@ -15,12 +13,8 @@ pub fn ChangesList() -> impl IntoView {
     let may_register = current_user().is_some_and(|me| me.has_role(Role::Planner));
     let text = RwSignal::new(String::new());
     let status = RwSignal::new(String::new());
-    let page = RwSignal::new(None::<Result<Page<Change>, ApiError>>);
-    Effect::new(move |_| {
-        let filters = [("q", text.get()), ("status", status.get())];
-        spawn_local(async move {
-            page.set(Some(api::changes(&filters).await));
-        });
+    let list = use_list::<Change>("/api/changes", move || {
+        vec![("q", text.get()), ("status", status.get())]
     });
 
     view! {
@@ -38,20 +32,12 @@ pub fn ChangesList() -> impl IntoView {
                     .collect_view()}
             </select>
         </div>
-        {move || match page.get() {
-            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
-            Some(Ok(page)) if page.items.is_empty() => {
-                view! { <p class="empty">"No change matches."</p> }.into_any()
-            }
-            Some(Ok(page)) => view! { <ChangesTable page/> }.into_any(),
-        }}
+        {list_view(list, |changes| view! { <ChangesTable changes/> }.into_any())}
     }
 }
 
 #[component]
-fn ChangesTable(page: Page<Change>) -> impl IntoView {
-    let shown = page.items.len();
+fn ChangesTable(changes: Vec<Change>) -> impl IntoView {
     view! {
         <table class="list" data-testid="changes">
             <thead>
@@ -61,8 +47,7 @@ fn ChangesTable(page: Page<Change>) -> impl IntoView {
                 </tr>
             </thead>
             <tbody>
-                {page
-                    .items
+                {changes
                     .into_iter()
                     .map(|change| {
                         let href = format!("/changes/{}", change.id);
@@ -89,6 +74,5 @@ fn ChangesTable(page: Page<Change>) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
-        <p class="muted">{format!("{shown} of {}", page.total)}</p>
     }
 }

@@ -1,0 +1,47 @@
+//! What every list page shares: a page of results that follows its filters (an answer to an
+//! older filter never replaces a newer one), and its loading, error, empty and table states.
+
+use changeaudit_shared::api::Page;
+use leptos::prelude::*;
+use serde::de::DeserializeOwned;
+
+use crate::api::{self, ApiError};
+
+pub type List<T> = LocalResource<Result<Page<T>, ApiError>>;
+
+/// `path` with the query `filters` gives, fetched again whenever they change.
+pub fn use_list<T>(
+    path: &'static str,
+    filters: impl Fn() -> Vec<(&'static str, String)> + 'static,
+) -> List<T>
+where
+    T: DeserializeOwned + 'static,
+{
+    LocalResource::new(move || {
+        let url = format!("{path}{}", api::query(&filters()));
+        async move { api::get::<Page<T>>(&url).await }
+    })
+}
+
+/// The list as `table` shows it, with how many of how many are shown.
+pub fn list_view<T>(
+    list: List<T>,
+    table: impl Fn(Vec<T>) -> AnyView + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+{
+    move || match list.get() {
+        None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+        Some(Err(error)) => {
+            view! { <p class="error" role="alert">{error.message()}</p> }.into_any()
+        }
+        Some(Ok(page)) if page.items.is_empty() => {
+            view! { <p class="empty">"Nothing matches."</p> }.into_any()
+        }
+        Some(Ok(page)) => {
+            let count = format!("{} of {}", page.items.len(), page.total);
+            view! { {table(page.items)} <p class="muted">{count}</p> }.into_any()
+        }
+    }
+}
