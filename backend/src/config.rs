@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::secret::Secret;
+use crate::web::client_ip::IpNet;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -31,12 +32,20 @@ pub struct Config {
     pub trusted_origins: Vec<String>,
     pub session_idle_timeout: Duration,
     pub session_max_lifetime: Duration,
+    /// Where session recordings are written.
+    pub recordings_dir: PathBuf,
+    /// Proxies whose `X-Forwarded-For` names the client; anyone else's is ignored.
+    pub trusted_proxies: Vec<IpNet>,
+    /// How long before a change's due date its sessions are warned.
+    pub due_warning: Duration,
+    /// The longest a terminal session may last, whatever the change's window.
+    pub terminal_max_length: Duration,
     /// A tracing filter such as `info` or `info,sqlx=warn`.
     pub log: String,
 }
 
 /// The variables read, in the order the README lists them.
-pub const ENV_VARS: [&str; 13] = [
+pub const ENV_VARS: [&str; 17] = [
     "CHANGEAUDIT_CONFIG",
     "CHANGEAUDIT_LISTEN",
     "CHANGEAUDIT_DATA_DIR",
@@ -49,6 +58,10 @@ pub const ENV_VARS: [&str; 13] = [
     "CHANGEAUDIT_TRUSTED_ORIGINS",
     "CHANGEAUDIT_SESSION_IDLE_MINUTES",
     "CHANGEAUDIT_SESSION_MAX_HOURS",
+    "CHANGEAUDIT_RECORDINGS_DIR",
+    "CHANGEAUDIT_TRUSTED_PROXIES",
+    "CHANGEAUDIT_DUE_WARNING_MINUTES",
+    "CHANGEAUDIT_TERMINAL_MAX_MINUTES",
     "CHANGEAUDIT_LOG",
 ];
 
@@ -80,6 +93,10 @@ struct Layer {
     trusted_origins: Option<Vec<String>>,
     session_idle_minutes: Option<u64>,
     session_max_hours: Option<u64>,
+    recordings_dir: Option<PathBuf>,
+    trusted_proxies: Option<Vec<String>>,
+    due_warning_minutes: Option<u64>,
+    terminal_max_minutes: Option<u64>,
     log: Option<String>,
 }
 
@@ -97,6 +114,10 @@ impl Layer {
             trusted_origins: self.trusted_origins.or(base.trusted_origins),
             session_idle_minutes: self.session_idle_minutes.or(base.session_idle_minutes),
             session_max_hours: self.session_max_hours.or(base.session_max_hours),
+            recordings_dir: self.recordings_dir.or(base.recordings_dir),
+            trusted_proxies: self.trusted_proxies.or(base.trusted_proxies),
+            due_warning_minutes: self.due_warning_minutes.or(base.due_warning_minutes),
+            terminal_max_minutes: self.terminal_max_minutes.or(base.terminal_max_minutes),
             log: self.log.or(base.log),
         }
     }
@@ -123,18 +144,24 @@ impl Layer {
             master_key_file: text("CHANGEAUDIT_MASTER_KEY_FILE").map(PathBuf::from),
             static_dir: text("CHANGEAUDIT_STATIC_DIR").map(PathBuf::from),
             public_url: text("CHANGEAUDIT_PUBLIC_URL"),
-            trusted_origins: text("CHANGEAUDIT_TRUSTED_ORIGINS").map(|list| {
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|origin| !origin.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            }),
+            trusted_origins: text("CHANGEAUDIT_TRUSTED_ORIGINS").map(|list| comma_list(&list)),
             session_idle_minutes: parse_var(env, "CHANGEAUDIT_SESSION_IDLE_MINUTES")?,
             session_max_hours: parse_var(env, "CHANGEAUDIT_SESSION_MAX_HOURS")?,
+            recordings_dir: text("CHANGEAUDIT_RECORDINGS_DIR").map(PathBuf::from),
+            trusted_proxies: text("CHANGEAUDIT_TRUSTED_PROXIES").map(|list| comma_list(&list)),
+            due_warning_minutes: parse_var(env, "CHANGEAUDIT_DUE_WARNING_MINUTES")?,
+            terminal_max_minutes: parse_var(env, "CHANGEAUDIT_TERMINAL_MAX_MINUTES")?,
             log: text("CHANGEAUDIT_LOG"),
         })
     }
+}
+
+fn comma_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse_var<T>(env: &HashMap<String, String>, name: &str) -> Result<Option<T>, ConfigError>
@@ -201,6 +228,17 @@ impl Layer {
         if max_hours == 0 {
             return Err(invalid("session_max_hours", "must be at least 1"));
         }
+        let terminal_max_minutes = self.terminal_max_minutes.unwrap_or(8 * 60);
+        if terminal_max_minutes == 0 {
+            return Err(invalid("terminal_max_minutes", "must be at least 1"));
+        }
+        let trusted_proxies = self
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|text| text.parse::<IpNet>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| invalid("trusted_proxies", &error))?;
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -215,6 +253,14 @@ impl Layer {
             ));
         }
         Ok(Config {
+            recordings_dir: self
+                .recordings_dir
+                .unwrap_or_else(|| data_dir.join("recordings")),
+            trusted_proxies,
+            due_warning: Duration::from_secs(
+                self.due_warning_minutes.unwrap_or(10).saturating_mul(60),
+            ),
+            terminal_max_length: Duration::from_secs(terminal_max_minutes.saturating_mul(60)),
             listen: self
                 .listen
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
@@ -268,6 +314,8 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("data"));
         assert_eq!(config.database_url.expose(), "sqlite://data/changeaudit.db");
         assert_eq!(config.session_idle_timeout, Duration::from_secs(30 * 60));
+        assert_eq!(config.recordings_dir, PathBuf::from("data/recordings"));
+        assert!(config.trusted_proxies.is_empty());
         assert!(!config.cookie_secure());
     }
 
@@ -308,6 +356,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("unknown field `lisen`"), "{error}");
+
+        let error = Config::load(
+            None,
+            &env(&[("CHANGEAUDIT_TRUSTED_PROXIES", "10.0.0.0/33")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("CHANGEAUDIT_TRUSTED_PROXIES"), "{error}");
+        assert!(error.contains("10.0.0.0/33"), "{error}");
 
         let error =
             Config::load(None, &env(&[("CHANGEAUDIT_ADMIN_PASSWORD", "short")])).unwrap_err();

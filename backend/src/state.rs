@@ -6,7 +6,9 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Database;
+use crate::recordings::{LocalFolder, RecordingStore};
 use crate::vault::MasterKey;
+use crate::web::client_ip::IpNet;
 use crate::web::csrf::TrustedOrigins;
 
 /// What every handler may reach. Nothing here is state another replica would need: the
@@ -22,6 +24,18 @@ pub struct Shared {
     pub static_dir: PathBuf,
     /// Seals and opens stored secrets.
     pub master_key: MasterKey,
+    pub recordings: Arc<dyn RecordingStore>,
+    pub terminal: TerminalPolicy,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TerminalPolicy {
+    /// How long before its close a session is warned.
+    pub warning: Duration,
+    /// The longest a session may last.
+    pub max_length: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +67,12 @@ impl AppState {
             trusted_origins: TrustedOrigins::new(origins),
             static_dir: config.static_dir.clone(),
             master_key,
+            recordings: Arc::new(LocalFolder::new(config.recordings_dir.clone())),
+            terminal: TerminalPolicy {
+                warning: config.due_warning,
+                max_length: config.terminal_max_length,
+            },
+            trusted_proxies: config.trusted_proxies.clone(),
         }))
     }
 }

@@ -1,11 +1,16 @@
 //! A real OpenSSH server standing in for a device: `sshd -i` run for each connection accepted on
 //! a listener bound to `127.0.0.1:0`, with a throwaway host key. No port is guessed and nothing
 //! outlives the test. The backend's integration tests use it too.
+//!
+//! Two accounts log in to it: `PASSWORD_USER` with `PASSWORD` and `KEY_USER` with the key in
+//! `client_key`. Both run bash with a plain `$ ` prompt; `Sshd::with_shell_integration` also
+//! loads changeaudit's shell-integration script, as an admin would install it on a device.
 
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -15,6 +20,13 @@ use tokio::task::JoinHandle;
 use crate::{E2eError, Result};
 
 const SSHD: &str = "/usr/sbin/sshd";
+/// Local accounts made once on the test machine; nothing but these test servers lets them in.
+pub const PASSWORD_USER: &str = "changeaudit-pw";
+pub const PASSWORD: &str = "device password for tests";
+pub const KEY_USER: &str = "changeaudit-key";
+
+/// The shell every login gets: no user start-up files, so the screen is the same everywhere.
+const PLAIN_RC: &str = "PS1='$ '\nunset PROMPT_COMMAND\n";
 
 pub struct Sshd {
     pub address: SocketAddr,
@@ -22,12 +34,25 @@ pub struct Sshd {
     pub host_key: String,
     /// What `ssh-keygen -lf` says of its host key.
     pub fingerprint: String,
+    /// The private key `KEY_USER` logs in with, in OpenSSH format.
+    pub client_key: String,
+    /// The process group of each connection's sshd, to cut them all.
+    connections: Arc<Mutex<Vec<u32>>>,
     accepting: JoinHandle<()>,
     _dir: TempDir,
 }
 
 impl Sshd {
     pub async fn start() -> Result<Sshd> {
+        Sshd::launch(false).await
+    }
+
+    /// A server whose logins load the shell-integration script.
+    pub async fn with_shell_integration() -> Result<Sshd> {
+        Sshd::launch(true).await
+    }
+
+    async fn launch(shell_integration: bool) -> Result<Sshd> {
         if !Path::new(SSHD).exists() {
             return Err(E2eError(format!(
                 "{SSHD} is missing: install openssh-server (`scripts/dev test` does)"
@@ -35,42 +60,54 @@ impl Sshd {
         }
         std::fs::create_dir_all("/run/sshd")
             .map_err(|error| E2eError::context("sshd's privilege-separation folder", error))?;
+        ensure_accounts().await?;
         let dir = tempfile::tempdir().map_err(|error| E2eError::context("sshd folder", error))?;
-        let key = dir.path().join("host_ed25519");
-        let key_text = key.display().to_string();
-        run(
-            "ssh-keygen",
-            &["-q", "-t", "ed25519", "-N", "", "-f", &key_text],
-        )
-        .await?;
-        let host_key = std::fs::read_to_string(format!("{key_text}.pub"))
-            .map_err(|error| E2eError::context("sshd's public host key", error))?
-            .trim()
-            .to_owned();
-        let listing = run("ssh-keygen", &["-l", "-f", &format!("{key_text}.pub")]).await?;
-        let fingerprint = listing
-            .split_whitespace()
-            .nth(1)
-            .ok_or_else(|| E2eError(format!("no fingerprint in `{listing}`")))?
-            .to_owned();
-        let config = dir.path().join("sshd_config");
-        std::fs::write(
-            &config,
-            format!(
-                "HostKey {key_text}\nUsePAM no\nStrictModes no\nPidFile none\nLogLevel ERROR\n"
+        // The accounts read their start-up file and authorized keys from here.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .map_err(|error| E2eError::context("sshd folder", error))?;
+        let path = |name: &str| dir.path().join(name);
+        let write = |name: &str, text: &str| {
+            std::fs::write(path(name), text).map_err(|error| E2eError::context(name, error))
+        };
+
+        let (host_key, fingerprint) = keypair(&path("host_ed25519")).await?;
+        let (client_public, _) = keypair(&path("client_ed25519")).await?;
+        let client_key = std::fs::read_to_string(path("client_ed25519"))
+            .map_err(|error| E2eError::context("client key", error))?;
+        write("authorized_keys", &format!("{client_public}\n"))?;
+
+        let mut rc = PLAIN_RC.to_owned();
+        if shell_integration {
+            let script = workspace_root().join("contrib/shell-integration/changeaudit.sh");
+            rc.push_str(&format!(". {}\n", script.display()));
+        }
+        write("bashrc", &rc)?;
+        write(
+            "sshd_config",
+            &format!(
+                "HostKey {host}\nUsePAM no\nStrictModes no\nPidFile none\nLogLevel ERROR\n\
+                 AllowUsers {PASSWORD_USER} {KEY_USER}\nPasswordAuthentication yes\n\
+                 AuthorizedKeysFile {keys}\nClientAliveInterval 0\n\
+                 ForceCommand exec /bin/bash --noprofile --rcfile {rc} -i\n",
+                host = path("host_ed25519").display(),
+                keys = path("authorized_keys").display(),
+                rc = path("bashrc").display(),
             ),
-        )
-        .map_err(|error| E2eError::context("sshd_config", error))?;
+        )?;
+        let config = path("sshd_config");
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|error| E2eError::context("binding sshd's listener", error))?;
         let address = listener
             .local_addr()
             .map_err(|error| E2eError::context("sshd's address", error))?;
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let groups = connections.clone();
         let accepting = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                if let Err(error) = serve(stream, &config) {
-                    eprintln!("sshd -i: {error}");
+                match serve(stream, &config) {
+                    Ok(group) => groups.lock().unwrap_or_else(|e| e.into_inner()).push(group),
+                    Err(error) => eprintln!("sshd -i: {error}"),
                 }
             }
         });
@@ -78,14 +115,109 @@ impl Sshd {
             address,
             host_key,
             fingerprint,
+            client_key,
+            connections,
             accepting,
             _dir: dir,
         })
     }
+
+    /// Kills every connection's sshd at once, as a crash of the device would.
+    pub async fn kill_connections(&self) -> Result<()> {
+        let groups: Vec<u32> = std::mem::take(
+            &mut *self
+                .connections
+                .lock()
+                .unwrap_or_else(|error| error.into_inner()),
+        );
+        for group in groups {
+            // The group may be gone already: the connection ended.
+            Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .stderr(Stdio::null())
+                .status()
+                .await
+                .map_err(|error| E2eError::context("kill", error))?;
+        }
+        Ok(())
+    }
 }
 
-/// One connection, handed to `sshd -i` as its standard input and output.
-fn serve(stream: tokio::net::TcpStream, config: &Path) -> Result<()> {
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_default()
+}
+
+/// Makes an ed25519 key pair at `path`; answers its public half and fingerprint.
+async fn keypair(path: &Path) -> Result<(String, String)> {
+    let text = path.display().to_string();
+    run(
+        "ssh-keygen",
+        &["-q", "-t", "ed25519", "-N", "", "-f", &text],
+    )
+    .await?;
+    let public = std::fs::read_to_string(format!("{text}.pub"))
+        .map_err(|error| E2eError::context("public key", error))?
+        .trim()
+        .to_owned();
+    let listing = run("ssh-keygen", &["-l", "-f", &format!("{text}.pub")]).await?;
+    let fingerprint = listing
+        .split_whitespace()
+        .nth(1)
+        .ok_or_else(|| E2eError(format!("no fingerprint in `{listing}`")))?
+        .to_owned();
+    Ok((public, fingerprint))
+}
+
+/// Makes the two test accounts if they are missing, and sets the password account's password.
+/// Once per process: `chpasswd` locks the password file.
+async fn ensure_accounts() -> Result<()> {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_try_init(|| async {
+        for user in [PASSWORD_USER, KEY_USER] {
+            let exists = Command::new("id")
+                .arg(user)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await
+                .map_err(|error| E2eError::context("id", error))?
+                .success();
+            if !exists {
+                run("useradd", &["--create-home", "--shell", "/bin/bash", user]).await?;
+            }
+        }
+        // A locked account (`!`) is refused even with a key; `*` only forbids passwords.
+        run("usermod", &["-p", "*", KEY_USER]).await?;
+        let mut chpasswd = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .spawn()
+            .map_err(|error| E2eError::context("chpasswd", error))?;
+        if let Some(mut stdin) = chpasswd.stdin.take() {
+            use tokio::io::AsyncWriteExt;
+            stdin
+                .write_all(format!("{PASSWORD_USER}:{PASSWORD}\n").as_bytes())
+                .await
+                .map_err(|error| E2eError::context("chpasswd", error))?;
+        }
+        let status = chpasswd
+            .wait()
+            .await
+            .map_err(|error| E2eError::context("chpasswd", error))?;
+        if !status.success() {
+            return Err(E2eError(format!("chpasswd failed: {status}")));
+        }
+        Ok(())
+    })
+    .await
+    .map(|_| ())
+}
+
+/// One connection, handed to `sshd -i` as its standard input and output, in a process group
+/// of its own; answers that group.
+fn serve(stream: tokio::net::TcpStream, config: &Path) -> Result<u32> {
     let stream = stream
         .into_std()
         .map_err(|error| E2eError::context("connection", error))?;
@@ -99,13 +231,17 @@ fn serve(stream: tokio::net::TcpStream, config: &Path) -> Result<()> {
         .arg("-i")
         .arg("-f")
         .arg(config)
-        .stdin(Stdio::from(OwnedFd::from(input)))
-        .stdout(Stdio::from(OwnedFd::from(stream)))
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(input)))
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(stream)))
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|error| E2eError::context("starting sshd -i", error))?;
+    let group = child
+        .id()
+        .ok_or_else(|| E2eError("sshd -i exited at once".to_owned()))?;
     tokio::spawn(async move { child.wait().await });
-    Ok(())
+    Ok(group)
 }
 
 impl Drop for Sshd {
@@ -122,7 +258,8 @@ async fn run(program: &str, args: &[&str]) -> Result<String> {
         .map_err(|error| E2eError::context(program, error))?;
     if !output.status.success() {
         return Err(E2eError(format!(
-            "{program}: {}",
+            "{program} {}: {}",
+            args.join(" "),
             String::from_utf8_lossy(&output.stderr)
         )));
     }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExecutedCommand {
     /// The command line as the shell ran it.
     #[serde(rename = "command")]
@@ -16,6 +17,7 @@ pub struct ExecutedCommand {
 
 /// How a command was recognised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Recognition {
     /// Announced by the device's shell with OSC 133 / OSC 633 sequences.

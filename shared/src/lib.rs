@@ -16,5 +16,6 @@ pub mod report;
 pub mod role;
 pub mod script;
 pub mod shell_marks;
+pub mod terminal;
 pub mod trail;
 pub mod words;

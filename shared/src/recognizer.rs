@@ -55,6 +55,8 @@ pub struct CommandRecognizer {
     unfinished: Option<String>,
     /// Inside a bracketed paste, Enter is text, not acceptance.
     in_paste: bool,
+    /// Counts what may have changed `commands()`: a live session reads them again only then.
+    revision: u64,
 }
 
 impl CommandRecognizer {
@@ -69,7 +71,14 @@ impl CommandRecognizer {
             accepting: None,
             unfinished: None,
             in_paste: false,
+            revision: 0,
         }
+    }
+
+    /// Changes whenever `commands()` may have: a command recognised or announced, or an exit
+    /// status learnt.
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     pub fn feed(&mut self, event: &Event) {
@@ -108,6 +117,7 @@ impl CommandRecognizer {
 
     fn output(&mut self, time: f64, bytes: &[u8]) {
         for found in self.marks.push(bytes) {
+            self.revision += 1;
             if self.announcements.apply(found.mark).is_some() {
                 self.announced_at.push(time);
             }
@@ -207,12 +217,15 @@ impl CommandRecognizer {
             match Words::parse(&candidate) {
                 Err(_) => self.unfinished = Some(candidate),
                 Ok(words) if words.is_empty() => {}
-                Ok(_) => self.from_screen.push(ExecutedCommand {
-                    text: candidate,
-                    offset: at,
-                    exit_code: None,
-                    source: Recognition::Screen,
-                }),
+                Ok(_) => {
+                    self.revision += 1;
+                    self.from_screen.push(ExecutedCommand {
+                        text: candidate,
+                        offset: at,
+                        exit_code: None,
+                        source: Recognition::Screen,
+                    });
+                }
             }
         }
     }

@@ -50,6 +50,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0005_names_unique_in_any_case.sql"),
         postgres: include_str!("../../migrations/postgres/0005_names_unique_in_any_case.sql"),
     },
+    Step {
+        version: 6,
+        description: "requests and terminal sessions",
+        sqlite: include_str!("../../migrations/sqlite/0006_requests_and_terminal_sessions.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_requests_and_terminal_sessions.sql"),
+    },
 ];
 
 #[derive(Debug)]

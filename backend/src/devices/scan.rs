@@ -28,7 +28,7 @@ pub enum ScanError {
 }
 
 /// The reason to show for a failed connection.
-fn reason(error: &russh::Error) -> &'static str {
+pub(crate) fn reason(error: &russh::Error) -> &'static str {
     use std::io::ErrorKind;
     match error {
         russh::Error::IO(io) => match io.kind() {

@@ -71,6 +71,19 @@ pub fn is_allowed(method: &Method, headers: &HeaderMap, trusted: &TrustedOrigins
     }
 }
 
+/// For a WebSocket: the request must name its origin, and it must be this server (by the Host
+/// it was sent to) or a trusted one.
+pub fn is_own_or_trusted_origin(headers: &HeaderMap, trusted: &TrustedOrigins) -> bool {
+    let text = |name| headers.get(name).and_then(|value| value.to_str().ok());
+    match text(header::ORIGIN) {
+        None => false,
+        Some(origin) => {
+            trusted.contains(origin)
+                || text(header::HOST).is_some_and(|host| origin_host(origin) == Some(host))
+        }
+    }
+}
+
 fn origin_host(origin: &str) -> Option<&str> {
     origin
         .strip_prefix("https://")
@@ -132,6 +145,27 @@ mod tests {
             ("host", "localhost:8080")
         ]));
         assert!(!allowed(&[("origin", "null"), ("host", "localhost:8080")]));
+    }
+
+    #[test]
+    fn websockets_must_come_from_this_server_or_a_trusted_origin() {
+        let trusted = TrustedOrigins::new(["https://portal.example".to_owned()]);
+        let judge = |pairs: &[(&'static str, &'static str)]| {
+            is_own_or_trusted_origin(&headers(pairs), &trusted)
+        };
+        assert!(judge(&[
+            ("origin", "http://localhost:8080"),
+            ("host", "localhost:8080")
+        ]));
+        assert!(judge(&[
+            ("origin", "https://portal.example"),
+            ("host", "10.0.0.1")
+        ]));
+        assert!(!judge(&[
+            ("origin", "http://evil.example"),
+            ("host", "localhost:8080")
+        ]));
+        assert!(!judge(&[("host", "localhost:8080")]));
     }
 
     #[test]

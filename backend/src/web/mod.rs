@@ -1,6 +1,7 @@
 //! The HTTP surface: the API under `/api`, described by the OpenAPI document it is built with,
 //! and the single-page app everywhere else.
 
+pub mod client_ip;
 pub mod csrf;
 mod headers;
 mod openapi;
@@ -15,7 +16,7 @@ use utoipa_axum::routes;
 use crate::auth::handlers as auth;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{changes, credentials, devices, groups, health, users};
+use crate::{changes, credentials, devices, groups, health, terminal, users};
 
 /// Every API route, each registered with its OpenAPI description so the two cannot drift.
 pub fn api_routes() -> OpenApiRouter<AppState> {
@@ -68,6 +69,12 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             changes::handlers::update_change
         ))
         .routes(routes!(changes::handlers::cancel_change))
+        .routes(routes!(terminal::handlers::my_credentials))
+        .routes(routes!(terminal::handlers::open_terminal))
+        .routes(routes!(terminal::handlers::running_sessions))
+        .routes(routes!(terminal::handlers::get_session))
+        .routes(routes!(terminal::handlers::terminate_session))
+        .routes(routes!(terminal::handlers::watch_session))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -94,6 +94,9 @@ const EVERYONE_SIGNED_IN: &[Who] = &[Nobody, Member, Planner, Auditor, Admin];
 const READERS: &[Who] = &[Planner, Auditor, Admin];
 const ADMIN: &[Who] = &[Admin];
 const PLANNER: &[Who] = &[Planner];
+const OVERSEERS: &[Who] = &[Auditor, Admin];
+/// No session exists in this world: the routes of one answer who may ask, then that it is not.
+const NO_SESSION: i64 = 999_999;
 
 fn routes(world: &World, spare: &Spare) -> Vec<Route> {
     let group = world.group;
@@ -167,6 +170,19 @@ fn routes(world: &World, spare: &Spare) -> Vec<Route> {
             .body(fixtures::change_body("CHG-1", group, &world.devices))
             .only(PLANNER, 200),
         route("POST", "/api/changes/{id}/cancel", format!("/api/changes/{}/cancel", spare.change)).only(PLANNER, 200),
+        // Terminal sessions (the WebSocket routes are opened for real in `terminal`; a plain
+        // request, without the Origin a browser sends, is refused)
+        route("GET", "/api/me/credentials", "/api/me/credentials").only(EVERYONE_SIGNED_IN, 200),
+        route("GET", "/api/credentials/{id}/terminal", format!("/api/credentials/{}/terminal?cols=80&rows=24", world.credential))
+            .only(&[], 101),
+        route("GET", "/api/terminal-sessions/running", "/api/terminal-sessions/running").only(OVERSEERS, 200),
+        route("GET", "/api/terminal-sessions/{id}", format!("/api/terminal-sessions/{NO_SESSION}"))
+            .only(&[], 200)
+            .hidden_from_others(),
+        route("POST", "/api/terminal-sessions/{id}/terminate", format!("/api/terminal-sessions/{NO_SESSION}/terminate"))
+            .only(OVERSEERS, 404),
+        route("GET", "/api/terminal-sessions/{id}/watch", format!("/api/terminal-sessions/{NO_SESSION}/watch"))
+            .only(&[], 101),
     ]
 }
 

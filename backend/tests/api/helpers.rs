@@ -246,9 +246,11 @@ impl TestApp {
 
     /// A client of its own that has not signed in.
     pub fn anonymous(&self) -> Person {
+        let cookies = Arc::new(Jar::default());
         Person {
             address: self.address.clone(),
-            client: browser_like_client(Arc::new(Jar::default())),
+            client: browser_like_client(cookies.clone()),
+            cookies,
         }
     }
 
@@ -296,9 +298,24 @@ impl TestApp {
 pub struct Person {
     address: String,
     pub client: reqwest::Client,
+    cookies: Arc<Jar>,
 }
 
 impl Person {
+    /// The server's address, e.g. `http://127.0.0.1:PORT`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The cookies this person's browser would send, as a `Cookie` header value.
+    pub fn cookie_header(&self) -> String {
+        let url = self.address.parse().expect("server URL");
+        self.cookies
+            .cookies(&url)
+            .map(|value| value.to_str().expect("ASCII cookies").to_owned())
+            .unwrap_or_default()
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -21,4 +21,6 @@ mod master_key;
 mod schema;
 mod sessions;
 mod sign_in;
+mod terminal;
+mod terminal_client;
 mod users_and_groups;

@@ -1,0 +1,81 @@
+//! Recordings as files in one local folder, created with mode 0600.
+
+use std::io::{self, SeekFrom};
+use std::path::PathBuf;
+
+use tokio::fs::{File, OpenOptions};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+
+use super::{BoxFuture, RecordingSink, RecordingStore, is_valid_name};
+
+#[derive(Debug, Clone)]
+pub struct LocalFolder {
+    dir: PathBuf,
+}
+
+impl LocalFolder {
+    pub fn new(dir: PathBuf) -> Self {
+        LocalFolder { dir }
+    }
+
+    fn path(&self, name: &str) -> io::Result<PathBuf> {
+        if is_valid_name(name) {
+            Ok(self.dir.join(name))
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("`{name}` is not a recording name"),
+            ))
+        }
+    }
+}
+
+impl RecordingStore for LocalFolder {
+    fn create<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<Box<dyn RecordingSink>>> {
+        Box::pin(async move {
+            let path = self.path(name)?;
+            tokio::fs::create_dir_all(&self.dir).await?;
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .await?;
+            Ok(Box::new(LocalSink {
+                file: BufWriter::with_capacity(64 * 1024, file),
+            }) as Box<dyn RecordingSink>)
+        })
+    }
+
+    fn read<'a>(
+        &'a self,
+        name: &'a str,
+        offset: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, io::Result<Vec<u8>>> {
+        Box::pin(async move {
+            let mut file = File::open(self.path(name)?).await?;
+            file.seek(SeekFrom::Start(offset)).await?;
+            let mut bytes = Vec::new();
+            file.take(limit as u64).read_to_end(&mut bytes).await?;
+            Ok(bytes)
+        })
+    }
+}
+
+struct LocalSink {
+    file: BufWriter<File>,
+}
+
+impl RecordingSink for LocalSink {
+    fn write<'a>(&'a mut self, bytes: &'a [u8]) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(self.file.write_all(bytes))
+    }
+
+    fn sync(&mut self) -> BoxFuture<'_, io::Result<()>> {
+        Box::pin(async move {
+            self.file.flush().await?;
+            self.file.get_ref().sync_data().await
+        })
+    }
+}

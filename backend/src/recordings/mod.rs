@@ -1,0 +1,60 @@
+//! Where session recordings live. A store hands out sinks that a session appends its asciicast
+//! lines to and syncs; `LocalFolder` keeps them as files under one folder. Everything else
+//! (object storage) fits behind the same two traits.
+
+mod local;
+pub mod recorder;
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+
+pub use local::LocalFolder;
+pub use recorder::Recorder;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub trait RecordingStore: Send + Sync {
+    /// Creates the recording `name`; one that exists already is an error, never overwritten.
+    fn create<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<Box<dyn RecordingSink>>>;
+
+    /// Up to `limit` bytes of recording `name` from `offset` on; fewer at its end.
+    fn read<'a>(
+        &'a self,
+        name: &'a str,
+        offset: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, io::Result<Vec<u8>>>;
+}
+
+/// A recording being written.
+pub trait RecordingSink: Send {
+    fn write<'a>(&'a mut self, bytes: &'a [u8]) -> BoxFuture<'a, io::Result<()>>;
+
+    /// Makes everything written so far durable.
+    fn sync(&mut self) -> BoxFuture<'_, io::Result<()>>;
+}
+
+/// A recording's name in the store: letters, digits, `-`, `_` and one `.cast`, nothing that
+/// could climb out of a folder or a bucket prefix.
+pub fn is_valid_name(name: &str) -> bool {
+    name.strip_suffix(".cast").is_some_and(|stem| {
+        !stem.is_empty()
+            && stem
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_stay_inside_the_store() {
+        assert!(is_valid_name("20260102-0a1b2c.cast"));
+        for bad in ["../x.cast", "x.cast.cast", ".cast", "a/b.cast", "x.txt", ""] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
+}

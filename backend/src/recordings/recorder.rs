@@ -1,0 +1,137 @@
+//! A session's recording as it is made: asciicast v2 lines appended as events flow, the
+//! SHA-256 of every byte kept as they go, and everything synced to the store at least once a
+//! second.
+
+use std::io;
+use std::time::Duration;
+
+use changeaudit_shared::asciicast::{Event, Header};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use super::RecordingSink;
+
+/// Written events are made durable at least this often.
+pub const SYNC_EVERY: Duration = Duration::from_secs(1);
+
+pub struct Recorder {
+    sink: Box<dyn RecordingSink>,
+    digest: Sha256,
+    bytes: u64,
+    started: Instant,
+    /// Whether something was written since the last sync.
+    unsynced: bool,
+}
+
+/// A finished recording: its size and the hex SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl Recorder {
+    /// Starts the recording with its header, synced: a session is never started on a store
+    /// that cannot keep even that.
+    pub async fn start(sink: Box<dyn RecordingSink>, header: &Header) -> io::Result<Recorder> {
+        let mut recorder = Recorder {
+            sink,
+            digest: Sha256::new(),
+            bytes: 0,
+            started: Instant::now(),
+            unsynced: false,
+        };
+        recorder.append(&header.to_line()).await?;
+        recorder.sync().await?;
+        recorder.started = Instant::now();
+        Ok(recorder)
+    }
+
+    /// Seconds since the recording started: the time of an event happening now.
+    pub fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    pub async fn record(&mut self, event: &Event) -> io::Result<()> {
+        self.append(&event.to_line()).await
+    }
+
+    async fn append(&mut self, line: &str) -> io::Result<()> {
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        self.sink.write(&bytes).await?;
+        self.digest.update(&bytes);
+        self.bytes += bytes.len() as u64;
+        self.unsynced = true;
+        Ok(())
+    }
+
+    pub async fn sync(&mut self) -> io::Result<()> {
+        if self.unsynced {
+            self.sink.sync().await?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// Syncs what is left and answers the recording's size and digest.
+    pub async fn finish(mut self) -> io::Result<Sealed> {
+        self.sync().await?;
+        Ok(Sealed {
+            bytes: self.bytes,
+            sha256: hex::encode(self.digest.finalize()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use changeaudit_shared::asciicast::{Cast, EventData};
+
+    use super::*;
+    use crate::recordings::{LocalFolder, RecordingStore};
+
+    #[tokio::test]
+    async fn a_recording_reads_back_and_its_digest_is_of_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalFolder::new(dir.path().join("recordings"));
+        let sink = store.create("one.cast").await.unwrap();
+        let mut recorder = Recorder::start(sink, &Header::new(80, 24)).await.unwrap();
+        for (time, data) in [
+            (0.1, EventData::Output("$ ".into())),
+            (0.2, EventData::Input("ls\r".into())),
+            (
+                0.3,
+                EventData::Resize {
+                    cols: 100,
+                    rows: 30,
+                },
+            ),
+        ] {
+            recorder.record(&Event { time, data }).await.unwrap();
+        }
+        let sealed = recorder.finish().await.unwrap();
+        let bytes = store.read("one.cast", 0, usize::MAX).await.unwrap();
+        assert_eq!(sealed.bytes, bytes.len() as u64);
+        assert_eq!(sealed.sha256, hex::encode(Sha256::digest(&bytes)));
+        let cast = Cast::parse(std::str::from_utf8(&bytes).unwrap()).unwrap();
+        assert_eq!(cast.header.width, 80);
+        assert_eq!(cast.events.len(), 3);
+        assert_eq!(
+            store.read("one.cast", 5, 3).await.unwrap(),
+            bytes[5..8].to_vec()
+        );
+        // Never overwritten.
+        assert!(store.create("one.cast").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_folder_that_cannot_be_made_refuses_at_creation() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "not a folder").unwrap();
+        let store = LocalFolder::new(blocker.join("recordings"));
+        assert!(store.create("x.cast").await.is_err());
+    }
+}

@@ -1,0 +1,435 @@
+//! A running session: bytes between the browser and the device, each recorded before it is
+//! passed on, the command recognizer fed as they flow, and the checklist pushed after each
+//! command. One task per session, one message at a time: while the browser is slow to take
+//! output, the device's channel is not read, its SSH window closes and the device waits. No
+//! buffer on the path grows without bound, and nothing is dropped from the recording.
+
+use axum::extract::ws::{Message, WebSocket};
+use changeaudit_shared::asciicast::{Event, EventData, Utf8Stream};
+use changeaudit_shared::command::ExecutedCommand;
+use changeaudit_shared::recognizer::CommandRecognizer;
+use changeaudit_shared::report::AuditReport;
+use changeaudit_shared::terminal::{
+    Checklist, ClientMessage, EndReason, MAX_COLS, MAX_ROWS, ServerMessage,
+};
+use russh::ChannelMsg;
+
+use super::opening::{self, Opened, Request};
+use super::store::{self, Ending, HEARTBEAT_EVERY};
+use crate::clock::Timestamp;
+use crate::recordings::recorder::{SYNC_EVERY, Sealed};
+use crate::state::AppState;
+
+/// Runs the session asked for on `socket`, from opening to the end.
+pub async fn run(state: AppState, mut socket: WebSocket, request: Request) {
+    let opened = match opening::open(&state, &request).await {
+        Ok(opened) => opened,
+        Err(failure) => {
+            close(&mut socket, failure.reason, &failure.message).await;
+            return;
+        }
+    };
+    let started = ServerMessage::Started {
+        session_id: opened.id,
+        device: opened.device.name.clone(),
+        account: opened.account.clone(),
+        change_id: opened.change_id.clone(),
+        closes_at: rfc3339(opened.closes_at),
+    };
+    let mut session = Session::new(state, request, opened);
+    let end = match send(&mut socket, &started).await {
+        Ok(()) => session.relay(&mut socket).await,
+        Err(()) => Stop::new(EndReason::ClosedByUser, ""),
+    };
+    session.finish(&mut socket, end).await;
+}
+
+/// Why the loop stopped, and what to tell the person.
+struct Stop {
+    reason: EndReason,
+    message: String,
+    by: Option<String>,
+}
+
+impl Stop {
+    fn new(reason: EndReason, message: impl Into<String>) -> Self {
+        Stop {
+            reason,
+            message: message.into(),
+            by: None,
+        }
+    }
+
+    fn recording_failed(error: std::io::Error) -> Self {
+        tracing::error!(%error, "a session's recording failed");
+        Stop::new(
+            EndReason::RecordingFailed,
+            "The session was closed: its recording could not be written. Tell an admin.",
+        )
+    }
+}
+
+struct Session {
+    state: AppState,
+    request: Request,
+    opened: Opened,
+    recognizer: CommandRecognizer,
+    output: Utf8Stream,
+    /// The commands as last stored and sent.
+    stored: Vec<ExecutedCommand>,
+    revision: u64,
+    warned: bool,
+    /// The device said the shell ended (as opposed to the connection dropping).
+    shell_ended: bool,
+}
+
+impl Session {
+    fn new(state: AppState, request: Request, opened: Opened) -> Self {
+        Session {
+            recognizer: CommandRecognizer::new(request.cols, request.rows),
+            output: Utf8Stream::default(),
+            stored: Vec::new(),
+            revision: 0,
+            warned: false,
+            shell_ended: false,
+            state,
+            request,
+            opened,
+        }
+    }
+
+    async fn relay(&mut self, socket: &mut WebSocket) -> Stop {
+        let mut ticks = tokio::time::interval(SYNC_EVERY);
+        let beats_per_heartbeat = (HEARTBEAT_EVERY.as_secs() / SYNC_EVERY.as_secs()).max(1);
+        let mut tick_count: u64 = 0;
+        loop {
+            let step = tokio::select! {
+                message = socket.recv() => self.on_browser(message).await,
+                message = self.opened.channel.wait() => self.on_device(message, socket).await,
+                _ = ticks.tick() => {
+                    tick_count += 1;
+                    self.tick(socket, tick_count.is_multiple_of(beats_per_heartbeat)).await
+                }
+            };
+            if let Err(stop) = step {
+                return stop;
+            }
+        }
+    }
+
+    async fn on_browser(
+        &mut self,
+        message: Option<Result<Message, axum::Error>>,
+    ) -> Result<(), Stop> {
+        let text = match message {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => {
+                return Err(Stop::new(EndReason::ClosedByUser, ""));
+            }
+            Some(Ok(Message::Text(text))) => text,
+            // Pings are answered by the library; nothing else is spoken.
+            Some(Ok(_)) => return Ok(()),
+        };
+        let message = match serde_json::from_str::<ClientMessage>(text.as_str()) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::info!(%error, "an unreadable terminal message was ignored");
+                return Ok(());
+            }
+        };
+        match message {
+            ClientMessage::Input { data } => {
+                if data.is_empty() {
+                    return Ok(());
+                }
+                let event = self.event(EventData::Input(data));
+                // Recorded first: input that cannot be recorded never reaches the device.
+                self.opened
+                    .recorder
+                    .record(&event)
+                    .await
+                    .map_err(Stop::recording_failed)?;
+                self.recognizer.feed(&event);
+                let EventData::Input(data) = event.data else {
+                    return Ok(());
+                };
+                self.opened
+                    .channel
+                    .data_bytes(data.into_bytes())
+                    .await
+                    .map_err(|_| Stop::new(EndReason::Interrupted, "The device stopped answering."))
+            }
+            ClientMessage::Resize { cols, rows } => {
+                if !(1..=MAX_COLS).contains(&cols) || !(1..=MAX_ROWS).contains(&rows) {
+                    return Ok(());
+                }
+                let event = self.event(EventData::Resize { cols, rows });
+                self.opened
+                    .recorder
+                    .record(&event)
+                    .await
+                    .map_err(Stop::recording_failed)?;
+                self.recognizer.feed(&event);
+                self.opened
+                    .channel
+                    .window_change(cols.into(), rows.into(), 0, 0)
+                    .await
+                    .map_err(|_| Stop::new(EndReason::Interrupted, "The device stopped answering."))
+            }
+        }
+    }
+
+    async fn on_device(
+        &mut self,
+        message: Option<ChannelMsg>,
+        socket: &mut WebSocket,
+    ) -> Result<(), Stop> {
+        match message {
+            Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
+                let text = self.output.push(&data);
+                self.show(text, socket).await
+            }
+            Some(ChannelMsg::ExitStatus { .. }) | Some(ChannelMsg::Eof) => {
+                self.shell_ended = true;
+                Ok(())
+            }
+            Some(ChannelMsg::Close) | None => {
+                let rest = self.output.finish();
+                self.show(rest, socket).await?;
+                Err(if self.shell_ended {
+                    Stop::new(EndReason::DeviceClosed, "The shell on the device ended.")
+                } else {
+                    Stop::new(
+                        EndReason::Interrupted,
+                        "The connection to the device was lost. The recording is kept up to here.",
+                    )
+                })
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Records what the device printed, feeds it to the recognizer, shows it, and sends any
+    /// command it completed.
+    async fn show(&mut self, text: String, socket: &mut WebSocket) -> Result<(), Stop> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        let event = self.event(EventData::Output(text));
+        self.opened
+            .recorder
+            .record(&event)
+            .await
+            .map_err(Stop::recording_failed)?;
+        self.recognizer.feed(&event);
+        if let EventData::Output(data) = event.data {
+            send(socket, &ServerMessage::Output { data })
+                .await
+                .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))?;
+        }
+        if self.recognizer.revision() != self.revision {
+            self.revision = self.recognizer.revision();
+            self.commands_changed(socket).await?;
+        }
+        Ok(())
+    }
+
+    async fn commands_changed(&mut self, socket: &mut WebSocket) -> Result<(), Stop> {
+        let commands = self.recognizer.commands();
+        if commands == self.stored {
+            return Ok(());
+        }
+        store::save_commands(
+            &self.state.db,
+            self.opened.id,
+            &self.request.user.username,
+            &self.stored,
+            &commands,
+            self.state.clock.now(),
+        )
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, session = self.opened.id, "storing recognised commands");
+            Stop::new(
+                EndReason::Interrupted,
+                "The session was closed: its commands could not be stored. Tell an admin.",
+            )
+        })?;
+        let mut messages: Vec<ServerMessage> = commands
+            .iter()
+            .enumerate()
+            .filter(|(index, command)| self.stored.get(*index) != Some(command))
+            .map(|(index, command)| ServerMessage::Command {
+                index,
+                command: command.clone(),
+            })
+            .collect();
+        messages.push(ServerMessage::Checklist(self.checklist(&commands)));
+        self.stored = commands;
+        for message in &messages {
+            send(socket, message)
+                .await
+                .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))?;
+        }
+        Ok(())
+    }
+
+    fn checklist(&self, commands: &[ExecutedCommand]) -> Checklist {
+        let report = AuditReport::new(&self.opened.script, commands.to_vec(), &self.opened.benign);
+        Checklist {
+            lines: report.board,
+            score: report.score,
+            verdict: report.verdict,
+        }
+    }
+
+    /// Once a second: make the recording durable, and enforce the window and terminations.
+    async fn tick(&mut self, socket: &mut WebSocket, heartbeat: bool) -> Result<(), Stop> {
+        self.opened
+            .recorder
+            .sync()
+            .await
+            .map_err(Stop::recording_failed)?;
+        let now = self.state.clock.now();
+        if now >= self.opened.closes_at {
+            return Err(self.window_closed());
+        }
+        if !self.warned && now >= self.opened.closes_at.minus(self.state.terminal.warning) {
+            self.warned = true;
+            let minutes = now.until(self.opened.closes_at).as_secs().div_ceil(60);
+            let message = format!(
+                "This session will be closed at {} ({} minute{} from now){}.",
+                rfc3339(self.opened.closes_at),
+                minutes,
+                if minutes == 1 { "" } else { "s" },
+                if self.opened.closes_at_due_date {
+                    ", the change's due date"
+                } else {
+                    ", the longest a session may last"
+                }
+            );
+            send(socket, &ServerMessage::Warning { message })
+                .await
+                .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))?;
+        }
+        let db = &self.state.db;
+        if heartbeat && let Err(error) = store::heartbeat(db, self.opened.id, now).await {
+            tracing::warn!(%error, session = self.opened.id, "session heartbeat");
+        }
+        match store::termination_request(db, self.opened.id).await {
+            Ok(Some(by)) => Err(Stop {
+                reason: EndReason::Terminated,
+                message: format!("The session was terminated by {by}."),
+                by: Some(by),
+            }),
+            Ok(None) => Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, session = self.opened.id, "reading a termination request");
+                Ok(())
+            }
+        }
+    }
+
+    fn window_closed(&self) -> Stop {
+        if self.opened.closes_at_due_date {
+            Stop::new(
+                EndReason::DueDate,
+                "The change's due date has come: the session is closed.",
+            )
+        } else {
+            Stop::new(
+                EndReason::MaxLength,
+                "The session reached the longest a session may last, and is closed.",
+            )
+        }
+    }
+
+    fn event(&self, data: EventData) -> Event {
+        Event {
+            time: self.opened.recorder.elapsed(),
+            data,
+        }
+    }
+
+    /// Ends the session everywhere: the device, the recording, the row and the browser.
+    async fn finish(self, socket: &mut WebSocket, stop: Stop) {
+        let Session {
+            state,
+            request,
+            opened,
+            recognizer,
+            stored,
+            ..
+        } = self;
+        opened.connection.close().await;
+        let sealed: Option<Sealed> = match opened.recorder.finish().await {
+            Ok(sealed) => Some(sealed),
+            Err(error) => {
+                tracing::error!(%error, session = opened.id, "sealing a recording");
+                None
+            }
+        };
+        let commands = recognizer.commands();
+        if commands != stored
+            && let Err(error) = store::save_commands(
+                &state.db,
+                opened.id,
+                &request.user.username,
+                &stored,
+                &commands,
+                state.clock.now(),
+            )
+            .await
+        {
+            tracing::error!(%error, session = opened.id, "storing the last commands");
+        }
+        let report = opened
+            .change_id
+            .as_ref()
+            .map(|_| AuditReport::new(&opened.script, commands.clone(), &opened.benign));
+        let ending = Ending {
+            reason: stop.reason,
+            by: stop.by.as_deref(),
+            at: state.clock.now(),
+            recording: sealed.as_ref(),
+            score: report.as_ref().map(|report| report.score),
+            verdict: report.as_ref().map(|report| report.verdict.as_str()),
+            commands: commands.len(),
+        };
+        if let Err(error) = store::end(&state.db, opened.id, &request.user.username, &ending).await
+        {
+            tracing::error!(%error, session = opened.id, "storing the end of a session");
+        }
+        let message = if stop.message.is_empty() {
+            "The session is closed.".to_owned()
+        } else {
+            stop.message
+        };
+        close(socket, stop.reason, &message).await;
+    }
+}
+
+async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), ()> {
+    let text = serde_json::to_string(message).map_err(|_| ())?;
+    socket
+        .send(Message::Text(text.into()))
+        .await
+        .map_err(|_| ())
+}
+
+/// Tells the browser why the session is over, then closes the socket.
+async fn close(socket: &mut WebSocket, reason: EndReason, message: &str) {
+    let closed = ServerMessage::Closed {
+        reason,
+        message: message.to_owned(),
+    };
+    // The browser may be gone already; then there is no one to tell.
+    if send(socket, &closed).await.is_ok() {
+        socket.send(Message::Close(None)).await.ok();
+    }
+}
+
+fn rfc3339(at: Timestamp) -> String {
+    at.to_datetime()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

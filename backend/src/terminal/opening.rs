@@ -1,0 +1,256 @@
+//! Opening a session, in the order that keeps every promise: the gate first; then the device,
+//! with its pinned host key and the vaulted secret; then the recording (nothing may run
+//! unrecorded); then the shell; then the session's row and its audit event. Any failure ends
+//! here, audited, with words for the person.
+
+use changeaudit_shared::api::Named;
+use changeaudit_shared::asciicast::Header;
+use changeaudit_shared::board::BenignCommands;
+use changeaudit_shared::script::Script;
+use changeaudit_shared::terminal::EndReason;
+use russh::Channel;
+use russh::client::Msg;
+
+use super::gate::{self, Permit};
+use super::ssh::{self, Connection, SshError, Target};
+use super::store::{self, NewSession};
+use crate::clock::Timestamp;
+use crate::recordings::Recorder;
+use crate::state::AppState;
+use crate::users::User;
+use crate::{credentials, devices, random};
+
+/// Who asks for a terminal on what, from where, at what size.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub user: User,
+    pub credential_id: i64,
+    pub client_ip: String,
+    pub user_agent: String,
+    pub cols: u16,
+    pub rows: u16,
+}
+
+/// A session that did not start, and why.
+#[derive(Debug)]
+pub struct Failure {
+    pub reason: EndReason,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(reason: EndReason, message: impl Into<String>) -> Self {
+        Failure {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    fn internal(context: &str, error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "{context}");
+        Failure::new(
+            EndReason::Interrupted,
+            "The session could not be started because of an internal error; it has been logged.",
+        )
+    }
+}
+
+/// A session whose shell is open and recorded.
+pub struct Opened {
+    pub id: i64,
+    pub device: Named,
+    pub account: String,
+    pub change_id: Option<String>,
+    pub script: Script,
+    pub benign: BenignCommands,
+    pub closes_at: Timestamp,
+    /// Whether `closes_at` is the change's due date, rather than the longest a session lasts.
+    pub closes_at_due_date: bool,
+    pub connection: Connection,
+    pub channel: Channel<Msg>,
+    pub recorder: Recorder,
+}
+
+pub async fn open(state: &AppState, request: &Request) -> Result<Opened, Failure> {
+    let outcome = attempt(state, request).await;
+    if let Err(failure) = &outcome {
+        let recorded = store::record_refusal(
+            &state.db,
+            &request.user.username,
+            request.credential_id,
+            failure.reason,
+            &failure.message,
+            state.clock.now(),
+        )
+        .await;
+        if let Err(error) = recorded {
+            tracing::error!(%error, "recording a refused session in the trail");
+        }
+    }
+    outcome
+}
+
+async fn attempt(state: &AppState, request: &Request) -> Result<Opened, Failure> {
+    let now = state.clock.now();
+    let mut connection = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(|error| Failure::internal("database", error))?;
+    let permit = gate::judge(&mut connection, request.user.id, request.credential_id, now)
+        .await
+        .map_err(|error| Failure::internal("session gate", error))?
+        .map_err(|refusal| Failure::new(EndReason::Refused, refusal.to_string()))?;
+    let credential = credentials::view(&mut connection, request.credential_id)
+        .await
+        .map_err(|error| Failure::internal("loading the credential", error))?;
+    let device = devices::view(&mut connection, credential.device_id)
+        .await
+        .map_err(|error| Failure::internal("loading the device", error))?;
+    let secret = credentials::open(&mut connection, &state.master_key, credential.id)
+        .await
+        .map_err(|error| Failure::internal("opening the credential", error))?;
+    drop(connection);
+
+    let target = Target {
+        host: device.host.clone(),
+        port: device.port,
+        pinned: device.host_key_fingerprint.clone(),
+        account: credential.username.clone(),
+        kind: credential.kind,
+        secret,
+    };
+    let ssh = ssh::connect(&target).await.map_err(|error| {
+        let reason = match &error {
+            SshError::HostKeyMismatch { .. } => EndReason::HostKeyMismatch,
+            SshError::AuthenticationFailed { .. } | SshError::UnreadableKey => {
+                EndReason::AuthenticationFailed
+            }
+            SshError::Unreachable { .. } | SshError::NoShell(_) => EndReason::Unreachable,
+        };
+        Failure::new(reason, error.to_string())
+    })?;
+
+    let device_named = Named {
+        id: device.id,
+        name: device.name.clone(),
+    };
+    let longest = now.plus(state.terminal.max_length);
+    let (closes_at, closes_at_due_date) = match &permit {
+        Permit::Planned { due_at, .. } if *due_at <= longest => (*due_at, true),
+        _ => (longest, false),
+    };
+    let recording = recording_name(now);
+    let recorder =
+        match start_recording(state, &recording, request, &device_named, &permit, now).await {
+            Ok(recorder) => recorder,
+            Err(failure) => {
+                ssh.close().await;
+                return Err(failure);
+            }
+        };
+    let channel = match ssh.shell(request.cols, request.rows).await {
+        Ok(channel) => channel,
+        Err(error) => {
+            ssh.close().await;
+            return Err(Failure::new(EndReason::Unreachable, error.to_string()));
+        }
+    };
+    let id = store::start(
+        &state.db,
+        &NewSession {
+            user_id: request.user.id,
+            username: &request.user.username,
+            credential_id: credential.id,
+            device: &device_named,
+            account: &credential.username,
+            change_id: permit.change_id(),
+            request_id: match &permit {
+                Permit::Planned { request_id, .. } => Some(*request_id),
+                Permit::Unplanned { .. } => None,
+            },
+            client_ip: &request.client_ip,
+            user_agent: &request.user_agent,
+            recording: &recording,
+            cols: request.cols,
+            rows: request.rows,
+            started_at: now,
+            closes_at,
+        },
+    )
+    .await;
+    let id = match id {
+        Ok(id) => id,
+        Err(error) => {
+            ssh.close().await;
+            return Err(Failure::internal("storing the session", error));
+        }
+    };
+    let (change_id, script, benign) = match permit {
+        Permit::Planned {
+            change_id,
+            script,
+            benign,
+            ..
+        } => (Some(change_id), script, benign),
+        Permit::Unplanned { benign } => (
+            None,
+            Script {
+                commands: Vec::new(),
+            },
+            benign,
+        ),
+    };
+    Ok(Opened {
+        id,
+        device: device_named,
+        account: credential.username,
+        change_id,
+        script,
+        benign,
+        closes_at,
+        closes_at_due_date,
+        connection: ssh,
+        channel,
+        recorder,
+    })
+}
+
+async fn start_recording(
+    state: &AppState,
+    name: &str,
+    request: &Request,
+    device: &Named,
+    permit: &Permit,
+    now: Timestamp,
+) -> Result<Recorder, Failure> {
+    let refuse = |error: std::io::Error| {
+        tracing::error!(%error, recording = name, "the recording cannot be written");
+        Failure::new(
+            EndReason::RecordingFailed,
+            "The session was not started: its recording cannot be written. Tell an admin.",
+        )
+    };
+    let sink = state.recordings.create(name).await.map_err(refuse)?;
+    let mut header = Header::new(request.cols, request.rows);
+    header.timestamp = Some(now.as_millis().div_euclid(1000));
+    header.title = Some(match permit.change_id() {
+        Some(change) => format!("{change} on {} by {}", device.name, request.user.username),
+        None => format!("{} by {} (unplanned)", device.name, request.user.username),
+    });
+    header.env.insert("TERM".to_owned(), ssh::TERM.to_owned());
+    Recorder::start(sink, &header).await.map_err(refuse)
+}
+
+/// A name no other session has: the day, then random letters.
+fn recording_name(now: Timestamp) -> String {
+    let day = now.to_datetime().date();
+    format!(
+        "{:04}{:02}{:02}-{}.cast",
+        day.year(),
+        u8::from(day.month()),
+        day.day(),
+        hex::encode(random::bytes::<12>())
+    )
+}

@@ -1,0 +1,470 @@
+//! Terminal sessions in the database: started, kept alive, their commands, ended; and read back.
+//! A session's row and the audit events about it are written in one transaction.
+
+use changeaudit_shared::api::Named;
+use changeaudit_shared::api::sessions::{SessionState, TerminalSession};
+use changeaudit_shared::command::{ExecutedCommand, Recognition};
+use changeaudit_shared::terminal::EndReason;
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use std::time::Duration;
+
+use crate::audit::{self, NewEvent};
+use crate::clock::Timestamp;
+use crate::db::{Database, DbError};
+use crate::recordings::recorder::Sealed;
+
+/// A running session writes its heartbeat this often; one silent for `STALE_AFTER` was cut
+/// off by its server's death and reads as interrupted.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
+
+pub struct NewSession<'a> {
+    pub user_id: i64,
+    pub username: &'a str,
+    pub credential_id: i64,
+    pub device: &'a Named,
+    pub account: &'a str,
+    pub change_id: Option<&'a str>,
+    pub request_id: Option<i64>,
+    pub client_ip: &'a str,
+    pub user_agent: &'a str,
+    pub recording: &'a str,
+    pub cols: u16,
+    pub rows: u16,
+    pub started_at: Timestamp,
+    pub closes_at: Timestamp,
+}
+
+pub fn object(id: i64) -> String {
+    format!("terminal_session:{id}")
+}
+
+pub async fn start(db: &Database, new: &NewSession<'_>) -> Result<i64, DbError> {
+    let mut tx = db.begin_write().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO terminal_sessions (user_id, credential_id, device_id, device_name, account,
+             change_id, request_id, client_ip, user_agent, recording, cols, rows, started_at,
+             heartbeat_at, closes_at, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, 'running')
+         RETURNING id",
+    )
+    .bind(new.user_id)
+    .bind(new.credential_id)
+    .bind(new.device.id)
+    .bind(&new.device.name)
+    .bind(new.account)
+    .bind(new.change_id)
+    .bind(new.request_id)
+    .bind(new.client_ip)
+    .bind(new.user_agent)
+    .bind(new.recording)
+    .bind(i64::from(new.cols))
+    .bind(i64::from(new.rows))
+    .bind(new.started_at.as_millis())
+    .bind(new.closes_at.as_millis())
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        NewEvent::by(
+            new.username,
+            "session.started",
+            object(id),
+            json!({
+                "device": new.device.name,
+                "account": new.account,
+                "change": new.change_id,
+                "request": new.request_id,
+                "client_ip": new.client_ip,
+                "user_agent": new.user_agent,
+                "recording": new.recording,
+            }),
+        ),
+        new.started_at,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Keeps the session alive: other replicas read it as running while this is recent.
+pub async fn heartbeat(db: &Database, id: i64, now: Timestamp) -> Result<(), DbError> {
+    sqlx::query("UPDATE terminal_sessions SET heartbeat_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now.as_millis())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The username of whoever asked to terminate session `id`, if anyone has.
+pub async fn termination_request(db: &Database, id: i64) -> Result<Option<String>, DbError> {
+    let by: Option<String> = sqlx::query_scalar(
+        "SELECT u.username FROM terminal_sessions s JOIN users u ON u.id = s.terminate_requested_by
+         WHERE s.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(by)
+}
+
+/// Brings the stored commands of session `id` to `commands`: new ones are inserted (each one
+/// audited), changed ones (an exit status learnt later) updated. `stored` is what was stored.
+pub async fn save_commands(
+    db: &Database,
+    id: i64,
+    username: &str,
+    stored: &[ExecutedCommand],
+    commands: &[ExecutedCommand],
+    now: Timestamp,
+) -> Result<(), DbError> {
+    let mut tx = db.begin_write().await?;
+    for (seq, command) in commands.iter().enumerate() {
+        let seq_value = i64::try_from(seq).unwrap_or(i64::MAX);
+        match stored.get(seq) {
+            Some(old) if old == command => {}
+            Some(_) => {
+                sqlx::query(
+                    "UPDATE session_commands SET command = $3, offset_us = $4, exit_code = $5,
+                         source = $6
+                     WHERE session_id = $1 AND seq = $2",
+                )
+                .bind(id)
+                .bind(seq_value)
+                .bind(&command.text)
+                .bind(micros(command.offset))
+                .bind(command.exit_code.map(i64::from))
+                .bind(source_code(command.source))
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO session_commands (session_id, seq, command, offset_us, exit_code,
+                         source)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id)
+                .bind(seq_value)
+                .bind(&command.text)
+                .bind(micros(command.offset))
+                .bind(command.exit_code.map(i64::from))
+                .bind(source_code(command.source))
+                .execute(&mut *tx)
+                .await?;
+                audit::append(
+                    &mut tx,
+                    NewEvent::by(
+                        username,
+                        "session.command",
+                        object(id),
+                        json!({
+                            "seq": seq,
+                            "command": command.text,
+                            "offset": command.offset,
+                            "source": source_code(command.source),
+                        }),
+                    ),
+                    now,
+                )
+                .await?;
+            }
+        }
+    }
+    if commands.len() < stored.len() {
+        sqlx::query("DELETE FROM session_commands WHERE session_id = $1 AND seq >= $2")
+            .bind(id)
+            .bind(i64::try_from(commands.len()).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub struct Ending<'a> {
+    pub reason: EndReason,
+    /// Who ended it, when it was not the person running it (a termination).
+    pub by: Option<&'a str>,
+    pub at: Timestamp,
+    pub recording: Option<&'a Sealed>,
+    pub score: Option<u8>,
+    pub verdict: Option<&'a str>,
+    pub commands: usize,
+}
+
+pub async fn end(
+    db: &Database,
+    id: i64,
+    username: &str,
+    ending: &Ending<'_>,
+) -> Result<(), DbError> {
+    let mut tx = db.begin_write().await?;
+    let started_at: i64 =
+        sqlx::query_scalar("SELECT started_at FROM terminal_sessions WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+    sqlx::query(
+        "UPDATE terminal_sessions SET status = 'ended', ended_at = $2, end_reason = $3,
+             recording_sha256 = $4, recording_bytes = $5, score = $6, verdict = $7,
+             heartbeat_at = $2
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(ending.at.as_millis())
+    .bind(ending.reason.as_str())
+    .bind(ending.recording.map(|sealed| sealed.sha256.clone()))
+    .bind(
+        ending
+            .recording
+            .map(|sealed| i64::try_from(sealed.bytes).unwrap_or(i64::MAX)),
+    )
+    .bind(ending.score.map(i64::from))
+    .bind(ending.verdict)
+    .execute(&mut *tx)
+    .await?;
+    let duration = Timestamp::from_millis(started_at).until(ending.at);
+    audit::append(
+        &mut tx,
+        NewEvent::by(
+            ending.by.unwrap_or(username),
+            "session.ended",
+            object(id),
+            json!({
+                "reason": ending.reason.as_str(),
+                "duration_seconds": duration.as_secs_f64(),
+                "recording_sha256": ending.recording.map(|sealed| &sealed.sha256),
+                "recording_bytes": ending.recording.map(|sealed| sealed.bytes),
+                "commands": ending.commands,
+                "score": ending.score,
+                "verdict": ending.verdict,
+            }),
+        ),
+        ending.at,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records a session that never started (refused, or the device or the recording failed).
+pub async fn record_refusal(
+    db: &Database,
+    username: &str,
+    credential_id: i64,
+    reason: EndReason,
+    message: &str,
+    at: Timestamp,
+) -> Result<(), DbError> {
+    let mut tx = db.begin_write().await?;
+    audit::append(
+        &mut tx,
+        NewEvent::by(
+            username,
+            "session.refused",
+            format!("credential:{credential_id}"),
+            json!({ "reason": reason.as_str(), "message": message }),
+        ),
+        at,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn micros(seconds: f64) -> i64 {
+    // Offsets are seconds into a recording: far inside i64 microseconds.
+    (seconds * 1_000_000.0).round() as i64
+}
+
+fn source_code(source: Recognition) -> &'static str {
+    match source {
+        Recognition::ShellIntegration => "shell_integration",
+        Recognition::Screen => "screen",
+    }
+}
+
+const COLUMNS: &str = "s.id, u.username, s.device_id, s.device_name, s.account, s.change_id,
+    s.request_id, s.client_ip, s.user_agent, s.started_at, s.heartbeat_at, s.status, s.ended_at,
+    s.end_reason, s.recording_sha256, s.recording_bytes, s.score, s.verdict, s.user_id,
+    s.recording";
+
+/// A stored session, with what only the server needs besides the record.
+pub struct Stored {
+    pub record: TerminalSession,
+    pub user_id: i64,
+    pub recording: String,
+}
+
+fn session_of(row: &AnyRow, now: Timestamp) -> Result<Stored, DbError> {
+    let started_at = Timestamp::from_millis(row.try_get("started_at")?);
+    let heartbeat_at = Timestamp::from_millis(row.try_get("heartbeat_at")?);
+    let ended_at: Option<i64> = row.try_get("ended_at")?;
+    let status: String = row.try_get("status")?;
+    let end_reason: Option<String> = row.try_get("end_reason")?;
+    let (state, ended_at, end_reason) = if status == "running" {
+        if heartbeat_at.until(now) > STALE_AFTER {
+            // Its server stopped without ending it: it ended, at the latest, at its last beat.
+            (
+                SessionState::Ended,
+                Some(heartbeat_at),
+                Some(EndReason::Interrupted),
+            )
+        } else {
+            (SessionState::Running, None, None)
+        }
+    } else {
+        (
+            SessionState::Ended,
+            ended_at.map(Timestamp::from_millis),
+            end_reason.as_deref().and_then(EndReason::parse),
+        )
+    };
+    let score: Option<i64> = row.try_get("score")?;
+    Ok(Stored {
+        record: TerminalSession {
+            id: row.try_get("id")?,
+            username: row.try_get("username")?,
+            device: Named {
+                id: row.try_get("device_id")?,
+                name: row.try_get("device_name")?,
+            },
+            account: row.try_get("account")?,
+            change_id: row.try_get("change_id")?,
+            request_id: row.try_get("request_id")?,
+            client_ip: row.try_get("client_ip")?,
+            user_agent: row.try_get("user_agent")?,
+            started_at: started_at.to_datetime(),
+            ended_at: ended_at.map(Timestamp::to_datetime),
+            duration_seconds: started_at.until(ended_at.unwrap_or(now)).as_secs_f64(),
+            state,
+            end_reason,
+            recording_sha256: row.try_get("recording_sha256")?,
+            recording_bytes: row.try_get("recording_bytes")?,
+            commands: Vec::new(),
+            score: score.and_then(|score| u8::try_from(score).ok()),
+            verdict: row.try_get("verdict")?,
+        },
+        user_id: row.try_get("user_id")?,
+        recording: row.try_get("recording")?,
+    })
+}
+
+pub async fn view(
+    connection: &mut AnyConnection,
+    id: i64,
+    now: Timestamp,
+) -> Result<Stored, DbError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM terminal_sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $1"
+    ))
+    .bind(id)
+    .fetch_one(&mut *connection)
+    .await?;
+    let mut stored = session_of(&row, now)?;
+    stored.record.commands = commands(connection, id).await?;
+    Ok(stored)
+}
+
+/// Sessions still running, newest first.
+pub async fn running(
+    connection: &mut AnyConnection,
+    now: Timestamp,
+) -> Result<Vec<TerminalSession>, DbError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM terminal_sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.status = 'running' AND s.heartbeat_at >= $1
+         ORDER BY s.started_at DESC, s.id DESC"
+    ))
+    .bind(now.minus(STALE_AFTER).as_millis())
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.iter()
+        .map(|row| session_of(row, now).map(|stored| stored.record))
+        .collect()
+}
+
+async fn commands(
+    connection: &mut AnyConnection,
+    id: i64,
+) -> Result<Vec<ExecutedCommand>, DbError> {
+    let rows = sqlx::query(
+        "SELECT command, offset_us, exit_code, source FROM session_commands
+         WHERE session_id = $1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(connection)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let offset: i64 = row.try_get("offset_us")?;
+            let exit_code: Option<i64> = row.try_get("exit_code")?;
+            let source: String = row.try_get("source")?;
+            Ok(ExecutedCommand {
+                text: row.try_get("command")?,
+                offset: offset as f64 / 1_000_000.0,
+                exit_code: exit_code.and_then(|code| i32::try_from(code).ok()),
+                source: if source == "shell_integration" {
+                    Recognition::ShellIntegration
+                } else {
+                    Recognition::Screen
+                },
+            })
+        })
+        .collect()
+}
+
+/// Asks the server running session `id` to end it; answers false when it is not running.
+pub async fn request_termination(
+    db: &Database,
+    id: i64,
+    by_id: i64,
+    by: &str,
+    now: Timestamp,
+) -> Result<bool, DbError> {
+    let mut tx = db.begin_write().await?;
+    let updated = sqlx::query(
+        "UPDATE terminal_sessions SET terminate_requested_by = $2
+         WHERE id = $1 AND status = 'running' AND heartbeat_at >= $3",
+    )
+    .bind(id)
+    .bind(by_id)
+    .bind(now.minus(STALE_AFTER).as_millis())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Ok(false);
+    }
+    audit::append(
+        &mut tx,
+        NewEvent::by(by, "session.termination_requested", object(id), json!({})),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Records that `by` opened session `id` to watch it live.
+pub async fn record_watching(
+    db: &Database,
+    id: i64,
+    by: &str,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    let mut tx = db.begin_write().await?;
+    audit::append(
+        &mut tx,
+        NewEvent::by(by, "session.watched", object(id), json!({ "live": true })),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! Watching a running session, read-only: its recording is followed as it is written, so any
+//! replica can serve a watcher whichever replica runs the session. The watcher sees what the
+//! person sees, from the first byte, until the session ends.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use changeaudit_shared::api::sessions::SessionState;
+use changeaudit_shared::asciicast::{Event, EventData, Header};
+use changeaudit_shared::terminal::{EndReason, ServerMessage};
+
+use super::store::{self, Stored};
+use crate::state::AppState;
+
+/// How often the recording is looked at for more.
+const POLL: Duration = Duration::from_millis(200);
+const CHUNK: usize = 256 * 1024;
+
+pub async fn run(state: AppState, mut socket: WebSocket, session: Stored) {
+    let id = session.record.id;
+    let started = ServerMessage::Started {
+        session_id: id,
+        device: session.record.device.name.clone(),
+        account: session.record.account.clone(),
+        change_id: session.record.change_id.clone(),
+        closes_at: String::new(),
+    };
+    if send(&mut socket, &started).await.is_err() {
+        return;
+    }
+    let mut offset: u64 = 0;
+    let mut partial: Vec<u8> = Vec::new();
+    let mut header_seen = false;
+    loop {
+        let chunk = match state
+            .recordings
+            .read(&session.recording, offset, CHUNK)
+            .await
+        {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                tracing::warn!(%error, session = id, "reading a recording to watch it");
+                Vec::new()
+            }
+        };
+        offset += chunk.len() as u64;
+        partial.extend_from_slice(&chunk);
+        // Only whole lines are events; the rest waits for its end.
+        let complete = partial.iter().rposition(|byte| *byte == b'\n');
+        if let Some(end) = complete {
+            let lines: Vec<u8> = partial.drain(..=end).collect();
+            for line in String::from_utf8_lossy(&lines).lines() {
+                let message = if header_seen {
+                    Event::parse_line(line).ok().and_then(shown)
+                } else {
+                    header_seen = true;
+                    serde_json::from_str::<Header>(line)
+                        .ok()
+                        .map(|header| ServerMessage::Resize {
+                            cols: header.width,
+                            rows: header.height,
+                        })
+                };
+                if let Some(message) = message
+                    && send(&mut socket, &message).await.is_err()
+                {
+                    return;
+                }
+            }
+        }
+        if chunk.len() == CHUNK {
+            continue;
+        }
+        let ended = match state.db.pool().acquire().await {
+            Ok(mut connection) => store::view(&mut connection, id, state.clock.now())
+                .await
+                .map(|stored| stored.record)
+                .ok()
+                .filter(|record| record.state == SessionState::Ended),
+            Err(_) => None,
+        };
+        if let Some(record) = ended {
+            // One more read would find nothing: the recording was sealed before the row ended.
+            if chunk.is_empty() {
+                let reason = record.end_reason.unwrap_or(EndReason::Interrupted);
+                let closed = ServerMessage::Closed {
+                    reason,
+                    message: "The session has ended.".to_owned(),
+                };
+                if send(&mut socket, &closed).await.is_ok() {
+                    socket.send(Message::Close(None)).await.ok();
+                }
+                return;
+            }
+            continue;
+        }
+        tokio::select! {
+            message = socket.recv() => match message {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                // Watching is read-only: anything the watcher sends is ignored.
+                Some(Ok(_)) => {}
+            },
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// What a watcher is shown of an event: the output and the size, never the keystrokes (the
+/// screen shows what they did).
+fn shown(event: Event) -> Option<ServerMessage> {
+    match event.data {
+        EventData::Output(data) => Some(ServerMessage::Output { data }),
+        EventData::Resize { cols, rows } => Some(ServerMessage::Resize { cols, rows }),
+        EventData::Input(_) | EventData::Marker(_) => None,
+    }
+}
+
+async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), ()> {
+    let text = serde_json::to_string(message).map_err(|_| ())?;
+    socket
+        .send(Message::Text(text.into()))
+        .await
+        .map_err(|_| ())
+}

@@ -1,0 +1,702 @@
+//! The browser terminal end to end: a real WebSocket client, the real broker, a real OpenSSH
+//! sshd on loopback with a password account and a key account, bash with and without the
+//! shell-integration script.
+
+use std::time::Duration;
+
+use changeaudit_e2e::{KEY_USER, PASSWORD, PASSWORD_USER, Sshd};
+use changeaudit_shared::asciicast::{Cast, EventData};
+use changeaudit_shared::board::Status;
+use changeaudit_shared::command::Recognition;
+use changeaudit_shared::terminal::EndReason;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::fixtures::{HOST_KEY, HOST_KEY_FINGERPRINT, PASSWORD as PERSON_PASSWORD};
+use crate::helpers::{ADMIN_PASSWORD, Person, START, TestApp};
+use crate::terminal_client::Terminal;
+
+/// The change every test runs: its window holds the test clock's start.
+const CHANGE: &str = "CHG-7";
+const SCRIPT: &str = "echo planned-one\necho planned-two\n";
+
+struct Rig {
+    app: TestApp,
+    sshd: Sshd,
+    admin: Person,
+    member: Person,
+    member_id: i64,
+    group: i64,
+    device: i64,
+    password_credential: i64,
+    key_credential: i64,
+}
+
+impl Rig {
+    async fn start(sshd: Sshd) -> Rig {
+        Rig::on(TestApp::spawn().await, sshd).await
+    }
+
+    /// The sshd as a device with a password credential and a key credential, both granted to
+    /// `member` through group `ops`, and change CHG-7 on the device.
+    async fn on(app: TestApp, sshd: Sshd) -> Rig {
+        let member_id = app.add_user("member", PERSON_PASSWORD, &[]).await;
+        app.add_user("planner", PERSON_PASSWORD, &["planner"]).await;
+        app.add_user("auditor", PERSON_PASSWORD, &["auditor"]).await;
+        let admin = app.person("admin", ADMIN_PASSWORD).await;
+        let device = admin
+            .expect(
+                "POST",
+                "/api/devices",
+                Some(&json!({
+                    "name": "sshd-1",
+                    "host": sshd.address.ip().to_string(),
+                    "port": sshd.address.port(),
+                    "host_key": sshd.host_key,
+                })),
+                201,
+            )
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let credential = |username: &str, kind: &str, secret: &str| json!({ "device_id": device, "username": username, "kind": kind, "secret": secret });
+        let password_credential = admin
+            .expect(
+                "POST",
+                "/api/credentials",
+                Some(&credential(PASSWORD_USER, "password", PASSWORD)),
+                201,
+            )
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let key_credential = admin
+            .expect(
+                "POST",
+                "/api/credentials",
+                Some(&credential(KEY_USER, "private_key", &sshd.client_key)),
+                201,
+            )
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let group = admin
+            .expect(
+                "POST",
+                "/api/access-groups",
+                Some(&json!({
+                    "name": "ops",
+                    "members": [{ "user_id": member_id, "executor": true, "approver": false }],
+                    "credential_ids": [password_credential, key_credential],
+                })),
+                201,
+            )
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        app.person("planner", PERSON_PASSWORD)
+            .await
+            .expect(
+                "POST",
+                "/api/changes",
+                Some(&json!({
+                    "id": CHANGE,
+                    "title": "Say two things",
+                    "start_at": "2025-12-31T23:00:00Z",
+                    "due_at": "2026-01-01T01:00:00Z",
+                    "access_group_id": group,
+                    "device_ids": [device],
+                    "script": SCRIPT,
+                })),
+                201,
+            )
+            .await;
+        let member = app.person("member", PERSON_PASSWORD).await;
+        Rig {
+            app,
+            sshd,
+            admin,
+            member,
+            member_id,
+            group,
+            device,
+            password_credential,
+            key_credential,
+        }
+    }
+
+    /// An approved request of `member` for CHG-7 on `credential`. The approval flow has its own
+    /// tests; here the request is simply stored approved.
+    async fn approve(&self, credential: i64) {
+        sqlx::query(
+            "INSERT INTO requests (change_id, credential_id, requester_id, status, created_at,
+                 updated_at)
+             VALUES ($1, $2, $3, 'approved', 0, 0)",
+        )
+        .bind(CHANGE)
+        .bind(credential)
+        .bind(self.member_id)
+        .execute(self.app.db.pool())
+        .await
+        .unwrap();
+    }
+
+    async fn session(&self, id: i64) -> Value {
+        self.admin
+            .expect("GET", &format!("/api/terminal-sessions/{id}"), None, 200)
+            .await
+    }
+
+    /// The recording of session `id`, as stored.
+    async fn recording(&self, id: i64) -> Vec<u8> {
+        let name: String =
+            sqlx::query_scalar("SELECT recording FROM terminal_sessions WHERE id = $1")
+                .bind(id)
+                .fetch_one(self.app.db.pool())
+                .await
+                .unwrap();
+        std::fs::read(self.app.dir().join("recordings").join(name)).unwrap()
+    }
+
+    async fn actions(&self, object: &str) -> Vec<(String, String, Value)> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT actor, action, details FROM audit_events WHERE object = $1 ORDER BY seq",
+        )
+        .bind(object)
+        .fetch_all(self.app.db.pool())
+        .await
+        .unwrap();
+        rows.into_iter()
+            .map(|(actor, action, details)| {
+                (actor, action, serde_json::from_str(&details).unwrap())
+            })
+            .collect()
+    }
+}
+
+/// The output events of a recording, joined.
+fn recorded_output(bytes: &[u8]) -> String {
+    let cast = Cast::parse(std::str::from_utf8(bytes).unwrap()).unwrap();
+    cast.events
+        .iter()
+        .filter_map(|event| match &event.data {
+            EventData::Output(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn commands_typed_are_recognised_scored_recorded_and_audited() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    terminal.run("echo planned-one").await;
+    terminal.run("echo 'planned-two'").await;
+    terminal.run("uname -s").await;
+    terminal
+        .until(
+            |t| t.checklist.as_ref().is_some_and(|c| c.lines.len() == 3),
+            "the checklist of three lines",
+        )
+        .await;
+    let checklist = terminal.checklist.clone().unwrap();
+    let statuses: Vec<Status> = checklist.lines.iter().map(|line| line.status).collect();
+    assert_eq!(
+        statuses,
+        [Status::Matched, Status::Matched, Status::Unplanned]
+    );
+    assert_eq!(checklist.score, 67);
+    assert_eq!(checklist.verdict, "more_than_necessary");
+    let texts: Vec<&str> = terminal.commands.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["echo planned-one", "echo 'planned-two'", "uname -s"]
+    );
+    assert!(
+        terminal
+            .commands
+            .iter()
+            .all(|c| c.source == Recognition::Screen)
+    );
+
+    terminal.type_text("exit\r").await;
+    let (reason, _) = terminal.closed().await;
+    assert_eq!(reason, EndReason::DeviceClosed);
+
+    let id = terminal.session_id.unwrap();
+    let record = rig.session(id).await;
+    assert_eq!(record["state"], "ended");
+    assert_eq!(record["end_reason"], "device_closed");
+    assert_eq!(record["username"], "member");
+    assert_eq!(record["device"]["name"], "sshd-1");
+    assert_eq!(record["account"], PASSWORD_USER);
+    assert_eq!(record["change_id"], CHANGE);
+    assert_eq!(record["client_ip"], "127.0.0.1");
+    assert_eq!(record["user_agent"], "terminal-test/1.0");
+    assert_eq!(record["score"], 67);
+    assert_eq!(record["verdict"], "more_than_necessary");
+    assert_eq!(record["commands"].as_array().unwrap().len(), 4, "{record}");
+    assert_eq!(record["commands"][3]["command"], "exit");
+
+    // Every byte the browser was shown is in the recording, in order, and the stored digest
+    // is the recording's.
+    let recording = rig.recording(id).await;
+    assert_eq!(recorded_output(&recording), terminal.output);
+    assert!(terminal.output.contains("planned-one\r\n"));
+    assert!(terminal.output.contains("Linux\r\n"));
+    assert_eq!(
+        record["recording_sha256"],
+        hex::encode(Sha256::digest(&recording))
+    );
+    assert_eq!(record["recording_bytes"], recording.len());
+    let cast = Cast::parse(std::str::from_utf8(&recording).unwrap()).unwrap();
+    assert_eq!((cast.header.width, cast.header.height), (80, 24));
+    assert!(
+        cast.events
+            .iter()
+            .any(|e| e.data == EventData::Input("\r".into()))
+    );
+
+    let actions = rig.actions(&format!("terminal_session:{id}")).await;
+    let names: Vec<&str> = actions
+        .iter()
+        .map(|(_, action, _)| action.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "session.started",
+            "session.command",
+            "session.command",
+            "session.command",
+            "session.command",
+            "session.ended"
+        ]
+    );
+    assert_eq!(actions[1].2["command"], "echo planned-one");
+    assert_eq!(actions[5].2["reason"], "device_closed");
+    assert_eq!(actions[5].2["recording_sha256"], record["recording_sha256"]);
+}
+
+#[tokio::test]
+async fn a_shell_with_the_integration_script_gives_exit_codes_and_a_key_logs_in() {
+    let rig = Rig::start(Sshd::with_shell_integration().await.unwrap()).await;
+    rig.approve(rig.key_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.key_credential).await;
+    terminal
+        .until(|t| t.output.contains("$ "), "the prompt")
+        .await;
+    terminal.run("echo planned-one").await;
+    terminal.run("echo planned-two; false").await;
+    terminal
+        .until(
+            |t| t.commands.len() == 2 && t.commands.iter().all(|c| c.exit_code.is_some()),
+            "both exit codes",
+        )
+        .await;
+    assert!(
+        terminal
+            .commands
+            .iter()
+            .all(|c| c.source == Recognition::ShellIntegration)
+    );
+    assert_eq!(terminal.commands[0].exit_code, Some(0));
+    assert_eq!(terminal.commands[1].exit_code, Some(1));
+    terminal
+        .until(
+            |t| t.checklist.as_ref().is_some_and(|c| c.lines.len() == 3),
+            "the checklist with both commands",
+        )
+        .await;
+    let checklist = terminal.checklist.clone().unwrap();
+    assert_eq!(checklist.lines[0].status, Status::Matched);
+    // `echo planned-two; false` is not the script's line: it is unplanned, and line 2 missing.
+    assert_eq!(checklist.score, 33, "{checklist:?}");
+    terminal.close_socket().await;
+
+    let id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM terminal_sessions")
+        .fetch_one(rig.app.db.pool())
+        .await
+        .unwrap();
+    let record = wait_for_end(&rig, id).await;
+    assert_eq!(record["end_reason"], "closed_by_user");
+    assert_eq!(record["account"], KEY_USER);
+    assert_eq!(record["commands"][1]["exit_code"], 1);
+    assert_eq!(record["commands"][1]["source"], "shell_integration");
+}
+
+/// A session's record once its server has ended it.
+async fn wait_for_end(rig: &Rig, id: i64) -> Value {
+    for _ in 0..200 {
+        let record = rig.session(id).await;
+        if record["state"] == "ended" {
+            return record;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("session {id} did not end");
+}
+
+#[tokio::test]
+async fn a_wrong_host_key_is_refused_and_audited() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.admin
+        .expect(
+            "PUT",
+            &format!("/api/devices/{}", rig.device),
+            Some(&json!({
+                "name": "sshd-1",
+                "host": rig.sshd.address.ip().to_string(),
+                "port": rig.sshd.address.port(),
+                "host_key": HOST_KEY,
+            })),
+            200,
+        )
+        .await;
+    rig.approve(rig.password_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    let (reason, message) = terminal.closed().await;
+    assert_eq!(reason, EndReason::HostKeyMismatch);
+    assert!(message.contains(&rig.sshd.fingerprint), "{message}");
+    assert!(message.contains(HOST_KEY_FINGERPRINT), "{message}");
+    assert!(terminal.session_id.is_none());
+    let refusals = rig
+        .actions(&format!("credential:{}", rig.password_credential))
+        .await;
+    let (actor, action, details) = refusals.last().unwrap();
+    assert_eq!(
+        (actor.as_str(), action.as_str()),
+        ("member", "session.refused")
+    );
+    assert_eq!(details["reason"], "host_key_mismatch");
+}
+
+#[tokio::test]
+async fn a_wrong_password_gives_a_clear_error() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.admin
+        .expect(
+            "PUT",
+            &format!("/api/credentials/{}/secret", rig.password_credential),
+            Some(&json!({ "kind": "password", "secret": "not the password" })),
+            200,
+        )
+        .await;
+    rig.approve(rig.password_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    let (reason, message) = terminal.closed().await;
+    assert_eq!(reason, EndReason::AuthenticationFailed);
+    assert_eq!(
+        message,
+        format!("The device refused the credential for {PASSWORD_USER}: ask an admin to check it.")
+    );
+    assert!(!message.contains("not the password"));
+}
+
+#[tokio::test]
+async fn an_unwritable_recording_folder_refuses_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "a file where the folder should be").unwrap();
+    let folder = blocker.join("recordings");
+    let app =
+        TestApp::spawn_with(&[("CHANGEAUDIT_RECORDINGS_DIR", folder.to_str().unwrap())]).await;
+    let rig = Rig::on(app, Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    let (reason, message) = terminal.closed().await;
+    assert_eq!(reason, EndReason::RecordingFailed);
+    assert!(message.contains("recording cannot be written"), "{message}");
+    assert!(
+        terminal.output.is_empty(),
+        "nothing ran: {}",
+        terminal.output
+    );
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM terminal_sessions")
+        .fetch_one(rig.app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+    let refusals = rig
+        .actions(&format!("credential:{}", rig.password_credential))
+        .await;
+    assert_eq!(refusals.last().unwrap().2["reason"], "recording_failed");
+}
+
+#[tokio::test]
+async fn killing_sshd_mid_session_leaves_a_valid_recording_marked_interrupted() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    terminal.run("echo planned-one").await;
+    terminal
+        .until(|t| t.output.matches("$ ").count() >= 2, "the next prompt")
+        .await;
+    rig.sshd.kill_connections().await.unwrap();
+    let (reason, message) = terminal.closed().await;
+    assert_eq!(reason, EndReason::Interrupted, "{message}");
+
+    let id = terminal.session_id.unwrap();
+    let record = rig.session(id).await;
+    assert_eq!(record["end_reason"], "interrupted");
+    assert_eq!(record["commands"][0]["command"], "echo planned-one");
+    let recording = rig.recording(id).await;
+    assert_eq!(recorded_output(&recording), terminal.output);
+    assert_eq!(
+        record["recording_sha256"],
+        hex::encode(Sha256::digest(&recording))
+    );
+    // Incomplete: the second line never ran.
+    assert_eq!(record["verdict"], "incomplete");
+}
+
+#[tokio::test]
+async fn foreign_origins_strangers_and_bad_sizes_are_refused_before_any_session() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    let path = format!(
+        "/api/credentials/{}/terminal?cols=80&rows=24",
+        rig.password_credential
+    );
+    let foreign = Terminal::connect_from(&rig.member, &path, Some("http://evil.example")).await;
+    assert_eq!(foreign.err(), Some(403));
+    let no_origin = Terminal::connect_from(&rig.member, &path, None).await;
+    assert_eq!(no_origin.err(), Some(403));
+    let anonymous = Terminal::connect(&rig.app.anonymous(), &path).await;
+    assert_eq!(anonymous.err(), Some(401));
+    let too_wide = Terminal::connect(
+        &rig.member,
+        &format!(
+            "/api/credentials/{}/terminal?cols=0&rows=24",
+            rig.password_credential
+        ),
+    )
+    .await;
+    assert_eq!(too_wide.err(), Some(422));
+
+    // Signed in, but no group grants the credential: refused by the gate, in words.
+    rig.app.add_user("stranger", PERSON_PASSWORD, &[]).await;
+    let stranger = rig.app.person("stranger", PERSON_PASSWORD).await;
+    let mut terminal = Terminal::open(&stranger, rig.password_credential).await;
+    let (reason, message) = terminal.closed().await;
+    assert_eq!(reason, EndReason::Refused);
+    assert_eq!(message, "No access group of yours grants this credential.");
+
+    // Granted, but with no approved request for the key credential, and no unplanned sessions.
+    let mut terminal = Terminal::open(&rig.member, rig.key_credential).await;
+    let (reason, message) = terminal.closed().await;
+    assert_eq!(reason, EndReason::Refused);
+    assert!(
+        message.starts_with("No approved request covers you"),
+        "{message}"
+    );
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM terminal_sessions")
+        .fetch_one(rig.app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+}
+
+#[tokio::test]
+async fn a_group_that_allows_unplanned_sessions_opens_one_without_a_change() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    let group: Value = rig
+        .admin
+        .expect(
+            "GET",
+            &format!("/api/access-groups/{}", rig.group),
+            None,
+            200,
+        )
+        .await;
+    let mut body = json!({
+        "name": group["name"],
+        "unplanned_sessions_allowed": true,
+        "members": [{ "user_id": rig.member_id, "executor": true, "approver": false }],
+        "credential_ids": [rig.password_credential, rig.key_credential],
+    });
+    body["benign_commands"] = group["benign_commands"].clone();
+    rig.admin
+        .expect(
+            "PUT",
+            &format!("/api/access-groups/{}", rig.group),
+            Some(&body),
+            200,
+        )
+        .await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    terminal.run("echo off-script").await;
+    terminal
+        .until(|t| t.checklist.is_some(), "the checklist")
+        .await;
+    let checklist = terminal.checklist.clone().unwrap();
+    assert_eq!(checklist.lines[0].status, Status::Unplanned);
+    terminal.type_text("exit\r").await;
+    terminal.closed().await;
+    let record = rig.session(terminal.session_id.unwrap()).await;
+    assert_eq!(record["change_id"], Value::Null);
+    assert_eq!(record["score"], Value::Null);
+    assert_eq!(record["commands"][0]["command"], "echo off-script");
+}
+
+#[tokio::test]
+async fn the_due_date_is_warned_of_then_closes_the_session() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    assert!(terminal.warnings.is_empty());
+    // The change is due at 01:00; the warning comes ten minutes before.
+    rig.app.advance(Duration::from_secs(52 * 60));
+    terminal
+        .until(|t| !t.warnings.is_empty(), "the due-date warning")
+        .await;
+    assert_eq!(
+        terminal.warnings[0],
+        "This session will be closed at 2026-01-01T01:00:00Z (8 minutes from now), the change's due date."
+    );
+    rig.app.advance(Duration::from_secs(8 * 60));
+    let (reason, _) = terminal.closed().await;
+    assert_eq!(reason, EndReason::DueDate);
+    // An hour on, every sign-in of the test has expired.
+    let admin = rig.app.person("admin", ADMIN_PASSWORD).await;
+    let record = admin
+        .expect(
+            "GET",
+            &format!("/api/terminal-sessions/{}", terminal.session_id.unwrap()),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(record["end_reason"], "due_date");
+    assert_eq!(record["duration_seconds"], 3600.0);
+    assert_eq!(record["started_at"], "2026-01-01T00:00:00Z");
+    assert_eq!(START.to_datetime().unix_timestamp(), 1_767_225_600);
+}
+
+#[tokio::test]
+async fn an_auditor_watches_live_then_terminates_and_both_are_audited() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    let id = terminal.session_id.unwrap();
+    let auditor = rig.app.person("auditor", PERSON_PASSWORD).await;
+
+    let running = auditor
+        .expect("GET", "/api/terminal-sessions/running", None, 200)
+        .await;
+    assert_eq!(running[0]["id"], id);
+    assert_eq!(running[0]["state"], "running");
+    // Watching is for auditors and admins, not for the executor's peers.
+    let peer = Terminal::connect(&rig.member, &format!("/api/terminal-sessions/{id}/watch")).await;
+    assert_eq!(peer.err(), Some(403));
+
+    let mut watcher = Terminal::connect(&auditor, &format!("/api/terminal-sessions/{id}/watch"))
+        .await
+        .unwrap();
+    terminal.run("echo being-watched").await;
+    watcher
+        .until(
+            |w| w.output.contains("being-watched\r\n"),
+            "the watched output",
+        )
+        .await;
+    // Read-only: what a watcher types never reaches the device.
+    watcher.type_text("echo intruder\r").await;
+
+    auditor
+        .expect(
+            "POST",
+            &format!("/api/terminal-sessions/{id}/terminate"),
+            None,
+            202,
+        )
+        .await;
+    let (reason, message) = terminal.closed().await;
+    assert_eq!(reason, EndReason::Terminated);
+    assert_eq!(message, "The session was terminated by auditor.");
+    let (watched_reason, _) = watcher.closed().await;
+    assert_eq!(watched_reason, EndReason::Terminated);
+    assert!(!terminal.output.contains("intruder"));
+    assert_eq!(watcher.output, terminal.output);
+
+    let actions = rig.actions(&format!("terminal_session:{id}")).await;
+    let by_auditor: Vec<&str> = actions
+        .iter()
+        .filter(|(actor, _, _)| actor == "auditor")
+        .map(|(_, action, _)| action.as_str())
+        .collect();
+    assert_eq!(
+        by_auditor,
+        [
+            "session.watched",
+            "session.termination_requested",
+            "session.ended"
+        ]
+    );
+    // Terminating an ended session is refused by rule.
+    auditor
+        .expect(
+            "POST",
+            &format!("/api/terminal-sessions/{id}/terminate"),
+            None,
+            409,
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn a_slow_browser_slows_the_device_and_loses_nothing() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    terminal.type_text("seq 1 200000\r").await;
+    // The browser takes nothing for a while: the device must wait, not the server buffer.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    terminal
+        .until(
+            |t| t.output.contains("\r\n200000\r\n") && t.output.ends_with("$ "),
+            "the whole output",
+        )
+        .await;
+    // Bash switches bracketed paste off and on around the command.
+    let text = terminal
+        .output
+        .replace("\x1b[?2004l", "")
+        .replace("\x1b[?2004h", "");
+    let numbers: Vec<&str> = text
+        .split('\n')
+        .map(|line| line.trim_matches('\r'))
+        .skip_while(|line| *line != "1")
+        .take(200000)
+        .collect();
+    let expected: Vec<String> = (1..=200000).map(|n| n.to_string()).collect();
+    assert!(
+        numbers
+            .iter()
+            .copied()
+            .eq(expected.iter().map(String::as_str))
+    );
+    terminal.type_text("exit\r").await;
+    terminal.closed().await;
+    let recording = rig.recording(terminal.session_id.unwrap()).await;
+    assert_eq!(recorded_output(&recording), terminal.output);
+}

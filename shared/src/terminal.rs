@@ -1,0 +1,174 @@
+//! What the browser terminal and the server say to each other over the session's WebSocket: one
+//! JSON object per text message, tagged by `type`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::ExecutedCommand;
+use crate::report::BoardLine;
+
+/// Terminal sizes outside this range are refused: no real screen is bigger.
+pub const MAX_COLS: u16 = 1000;
+pub const MAX_ROWS: u16 = 500;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Keystrokes or a paste, as the terminal produced them.
+    Input { data: String },
+    /// The terminal now shows this many columns and rows.
+    Resize { cols: u16, rows: u16 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// The device accepted the credential; the session is being recorded.
+    Started {
+        session_id: i64,
+        device: String,
+        account: String,
+        /// The change whose script the session is scored against; none for an unplanned session.
+        change_id: Option<String>,
+        /// When the session will be closed (the change's due date or the longest a session may
+        /// last), RFC 3339.
+        closes_at: String,
+    },
+    /// What the device printed.
+    Output { data: String },
+    /// The terminal being watched changed size (sent to watchers, who follow it).
+    Resize { cols: u16, rows: u16 },
+    /// A command line the shell ran, or news of one already sent at `index` (its exit status,
+    /// announced when it ends).
+    Command {
+        index: usize,
+        command: ExecutedCommand,
+    },
+    /// The script's checklist and the score so far, sent after each command.
+    Checklist(Checklist),
+    /// Something the person must know now, e.g. that the due date is near.
+    Warning { message: String },
+    /// The session is over; the connection closes after this.
+    Closed { reason: EndReason, message: String },
+}
+
+/// The board so far: each line of the script ticked, amber or still to do, and every command
+/// that was not planned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checklist {
+    pub lines: Vec<BoardLine>,
+    pub score: u8,
+    pub verdict: String,
+}
+
+/// Why a session ended, or never started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The person closed the terminal.
+    ClosedByUser,
+    /// The shell on the device ended (e.g. `exit`).
+    DeviceClosed,
+    /// The change's due date came.
+    DueDate,
+    /// The longest a session may last has passed.
+    MaxLength,
+    /// An auditor or admin ended it.
+    Terminated,
+    /// The connection to the device was lost, or the server stopped.
+    Interrupted,
+    /// The recording could not be written: nothing runs unrecorded.
+    RecordingFailed,
+    /// Not started: the gate refused (no approval, not a member, outside the window).
+    Refused,
+    /// Not started: the device's host key is not the pinned one.
+    HostKeyMismatch,
+    /// Not started: the device refused the credential.
+    AuthenticationFailed,
+    /// Not started: the device could not be reached.
+    Unreachable,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::ClosedByUser => "closed_by_user",
+            EndReason::DeviceClosed => "device_closed",
+            EndReason::DueDate => "due_date",
+            EndReason::MaxLength => "max_length",
+            EndReason::Terminated => "terminated",
+            EndReason::Interrupted => "interrupted",
+            EndReason::RecordingFailed => "recording_failed",
+            EndReason::Refused => "refused",
+            EndReason::HostKeyMismatch => "host_key_mismatch",
+            EndReason::AuthenticationFailed => "authentication_failed",
+            EndReason::Unreachable => "unreachable",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EndReason> {
+        [
+            EndReason::ClosedByUser,
+            EndReason::DeviceClosed,
+            EndReason::DueDate,
+            EndReason::MaxLength,
+            EndReason::Terminated,
+            EndReason::Interrupted,
+            EndReason::RecordingFailed,
+            EndReason::Refused,
+            EndReason::HostKeyMismatch,
+            EndReason::AuthenticationFailed,
+            EndReason::Unreachable,
+        ]
+        .into_iter()
+        .find(|reason| reason.as_str() == text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::Recognition;
+
+    #[test]
+    fn messages_are_tagged_objects() {
+        let input: ClientMessage =
+            serde_json::from_str(r#"{"type":"input","data":"ls\r"}"#).unwrap();
+        assert_eq!(
+            input,
+            ClientMessage::Input {
+                data: "ls\r".into()
+            }
+        );
+        let command = ServerMessage::Command {
+            index: 0,
+            command: ExecutedCommand {
+                text: "ls".into(),
+                offset: 1.5,
+                exit_code: Some(0),
+                source: Recognition::Screen,
+            },
+        };
+        let text = serde_json::to_string(&command).unwrap();
+        assert_eq!(
+            text,
+            r#"{"type":"command","index":0,"command":{"command":"ls","offset":1.5,"exit_code":0,"source":"screen"}}"#
+        );
+        let closed = ServerMessage::Closed {
+            reason: EndReason::HostKeyMismatch,
+            message: "m".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&closed).unwrap(),
+            r#"{"type":"closed","reason":"host_key_mismatch","message":"m"}"#
+        );
+    }
+
+    #[test]
+    fn end_reasons_read_back() {
+        for text in ["closed_by_user", "interrupted", "unreachable", "due_date"] {
+            assert_eq!(EndReason::parse(text).map(EndReason::as_str), Some(text));
+        }
+        assert_eq!(EndReason::parse("bored"), None);
+    }
+}
