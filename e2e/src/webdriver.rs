@@ -135,6 +135,15 @@ impl WebDriver {
         .await
     }
 
+    /// The page as the browser shows it, as PNG bytes.
+    pub async fn screenshot(&self) -> Result<Vec<u8>> {
+        use base64::Engine;
+        let encoded = string(self.get("/screenshot").await?)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|error| E2eError::context("screenshot", error))
+    }
+
     pub async fn quit(&self) -> Result<()> {
         call(&self.http, reqwest::Method::DELETE, &self.session_url, None)
             .await

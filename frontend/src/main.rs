@@ -7,6 +7,7 @@ mod listing;
 mod local_time;
 mod pages;
 mod shell;
+mod xterm;
 
 fn main() {
     console_error_panic_hook::set_once();

@@ -11,8 +11,11 @@ use crate::api;
 use crate::app::{Session, SessionState};
 use crate::pages::admin::{CredentialsAdmin, DevicesAdmin, GroupsAdmin, UsersAdmin};
 use crate::pages::changes::{ChangeForm, ChangesList, EditChange};
+use crate::pages::credentials::GrantedCredentials;
 use crate::pages::home::Home;
 use crate::pages::not_found::NotFound;
+use crate::pages::sessions::AuditedSessions;
+use crate::pages::terminal::{TerminalPage, WatchPage};
 
 #[component]
 pub fn Shell(me: Me) -> impl IntoView {
@@ -75,6 +78,10 @@ pub fn Shell(me: Me) -> impl IntoView {
                 <Route path=path!("/admin/credentials") view=CredentialsAdmin/>
                 <Route path=path!("/changes/new") view=|| view! { <ChangeForm/> }/>
                 <Route path=path!("/changes/:id") view=EditChange/>
+                <Route path=path!("/credentials") view=GrantedCredentials/>
+                <Route path=path!("/credentials/:id/terminal") view=TerminalPage/>
+                <Route path=path!("/sessions") view=AuditedSessions/>
+                <Route path=path!("/sessions/:id/watch") view=WatchPage/>
             </Routes>
         </main>
     }

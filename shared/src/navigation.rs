@@ -42,10 +42,17 @@ const MENU: [(&str, &[NavEntry]); 3] = [
             entry("Changes", Some("/changes"), Audience::SignedIn),
             entry("My requests", None, Audience::SignedIn),
             entry("My approvals", None, Audience::SignedIn),
-            entry("Audited sessions", None, Audience::Role(Role::Auditor)),
+            entry(
+                "Audited sessions",
+                Some("/sessions"),
+                Audience::Role(Role::Auditor),
+            ),
         ],
     ),
-    ("Credentials", &[entry("All", None, Audience::SignedIn)]),
+    (
+        "Credentials",
+        &[entry("All", Some("/credentials"), Audience::SignedIn)],
+    ),
     (
         "Admin",
         &[

@@ -37,7 +37,13 @@ pub async fn run(state: AppState, mut socket: WebSocket, request: Request) {
         closes_at: rfc3339(opened.closes_at),
     };
     let mut session = Session::new(state, request, opened);
-    let end = match send(&mut socket, &started).await {
+    // The script's lines, all still to do.
+    let checklist = ServerMessage::Checklist(session.checklist(&[]));
+    let greeted = match send(&mut socket, &started).await {
+        Ok(()) => send(&mut socket, &checklist).await,
+        Err(()) => Err(()),
+    };
+    let end = match greeted {
         Ok(()) => session.relay(&mut socket).await,
         Err(()) => Stop::new(EndReason::ClosedByUser, ""),
     };

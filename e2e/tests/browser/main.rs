@@ -6,6 +6,7 @@
 mod admin;
 mod changes;
 mod sign_in;
+mod terminal;
 
 use changeaudit_e2e::{Browser, Server, WebDriver};
 

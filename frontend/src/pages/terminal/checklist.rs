@@ -1,0 +1,90 @@
+//! Beside the terminal: the score so far, the verdict, each script line ticked, amber or still
+//! to do, and every unplanned command flagged.
+
+use changeaudit_shared::board::Status;
+use leptos::prelude::*;
+
+use super::Live;
+
+#[component]
+pub fn ChecklistPanel(live: Live) -> impl IntoView {
+    view! {
+        <aside class="checklist" data-testid="checklist" aria-label="Checklist">
+            {move || match live.checklist.get() {
+                None => view! { <p class="muted">"The checklist appears when the session starts."</p> }.into_any(),
+                Some(checklist) => {
+                    let unplanned_session = live
+                        .heading
+                        .get()
+                        .is_some_and(|heading| heading.change_id.is_none());
+                    view! {
+                        <div class="score-box">
+                            <span class="score" data-testid="score">{checklist.score}</span>
+                            <span class="score-label">"score so far"</span>
+                            <span class="verdict" data-testid="verdict">{verdict_label(&checklist.verdict)}</span>
+                        </div>
+                        {unplanned_session.then(|| view! {
+                            <p class="muted">"No script: every command is unplanned, except the group's benign ones."</p>
+                        })}
+                        <ol class="checks">
+                            {checklist.lines.into_iter().map(|line| {
+                                let (mark, label) = status_mark(line.status);
+                                let failed = line.exit_code.filter(|code| *code != 0)
+                                    .map(|code| format!(" (exit {code})"));
+                                view! {
+                                    <li class=format!("check check-{}", status_code(line.status))
+                                        data-status=status_code(line.status) title=label>
+                                        <span class="check-mark" aria-label=label>{mark}</span>
+                                        <code>{line.command}</code>
+                                        {failed}
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ol>
+                    }.into_any()
+                }
+            }}
+        </aside>
+    }
+}
+
+fn status_code(status: Status) -> &'static str {
+    match status {
+        Status::Matched => "matched",
+        Status::OutOfOrder => "out_of_order",
+        Status::Failed => "failed",
+        Status::Missing => "missing",
+        Status::Unplanned => "unplanned",
+        Status::Benign => "benign",
+    }
+}
+
+fn status_mark(status: Status) -> (&'static str, &'static str) {
+    match status {
+        Status::Matched => ("✓", "Executed as planned"),
+        Status::OutOfOrder => ("✓", "Executed, out of order"),
+        Status::Failed => ("✗", "Executed, failed"),
+        Status::Missing => ("○", "Not executed yet"),
+        Status::Unplanned => ("⚑", "Not in the script"),
+        Status::Benign => ("·", "Benign, not counted"),
+    }
+}
+
+fn verdict_label(code: &str) -> String {
+    let (outcome, failures) = match code.strip_suffix("_with_failures") {
+        Some(outcome) => (outcome, true),
+        None => (code, false),
+    };
+    let outcome = match outcome {
+        "correct" => "Correct",
+        "more_than_necessary" => "More than necessary",
+        "incomplete" => "Incomplete",
+        "not_executed" => "Not executed",
+        other => other,
+    };
+    if failures {
+        format!("{outcome}, with failures")
+    } else {
+        outcome.to_owned()
+    }
+}

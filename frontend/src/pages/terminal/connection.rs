@@ -1,0 +1,181 @@
+//! The terminal's WebSocket and xterm.js, wired together: keystrokes and resizes go to the
+//! server, output is written to the screen, and everything else updates `Live`.
+
+use std::rc::Rc;
+
+use changeaudit_shared::terminal::{ClientMessage, EndReason, ServerMessage};
+use leptos::prelude::*;
+use leptos::web_sys::{HtmlDivElement, MessageEvent, WebSocket};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use super::{Heading, Live};
+use crate::xterm::{FitAddon, Terminal};
+
+/// Everything that must live as long as the page, released when it goes.
+struct Wiring {
+    terminal: Rc<Terminal>,
+    socket: WebSocket,
+    _listeners: Vec<JsValue>,
+}
+
+pub fn connect(element: &HtmlDivElement, path: &str, read_only: bool, live: Live) {
+    let options = js_sys::Object::new();
+    let set = |key: &str, value: JsValue| {
+        // Setting a property of a fresh plain object cannot fail.
+        js_sys::Reflect::set(&options, &JsValue::from_str(key), &value).ok();
+    };
+    set("cursorBlink", JsValue::from_bool(!read_only));
+    set("disableStdin", JsValue::from_bool(read_only));
+    set("scrollback", JsValue::from_f64(5000.0));
+    set(
+        "fontFamily",
+        JsValue::from_str("ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"),
+    );
+    let terminal = Rc::new(Terminal::new(&options));
+    let fit = Rc::new(FitAddon::new());
+    terminal.load_addon(&fit);
+    terminal.open(element.as_ref());
+    fit.fit();
+
+    let url = socket_url(path, terminal.cols(), terminal.rows(), read_only);
+    let socket = match WebSocket::new(&url) {
+        Ok(socket) => socket,
+        Err(_) => {
+            live.closed.set(Some((
+                EndReason::Interrupted,
+                "The browser could not open the connection to the server.".to_owned(),
+            )));
+            return;
+        }
+    };
+
+    let on_message = {
+        let terminal = terminal.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let Some(text) = event.data().as_string() else {
+                return;
+            };
+            match serde_json::from_str::<ServerMessage>(&text) {
+                Ok(message) => apply(message, &terminal, live),
+                Err(_) => live.warnings.update(|warnings| {
+                    warnings.push("The server sent something unreadable.".into())
+                }),
+            }
+        })
+    };
+    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+
+    let on_close = Closure::<dyn FnMut()>::new(move || {
+        if live.closed.get_untracked().is_none() {
+            live.closed.set(Some((
+                EndReason::Interrupted,
+                "The connection to the server was lost.".to_owned(),
+            )));
+        }
+    });
+    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+
+    let mut listeners = vec![on_message.into_js_value(), on_close.into_js_value()];
+    if !read_only {
+        let on_data = {
+            let socket = socket.clone();
+            Closure::<dyn FnMut(String)>::new(move |data: String| {
+                send(&socket, &ClientMessage::Input { data });
+            })
+        };
+        terminal.on_data(&on_data);
+        let on_resize = {
+            let socket = socket.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |size: JsValue| {
+                let number = |key: &str| {
+                    js_sys::Reflect::get(&size, &JsValue::from_str(key))
+                        .ok()
+                        .and_then(|value| value.as_f64())
+                        .map_or(0, |value| value as u16)
+                };
+                send(
+                    &socket,
+                    &ClientMessage::Resize {
+                        cols: number("cols"),
+                        rows: number("rows"),
+                    },
+                );
+            })
+        };
+        terminal.on_resize(&on_resize);
+        listeners.push(on_data.into_js_value());
+        listeners.push(on_resize.into_js_value());
+    }
+    let refit = {
+        let fit = fit.clone();
+        window_event_listener(leptos::ev::resize, move |_| fit.fit())
+    };
+    terminal.focus();
+
+    let wiring = send_wrapper::SendWrapper::new(Wiring {
+        terminal,
+        socket,
+        _listeners: listeners,
+    });
+    on_cleanup(move || {
+        refit.remove();
+        let wiring = wiring.take();
+        wiring.socket.close().ok();
+        wiring.terminal.dispose();
+    });
+}
+
+fn apply(message: ServerMessage, terminal: &Terminal, live: Live) {
+    match message {
+        ServerMessage::Started {
+            session_id,
+            device,
+            account,
+            change_id,
+            closes_at,
+        } => live.heading.set(Some(Heading {
+            session_id,
+            device,
+            account,
+            change_id,
+            closes_at,
+        })),
+        ServerMessage::Output { data } => terminal.write(&data),
+        ServerMessage::Resize { cols, rows } => terminal.resize(cols, rows),
+        ServerMessage::Command { index, command } => live.commands.update(|commands| {
+            commands.truncate(index);
+            commands.push(command);
+        }),
+        ServerMessage::Checklist(checklist) => live.checklist.set(Some(checklist)),
+        ServerMessage::Warning { message } => {
+            live.warnings.update(|warnings| warnings.push(message))
+        }
+        ServerMessage::Closed { reason, message } => live.closed.set(Some((reason, message))),
+    }
+}
+
+fn send(socket: &WebSocket, message: &ClientMessage) {
+    if socket.ready_state() != WebSocket::OPEN {
+        return;
+    }
+    if let Ok(text) = serde_json::to_string(message) {
+        // A failed send shows as the socket closing, which the page reports.
+        socket.send_with_str(&text).ok();
+    }
+}
+
+/// `ws://` or `wss://` on this page's host, with the terminal's size when it opens one.
+fn socket_url(path: &str, cols: u16, rows: u16, read_only: bool) -> String {
+    let location = window().location();
+    let secure = location
+        .protocol()
+        .is_ok_and(|protocol| protocol == "https:");
+    let host = location.host().unwrap_or_default();
+    let scheme = if secure { "wss" } else { "ws" };
+    if read_only {
+        format!("{scheme}://{host}{path}")
+    } else {
+        format!("{scheme}://{host}{path}?cols={cols}&rows={rows}")
+    }
+}

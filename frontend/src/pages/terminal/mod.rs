@@ -1,0 +1,122 @@
+//! The terminal page: xterm.js connected to a session's WebSocket, with the script's checklist
+//! and the score beside it. The same page, read-only, lets an auditor watch a running session.
+
+mod checklist;
+mod connection;
+
+use changeaudit_shared::command::ExecutedCommand;
+use changeaudit_shared::terminal::{Checklist, EndReason};
+use leptos::html::Div;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_params_map;
+
+use crate::api;
+use checklist::ChecklistPanel;
+
+/// What the server has said of the session so far.
+#[derive(Clone, Copy)]
+pub struct Live {
+    pub heading: RwSignal<Option<Heading>>,
+    pub commands: RwSignal<Vec<ExecutedCommand>>,
+    pub checklist: RwSignal<Option<Checklist>>,
+    pub warnings: RwSignal<Vec<String>>,
+    pub closed: RwSignal<Option<(EndReason, String)>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heading {
+    pub session_id: i64,
+    pub device: String,
+    pub account: String,
+    pub change_id: Option<String>,
+    pub closes_at: String,
+}
+
+impl Live {
+    fn new() -> Self {
+        Live {
+            heading: RwSignal::new(None),
+            commands: RwSignal::new(Vec::new()),
+            checklist: RwSignal::new(None),
+            warnings: RwSignal::new(Vec::new()),
+            closed: RwSignal::new(None),
+        }
+    }
+}
+
+/// `/credentials/:id/terminal`: a session on that credential.
+#[component]
+pub fn TerminalPage() -> impl IntoView {
+    let id = use_params_map()
+        .read_untracked()
+        .get("id")
+        .and_then(|id| id.parse::<i64>().ok())
+        .unwrap_or_default();
+    let path = format!("/api/credentials/{id}/terminal");
+    view! { <SessionView path read_only=false/> }
+}
+
+/// `/sessions/:id/watch`: a running session, read-only, for auditors and admins.
+#[component]
+pub fn WatchPage() -> impl IntoView {
+    let id = use_params_map()
+        .read_untracked()
+        .get("id")
+        .and_then(|id| id.parse::<i64>().ok())
+        .unwrap_or_default();
+    let path = format!("/api/terminal-sessions/{id}/watch");
+    view! { <SessionView path read_only=true/> }
+}
+
+#[component]
+fn SessionView(path: String, read_only: bool) -> impl IntoView {
+    let live = Live::new();
+    let screen = NodeRef::<Div>::new();
+    screen.on_load(move |element| connection::connect(&element, &path, read_only, live));
+    let terminate_error = RwSignal::new(None::<String>);
+    let terminate = move |_| {
+        let Some(heading) = live.heading.get_untracked() else {
+            return;
+        };
+        spawn_local(async move {
+            let url = format!("/api/terminal-sessions/{}/terminate", heading.session_id);
+            if let Err(error) = api::post::<(), serde_json::Value>(&url, &()).await {
+                terminate_error.set(Some(error.message()));
+            }
+        });
+    };
+
+    view! {
+        <div class="page-head terminal-head">
+            <h1>
+                {move || match live.heading.get() {
+                    None => "Connecting…".to_owned(),
+                    Some(heading) => format!("{} as {}", heading.device, heading.account),
+                }}
+            </h1>
+            <span class="muted">
+                {move || live.heading.get().map(|heading| match heading.change_id {
+                    Some(change) => format!("Change {change}"),
+                    None => "Unplanned session (no change)".to_owned(),
+                })}
+            </span>
+            {read_only.then(|| view! {
+                <span class="tag">"Watching, read-only"</span>
+                <button type="button" class="danger" on:click=terminate>"Terminate"</button>
+            })}
+        </div>
+        {move || terminate_error.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+        {move || live.warnings.get().into_iter().map(|text| view! {
+            <p class="warning" role="status" data-testid="session-warning">{text}</p>
+        }).collect_view()}
+        {move || live.closed.get().map(|(reason, text)| view! {
+            <p class=if reason == EndReason::DeviceClosed || reason == EndReason::ClosedByUser { "notice" } else { "error" }
+                role="alert" data-testid="session-closed" data-reason=reason.as_str()>{text}</p>
+        })}
+        <div class="terminal-layout">
+            <div class="terminal-screen" node_ref=screen data-testid="terminal"></div>
+            <ChecklistPanel live/>
+        </div>
+    }
+}
