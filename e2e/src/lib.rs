@@ -6,7 +6,7 @@ mod sshd;
 mod webdriver;
 
 pub use processes::{Browser, Server};
-pub use sshd::{KEY_USER, PASSWORD, PASSWORD_USER, Sshd};
+pub use sshd::{KEY_USER, PASSWORD_USER, Sshd};
 pub use webdriver::{Element, WebDriver};
 
 /// Anything that stops a browser test, with what was being done.

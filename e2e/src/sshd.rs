@@ -2,7 +2,7 @@
 //! a listener bound to `127.0.0.1:0`, with a throwaway host key. No port is guessed and nothing
 //! outlives the test. The backend's integration tests use it too.
 //!
-//! Two accounts log in to it: `PASSWORD_USER` with `PASSWORD` and `KEY_USER` with the key in
+//! Two accounts log in to it: `PASSWORD_USER` with `password` and `KEY_USER` with the key in
 //! `client_key`. Both run bash with a plain `$ ` prompt; `Sshd::with_shell_integration` also
 //! loads changeaudit's shell-integration script, as an admin would install it on a device.
 
@@ -20,9 +20,10 @@ use tokio::task::JoinHandle;
 use crate::{E2eError, Result};
 
 const SSHD: &str = "/usr/sbin/sshd";
-/// Local accounts made once on the test machine; nothing but these test servers lets them in.
+/// Local accounts made once on the test machine. The password account's password is new random
+/// for each test process, and the key account has none: another sshd on the machine lets
+/// neither in with anything a test ever held.
 pub const PASSWORD_USER: &str = "changeaudit-pw";
-pub const PASSWORD: &str = "device password for tests";
 pub const KEY_USER: &str = "changeaudit-key";
 
 /// The shell every login gets: no user start-up files, so the screen is the same everywhere.
@@ -36,6 +37,8 @@ pub struct Sshd {
     pub fingerprint: String,
     /// The private key `KEY_USER` logs in with, in OpenSSH format.
     pub client_key: String,
+    /// `PASSWORD_USER`'s password.
+    pub password: String,
     /// The process group of each connection's sshd, to cut them all.
     connections: Arc<Mutex<Vec<u32>>>,
     accepting: JoinHandle<()>,
@@ -60,7 +63,7 @@ impl Sshd {
         }
         std::fs::create_dir_all("/run/sshd")
             .map_err(|error| E2eError::context("sshd's privilege-separation folder", error))?;
-        ensure_accounts().await?;
+        let password = ensure_accounts().await?;
         let dir = tempfile::tempdir().map_err(|error| E2eError::context("sshd folder", error))?;
         // The accounts read their start-up file and authorized keys from here.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
@@ -116,6 +119,7 @@ impl Sshd {
             host_key,
             fingerprint,
             client_key,
+            password,
             connections,
             accepting,
             _dir: dir,
@@ -171,48 +175,60 @@ async fn keypair(path: &Path) -> Result<(String, String)> {
     Ok((public, fingerprint))
 }
 
-/// Makes the two test accounts if they are missing, and sets the password account's password.
-/// Once per process: `chpasswd` locks the password file.
-async fn ensure_accounts() -> Result<()> {
-    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    DONE.get_or_try_init(|| async {
-        for user in [PASSWORD_USER, KEY_USER] {
-            let exists = Command::new("id")
-                .arg(user)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .await
-                .map_err(|error| E2eError::context("id", error))?
-                .success();
-            if !exists {
-                run("useradd", &["--create-home", "--shell", "/bin/bash", user]).await?;
+/// Makes the two test accounts if they are missing, and gives the password account a new random
+/// password, answered. Once per process: `chpasswd` locks the password file.
+async fn ensure_accounts() -> Result<String> {
+    static PASSWORD: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    PASSWORD
+        .get_or_try_init(|| async {
+            for user in [PASSWORD_USER, KEY_USER] {
+                let exists = Command::new("id")
+                    .arg(user)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .await
+                    .map_err(|error| E2eError::context("id", error))?
+                    .success();
+                if !exists {
+                    run("useradd", &["--create-home", "--shell", "/bin/bash", user]).await?;
+                }
             }
-        }
-        // A locked account (`!`) is refused even with a key; `*` only forbids passwords.
-        run("usermod", &["-p", "*", KEY_USER]).await?;
-        let mut chpasswd = Command::new("chpasswd")
-            .stdin(Stdio::piped())
-            .spawn()
-            .map_err(|error| E2eError::context("chpasswd", error))?;
-        if let Some(mut stdin) = chpasswd.stdin.take() {
-            use tokio::io::AsyncWriteExt;
-            stdin
-                .write_all(format!("{PASSWORD_USER}:{PASSWORD}\n").as_bytes())
+            // A locked account (`!`) is refused even with a key; `*` only forbids passwords.
+            run("usermod", &["-p", "*", KEY_USER]).await?;
+            let password = random_password()?;
+            let mut chpasswd = Command::new("chpasswd")
+                .stdin(Stdio::piped())
+                .spawn()
+                .map_err(|error| E2eError::context("chpasswd", error))?;
+            if let Some(mut stdin) = chpasswd.stdin.take() {
+                use tokio::io::AsyncWriteExt;
+                stdin
+                    .write_all(format!("{PASSWORD_USER}:{password}\n").as_bytes())
+                    .await
+                    .map_err(|error| E2eError::context("chpasswd", error))?;
+            }
+            let status = chpasswd
+                .wait()
                 .await
                 .map_err(|error| E2eError::context("chpasswd", error))?;
-        }
-        let status = chpasswd
-            .wait()
-            .await
-            .map_err(|error| E2eError::context("chpasswd", error))?;
-        if !status.success() {
-            return Err(E2eError(format!("chpasswd failed: {status}")));
-        }
-        Ok(())
-    })
-    .await
-    .map(|_| ())
+            if !status.success() {
+                return Err(E2eError(format!("chpasswd failed: {status}")));
+            }
+            Ok(password)
+        })
+        .await
+        .cloned()
+}
+
+/// 32 hex digits from the kernel's random source.
+fn random_password() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .map_err(|error| E2eError::context("/dev/urandom", error))?;
+    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
 /// One connection, handed to `sshd -i` as its standard input and output, in a process group

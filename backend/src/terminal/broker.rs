@@ -20,6 +20,9 @@ use crate::clock::Timestamp;
 use crate::recordings::recorder::{SYNC_EVERY, Sealed};
 use crate::state::AppState;
 
+/// An idle terminal is pinged this many ticks apart.
+const PING_EVERY_TICKS: u64 = 20;
+
 /// Runs the session asked for on `socket`, from opening to the end.
 pub async fn run(state: AppState, mut socket: WebSocket, request: Request) {
     let opened = match opening::open(&state, &request).await {
@@ -106,7 +109,6 @@ impl Session {
 
     async fn relay(&mut self, socket: &mut WebSocket) -> Stop {
         let mut ticks = tokio::time::interval(SYNC_EVERY);
-        let beats_per_heartbeat = (HEARTBEAT_EVERY.as_secs() / SYNC_EVERY.as_secs()).max(1);
         let mut tick_count: u64 = 0;
         loop {
             let step = tokio::select! {
@@ -114,7 +116,7 @@ impl Session {
                 message = self.opened.channel.wait() => self.on_device(message, socket).await,
                 _ = ticks.tick() => {
                     tick_count += 1;
-                    self.tick(socket, tick_count.is_multiple_of(beats_per_heartbeat)).await
+                    self.tick(socket, tick_count).await
                 }
             };
             if let Err(stop) = step {
@@ -288,8 +290,18 @@ impl Session {
         }
     }
 
-    /// Once a second: make the recording durable, and enforce the window and terminations.
-    async fn tick(&mut self, socket: &mut WebSocket, heartbeat: bool) -> Result<(), Stop> {
+    /// Once a second: make the recording durable, enforce the window and terminations, and
+    /// now and then keep the session alive in the database and on the WebSocket.
+    async fn tick(&mut self, socket: &mut WebSocket, count: u64) -> Result<(), Stop> {
+        let beats_per_heartbeat = (HEARTBEAT_EVERY.as_secs() / SYNC_EVERY.as_secs()).max(1);
+        let heartbeat = count.is_multiple_of(beats_per_heartbeat);
+        if count.is_multiple_of(PING_EVERY_TICKS) {
+            // Proxies close a WebSocket that says nothing for a minute or so.
+            socket
+                .send(Message::Ping(Default::default()))
+                .await
+                .map_err(|_| Stop::new(EndReason::ClosedByUser, ""))?;
+        }
         self.opened
             .recorder
             .sync()

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use changeaudit_e2e::{KEY_USER, PASSWORD, PASSWORD_USER, Sshd};
+use changeaudit_e2e::{KEY_USER, PASSWORD_USER, Sshd};
 use changeaudit_shared::asciicast::{Cast, EventData};
 use changeaudit_shared::board::Status;
 use changeaudit_shared::command::Recognition;
@@ -64,7 +64,7 @@ impl Rig {
             .expect(
                 "POST",
                 "/api/credentials",
-                Some(&credential(PASSWORD_USER, "password", PASSWORD)),
+                Some(&credential(PASSWORD_USER, "password", &sshd.password)),
                 201,
             )
             .await["id"]
@@ -194,6 +194,20 @@ async fn commands_typed_are_recognised_scored_recorded_and_audited() {
     terminal
         .until(|t| t.output.ends_with("$ "), "the prompt")
         .await;
+    // Before anything runs, the script's lines are all still to do.
+    let first = terminal
+        .checklist
+        .clone()
+        .expect("a checklist at the start");
+    assert_eq!(
+        first
+            .lines
+            .iter()
+            .map(|line| line.status)
+            .collect::<Vec<_>>(),
+        [Status::Missing, Status::Missing]
+    );
+    assert_eq!((first.score, first.verdict.as_str()), (0, "not_executed"));
     terminal.run("echo planned-one").await;
     terminal.run("echo 'planned-two'").await;
     terminal.run("uname -s").await;
@@ -537,7 +551,10 @@ async fn a_group_that_allows_unplanned_sessions_opens_one_without_a_change() {
         .await;
     terminal.run("echo off-script").await;
     terminal
-        .until(|t| t.checklist.is_some(), "the checklist")
+        .until(
+            |t| t.checklist.as_ref().is_some_and(|c| !c.lines.is_empty()),
+            "the checklist with the command",
+        )
         .await;
     let checklist = terminal.checklist.clone().unwrap();
     assert_eq!(checklist.lines[0].status, Status::Unplanned);

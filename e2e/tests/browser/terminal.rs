@@ -2,7 +2,7 @@
 //! sshd through the broker; two planned commands and one unplanned typed in the terminal show
 //! two ticks, one flag and the score beside it.
 
-use changeaudit_e2e::{PASSWORD, PASSWORD_USER, Server, Sshd, WebDriver};
+use changeaudit_e2e::{PASSWORD_USER, Server, Sshd, WebDriver};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -82,7 +82,7 @@ async fn prepare(server: &Server, sshd: &Sshd) -> i64 {
         .call(
             "POST",
             "/api/credentials",
-            json!({ "device_id": device, "username": PASSWORD_USER, "kind": "password", "secret": PASSWORD }),
+            json!({ "device_id": device, "username": PASSWORD_USER, "kind": "password", "secret": sshd.password }),
         )
         .await["id"]
         .as_i64()
