@@ -75,6 +75,9 @@ pub enum EndReason {
     MaxLength,
     /// An auditor or admin ended it.
     Terminated,
+    /// The gate no longer allows it: the change was cancelled, the request withdrawn, the
+    /// person taken out of the group or the credential removed.
+    Revoked,
     /// The connection to the device was lost, or the server stopped.
     Interrupted,
     /// The recording could not be written: nothing runs unrecorded.
@@ -97,6 +100,7 @@ impl EndReason {
             EndReason::DueDate => "due_date",
             EndReason::MaxLength => "max_length",
             EndReason::Terminated => "terminated",
+            EndReason::Revoked => "revoked",
             EndReason::Interrupted => "interrupted",
             EndReason::RecordingFailed => "recording_failed",
             EndReason::Refused => "refused",
@@ -113,6 +117,7 @@ impl EndReason {
             EndReason::DueDate,
             EndReason::MaxLength,
             EndReason::Terminated,
+            EndReason::Revoked,
             EndReason::Interrupted,
             EndReason::RecordingFailed,
             EndReason::Refused,

@@ -26,7 +26,7 @@ CREATE TABLE terminal_sessions (
     device_name            TEXT    NOT NULL,
     account                TEXT    NOT NULL,
     change_id              TEXT    REFERENCES changes (id),
-    request_id             BIGINT  REFERENCES requests (id),
+    request_id             BIGINT  REFERENCES requests (id) ON DELETE SET NULL,
     client_ip              TEXT    NOT NULL,
     user_agent             TEXT    NOT NULL DEFAULT '',
     recording              TEXT    NOT NULL,

@@ -137,9 +137,10 @@ pub async fn delete_device(
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
     let before = view(&mut tx, id).await?;
-    let (changes, credentials): (i64, i64) = sqlx::query_as(
+    let (changes, credentials, sessions): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM change_devices WHERE device_id = $1),
-                (SELECT COUNT(*) FROM credentials WHERE device_id = $1)",
+                (SELECT COUNT(*) FROM credentials WHERE device_id = $1),
+                (SELECT COUNT(*) FROM terminal_sessions WHERE device_id = $1)",
     )
     .bind(id)
     .fetch_one(&mut *tx)
@@ -149,6 +150,14 @@ pub async fn delete_device(
             "device",
             format!(
                 "is named by {changes} change(s), whose record must keep it: it cannot be deleted"
+            ),
+        ));
+    }
+    if sessions > 0 {
+        return Err(AppError::rule(
+            "device",
+            format!(
+                "has {sessions} recorded session(s), whose record must keep it: it cannot be deleted"
             ),
         ));
     }

@@ -4,7 +4,7 @@ use std::io::{self, SeekFrom};
 use std::path::PathBuf;
 
 use tokio::fs::{File, OpenOptions};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::{BoxFuture, RecordingSink, RecordingStore, is_valid_name};
 
@@ -41,10 +41,12 @@ impl RecordingStore for LocalFolder {
                 .mode(0o600)
                 .open(&path)
                 .await?;
-            Ok(Box::new(LocalSink {
-                file: BufWriter::with_capacity(64 * 1024, file),
-            }) as Box<dyn RecordingSink>)
+            Ok(Box::new(LocalSink { file }) as Box<dyn RecordingSink>)
         })
+    }
+
+    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move { tokio::fs::remove_file(self.path(name)?).await })
     }
 
     fn read<'a>(
@@ -63,8 +65,10 @@ impl RecordingStore for LocalFolder {
     }
 }
 
+/// Each event is written to the file at once (no buffer in the process): a crash of the server
+/// loses nothing that was passed on; `sync` makes it survive a crash of the machine.
 struct LocalSink {
-    file: BufWriter<File>,
+    file: File,
 }
 
 impl RecordingSink for LocalSink {
@@ -75,7 +79,7 @@ impl RecordingSink for LocalSink {
     fn sync(&mut self) -> BoxFuture<'_, io::Result<()>> {
         Box::pin(async move {
             self.file.flush().await?;
-            self.file.get_ref().sync_data().await
+            self.file.sync_data().await
         })
     }
 }

@@ -18,6 +18,9 @@ pub trait RecordingStore: Send + Sync {
     /// Creates the recording `name`; one that exists already is an error, never overwritten.
     fn create<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<Box<dyn RecordingSink>>>;
 
+    /// Removes a recording of a session that never started (nothing of the device is in it).
+    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<()>>;
+
     /// Up to `limit` bytes of recording `name` from `offset` on; fewer at its end.
     fn read<'a>(
         &'a self,
@@ -29,6 +32,7 @@ pub trait RecordingStore: Send + Sync {
 
 /// A recording being written.
 pub trait RecordingSink: Send {
+    /// Hands `bytes` to the store: once this returns, a crash of the server does not lose them.
     fn write<'a>(&'a mut self, bytes: &'a [u8]) -> BoxFuture<'a, io::Result<()>>;
 
     /// Makes everything written so far durable.

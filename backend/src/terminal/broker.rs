@@ -1,8 +1,15 @@
 //! A running session: bytes between the browser and the device, each recorded before it is
 //! passed on, the command recognizer fed as they flow, and the checklist pushed after each
-//! command. One task per session, one message at a time: while the browser is slow to take
-//! output, the device's channel is not read, its SSH window closes and the device waits. No
-//! buffer on the path grows without bound, and nothing is dropped from the recording.
+//! command.
+//!
+//! One task per session handles one message at a time. While the browser is slow to take
+//! output, the device's channel is not read: russh's bounded channel fills, its connection stops
+//! reading the socket, and TCP stops the device. Keystrokes go to the device through a small
+//! bounded queue and a writer task of their own, so a large paste waiting for the device never
+//! stops the output that would let the device go on; while that queue is full, the browser is
+//! not read. No buffer on the path grows without bound, and nothing is dropped from the
+//! recording. A browser that takes nothing for `SEND_LIMIT` ends the session: the window and
+//! terminations are enforced by this same task.
 
 use axum::extract::ws::{Message, WebSocket};
 use changeaudit_shared::asciicast::{Event, EventData, Utf8Stream};
@@ -12,8 +19,12 @@ use changeaudit_shared::report::AuditReport;
 use changeaudit_shared::terminal::{
     Checklist, ClientMessage, EndReason, MAX_COLS, MAX_ROWS, ServerMessage,
 };
-use russh::ChannelMsg;
+use russh::client::Msg;
+use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
+use super::gate::{self, Permit};
 use super::opening::{self, Opened, Request};
 use super::store::{self, Ending, HEARTBEAT_EVERY};
 use crate::clock::Timestamp;
@@ -22,10 +33,41 @@ use crate::state::AppState;
 
 /// An idle terminal is pinged this many ticks apart.
 const PING_EVERY_TICKS: u64 = 20;
+/// Keystroke messages waiting for the device.
+const INPUT_QUEUE: usize = 16;
+/// The longest a message to the browser may wait to be taken.
+const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// What goes to the device, in order.
+enum ToDevice {
+    Data(Vec<u8>),
+    Resize { cols: u16, rows: u16 },
+}
+
+/// Writes to the device until the queue closes or the device stops taking input.
+fn spawn_writer(
+    write: ChannelWriteHalf<Msg>,
+    mut queue: mpsc::Receiver<ToDevice>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(item) = queue.recv().await {
+            let sent = match item {
+                ToDevice::Data(bytes) => write.data_bytes(bytes).await,
+                ToDevice::Resize { cols, rows } => {
+                    write.window_change(cols.into(), rows.into(), 0, 0).await
+                }
+            };
+            if sent.is_err() {
+                // The queue is dropped with this task: the session sees the device gone.
+                return;
+            }
+        }
+    })
+}
 
 /// Runs the session asked for on `socket`, from opening to the end.
 pub async fn run(state: AppState, mut socket: WebSocket, request: Request) {
-    let opened = match opening::open(&state, &request).await {
+    let (opened, channel) = match opening::open(&state, &request).await {
         Ok(opened) => opened,
         Err(failure) => {
             close(&mut socket, failure.reason, &failure.message).await;
@@ -39,7 +81,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, request: Request) {
         change_id: opened.change_id.clone(),
         closes_at: rfc3339(opened.closes_at),
     };
-    let mut session = Session::new(state, request, opened);
+    let mut session = Session::new(state, request, opened, channel);
     // The script's lines, all still to do.
     let checklist = ServerMessage::Checklist(session.checklist(&[]));
     let greeted = match send(&mut socket, &started).await {
@@ -82,6 +124,9 @@ struct Session {
     state: AppState,
     request: Request,
     opened: Opened,
+    device: ChannelReadHalf,
+    to_device: mpsc::Sender<ToDevice>,
+    writer: JoinHandle<()>,
     recognizer: CommandRecognizer,
     output: Utf8Stream,
     /// The commands as last stored and sent.
@@ -93,8 +138,13 @@ struct Session {
 }
 
 impl Session {
-    fn new(state: AppState, request: Request, opened: Opened) -> Self {
+    fn new(state: AppState, request: Request, opened: Opened, channel: Channel<Msg>) -> Self {
+        let (device, write) = channel.split();
+        let (to_device, queue) = mpsc::channel(INPUT_QUEUE);
         Session {
+            device,
+            to_device,
+            writer: spawn_writer(write, queue),
             recognizer: CommandRecognizer::new(request.cols, request.rows),
             output: Utf8Stream::default(),
             stored: Vec::new(),
@@ -112,8 +162,10 @@ impl Session {
         let mut tick_count: u64 = 0;
         loop {
             let step = tokio::select! {
-                message = socket.recv() => self.on_browser(message).await,
-                message = self.opened.channel.wait() => self.on_device(message, socket).await,
+                message = socket.recv(), if self.to_device.capacity() > 0 => {
+                    self.on_browser(message).await
+                }
+                message = self.device.wait() => self.on_device(message, socket).await,
                 _ = ticks.tick() => {
                     tick_count += 1;
                     self.tick(socket, tick_count).await
@@ -160,11 +212,7 @@ impl Session {
                 let EventData::Input(data) = event.data else {
                     return Ok(());
                 };
-                self.opened
-                    .channel
-                    .data_bytes(data.into_bytes())
-                    .await
-                    .map_err(|_| Stop::new(EndReason::Interrupted, "The device stopped answering."))
+                self.forward(ToDevice::Data(data.into_bytes()))
             }
             ClientMessage::Resize { cols, rows } => {
                 if !(1..=MAX_COLS).contains(&cols) || !(1..=MAX_ROWS).contains(&rows) {
@@ -177,13 +225,17 @@ impl Session {
                     .await
                     .map_err(Stop::recording_failed)?;
                 self.recognizer.feed(&event);
-                self.opened
-                    .channel
-                    .window_change(cols.into(), rows.into(), 0, 0)
-                    .await
-                    .map_err(|_| Stop::new(EndReason::Interrupted, "The device stopped answering."))
+                self.forward(ToDevice::Resize { cols, rows })
             }
         }
+    }
+
+    /// Queues `item` for the device; the loop reads the browser only while there is room, so
+    /// the queue is never found full and no input is dropped.
+    fn forward(&self, item: ToDevice) -> Result<(), Stop> {
+        self.to_device
+            .try_send(item)
+            .map_err(|_| Stop::new(EndReason::Interrupted, "The device stopped taking input."))
     }
 
     async fn on_device(
@@ -297,10 +349,11 @@ impl Session {
         let heartbeat = count.is_multiple_of(beats_per_heartbeat);
         if count.is_multiple_of(PING_EVERY_TICKS) {
             // Proxies close a WebSocket that says nothing for a minute or so.
-            socket
-                .send(Message::Ping(Default::default()))
-                .await
-                .map_err(|_| Stop::new(EndReason::ClosedByUser, ""))?;
+            let ping = socket.send(Message::Ping(Default::default()));
+            match tokio::time::timeout(SEND_LIMIT, ping).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return Err(Stop::new(EndReason::ClosedByUser, "")),
+            }
         }
         self.opened
             .recorder
@@ -329,11 +382,13 @@ impl Session {
                 .await
                 .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))?;
         }
-        let db = &self.state.db;
-        if heartbeat && let Err(error) = store::heartbeat(db, self.opened.id, now).await {
-            tracing::warn!(%error, session = self.opened.id, "session heartbeat");
+        if heartbeat {
+            if let Err(error) = store::heartbeat(&self.state.db, self.opened.id, now).await {
+                tracing::warn!(%error, session = self.opened.id, "session heartbeat");
+            }
+            self.still_allowed(now).await?;
         }
-        match store::termination_request(db, self.opened.id).await {
+        match store::termination_request(&self.state.db, self.opened.id).await {
             Ok(Some(by)) => Err(Stop {
                 reason: EndReason::Terminated,
                 message: format!("The session was terminated by {by}."),
@@ -344,6 +399,54 @@ impl Session {
                 tracing::warn!(%error, session = self.opened.id, "reading a termination request");
                 Ok(())
             }
+        }
+    }
+
+    /// Asks the gate again: a session lasts only while what allowed it holds. A due date moved
+    /// is followed; a change cancelled, a request withdrawn or a membership removed ends it.
+    async fn still_allowed(&mut self, now: Timestamp) -> Result<(), Stop> {
+        let judged = match self.state.db.pool().acquire().await {
+            Ok(mut connection) => {
+                gate::judge(
+                    &mut connection,
+                    self.request.user.id,
+                    self.request.credential_id,
+                    now,
+                )
+                .await
+            }
+            Err(error) => Err(error.into()),
+        };
+        let revoked = |detail: &str| {
+            Stop::new(
+                EndReason::Revoked,
+                format!("The session was closed: it is no longer allowed. {detail}"),
+            )
+        };
+        match judged {
+            // The database is not answering; the missing heartbeat tells the other replicas.
+            Err(error) => {
+                tracing::warn!(%error, session = self.opened.id, "asking the gate again");
+                Ok(())
+            }
+            Ok(Err(refusal)) => Err(revoked(&refusal.to_string())),
+            Ok(Ok(Permit::Planned {
+                change_id, due_at, ..
+            })) if self.opened.change_id.as_deref() == Some(change_id.as_str()) => {
+                let (closes_at, due_date) = if due_at <= self.opened.longest {
+                    (due_at, true)
+                } else {
+                    (self.opened.longest, false)
+                };
+                if closes_at != self.opened.closes_at {
+                    self.opened.closes_at = closes_at;
+                    self.opened.closes_at_due_date = due_date;
+                    self.warned = false;
+                }
+                Ok(())
+            }
+            Ok(Ok(Permit::Unplanned { .. })) if self.opened.change_id.is_none() => Ok(()),
+            Ok(Ok(_)) => Err(revoked("The approval it ran under no longer holds.")),
         }
     }
 
@@ -376,8 +479,12 @@ impl Session {
             opened,
             recognizer,
             stored,
+            writer,
+            to_device,
             ..
         } = self;
+        drop(to_device);
+        writer.abort();
         opened.connection.close().await;
         let sealed: Option<Sealed> = match opened.recorder.finish().await {
             Ok(sealed) => Some(sealed),
@@ -426,12 +533,13 @@ impl Session {
     }
 }
 
+/// Sends `message`, giving up when the browser takes nothing for `SEND_LIMIT`.
 async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), ()> {
     let text = serde_json::to_string(message).map_err(|_| ())?;
-    socket
-        .send(Message::Text(text.into()))
-        .await
-        .map_err(|_| ())
+    match tokio::time::timeout(SEND_LIMIT, socket.send(Message::Text(text.into()))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(()),
+    }
 }
 
 /// Tells the browser why the session is over, then closes the socket.

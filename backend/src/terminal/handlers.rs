@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use changeaudit_shared::api::Page;
-use changeaudit_shared::api::sessions::{GrantedCredential, TerminalSession};
+use changeaudit_shared::api::sessions::{GrantedCredential, SessionState, TerminalSession};
 use changeaudit_shared::problem::Problem;
 use changeaudit_shared::role::Role;
 use changeaudit_shared::terminal::{MAX_COLS, MAX_ROWS};
@@ -24,6 +24,9 @@ use crate::listing::Paging;
 use crate::state::AppState;
 use crate::web::client_ip::client_ip;
 use crate::web::csrf;
+
+/// The largest message a terminal takes: a paste of a few megabytes.
+const MAX_MESSAGE: usize = 4 * 1024 * 1024;
 
 /// Filters of `GET /api/me/credentials`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -103,7 +106,9 @@ pub async fn open_terminal(
         cols: size.cols,
         rows: size.rows,
     };
-    Ok(upgrade.on_upgrade(move |socket| broker::run(state, socket, request)))
+    Ok(upgrade
+        .max_message_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| broker::run(state, socket, request)))
 }
 
 #[utoipa::path(get, path = "/api/terminal-sessions/{id}", tag = "terminal", params(("id" = i64, Path)),
@@ -116,8 +121,9 @@ pub async fn get_session(
 ) -> Result<Json<TerminalSession>, AppError> {
     let mut connection = state.db.pool().acquire().await?;
     let stored = store::view(&mut connection, id, state.clock.now()).await?;
-    if stored.user_id != me.0.id {
-        require_overseer(&me)?;
+    // Someone else's session does not exist for those who may not see it.
+    if stored.user_id != me.0.id && require_overseer(&me).is_err() {
+        return Err(AppError::NotFound);
     }
     Ok(Json(stored.record))
 }
@@ -159,7 +165,7 @@ pub async fn terminate_session(
 #[utoipa::path(get, path = "/api/terminal-sessions/{id}/watch", tag = "terminal", params(("id" = i64, Path)),
     description = "Upgrades to a read-only WebSocket that shows the running session as it happens.",
     responses((status = 101, description = "Switching to the WebSocket"), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)))]
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn watch_session(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -172,6 +178,9 @@ pub async fn watch_session(
     let mut connection = state.db.pool().acquire().await?;
     let stored = store::view(&mut connection, id, state.clock.now()).await?;
     drop(connection);
+    if stored.record.state != SessionState::Running {
+        return Err(AppError::rule("state", "the session is not running"));
+    }
     let upgrade = upgrade.map_err(not_a_websocket)?;
     store::record_watching(&state.db, id, &me.0.username, state.clock.now()).await?;
     Ok(upgrade.on_upgrade(move |socket| watch::run(state, socket, stored)))

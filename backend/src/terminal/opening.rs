@@ -66,12 +66,14 @@ pub struct Opened {
     pub closes_at: Timestamp,
     /// Whether `closes_at` is the change's due date, rather than the longest a session lasts.
     pub closes_at_due_date: bool,
+    /// The longest this session may last ends then.
+    pub longest: Timestamp,
     pub connection: Connection,
-    pub channel: Channel<Msg>,
     pub recorder: Recorder,
 }
 
-pub async fn open(state: &AppState, request: &Request) -> Result<Opened, Failure> {
+/// Opens the session: its record and the shell's channel.
+pub async fn open(state: &AppState, request: &Request) -> Result<(Opened, Channel<Msg>), Failure> {
     let outcome = attempt(state, request).await;
     if let Err(failure) = &outcome {
         let recorded = store::record_refusal(
@@ -90,7 +92,7 @@ pub async fn open(state: &AppState, request: &Request) -> Result<Opened, Failure
     outcome
 }
 
-async fn attempt(state: &AppState, request: &Request) -> Result<Opened, Failure> {
+async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel<Msg>), Failure> {
     let now = state.clock.now();
     let mut connection = state
         .db
@@ -154,6 +156,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<Opened, Failure>
         Ok(channel) => channel,
         Err(error) => {
             ssh.close().await;
+            discard(state, &recording).await;
             return Err(Failure::new(EndReason::Unreachable, error.to_string()));
         }
     };
@@ -184,6 +187,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<Opened, Failure>
         Ok(id) => id,
         Err(error) => {
             ssh.close().await;
+            discard(state, &recording).await;
             return Err(Failure::internal("storing the session", error));
         }
     };
@@ -202,19 +206,22 @@ async fn attempt(state: &AppState, request: &Request) -> Result<Opened, Failure>
             benign,
         ),
     };
-    Ok(Opened {
-        id,
-        device: device_named,
-        account: credential.username,
-        change_id,
-        script,
-        benign,
-        closes_at,
-        closes_at_due_date,
-        connection: ssh,
+    Ok((
+        Opened {
+            id,
+            device: device_named,
+            account: credential.username,
+            change_id,
+            script,
+            benign,
+            closes_at,
+            closes_at_due_date,
+            longest,
+            connection: ssh,
+            recorder,
+        },
         channel,
-        recorder,
-    })
+    ))
 }
 
 async fn start_recording(
@@ -241,6 +248,13 @@ async fn start_recording(
     });
     header.env.insert("TERM".to_owned(), ssh::TERM.to_owned());
     Recorder::start(sink, &header).await.map_err(refuse)
+}
+
+/// Removes the recording of a session that did not start: it holds only its header.
+async fn discard(state: &AppState, name: &str) {
+    if let Err(error) = state.recordings.remove(name).await {
+        tracing::warn!(%error, recording = name, "removing the recording of a session that did not start");
+    }
 }
 
 /// A name no other session has: the day, then random letters.

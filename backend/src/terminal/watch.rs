@@ -39,8 +39,18 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored) {
         {
             Ok(chunk) => chunk,
             Err(error) => {
+                // With recordings on a local folder, only the server holding it can read it.
                 tracing::warn!(%error, session = id, "reading a recording to watch it");
-                Vec::new()
+                let closed = ServerMessage::Closed {
+                    reason: EndReason::Interrupted,
+                    message: "This server cannot read the session's recording, so it cannot be \
+                        watched from here."
+                        .to_owned(),
+                };
+                if send(&mut socket, &closed).await.is_ok() {
+                    socket.send(Message::Close(None)).await.ok();
+                }
+                return;
             }
         };
         offset += chunk.len() as u64;

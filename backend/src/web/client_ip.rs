@@ -88,17 +88,19 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     if !is_trusted(peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
+    let forwarded: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .map(|part| part.trim().parse::<IpAddr>().map(canonical))
-        .collect::<Result<_, _>>()
-        // A list that cannot be read is not believed at all.
-        .unwrap_or_default();
+        .collect();
+    // From the nearest hop back: each trusted proxy names the one before it, until a hop that
+    // is not trusted (the client) or an entry that cannot be read (written by nobody trusted).
     let mut client = peer;
-    for address in forwarded.into_iter().rev() {
+    for entry in forwarded.into_iter().rev() {
+        let Ok(address) = entry.trim().parse::<IpAddr>().map(canonical) else {
+            break;
+        };
         client = address;
         if !is_trusted(address) {
             break;
@@ -166,10 +168,14 @@ mod tests {
             client_ip(ip("10.0.0.2"), &spoofed, &proxies),
             ip("203.0.113.7")
         );
-        // A list that cannot be read names nobody: the proxy itself is the client.
+        // An entry that cannot be read stops the walk, without hiding the hops after it.
         assert_eq!(
             client_ip(ip("10.0.0.2"), &headers("garbage"), &proxies),
             ip("10.0.0.2")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &headers("garbage, 203.0.113.7"), &proxies),
+            ip("203.0.113.7")
         );
         assert_eq!(
             client_ip(ip("10.0.0.2"), &HeaderMap::new(), &proxies),

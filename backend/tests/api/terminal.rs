@@ -8,7 +8,7 @@ use changeaudit_e2e::{KEY_USER, PASSWORD_USER, Sshd};
 use changeaudit_shared::asciicast::{Cast, EventData};
 use changeaudit_shared::board::Status;
 use changeaudit_shared::command::Recognition;
-use changeaudit_shared::terminal::EndReason;
+use changeaudit_shared::terminal::{ClientMessage, EndReason};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -125,9 +125,14 @@ impl Rig {
         }
     }
 
-    /// An approved request of `member` for CHG-7 on `credential`. The approval flow has its own
-    /// tests; here the request is simply stored approved.
+    /// An approved request of `member` for CHG-7 on `credential`, and the change approved. The
+    /// approval flow has its own tests; here both are simply stored approved.
     async fn approve(&self, credential: i64) {
+        sqlx::query("UPDATE changes SET status = 'approved' WHERE id = $1")
+            .bind(CHANGE)
+            .execute(self.app.db.pool())
+            .await
+            .unwrap();
         sqlx::query(
             "INSERT INTO requests (change_id, credential_id, requester_id, status, created_at,
                  updated_at)
@@ -245,6 +250,16 @@ async fn commands_typed_are_recognised_scored_recorded_and_audited() {
     let record = rig.session(id).await;
     assert_eq!(record["state"], "ended");
     assert_eq!(record["end_reason"], "device_closed");
+    // Its record is the person's own and the overseers'; to anyone else it does not exist.
+    rig.member
+        .expect("GET", &format!("/api/terminal-sessions/{id}"), None, 200)
+        .await;
+    rig.app.add_user("peer", PERSON_PASSWORD, &[]).await;
+    rig.app
+        .person("peer", PERSON_PASSWORD)
+        .await
+        .expect("GET", &format!("/api/terminal-sessions/{id}"), None, 404)
+        .await;
     assert_eq!(record["username"], "member");
     assert_eq!(record["device"]["name"], "sshd-1");
     assert_eq!(record["account"], PASSWORD_USER);
@@ -666,7 +681,9 @@ async fn an_auditor_watches_live_then_terminates_and_both_are_audited() {
             "session.ended"
         ]
     );
-    // Terminating an ended session is refused by rule.
+    // An ended session can no longer be watched live, nor terminated.
+    let late = Terminal::connect(&auditor, &format!("/api/terminal-sessions/{id}/watch")).await;
+    assert_eq!(late.err(), Some(409));
     auditor
         .expect(
             "POST",
@@ -716,4 +733,105 @@ async fn a_slow_browser_slows_the_device_and_loses_nothing() {
     terminal.closed().await;
     let recording = rig.recording(terminal.session_id.unwrap()).await;
     assert_eq!(recorded_output(&recording), terminal.output);
+}
+
+const PASTE_LINES: usize = 30_000;
+
+#[tokio::test]
+async fn a_large_paste_echoed_back_never_stalls_the_session() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    terminal.type_text("cat > /dev/null\r").await;
+    terminal
+        .until(
+            |t| t.output.ends_with("cat > /dev/null\r\n\x1b[?2004l\r"),
+            "cat to start",
+        )
+        .await;
+    // 3 MB in one message, more than the SSH window, which the terminal echoes back while it
+    // is still being written.
+    let line = format!("{}\r", "x".repeat(99));
+    terminal
+        .send(&ClientMessage::Input {
+            data: line.repeat(PASTE_LINES),
+        })
+        .await;
+    terminal.type_text("\x04").await;
+    terminal.type_text("echo after-the-paste\r").await;
+    terminal
+        .until(
+            |t| t.output.contains("\rafter-the-paste\r\n"),
+            "the shell back after the paste",
+        )
+        .await;
+    // The terminal echoed what its line discipline kept; the recording kept all that was sent.
+    assert!(terminal.output.matches(&"x".repeat(99)).count() > PASTE_LINES / 2);
+    terminal.type_text("exit\r").await;
+    terminal.closed().await;
+    let recording = rig.recording(terminal.session_id.unwrap()).await;
+    assert_eq!(recorded_output(&recording), terminal.output);
+    let cast = Cast::parse(std::str::from_utf8(&recording).unwrap()).unwrap();
+    let typed: String = cast
+        .events
+        .iter()
+        .filter_map(|event| match &event.data {
+            EventData::Input(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(typed.contains(&line.repeat(PASTE_LINES)));
+}
+
+#[tokio::test]
+async fn the_client_address_comes_from_a_trusted_proxy_only() {
+    let app = TestApp::spawn_with(&[("CHANGEAUDIT_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let rig = Rig::on(app, Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    let path = format!(
+        "/api/credentials/{}/terminal?cols=80&rows=24",
+        rig.password_credential
+    );
+    let origin = rig.member.address().to_owned();
+    let mut terminal = Terminal::connect_with(
+        &rig.member,
+        &path,
+        Some(&origin),
+        &[("x-forwarded-for", "198.51.100.1, 203.0.113.9")],
+    )
+    .await
+    .unwrap();
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    let record = rig.session(terminal.session_id.unwrap()).await;
+    // The proxy (127.0.0.1) is trusted; the address it names is not, so it is the client.
+    assert_eq!(record["client_ip"], "203.0.113.9");
+    terminal.close_socket().await;
+}
+
+#[tokio::test]
+async fn cancelling_the_change_ends_its_running_session() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    sqlx::query("UPDATE changes SET status = 'cancelled' WHERE id = $1")
+        .bind(CHANGE)
+        .execute(rig.app.db.pool())
+        .await
+        .unwrap();
+    let (reason, message) = terminal.closed().await;
+    assert_eq!(reason, EndReason::Revoked);
+    assert!(
+        message.starts_with("The session was closed: it is no longer allowed."),
+        "{message}"
+    );
+    let record = rig.session(terminal.session_id.unwrap()).await;
+    assert_eq!(record["end_reason"], "revoked");
 }

@@ -44,6 +44,16 @@ impl Terminal {
         path: &str,
         origin: Option<&str>,
     ) -> Result<Terminal, Refused> {
+        Terminal::connect_with(person, path, origin, &[]).await
+    }
+
+    /// Like `connect_from`, with more headers, e.g. what a proxy adds.
+    pub async fn connect_with(
+        person: &Person,
+        path: &str,
+        origin: Option<&str>,
+        extra: &[(&'static str, &str)],
+    ) -> Result<Terminal, Refused> {
         let url = format!("{}{path}", person.address().replacen("http://", "ws://", 1));
         let mut request = url.into_client_request().expect("a WebSocket request");
         let headers = request.headers_mut();
@@ -55,6 +65,9 @@ impl Terminal {
             headers.insert("origin", HeaderValue::from_str(origin).unwrap());
         }
         headers.insert("user-agent", HeaderValue::from_static("terminal-test/1.0"));
+        for (name, value) in extra {
+            headers.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
         match tokio_tungstenite::connect_async(request).await {
             Ok((socket, _)) => Ok(Terminal {
                 socket,

@@ -130,6 +130,10 @@ async fn prepare(server: &Server, sshd: &Sshd) -> i64 {
     .execute(&db)
     .await
     .unwrap();
+    sqlx::query("UPDATE changes SET status = 'approved' WHERE id = 'CHG-42'")
+        .execute(&db)
+        .await
+        .unwrap();
     db.close().await;
     credential
 }
