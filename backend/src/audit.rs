@@ -83,6 +83,15 @@ pub async fn append(
     Ok(stored)
 }
 
+/// Appends `event` alone, in a write transaction of its own: for events that record no other
+/// change (a refusal, a viewing).
+pub async fn record(db: &Database, event: NewEvent<'_>, at: Timestamp) -> Result<(), DbError> {
+    let mut tx = db.begin_write().await?;
+    append(&mut tx, event, at).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Every event in order, with the hash stored beside it. A row whose details are not JSON is
 /// reported as a break rather than skipped.
 pub async fn load(db: &Database) -> Result<Result<Vec<(AuditEvent, String)>, ChainBreak>, DbError> {

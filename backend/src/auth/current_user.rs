@@ -23,6 +23,22 @@ impl CurrentUser {
         }
     }
 
+    /// Whether the person holds one of `roles`.
+    pub fn has_any(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|role| self.0.roles.contains(role))
+    }
+
+    /// Refuses with 403 unless the person holds one of `roles`.
+    pub fn require_any(&self, roles: &[Role]) -> Result<(), AppError> {
+        if self.has_any(roles) {
+            return Ok(());
+        }
+        let names: Vec<String> = roles.iter().map(ToString::to_string).collect();
+        Err(AppError::Forbidden(
+            format!("This needs one of the roles: {}.", names.join(", ")).into(),
+        ))
+    }
+
     /// Whether the person holds any global role: those read every change, group and device.
     pub fn has_a_role(&self) -> bool {
         !self.0.roles.is_empty()

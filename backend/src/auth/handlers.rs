@@ -1,10 +1,7 @@
 //! `POST /api/session` (sign in), `DELETE /api/session` (sign out), `GET /api/me`.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use changeaudit_shared::api::{LoginRequest, Me};
@@ -20,11 +17,11 @@ use crate::error::{ApiJson, AppError};
 use crate::secret::Secret;
 use crate::state::AppState;
 use crate::users;
+use crate::web::client_ip::ClientInfo;
 
 const MAX_USERNAME_CHARS: usize = 128;
 /// Long enough for any passphrase, short enough that hashing it costs nothing unusual.
 const MAX_PASSWORD_CHARS: usize = 1024;
-const MAX_USER_AGENT_CHARS: usize = 512;
 
 fn validate(request: &LoginRequest) -> Result<(), AppError> {
     let mut errors = Vec::new();
@@ -155,33 +152,4 @@ pub async fn logout(
     responses((status = 200, body = Me), (status = 401, body = Problem)))]
 pub async fn me(CurrentUser(user): CurrentUser) -> Json<Me> {
     Json(user.me())
-}
-
-/// Where a request comes from, as recorded with the session.
-pub struct ClientInfo {
-    pub ip: String,
-    pub user_agent: String,
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientInfo {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        // Proxies' forwarded addresses are honoured once trusted proxies are configurable;
-        // until then the peer address is the only one that cannot be forged.
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| peer.ip().to_string())
-            .unwrap_or_default();
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .chars()
-            .take(MAX_USER_AGENT_CHARS)
-            .collect();
-        Ok(ClientInfo { ip, user_agent })
-    }
 }

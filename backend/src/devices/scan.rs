@@ -52,12 +52,7 @@ impl client::Handler for KeyCatcher {
         &mut self,
         presented: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        let key = match presented {
-            PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
-            PublicKeyOrCertificate::Certificate(certificate) => {
-                PublicKey::new(certificate.public_key().clone(), "")
-            }
-        };
+        let key = presented_key(presented);
         if let Some(sender) = self.0.take() {
             // The receiver waits for exactly this; if it has gone, so has the request.
             sender.send(key).ok();
@@ -66,12 +61,28 @@ impl client::Handler for KeyCatcher {
     }
 }
 
-pub async fn fetch_host_key(host: &str, port: u16) -> Result<HostKeyScan, ScanError> {
-    let address = if host.contains(':') && !host.starts_with('[') {
+/// The key a server presented; a certificate stands for the key it certifies, the only thing
+/// a device is pinned to.
+pub(crate) fn presented_key(presented: &PublicKeyOrCertificate) -> PublicKey {
+    match presented {
+        PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
+        PublicKeyOrCertificate::Certificate(certificate) => {
+            PublicKey::new(certificate.public_key().clone(), "")
+        }
+    }
+}
+
+/// `host:port`, with an IPv6 address in brackets, for messages.
+pub(crate) fn address(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
-    };
+    }
+}
+
+pub async fn fetch_host_key(host: &str, port: u16) -> Result<HostKeyScan, ScanError> {
+    let address = address(host, port);
     let (sender, receiver) = oneshot::channel();
     let config = Arc::new(client::Config::default());
     let target = (host.trim_matches(['[', ']']).to_owned(), port);

@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 
 use super::gate::{self, Permit};
 use super::opening::{self, Opened, Request};
+use super::socket::{close, send, send_raw};
 use super::store::{self, Ending, HEARTBEAT_EVERY};
 use crate::clock::Timestamp;
 use crate::recordings::recorder::{SYNC_EVERY, Sealed};
@@ -35,8 +36,6 @@ use crate::state::AppState;
 const PING_EVERY_TICKS: u64 = 20;
 /// Keystroke messages waiting for the device.
 const INPUT_QUEUE: usize = 16;
-/// The longest a message to the browser may wait to be taken.
-const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// What goes to the device, in order.
 enum ToDevice {
@@ -201,15 +200,8 @@ impl Session {
                 if data.is_empty() {
                     return Ok(());
                 }
-                let event = self.event(EventData::Input(data));
                 // Recorded first: input that cannot be recorded never reaches the device.
-                self.opened
-                    .recorder
-                    .record(&event)
-                    .await
-                    .map_err(Stop::recording_failed)?;
-                self.recognizer.feed(&event);
-                let EventData::Input(data) = event.data else {
+                let EventData::Input(data) = self.take(EventData::Input(data)).await? else {
                     return Ok(());
                 };
                 self.forward(ToDevice::Data(data.into_bytes()))
@@ -218,13 +210,7 @@ impl Session {
                 if !(1..=MAX_COLS).contains(&cols) || !(1..=MAX_ROWS).contains(&rows) {
                     return Ok(());
                 }
-                let event = self.event(EventData::Resize { cols, rows });
-                self.opened
-                    .recorder
-                    .record(&event)
-                    .await
-                    .map_err(Stop::recording_failed)?;
-                self.recognizer.feed(&event);
+                self.take(EventData::Resize { cols, rows }).await?;
                 self.forward(ToDevice::Resize { cols, rows })
             }
         }
@@ -274,14 +260,7 @@ impl Session {
         if text.is_empty() {
             return Ok(());
         }
-        let event = self.event(EventData::Output(text));
-        self.opened
-            .recorder
-            .record(&event)
-            .await
-            .map_err(Stop::recording_failed)?;
-        self.recognizer.feed(&event);
-        if let EventData::Output(data) = event.data {
+        if let EventData::Output(data) = self.take(EventData::Output(text)).await? {
             send(socket, &ServerMessage::Output { data })
                 .await
                 .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))?;
@@ -349,11 +328,9 @@ impl Session {
         let heartbeat = count.is_multiple_of(beats_per_heartbeat);
         if count.is_multiple_of(PING_EVERY_TICKS) {
             // Proxies close a WebSocket that says nothing for a minute or so.
-            let ping = socket.send(Message::Ping(Default::default()));
-            match tokio::time::timeout(SEND_LIMIT, ping).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => return Err(Stop::new(EndReason::ClosedByUser, "")),
-            }
+            send_raw(socket, Message::Ping(Default::default()))
+                .await
+                .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))?;
         }
         self.opened
             .recorder
@@ -433,11 +410,7 @@ impl Session {
             Ok(Ok(Permit::Planned {
                 change_id, due_at, ..
             })) if self.opened.change_id.as_deref() == Some(change_id.as_str()) => {
-                let (closes_at, due_date) = if due_at <= self.opened.longest {
-                    (due_at, true)
-                } else {
-                    (self.opened.longest, false)
-                };
+                let (closes_at, due_date) = opening::closing(Some(due_at), self.opened.longest);
                 if closes_at != self.opened.closes_at {
                     self.opened.closes_at = closes_at;
                     self.opened.closes_at_due_date = due_date;
@@ -464,11 +437,19 @@ impl Session {
         }
     }
 
-    fn event(&self, data: EventData) -> Event {
-        Event {
+    /// Records what happened now and feeds it to the recognizer; answers it to pass on.
+    async fn take(&mut self, data: EventData) -> Result<EventData, Stop> {
+        let event = Event {
             time: self.opened.recorder.elapsed(),
             data,
-        }
+        };
+        self.opened
+            .recorder
+            .record(&event)
+            .await
+            .map_err(Stop::recording_failed)?;
+        self.recognizer.feed(&event);
+        Ok(event.data)
     }
 
     /// Ends the session everywhere: the device, the recording, the row and the browser.
@@ -530,27 +511,6 @@ impl Session {
             stop.message
         };
         close(socket, stop.reason, &message).await;
-    }
-}
-
-/// Sends `message`, giving up when the browser takes nothing for `SEND_LIMIT`.
-async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), ()> {
-    let text = serde_json::to_string(message).map_err(|_| ())?;
-    match tokio::time::timeout(SEND_LIMIT, socket.send(Message::Text(text.into()))).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) | Err(_) => Err(()),
-    }
-}
-
-/// Tells the browser why the session is over, then closes the socket.
-async fn close(socket: &mut WebSocket, reason: EndReason, message: &str) {
-    let closed = ServerMessage::Closed {
-        reason,
-        message: message.to_owned(),
-    };
-    // The browser may be gone already; then there is no one to tell.
-    if send(socket, &closed).await.is_ok() {
-        socket.send(Message::Close(None)).await.ok();
     }
 }
 

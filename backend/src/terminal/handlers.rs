@@ -2,15 +2,13 @@
 //! (`GET /api/credentials/{id}/terminal`, a WebSocket), and the sessions' records, live watching
 //! and termination under `/api/terminal-sessions`.
 
-use std::net::SocketAddr;
-
 use axum::Json;
+use axum::extract::State;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use changeaudit_shared::api::Page;
 use changeaudit_shared::api::sessions::{GrantedCredential, SessionState, TerminalSession};
+use changeaudit_shared::api::{FieldErrors, Page};
 use changeaudit_shared::problem::Problem;
 use changeaudit_shared::role::Role;
 use changeaudit_shared::terminal::{MAX_COLS, MAX_ROWS};
@@ -22,7 +20,7 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
 use crate::state::AppState;
-use crate::web::client_ip::client_ip;
+use crate::web::client_ip::ClientInfo;
 use crate::web::csrf;
 
 /// The largest message a terminal takes: a paste of a few megabytes.
@@ -74,35 +72,24 @@ pub async fn open_terminal(
     me: CurrentUser,
     ApiPath(credential_id): ApiPath<i64>,
     ApiQuery(size): ApiQuery<TerminalSize>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientInfo,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     refuse_foreign_origin(&state, &headers)?;
-    let mut errors = Vec::new();
+    let mut errors = FieldErrors::default();
     for (field, value, max) in [("cols", size.cols, MAX_COLS), ("rows", size.rows, MAX_ROWS)] {
         if !(1..=max).contains(&value) {
-            errors.push(changeaudit_shared::problem::FieldError {
-                field: field.to_owned(),
-                detail: format!("must be between 1 and {max}"),
-            });
+            errors.add(field, format!("must be between 1 and {max}"));
         }
     }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
+    errors.into_result(())?;
     let upgrade = upgrade.map_err(not_a_websocket)?;
     let request = Request {
         user: me.0,
         credential_id,
-        client_ip: client_ip(peer.ip(), &headers, &state.trusted_proxies).to_string(),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .chars()
-            .take(512)
-            .collect(),
+        client_ip: client.ip,
+        user_agent: client.user_agent,
         cols: size.cols,
         rows: size.rows,
     };
@@ -122,7 +109,7 @@ pub async fn get_session(
     let mut connection = state.db.pool().acquire().await?;
     let stored = store::view(&mut connection, id, state.clock.now()).await?;
     // Someone else's session does not exist for those who may not see it.
-    if stored.user_id != me.0.id && require_overseer(&me).is_err() {
+    if stored.user_id != me.0.id && !me.has_any(OVERSEERS) {
         return Err(AppError::NotFound);
     }
     Ok(Json(stored.record))
@@ -187,14 +174,10 @@ pub async fn watch_session(
 }
 
 /// Auditors and admins oversee every session.
+const OVERSEERS: &[Role] = &[Role::Auditor, Role::Admin];
+
 fn require_overseer(me: &CurrentUser) -> Result<(), AppError> {
-    if me.0.roles.contains(&Role::Auditor) || me.0.roles.contains(&Role::Admin) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "This needs the auditor or admin role.".into(),
-        ))
-    }
+    me.require_any(OVERSEERS)
 }
 
 /// A page of another site must not open a terminal with the person's cookie: a WebSocket is

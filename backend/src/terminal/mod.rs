@@ -11,6 +11,7 @@ pub mod gate;
 pub mod granted;
 pub mod handlers;
 pub mod opening;
+mod socket;
 pub mod ssh;
 pub mod store;
 pub mod watch;

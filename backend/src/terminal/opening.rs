@@ -139,10 +139,11 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         name: device.name.clone(),
     };
     let longest = now.plus(state.terminal.max_length);
-    let (closes_at, closes_at_due_date) = match &permit {
-        Permit::Planned { due_at, .. } if *due_at <= longest => (*due_at, true),
-        _ => (longest, false),
+    let due_at = match &permit {
+        Permit::Planned { due_at, .. } => Some(*due_at),
+        Permit::Unplanned { .. } => None,
     };
+    let (closes_at, closes_at_due_date) = closing(due_at, longest);
     let recording = recording_name(now);
     let recorder =
         match start_recording(state, &recording, request, &device_named, &permit, now).await {
@@ -248,6 +249,15 @@ async fn start_recording(
     });
     header.env.insert("TERM".to_owned(), ssh::TERM.to_owned());
     Recorder::start(sink, &header).await.map_err(refuse)
+}
+
+/// When a session must close: at the change's due date (`true`), or at the longest a session
+/// may last if that comes first or there is no change.
+pub fn closing(due_at: Option<Timestamp>, longest: Timestamp) -> (Timestamp, bool) {
+    match due_at {
+        Some(due_at) if due_at <= longest => (due_at, true),
+        _ => (longest, false),
+    }
 }
 
 /// Removes the recording of a session that did not start: it holds only its header.

@@ -10,7 +10,7 @@ use russh::client::{self, Handle, Msg};
 use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate, decode_secret_key};
 use russh::{Channel, Disconnect};
 
-use crate::devices::scan::reason;
+use crate::devices::scan::{address, presented_key, reason};
 use crate::secret::Secret;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -63,14 +63,9 @@ impl client::Handler for Pinned {
         &mut self,
         presented: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        let key = match presented {
-            PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
-            // A certificate is judged by the key it certifies: only that key is pinned.
-            PublicKeyOrCertificate::Certificate(certificate) => {
-                russh::keys::PublicKey::new(certificate.public_key().clone(), "")
-            }
-        };
-        let blob = key.to_bytes().map_err(russh::Error::from)?;
+        let blob = presented_key(presented)
+            .to_bytes()
+            .map_err(russh::Error::from)?;
         let fingerprint = Fingerprint::of_key_blob(&blob);
         if fingerprint == self.pinned {
             return Ok(true);
@@ -88,11 +83,7 @@ pub struct Connection {
 }
 
 pub async fn connect(target: &Target) -> Result<Connection, SshError> {
-    let address = if target.host.contains(':') {
-        format!("[{}]:{}", target.host, target.port)
-    } else {
-        format!("{}:{}", target.host, target.port)
-    };
+    let address = address(&target.host, target.port);
     let pinned = Fingerprint::parse(&target.pinned).map_err(|_| SshError::HostKeyMismatch {
         presented: "(not checked)".to_owned(),
         pinned: target.pinned.clone(),

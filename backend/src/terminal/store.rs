@@ -260,20 +260,14 @@ pub async fn record_refusal(
     message: &str,
     at: Timestamp,
 ) -> Result<(), DbError> {
-    let mut tx = db.begin_write().await?;
-    audit::append(
-        &mut tx,
-        NewEvent::by(
-            username,
-            "session.refused",
-            format!("credential:{credential_id}"),
-            json!({ "reason": reason.as_str(), "message": message }),
-        ),
+    let details = json!({ "reason": reason.as_str(), "message": message });
+    let object = format!("credential:{credential_id}");
+    audit::record(
+        db,
+        NewEvent::by(username, "session.refused", object, details),
         at,
     )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
 }
 
 fn micros(seconds: f64) -> i64 {
@@ -458,13 +452,6 @@ pub async fn record_watching(
     by: &str,
     now: Timestamp,
 ) -> Result<(), DbError> {
-    let mut tx = db.begin_write().await?;
-    audit::append(
-        &mut tx,
-        NewEvent::by(by, "session.watched", object(id), json!({ "live": true })),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    let event = NewEvent::by(by, "session.watched", object(id), json!({ "live": true }));
+    audit::record(db, event, now).await
 }

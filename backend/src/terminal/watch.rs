@@ -9,6 +9,7 @@ use changeaudit_shared::api::sessions::SessionState;
 use changeaudit_shared::asciicast::{Event, EventData, Header};
 use changeaudit_shared::terminal::{EndReason, ServerMessage};
 
+use super::socket::{close, send};
 use super::store::{self, Stored};
 use crate::state::AppState;
 
@@ -41,15 +42,9 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored) {
             Err(error) => {
                 // With recordings on a local folder, only the server holding it can read it.
                 tracing::warn!(%error, session = id, "reading a recording to watch it");
-                let closed = ServerMessage::Closed {
-                    reason: EndReason::Interrupted,
-                    message: "This server cannot read the session's recording, so it cannot be \
-                        watched from here."
-                        .to_owned(),
-                };
-                if send(&mut socket, &closed).await.is_ok() {
-                    socket.send(Message::Close(None)).await.ok();
-                }
+                let message = "This server cannot read the session's recording, so it cannot be \
+                    watched from here.";
+                close(&mut socket, EndReason::Interrupted, message).await;
                 return;
             }
         };
@@ -84,22 +79,22 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored) {
         let ended = match state.db.pool().acquire().await {
             Ok(mut connection) => store::view(&mut connection, id, state.clock.now())
                 .await
-                .map(|stored| stored.record)
-                .ok()
-                .filter(|record| record.state == SessionState::Ended),
-            Err(_) => None,
+                .map(|stored| stored.record),
+            Err(error) => Err(error.into()),
+        };
+        // A database that does not answer for a moment does not end the watching.
+        let ended = match ended {
+            Ok(record) => Some(record).filter(|record| record.state == SessionState::Ended),
+            Err(error) => {
+                tracing::warn!(%error, session = id, "reading a watched session's state");
+                None
+            }
         };
         if let Some(record) = ended {
             // One more read would find nothing: the recording was sealed before the row ended.
             if chunk.is_empty() {
                 let reason = record.end_reason.unwrap_or(EndReason::Interrupted);
-                let closed = ServerMessage::Closed {
-                    reason,
-                    message: "The session has ended.".to_owned(),
-                };
-                if send(&mut socket, &closed).await.is_ok() {
-                    socket.send(Message::Close(None)).await.ok();
-                }
+                close(&mut socket, reason, "The session has ended.").await;
                 return;
             }
             continue;
@@ -123,12 +118,4 @@ fn shown(event: Event) -> Option<ServerMessage> {
         EventData::Resize { cols, rows } => Some(ServerMessage::Resize { cols, rows }),
         EventData::Input(_) | EventData::Marker(_) => None,
     }
-}
-
-async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), ()> {
-    let text = serde_json::to_string(message).map_err(|_| ())?;
-    socket
-        .send(Message::Text(text.into()))
-        .await
-        .map_err(|_| ())
 }

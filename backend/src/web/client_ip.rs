@@ -5,7 +5,49 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use axum::http::HeaderMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+
+use crate::state::AppState;
+
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// Where a request comes from, as the trail records it: the client's address (see `client_ip`)
+/// and its user agent.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| {
+                client_ip(peer.ip(), &parts.headers, &state.trusted_proxies).to_string()
+            })
+            .unwrap_or_default();
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(MAX_USER_AGENT_CHARS)
+            .collect();
+        Ok(ClientInfo { ip, user_agent })
+    }
+}
 
 /// An address or a network in CIDR notation, e.g. `10.0.0.0/8` or `::1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -43,19 +43,15 @@ impl World {
         let devices = [device(&admin, "db-1").await, device(&admin, "db-2").await];
         let credential = credential(&admin, devices[0], "postgres", "pw-of-postgres").await;
         let group = admin
-            .expect(
-                "POST",
+            .create(
                 "/api/access-groups",
-                Some(&json!({
+                &json!({
                     "name": "dba",
                     "members": [{ "user_id": member_id, "executor": true, "approver": false }],
                     "credential_ids": [credential],
-                })),
-                201,
+                }),
             )
-            .await["id"]
-            .as_i64()
-            .unwrap();
+            .await;
         let planner = app.person("planner", PASSWORD).await;
         planner
             .expect(
@@ -81,28 +77,15 @@ impl World {
 
 pub async fn device(admin: &Person, name: &str) -> i64 {
     admin
-        .expect(
-            "POST",
+        .create(
             "/api/devices",
-            Some(&json!({ "name": name, "host": format!("{name}.example.org"), "host_key": HOST_KEY })),
-            201,
+            &json!({ "name": name, "host": format!("{name}.example.org"), "host_key": HOST_KEY }),
         )
-        .await["id"]
-        .as_i64()
-        .unwrap()
+        .await
 }
 
 pub async fn credential(admin: &Person, device: i64, username: &str, secret: &str) -> i64 {
-    admin
-        .expect(
-            "POST",
-            "/api/credentials",
-            Some(&json!({ "device_id": device, "username": username, "kind": "password", "secret": secret })),
-            201,
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap()
+    admin.create("/api/credentials", &json!({ "device_id": device, "username": username, "kind": "password", "secret": secret })).await
 }
 
 /// A valid change in the test clock's future (tests start on 2026-01-01).

@@ -338,6 +338,13 @@ impl Person {
         request.send().await.expect("request")
     }
 
+    /// Creates an object with `POST path` (expecting 201) and answers its id.
+    pub async fn create(&self, path: &str, body: &Value) -> i64 {
+        self.expect("POST", path, Some(body), 201).await["id"]
+            .as_i64()
+            .expect("an id in the answer")
+    }
+
     /// Sends and expects `status`, answering the JSON body (null when empty).
     pub async fn expect(
         &self,

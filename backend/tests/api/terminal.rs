@@ -45,55 +45,39 @@ impl Rig {
         app.add_user("auditor", PERSON_PASSWORD, &["auditor"]).await;
         let admin = app.person("admin", ADMIN_PASSWORD).await;
         let device = admin
-            .expect(
-                "POST",
+            .create(
                 "/api/devices",
-                Some(&json!({
+                &json!({
                     "name": "sshd-1",
                     "host": sshd.address.ip().to_string(),
                     "port": sshd.address.port(),
                     "host_key": sshd.host_key,
-                })),
-                201,
+                }),
             )
-            .await["id"]
-            .as_i64()
-            .unwrap();
+            .await;
         let credential = |username: &str, kind: &str, secret: &str| json!({ "device_id": device, "username": username, "kind": kind, "secret": secret });
         let password_credential = admin
-            .expect(
-                "POST",
+            .create(
                 "/api/credentials",
-                Some(&credential(PASSWORD_USER, "password", &sshd.password)),
-                201,
+                &credential(PASSWORD_USER, "password", &sshd.password),
             )
-            .await["id"]
-            .as_i64()
-            .unwrap();
+            .await;
         let key_credential = admin
-            .expect(
-                "POST",
+            .create(
                 "/api/credentials",
-                Some(&credential(KEY_USER, "private_key", &sshd.client_key)),
-                201,
+                &credential(KEY_USER, "private_key", &sshd.client_key),
             )
-            .await["id"]
-            .as_i64()
-            .unwrap();
+            .await;
         let group = admin
-            .expect(
-                "POST",
+            .create(
                 "/api/access-groups",
-                Some(&json!({
+                &json!({
                     "name": "ops",
                     "members": [{ "user_id": member_id, "executor": true, "approver": false }],
                     "credential_ids": [password_credential, key_credential],
-                })),
-                201,
+                }),
             )
-            .await["id"]
-            .as_i64()
-            .unwrap();
+            .await;
         app.person("planner", PERSON_PASSWORD)
             .await
             .expect(

@@ -48,25 +48,24 @@ impl Live {
 /// `/credentials/:id/terminal`: a session on that credential.
 #[component]
 pub fn TerminalPage() -> impl IntoView {
-    let id = use_params_map()
-        .read_untracked()
-        .get("id")
-        .and_then(|id| id.parse::<i64>().ok())
-        .unwrap_or_default();
-    let path = format!("/api/credentials/{id}/terminal");
+    let path = format!("/api/credentials/{}/terminal", id_param());
     view! { <SessionView path read_only=false/> }
 }
 
 /// `/sessions/:id/watch`: a running session, read-only, for auditors and admins.
 #[component]
 pub fn WatchPage() -> impl IntoView {
-    let id = use_params_map()
+    let path = format!("/api/terminal-sessions/{}/watch", id_param());
+    view! { <SessionView path read_only=true/> }
+}
+
+/// The route's `:id`; 0 (which names nothing, so the server refuses it) when it is not a number.
+fn id_param() -> i64 {
+    use_params_map()
         .read_untracked()
         .get("id")
         .and_then(|id| id.parse::<i64>().ok())
-        .unwrap_or_default();
-    let path = format!("/api/terminal-sessions/{id}/watch");
-    view! { <SessionView path read_only=true/> }
+        .unwrap_or_default()
 }
 
 #[component]

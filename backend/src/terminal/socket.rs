@@ -1,0 +1,36 @@
+//! Speaking to a browser terminal, for the session and for its watchers alike.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use changeaudit_shared::terminal::{EndReason, ServerMessage};
+
+/// The longest a message to the browser may wait to be taken: a browser that takes nothing
+/// for this long is gone, and must not hold up the task that enforces the session's rules.
+pub const SEND_LIMIT: Duration = Duration::from_secs(20);
+
+/// Sends `message`; an error means the browser is gone or stalled.
+pub async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), ()> {
+    let text = serde_json::to_string(message).map_err(|_| ())?;
+    send_raw(socket, Message::Text(text.into())).await
+}
+
+/// Sends a WebSocket message of any kind (a ping, say), within `SEND_LIMIT`.
+pub async fn send_raw(socket: &mut WebSocket, message: Message) -> Result<(), ()> {
+    match tokio::time::timeout(SEND_LIMIT, socket.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(()),
+    }
+}
+
+/// Tells the browser why the session is over, then closes the socket.
+pub async fn close(socket: &mut WebSocket, reason: EndReason, message: &str) {
+    let closed = ServerMessage::Closed {
+        reason,
+        message: message.to_owned(),
+    };
+    // The browser may be gone already; then there is no one to tell.
+    if send(socket, &closed).await.is_ok() {
+        send_raw(socket, Message::Close(None)).await.ok();
+    }
+}
