@@ -135,7 +135,8 @@ async fn through_the_broker(sshd: &Sshd) -> Vec<Duration> {
         db.clone(),
         Arc::new(SystemClock),
         MasterKey::generate(),
-    );
+    )
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(changeaudit_backend::serve(

@@ -40,12 +40,22 @@ pub struct Config {
     pub due_warning: Duration,
     /// The longest a terminal session may last, whatever the change's window.
     pub terminal_max_length: Duration,
+    /// Where e-mail goes out: `smtp://host:port` (plain; `?tls=required` for STARTTLS),
+    /// `smtps://host:port` (TLS), with `user:password@` when the server wants a login. No e-mail
+    /// without it.
+    pub smtp_url: Option<Secret<String>>,
+    /// The sender of changeaudit's e-mail.
+    pub smtp_from: String,
+    /// Where each notification is also POSTed as JSON; none without it.
+    pub webhook_url: Option<String>,
+    /// The key of the webhook's HMAC-SHA256 signature header.
+    pub webhook_secret: Option<Secret<String>>,
     /// A tracing filter such as `info` or `info,sqlx=warn`.
     pub log: String,
 }
 
 /// The variables read, in the order the README lists them.
-pub const ENV_VARS: [&str; 17] = [
+pub const ENV_VARS: [&str; 21] = [
     "CHANGEAUDIT_CONFIG",
     "CHANGEAUDIT_LISTEN",
     "CHANGEAUDIT_DATA_DIR",
@@ -62,6 +72,10 @@ pub const ENV_VARS: [&str; 17] = [
     "CHANGEAUDIT_TRUSTED_PROXIES",
     "CHANGEAUDIT_DUE_WARNING_MINUTES",
     "CHANGEAUDIT_TERMINAL_MAX_MINUTES",
+    "CHANGEAUDIT_SMTP_URL",
+    "CHANGEAUDIT_SMTP_FROM",
+    "CHANGEAUDIT_WEBHOOK_URL",
+    "CHANGEAUDIT_WEBHOOK_SECRET",
     "CHANGEAUDIT_LOG",
 ];
 
@@ -97,6 +111,10 @@ struct Layer {
     trusted_proxies: Option<Vec<String>>,
     due_warning_minutes: Option<u64>,
     terminal_max_minutes: Option<u64>,
+    smtp_url: Option<Secret<String>>,
+    smtp_from: Option<String>,
+    webhook_url: Option<String>,
+    webhook_secret: Option<Secret<String>>,
     log: Option<String>,
 }
 
@@ -118,6 +136,10 @@ impl Layer {
             trusted_proxies: self.trusted_proxies.or(base.trusted_proxies),
             due_warning_minutes: self.due_warning_minutes.or(base.due_warning_minutes),
             terminal_max_minutes: self.terminal_max_minutes.or(base.terminal_max_minutes),
+            smtp_url: self.smtp_url.or(base.smtp_url),
+            smtp_from: self.smtp_from.or(base.smtp_from),
+            webhook_url: self.webhook_url.or(base.webhook_url),
+            webhook_secret: self.webhook_secret.or(base.webhook_secret),
             log: self.log.or(base.log),
         }
     }
@@ -151,6 +173,10 @@ impl Layer {
             trusted_proxies: text("CHANGEAUDIT_TRUSTED_PROXIES").map(|list| comma_list(&list)),
             due_warning_minutes: parse_var(env, "CHANGEAUDIT_DUE_WARNING_MINUTES")?,
             terminal_max_minutes: parse_var(env, "CHANGEAUDIT_TERMINAL_MAX_MINUTES")?,
+            smtp_url: text("CHANGEAUDIT_SMTP_URL").map(Secret::new),
+            smtp_from: text("CHANGEAUDIT_SMTP_FROM"),
+            webhook_url: text("CHANGEAUDIT_WEBHOOK_URL"),
+            webhook_secret: text("CHANGEAUDIT_WEBHOOK_SECRET").map(Secret::new),
             log: text("CHANGEAUDIT_LOG"),
         })
     }
@@ -244,6 +270,33 @@ impl Layer {
         {
             return Err(invalid("public_url", "must start with http:// or https://"));
         }
+        if let Some(url) = &self.public_url
+            && crate::passkeys::RelyingParty::new(Some(url)).is_err()
+        {
+            return Err(invalid(
+                "public_url",
+                "passkeys need a host name (such as https://changeaudit.example.com), not an IP address",
+            ));
+        }
+        if let Some(url) = &self.smtp_url
+            && !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://"))
+        {
+            return Err(invalid("smtp_url", "must start with smtp:// or smtps://"));
+        }
+        if let Some(url) = &self.webhook_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "webhook_url",
+                "must start with http:// or https://",
+            ));
+        }
+        if self.webhook_url.is_some() && self.webhook_secret.is_none() {
+            return Err(invalid(
+                "webhook_secret",
+                "is required with webhook_url: receivers check each call's signature with it",
+            ));
+        }
         if let Some(password) = &self.admin_password
             && password.expose().chars().count() < MIN_ADMIN_PASSWORD_CHARS
         {
@@ -278,6 +331,12 @@ impl Layer {
             trusted_origins: self.trusted_origins.unwrap_or_default(),
             session_idle_timeout: Duration::from_secs(idle_minutes.saturating_mul(60)),
             session_max_lifetime: Duration::from_secs(max_hours.saturating_mul(3600)),
+            smtp_url: self.smtp_url,
+            smtp_from: self
+                .smtp_from
+                .unwrap_or_else(|| "changeaudit <changeaudit@localhost>".to_owned()),
+            webhook_url: self.webhook_url,
+            webhook_secret: self.webhook_secret,
             log: self.log.unwrap_or_else(|| "info".to_owned()),
         })
     }

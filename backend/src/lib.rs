@@ -1,6 +1,7 @@
 //! The changeaudit server. `app` builds the router and `serve` runs it on a listener, so tests
 //! start the real server on `127.0.0.1:0`; `startup` wires both to the configuration.
 
+pub mod approvals;
 pub mod audit;
 pub mod audit_cli;
 pub mod auth;
@@ -14,7 +15,9 @@ pub mod error;
 pub mod groups;
 mod health;
 pub mod listing;
-mod random;
+pub mod notifications;
+pub mod passkeys;
+pub mod random;
 pub mod recordings;
 pub mod rotation;
 pub mod secret;
@@ -35,6 +38,20 @@ pub use state::AppState;
 
 pub fn app(state: AppState) -> Router {
     web::router(state)
+}
+
+/// Starts the work every replica does besides answering requests: expiring due requests and
+/// sending queued notifications. Both keep their state in the database, so any number of
+/// replicas may run them.
+pub fn spawn_workers(state: &AppState) {
+    tokio::spawn(approvals::run_expiry(
+        state.clone(),
+        std::time::Duration::from_secs(30),
+    ));
+    tokio::spawn(notifications::delivery::run(
+        state.clone(),
+        std::time::Duration::from_secs(2),
+    ));
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets requests in flight finish.

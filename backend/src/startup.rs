@@ -46,7 +46,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let address = listener.local_addr().context("reading the bound address")?;
     announce(&format!("changeaudit listening on http://{address}"))?;
 
-    let app = crate::app(AppState::new(&config, db.clone(), clock, master_key));
+    let state = AppState::new(&config, db.clone(), clock, master_key)?;
+    crate::spawn_workers(&state);
+    let app = crate::app(state);
     crate::serve(listener, app, shutdown_signal())
         .await
         .context("serving")?;

@@ -6,6 +6,8 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Database;
+use crate::notifications::Outbound;
+use crate::passkeys::{RelyingParty, RelyingPartyError};
 use crate::recordings::{LocalFolder, RecordingStore};
 use crate::vault::MasterKey;
 use crate::web::client_ip::IpNet;
@@ -28,6 +30,10 @@ pub struct Shared {
     pub terminal: TerminalPolicy,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Checks passkey registrations and signatures.
+    pub passkeys: RelyingParty,
+    /// Where notifications go besides the app.
+    pub outbound: Outbound,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -53,10 +59,10 @@ impl AppState {
         db: Database,
         clock: Arc<dyn Clock>,
         master_key: MasterKey,
-    ) -> Self {
+    ) -> Result<Self, RelyingPartyError> {
         let mut origins = config.trusted_origins.clone();
         origins.extend(config.public_url.clone());
-        AppState(Arc::new(Shared {
+        Ok(AppState(Arc::new(Shared {
             db,
             clock,
             sessions: SessionPolicy {
@@ -73,7 +79,9 @@ impl AppState {
                 max_length: config.terminal_max_length,
             },
             trusted_proxies: config.trusted_proxies.clone(),
-        }))
+            passkeys: RelyingParty::new(config.public_url.as_deref())?,
+            outbound: Outbound::new(config),
+        })))
     }
 }
 

@@ -4,6 +4,7 @@
 //! build for `wasm32-unknown-unknown` as well as for the server.
 
 pub mod api;
+pub mod approval;
 pub mod asciicast;
 pub mod board;
 pub mod command;

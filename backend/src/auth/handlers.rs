@@ -74,6 +74,19 @@ pub async fn login(
     };
 
     throttle::clear(&state.db, username).await?;
+    open_session(&state, &client, user_id, username, "password").await
+}
+
+/// Starts a signed-in session for `user_id` (checked by `method`), audits it, and answers with
+/// the session cookie and the person.
+pub async fn open_session(
+    state: &AppState,
+    client: &ClientInfo,
+    user_id: i64,
+    username: &str,
+    method: &str,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
     session::delete_expired(&state.db, &state.sessions, now).await?;
     let mut transaction = state.db.begin_write().await?;
     let token = session::create(
@@ -92,14 +105,14 @@ pub async fn login(
             actor: Actor::User(username),
             action: "session.signed_in",
             object: Some(format!("user:{user_id}")),
-            details: json!({ "client_ip": client.ip, "user_agent": client.user_agent }),
+            details: json!({ "client_ip": client.ip, "user_agent": client.user_agent, "method": method }),
         },
         now,
     )
     .await?;
     transaction.commit().await.map_err(DbError::from)?;
     let me = users::find(&state.db, user_id).await?.me();
-    tracing::info!(username, client_ip = %client.ip, "signed in");
+    tracing::info!(username, client_ip = %client.ip, method, "signed in");
     Ok((
         [(
             header::SET_COOKIE,

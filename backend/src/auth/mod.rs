@@ -4,6 +4,6 @@ mod current_user;
 pub mod handlers;
 pub mod password;
 pub mod session;
-mod throttle;
+pub mod throttle;
 
 pub use current_user::CurrentUser;

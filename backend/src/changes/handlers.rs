@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use sqlx::AnyConnection;
 
 use super::{ChangeQuery, Visibility, insert, list, set_status, update, view};
+use crate::approvals;
 use crate::audit::{self, NewEvent};
 use crate::auth::CurrentUser;
 use crate::clock::Timestamp;
@@ -184,6 +185,14 @@ pub async fn update_change(
     refuse_unless_open(&before, "edited")?;
     let change = check(&mut tx, &input, Some(&before.id), now).await?;
     update(&mut tx, &before.id, &change, &input.script, me.0.id, now).await?;
+    approvals::flow::void_requests_of(
+        &state,
+        &mut tx,
+        &before.id,
+        approvals::store::VOIDED_REASON,
+        now,
+    )
+    .await?;
     let after = view(&mut tx, &before.id, Visibility::All, now).await?;
     audit::append(
         &mut tx,
@@ -214,6 +223,8 @@ pub async fn cancel_change(
     let before = view(&mut tx, &id, Visibility::All, now).await?;
     refuse_unless_open(&before, "cancelled")?;
     set_status(&mut tx, &before.id, ChangeStatus::Cancelled, me.0.id, now).await?;
+    approvals::flow::void_requests_of(&state, &mut tx, &before.id, "the change was cancelled", now)
+        .await?;
     let after = view(&mut tx, &before.id, Visibility::All, now).await?;
     audit::append(
         &mut tx,

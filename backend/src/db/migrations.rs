@@ -56,6 +56,16 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0006_requests_and_terminal_sessions.sql"),
         postgres: include_str!("../../migrations/postgres/0006_requests_and_terminal_sessions.sql"),
     },
+    Step {
+        version: 7,
+        description: "approvals, passkeys and notifications",
+        sqlite: include_str!(
+            "../../migrations/sqlite/0007_approvals_passkeys_and_notifications.sql"
+        ),
+        postgres: include_str!(
+            "../../migrations/postgres/0007_approvals_passkeys_and_notifications.sql"
+        ),
+    },
 ];
 
 #[derive(Debug)]

@@ -16,7 +16,10 @@ use utoipa_axum::routes;
 use crate::auth::handlers as auth;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{changes, credentials, devices, groups, health, terminal, users};
+use crate::{
+    approvals, changes, credentials, devices, groups, health, notifications, passkeys, terminal,
+    users,
+};
 
 /// Every API route, each registered with its OpenAPI description so the two cannot drift.
 pub fn api_routes() -> OpenApiRouter<AppState> {
@@ -75,6 +78,24 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(terminal::handlers::get_session))
         .routes(routes!(terminal::handlers::terminate_session))
         .routes(routes!(terminal::handlers::watch_session))
+        .routes(routes!(approvals::handlers::start_session))
+        .routes(routes!(approvals::handlers::my_requests))
+        .routes(routes!(approvals::handlers::requests_to_approve))
+        .routes(routes!(approvals::handlers::get_request))
+        .routes(routes!(approvals::handlers::start_signing))
+        .routes(routes!(approvals::handlers::vote))
+        .routes(routes!(approvals::handlers::cancel_request))
+        .routes(routes!(
+            passkeys::handlers::my_passkeys,
+            passkeys::handlers::register_passkey
+        ))
+        .routes(routes!(passkeys::handlers::start_registration))
+        .routes(routes!(passkeys::handlers::delete_passkey))
+        .routes(routes!(passkeys::handlers::start_sign_in))
+        .routes(routes!(passkeys::handlers::sign_in))
+        .routes(routes!(notifications::handlers::my_notifications))
+        .routes(routes!(notifications::handlers::mark_read))
+        .routes(routes!(notifications::handlers::notification_stream))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -86,6 +86,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub db: Database,
     pub database_url: String,
+    /// The server's state, for running its background work on demand.
+    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: Arc<TempDir>,
 }
@@ -152,14 +154,15 @@ impl TestApp {
         let config = Config::load(None, &env).expect("test configuration");
         let master_key = MasterKey::from_base64(&Secret::new(TEST_MASTER_KEY.to_owned()))
             .expect("the test master key");
-        let state = AppState::new(&config, db.clone(), Arc::new(clock.clone()), master_key);
+        let state = AppState::new(&config, db.clone(), Arc::new(clock.clone()), master_key)
+            .expect("the test state");
 
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
         let address = format!("http://{}", listener.local_addr().expect("bound address"));
         let (shutdown, stop) = oneshot::channel::<()>();
         tokio::spawn(changeaudit_backend::serve(
             listener,
-            changeaudit_backend::app(state),
+            changeaudit_backend::app(state.clone()),
             async {
                 stop.await.ok();
             },
@@ -172,6 +175,7 @@ impl TestApp {
             clock,
             db,
             database_url,
+            state,
             shutdown: Some(shutdown),
             _dir: dir,
         }

@@ -5,6 +5,7 @@ pub mod changes;
 pub mod credentials;
 pub mod devices;
 pub mod groups;
+pub mod requests;
 pub mod sessions;
 pub mod users;
 

@@ -1,0 +1,114 @@
+//! An approval's passkey assertion as stored: everything needed to check it again later without
+//! trusting the row it sits in. The check recomputes the challenge from the request and the
+//! change digest, finds it in the signed client data, and verifies the signature over the
+//! authenticator data and the client data's hash with the stored public key.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use changeaudit_shared::approval;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use webauthn_rs::prelude::COSEKey;
+
+use crate::passkeys::Signed;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredAssertion {
+    pub request_id: i64,
+    /// Hex SHA-256 of the change content approved.
+    pub change_digest: String,
+    /// The rest are base64url.
+    pub nonce: String,
+    pub credential_id: String,
+    pub authenticator_data: String,
+    pub client_data_json: String,
+    pub signature: String,
+    /// The passkey's public key as a COSE key (webauthn-rs's JSON form).
+    pub public_key: COSEKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AssertionError {
+    #[error("{0} is not valid base64url")]
+    Encoding(&'static str),
+    #[error("the client data is not the JSON of a WebAuthn assertion")]
+    ClientData,
+    #[error("the signed challenge is not the one of request {request_id} and this change")]
+    Challenge { request_id: i64 },
+    #[error("the authenticator did not verify the user")]
+    NotVerified,
+    #[error("the signature does not verify with the passkey's public key")]
+    Signature,
+}
+
+#[derive(Deserialize)]
+struct ClientData {
+    #[serde(rename = "type")]
+    kind: String,
+    challenge: String,
+}
+
+/// User present and user verified, in the authenticator data's flags byte.
+const UP_UV: u8 = 0x01 | 0x04;
+
+impl StoredAssertion {
+    pub fn new(
+        request_id: i64,
+        change_digest: &str,
+        nonce: &[u8],
+        signed: &Signed,
+        public_key: &COSEKey,
+    ) -> StoredAssertion {
+        StoredAssertion {
+            request_id,
+            change_digest: change_digest.to_owned(),
+            nonce: URL_SAFE_NO_PAD.encode(nonce),
+            credential_id: URL_SAFE_NO_PAD.encode(&signed.credential_id),
+            authenticator_data: URL_SAFE_NO_PAD.encode(&signed.authenticator_data),
+            client_data_json: URL_SAFE_NO_PAD.encode(&signed.client_data_json),
+            signature: URL_SAFE_NO_PAD.encode(&signed.signature),
+            public_key: public_key.clone(),
+        }
+    }
+
+    /// Checks the assertion on its own terms.
+    pub fn verify(&self) -> Result<(), AssertionError> {
+        let bytes = |name: &'static str, text: &str| {
+            URL_SAFE_NO_PAD
+                .decode(text)
+                .map_err(|_| AssertionError::Encoding(name))
+        };
+        let nonce = bytes("nonce", &self.nonce)?;
+        let authenticator_data = bytes("authenticator_data", &self.authenticator_data)?;
+        let client_data_json = bytes("client_data_json", &self.client_data_json)?;
+        let signature = bytes("signature", &self.signature)?;
+
+        let client: ClientData =
+            serde_json::from_slice(&client_data_json).map_err(|_| AssertionError::ClientData)?;
+        if client.kind != "webauthn.get" {
+            return Err(AssertionError::ClientData);
+        }
+        let expected = approval::challenge(self.request_id, &self.change_digest, &nonce);
+        let signed = URL_SAFE_NO_PAD
+            .decode(client.challenge.trim_end_matches('='))
+            .map_err(|_| AssertionError::ClientData)?;
+        if signed != expected {
+            return Err(AssertionError::Challenge {
+                request_id: self.request_id,
+            });
+        }
+        // Flags sit after the 32-byte relying-party hash.
+        if authenticator_data
+            .get(32)
+            .is_none_or(|flags| flags & UP_UV != UP_UV)
+        {
+            return Err(AssertionError::NotVerified);
+        }
+        let mut message = authenticator_data;
+        message.extend_from_slice(&Sha256::digest(&client_data_json));
+        match self.public_key.verify_signature(&signature, &message) {
+            Ok(true) => Ok(()),
+            _ => Err(AssertionError::Signature),
+        }
+    }
+}

@@ -1,0 +1,729 @@
+//! The approval flow's rules, each run inside one write transaction: asking (Start session),
+//! voting, cancelling, voiding on an edit of the change, and expiring at the due date. Each step
+//! is audited and tells whom it concerns.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use changeaudit_shared::api::changes::{Change, ChangeStatus};
+use changeaudit_shared::api::requests::{
+    CeremonyStart, NotificationKind, RequestStatus, RequestSummary, StartAnswer, StartInput, Vote,
+    VoteInput,
+};
+use changeaudit_shared::approval::{self, ChangeContent};
+use serde_json::json;
+use sqlx::{AnyConnection, Row};
+use webauthn_rs::prelude::{PasskeyAuthentication, PublicKeyCredential};
+
+use super::assertion::StoredAssertion;
+use super::store::{self, Facts, NewDecision};
+use crate::audit::{self, Actor, NewEvent};
+use crate::auth::CurrentUser;
+use crate::changes::{self, Visibility};
+use crate::clock::Timestamp;
+use crate::error::AppError;
+use crate::notifications::{self, Notice};
+use crate::passkeys::ceremony::{self, Ceremony, Purpose};
+use crate::passkeys::{self, RelyingParty};
+use crate::state::AppState;
+use crate::terminal::gate::{self, Refusal};
+
+const MAX_JUSTIFICATION_CHARS: usize = 2000;
+const MAX_COMMENT_CHARS: usize = 2000;
+
+/// The digest of what an approval of `change` signs.
+pub fn digest_of(change: &Change) -> String {
+    ChangeContent {
+        id: &change.id,
+        start_at_ms: Timestamp::from_datetime(change.start_at).as_millis(),
+        due_at_ms: Timestamp::from_datetime(change.due_at).as_millis(),
+        devices: change
+            .devices
+            .iter()
+            .map(|device| (device.id, device.name.as_str()))
+            .collect(),
+        script: &change.script,
+    }
+    .digest()
+}
+
+/// Start session: open, or ask.
+pub async fn start(
+    state: &AppState,
+    connection: &mut AnyConnection,
+    me: &CurrentUser,
+    input: &StartInput,
+    now: Timestamp,
+) -> Result<StartAnswer, AppError> {
+    match gate::judge(connection, me.0.id, input.credential_id, now).await? {
+        Ok(_) => return Ok(StartAnswer::Open),
+        Err(Refusal::NoSuchCredential(_)) => return Err(AppError::NotFound),
+        Err(refusal @ Refusal::NotGranted) => {
+            return Err(AppError::Forbidden(refusal.to_string().into()));
+        }
+        Err(Refusal::NeedsApproval) => {}
+    }
+    // The changes of the person's groups (as executor, granting this credential) that cover its
+    // device and are still to be run.
+    let rows = sqlx::query(
+        "SELECT DISTINCT c.id, c.start_at, c.due_at, g.name AS group_name,
+                CAST(CASE WHEN g.justification_required THEN 1 ELSE 0 END AS BIGINT) AS justify
+         FROM changes c
+         JOIN access_groups g ON g.id = c.access_group_id
+         JOIN group_members m ON m.group_id = g.id AND m.user_id = $1 AND m.executor
+         JOIN group_credentials gc ON gc.group_id = g.id AND gc.credential_id = $2
+         JOIN credentials cr ON cr.id = gc.credential_id
+         JOIN change_devices cd ON cd.change_id = c.id AND cd.device_id = cr.device_id
+         WHERE c.status IN ('waiting_approval', 'approved', 'in_progress', 'partially_executed')
+           AND c.due_at > $3
+         ORDER BY c.start_at, c.id",
+    )
+    .bind(me.0.id)
+    .bind(input.credential_id)
+    .bind(now.as_millis())
+    .fetch_all(&mut *connection)
+    .await?;
+    if rows.is_empty() {
+        return Err(AppError::rule(
+            "credential_id",
+            "no change of your access groups covers this device before its due date, and your \
+             group does not allow sessions outside a change",
+        ));
+    }
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    let chosen = match input.change_id.as_deref().map(str::trim) {
+        Some(wanted) if !wanted.is_empty() => ids
+            .iter()
+            .position(|id| id.eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| {
+                AppError::field(
+                    "change_id",
+                    format!(
+                        "must be one of the changes covering this device: {}",
+                        ids.join(", ")
+                    ),
+                )
+            })?,
+        _ if ids.len() == 1 => 0,
+        _ => {
+            return Err(AppError::field(
+                "change_id",
+                format!(
+                    "several changes cover this device: choose one of {}",
+                    ids.join(", ")
+                ),
+            ));
+        }
+    };
+    let row = &rows[chosen];
+    let change_id = &ids[chosen];
+
+    // A live request of this person for this change and credential answers for itself.
+    let existing: Option<(i64, String)> = sqlx::query_as(
+        "SELECT id, status FROM requests
+         WHERE requester_id = $1 AND change_id = $2 AND credential_id = $3
+           AND status IN ('pending', 'approved')
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(me.0.id)
+    .bind(change_id)
+    .bind(input.credential_id)
+    .fetch_optional(&mut *connection)
+    .await?;
+    if let Some((id, status)) = existing {
+        let request = store::summary(connection, id, now).await?;
+        return Ok(if status == "approved" {
+            StartAnswer::NotYet { request }
+        } else {
+            StartAnswer::Pending { request }
+        });
+    }
+
+    let justification = input.justification.trim();
+    let group_name: String = row.try_get("group_name")?;
+    if crate::db::flag(row, "justify")? && justification.is_empty() {
+        return Err(AppError::field(
+            "justification",
+            format!("is required by access group {group_name}"),
+        ));
+    }
+    if justification.chars().count() > MAX_JUSTIFICATION_CHARS {
+        return Err(AppError::field(
+            "justification",
+            format!("must be at most {MAX_JUSTIFICATION_CHARS} characters"),
+        ));
+    }
+    let id = store::insert_request(
+        connection,
+        change_id,
+        input.credential_id,
+        me.0.id,
+        justification,
+        now,
+    )
+    .await?;
+    let request = store::summary(connection, id, now).await?;
+    audit::append(
+        connection,
+        NewEvent::by(
+            &me.0.username,
+            "request.created",
+            format!("request:{id}"),
+            json!({
+                "change_id": request.change_id,
+                "credential_id": request.credential_id,
+                "device": request.device.name,
+                "account": request.account,
+                "justification": request.justification,
+            }),
+        ),
+        now,
+    )
+    .await?;
+    let facts = store::facts(connection, id).await?;
+    let approvers: Vec<i64> = store::approvers_of_group(connection, facts.group_id)
+        .await?
+        .into_iter()
+        .filter(|&approver| approver != me.0.id)
+        .collect();
+    notifications::post(
+        connection,
+        &state.outbound,
+        &approvers,
+        &Notice {
+            kind: NotificationKind::RequestCreated,
+            request_id: id,
+            change_id: request.change_id.clone(),
+            text: format!(
+                "{} asks to run {} on {}",
+                me.0.username, request.change_id, request.device.name
+            ),
+        },
+        now,
+    )
+    .await?;
+    Ok(StartAnswer::Requested { request })
+}
+
+/// What keeps a person from voting on a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Barrier {
+    NotApprover { group: String },
+    OwnRequest,
+    OwnChange { change_id: String },
+    Closed(RequestStatus),
+    AlreadyVoted,
+}
+
+impl Barrier {
+    pub fn message(&self) -> String {
+        match self {
+            Barrier::NotApprover { group } => {
+                format!("you are not an approver of access group {group}")
+            }
+            Barrier::OwnRequest => {
+                "separation of duties: nobody approves their own request".to_owned()
+            }
+            Barrier::OwnChange { change_id } => format!(
+                "separation of duties: you registered {change_id}, so you do not approve requests to run it"
+            ),
+            Barrier::Closed(status) => format!(
+                "the request is {} and takes no more votes",
+                status.label().to_lowercase()
+            ),
+            Barrier::AlreadyVoted => "you have already voted on this request".to_owned(),
+        }
+    }
+
+    fn refusal(&self) -> AppError {
+        match self {
+            Barrier::NotApprover { .. } | Barrier::OwnRequest | Barrier::OwnChange { .. } => {
+                AppError::Forbidden(self.message().into())
+            }
+            Barrier::Closed(_) => AppError::rule("status", self.message()),
+            Barrier::AlreadyVoted => AppError::rule("decision", self.message()),
+        }
+    }
+}
+
+/// What keeps `me` from voting on the request, if anything.
+pub async fn barrier(
+    connection: &mut AnyConnection,
+    me: &CurrentUser,
+    request: &RequestSummary,
+    facts: &Facts,
+) -> Result<Option<Barrier>, AppError> {
+    let approver: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM group_members WHERE group_id = $1 AND user_id = $2 AND approver",
+    )
+    .bind(facts.group_id)
+    .bind(me.0.id)
+    .fetch_one(&mut *connection)
+    .await?;
+    Ok(if approver == 0 {
+        Some(Barrier::NotApprover {
+            group: facts.group_name.clone(),
+        })
+    } else if facts.requester_id == me.0.id {
+        Some(Barrier::OwnRequest)
+    } else if facts.change_author_id == me.0.id {
+        Some(Barrier::OwnChange {
+            change_id: request.change_id.clone(),
+        })
+    } else if request.status != RequestStatus::Pending {
+        Some(Barrier::Closed(request.status))
+    } else if store::has_voted(connection, request.id, me.0.id).await? {
+        Some(Barrier::AlreadyVoted)
+    } else {
+        None
+    })
+}
+
+/// Refuses with the rule that keeps `me` from voting.
+async fn require_vote(
+    connection: &mut AnyConnection,
+    me: &CurrentUser,
+    request: &RequestSummary,
+    facts: &Facts,
+) -> Result<(), AppError> {
+    match barrier(connection, me, request, facts).await? {
+        None => Ok(()),
+        Some(barrier) => Err(barrier.refusal()),
+    }
+}
+
+/// The change a request is for, as it is now.
+async fn change_of(
+    connection: &mut AnyConnection,
+    request: &RequestSummary,
+    now: Timestamp,
+) -> Result<Change, AppError> {
+    Ok(changes::view(connection, &request.change_id, Visibility::All, now).await?)
+}
+
+/// The first step of signing an approval: a challenge bound to this request and to the digest
+/// of the change as it is now.
+pub async fn start_signing(
+    state: &AppState,
+    connection: &mut AnyConnection,
+    me: &CurrentUser,
+    request_id: i64,
+    now: Timestamp,
+) -> Result<CeremonyStart, AppError> {
+    let request = store::summary(connection, request_id, now).await?;
+    let facts = store::facts(connection, request_id).await?;
+    require_vote(connection, me, &request, &facts).await?;
+    let digest = digest_of(&change_of(connection, &request, now).await?);
+    let keys = passkeys::passkeys_of(connection, me.0.id).await?;
+    if keys.is_empty() {
+        return Err(AppError::rule(
+            "passkey",
+            "approving needs your passkey: register one in your profile first",
+        ));
+    }
+    let nonce = crate::random::bytes::<16>();
+    let challenge = approval::challenge(request_id, &digest, &nonce);
+    let passkeys: Vec<_> = keys.into_iter().map(|key| key.passkey).collect();
+    let (options, ceremony_state) = state
+        .passkeys
+        .start_assertion(&passkeys, Some(&challenge))
+        .map_err(|error| AppError::internal("starting a passkey assertion", error))?;
+    let ceremony = ceremony::open(
+        connection,
+        &Ceremony {
+            purpose: Purpose::Approve,
+            user_id: Some(me.0.id),
+            request_id: Some(request_id),
+            change_digest: Some(digest),
+            nonce: Some(URL_SAFE_NO_PAD.encode(nonce)),
+            state: serde_json::to_string(&ceremony_state)
+                .map_err(|error| AppError::internal("keeping a passkey ceremony", error))?,
+        },
+        now,
+    )
+    .await?;
+    Ok(CeremonyStart {
+        ceremony,
+        options: serde_json::to_value(&options)
+            .map_err(|error| AppError::internal("writing passkey options", error))?,
+    })
+}
+
+/// Checks the passkey assertion of an approval and returns it as it will be stored.
+async fn signed_approval(
+    rp: &RelyingParty,
+    connection: &mut AnyConnection,
+    me: &CurrentUser,
+    request_id: i64,
+    digest: &str,
+    input: &VoteInput,
+    now: Timestamp,
+) -> Result<StoredAssertion, AppError> {
+    let (Some(ceremony_id), Some(credential)) = (&input.ceremony, &input.credential) else {
+        return Err(AppError::field(
+            "credential",
+            "approving this request needs your passkey's signature",
+        ));
+    };
+    let refused = |why: &str| AppError::rule("credential", why.to_owned());
+    let ceremony = ceremony::take(
+        connection,
+        ceremony_id,
+        Purpose::Approve,
+        Some(me.0.id),
+        now,
+    )
+    .await?
+    .ok_or_else(|| refused("this signing has expired or was already used: sign again"))?;
+    if ceremony.request_id != Some(request_id) {
+        return Err(refused("this signature was made for another request"));
+    }
+    if ceremony.change_digest.as_deref() != Some(digest) {
+        return Err(refused(
+            "the change was edited after you started signing: read it again and sign again",
+        ));
+    }
+    let nonce = ceremony
+        .nonce
+        .as_deref()
+        .and_then(|nonce| URL_SAFE_NO_PAD.decode(nonce).ok())
+        .ok_or_else(|| refused("this signing is damaged: sign again"))?;
+    let credential: PublicKeyCredential =
+        serde_json::from_value(credential.clone()).map_err(|error| {
+            AppError::field(
+                "credential",
+                format!("is not a WebAuthn assertion: {error}"),
+            )
+        })?;
+    let ceremony_state: PasskeyAuthentication = serde_json::from_str(&ceremony.state)
+        .map_err(|error| AppError::internal("reading a passkey ceremony", error))?;
+    let (signed, result) = rp
+        .finish_assertion(&credential, &ceremony_state)
+        .map_err(|error| refused(&format!("the passkey signature was refused ({error})")))?;
+    let mut keys = passkeys::passkeys_of(connection, me.0.id).await?;
+    let key = keys
+        .iter_mut()
+        .find(|key| key.passkey.cred_id().as_slice() == signed.credential_id.as_slice())
+        .ok_or_else(|| refused("the passkey is not one of yours"))?;
+    key.passkey.update_credential(&result);
+    passkeys::touch(connection, key.id, &key.passkey, now).await?;
+    let stored = StoredAssertion::new(
+        request_id,
+        digest,
+        &nonce,
+        &signed,
+        key.passkey.get_public_key(),
+    );
+    // The same check an auditor runs later, on what is about to be stored.
+    stored
+        .verify()
+        .map_err(|error| AppError::internal("checking a stored assertion", error))?;
+    Ok(stored)
+}
+
+/// An approver's vote; the quorum approves, one disapproval disapproves.
+pub async fn vote(
+    state: &AppState,
+    connection: &mut AnyConnection,
+    me: &CurrentUser,
+    request_id: i64,
+    input: &VoteInput,
+    now: Timestamp,
+) -> Result<RequestSummary, AppError> {
+    let request = store::summary(connection, request_id, now).await?;
+    let facts = store::facts(connection, request_id).await?;
+    require_vote(connection, me, &request, &facts).await?;
+    let comment = input.comment.trim();
+    if input.decision == Vote::Disapproved && comment.is_empty() {
+        return Err(AppError::field(
+            "comment",
+            "say why the request is disapproved",
+        ));
+    }
+    if comment.chars().count() > MAX_COMMENT_CHARS {
+        return Err(AppError::field(
+            "comment",
+            format!("must be at most {MAX_COMMENT_CHARS} characters"),
+        ));
+    }
+    let digest = digest_of(&change_of(connection, &request, now).await?);
+    let assertion = if input.decision == Vote::Approved && facts.passkey_required {
+        Some(
+            signed_approval(
+                &state.passkeys,
+                connection,
+                me,
+                request_id,
+                &digest,
+                input,
+                now,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let assertion_json = assertion
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|error| AppError::internal("storing an assertion", error))?;
+    store::insert_decision(
+        connection,
+        &NewDecision {
+            request_id,
+            approver_id: me.0.id,
+            vote: input.decision,
+            comment,
+            change_digest: &digest,
+            assertion: assertion_json,
+        },
+        now,
+    )
+    .await?;
+    audit::append(
+        connection,
+        NewEvent::by(
+            &me.0.username,
+            "request.vote",
+            format!("request:{request_id}"),
+            json!({
+                "decision": input.decision,
+                "comment": comment,
+                "change_id": request.change_id,
+                "change_digest": digest,
+                "assertion": assertion,
+            }),
+        ),
+        now,
+    )
+    .await?;
+
+    let after = store::summary(connection, request_id, now).await?;
+    let outcome = match input.decision {
+        Vote::Disapproved => Some((
+            RequestStatus::Disapproved,
+            NotificationKind::RequestDisapproved,
+        )),
+        Vote::Approved if after.approvals >= after.approvals_required => {
+            Some((RequestStatus::Approved, NotificationKind::RequestApproved))
+        }
+        Vote::Approved => None,
+    };
+    let Some((status, kind)) = outcome else {
+        return Ok(after);
+    };
+    store::set_status(connection, request_id, status, "", now).await?;
+    if status == RequestStatus::Approved {
+        // The change is approved with its first approved request.
+        sqlx::query("UPDATE changes SET status = 'approved', updated_at = $2 WHERE id = $1 AND status = 'waiting_approval'")
+            .bind(&request.change_id)
+            .bind(now.as_millis())
+            .execute(&mut *connection)
+            .await?;
+    }
+    audit::append(
+        connection,
+        NewEvent {
+            actor: Actor::System,
+            action: if status == RequestStatus::Approved {
+                "request.approved"
+            } else {
+                "request.disapproved"
+            },
+            object: Some(format!("request:{request_id}")),
+            details: json!({
+                "change_id": request.change_id,
+                "approvals": after.approvals,
+                "approvals_required": after.approvals_required,
+                "decided_by": me.0.username,
+            }),
+        },
+        now,
+    )
+    .await?;
+    let verb = if status == RequestStatus::Approved {
+        "approved"
+    } else {
+        "disapproved"
+    };
+    notifications::post(
+        connection,
+        &state.outbound,
+        &[facts.requester_id],
+        &Notice {
+            kind,
+            request_id,
+            change_id: request.change_id.clone(),
+            text: format!(
+                "Your request to run {} on {} is {verb}",
+                request.change_id, request.device.name
+            ),
+        },
+        now,
+    )
+    .await?;
+    Ok(store::summary(connection, request_id, now).await?)
+}
+
+/// The requester withdraws a request still pending or approved.
+pub async fn cancel(
+    connection: &mut AnyConnection,
+    me: &CurrentUser,
+    request_id: i64,
+    now: Timestamp,
+) -> Result<RequestSummary, AppError> {
+    let request = store::summary(connection, request_id, now).await?;
+    let facts = store::facts(connection, request_id).await?;
+    if facts.requester_id != me.0.id {
+        return Err(AppError::Forbidden(
+            "only the requester cancels a request".into(),
+        ));
+    }
+    if !request.status.is_live() {
+        return Err(AppError::rule(
+            "status",
+            format!(
+                "the request is already {}",
+                request.status.label().to_lowercase()
+            ),
+        ));
+    }
+    store::set_status(connection, request_id, RequestStatus::Cancelled, "", now).await?;
+    audit::append(
+        connection,
+        NewEvent::by(
+            &me.0.username,
+            "request.cancelled",
+            format!("request:{request_id}"),
+            json!({ "change_id": request.change_id, "before": { "status": request.status } }),
+        ),
+        now,
+    )
+    .await?;
+    Ok(store::summary(connection, request_id, now).await?)
+}
+
+/// An edit or a cancellation of change `change_id` ends its live requests: their votes are
+/// void, and the requesters are told to ask again. An approved change waits for approval again.
+pub async fn void_requests_of(
+    state: &AppState,
+    connection: &mut AnyConnection,
+    change_id: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let live: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT id, requester_id FROM requests
+         WHERE change_id = $1 AND status IN ('pending', 'approved') ORDER BY id",
+    )
+    .bind(change_id)
+    .fetch_all(&mut *connection)
+    .await?;
+    for (id, requester) in live {
+        let before = store::summary(connection, id, now).await?;
+        sqlx::query(
+            "UPDATE decisions SET voided_at = $2 WHERE request_id = $1 AND voided_at IS NULL",
+        )
+        .bind(id)
+        .bind(now.as_millis())
+        .execute(&mut *connection)
+        .await?;
+        store::set_status(connection, id, RequestStatus::Cancelled, reason, now).await?;
+        audit::append(
+            connection,
+            NewEvent {
+                actor: Actor::System,
+                action: "request.voided",
+                object: Some(format!("request:{id}")),
+                details: json!({
+                    "change_id": change_id,
+                    "reason": reason,
+                    "before": { "status": before.status, "approvals": before.approvals },
+                }),
+            },
+            now,
+        )
+        .await?;
+        notifications::post(
+            connection,
+            &state.outbound,
+            &[requester],
+            &Notice {
+                kind: NotificationKind::RequestVoided,
+                request_id: id,
+                change_id: change_id.to_owned(),
+                text: format!("Your request to run {change_id} is void: {reason}"),
+            },
+            now,
+        )
+        .await?;
+    }
+    sqlx::query("UPDATE changes SET status = 'waiting_approval' WHERE id = $1 AND status = $2")
+        .bind(change_id)
+        .bind(ChangeStatus::Approved.as_str())
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+/// Marks the pending requests whose change's due date has passed as expired, audits and tells
+/// each requester. Any replica may run it: it works under the write lock, and a request expires
+/// once.
+pub async fn expire_due(state: &AppState) -> Result<usize, AppError> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin_write().await?;
+    let due: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT r.id, r.requester_id FROM requests r JOIN changes c ON c.id = r.change_id
+         WHERE r.status = 'pending' AND c.due_at <= $1 ORDER BY r.id",
+    )
+    .bind(now.as_millis())
+    .fetch_all(&mut *tx)
+    .await?;
+    for &(id, requester) in &due {
+        let request = store::summary(&mut tx, id, now).await?;
+        store::set_status(
+            &mut tx,
+            id,
+            RequestStatus::Expired,
+            store::EXPIRED_REASON,
+            now,
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            NewEvent {
+                actor: Actor::System,
+                action: "request.expired",
+                object: Some(format!("request:{id}")),
+                details: json!({
+                    "change_id": request.change_id,
+                    "approvals": request.approvals,
+                    "approvals_required": request.approvals_required,
+                }),
+            },
+            now,
+        )
+        .await?;
+        notifications::post(
+            &mut tx,
+            &state.outbound,
+            &[requester],
+            &Notice {
+                kind: NotificationKind::RequestExpired,
+                request_id: id,
+                change_id: request.change_id.clone(),
+                text: format!(
+                    "Your request to run {} on {} expired at its due date",
+                    request.change_id, request.device.name
+                ),
+            },
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(due.len())
+}

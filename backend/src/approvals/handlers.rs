@@ -1,0 +1,172 @@
+//! `POST /api/requests` (Start session), `GET /api/requests/mine`, `GET /api/requests/to-approve`,
+//! `GET /api/requests/{id}`, `POST /api/requests/{id}/signing` (a passkey challenge for the
+//! vote), `POST /api/requests/{id}/decisions` and `POST /api/requests/{id}/cancel`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use changeaudit_shared::api::Page;
+use changeaudit_shared::api::requests::{
+    CeremonyStart, RequestDetail, RequestStatus, RequestSummary, StartAnswer, StartInput, VoteInput,
+};
+use changeaudit_shared::problem::Problem;
+use changeaudit_shared::role::Role;
+use serde::Deserialize;
+
+use super::flow;
+use super::store::{self, Listing};
+use crate::auth::CurrentUser;
+use crate::changes::{self, Visibility};
+use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
+use crate::listing::Paging;
+use crate::state::AppState;
+
+#[utoipa::path(post, path = "/api/requests", tag = "requests", request_body = StartInput,
+    responses((status = 200, body = StartAnswer, description = "The terminal may open, or a request already answers"),
+        (status = 201, body = StartAnswer, description = "A request was made"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn start_session(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiJson(input): ApiJson<StartInput>,
+) -> Result<(StatusCode, Json<StartAnswer>), AppError> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin_write().await?;
+    let answer = flow::start(&state, &mut tx, &me, &input, now).await?;
+    tx.commit().await?;
+    let status = match answer {
+        StartAnswer::Requested { .. } => StatusCode::CREATED,
+        _ => StatusCode::OK,
+    };
+    Ok((status, Json(answer)))
+}
+
+/// `?status=`: only requests in this status.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RequestQuery {
+    pub status: Option<RequestStatus>,
+}
+
+#[utoipa::path(get, path = "/api/requests/mine", tag = "requests", params(RequestQuery, Paging),
+    responses((status = 200, body = Page<RequestSummary>), (status = 401, body = Problem)))]
+pub async fn my_requests(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiQuery(query): ApiQuery<RequestQuery>,
+    ApiQuery(paging): ApiQuery<Paging>,
+) -> Result<Json<Page<RequestSummary>>, AppError> {
+    let mut connection = state.db.pool().acquire().await?;
+    let (items, total) = store::list(
+        &mut connection,
+        Listing::MadeBy(me.0.id),
+        query.status,
+        paging,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(paging.page(items, total)))
+}
+
+#[utoipa::path(get, path = "/api/requests/to-approve", tag = "requests", params(RequestQuery, Paging),
+    responses((status = 200, body = Page<RequestSummary>), (status = 401, body = Problem)))]
+pub async fn requests_to_approve(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiQuery(query): ApiQuery<RequestQuery>,
+    ApiQuery(paging): ApiQuery<Paging>,
+) -> Result<Json<Page<RequestSummary>>, AppError> {
+    let mut connection = state.db.pool().acquire().await?;
+    let (items, total) = store::list(
+        &mut connection,
+        Listing::ToApprove(me.0.id),
+        query.status,
+        paging,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(paging.page(items, total)))
+}
+
+#[utoipa::path(get, path = "/api/requests/{id}", tag = "requests", params(("id" = i64, Path)),
+    responses((status = 200, body = RequestDetail), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_request(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<RequestDetail>, AppError> {
+    let now = state.clock.now();
+    let mut connection = state.db.pool().acquire().await?;
+    let request = store::summary(&mut connection, id, now).await?;
+    let facts = store::facts(&mut connection, id).await?;
+    let barrier = flow::barrier(&mut connection, &me, &request, &facts).await?;
+    // The requester, the group's approvers and those who oversee everything see a request;
+    // for anyone else it does not exist.
+    let approver = !matches!(barrier, Some(flow::Barrier::NotApprover { .. }));
+    if facts.requester_id != me.0.id && !approver && !me.has_any(&[Role::Admin, Role::Auditor]) {
+        return Err(AppError::NotFound);
+    }
+    let change = changes::view(&mut connection, &request.change_id, Visibility::All, now).await?;
+    Ok(Json(RequestDetail {
+        change_digest: flow::digest_of(&change),
+        decisions: store::decisions(&mut connection, id).await?,
+        passkey_required: facts.passkey_required,
+        cannot_vote: barrier.map(|barrier| barrier.message()),
+        can_cancel: facts.requester_id == me.0.id && request.status.is_live(),
+        request,
+        change,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/requests/{id}/signing", tag = "requests", params(("id" = i64, Path)),
+    responses((status = 200, body = CeremonyStart), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn start_signing(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<CeremonyStart>, AppError> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin_write().await?;
+    let started = flow::start_signing(&state, &mut tx, &me, id, now).await?;
+    tx.commit().await?;
+    Ok(Json(started))
+}
+
+#[utoipa::path(post, path = "/api/requests/{id}/decisions", tag = "requests", params(("id" = i64, Path)),
+    request_body = VoteInput,
+    responses((status = 200, body = RequestSummary), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn vote(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<VoteInput>,
+) -> Result<Json<RequestSummary>, AppError> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin_write().await?;
+    let outcome = flow::vote(&state, &mut tx, &me, id, &input, now).await;
+    // A refused signature still uses up its ceremony: commit that, and nothing else was written.
+    let refused_signature =
+        matches!(&outcome, Err(AppError::Rule { field, .. }) if field == "credential");
+    if outcome.is_ok() || refused_signature {
+        tx.commit().await?;
+    }
+    Ok(Json(outcome?))
+}
+
+#[utoipa::path(post, path = "/api/requests/{id}/cancel", tag = "requests", params(("id" = i64, Path)),
+    responses((status = 200, body = RequestSummary), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel_request(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<RequestSummary>, AppError> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin_write().await?;
+    let request = flow::cancel(&mut tx, &me, id, now).await?;
+    tx.commit().await?;
+    Ok(Json(request))
+}

@@ -1,0 +1,165 @@
+//! Telling people: a notice is posted in the app (the bell, pushed live by `handlers`), and
+//! queued as an e-mail to each recipient with an address when SMTP is configured, and as one
+//! webhook call when a webhook is configured. The queue is sent by `delivery`, apart from the
+//! flow that posted it: a failed delivery is retried and logged, never blocking the flow.
+
+pub mod delivery;
+pub mod handlers;
+
+use changeaudit_shared::api::requests::NotificationKind;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::AnyConnection;
+
+use crate::audit::{self, Actor, NewEvent};
+use crate::clock::Timestamp;
+use crate::config::Config;
+use crate::db::DbError;
+use crate::secret::Secret;
+
+/// Where notices go besides the app.
+#[derive(Clone)]
+pub struct Outbound {
+    pub smtp_url: Option<Secret<String>>,
+    pub smtp_from: String,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<Secret<String>>,
+    /// The address links in e-mail point to.
+    pub public_url: Option<String>,
+}
+
+impl Outbound {
+    pub fn new(config: &Config) -> Outbound {
+        Outbound {
+            smtp_url: config.smtp_url.clone(),
+            smtp_from: config.smtp_from.clone(),
+            webhook_url: config.webhook_url.clone(),
+            webhook_secret: config.webhook_secret.clone(),
+            public_url: config.public_url.clone(),
+        }
+    }
+}
+
+/// What a notice is about.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notice {
+    pub kind: NotificationKind,
+    pub request_id: i64,
+    pub change_id: String,
+    /// One line, such as "alice asks to run CHG-7 on db-1".
+    pub text: String,
+}
+
+/// Posts `notice` to each of `recipients` and queues its e-mails and webhook call, inside the
+/// caller's write transaction: the notice exists exactly when what it tells of does.
+pub async fn post(
+    connection: &mut AnyConnection,
+    outbound: &Outbound,
+    recipients: &[i64],
+    notice: &Notice,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    let payload = json!({
+        "request_id": notice.request_id,
+        "change_id": notice.change_id,
+        "text": notice.text,
+    })
+    .to_string();
+    let mut usernames = Vec::new();
+    let mut emails = 0;
+    for &recipient in recipients {
+        sqlx::query(
+            "INSERT INTO notifications (recipient_id, kind, payload, created_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(recipient)
+        .bind(notice.kind.as_str())
+        .bind(&payload)
+        .bind(now.as_millis())
+        .execute(&mut *connection)
+        .await?;
+        let (username, email): (String, String) =
+            sqlx::query_as("SELECT username, email FROM users WHERE id = $1")
+                .bind(recipient)
+                .fetch_one(&mut *connection)
+                .await?;
+        if outbound.smtp_url.is_some() && !email.trim().is_empty() {
+            let link = outbound
+                .public_url
+                .as_deref()
+                .map_or_else(String::new, |url| {
+                    format!("\n\n{url}/requests/{}\n", notice.request_id)
+                });
+            queue(
+                connection,
+                "email",
+                email.trim(),
+                notice,
+                &format!("[changeaudit] {}", notice.text),
+                &format!("{}.{link}", notice.text),
+                now,
+            )
+            .await?;
+            emails += 1;
+        }
+        usernames.push(username);
+    }
+    if let Some(url) = &outbound.webhook_url {
+        let body = json!({
+            "event": notice.kind.as_str(),
+            "request_id": notice.request_id,
+            "change_id": notice.change_id,
+            "text": notice.text,
+            "recipients": usernames,
+            "at": now.to_datetime().unix_timestamp(),
+        })
+        .to_string();
+        queue(connection, "webhook", url, notice, "", &body, now).await?;
+    }
+    audit::append(
+        connection,
+        NewEvent {
+            actor: Actor::System,
+            action: "notification.posted",
+            object: Some(format!("request:{}", notice.request_id)),
+            details: json!({
+                "kind": notice.kind.as_str(),
+                "text": notice.text,
+                "recipients": usernames,
+                "emails_queued": emails,
+                "webhook_queued": outbound.webhook_url.is_some(),
+            }),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn queue(
+    connection: &mut AnyConnection,
+    channel: &str,
+    target: &str,
+    notice: &Notice,
+    subject: &str,
+    body: &str,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO deliveries (channel, target, kind, subject, body, status, next_attempt_at,
+             created_at)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
+    )
+    .bind(channel)
+    .bind(target)
+    .bind(notice.kind.as_str())
+    .bind(subject)
+    .bind(body)
+    .bind(now.as_millis())
+    .execute(connection)
+    .await?;
+    Ok(())
+}

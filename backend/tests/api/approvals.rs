@@ -1,0 +1,946 @@
+//! The approval flow through the API: Start session makes requests, approvers vote with passkeys
+//! (webauthn-rs's software authenticator stands in for theirs), the quorum approves, one
+//! disapproval disapproves, separation of duties holds, requests expire, edits void approvals,
+//! and a signature fits only the request and the change it was made for.
+
+use std::time::Duration;
+
+use changeaudit_backend::approvals::assertion::StoredAssertion;
+use changeaudit_backend::approvals::flow;
+use changeaudit_shared::terminal::EndReason;
+use serde_json::{Value, json};
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::prelude::Url;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+use crate::fixtures::{PASSWORD, credential, device};
+use crate::helpers::{ADMIN_PASSWORD, Person, TestApp};
+use crate::terminal_client::Terminal;
+
+const CHANGE: &str = "CHG-9";
+
+/// A person with a passkey in a software authenticator that claims user verification.
+struct Signer {
+    person: Person,
+    authenticator: SoftPasskey,
+}
+
+fn origin(person: &Person) -> Url {
+    // WebAuthn refuses IP addresses: the browser would be on localhost, any port.
+    let port = person.address().rsplit(':').next().unwrap();
+    Url::parse(&format!("http://localhost:{port}")).unwrap()
+}
+
+impl Signer {
+    async fn new(person: Person) -> Signer {
+        let mut signer = Signer {
+            person,
+            authenticator: SoftPasskey::new(true),
+        };
+        signer.register("laptop").await;
+        signer
+    }
+
+    async fn register(&mut self, name: &str) -> Value {
+        let start = self
+            .person
+            .expect("POST", "/api/me/passkeys/registration", None, 200)
+            .await;
+        let credential = self
+            .authenticator
+            .do_registration(
+                origin(&self.person),
+                serde_json::from_value(start["options"].clone()).unwrap(),
+            )
+            .unwrap();
+        self.person
+            .expect(
+                "POST",
+                "/api/me/passkeys",
+                Some(&json!({
+                    "ceremony": start["ceremony"],
+                    "name": name,
+                    "credential": credential,
+                })),
+                201,
+            )
+            .await
+    }
+
+    /// Starts signing request `id`: the ceremony and the authenticator's assertion.
+    async fn sign(&mut self, id: i64) -> (Value, Value) {
+        let start = self
+            .person
+            .expect("POST", &format!("/api/requests/{id}/signing"), None, 200)
+            .await;
+        let credential = self
+            .authenticator
+            .do_authentication(
+                origin(&self.person),
+                serde_json::from_value(start["options"].clone()).unwrap(),
+            )
+            .unwrap();
+        (
+            start["ceremony"].clone(),
+            serde_json::to_value(credential).unwrap(),
+        )
+    }
+
+    async fn approve(&mut self, id: i64) -> reqwest::Response {
+        let (ceremony, credential) = self.sign(id).await;
+        self.person
+            .post(
+                &format!("/api/requests/{id}/decisions"),
+                &json!({ "decision": "approved", "ceremony": ceremony, "credential": credential }),
+            )
+            .await
+    }
+}
+
+struct Flow {
+    app: TestApp,
+    admin: Person,
+    planner: Person,
+    executor: Person,
+    /// Approvers of `ops`.
+    first: Signer,
+    second: Signer,
+    group: i64,
+    devices: [i64; 2],
+    credentials: [i64; 2],
+}
+
+async fn user_id(app: &TestApp, username: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap()
+}
+
+impl Flow {
+    /// Group `ops` (two approvals, justification required) grants two credentials to
+    /// `executor`; `first`, `second` and the planner approve for it; change CHG-9 (by the
+    /// planner) covers both devices, and its window holds the test clock's start.
+    async fn start() -> Flow {
+        let app = TestApp::spawn().await;
+        for (name, roles) in [
+            ("planner", &["planner"][..]),
+            ("executor", &[][..]),
+            ("first", &[][..]),
+            ("second", &[][..]),
+            ("outsider", &[][..]),
+        ] {
+            app.add_user(name, PASSWORD, roles).await;
+        }
+        let admin = app.person("admin", ADMIN_PASSWORD).await;
+        let devices = [device(&admin, "db-1").await, device(&admin, "db-2").await];
+        let credentials = [
+            credential(&admin, devices[0], "postgres", "pw-1").await,
+            credential(&admin, devices[1], "postgres", "pw-2").await,
+        ];
+        let member = |id: i64, executor: bool, approver: bool| json!({ "user_id": id, "executor": executor, "approver": approver });
+        let group = admin
+            .create(
+                "/api/access-groups",
+                &json!({
+                    "name": "ops",
+                    "justification_required": true,
+                    "approvals_required": 2,
+                    "members": [
+                        member(user_id(&app, "executor").await, true, false),
+                        member(user_id(&app, "first").await, false, true),
+                        member(user_id(&app, "second").await, false, true),
+                        member(user_id(&app, "planner").await, false, true),
+                    ],
+                    "credential_ids": credentials,
+                }),
+            )
+            .await;
+        // The outsider approves for another group only.
+        admin
+            .create(
+                "/api/access-groups",
+                &json!({
+                    "name": "web",
+                    "members": [member(user_id(&app, "outsider").await, false, true)],
+                }),
+            )
+            .await;
+        let planner = app.person("planner", PASSWORD).await;
+        planner
+            .expect(
+                "POST",
+                "/api/changes",
+                Some(&change(CHANGE, group, &devices, "echo one\necho two\n")),
+                201,
+            )
+            .await;
+        Flow {
+            executor: app.person("executor", PASSWORD).await,
+            first: Signer::new(app.person("first", PASSWORD).await).await,
+            second: Signer::new(app.person("second", PASSWORD).await).await,
+            admin,
+            planner,
+            app,
+            group,
+            devices,
+            credentials,
+        }
+    }
+
+    /// Start session on credential `index`, with a justification.
+    async fn request(&self, index: usize) -> i64 {
+        let answer = self
+            .executor
+            .expect(
+                "POST",
+                "/api/requests",
+                Some(&json!({
+                    "credential_id": self.credentials[index],
+                    "justification": "Ticket 4411: the nightly job failed",
+                })),
+                201,
+            )
+            .await;
+        assert_eq!(answer["outcome"], "requested");
+        answer["request"]["id"].as_i64().unwrap()
+    }
+
+    async fn detail(&self, person: &Person, id: i64) -> Value {
+        person
+            .expect("GET", &format!("/api/requests/{id}"), None, 200)
+            .await
+    }
+
+    async fn actions(&self, object: &str) -> Vec<String> {
+        sqlx::query_scalar("SELECT action FROM audit_events WHERE object = $1 ORDER BY seq")
+            .bind(object)
+            .fetch_all(self.app.db.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn inbox(&self, person: &Person) -> Value {
+        person
+            .expect("GET", "/api/me/notifications", None, 200)
+            .await
+    }
+}
+
+/// A change whose window (23:00 to 01:00) holds 2026-01-01T00:00Z.
+fn change(id: &str, group: i64, devices: &[i64], script: &str) -> Value {
+    json!({
+        "id": id,
+        "title": "Restart the nightly job",
+        "start_at": "2025-12-31T23:00:00Z",
+        "due_at": "2026-01-01T01:00:00Z",
+        "access_group_id": group,
+        "device_ids": devices,
+        "script": script,
+    })
+}
+
+async fn status_of(response: reqwest::Response, expected: u16) -> Value {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, expected, "{text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_quorum_of_two_passkey_approvals_approves_and_the_terminal_may_open() {
+    let mut flow = Flow::start().await;
+    // The group requires a justification: asking without one is refused, naming the field.
+    let refused = flow
+        .executor
+        .post(
+            "/api/requests",
+            &json!({ "credential_id": flow.credentials[0] }),
+        )
+        .await;
+    let body = status_of(refused, 422).await;
+    assert_eq!(body["errors"][0]["field"], "justification");
+    assert_eq!(
+        body["errors"][0]["detail"],
+        "is required by access group ops"
+    );
+
+    let id = flow.request(0).await;
+    // Asking again answers with the same request instead of making another.
+    let again = flow
+        .executor
+        .expect(
+            "POST",
+            "/api/requests",
+            Some(&json!({ "credential_id": flow.credentials[0], "justification": "again" })),
+            200,
+        )
+        .await;
+    assert_eq!(
+        (again["outcome"].as_str(), again["request"]["id"].as_i64()),
+        (Some("pending"), Some(id))
+    );
+
+    // The approvers were told, in the app.
+    let inbox = flow.inbox(&flow.first.person).await;
+    assert_eq!(inbox["unread"], 1);
+    assert_eq!(inbox["items"][0]["kind"], "request_created");
+    assert_eq!(
+        inbox["items"][0]["text"],
+        "executor asks to run CHG-9 on db-1"
+    );
+
+    // The approver sees the change in full, the requester and the justification.
+    let detail = flow.detail(&flow.first.person, id).await;
+    assert_eq!(detail["change"]["script"], "echo one\necho two\n");
+    assert_eq!(detail["request"]["requester"], "executor");
+    assert_eq!(
+        detail["request"]["justification"],
+        "Ticket 4411: the nightly job failed"
+    );
+    assert_eq!(detail["passkey_required"], true);
+    assert_eq!(detail["cannot_vote"], Value::Null);
+
+    let after_one = status_of(flow.first.approve(id).await, 200).await;
+    assert_eq!(
+        (
+            after_one["status"].as_str(),
+            after_one["approvals"].as_i64()
+        ),
+        (Some("pending"), Some(1))
+    );
+    // Not yet: the terminal stays shut.
+    let mut terminal = Terminal::open(&flow.executor, flow.credentials[0]).await;
+    assert_eq!(terminal.closed().await.0, EndReason::Refused);
+
+    let after_two = status_of(flow.second.approve(id).await, 200).await;
+    assert_eq!(
+        (
+            after_two["status"].as_str(),
+            after_two["approvals"].as_i64()
+        ),
+        (Some("approved"), Some(2))
+    );
+    let change = flow
+        .planner
+        .expect("GET", &format!("/api/changes/{CHANGE}"), None, 200)
+        .await;
+    assert_eq!(change["status"], "approved");
+
+    // The requester is told, and Start session now opens the terminal.
+    let inbox = flow.inbox(&flow.executor).await;
+    assert_eq!(inbox["items"][0]["kind"], "request_approved");
+    let open = flow
+        .executor
+        .expect(
+            "POST",
+            "/api/requests",
+            Some(&json!({ "credential_id": flow.credentials[0] })),
+            200,
+        )
+        .await;
+    assert_eq!(open["outcome"], "open");
+    let mine = flow
+        .executor
+        .expect("GET", "/api/requests/mine", None, 200)
+        .await;
+    assert_eq!(mine["items"][0]["status"], "approved");
+
+    // Each stored assertion checks on its own, and the trail holds the whole story.
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT assertion FROM decisions WHERE request_id = $1")
+            .bind(id)
+            .fetch_all(flow.app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(stored.len(), 2);
+    for text in &stored {
+        let assertion: StoredAssertion = serde_json::from_str(text).unwrap();
+        assert_eq!(assertion.request_id, id);
+        assert_eq!(
+            assertion.change_digest,
+            detail["change_digest"].as_str().unwrap()
+        );
+        assertion.verify().unwrap();
+    }
+    assert_eq!(
+        flow.actions(&format!("request:{id}")).await,
+        [
+            "request.created",
+            "notification.posted",
+            "request.vote",
+            "request.vote",
+            "request.approved",
+            "notification.posted",
+        ]
+    );
+    let vote: String = sqlx::query_scalar(
+        "SELECT details FROM audit_events WHERE action = 'request.vote' ORDER BY seq LIMIT 1",
+    )
+    .fetch_one(flow.app.db.pool())
+    .await
+    .unwrap();
+    let vote: Value = serde_json::from_str(&vote).unwrap();
+    let in_trail: StoredAssertion = serde_json::from_value(vote["assertion"].clone()).unwrap();
+    in_trail.verify().unwrap();
+}
+
+#[tokio::test]
+async fn one_disapproval_disapproves_and_the_request_takes_no_more_votes() {
+    let flow = Flow::start().await;
+    let id = flow.request(0).await;
+    let path = format!("/api/requests/{id}/decisions");
+    let without_comment = flow
+        .first
+        .person
+        .post(&path, &json!({ "decision": "disapproved" }))
+        .await;
+    assert_eq!(
+        status_of(without_comment, 422).await["errors"][0]["field"],
+        "comment"
+    );
+    let answer = flow
+        .first
+        .person
+        .expect(
+            "POST",
+            &path,
+            Some(&json!({ "decision": "disapproved", "comment": "Not during the sale" })),
+            200,
+        )
+        .await;
+    assert_eq!(answer["status"], "disapproved");
+    let late = flow
+        .second
+        .person
+        .expect("POST", &format!("/api/requests/{id}/signing"), None, 409)
+        .await;
+    assert_eq!(
+        late["errors"][0]["detail"],
+        "the request is disapproved and takes no more votes"
+    );
+    let inbox = flow.inbox(&flow.executor).await;
+    assert_eq!(inbox["items"][0]["kind"], "request_disapproved");
+    let detail = flow.detail(&flow.executor, id).await;
+    assert_eq!(detail["decisions"][0]["comment"], "Not during the sale");
+    assert_eq!(detail["decisions"][0]["signed"], false);
+}
+
+#[tokio::test]
+async fn nobody_approves_their_own_request_or_a_change_they_wrote_or_votes_twice() {
+    let mut flow = Flow::start().await;
+    // The executor becomes an approver too; the planner already is one.
+    let executor = user_id(&flow.app, "executor").await;
+    let mut group = flow
+        .admin
+        .expect(
+            "GET",
+            &format!("/api/access-groups/{}", flow.group),
+            None,
+            200,
+        )
+        .await;
+    for member in group["members"].as_array_mut().unwrap() {
+        if member["user_id"] == executor {
+            member["approver"] = json!(true);
+        }
+    }
+    group["credential_ids"] = json!(flow.credentials);
+    flow.admin
+        .expect(
+            "PUT",
+            &format!("/api/access-groups/{}", flow.group),
+            Some(&group),
+            200,
+        )
+        .await;
+    let id = flow.request(0).await;
+
+    let own = Signer::new(flow.app.person("executor", PASSWORD).await).await;
+    let refused = own
+        .person
+        .expect("POST", &format!("/api/requests/{id}/signing"), None, 403)
+        .await;
+    assert_eq!(
+        refused["detail"],
+        "separation of duties: nobody approves their own request"
+    );
+    let author = Signer::new(flow.app.person("planner", PASSWORD).await).await;
+    let refused = author
+        .person
+        .expect("POST", &format!("/api/requests/{id}/signing"), None, 403)
+        .await;
+    assert_eq!(
+        refused["detail"],
+        "separation of duties: you registered CHG-9, so you do not approve requests to run it"
+    );
+    // Even with a signature from another ceremony, the vote itself is refused.
+    let (ceremony, credential) = flow.first.sign(id).await;
+    let smuggled = author
+        .person
+        .post(
+            &format!("/api/requests/{id}/decisions"),
+            &json!({ "decision": "approved", "ceremony": ceremony, "credential": credential }),
+        )
+        .await;
+    assert_eq!(smuggled.status(), 403);
+
+    assert_eq!(flow.first.approve(id).await.status(), 200);
+    let twice = flow
+        .first
+        .person
+        .expect("POST", &format!("/api/requests/{id}/signing"), None, 409)
+        .await;
+    assert_eq!(twice["errors"][0]["field"], "decision");
+    let twice = flow
+        .first
+        .person
+        .post(
+            &format!("/api/requests/{id}/decisions"),
+            &json!({ "decision": "disapproved", "comment": "changed my mind" }),
+        )
+        .await;
+    assert_eq!(
+        status_of(twice, 409).await["errors"][0]["detail"],
+        "you have already voted on this request"
+    );
+    let votes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM decisions WHERE request_id = $1")
+        .bind(id)
+        .fetch_one(flow.app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(votes, 1);
+}
+
+#[tokio::test]
+async fn an_approver_of_another_group_neither_sees_nor_approves() {
+    let flow = Flow::start().await;
+    let id = flow.request(0).await;
+    let mut outsider = Signer::new(flow.app.person("outsider", PASSWORD).await).await;
+    outsider
+        .person
+        .expect("GET", &format!("/api/requests/{id}"), None, 404)
+        .await;
+    let refused = outsider
+        .person
+        .expect("POST", &format!("/api/requests/{id}/signing"), None, 403)
+        .await;
+    assert_eq!(
+        refused["detail"],
+        "you are not an approver of access group ops"
+    );
+    let listed = outsider
+        .person
+        .expect("GET", "/api/requests/to-approve", None, 200)
+        .await;
+    assert_eq!(listed["total"], 0);
+    let _ = &mut outsider;
+}
+
+#[tokio::test]
+async fn a_request_expires_at_the_due_date_and_takes_no_votes() {
+    let mut flow = Flow::start().await;
+    let id = flow.request(0).await;
+    let (ceremony, credential) = flow.first.sign(id).await;
+    flow.app.advance(Duration::from_secs(3600));
+    // An hour idle ends sign-in sessions too: sign in again.
+    flow.first.person = flow.app.person("first", PASSWORD).await;
+    flow.executor = flow.app.person("executor", PASSWORD).await;
+    // At the due date the request reads as expired at once, before any sweep.
+    let refused = flow
+        .first
+        .person
+        .post(
+            &format!("/api/requests/{id}/decisions"),
+            &json!({ "decision": "approved", "ceremony": ceremony, "credential": credential }),
+        )
+        .await;
+    assert_eq!(
+        status_of(refused, 409).await["errors"][0]["detail"],
+        "the request is expired and takes no more votes"
+    );
+    assert_eq!(flow::expire_due(&flow.app.state).await.unwrap(), 1);
+    assert_eq!(flow::expire_due(&flow.app.state).await.unwrap(), 0);
+    let mine = flow
+        .executor
+        .expect("GET", "/api/requests/mine", None, 200)
+        .await;
+    assert_eq!(mine["items"][0]["status"], "expired");
+    assert_eq!(
+        mine["items"][0]["status_reason"],
+        "the change's due date passed before the quorum was reached"
+    );
+    assert_eq!(
+        flow.inbox(&flow.executor).await["items"][0]["kind"],
+        "request_expired"
+    );
+    assert!(
+        flow.actions(&format!("request:{id}"))
+            .await
+            .contains(&"request.expired".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn an_approved_request_opens_the_terminal_only_inside_the_window() {
+    let mut flow = Flow::start().await;
+    // A change whose window opens in an hour, on the second device.
+    flow.planner
+        .expect(
+            "POST",
+            "/api/changes",
+            Some(&json!({
+                "id": "CHG-10",
+                "title": "Later",
+                "start_at": "2026-01-01T01:00:00Z",
+                "due_at": "2026-01-01T02:00:00Z",
+                "access_group_id": flow.group,
+                "device_ids": [flow.devices[1]],
+                "script": "echo later\n",
+            })),
+            201,
+        )
+        .await;
+    let both = flow
+        .executor
+        .post(
+            "/api/requests",
+            &json!({ "credential_id": flow.credentials[1], "justification": "x" }),
+        )
+        .await;
+    let body = status_of(both, 422).await;
+    assert_eq!(body["errors"][0]["field"], "change_id");
+    assert_eq!(
+        body["errors"][0]["detail"],
+        "several changes cover this device: choose one of CHG-9, CHG-10"
+    );
+    let answer = flow
+        .executor
+        .expect(
+            "POST",
+            "/api/requests",
+            Some(&json!({ "credential_id": flow.credentials[1], "change_id": "chg-10", "justification": "x" })),
+            201,
+        )
+        .await;
+    let id = answer["request"]["id"].as_i64().unwrap();
+    assert_eq!(flow.first.approve(id).await.status(), 200);
+    assert_eq!(flow.second.approve(id).await.status(), 200);
+
+    // Before the start time: approved, not yet.
+    let before = flow
+        .executor
+        .expect(
+            "POST",
+            "/api/requests",
+            Some(&json!({ "credential_id": flow.credentials[1], "change_id": "CHG-10" })),
+            200,
+        )
+        .await;
+    assert_eq!(before["outcome"], "not_yet");
+    let mut terminal = Terminal::open(&flow.executor, flow.credentials[1]).await;
+    let (reason, message) = terminal.closed().await;
+    assert_eq!(reason, EndReason::Refused);
+    assert!(
+        message.starts_with("No approved request covers you"),
+        "{message}"
+    );
+
+    // After the due date: no change covers the device any more.
+    flow.app.advance(Duration::from_secs(2 * 3600));
+    flow.executor = flow.app.person("executor", PASSWORD).await;
+    let after = flow
+        .executor
+        .post(
+            "/api/requests",
+            &json!({ "credential_id": flow.credentials[1], "change_id": "CHG-10" }),
+        )
+        .await;
+    assert_eq!(
+        status_of(after, 409).await["errors"][0]["field"],
+        "credential_id"
+    );
+    let mut terminal = Terminal::open(&flow.executor, flow.credentials[1]).await;
+    assert_eq!(terminal.closed().await.0, EndReason::Refused);
+}
+
+#[tokio::test]
+async fn editing_the_change_voids_its_approvals_and_the_requester_asks_again() {
+    let mut flow = Flow::start().await;
+    let id = flow.request(0).await;
+    assert_eq!(flow.first.approve(id).await.status(), 200);
+    assert_eq!(flow.second.approve(id).await.status(), 200);
+    let edited = change(
+        CHANGE,
+        flow.group,
+        &flow.devices,
+        "echo one\necho two\necho three\n",
+    );
+    flow.planner
+        .expect("PUT", &format!("/api/changes/{CHANGE}"), Some(&edited), 200)
+        .await;
+
+    let detail = flow.detail(&flow.executor, id).await;
+    assert_eq!(detail["request"]["status"], "cancelled");
+    assert_eq!(
+        detail["request"]["status_reason"],
+        "the change was edited after the request was made: ask again"
+    );
+    assert_eq!(detail["request"]["approvals"], 0);
+    assert!(
+        detail["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["voided"] == true)
+    );
+    let change = flow
+        .planner
+        .expect("GET", &format!("/api/changes/{CHANGE}"), None, 200)
+        .await;
+    assert_eq!(change["status"], "waiting_approval");
+    assert_eq!(
+        flow.inbox(&flow.executor).await["items"][0]["kind"],
+        "request_voided"
+    );
+    assert!(
+        flow.actions(&format!("request:{id}"))
+            .await
+            .contains(&"request.voided".to_owned())
+    );
+    let mut terminal = Terminal::open(&flow.executor, flow.credentials[0]).await;
+    assert_eq!(terminal.closed().await.0, EndReason::Refused);
+    // Asking again makes a new request.
+    let again = flow.request(0).await;
+    assert_ne!(again, id);
+}
+
+#[tokio::test]
+async fn a_signature_fits_only_its_request_its_change_and_one_use() {
+    let mut flow = Flow::start().await;
+    let first_request = flow.request(0).await;
+    let second_request = flow.request(1).await;
+
+    // Signed for the first request, offered for the second.
+    let (ceremony, credential) = flow.first.sign(first_request).await;
+    let crossed = flow
+        .first
+        .person
+        .post(
+            &format!("/api/requests/{second_request}/decisions"),
+            &json!({ "decision": "approved", "ceremony": ceremony, "credential": credential }),
+        )
+        .await;
+    assert_eq!(
+        status_of(crossed, 409).await["errors"][0]["detail"],
+        "this signature was made for another request"
+    );
+
+    // A good signature works once; replayed, with its ceremony or a fresh one, it is refused.
+    let (ceremony, credential) = flow.first.sign(first_request).await;
+    let vote = json!({ "decision": "approved", "ceremony": ceremony, "credential": credential });
+    let path = format!("/api/requests/{first_request}/decisions");
+    assert_eq!(flow.first.person.post(&path, &vote).await.status(), 200);
+    let replayed = flow.second.person.post(&path, &vote).await;
+    assert_eq!(
+        status_of(replayed, 409).await["errors"][0]["detail"],
+        "this signing has expired or was already used: sign again"
+    );
+    let fresh = flow
+        .second
+        .person
+        .expect(
+            "POST",
+            &format!("/api/requests/{first_request}/signing"),
+            None,
+            200,
+        )
+        .await;
+    let replayed = flow
+        .second
+        .person
+        .post(&path, &json!({ "decision": "approved", "ceremony": fresh["ceremony"], "credential": credential }))
+        .await;
+    let detail = status_of(replayed, 409).await["errors"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        detail.starts_with("the passkey signature was refused"),
+        "{detail}"
+    );
+
+    // The change edited between signing and voting: the signature covers the old content.
+    let (ceremony, credential) = flow.second.sign(second_request).await;
+    let edited = change(CHANGE, flow.group, &flow.devices, "echo other\n");
+    flow.planner
+        .expect("PUT", &format!("/api/changes/{CHANGE}"), Some(&edited), 200)
+        .await;
+    let stale = flow
+        .second
+        .person
+        .post(
+            &format!("/api/requests/{second_request}/decisions"),
+            &json!({ "decision": "approved", "ceremony": ceremony, "credential": credential }),
+        )
+        .await;
+    // The edit voided the request, which takes no votes at all now.
+    assert_eq!(stale.status(), 409);
+
+    // A stored assertion altered in any part no longer checks.
+    let text: String = sqlx::query_scalar("SELECT assertion FROM decisions WHERE request_id = $1")
+        .bind(first_request)
+        .fetch_one(flow.app.db.pool())
+        .await
+        .unwrap();
+    let good: StoredAssertion = serde_json::from_str(&text).unwrap();
+    good.verify().unwrap();
+    let mut other_request = good.clone();
+    other_request.request_id = second_request;
+    assert!(other_request.verify().is_err());
+    let mut other_change = good.clone();
+    other_change.change_digest = "0".repeat(64);
+    assert!(other_change.verify().is_err());
+    let mut forged = good.clone();
+    forged.signature = forged.signature.replacen('A', "B", 1).replacen('a', "b", 1);
+    assert!(forged.verify().is_err());
+}
+
+#[tokio::test]
+async fn passkeys_are_managed_in_the_profile_and_sign_in() {
+    let flow = Flow::start().await;
+    let mut signer = Signer {
+        person: flow.app.person("first", PASSWORD).await,
+        authenticator: SoftPasskey::new(true),
+    };
+    let keys = signer
+        .person
+        .expect("GET", "/api/me/passkeys", None, 200)
+        .await;
+    assert_eq!(
+        keys.as_array().unwrap().len(),
+        1,
+        "Flow registered one already"
+    );
+    // The authenticator of the first registration is gone; register this one.
+    let key = signer.register("phone").await;
+    assert_eq!(key["name"], "phone");
+
+    let anonymous = flow.app.anonymous();
+    let start = anonymous
+        .expect(
+            "POST",
+            "/api/session/passkey/challenge",
+            Some(&json!({ "username": "first" })),
+            200,
+        )
+        .await;
+    let credential = signer
+        .authenticator
+        .do_authentication(
+            origin(&anonymous),
+            serde_json::from_value(start["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let me = anonymous
+        .expect(
+            "POST",
+            "/api/session/passkey",
+            Some(&json!({ "ceremony": start["ceremony"], "credential": credential })),
+            200,
+        )
+        .await;
+    assert_eq!(me["username"], "first");
+    anonymous.expect("GET", "/api/me", None, 200).await;
+    // The same assertion again is refused.
+    let again = anonymous
+        .post(
+            "/api/session/passkey",
+            &json!({ "ceremony": start["ceremony"], "credential": credential }),
+        )
+        .await;
+    assert_eq!(again.status(), 401);
+    // Nobody without a passkey gets a challenge.
+    let none = anonymous
+        .post(
+            "/api/session/passkey/challenge",
+            &json!({ "username": "executor" }),
+        )
+        .await;
+    assert_eq!(none.status(), 401);
+
+    let id = key["id"].as_i64().unwrap();
+    signer
+        .person
+        .expect("DELETE", &format!("/api/me/passkeys/{id}"), None, 204)
+        .await;
+    flow.first
+        .person
+        .expect("DELETE", &format!("/api/me/passkeys/{id}"), None, 404)
+        .await;
+    let keys = signer
+        .person
+        .expect("GET", "/api/me/passkeys", None, 200)
+        .await;
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_group_without_passkeys_approves_with_a_plain_vote_and_requesters_may_cancel() {
+    let flow = Flow::start().await;
+    let mut group = flow
+        .admin
+        .expect(
+            "GET",
+            &format!("/api/access-groups/{}", flow.group),
+            None,
+            200,
+        )
+        .await;
+    group["passkey_required_to_approve"] = json!(false);
+    group["approvals_required"] = json!(1);
+    group["credential_ids"] = json!(flow.credentials);
+    flow.admin
+        .expect(
+            "PUT",
+            &format!("/api/access-groups/{}", flow.group),
+            Some(&group),
+            200,
+        )
+        .await;
+    let id = flow.request(0).await;
+    let approved = flow
+        .first
+        .person
+        .expect(
+            "POST",
+            &format!("/api/requests/{id}/decisions"),
+            Some(&json!({ "decision": "approved" })),
+            200,
+        )
+        .await;
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(
+        flow.detail(&flow.first.person, id).await["decisions"][0]["signed"],
+        false
+    );
+
+    flow.first
+        .person
+        .expect("POST", &format!("/api/requests/{id}/cancel"), None, 403)
+        .await;
+    let cancelled = flow
+        .executor
+        .expect("POST", &format!("/api/requests/{id}/cancel"), None, 200)
+        .await;
+    assert_eq!(cancelled["status"], "cancelled");
+    flow.executor
+        .expect("POST", &format!("/api/requests/{id}/cancel"), None, 409)
+        .await;
+    assert!(
+        flow.actions(&format!("request:{id}"))
+            .await
+            .contains(&"request.cancelled".to_owned())
+    );
+}
