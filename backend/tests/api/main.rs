@@ -19,6 +19,7 @@ mod helpers;
 mod http_surface;
 mod logs;
 mod master_key;
+mod notifications;
 mod schema;
 mod sessions;
 mod sign_in;
