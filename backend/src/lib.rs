@@ -30,6 +30,7 @@ pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -44,14 +45,40 @@ pub fn app(state: AppState) -> Router {
 /// sending queued notifications. Both keep their state in the database, so any number of
 /// replicas may run them.
 pub fn spawn_workers(state: &AppState) {
-    tokio::spawn(approvals::run_expiry(
-        state.clone(),
-        std::time::Duration::from_secs(30),
+    let expiring = state.clone();
+    tokio::spawn(every(
+        Duration::from_secs(30),
+        "expiring requests",
+        move || {
+            let state = expiring.clone();
+            async move { approvals::flow::expire_due(&state).await }
+        },
     ));
-    tokio::spawn(notifications::delivery::run(
-        state.clone(),
-        std::time::Duration::from_secs(2),
+    let sending = state.clone();
+    tokio::spawn(every(
+        Duration::from_secs(2),
+        "sending notifications",
+        move || {
+            let state = sending.clone();
+            async move { notifications::delivery::send_due(&state).await }
+        },
     ));
+}
+
+/// Runs `work` every `period` until the process ends; a failure is logged and tried next time.
+async fn every<T, E, Work>(period: Duration, what: &'static str, mut work: impl FnMut() -> Work)
+where
+    Work: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = work().await {
+            tracing::warn!(%error, "{what}");
+        }
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets requests in flight finish.

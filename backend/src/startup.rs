@@ -44,7 +44,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (CHANGEAUDIT_LISTEN)", config.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    announce(&format!("changeaudit listening on http://{address}"))?;
+    // Passkeys need a host name: on loopback without a public URL, people use `localhost`.
+    let shown = match &config.public_url {
+        Some(url) => format!("{url} (listening on {address})"),
+        None if address.ip().is_loopback() => format!("http://localhost:{}", address.port()),
+        None => format!("http://{address}"),
+    };
+    announce(&format!("changeaudit listening on {shown}"))?;
 
     let state = AppState::new(&config, db.clone(), clock, master_key)?;
     crate::spawn_workers(&state);

@@ -41,39 +41,49 @@ impl SmtpReceiver {
     pub async fn start() -> Result<SmtpReceiver> {
         let dir = tempfile::tempdir().map_err(|e| E2eError::context("temporary folder", e))?;
         let maildir = dir.path().join("mail");
-        // A port the system just handed out, free again for aiosmtpd to take.
-        let address = {
-            let probe = TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(|e| E2eError::context("finding a free port", e))?;
-            probe
-                .local_addr()
-                .map_err(|e| E2eError::context("reading the free port", e))?
-        };
-        let process = Command::new(PYTHON)
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(address.to_string())
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                E2eError::context("starting aiosmtpd (apt-get install python3-aiosmtpd)", e)
-            })?;
-        for _ in 0..100 {
-            if TcpStream::connect(address).await.is_ok() {
-                return Ok(SmtpReceiver {
-                    address,
-                    maildir,
-                    _process: process,
-                    _dir: dir,
-                });
+        // aiosmtpd takes a port, not a listener: it gets one the system just handed out, and
+        // another if something else took it first.
+        for _ in 0..5 {
+            let address = {
+                let probe = TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| E2eError::context("finding a free port", e))?;
+                probe
+                    .local_addr()
+                    .map_err(|e| E2eError::context("reading the free port", e))?
+            };
+            let mut process = Command::new(PYTHON)
+                .args(["-m", "aiosmtpd", "-n", "-l"])
+                .arg(address.to_string())
+                .args(["-c", "aiosmtpd.handlers.Mailbox"])
+                .arg(&maildir)
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| {
+                    E2eError::context("starting aiosmtpd (apt-get install python3-aiosmtpd)", e)
+                })?;
+            for _ in 0..100 {
+                if process
+                    .try_wait()
+                    .map_err(|e| E2eError::context("watching aiosmtpd", e))?
+                    .is_some()
+                {
+                    break;
+                }
+                if TcpStream::connect(address).await.is_ok() {
+                    return Ok(SmtpReceiver {
+                        address,
+                        maildir,
+                        _process: process,
+                        _dir: dir,
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(E2eError(format!(
-            "aiosmtpd did not listen on {address} within 5 s"
-        )))
+        Err(E2eError(
+            "aiosmtpd did not start listening on loopback in five tries".to_owned(),
+        ))
     }
 
     /// `smtp://` URL of the receiver, for `CHANGEAUDIT_SMTP_URL`.

@@ -5,6 +5,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::trail::hex;
+
 /// Separates these hashes from every other SHA-256 the product computes.
 const DIGEST_DOMAIN: &str = "changeaudit change content v1";
 const CHALLENGE_DOMAIN: &[u8] = b"changeaudit approval challenge v1\0";
@@ -54,10 +56,6 @@ pub fn challenge(request_id: i64, change_digest: &str, nonce: &[u8]) -> [u8; 32]
     hash.update(change_digest.as_bytes());
     hash.update(nonce);
     hash.finalize().into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -39,7 +39,8 @@ impl AuditEvent {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex, as every digest the product shows.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -1,7 +1,9 @@
 //! An approval's passkey assertion as stored: everything needed to check it again later without
-//! trusting the row it sits in. The check recomputes the challenge from the request and the
-//! change digest, finds it in the signed client data, and verifies the signature over the
-//! authenticator data and the client data's hash with the stored public key.
+//! the database. The check recomputes the challenge from the request and the change digest,
+//! finds it in the signed client data, checks the relying party and the user-verified flag, and
+//! verifies the signature over the authenticator data and the client data's hash with the public
+//! key. That key is the one the chained `passkey.registered` event recorded, which is where an
+//! offline check should take it from: a rewritten row could bring a key of its own.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,6 +17,8 @@ use crate::passkeys::Signed;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredAssertion {
     pub request_id: i64,
+    /// The relying party the passkey belongs to (the host of changeaudit's public URL).
+    pub rp_id: String,
     /// Hex SHA-256 of the change content approved.
     pub change_digest: String,
     /// The rest are base64url.
@@ -35,6 +39,8 @@ pub enum AssertionError {
     ClientData,
     #[error("the signed challenge is not the one of request {request_id} and this change")]
     Challenge { request_id: i64 },
+    #[error("the assertion was made for another site than {0}")]
+    RelyingParty(String),
     #[error("the authenticator did not verify the user")]
     NotVerified,
     #[error("the signature does not verify with the passkey's public key")]
@@ -46,6 +52,7 @@ struct ClientData {
     #[serde(rename = "type")]
     kind: String,
     challenge: String,
+    origin: String,
 }
 
 /// User present and user verified, in the authenticator data's flags byte.
@@ -53,6 +60,7 @@ const UP_UV: u8 = 0x01 | 0x04;
 
 impl StoredAssertion {
     pub fn new(
+        rp_id: &str,
         request_id: i64,
         change_digest: &str,
         nonce: &[u8],
@@ -61,6 +69,7 @@ impl StoredAssertion {
     ) -> StoredAssertion {
         StoredAssertion {
             request_id,
+            rp_id: rp_id.to_owned(),
             change_digest: change_digest.to_owned(),
             nonce: URL_SAFE_NO_PAD.encode(nonce),
             credential_id: URL_SAFE_NO_PAD.encode(&signed.credential_id),
@@ -96,6 +105,15 @@ impl StoredAssertion {
             return Err(AssertionError::Challenge {
                 request_id: self.request_id,
             });
+        }
+        let origin_host = url::Url::parse(&client.origin)
+            .ok()
+            .and_then(|origin| origin.host_str().map(str::to_owned));
+        let rp_hash = Sha256::digest(self.rp_id.as_bytes());
+        if origin_host.as_deref() != Some(self.rp_id.as_str())
+            || authenticator_data.get(..32) != Some(rp_hash.as_slice())
+        {
+            return Err(AssertionError::RelyingParty(self.rp_id.clone()));
         }
         // Flags sit after the 32-byte relying-party hash.
         if authenticator_data

@@ -10,6 +10,7 @@ use changeaudit_shared::api::requests::{
     VoteInput,
 };
 use changeaudit_shared::approval::{self, ChangeContent};
+use changeaudit_shared::role::Role;
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 use webauthn_rs::prelude::{PasskeyAuthentication, PublicKeyCredential};
@@ -20,6 +21,7 @@ use crate::audit::{self, Actor, NewEvent};
 use crate::auth::CurrentUser;
 use crate::changes::{self, Visibility};
 use crate::clock::Timestamp;
+use crate::db::DbError;
 use crate::error::AppError;
 use crate::notifications::{self, Notice};
 use crate::passkeys::ceremony::{self, Ceremony, Purpose};
@@ -65,7 +67,7 @@ pub async fn start(
     // The changes of the person's groups (as executor, granting this credential) that cover its
     // device and are still to be run.
     let rows = sqlx::query(
-        "SELECT DISTINCT c.id, c.start_at, c.due_at, g.name AS group_name,
+        "SELECT DISTINCT c.id, c.start_at, c.due_at, g.id AS group_id, g.name AS group_name,
                 CAST(CASE WHEN g.justification_required THEN 1 ELSE 0 END AS BIGINT) AS justify
          FROM changes c
          JOIN access_groups g ON g.id = c.access_group_id
@@ -182,8 +184,7 @@ pub async fn start(
         now,
     )
     .await?;
-    let facts = store::facts(connection, id).await?;
-    let approvers: Vec<i64> = store::approvers_of_group(connection, facts.group_id)
+    let approvers: Vec<i64> = store::approvers_of_group(connection, row.try_get("group_id")?)
         .await?
         .into_iter()
         .filter(|&approver| approver != me.0.id)
@@ -281,7 +282,15 @@ pub async fn barrier(
     })
 }
 
-/// Refuses with the rule that keeps `me` from voting.
+/// Whether `me` may see the request at all: its requester, its group's approvers and those who
+/// oversee everything do; for anyone else it does not exist.
+pub fn may_see(me: &CurrentUser, facts: &Facts, barrier: Option<&Barrier>) -> bool {
+    facts.requester_id == me.0.id
+        || !matches!(barrier, Some(Barrier::NotApprover { .. }))
+        || me.has_any(&[Role::Admin, Role::Auditor])
+}
+
+/// Refuses with the rule that keeps `me` from voting (404 to those who may not see it).
 async fn require_vote(
     connection: &mut AnyConnection,
     me: &CurrentUser,
@@ -290,6 +299,7 @@ async fn require_vote(
 ) -> Result<(), AppError> {
     match barrier(connection, me, request, facts).await? {
         None => Ok(()),
+        Some(barrier) if !may_see(me, facts, Some(&barrier)) => Err(AppError::NotFound),
         Some(barrier) => Err(barrier.refusal()),
     }
 }
@@ -330,25 +340,18 @@ pub async fn start_signing(
         .passkeys
         .start_assertion(&passkeys, Some(&challenge))
         .map_err(|error| AppError::internal("starting a passkey assertion", error))?;
-    let ceremony = ceremony::open(
-        connection,
-        &Ceremony {
-            purpose: Purpose::Approve,
-            user_id: Some(me.0.id),
-            request_id: Some(request_id),
-            change_digest: Some(digest),
-            nonce: Some(URL_SAFE_NO_PAD.encode(nonce)),
-            state: serde_json::to_string(&ceremony_state)
-                .map_err(|error| AppError::internal("keeping a passkey ceremony", error))?,
-        },
-        now,
-    )
-    .await?;
-    Ok(CeremonyStart {
-        ceremony,
-        options: serde_json::to_value(&options)
-            .map_err(|error| AppError::internal("writing passkey options", error))?,
-    })
+    let mut ceremony = Ceremony::new(Purpose::Approve, me.0.id, &ceremony_state)?;
+    ceremony.request_id = Some(request_id);
+    ceremony.change_digest = Some(digest);
+    ceremony.nonce = Some(URL_SAFE_NO_PAD.encode(nonce));
+    Ok(ceremony::start(connection, &ceremony, &options, now).await?)
+}
+
+/// The passkey assertion offered with a vote: its ceremony, already taken out of the store
+/// (`None` when it had expired or was used), and the browser's answer.
+pub struct Signature {
+    pub ceremony: Option<Ceremony>,
+    pub credential: PublicKeyCredential,
 }
 
 /// Checks the passkey assertion of an approval and returns it as it will be stored.
@@ -358,28 +361,26 @@ async fn signed_approval(
     me: &CurrentUser,
     request_id: i64,
     digest: &str,
-    input: &VoteInput,
+    signature: Option<&Signature>,
     now: Timestamp,
 ) -> Result<StoredAssertion, AppError> {
-    let (Some(ceremony_id), Some(credential)) = (&input.ceremony, &input.credential) else {
+    let Some(signature) = signature else {
         return Err(AppError::field(
             "credential",
             "approving this request needs your passkey's signature",
         ));
     };
     let refused = |why: &str| AppError::rule("credential", why.to_owned());
-    let ceremony = ceremony::take(
-        connection,
-        ceremony_id,
-        Purpose::Approve,
-        Some(me.0.id),
-        now,
-    )
-    .await?
-    .ok_or_else(|| refused("this signing has expired or was already used: sign again"))?;
+    let ceremony = signature
+        .ceremony
+        .as_ref()
+        .filter(|ceremony| ceremony.user_id == me.0.id)
+        .ok_or_else(|| refused("this signing has expired or was already used: sign again"))?;
     if ceremony.request_id != Some(request_id) {
         return Err(refused("this signature was made for another request"));
     }
+    // An edit voids the request, so this holds while it takes votes; checked all the same, as
+    // the stored assertion must carry the digest its challenge was made from.
     if ceremony.change_digest.as_deref() != Some(digest) {
         return Err(refused(
             "the change was edited after you started signing: read it again and sign again",
@@ -390,18 +391,13 @@ async fn signed_approval(
         .as_deref()
         .and_then(|nonce| URL_SAFE_NO_PAD.decode(nonce).ok())
         .ok_or_else(|| refused("this signing is damaged: sign again"))?;
-    let credential: PublicKeyCredential =
-        serde_json::from_value(credential.clone()).map_err(|error| {
-            AppError::field(
-                "credential",
-                format!("is not a WebAuthn assertion: {error}"),
-            )
-        })?;
-    let ceremony_state: PasskeyAuthentication = serde_json::from_str(&ceremony.state)
-        .map_err(|error| AppError::internal("reading a passkey ceremony", error))?;
+    let ceremony_state: PasskeyAuthentication = ceremony.state()?;
     let (signed, result) = rp
-        .finish_assertion(&credential, &ceremony_state)
-        .map_err(|error| refused(&format!("the passkey signature was refused ({error})")))?;
+        .finish_assertion(&signature.credential, &ceremony_state)
+        .map_err(|error| {
+            tracing::info!(username = %me.0.username, request_id, %error, "approval signature refused");
+            refused("the passkey signature was refused: sign again with one of your passkeys")
+        })?;
     let mut keys = passkeys::passkeys_of(connection, me.0.id).await?;
     let key = keys
         .iter_mut()
@@ -410,6 +406,7 @@ async fn signed_approval(
     key.passkey.update_credential(&result);
     passkeys::touch(connection, key.id, &key.passkey, now).await?;
     let stored = StoredAssertion::new(
+        rp.id(),
         request_id,
         digest,
         &nonce,
@@ -430,6 +427,7 @@ pub async fn vote(
     me: &CurrentUser,
     request_id: i64,
     input: &VoteInput,
+    signature: Option<&Signature>,
     now: Timestamp,
 ) -> Result<RequestSummary, AppError> {
     let request = store::summary(connection, request_id, now).await?;
@@ -450,18 +448,8 @@ pub async fn vote(
     }
     let digest = digest_of(&change_of(connection, &request, now).await?);
     let assertion = if input.decision == Vote::Approved && facts.passkey_required {
-        Some(
-            signed_approval(
-                &state.passkeys,
-                connection,
-                me,
-                request_id,
-                &digest,
-                input,
-                now,
-            )
-            .await?,
-        )
+        let rp = &state.passkeys;
+        Some(signed_approval(rp, connection, me, request_id, &digest, signature, now).await?)
     } else {
         None
     };
@@ -469,7 +457,7 @@ pub async fn vote(
         .as_ref()
         .map(serde_json::to_string)
         .transpose()
-        .map_err(|error| AppError::internal("storing an assertion", error))?;
+        .map_err(DbError::encode)?;
     store::insert_decision(
         connection,
         &NewDecision {
@@ -501,61 +489,81 @@ pub async fn vote(
     )
     .await?;
 
-    let after = store::summary(connection, request_id, now).await?;
+    let approvals = request.approvals + i64::from(input.decision == Vote::Approved);
     let outcome = match input.decision {
         Vote::Disapproved => Some((
             RequestStatus::Disapproved,
             NotificationKind::RequestDisapproved,
         )),
-        Vote::Approved if after.approvals >= after.approvals_required => {
+        Vote::Approved if approvals >= request.approvals_required => {
             Some((RequestStatus::Approved, NotificationKind::RequestApproved))
         }
         Vote::Approved => None,
     };
-    let Some((status, kind)) = outcome else {
-        return Ok(after);
-    };
-    store::set_status(connection, request_id, status, "", now).await?;
-    if status == RequestStatus::Approved {
-        // The change is approved with its first approved request.
-        sqlx::query("UPDATE changes SET status = 'approved', updated_at = $2 WHERE id = $1 AND status = 'waiting_approval'")
-            .bind(&request.change_id)
-            .bind(now.as_millis())
-            .execute(&mut *connection)
-            .await?;
+    if let Some((status, kind)) = outcome {
+        settle(
+            state, connection, me, &request, &facts, status, kind, approvals, now,
+        )
+        .await?;
     }
+    Ok(store::summary(connection, request_id, now).await?)
+}
+
+/// The request decided: its status, the change approved with its first approved request, the
+/// trail, and the requester told.
+#[allow(clippy::too_many_arguments)]
+async fn settle(
+    state: &AppState,
+    connection: &mut AnyConnection,
+    me: &CurrentUser,
+    request: &RequestSummary,
+    facts: &Facts,
+    status: RequestStatus,
+    kind: NotificationKind,
+    approvals: i64,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    store::set_status(connection, request.id, status, "", now).await?;
+    let verb = if status == RequestStatus::Approved {
+        sqlx::query(
+            "UPDATE changes SET status = 'approved', updated_at = $2
+             WHERE id = $1 AND status = 'waiting_approval'",
+        )
+        .bind(&request.change_id)
+        .bind(now.as_millis())
+        .execute(&mut *connection)
+        .await?;
+        "approved"
+    } else {
+        "disapproved"
+    };
     audit::append(
         connection,
         NewEvent {
             actor: Actor::System,
-            action: if status == RequestStatus::Approved {
+            action: if verb == "approved" {
                 "request.approved"
             } else {
                 "request.disapproved"
             },
-            object: Some(format!("request:{request_id}")),
+            object: Some(format!("request:{}", request.id)),
             details: json!({
                 "change_id": request.change_id,
-                "approvals": after.approvals,
-                "approvals_required": after.approvals_required,
+                "approvals": approvals,
+                "approvals_required": request.approvals_required,
                 "decided_by": me.0.username,
             }),
         },
         now,
     )
     .await?;
-    let verb = if status == RequestStatus::Approved {
-        "approved"
-    } else {
-        "disapproved"
-    };
     notifications::post(
         connection,
         &state.outbound,
         &[facts.requester_id],
         &Notice {
             kind,
-            request_id,
+            request_id: request.id,
             change_id: request.change_id.clone(),
             text: format!(
                 "Your request to run {} on {} is {verb}",
@@ -565,7 +573,7 @@ pub async fn vote(
         now,
     )
     .await?;
-    Ok(store::summary(connection, request_id, now).await?)
+    Ok(())
 }
 
 /// The requester withdraws a request still pending or approved.
@@ -578,9 +586,12 @@ pub async fn cancel(
     let request = store::summary(connection, request_id, now).await?;
     let facts = store::facts(connection, request_id).await?;
     if facts.requester_id != me.0.id {
-        return Err(AppError::Forbidden(
-            "only the requester cancels a request".into(),
-        ));
+        let barrier = barrier(connection, me, &request, &facts).await?;
+        return Err(if may_see(me, &facts, barrier.as_ref()) {
+            AppError::Forbidden("only the requester cancels a request".into())
+        } else {
+            AppError::NotFound
+        });
     }
     if !request.status.is_live() {
         return Err(AppError::rule(
@@ -592,18 +603,24 @@ pub async fn cancel(
         ));
     }
     store::set_status(connection, request_id, RequestStatus::Cancelled, "", now).await?;
+    let before = request.status;
+    let after = RequestSummary {
+        status: RequestStatus::Cancelled,
+        updated_at: now.to_datetime(),
+        ..request
+    };
     audit::append(
         connection,
         NewEvent::by(
             &me.0.username,
             "request.cancelled",
             format!("request:{request_id}"),
-            json!({ "change_id": request.change_id, "before": { "status": request.status } }),
+            json!({ "change_id": after.change_id, "before": { "status": before } }),
         ),
         now,
     )
     .await?;
-    Ok(store::summary(connection, request_id, now).await?)
+    Ok(after)
 }
 
 /// An edit or a cancellation of change `change_id` ends its live requests: their votes are
@@ -661,11 +678,15 @@ pub async fn void_requests_of(
         )
         .await?;
     }
-    sqlx::query("UPDATE changes SET status = 'waiting_approval' WHERE id = $1 AND status = $2")
-        .bind(change_id)
-        .bind(ChangeStatus::Approved.as_str())
-        .execute(&mut *connection)
-        .await?;
+    sqlx::query(
+        "UPDATE changes SET status = 'waiting_approval', updated_at = $3
+         WHERE id = $1 AND status = $2",
+    )
+    .bind(change_id)
+    .bind(ChangeStatus::Approved.as_str())
+    .bind(now.as_millis())
+    .execute(&mut *connection)
+    .await?;
     Ok(())
 }
 

@@ -10,8 +10,8 @@ use changeaudit_shared::api::requests::{
     CeremonyStart, RequestDetail, RequestStatus, RequestSummary, StartAnswer, StartInput, VoteInput,
 };
 use changeaudit_shared::problem::Problem;
-use changeaudit_shared::role::Role;
 use serde::Deserialize;
+use webauthn_rs::prelude::PublicKeyCredential;
 
 use super::flow;
 use super::store::{self, Listing};
@@ -19,6 +19,7 @@ use crate::auth::CurrentUser;
 use crate::changes::{self, Visibility};
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
+use crate::passkeys::ceremony::{self, Purpose};
 use crate::state::AppState;
 
 #[utoipa::path(post, path = "/api/requests", tag = "requests", request_body = StartInput,
@@ -49,6 +50,18 @@ pub struct RequestQuery {
     pub status: Option<RequestStatus>,
 }
 
+async fn listed(
+    state: &AppState,
+    listing: Listing,
+    query: RequestQuery,
+    paging: Paging,
+) -> Result<Json<Page<RequestSummary>>, AppError> {
+    let mut connection = state.db.pool().acquire().await?;
+    let now = state.clock.now();
+    let (items, total) = store::list(&mut connection, listing, query.status, paging, now).await?;
+    Ok(Json(paging.page(items, total)))
+}
+
 #[utoipa::path(get, path = "/api/requests/mine", tag = "requests", params(RequestQuery, Paging),
     responses((status = 200, body = Page<RequestSummary>), (status = 401, body = Problem)))]
 pub async fn my_requests(
@@ -57,16 +70,7 @@ pub async fn my_requests(
     ApiQuery(query): ApiQuery<RequestQuery>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> Result<Json<Page<RequestSummary>>, AppError> {
-    let mut connection = state.db.pool().acquire().await?;
-    let (items, total) = store::list(
-        &mut connection,
-        Listing::MadeBy(me.0.id),
-        query.status,
-        paging,
-        state.clock.now(),
-    )
-    .await?;
-    Ok(Json(paging.page(items, total)))
+    listed(&state, Listing::MadeBy(me.0.id), query, paging).await
 }
 
 #[utoipa::path(get, path = "/api/requests/to-approve", tag = "requests", params(RequestQuery, Paging),
@@ -77,16 +81,7 @@ pub async fn requests_to_approve(
     ApiQuery(query): ApiQuery<RequestQuery>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> Result<Json<Page<RequestSummary>>, AppError> {
-    let mut connection = state.db.pool().acquire().await?;
-    let (items, total) = store::list(
-        &mut connection,
-        Listing::ToApprove(me.0.id),
-        query.status,
-        paging,
-        state.clock.now(),
-    )
-    .await?;
-    Ok(Json(paging.page(items, total)))
+    listed(&state, Listing::ToApprove(me.0.id), query, paging).await
 }
 
 #[utoipa::path(get, path = "/api/requests/{id}", tag = "requests", params(("id" = i64, Path)),
@@ -101,10 +96,7 @@ pub async fn get_request(
     let request = store::summary(&mut connection, id, now).await?;
     let facts = store::facts(&mut connection, id).await?;
     let barrier = flow::barrier(&mut connection, &me, &request, &facts).await?;
-    // The requester, the group's approvers and those who oversee everything see a request;
-    // for anyone else it does not exist.
-    let approver = !matches!(barrier, Some(flow::Barrier::NotApprover { .. }));
-    if facts.requester_id != me.0.id && !approver && !me.has_any(&[Role::Admin, Role::Auditor]) {
+    if !flow::may_see(&me, &facts, barrier.as_ref()) {
         return Err(AppError::NotFound);
     }
     let change = changes::view(&mut connection, &request.change_id, Visibility::All, now).await?;
@@ -144,16 +136,30 @@ pub async fn vote(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<VoteInput>,
 ) -> Result<Json<RequestSummary>, AppError> {
+    let credential = input
+        .credential
+        .clone()
+        .map(serde_json::from_value::<PublicKeyCredential>)
+        .transpose()
+        .map_err(|_| AppError::field("credential", "is not a WebAuthn assertion"))?;
     let now = state.clock.now();
+    // The signing ceremony is used up by this attempt, whatever comes of the vote.
+    let signature = match (input.ceremony.as_deref(), credential) {
+        (Some(ceremony), Some(credential)) => {
+            let mut tx = state.db.begin_write().await?;
+            let ceremony = ceremony::take(&mut tx, ceremony, Purpose::Approve, now).await?;
+            tx.commit().await?;
+            Some(flow::Signature {
+                ceremony,
+                credential,
+            })
+        }
+        _ => None,
+    };
     let mut tx = state.db.begin_write().await?;
-    let outcome = flow::vote(&state, &mut tx, &me, id, &input, now).await;
-    // A refused signature still uses up its ceremony: commit that, and nothing else was written.
-    let refused_signature =
-        matches!(&outcome, Err(AppError::Rule { field, .. }) if field == "credential");
-    if outcome.is_ok() || refused_signature {
-        tx.commit().await?;
-    }
-    Ok(Json(outcome?))
+    let request = flow::vote(&state, &mut tx, &me, id, &input, signature.as_ref(), now).await?;
+    tx.commit().await?;
+    Ok(Json(request))
 }
 
 #[utoipa::path(post, path = "/api/requests/{id}/cancel", tag = "requests", params(("id" = i64, Path)),

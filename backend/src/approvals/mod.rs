@@ -7,19 +7,3 @@ pub mod assertion;
 pub mod flow;
 pub mod handlers;
 pub mod store;
-
-use std::time::Duration;
-
-use crate::state::AppState;
-
-/// Expires due requests every `period` until the process ends.
-pub async fn run_expiry(state: AppState, period: Duration) {
-    let mut ticks = tokio::time::interval(period);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        if let Err(error) = flow::expire_due(&state).await {
-            tracing::warn!(%error, "expiring requests");
-        }
-    }
-}

@@ -34,7 +34,7 @@ fn columns(status_placeholder: usize) -> String {
 }
 
 fn decode(message: String) -> DbError {
-    DbError::Other(sqlx::Error::Decode(message.into()))
+    DbError::decode(message)
 }
 
 fn summary_of(row: &AnyRow) -> Result<RequestSummary, DbError> {

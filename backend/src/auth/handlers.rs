@@ -73,7 +73,6 @@ pub async fn login(
         return Err(AppError::InvalidCredentials);
     };
 
-    throttle::clear(&state.db, username).await?;
     open_session(&state, &client, user_id, username, "password").await
 }
 
@@ -87,6 +86,7 @@ pub async fn open_session(
     method: &str,
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
+    throttle::clear(&state.db, username).await?;
     session::delete_expired(&state.db, &state.sessions, now).await?;
     let mut transaction = state.db.begin_write().await?;
     let token = session::create(

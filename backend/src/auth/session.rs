@@ -87,20 +87,19 @@ pub async fn create(
     Ok(token)
 }
 
-/// The user whose live session `token` opens; an expired session is removed.
-pub async fn user_of(
+/// The user and last use of the live session `token` opens; an expired one is removed.
+async fn live(
     db: &Database,
-    token: &Secret<String>,
+    hash: &str,
     policy: &SessionPolicy,
     now: Timestamp,
-) -> Result<Option<i64>, DbError> {
-    let hash = token_hash(token.expose());
+) -> Result<Option<(i64, Timestamp)>, DbError> {
     let row: Option<(i64, i64, i64)> = sqlx::query_as(
         "SELECT s.user_id, s.created_at, s.last_seen_at
          FROM web_sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND u.enabled = TRUE",
     )
-    .bind(&hash)
+    .bind(hash)
     .fetch_optional(db.pool())
     .await?;
     let Some((user_id, created_at, last_seen_at)) = row else {
@@ -110,9 +109,24 @@ pub async fn user_of(
     let last_seen_at = Timestamp::from_millis(last_seen_at);
     if now >= last_seen_at.plus(policy.idle_timeout) || now >= created_at.plus(policy.max_lifetime)
     {
-        delete_by_hash(db, &hash).await?;
+        delete_by_hash(db, hash).await?;
         return Ok(None);
     }
+    Ok(Some((user_id, last_seen_at)))
+}
+
+/// The user whose live session `token` opens, which counts as a use of it; an expired session
+/// is removed.
+pub async fn user_of(
+    db: &Database,
+    token: &Secret<String>,
+    policy: &SessionPolicy,
+    now: Timestamp,
+) -> Result<Option<i64>, DbError> {
+    let hash = token_hash(token.expose());
+    let Some((user_id, last_seen_at)) = live(db, &hash, policy, now).await? else {
+        return Ok(None);
+    };
     if now.as_millis() - last_seen_at.as_millis() >= TOUCH_INTERVAL_MS {
         sqlx::query("UPDATE web_sessions SET last_seen_at = $2 WHERE token_hash = $1")
             .bind(&hash)
@@ -121,6 +135,19 @@ pub async fn user_of(
             .await?;
     }
     Ok(Some(user_id))
+}
+
+/// Whether the session `token` opens is still live, without counting as a use: a long-lived
+/// stream asks this so it ends with its session, yet does not keep it alive.
+pub async fn still_live(
+    db: &Database,
+    token: &Secret<String>,
+    policy: &SessionPolicy,
+    now: Timestamp,
+) -> Result<bool, DbError> {
+    Ok(live(db, &token_hash(token.expose()), policy, now)
+        .await?
+        .is_some())
 }
 
 /// Ends the session `token` opens; answers whose it was, if it was anyone's.

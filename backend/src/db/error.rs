@@ -10,6 +10,18 @@ pub enum DbError {
     Other(sqlx::Error),
 }
 
+impl DbError {
+    /// A stored value that does not read back as what it should be.
+    pub fn decode(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        DbError::Other(sqlx::Error::Decode(error.into()))
+    }
+
+    /// A value that could not be written as stored text.
+    pub fn encode(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        DbError::Other(sqlx::Error::Encode(error.into()))
+    }
+}
+
 impl From<sqlx::Error> for DbError {
     fn from(error: sqlx::Error) -> Self {
         match error {

@@ -223,18 +223,6 @@ async fn settle(
     Ok(())
 }
 
-/// Runs the sender every `period` until the process ends.
-pub async fn run(state: AppState, period: Duration) {
-    let mut ticks = tokio::time::interval(period);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        if let Err(error) = send_due(&state).await {
-            tracing::warn!(%error, "sending notifications");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use changeaudit_shared::api::requests::{Inbox, Notification, NotificationKind};
 use changeaudit_shared::problem::Problem;
@@ -16,10 +16,11 @@ use futures_util::Stream;
 use serde::Deserialize;
 use sqlx::{AnyConnection, Row};
 
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, session};
 use crate::clock::Timestamp;
 use crate::db::DbError;
 use crate::error::{ApiJson, AppError};
+use crate::secret::Secret;
 use crate::state::AppState;
 
 const INBOX_LENGTH: i64 = 30;
@@ -45,15 +46,11 @@ async fn inbox(connection: &mut AnyConnection, user_id: i64) -> Result<Inbox, Db
     for row in &rows {
         let kind: String = row.try_get("kind")?;
         let payload: String = row.try_get("payload")?;
-        let payload: serde_json::Value = serde_json::from_str(&payload)
-            .map_err(|error| DbError::Other(sqlx::Error::Decode(Box::new(error))))?;
+        let payload: serde_json::Value = serde_json::from_str(&payload).map_err(DbError::decode)?;
         items.push(Notification {
             id: row.try_get("id")?,
-            kind: NotificationKind::parse(&kind).ok_or_else(|| {
-                DbError::Other(sqlx::Error::Decode(
-                    format!("unknown notification kind `{kind}`").into(),
-                ))
-            })?,
+            kind: NotificationKind::parse(&kind)
+                .ok_or_else(|| DbError::decode(format!("unknown notification kind `{kind}`")))?,
             text: payload["text"].as_str().unwrap_or_default().to_owned(),
             request_id: payload["request_id"].as_i64(),
             change_id: payload["change_id"].as_str().map(str::to_owned),
@@ -96,8 +93,7 @@ pub async fn mark_read(
     .bind(body.up_to.unwrap_or(i64::MAX))
     .bind(state.clock.now().as_millis())
     .execute(state.db.pool())
-    .await
-    .map_err(DbError::from)?;
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -108,55 +104,77 @@ struct Seen {
     unread: i64,
 }
 
-async fn seen(state: &AppState, user_id: i64) -> Result<Seen, DbError> {
-    let row = sqlx::query(
-        "SELECT COALESCE(MAX(id), 0) AS newest,
-                COALESCE(SUM(CASE WHEN read_at IS NULL THEN 1 ELSE 0 END), 0) AS unread
-         FROM notifications WHERE recipient_id = $1",
-    )
-    .bind(user_id)
-    .fetch_one(state.db.pool())
-    .await?;
-    Ok(Seen {
-        newest: row.try_get("newest")?,
-        unread: row.try_get("unread")?,
-    })
+impl Seen {
+    fn of(inbox: &Inbox) -> Seen {
+        Seen {
+            newest: inbox.items.first().map_or(0, |item| item.id),
+            unread: inbox.unread,
+        }
+    }
+}
+
+/// Polls between checks that the sign-in session is still live.
+const POLLS_PER_SESSION_CHECK: u32 = 5;
+
+/// The next event of a stream: its inbox once it differs from what was last sent; `None` when
+/// the sign-in session has ended.
+async fn next_inbox(
+    state: &AppState,
+    token: &Secret<String>,
+    user_id: i64,
+    last: Option<Seen>,
+) -> Option<(Inbox, Seen)> {
+    let mut polls = 0_u32;
+    loop {
+        if last.is_some() || polls > 0 {
+            tokio::time::sleep(POLL).await;
+        }
+        if polls.is_multiple_of(POLLS_PER_SESSION_CHECK) {
+            match session::still_live(&state.db, token, &state.sessions, state.clock.now()).await {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(error) => {
+                    tracing::warn!(%error, "checking the session of a notification stream")
+                }
+            }
+        }
+        polls = polls.wrapping_add(1);
+        let inbox = match state.db.pool().acquire().await {
+            Ok(mut connection) => inbox(&mut connection, user_id).await,
+            Err(error) => Err(DbError::from(error)),
+        };
+        match inbox {
+            Ok(inbox) if Some(Seen::of(&inbox)) != last => {
+                let seen = Seen::of(&inbox);
+                return Some((inbox, seen));
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "reading a notification inbox"),
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/me/notifications/stream", tag = "notifications",
-    responses((status = 200, description = "Server-sent events: `inbox`, an Inbox, at once and on every change", content_type = "text/event-stream"),
+    responses((status = 200, description = "Server-sent events: `inbox`, an Inbox, at once and on every change; the stream ends with the sign-in session", content_type = "text/event-stream"),
         (status = 401, body = Problem)))]
 pub async fn notification_stream(
     State(state): State<AppState>,
     me: CurrentUser,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let token = session::token_from(&headers).ok_or(AppError::Unauthenticated)?;
     let user_id = me.0.id;
-    let stream =
-        futures_util::stream::unfold((state, None::<Seen>), move |(state, last)| async move {
-            let mut wait = last.is_some();
-            loop {
-                if wait {
-                    tokio::time::sleep(POLL).await;
-                }
-                wait = true;
-                let Ok(now) = seen(&state, user_id).await else {
-                    continue;
-                };
-                if last == Some(now) {
-                    continue;
-                }
-                let Ok(mut connection) = state.db.pool().acquire().await else {
-                    continue;
-                };
-                let Ok(inbox) = inbox(&mut connection, user_id).await else {
-                    continue;
-                };
-                let event = Event::default()
-                    .event("inbox")
-                    .json_data(&inbox)
-                    .unwrap_or_else(|_| Event::default().event("inbox"));
-                return Some((Ok(event), (state, Some(now))));
-            }
-        });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    let stream = futures_util::stream::unfold(None, move |last| {
+        let state = state.clone();
+        let token = token.clone();
+        async move {
+            let (inbox, seen) = next_inbox(&state, &token, user_id, last).await?;
+            let event = Event::default()
+                .event("inbox")
+                .json_data(&inbox)
+                .unwrap_or_else(|_| Event::default().event("inbox"));
+            Some((Ok(event), Some(seen)))
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

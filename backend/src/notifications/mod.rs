@@ -15,6 +15,7 @@ use crate::audit::{self, Actor, NewEvent};
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::db::DbError;
+use crate::listing::placeholders;
 use crate::secret::Secret;
 
 /// Where notices go besides the app.
@@ -68,9 +69,24 @@ pub async fn post(
         "text": notice.text,
     })
     .to_string();
-    let mut usernames = Vec::new();
+    let sql = format!(
+        "SELECT id, username, email FROM users WHERE id IN ({}) ORDER BY id",
+        placeholders(1, recipients.len())
+    );
+    let people: Vec<(i64, String, String)> = recipients
+        .iter()
+        .fold(sqlx::query_as(&sql), |query, id| query.bind(*id))
+        .fetch_all(&mut *connection)
+        .await?;
+    let link = outbound
+        .public_url
+        .as_deref()
+        .map_or_else(String::new, |url| {
+            format!("\n\n{url}/requests/{}\n", notice.request_id)
+        });
+    let mut usernames = Vec::with_capacity(people.len());
     let mut emails = 0;
-    for &recipient in recipients {
+    for (recipient, username, email) in people {
         sqlx::query(
             "INSERT INTO notifications (recipient_id, kind, payload, created_at)
              VALUES ($1, $2, $3, $4)",
@@ -81,25 +97,16 @@ pub async fn post(
         .bind(now.as_millis())
         .execute(&mut *connection)
         .await?;
-        let (username, email): (String, String) =
-            sqlx::query_as("SELECT username, email FROM users WHERE id = $1")
-                .bind(recipient)
-                .fetch_one(&mut *connection)
-                .await?;
         if outbound.smtp_url.is_some() && !email.trim().is_empty() {
-            let link = outbound
-                .public_url
-                .as_deref()
-                .map_or_else(String::new, |url| {
-                    format!("\n\n{url}/requests/{}\n", notice.request_id)
-                });
+            let subject = format!("[changeaudit] {}", notice.text);
+            let body = format!("{}.{link}", notice.text);
             queue(
                 connection,
                 "email",
                 email.trim(),
                 notice,
-                &format!("[changeaudit] {}", notice.text),
-                &format!("{}.{link}", notice.text),
+                &subject,
+                &body,
                 now,
             )
             .await?;

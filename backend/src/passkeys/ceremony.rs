@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use changeaudit_shared::api::requests::CeremonyStart;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sqlx::{AnyConnection, Row};
 
 use crate::clock::Timestamp;
@@ -33,21 +36,47 @@ impl Purpose {
 #[derive(Debug, Clone)]
 pub struct Ceremony {
     pub purpose: Purpose,
-    pub user_id: Option<i64>,
+    pub user_id: i64,
     pub request_id: Option<i64>,
     pub change_digest: Option<String>,
     /// Base64url.
     pub nonce: Option<String>,
     /// webauthn-rs's state, as JSON.
-    pub state: String,
+    state: String,
 }
 
-/// Stores `ceremony` and returns its ID; ceremonies past their time are removed on the way.
-pub async fn open(
+impl Ceremony {
+    /// A ceremony of `purpose` for `user_id`, keeping webauthn-rs's `state`.
+    pub fn new(
+        purpose: Purpose,
+        user_id: i64,
+        state: &impl Serialize,
+    ) -> Result<Ceremony, DbError> {
+        Ok(Ceremony {
+            purpose,
+            user_id,
+            request_id: None,
+            change_digest: None,
+            nonce: None,
+            state: serde_json::to_string(state).map_err(DbError::encode)?,
+        })
+    }
+
+    /// webauthn-rs's state, read back.
+    pub fn state<T: DeserializeOwned>(&self) -> Result<T, DbError> {
+        serde_json::from_str(&self.state).map_err(DbError::decode)
+    }
+}
+
+/// Stores `ceremony` and answers its first step: its ID and the browser's `options`. Ceremonies
+/// past their time are removed on the way.
+pub async fn start(
     connection: &mut AnyConnection,
     ceremony: &Ceremony,
+    options: &impl Serialize,
     now: Timestamp,
-) -> Result<String, DbError> {
+) -> Result<CeremonyStart, DbError> {
+    let options = serde_json::to_value(options).map_err(DbError::encode)?;
     sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1")
         .bind(now.as_millis())
         .execute(&mut *connection)
@@ -68,46 +97,55 @@ pub async fn open(
     .bind(now.plus(LIFETIME).as_millis())
     .execute(connection)
     .await?;
-    Ok(id)
+    Ok(CeremonyStart {
+        ceremony: id,
+        options,
+    })
 }
 
 /// Takes ceremony `id` out of the store: it is deleted whether or not it fits, so an answer can
-/// be tried once. `None` when there is no such ceremony for this purpose and person, or it is
-/// past its time.
+/// be tried once. `None` when there is no such ceremony for this purpose, or it is past its time;
+/// the caller checks whose it is.
 pub async fn take(
     connection: &mut AnyConnection,
     id: &str,
     purpose: Purpose,
-    user_id: Option<i64>,
     now: Timestamp,
 ) -> Result<Option<Ceremony>, DbError> {
     let row = sqlx::query(
-        "SELECT user_id, purpose, request_id, change_digest, nonce, state, expires_at
-         FROM webauthn_ceremonies WHERE id = $1",
+        "DELETE FROM webauthn_ceremonies WHERE id = $1
+         RETURNING user_id, purpose, request_id, change_digest, nonce, state, expires_at",
     )
     .bind(id)
-    .fetch_optional(&mut *connection)
+    .fetch_optional(connection)
     .await?;
     let Some(row) = row else {
         return Ok(None);
     };
-    sqlx::query("DELETE FROM webauthn_ceremonies WHERE id = $1")
-        .bind(id)
-        .execute(&mut *connection)
-        .await?;
     let stored_purpose: String = row.try_get("purpose")?;
-    let stored_user: Option<i64> = row.try_get("user_id")?;
     let expires_at: i64 = row.try_get("expires_at")?;
-    if stored_purpose != purpose.as_str() || stored_user != user_id || expires_at <= now.as_millis()
-    {
+    let user_id: Option<i64> = row.try_get("user_id")?;
+    let (Some(user_id), true) = (
+        user_id,
+        stored_purpose == purpose.as_str() && now.as_millis() < expires_at,
+    ) else {
         return Ok(None);
-    }
+    };
     Ok(Some(Ceremony {
         purpose,
-        user_id: stored_user,
+        user_id,
         request_id: row.try_get("request_id")?,
         change_digest: row.try_get("change_digest")?,
         nonce: row.try_get("nonce")?,
         state: row.try_get("state")?,
     }))
+}
+
+/// Drops every ceremony of `user_id` still open, so a passkey removed cannot finish one.
+pub async fn forget_user(connection: &mut AnyConnection, user_id: i64) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM webauthn_ceremonies WHERE user_id = $1")
+        .bind(user_id)
+        .execute(connection)
+        .await?;
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The profile's passkeys — `GET /api/me/passkeys`, `POST /api/me/passkeys/registration` (the
 //! first step), `POST /api/me/passkeys` (the second), `DELETE /api/me/passkeys/{id}` — and
-//! signing in with one: `POST /api/session/passkey/challenge`, then `POST /api/session/passkey`.
+//! signing in with one: `POST /api/session/passkey/challenge`, then `POST /api/session/passkey`,
+//! throttled per username like passwords.
 
 use axum::Json;
 use axum::extract::State;
@@ -8,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use changeaudit_shared::api::Me;
 use changeaudit_shared::api::requests::{
     CeremonyStart, PasskeyInfo, PasskeyInput, PasskeySignIn, PasskeySignInStart,
 };
@@ -24,8 +24,10 @@ use super::store;
 use crate::audit::{self, NewEvent};
 use crate::auth::handlers::open_session;
 use crate::auth::{CurrentUser, throttle};
+use crate::db::DbError;
 use crate::error::{ApiJson, ApiPath, AppError};
 use crate::state::AppState;
+use crate::users;
 use crate::web::client_ip::ClientInfo;
 
 const MAX_NAME_CHARS: usize = 100;
@@ -37,16 +39,6 @@ fn info(key: &store::StoredPasskey) -> PasskeyInfo {
         created_at: key.created_at.to_datetime(),
         last_used_at: key.last_used_at.map(|at| at.to_datetime()),
     }
-}
-
-fn json_state<T: serde::Serialize>(state: &T) -> Result<String, AppError> {
-    serde_json::to_string(state)
-        .map_err(|error| AppError::internal("keeping a passkey ceremony", error))
-}
-
-fn options<T: serde::Serialize>(options: &T) -> Result<serde_json::Value, AppError> {
-    serde_json::to_value(options)
-        .map_err(|error| AppError::internal("writing passkey options", error))
 }
 
 #[utoipa::path(get, path = "/api/me/passkeys", tag = "passkeys",
@@ -69,35 +61,20 @@ pub async fn start_registration(
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
     let handle = store::handle_of(&mut tx, me.0.id).await?;
-    let handle = Uuid::parse_str(&handle)
-        .map_err(|error| AppError::internal("reading a passkey handle", error))?;
+    let handle = Uuid::parse_str(&handle).map_err(DbError::decode)?;
     let existing = store::passkeys_of(&mut tx, me.0.id)
         .await?
         .into_iter()
         .map(|key| key.passkey.cred_id().clone())
         .collect();
-    let (challenge, registration) = state
+    let (options, registration) = state
         .passkeys
         .start_registration(handle, &me.0.username, &me.0.display_name, existing)
         .map_err(|error| AppError::internal("starting a passkey registration", error))?;
-    let id = ceremony::open(
-        &mut tx,
-        &Ceremony {
-            purpose: Purpose::Register,
-            user_id: Some(me.0.id),
-            request_id: None,
-            change_digest: None,
-            nonce: None,
-            state: json_state(&registration)?,
-        },
-        now,
-    )
-    .await?;
+    let ceremony = Ceremony::new(Purpose::Register, me.0.id, &registration)?;
+    let started = ceremony::start(&mut tx, &ceremony, &options, now).await?;
     tx.commit().await?;
-    Ok(Json(CeremonyStart {
-        ceremony: id,
-        options: options(&challenge)?,
-    }))
+    Ok(Json(started))
 }
 
 #[utoipa::path(post, path = "/api/me/passkeys", tag = "passkeys", request_body = PasskeyInput,
@@ -122,57 +99,40 @@ pub async fn register_passkey(
         ));
     }
     let credential: RegisterPublicKeyCredential = serde_json::from_value(input.credential)
-        .map_err(|error| {
-            AppError::field(
-                "credential",
-                format!("is not a WebAuthn registration: {error}"),
-            )
-        })?;
+        .map_err(|_| AppError::field("credential", "is not a WebAuthn registration"))?;
     let now = state.clock.now();
+    // The ceremony is used up by this attempt, whatever comes of it.
     let mut tx = state.db.begin_write().await?;
-    let Some(ceremony) = ceremony::take(
-        &mut tx,
-        &input.ceremony,
-        Purpose::Register,
-        Some(me.0.id),
-        now,
-    )
-    .await?
-    else {
-        tx.commit().await?;
+    let taken = ceremony::take(&mut tx, &input.ceremony, Purpose::Register, now).await?;
+    tx.commit().await?;
+    let Some(ceremony) = taken.filter(|ceremony| ceremony.user_id == me.0.id) else {
         return Err(AppError::rule(
             "ceremony",
             "this registration has expired or was already used: start again",
         ));
     };
-    let registration: PasskeyRegistration = serde_json::from_str(&ceremony.state)
-        .map_err(|error| AppError::internal("reading a passkey ceremony", error))?;
-    let passkey = match state
+    let registration: PasskeyRegistration = ceremony.state()?;
+    let passkey = state
         .passkeys
         .finish_registration(&credential, &registration)
-    {
-        Ok(passkey) => passkey,
-        Err(error) => {
-            tx.commit().await?;
+        .map_err(|error| {
+            tracing::info!(username = %me.0.username, %error, "passkey registration refused");
+            AppError::rule(
+                "credential",
+                "the authenticator's answer was refused: try again",
+            )
+        })?;
+    let credential_id = URL_SAFE_NO_PAD.encode(passkey.cred_id().as_slice());
+    let mut tx = state.db.begin_write().await?;
+    let id = match store::insert(&mut tx, me.0.id, &credential_id, name, &passkey, now).await {
+        Err(DbError::Conflict { .. }) => {
             return Err(AppError::rule(
                 "credential",
-                format!("the passkey was refused ({error})"),
+                "this passkey is already registered",
             ));
         }
+        other => other?,
     };
-    let credential_id = URL_SAFE_NO_PAD.encode(passkey.cred_id().as_slice());
-    let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE credential_id = $1")
-        .bind(&credential_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    if taken > 0 {
-        tx.commit().await?;
-        return Err(AppError::rule(
-            "credential",
-            "this passkey is already registered",
-        ));
-    }
-    let id = store::insert(&mut tx, me.0.id, &credential_id, name, &passkey, now).await?;
     audit::append(
         &mut tx,
         NewEvent::by(
@@ -186,13 +146,15 @@ pub async fn register_passkey(
     )
     .await?;
     tx.commit().await?;
-    let mut connection = state.db.pool().acquire().await?;
-    let keys = store::passkeys_of(&mut connection, me.0.id).await?;
-    let key = keys
-        .iter()
-        .find(|key| key.id == id)
-        .ok_or(AppError::NotFound)?;
-    Ok((StatusCode::CREATED, Json(info(key))))
+    Ok((
+        StatusCode::CREATED,
+        Json(PasskeyInfo {
+            id,
+            name: name.to_owned(),
+            created_at: now.to_datetime(),
+            last_used_at: None,
+        }),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/me/passkeys/{id}", tag = "passkeys", params(("id" = i64, Path)),
@@ -205,16 +167,14 @@ pub async fn delete_passkey(
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
     let name: Option<String> =
-        sqlx::query_scalar("SELECT name FROM passkeys WHERE id = $1 AND user_id = $2")
+        sqlx::query_scalar("DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING name")
             .bind(id)
             .bind(me.0.id)
             .fetch_optional(&mut *tx)
             .await?;
     let name = name.ok_or(AppError::NotFound)?;
-    sqlx::query("DELETE FROM passkeys WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    // A ceremony started before the removal lists the passkey in its state: end them all.
+    ceremony::forget_user(&mut tx, me.0.id).await?;
     audit::append(
         &mut tx,
         NewEvent::by(
@@ -231,7 +191,8 @@ pub async fn delete_passkey(
 }
 
 #[utoipa::path(post, path = "/api/session/passkey/challenge", tag = "session", security(), request_body = PasskeySignInStart,
-    responses((status = 200, body = CeremonyStart), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, body = CeremonyStart), (status = 401, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem)))]
 pub async fn start_sign_in(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<PasskeySignInStart>,
@@ -242,107 +203,76 @@ pub async fn start_sign_in(
     }
     let now = state.clock.now();
     throttle::check(&state.db, username, now).await?;
-    let mut tx = state.db.begin_write().await?;
-    let user: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM users WHERE username = $1 AND enabled = TRUE")
-            .bind(username)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let keys = match user {
-        Some(user_id) => store::passkeys_of(&mut tx, user_id).await?,
-        None => Vec::new(),
-    };
-    let (Some(user_id), false) = (user, keys.is_empty()) else {
+    let user_id = users::login_record(&state.db, username)
+        .await?
+        .map(|(id, _)| id)
+        .ok_or(AppError::InvalidCredentials)?;
+    let mut connection = state.db.pool().acquire().await?;
+    let passkeys: Vec<_> = store::passkeys_of(&mut connection, user_id)
+        .await?
+        .into_iter()
+        .map(|key| key.passkey)
+        .collect();
+    drop(connection);
+    if passkeys.is_empty() {
         return Err(AppError::InvalidCredentials);
-    };
-    let passkeys: Vec<_> = keys.into_iter().map(|key| key.passkey).collect();
-    let (challenge, authentication) = state
+    }
+    let (options, authentication) = state
         .passkeys
         .start_assertion(&passkeys, None)
         .map_err(|error| AppError::internal("starting a passkey sign-in", error))?;
-    let id = ceremony::open(
-        &mut tx,
-        &Ceremony {
-            purpose: Purpose::SignIn,
-            user_id: Some(user_id),
-            request_id: None,
-            change_digest: None,
-            nonce: None,
-            state: json_state(&authentication)?,
-        },
-        now,
-    )
-    .await?;
+    let ceremony = Ceremony::new(Purpose::SignIn, user_id, &authentication)?;
+    let mut tx = state.db.begin_write().await?;
+    let started = ceremony::start(&mut tx, &ceremony, &options, now).await?;
     tx.commit().await?;
-    Ok(Json(CeremonyStart {
-        ceremony: id,
-        options: options(&challenge)?,
-    }))
+    Ok(Json(started))
 }
 
 #[utoipa::path(post, path = "/api/session/passkey", tag = "session", security(), request_body = PasskeySignIn,
-    responses((status = 200, body = Me), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = changeaudit_shared::api::Me), (status = 401, body = Problem),
+        (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn sign_in(
     State(state): State<AppState>,
     client: ClientInfo,
     ApiJson(input): ApiJson<PasskeySignIn>,
 ) -> Result<Response, AppError> {
-    let credential: PublicKeyCredential =
-        serde_json::from_value(input.credential).map_err(|error| {
-            AppError::field(
-                "credential",
-                format!("is not a WebAuthn assertion: {error}"),
-            )
-        })?;
+    let credential: PublicKeyCredential = serde_json::from_value(input.credential)
+        .map_err(|_| AppError::field("credential", "is not a WebAuthn assertion"))?;
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
-    let found =
-        sqlx::query_scalar::<_, i64>("SELECT user_id FROM webauthn_ceremonies WHERE id = $1")
-            .bind(&input.ceremony)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let ceremony = match found {
-        Some(user_id) => {
-            ceremony::take(
-                &mut tx,
-                &input.ceremony,
-                Purpose::SignIn,
-                Some(user_id),
-                now,
-            )
-            .await?
-        }
-        None => None,
-    };
-    let Some(ceremony) = ceremony else {
-        tx.commit().await?;
-        return Err(AppError::InvalidCredentials);
-    };
-    let user_id = ceremony.user_id.ok_or(AppError::InvalidCredentials)?;
-    let authentication: PasskeyAuthentication = serde_json::from_str(&ceremony.state)
-        .map_err(|error| AppError::internal("reading a passkey ceremony", error))?;
+    let taken = ceremony::take(&mut tx, &input.ceremony, Purpose::SignIn, now).await?;
+    tx.commit().await?;
+    let ceremony = taken.ok_or(AppError::InvalidCredentials)?;
+    // The user may have been disabled since the challenge.
+    let username: Option<String> =
+        sqlx::query_scalar("SELECT username FROM users WHERE id = $1 AND enabled = TRUE")
+            .bind(ceremony.user_id)
+            .fetch_optional(state.db.pool())
+            .await
+            .map_err(DbError::from)?;
+    let username = username.ok_or(AppError::InvalidCredentials)?;
+    throttle::check(&state.db, &username, now).await?;
+    let authentication: PasskeyAuthentication = ceremony.state()?;
     let checked = state
         .passkeys
         .finish_assertion(&credential, &authentication);
-    let username: String =
-        sqlx::query_scalar("SELECT username FROM users WHERE id = $1 AND enabled = TRUE")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    let Ok((signed, result)) = checked else {
+    let mut tx = state.db.begin_write().await?;
+    let mut keys = store::passkeys_of(&mut tx, ceremony.user_id).await?;
+    // The passkey must still be registered: one removed since the challenge signs nothing in.
+    let signed = checked.ok().and_then(|(signed, result)| {
+        let key = keys
+            .iter_mut()
+            .find(|key| key.passkey.cred_id().as_slice() == signed.credential_id.as_slice())?;
+        key.passkey.update_credential(&result);
+        Some(key)
+    });
+    let Some(key) = signed else {
         tx.commit().await?;
         throttle::record_failure(&state.db, &username, now).await?;
         tracing::info!(username, client_ip = %client.ip, "passkey sign-in refused");
         return Err(AppError::InvalidCredentials);
     };
-    let mut keys = store::passkeys_of(&mut tx, user_id).await?;
-    if let Some(key) = keys
-        .iter_mut()
-        .find(|key| key.passkey.cred_id().as_slice() == signed.credential_id.as_slice())
-    {
-        key.passkey.update_credential(&result);
-        store::touch(&mut tx, key.id, &key.passkey, now).await?;
-    }
+    store::touch(&mut tx, key.id, &key.passkey, now).await?;
     tx.commit().await?;
-    open_session(&state, &client, user_id, &username, "passkey").await
+    open_session(&state, &client, ceremony.user_id, &username, "passkey").await
 }

@@ -35,6 +35,7 @@ pub struct Signed {
 
 pub struct RelyingParty {
     webauthn: Webauthn,
+    id: String,
 }
 
 impl RelyingParty {
@@ -53,7 +54,12 @@ impl RelyingParty {
             .allow_any_port(public_url.is_none())
             .build()
             .map_err(RelyingPartyError::Refused)?;
-        Ok(RelyingParty { webauthn })
+        Ok(RelyingParty { webauthn, id: host })
+    }
+
+    /// The relying party ID: the host name passkeys are bound to.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     pub fn start_registration(

@@ -15,7 +15,7 @@ pub struct StoredPasskey {
 }
 
 fn decode(text: &str) -> Result<Passkey, DbError> {
-    serde_json::from_str(text).map_err(|error| DbError::Other(sqlx::Error::Decode(Box::new(error))))
+    serde_json::from_str(text).map_err(DbError::decode)
 }
 
 pub async fn passkeys_of(
@@ -52,8 +52,7 @@ pub async fn touch(
     passkey: &Passkey,
     now: Timestamp,
 ) -> Result<(), DbError> {
-    let text = serde_json::to_string(passkey)
-        .map_err(|error| DbError::Other(sqlx::Error::Encode(Box::new(error))))?;
+    let text = serde_json::to_string(passkey).map_err(DbError::encode)?;
     sqlx::query("UPDATE passkeys SET passkey = $2, last_used_at = $3 WHERE id = $1")
         .bind(id)
         .bind(text)
@@ -71,8 +70,7 @@ pub async fn insert(
     passkey: &Passkey,
     now: Timestamp,
 ) -> Result<i64, DbError> {
-    let text = serde_json::to_string(passkey)
-        .map_err(|error| DbError::Other(sqlx::Error::Encode(Box::new(error))))?;
+    let text = serde_json::to_string(passkey).map_err(DbError::encode)?;
     let id = sqlx::query_scalar(
         "INSERT INTO passkeys (user_id, credential_id, name, passkey, created_at)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use changeaudit_backend::approvals::assertion::StoredAssertion;
 use changeaudit_backend::approvals::flow;
 use changeaudit_shared::terminal::EndReason;
@@ -84,6 +86,26 @@ impl Signer {
             start["ceremony"].clone(),
             serde_json::to_value(credential).unwrap(),
         )
+    }
+
+    /// The body that signs `caller` in as `username` with this authenticator's passkey.
+    async fn sign_in_as(&mut self, caller: &Person, username: &str) -> Value {
+        let start = caller
+            .expect(
+                "POST",
+                "/api/session/passkey/challenge",
+                Some(&json!({ "username": username })),
+                200,
+            )
+            .await;
+        let credential = self
+            .authenticator
+            .do_authentication(
+                origin(caller),
+                serde_json::from_value(start["options"].clone()).unwrap(),
+            )
+            .unwrap();
+        json!({ "ceremony": start["ceremony"], "credential": credential })
     }
 
     async fn approve(&mut self, id: i64) -> reqwest::Response {
@@ -517,25 +539,48 @@ async fn nobody_approves_their_own_request_or_a_change_they_wrote_or_votes_twice
 async fn an_approver_of_another_group_neither_sees_nor_approves() {
     let flow = Flow::start().await;
     let id = flow.request(0).await;
-    let mut outsider = Signer::new(flow.app.person("outsider", PASSWORD).await).await;
-    outsider
+    let outsider = Signer::new(flow.app.person("outsider", PASSWORD).await).await;
+    // For an outsider the request does not exist, whatever is asked of it.
+    for (method, path, body) in [
+        ("GET", format!("/api/requests/{id}"), None),
+        ("POST", format!("/api/requests/{id}/signing"), None),
+        (
+            "POST",
+            format!("/api/requests/{id}/decisions"),
+            Some(json!({ "decision": "disapproved", "comment": "no" })),
+        ),
+        ("POST", format!("/api/requests/{id}/cancel"), None),
+    ] {
+        outsider
+            .person
+            .expect(method, &path, body.as_ref(), 404)
+            .await;
+    }
+    let listed = outsider
         .person
-        .expect("GET", &format!("/api/requests/{id}"), None, 404)
+        .expect("GET", "/api/requests/to-approve", None, 200)
         .await;
-    let refused = outsider
-        .person
+    assert_eq!(listed["total"], 0);
+    // An auditor sees it, and is told why they cannot vote.
+    flow.app.add_user("auditor", PASSWORD, &["auditor"]).await;
+    let auditor = flow.app.person("auditor", PASSWORD).await;
+    let detail = flow.detail(&auditor, id).await;
+    assert_eq!(
+        detail["cannot_vote"],
+        "you are not an approver of access group ops"
+    );
+    let refused = auditor
         .expect("POST", &format!("/api/requests/{id}/signing"), None, 403)
         .await;
     assert_eq!(
         refused["detail"],
         "you are not an approver of access group ops"
     );
-    let listed = outsider
-        .person
-        .expect("GET", "/api/requests/to-approve", None, 200)
-        .await;
-    assert_eq!(listed["total"], 0);
-    let _ = &mut outsider;
+    let votes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM decisions")
+        .fetch_one(flow.app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(votes, 0);
 }
 
 #[tokio::test]
@@ -786,7 +831,10 @@ async fn a_signature_fits_only_its_request_its_change_and_one_use() {
         )
         .await;
     // The edit voided the request, which takes no votes at all now.
-    assert_eq!(stale.status(), 409);
+    assert_eq!(
+        status_of(stale, 409).await["errors"][0]["detail"],
+        "the request is cancelled and takes no more votes"
+    );
 
     // A stored assertion altered in any part no longer checks.
     let text: String = sqlx::query_scalar("SELECT assertion FROM decisions WHERE request_id = $1")
@@ -803,8 +851,14 @@ async fn a_signature_fits_only_its_request_its_change_and_one_use() {
     other_change.change_digest = "0".repeat(64);
     assert!(other_change.verify().is_err());
     let mut forged = good.clone();
-    forged.signature = forged.signature.replacen('A', "B", 1).replacen('a', "b", 1);
+    let mut signature = URL_SAFE_NO_PAD.decode(&forged.signature).unwrap();
+    let last = signature.len() - 1;
+    signature[last] ^= 0x01;
+    forged.signature = URL_SAFE_NO_PAD.encode(signature);
     assert!(forged.verify().is_err());
+    let mut elsewhere = good.clone();
+    elsewhere.rp_id = "changeaudit.example.org".to_owned();
+    assert!(elsewhere.verify().is_err());
 }
 
 #[tokio::test]
@@ -828,38 +882,14 @@ async fn passkeys_are_managed_in_the_profile_and_sign_in() {
     assert_eq!(key["name"], "phone");
 
     let anonymous = flow.app.anonymous();
-    let start = anonymous
-        .expect(
-            "POST",
-            "/api/session/passkey/challenge",
-            Some(&json!({ "username": "first" })),
-            200,
-        )
-        .await;
-    let credential = signer
-        .authenticator
-        .do_authentication(
-            origin(&anonymous),
-            serde_json::from_value(start["options"].clone()).unwrap(),
-        )
-        .unwrap();
+    let signed_in = signer.sign_in_as(&anonymous, "first").await;
     let me = anonymous
-        .expect(
-            "POST",
-            "/api/session/passkey",
-            Some(&json!({ "ceremony": start["ceremony"], "credential": credential })),
-            200,
-        )
+        .expect("POST", "/api/session/passkey", Some(&signed_in), 200)
         .await;
     assert_eq!(me["username"], "first");
     anonymous.expect("GET", "/api/me", None, 200).await;
     // The same assertion again is refused.
-    let again = anonymous
-        .post(
-            "/api/session/passkey",
-            &json!({ "ceremony": start["ceremony"], "credential": credential }),
-        )
-        .await;
+    let again = anonymous.post("/api/session/passkey", &signed_in).await;
     assert_eq!(again.status(), 401);
     // Nobody without a passkey gets a challenge.
     let none = anonymous
@@ -870,20 +900,34 @@ async fn passkeys_are_managed_in_the_profile_and_sign_in() {
         .await;
     assert_eq!(none.status(), 401);
 
+    // A sign-in signed before its passkey is removed does not finish after.
     let id = key["id"].as_i64().unwrap();
+    let later = flow.app.anonymous();
+    let signed_before = signer.sign_in_as(&later, "first").await;
+    flow.executor
+        .expect("DELETE", &format!("/api/me/passkeys/{id}"), None, 404)
+        .await;
     signer
         .person
         .expect("DELETE", &format!("/api/me/passkeys/{id}"), None, 204)
         .await;
-    flow.first
-        .person
-        .expect("DELETE", &format!("/api/me/passkeys/{id}"), None, 404)
-        .await;
+    let refused = later.post("/api/session/passkey", &signed_before).await;
+    assert_eq!(refused.status(), 401);
     let keys = signer
         .person
         .expect("GET", "/api/me/passkeys", None, 200)
         .await;
     assert_eq!(keys.as_array().unwrap().len(), 1);
+
+    // A disabled person gets no challenge.
+    flow.app.set_enabled("first", false).await;
+    let disabled = later
+        .post(
+            "/api/session/passkey/challenge",
+            &json!({ "username": "first" }),
+        )
+        .await;
+    assert_eq!(disabled.status(), 401);
 }
 
 #[tokio::test]
