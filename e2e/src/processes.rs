@@ -53,8 +53,6 @@ async fn wait_for_line<R: AsyncRead + Unpin>(
 pub struct Server {
     /// `http://localhost:PORT`: WebAuthn needs a host name, not an IP address.
     pub url: String,
-    /// The server's SQLite database, for a test to set up what has no screen yet.
-    pub database_url: String,
     _child: Child,
     _data: TempDir,
 }
@@ -104,7 +102,6 @@ impl Server {
             .ok_or_else(|| E2eError(format!("no port in {address}")))?;
         Ok(Server {
             url: format!("http://localhost:{port}"),
-            database_url: format!("sqlite://{}", data.path().join("changeaudit.db").display()),
             _child: child,
             _data: data,
         })

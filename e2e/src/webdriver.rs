@@ -125,6 +125,27 @@ impl WebDriver {
         .await
     }
 
+    /// Gives the browser a virtual passkey authenticator (WebDriver's WebAuthn extension): a
+    /// platform authenticator that keeps discoverable credentials and verifies its user.
+    pub async fn add_virtual_authenticator(&self) -> Result<String> {
+        let value = self
+            .post(
+                "/webauthn/authenticator",
+                json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                }),
+            )
+            .await?;
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| E2eError(format!("no authenticator id in {value}")))
+    }
+
     async fn get(&self, path: &str) -> Result<Value> {
         call(
             &self.http,

@@ -15,6 +15,8 @@ pub enum ApiError {
     Refused(Problem),
     /// The server could not be reached, or answered something unreadable.
     Unreachable(String),
+    /// The browser itself refused, e.g. a passkey prompt cancelled; the text says why.
+    Browser(String),
 }
 
 impl ApiError {
@@ -22,20 +24,21 @@ impl ApiError {
         match self {
             ApiError::Refused(problem) => problem.message().to_owned(),
             ApiError::Unreachable(reason) => format!("The server cannot be reached ({reason})."),
+            ApiError::Browser(reason) => reason.clone(),
         }
     }
 
     pub fn field(&self, field: &str) -> Option<String> {
         match self {
             ApiError::Refused(problem) => problem.field_error(field).map(str::to_owned),
-            ApiError::Unreachable(_) => None,
+            ApiError::Unreachable(_) | ApiError::Browser(_) => None,
         }
     }
 
     fn status(&self) -> Option<u16> {
         match self {
             ApiError::Refused(problem) => Some(problem.status),
-            ApiError::Unreachable(_) => None,
+            ApiError::Unreachable(_) | ApiError::Browser(_) => None,
         }
     }
 }
@@ -54,7 +57,11 @@ async fn refusal(response: Response) -> ApiError {
 
 async fn read<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
     if response.ok() {
-        response.json().await.map_err(unreachable)
+        let text = response.text().await.map_err(unreachable)?;
+        // An empty answer (204, 202) satisfies only a caller that expects `()`.
+        let json = if text.is_empty() { "null" } else { &text };
+        serde_json::from_str(json)
+            .map_err(|error| ApiError::Unreachable(format!("unreadable answer: {error}")))
     } else {
         Err(refusal(response).await)
     }

@@ -42,7 +42,7 @@ impl FieldErrors {
     pub fn take(self, error: ApiError) -> String {
         match &error {
             ApiError::Refused(problem) => self.0.set(problem.errors.clone()),
-            ApiError::Unreachable(_) => self.0.set(Vec::new()),
+            ApiError::Unreachable(_) | ApiError::Browser(_) => self.0.set(Vec::new()),
         }
         error.message()
     }

@@ -2,10 +2,12 @@
 
 mod api;
 mod app;
+mod bell;
 mod forms;
 mod listing;
 mod local_time;
 mod pages;
+mod passkey;
 mod shell;
 mod xterm;
 

@@ -9,17 +9,21 @@ use leptos_router::path;
 
 use crate::api;
 use crate::app::{Session, SessionState};
+use crate::bell::{BellButton, provide_bell};
 use crate::pages::admin::{CredentialsAdmin, DevicesAdmin, GroupsAdmin, UsersAdmin};
 use crate::pages::changes::{ChangeForm, ChangesList, EditChange};
 use crate::pages::credentials::GrantedCredentials;
 use crate::pages::home::Home;
 use crate::pages::not_found::NotFound;
+use crate::pages::profile::Profile;
+use crate::pages::requests::{MyApprovals, MyRequests, RequestPage};
 use crate::pages::sessions::AuditedSessions;
 use crate::pages::terminal::{TerminalPage, WatchPage};
 
 #[component]
 pub fn Shell(me: Me) -> impl IntoView {
     let Session(session) = expect_context::<Session>();
+    provide_bell();
     let sign_out_error = RwSignal::new(None::<String>);
     let sign_out = move |_| {
         spawn_local(async move {
@@ -59,8 +63,9 @@ pub fn Shell(me: Me) -> impl IntoView {
                     .collect_view()}
             </nav>
             <div class="who">
-                <span class="who-name" data-testid="signed-in-user">{display_name}</span>
-                <button class="link-button" on:click=sign_out>"Sign out"</button>
+                <BellButton/>
+                <A href="/profile" attr:class="who-name" attr:data-testid="signed-in-user">{display_name}</A>
+                <button class="link-button" data-testid="sign-out" on:click=sign_out>"Sign out"</button>
             </div>
         </header>
         {move || {
@@ -82,6 +87,10 @@ pub fn Shell(me: Me) -> impl IntoView {
                 <Route path=path!("/credentials/:id/terminal") view=TerminalPage/>
                 <Route path=path!("/sessions") view=AuditedSessions/>
                 <Route path=path!("/sessions/:id/watch") view=WatchPage/>
+                <Route path=path!("/requests/mine") view=MyRequests/>
+                <Route path=path!("/requests/approvals") view=MyApprovals/>
+                <Route path=path!("/requests/:id") view=RequestPage/>
+                <Route path=path!("/profile") view=Profile/>
             </Routes>
         </main>
     }

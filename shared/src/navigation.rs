@@ -40,8 +40,12 @@ const MENU: [(&str, &[NavEntry]); 3] = [
         "Change Audit",
         &[
             entry("Changes", Some("/changes"), Audience::SignedIn),
-            entry("My requests", None, Audience::SignedIn),
-            entry("My approvals", None, Audience::SignedIn),
+            entry("My requests", Some("/requests/mine"), Audience::SignedIn),
+            entry(
+                "My approvals",
+                Some("/requests/approvals"),
+                Audience::SignedIn,
+            ),
             entry(
                 "Audited sessions",
                 Some("/sessions"),

@@ -41,6 +41,7 @@ impl Rig {
     /// `member` through group `ops`, and change CHG-7 on the device.
     async fn on(app: TestApp, sshd: Sshd) -> Rig {
         let member_id = app.add_user("member", PERSON_PASSWORD, &[]).await;
+        let approver_id = app.add_user("approver", PERSON_PASSWORD, &[]).await;
         app.add_user("planner", PERSON_PASSWORD, &["planner"]).await;
         app.add_user("auditor", PERSON_PASSWORD, &["auditor"]).await;
         let admin = app.person("admin", ADMIN_PASSWORD).await;
@@ -73,7 +74,11 @@ impl Rig {
                 "/api/access-groups",
                 &json!({
                     "name": "ops",
-                    "members": [{ "user_id": member_id, "executor": true, "approver": false }],
+                    "passkey_required_to_approve": false,
+                    "members": [
+                        { "user_id": member_id, "executor": true, "approver": false },
+                        { "user_id": approver_id, "executor": false, "approver": true },
+                    ],
                     "credential_ids": [password_credential, key_credential],
                 }),
             )
@@ -109,25 +114,30 @@ impl Rig {
         }
     }
 
-    /// An approved request of `member` for CHG-7 on `credential`, and the change approved. The
-    /// approval flow has its own tests; here both are simply stored approved.
+    /// An approved request of `member` for CHG-7 on `credential`, through the API: Start
+    /// session makes the request and `approver` approves it (group `ops` approves without
+    /// passkeys; the passkey ceremony has its own tests).
     async fn approve(&self, credential: i64) {
-        sqlx::query("UPDATE changes SET status = 'approved' WHERE id = $1")
-            .bind(CHANGE)
-            .execute(self.app.db.pool())
-            .await
-            .unwrap();
-        sqlx::query(
-            "INSERT INTO requests (change_id, credential_id, requester_id, status, created_at,
-                 updated_at)
-             VALUES ($1, $2, $3, 'approved', 0, 0)",
-        )
-        .bind(CHANGE)
-        .bind(credential)
-        .bind(self.member_id)
-        .execute(self.app.db.pool())
-        .await
-        .unwrap();
+        let asked = self
+            .member
+            .expect(
+                "POST",
+                "/api/requests",
+                Some(&json!({ "credential_id": credential })),
+                201,
+            )
+            .await;
+        let id = asked["request"]["id"].as_i64().unwrap();
+        let approver = self.app.person("approver", PERSON_PASSWORD).await;
+        let decided = approver
+            .expect(
+                "POST",
+                &format!("/api/requests/{id}/decisions"),
+                Some(&json!({ "decision": "approved" })),
+                200,
+            )
+            .await;
+        assert_eq!(decided["status"], "approved");
     }
 
     async fn session(&self, id: i64) -> Value {

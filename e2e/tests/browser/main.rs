@@ -5,8 +5,8 @@
 
 mod admin;
 mod changes;
+mod journey;
 mod sign_in;
-mod terminal;
 
 use changeaudit_e2e::{Browser, Server, WebDriver};
 
@@ -49,4 +49,23 @@ pub async fn open_app() -> (Server, Browser) {
 pub async fn signed_in_user(driver: &WebDriver) -> String {
     let user = driver.find("[data-testid=signed-in-user]").await.unwrap();
     user.text().await.unwrap()
+}
+
+/// Clicks what `xpath` finds, once the page shows it.
+pub async fn click(driver: &WebDriver, xpath: &str) {
+    driver
+        .find_xpath(xpath)
+        .await
+        .unwrap_or_else(|error| panic!("{xpath}: {error}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits (up to the driver's implicit wait) until the page shows `xpath`.
+pub async fn see(driver: &WebDriver, xpath: &str) {
+    driver
+        .find_xpath(xpath)
+        .await
+        .unwrap_or_else(|error| panic!("{xpath}: {error}"));
 }

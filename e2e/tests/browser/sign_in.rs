@@ -31,7 +31,7 @@ async fn the_admin_signs_in_sees_the_shell_and_signs_out() {
     assert_eq!(heading, "Page not found");
 
     driver
-        .find(".who button")
+        .find("[data-testid=sign-out]")
         .await
         .unwrap()
         .click()

@@ -3,6 +3,8 @@ pub mod changes;
 pub mod credentials;
 pub mod home;
 pub mod not_found;
+pub mod profile;
+pub mod requests;
 pub mod sessions;
 pub mod sign_in;
 pub mod terminal;

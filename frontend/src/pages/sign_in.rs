@@ -1,9 +1,12 @@
 use changeaudit_shared::api::LoginRequest;
+use changeaudit_shared::api::Me;
+use changeaudit_shared::api::requests::{CeremonyStart, PasskeySignIn, PasskeySignInStart};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
 use crate::app::{Session, SessionState};
+use crate::passkey;
 
 #[component]
 pub fn SignIn() -> impl IntoView {
@@ -31,6 +34,24 @@ pub fn SignIn() -> impl IntoView {
                     password.set(String::new());
                     error.set(Some(refusal));
                 }
+            }
+            pending.set(false);
+        });
+    };
+    // The alternative to the password: the server challenges the person's passkeys by username.
+    let passkey_sign_in = move |_| {
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        let start = PasskeySignInStart {
+            username: username.get_untracked(),
+        };
+        leptos::task::spawn_local(async move {
+            match sign_in_with_passkey(start).await {
+                Ok(me) => session.set(SessionState::SignedIn(me)),
+                Err(refusal) => error.set(Some(refusal)),
             }
             pending.set(false);
         });
@@ -67,7 +88,24 @@ pub fn SignIn() -> impl IntoView {
                 <button type="submit" disabled=move || pending.get()>
                     {move || if pending.get() { "Signing in…" } else { "Sign in" }}
                 </button>
+                <button type="button" class="secondary" data-testid="passkey-sign-in"
+                    disabled=move || pending.get() on:click=passkey_sign_in>
+                    "Sign in with a passkey"
+                </button>
             </form>
         </main>
     }
+}
+
+async fn sign_in_with_passkey(start: PasskeySignInStart) -> Result<Me, ApiError> {
+    let ceremony: CeremonyStart = api::post("/api/session/passkey/challenge", &start).await?;
+    let credential = passkey::sign(&ceremony).await.map_err(ApiError::Browser)?;
+    api::post(
+        "/api/session/passkey",
+        &PasskeySignIn {
+            ceremony: ceremony.ceremony,
+            credential,
+        },
+    )
+    .await
 }

@@ -80,7 +80,7 @@ fn SessionView(path: String, read_only: bool) -> impl IntoView {
         };
         spawn_local(async move {
             let url = format!("/api/terminal-sessions/{}/terminate", heading.session_id);
-            if let Err(error) = api::post::<(), serde_json::Value>(&url, &()).await {
+            if let Err(error) = api::post::<(), ()>(&url, &()).await {
                 terminate_error.set(Some(error.message()));
             }
         });

@@ -1,0 +1,332 @@
+//! The whole way to a session, in real browsers: the executor's Start session asks for a
+//! justification and makes a request; the approver, in a browser with a virtual passkey
+//! authenticator, registers a passkey and approves with it; the executor's bell hears of it and
+//! Start session opens xterm.js on a real sshd through the broker, where two planned commands
+//! and one unplanned show two ticks, one flag and the score beside it.
+
+use changeaudit_e2e::{Browser, PASSWORD_USER, Server, Sshd, WebDriver};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::{ADMIN_PASSWORD, click, fill_sign_in, open_app, see, signed_in_user};
+
+const PASSWORD: &str = "lab member password";
+/// WebDriver's Enter key.
+const ENTER: &str = "\u{E007}";
+
+/// Calls the API as the admin or the planner, as their own browsers would.
+struct Api {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Api {
+    async fn sign_in(server: &Server, username: &str, password: &str) -> Api {
+        let api = Api {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap(),
+            url: server.url.clone(),
+        };
+        api.call(
+            "POST",
+            "/api/session",
+            json!({ "username": username, "password": password }),
+        )
+        .await;
+        api
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+}
+
+/// The device, its credential granted to the lab operators (`executor` runs, `approver`
+/// approves, a justification is required), and a change on it open now, written by `planner`.
+async fn prepare(server: &Server, sshd: &Sshd) {
+    let admin = Api::sign_in(server, "admin", ADMIN_PASSWORD).await;
+    let mut ids = Vec::new();
+    for (username, roles) in [
+        ("executor", json!([])),
+        ("approver", json!([])),
+        ("planner", json!(["planner"])),
+    ] {
+        let user = admin
+            .call(
+                "POST",
+                "/api/users",
+                json!({ "username": username, "display_name": username, "roles": roles, "password": PASSWORD }),
+            )
+            .await;
+        ids.push(user["id"].as_i64().unwrap());
+    }
+    let device = admin
+        .call(
+            "POST",
+            "/api/devices",
+            json!({ "name": "lab-1", "host": "127.0.0.1", "port": sshd.address.port(), "host_key": sshd.host_key, "tags": ["lab"] }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let credential = admin
+        .call(
+            "POST",
+            "/api/credentials",
+            json!({ "device_id": device, "username": PASSWORD_USER, "kind": "password", "secret": sshd.password }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let group = admin
+        .call(
+            "POST",
+            "/api/access-groups",
+            json!({
+                "name": "lab operators",
+                "justification_required": true,
+                "members": [
+                    { "user_id": ids[0], "executor": true, "approver": false },
+                    { "user_id": ids[1], "executor": false, "approver": true },
+                ],
+                "credential_ids": [credential],
+            }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let now = now();
+    let planner = Api::sign_in(server, "planner", PASSWORD).await;
+    planner
+        .call(
+            "POST",
+            "/api/changes",
+            json!({
+                "id": "CHG-42",
+                "title": "Greet the lab",
+                "description": "Say hello on lab-1.",
+                "start_at": (now - time::Duration::hours(1)).format(&Rfc3339).unwrap(),
+                "due_at": (now + time::Duration::hours(2)).format(&Rfc3339).unwrap(),
+                "access_group_id": group,
+                "device_ids": [device],
+                "script": "echo planned-one\necho planned-two\n",
+            }),
+        )
+        .await;
+}
+
+/// The real server runs on the system clock, so the change's window is set from it.
+#[allow(clippy::disallowed_methods)]
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+async fn type_line(driver: &WebDriver, line: &str) {
+    let input = driver.find(".xterm-helper-textarea").await.unwrap();
+    input.send_keys(&format!("{line}{ENTER}")).await.unwrap();
+}
+
+async fn start_session_on_lab_1(driver: &WebDriver) {
+    click(driver, "//nav//a[text()='All']").await;
+    click(
+        driver,
+        "//tr[td[text()='lab-1']]//button[text()='Start session']",
+    )
+    .await;
+}
+
+/// The approver, in a browser of their own with a virtual passkey authenticator: registers a
+/// passkey in the profile, follows the bell to the request, reads the justification and
+/// approves with the passkey; then signs out and back in with the passkey alone.
+async fn approve_in_own_browser(server: &Server) -> Browser {
+    let browser = Browser::start().await.unwrap();
+    let driver = &browser.driver;
+    driver.add_virtual_authenticator().await.unwrap();
+    driver.goto(&server.url).await.unwrap();
+    fill_sign_in(&browser, "approver", PASSWORD).await;
+
+    click(driver, "//a[@data-testid='signed-in-user']").await;
+    driver
+        .find("input[aria-label='Passkey name']")
+        .await
+        .unwrap()
+        .send_keys("virtual key")
+        .await
+        .unwrap();
+    click(driver, "//button[@data-testid='add-passkey']").await;
+    see(
+        driver,
+        "//table[@data-testid='passkeys']//td[text()='virtual key']",
+    )
+    .await;
+
+    see(driver, "//span[@data-testid='bell-count'][text()='1']").await;
+    click(driver, "//button[@data-testid='bell']").await;
+    click(
+        driver,
+        "//ul[@data-testid='bell-list']//a[text()='executor asks to run CHG-42 on lab-1']",
+    )
+    .await;
+    let justification = driver.find("[data-testid=justification]").await.unwrap();
+    assert_eq!(
+        justification.text().await.unwrap(),
+        "Say hello, as planned."
+    );
+    let script = driver.find("[data-testid=request-script]").await.unwrap();
+    assert!(script.text().await.unwrap().contains("echo planned-two"));
+    click(driver, "//button[@data-testid='approve']").await;
+    see(
+        driver,
+        "//span[@data-testid='request-status'][text()='Approved']",
+    )
+    .await;
+    see(
+        driver,
+        "//ul[@class='decisions']/li[contains(., 'signed with a passkey')]",
+    )
+    .await;
+    save_screenshot(driver, "request-approved.png").await;
+
+    // The passkey is also a way in, instead of the password.
+    click(driver, "//button[@data-testid='sign-out']").await;
+    driver
+        .find("#username")
+        .await
+        .unwrap()
+        .send_keys("approver")
+        .await
+        .unwrap();
+    click(driver, "//button[@data-testid='passkey-sign-in']").await;
+    assert_eq!(signed_in_user(driver).await, "approver");
+    browser
+}
+
+#[tokio::test]
+async fn an_approved_request_opens_a_session_that_ticks_the_script_flags_the_rest_and_scores() {
+    let sshd = Sshd::start().await.unwrap();
+    let (server, browser) = open_app().await;
+    prepare(&server, &sshd).await;
+    let driver = &browser.driver;
+    fill_sign_in(&browser, "executor", PASSWORD).await;
+    assert_eq!(signed_in_user(driver).await, "executor");
+
+    click(driver, "//nav//a[text()='All']").await;
+    let row = driver
+        .find_xpath("//table[@data-testid='granted-credentials']//tr[td[text()='lab-1']]")
+        .await
+        .unwrap();
+    let text = row.text().await.unwrap();
+    assert!(
+        text.contains(PASSWORD_USER) && text.contains("lab operators"),
+        "{text}"
+    );
+
+    // Without an approved request, Start session asks: the group wants a justification first.
+    start_session_on_lab_1(driver).await;
+    driver
+        .find("#justification")
+        .await
+        .unwrap()
+        .send_keys("Say hello, as planned.")
+        .await
+        .unwrap();
+    click(driver, "//button[@data-testid='send-request']").await;
+    see(
+        driver,
+        "//p[@data-testid='start-answer'][contains(., 'sent')]",
+    )
+    .await;
+    click(driver, "//nav//a[text()='My requests']").await;
+    see(driver, "//table[@data-testid='my-requests']//tr[td[contains(., 'CHG-42')]]//span[text()='Pending']").await;
+
+    let approver = approve_in_own_browser(&server).await;
+
+    // The decision reaches the executor's bell over the event stream, without a reload, and
+    // the list of requests follows it.
+    see(driver, "//span[@data-testid='bell-count'][text()='1']").await;
+    see(driver, "//table[@data-testid='my-requests']//tr[td[contains(., 'CHG-42')]]//span[text()='Approved']").await;
+    click(driver, "//button[@data-testid='bell']").await;
+    see(driver, "//ul[@data-testid='bell-list']//a[text()='Your request to run CHG-42 on lab-1 is approved']").await;
+    save_screenshot(driver, "approval-notified.png").await;
+    // Opening the bell reads what it holds.
+    see(driver, "//button[@data-testid='bell'][not(span)]").await;
+    approver.driver.quit().await.unwrap();
+
+    // Now Start session opens the terminal.
+    start_session_on_lab_1(driver).await;
+
+    // The script's two lines wait to be done before anything is typed.
+    see(driver, "//aside[@data-testid='checklist']//li[@data-status='missing'][code[text()='echo planned-two']]").await;
+    driver
+        .find_xpath(
+            "//div[@data-testid='terminal']//div[contains(@class,'xterm-rows')][contains(., '$')]",
+        )
+        .await
+        .unwrap();
+    type_line(driver, "echo planned-one").await;
+    type_line(driver, "uname -s").await;
+    type_line(driver, "echo planned-two").await;
+
+    let checklist = "//aside[@data-testid='checklist']";
+    for (status, command) in [
+        ("matched", "echo planned-one"),
+        ("matched", "echo planned-two"),
+        ("unplanned", "uname -s"),
+    ] {
+        driver
+            .find_xpath(&format!(
+                "{checklist}//li[@data-status='{status}'][code[text()='{command}']]"
+            ))
+            .await
+            .unwrap_or_else(|error| panic!("{command} {status}: {error}"));
+    }
+    let ticks = driver
+        .find_all_now("[data-testid=checklist] li[data-status=matched]")
+        .await
+        .unwrap();
+    let flags = driver
+        .find_all_now("[data-testid=checklist] li[data-status=unplanned]")
+        .await
+        .unwrap();
+    assert_eq!((ticks.len(), flags.len()), (2, 1));
+    let score = driver.find("[data-testid=score]").await.unwrap();
+    assert_eq!(score.text().await.unwrap(), "67");
+    let verdict = driver.find("[data-testid=verdict]").await.unwrap();
+    assert_eq!(verdict.text().await.unwrap(), "More than necessary");
+    let screen = driver
+        .find("[data-testid=terminal] .xterm-rows")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(screen.contains("planned-two"), "{screen}");
+
+    save_screenshot(driver, "terminal-session.png").await;
+}
+
+/// Keeps what the browser shows under `target/e2e-screenshots`, for a person to look at.
+#[allow(clippy::print_stdout)] // the test's output says where the picture is
+async fn save_screenshot(driver: &WebDriver, name: &str) {
+    let png = driver.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots");
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join(name);
+    std::fs::write(&path, &png).unwrap();
+    println!("screenshot: {} ({} bytes)", path.display(), png.len());
+}

@@ -1,0 +1,99 @@
+//! The person's profile: their passkeys, to register, name and remove. Approvals and passkey
+//! sign-in use them.
+
+use changeaudit_shared::api::requests::{CeremonyStart, PasskeyInfo, PasskeyInput};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api;
+use crate::local_time;
+use crate::passkey;
+
+async fn register(name: String) -> Result<PasskeyInfo, String> {
+    let start: CeremonyStart = api::post("/api/me/passkeys/registration", &())
+        .await
+        .map_err(|error| error.message())?;
+    let credential = passkey::create(&start).await?;
+    api::post(
+        "/api/me/passkeys",
+        &PasskeyInput {
+            ceremony: start.ceremony,
+            name,
+            credential,
+        },
+    )
+    .await
+    .map_err(|error| error.message())
+}
+
+#[component]
+pub fn Profile() -> impl IntoView {
+    let reload = RwSignal::new(0_u32);
+    let keys = LocalResource::new(move || {
+        reload.track();
+        async move { api::get::<Vec<PasskeyInfo>>("/api/me/passkeys").await }
+    });
+    let name = RwSignal::new(String::new());
+    let message = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+    let add = move |_| {
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        message.set(None);
+        let chosen = name.get_untracked();
+        spawn_local(async move {
+            match register(chosen).await {
+                Ok(key) => {
+                    message.set(Some(format!("Passkey “{}” registered.", key.name)));
+                    name.set(String::new());
+                }
+                Err(error) => message.set(Some(error)),
+            }
+            pending.set(false);
+            reload.update(|n| *n += 1);
+        });
+    };
+    let remove = move |id: i64| {
+        spawn_local(async move {
+            if let Err(error) = api::delete(&format!("/api/me/passkeys/{id}")).await {
+                message.set(Some(error.message()));
+            }
+            reload.update(|n| *n += 1);
+        });
+    };
+    view! {
+        <div class="page-head"><h1>"Profile"</h1></div>
+        <h2>"Passkeys"</h2>
+        <p class="muted">"Approvals are signed with a passkey, and a passkey can sign you in."</p>
+        {move || message.get().map(|text| view! { <p class="notice" role="status" data-testid="passkey-message">{text}</p> })}
+        {move || match keys.get() {
+            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
+            Some(Ok(keys)) if keys.is_empty() => view! { <p class="empty">"No passkey yet."</p> }.into_any(),
+            Some(Ok(keys)) => view! {
+                <table class="list" data-testid="passkeys">
+                    <thead><tr><th>"Name"</th><th>"Registered"</th><th>"Last used"</th><th></th></tr></thead>
+                    <tbody>
+                        {keys.into_iter().map(|key| {
+                            let id = key.id;
+                            view! {
+                                <tr>
+                                    <td>{key.name.clone()}</td>
+                                    <td>{local_time::show(key.created_at)}</td>
+                                    <td>{key.last_used_at.map(local_time::show).unwrap_or_else(|| "never".to_owned())}</td>
+                                    <td><button class="link-button" on:click=move |_| remove(id)>"Remove"</button></td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any(),
+        }}
+        <div class="filters">
+            <input type="text" placeholder="Name, e.g. work laptop" aria-label="Passkey name" bind:value=name/>
+            <button data-testid="add-passkey" disabled=move || pending.get() on:click=add>"Add a passkey"</button>
+        </div>
+    }
+}

@@ -1,0 +1,239 @@
+//! Change Audit → My requests and My approvals, and one request in full (`/requests/:id`),
+//! where an approver approves with their passkey or disapproves with a comment. The lists
+//! follow the bell: a new notice reloads them.
+
+use changeaudit_shared::api::requests::{
+    CeremonyStart, RequestDetail, RequestSummary, Vote, VoteInput,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use crate::api;
+use crate::bell::Bell;
+use crate::listing::{List, list_view, use_list};
+use crate::local_time;
+use crate::passkey;
+
+fn table(items: Vec<RequestSummary>, testid: &'static str) -> AnyView {
+    view! {
+        <table class="list" data-testid=testid>
+            <thead>
+                <tr><th>"Request"</th><th>"Change"</th><th>"Device"</th><th>"Requester"</th>
+                    <th>"Window"</th><th>"Approvals"</th><th>"Status"</th></tr>
+            </thead>
+            <tbody>
+                {items.into_iter().map(|request| {
+                    let href = format!("/requests/{}", request.id);
+                    let window = format!("{} – {}", local_time::show(request.start_at), local_time::show(request.due_at));
+                    let status = request.status.as_str();
+                    view! {
+                        <tr>
+                            <td><A href=href>{format!("#{}", request.id)}</A></td>
+                            <td>{format!("{} {}", request.change_id, request.change_title)}</td>
+                            <td>{format!("{}@{}", request.account, request.device.name)}</td>
+                            <td>{request.requester.clone()}</td>
+                            <td>{window}</td>
+                            <td>{format!("{} of {}", request.approvals, request.approvals_required)}</td>
+                            <td><span class=format!("status status-{status}") title=request.status_reason.clone()>
+                                {request.status.label()}</span></td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// The server's reason ("the request is approved and …") as a sentence on its own.
+fn sentence(reason: &str) -> String {
+    let mut chars = reason.chars();
+    let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+    format!("{}{}.", first.unwrap_or_default(), chars.as_str())
+}
+
+/// A list that is fetched again whenever the bell hears of something new.
+fn live_list(path: &'static str) -> List<RequestSummary> {
+    let bell = use_context::<Bell>();
+    use_list::<RequestSummary>(path, move || {
+        let newest = bell.map(|bell| bell.newest()).unwrap_or_default();
+        vec![("seen", newest.to_string())]
+    })
+}
+
+#[component]
+pub fn MyRequests() -> impl IntoView {
+    let list = live_list("/api/requests/mine");
+    view! {
+        <div class="page-head"><h1>"My requests"</h1></div>
+        <p class="muted">"Start session on a credential (Credentials → All) to ask for a change's session."</p>
+        {list_view(list, |items| table(items, "my-requests"))}
+    }
+}
+
+#[component]
+pub fn MyApprovals() -> impl IntoView {
+    let list = live_list("/api/requests/to-approve");
+    view! {
+        <div class="page-head"><h1>"My approvals"</h1></div>
+        {list_view(list, |items| table(items, "my-approvals"))}
+    }
+}
+
+/// Signs the approval of request `id` with a passkey, then votes.
+async fn approve_with_passkey(id: i64, comment: String) -> Result<RequestSummary, String> {
+    let start: CeremonyStart = api::post(&format!("/api/requests/{id}/signing"), &())
+        .await
+        .map_err(|error| error.message())?;
+    let credential = passkey::sign(&start).await?;
+    let vote = VoteInput {
+        decision: Vote::Approved,
+        comment,
+        ceremony: Some(start.ceremony),
+        credential: Some(credential),
+    };
+    api::post(&format!("/api/requests/{id}/decisions"), &vote)
+        .await
+        .map_err(|error| error.message())
+}
+
+#[component]
+pub fn RequestPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|id| id.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    let reload = RwSignal::new(0_u32);
+    let detail = LocalResource::new(move || {
+        reload.track();
+        let id = id();
+        async move { api::get::<RequestDetail>(&format!("/api/requests/{id}")).await }
+    });
+    let comment = RwSignal::new(String::new());
+    let message = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+
+    let act = move |decision: Vote, passkey_required: bool| {
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        message.set(None);
+        let id = id();
+        let text = comment.get_untracked();
+        spawn_local(async move {
+            let outcome = match decision {
+                Vote::Approved if passkey_required => approve_with_passkey(id, text).await,
+                _ => {
+                    let vote = VoteInput {
+                        decision,
+                        comment: text,
+                        ceremony: None,
+                        credential: None,
+                    };
+                    api::post::<_, RequestSummary>(&format!("/api/requests/{id}/decisions"), &vote)
+                        .await
+                        .map_err(|error| error.message())
+                }
+            };
+            match outcome {
+                Ok(request) => message.set(Some(format!(
+                    "Recorded. The request is {}.",
+                    request.status.label().to_lowercase()
+                ))),
+                Err(error) => message.set(Some(error)),
+            }
+            pending.set(false);
+            reload.update(|n| *n += 1);
+        });
+    };
+    let cancel = move |_| {
+        let id = id();
+        spawn_local(async move {
+            if let Err(error) =
+                api::post::<_, RequestSummary>(&format!("/api/requests/{id}/cancel"), &()).await
+            {
+                message.set(Some(error.message()));
+            }
+            reload.update(|n| *n += 1);
+        });
+    };
+
+    view! {
+        {move || message.get().map(|text| view! { <p class="notice" role="status" data-testid="request-message">{text}</p> })}
+        {move || match detail.get() {
+            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
+            Some(Ok(detail)) => {
+                let request = detail.request.clone();
+                let change = detail.change.clone();
+                let passkey_required = detail.passkey_required;
+                let devices = change.devices.iter().map(|d| d.name.clone()).collect::<Vec<_>>().join(", ");
+                let status = request.status.as_str();
+                view! {
+                    <div class="page-head">
+                        <h1>{format!("Request #{} — {}", request.id, change.id)}</h1>
+                        <span class=format!("status status-{status}") data-testid="request-status">{request.status.label()}</span>
+                    </div>
+                    {(!request.status_reason.is_empty()).then(|| view! { <p class="muted">{request.status_reason.clone()}</p> })}
+                    <dl class="facts">
+                        <dt>"Change"</dt><dd>{format!("{} — {}", change.id, change.title)}</dd>
+                        <dt>"Description"</dt><dd>{change.description.clone()}</dd>
+                        <dt>"Window"</dt><dd>{format!("{} – {}", local_time::show(change.start_at), local_time::show(change.due_at))}</dd>
+                        <dt>"Devices"</dt><dd>{devices}</dd>
+                        <dt>"Credential"</dt><dd>{format!("{}@{}", request.account, request.device.name)}</dd>
+                        <dt>"Requester"</dt><dd>{request.requester.clone()}</dd>
+                        <dt>"Justification"</dt><dd data-testid="justification">{request.justification.clone()}</dd>
+                        <dt>"Approvals"</dt><dd>{format!("{} of {}", request.approvals, request.approvals_required)}</dd>
+                        <dt>"Change digest"</dt><dd><code>{detail.change_digest.clone()}</code></dd>
+                    </dl>
+                    <h2>"Script"</h2>
+                    <pre class="script" data-testid="request-script">{change.script.clone()}</pre>
+                    <h2>"Decisions"</h2>
+                    {if detail.decisions.is_empty() {
+                        view! { <p class="muted">"No votes yet."</p> }.into_any()
+                    } else {
+                        view! {
+                            <ul class="decisions">
+                                {detail.decisions.iter().map(|decision| view! {
+                                    <li>
+                                        {format!("{} {} {}", decision.approver, decision.decision.as_str(), local_time::show(decision.decided_at))}
+                                        {decision.signed.then_some(" · signed with a passkey")}
+                                        {decision.voided.then_some(" · void")}
+                                        {(!decision.comment.is_empty()).then(|| format!(" — {}", decision.comment))}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }}
+                    {match detail.cannot_vote.clone() {
+                        Some(why) => view! { <p class="muted" data-testid="cannot-vote">{sentence(&why)}</p> }.into_any(),
+                        None => view! {
+                            <div class="vote">
+                                <label for="comment">"Comment"</label>
+                                <textarea id="comment" rows="2" bind:value=comment></textarea>
+                                <div class="actions">
+                                    <button data-testid="approve" disabled=move || pending.get()
+                                        on:click=move |_| act(Vote::Approved, passkey_required)>
+                                        {if passkey_required { "Approve with passkey" } else { "Approve" }}
+                                    </button>
+                                    <button class="danger" data-testid="disapprove" disabled=move || pending.get()
+                                        on:click=move |_| act(Vote::Disapproved, false)>"Disapprove"</button>
+                                </div>
+                            </div>
+                        }.into_any(),
+                    }}
+                    {detail.can_cancel.then(|| view! {
+                        <button class="link-button" on:click=cancel>"Cancel this request"</button>
+                    })}
+                }.into_any()
+            }
+        }}
+    }
+}
