@@ -1,6 +1,10 @@
 //! The bell: the person's notifications, kept live by the server's event stream
 //! (`/api/me/notifications/stream`), with the unread count in the top bar. Pages that show
-//! requests read `Bell::newest` to reload when something happens.
+//! requests call `Bell::track` to reload when something happens.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
 
 use changeaudit_shared::api::requests::Inbox;
 use leptos::prelude::*;
@@ -16,7 +20,14 @@ use crate::api;
 #[derive(Clone, Copy)]
 pub struct Bell {
     inbox: RwSignal<Option<Inbox>>,
+    /// Beats every `PULSE`: what changes without a notice to this person (another approver's
+    /// vote) still shows within that time.
+    pulse: RwSignal<u64>,
 }
+
+const PULSE: Duration = Duration::from_secs(15);
+/// How long to wait before opening the stream again once the browser has given it up.
+const REOPEN_AFTER: Duration = Duration::from_secs(5);
 
 impl Bell {
     /// The ID of the newest notification, 0 before any.
@@ -29,12 +40,26 @@ impl Bell {
             })
             .unwrap_or(0)
     }
+
+    /// Makes the caller (a resource, an effect) run again on each notice and each pulse.
+    pub fn track(&self) {
+        self.newest();
+        self.pulse.track();
+    }
 }
 
-/// Opens the stream and shares the bell with every page.
-pub fn provide_bell() {
-    let inbox = RwSignal::new(None::<Inbox>);
-    provide_context(Bell { inbox });
+/// The open stream with its listeners, which must live as long as it does.
+type Stream = (
+    EventSource,
+    Closure<dyn Fn(MessageEvent)>,
+    Closure<dyn Fn(web_sys::Event)>,
+);
+type Slot = Rc<RefCell<Option<Stream>>>;
+
+/// Opens the stream into `slot`. `EventSource` retries a dropped connection by itself, but
+/// gives up for good on an answer that is not a stream (a proxy's 502 during a restart): then
+/// it is opened again after a pause, for as long as the bell lives.
+fn open(inbox: RwSignal<Option<Inbox>>, slot: &Slot) {
     let Ok(source) = EventSource::new("/api/me/notifications/stream") else {
         return;
     };
@@ -45,24 +70,65 @@ pub fn provide_bell() {
             inbox.set(Some(received));
         }
     });
-    // `EventSource` retries by itself when the connection drops.
+    let weak = Rc::downgrade(slot);
+    let on_error = Closure::<dyn Fn(web_sys::Event)>::new(move |_| {
+        let Some(slot) = weak.upgrade() else { return };
+        let closed = slot
+            .borrow()
+            .as_ref()
+            .is_some_and(|(source, _, _)| source.ready_state() == EventSource::CLOSED);
+        if closed {
+            let weak = Rc::downgrade(&slot);
+            set_timeout(
+                move || {
+                    // Gone when the bell was cleaned up meanwhile.
+                    if let Some(slot) = weak.upgrade()
+                        && slot.borrow().is_some()
+                    {
+                        open(inbox, &slot);
+                    }
+                },
+                REOPEN_AFTER,
+            );
+        }
+    });
     let _ = source.add_event_listener_with_callback("inbox", on_inbox.as_ref().unchecked_ref());
-    let kept = SendWrapper::new((source, on_inbox));
+    let _ = source.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
+    if let Some((old, _, _)) = slot.replace(Some((source, on_inbox, on_error))) {
+        old.close();
+    }
+}
+
+/// Opens the stream and shares the bell with every page.
+pub fn provide_bell() {
+    let inbox = RwSignal::new(None::<Inbox>);
+    let pulse = RwSignal::new(0_u64);
+    provide_context(Bell { inbox, pulse });
+    let slot: Slot = Rc::new(RefCell::new(None));
+    open(inbox, &slot);
+    let interval = set_interval_with_handle(move || pulse.update(|n| *n += 1), PULSE).ok();
+    let kept = SendWrapper::new((slot, interval));
     on_cleanup(move || {
-        let (source, _listener) = kept.take();
-        source.close();
+        let (slot, interval) = kept.take();
+        if let Some((source, _, _)) = slot.borrow_mut().take() {
+            source.close();
+        }
+        if let Some(interval) = interval {
+            interval.clear();
+        }
     });
 }
 
 #[component]
 pub fn BellButton() -> impl IntoView {
-    let Bell { inbox } = expect_context::<Bell>();
+    let bell = expect_context::<Bell>();
+    let inbox = bell.inbox;
     let open = RwSignal::new(false);
     let unread = move || inbox.with(|inbox| inbox.as_ref().map_or(0, |inbox| inbox.unread));
     let toggle = move |_| {
         let opening = !open.get_untracked();
         open.set(opening);
-        let newest = Bell { inbox }.newest();
+        let newest = bell.newest();
         if opening && unread() > 0 {
             spawn_local(async move {
                 let read = api::post::<_, ()>(
@@ -72,10 +138,15 @@ pub fn BellButton() -> impl IntoView {
                 .await;
                 // The stream would say so within a second; the person should not wait for it.
                 if read.is_ok() {
+                    // Only what was shown: a notice that came in meanwhile stays unread.
                     inbox.update(|inbox| {
                         if let Some(inbox) = inbox {
-                            inbox.unread = 0;
-                            inbox.items.iter_mut().for_each(|item| item.read = true);
+                            let mut marked = 0;
+                            for item in inbox.items.iter_mut().filter(|item| item.id <= newest) {
+                                marked += i64::from(!item.read);
+                                item.read = true;
+                            }
+                            inbox.unread = (inbox.unread - marked).max(0);
                         }
                     });
                 }
@@ -84,7 +155,9 @@ pub fn BellButton() -> impl IntoView {
     };
     view! {
         <div class="bell">
-            <button class="link-button" aria-label="Notifications" data-testid="bell" on:click=toggle>
+            <button class="link-button" data-testid="bell" on:click=toggle
+                aria-label=move || format!("Notifications, {} unread", unread())
+                aria-expanded=move || open.get().to_string()>
                 // Drawn, not an emoji: not every system has a font with one.
                 <svg class="bell-icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">
                     <path d="M12 2a6 6 0 0 0-6 6v4.5L4 16v1h16v-1l-2-3.5V8a6 6 0 0 0-6-6zm0 20a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22z"

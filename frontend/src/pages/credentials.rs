@@ -32,8 +32,10 @@ pub fn GrantedCredentials() -> impl IntoView {
         use_list::<GrantedCredential>("/api/me/credentials", move || vec![("q", filter.get())]);
     let asking = RwSignal::new(None::<Asking>);
     let navigate = use_navigate();
+    let pending = RwSignal::new(false);
     let ask = move |current: Asking| {
         let navigate = navigate.clone();
+        pending.set(true);
         spawn_local(async move {
             let input = StartInput {
                 credential_id: current.credential_id,
@@ -41,6 +43,13 @@ pub fn GrantedCredentials() -> impl IntoView {
                 justification: current.justification.clone(),
             };
             let answer = api::post::<_, StartAnswer>("/api/requests", &input).await;
+            pending.set(false);
+            // The person may have turned to another credential meanwhile: this answer is stale.
+            if asking.with_untracked(|now| now.as_ref().map(|a| a.credential_id))
+                != Some(current.credential_id)
+            {
+                return;
+            }
             let mut next = current.clone();
             next.needs = None;
             match answer {
@@ -133,7 +142,7 @@ pub fn GrantedCredentials() -> impl IntoView {
                                     on:input=move |event| asking.update(|a| if let Some(a) = a { a.justification = event_target_value(&event) })></textarea>
                                 <span class="field-error">{detail}</span>
                             })}
-                            <button data-testid="send-request" on:click=resend>"Send request"</button>
+                            <button data-testid="send-request" disabled=move || pending.get() on:click=resend>"Send request"</button>
                         }
                     })}
                 </section>
@@ -156,7 +165,8 @@ pub fn GrantedCredentials() -> impl IntoView {
                                 <td>{granted.account.clone()}</td>
                                 <td>{granted.tags.iter().map(|tag| view! { <span class="tag">{tag.clone()}</span> }).collect_view()}</td>
                                 <td>{groups}</td>
-                                <td><button data-testid="start-session" on:click=move |_| start(id, label.clone())>"Start session"</button></td>
+                                <td><button data-testid="start-session" disabled=move || pending.get()
+                                    on:click=move |_| start(id, label.clone())>"Start session"</button></td>
                             </tr>
                         }
                     }).collect_view()}

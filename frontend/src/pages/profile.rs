@@ -2,18 +2,18 @@
 //! sign-in use them.
 
 use changeaudit_shared::api::requests::{CeremonyStart, PasskeyInfo, PasskeyInput};
+use changeaudit_shared::problem::FieldError;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api;
+use crate::api::{self, ApiError};
+use crate::forms::FieldErrors;
 use crate::local_time;
 use crate::passkey;
 
-async fn register(name: String) -> Result<PasskeyInfo, String> {
-    let start: CeremonyStart = api::post("/api/me/passkeys/registration", &())
-        .await
-        .map_err(|error| error.message())?;
-    let credential = passkey::create(&start).await?;
+async fn register(name: String) -> Result<PasskeyInfo, ApiError> {
+    let start: CeremonyStart = api::post("/api/me/passkeys/registration", &()).await?;
+    let credential = passkey::create(&start).await.map_err(ApiError::Browser)?;
     api::post(
         "/api/me/passkeys",
         &PasskeyInput {
@@ -23,7 +23,6 @@ async fn register(name: String) -> Result<PasskeyInfo, String> {
         },
     )
     .await
-    .map_err(|error| error.message())
 }
 
 #[component]
@@ -36,20 +35,32 @@ pub fn Profile() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let message = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
+    let errors = FieldErrors::new();
     let add = move |_| {
         if pending.get_untracked() {
             return;
         }
         pending.set(true);
         message.set(None);
-        let chosen = name.get_untracked();
+        let chosen = name.get_untracked().trim().to_owned();
+        // Checked before the authenticator is asked: a refusal after it would leave a passkey
+        // on the authenticator that the server never registered.
+        if chosen.is_empty() {
+            errors.0.set(vec![FieldError {
+                field: "name".to_owned(),
+                detail: "is required: name the device holding the passkey".to_owned(),
+            }]);
+            pending.set(false);
+            return;
+        }
+        errors.clear();
         spawn_local(async move {
             match register(chosen).await {
                 Ok(key) => {
                     message.set(Some(format!("Passkey “{}” registered.", key.name)));
                     name.set(String::new());
                 }
-                Err(error) => message.set(Some(error)),
+                Err(error) => message.set(Some(errors.take(error))),
             }
             pending.set(false);
             reload.update(|n| *n += 1);
@@ -92,8 +103,10 @@ pub fn Profile() -> impl IntoView {
             }.into_any(),
         }}
         <div class="filters">
-            <input type="text" placeholder="Name, e.g. work laptop" aria-label="Passkey name" bind:value=name/>
+            <input type="text" placeholder="Name, e.g. work laptop" aria-label="Passkey name" maxlength="100" bind:value=name/>
             <button data-testid="add-passkey" disabled=move || pending.get() on:click=add>"Add a passkey"</button>
         </div>
+        {errors.under("name")}
+        {errors.under("credential")}
     }
 }

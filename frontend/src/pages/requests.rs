@@ -10,8 +10,9 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-use crate::api;
+use crate::api::{self, ApiError};
 use crate::bell::Bell;
+use crate::forms::FieldErrors;
 use crate::listing::{List, list_view, use_list};
 use crate::local_time;
 use crate::passkey;
@@ -54,12 +55,15 @@ fn sentence(reason: &str) -> String {
     format!("{}{}.", first.unwrap_or_default(), chars.as_str())
 }
 
-/// A list that is fetched again whenever the bell hears of something new.
+/// A list that is fetched again whenever the bell hears of something new, or its pulse beats
+/// (others' votes reach nobody's bell but still change the list).
 fn live_list(path: &'static str) -> List<RequestSummary> {
     let bell = use_context::<Bell>();
     use_list::<RequestSummary>(path, move || {
-        let newest = bell.map(|bell| bell.newest()).unwrap_or_default();
-        vec![("seen", newest.to_string())]
+        if let Some(bell) = bell {
+            bell.track();
+        }
+        Vec::new()
     })
 }
 
@@ -83,20 +87,16 @@ pub fn MyApprovals() -> impl IntoView {
 }
 
 /// Signs the approval of request `id` with a passkey, then votes.
-async fn approve_with_passkey(id: i64, comment: String) -> Result<RequestSummary, String> {
-    let start: CeremonyStart = api::post(&format!("/api/requests/{id}/signing"), &())
-        .await
-        .map_err(|error| error.message())?;
-    let credential = passkey::sign(&start).await?;
+async fn approve_with_passkey(id: i64, comment: String) -> Result<RequestSummary, ApiError> {
+    let start: CeremonyStart = api::post(&format!("/api/requests/{id}/signing"), &()).await?;
+    let credential = passkey::sign(&start).await.map_err(ApiError::Browser)?;
     let vote = VoteInput {
         decision: Vote::Approved,
         comment,
         ceremony: Some(start.ceremony),
         credential: Some(credential),
     };
-    api::post(&format!("/api/requests/{id}/decisions"), &vote)
-        .await
-        .map_err(|error| error.message())
+    api::post(&format!("/api/requests/{id}/decisions"), &vote).await
 }
 
 #[component]
@@ -110,14 +110,26 @@ pub fn RequestPage() -> impl IntoView {
             .unwrap_or(0)
     };
     let reload = RwSignal::new(0_u32);
+    let bell = use_context::<Bell>();
     let detail = LocalResource::new(move || {
         reload.track();
+        if let Some(bell) = bell {
+            bell.track();
+        }
         let id = id();
         async move { api::get::<RequestDetail>(&format!("/api/requests/{id}")).await }
     });
     let comment = RwSignal::new(String::new());
     let message = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
+    let errors = FieldErrors::new();
+    // Following the bell from one request to another keeps this page: start the next afresh.
+    Effect::new(move |_| {
+        id();
+        comment.set(String::new());
+        message.set(None);
+        errors.clear();
+    });
 
     let act = move |decision: Vote, passkey_required: bool| {
         if pending.get_untracked() {
@@ -125,6 +137,7 @@ pub fn RequestPage() -> impl IntoView {
         }
         pending.set(true);
         message.set(None);
+        errors.clear();
         let id = id();
         let text = comment.get_untracked();
         spawn_local(async move {
@@ -139,7 +152,6 @@ pub fn RequestPage() -> impl IntoView {
                     };
                     api::post::<_, RequestSummary>(&format!("/api/requests/{id}/decisions"), &vote)
                         .await
-                        .map_err(|error| error.message())
                 }
             };
             match outcome {
@@ -147,7 +159,7 @@ pub fn RequestPage() -> impl IntoView {
                     "Recorded. The request is {}.",
                     request.status.label().to_lowercase()
                 ))),
-                Err(error) => message.set(Some(error)),
+                Err(error) => message.set(Some(errors.take(error))),
             }
             pending.set(false);
             reload.update(|n| *n += 1);
@@ -218,6 +230,7 @@ pub fn RequestPage() -> impl IntoView {
                             <div class="vote">
                                 <label for="comment">"Comment"</label>
                                 <textarea id="comment" rows="2" bind:value=comment></textarea>
+                                {errors.under("comment")}
                                 <div class="actions">
                                     <button data-testid="approve" disabled=move || pending.get()
                                         on:click=move |_| act(Vote::Approved, passkey_required)>
