@@ -10,6 +10,7 @@ pub mod board;
 pub mod command;
 pub mod host_key;
 pub mod line_error;
+pub mod merkle;
 pub mod navigation;
 pub mod problem;
 pub mod recognizer;
