@@ -16,6 +16,7 @@ use changeaudit_backend::clock::{Clock, SystemClock};
 use changeaudit_backend::config::Config;
 use changeaudit_backend::db::Database;
 use changeaudit_backend::secret::Secret;
+use changeaudit_backend::trail::key::TrailKey;
 use changeaudit_backend::users;
 use changeaudit_backend::vault::MasterKey;
 use changeaudit_e2e::{KEY_USER, Sshd};
@@ -135,6 +136,7 @@ async fn through_the_broker(sshd: &Sshd) -> Vec<Duration> {
         db.clone(),
         Arc::new(SystemClock),
         MasterKey::generate(),
+        TrailKey::from_seed(&[7; 32]),
     )
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

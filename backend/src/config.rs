@@ -50,12 +50,19 @@ pub struct Config {
     pub webhook_url: Option<String>,
     /// The key of the webhook's HMAC-SHA256 signature header.
     pub webhook_secret: Option<Secret<String>>,
+    /// The trail's Ed25519 signing key (created with its `.pub` on first run). Every replica
+    /// needs the same one.
+    pub trail_key_file: PathBuf,
+    /// A checkpoint is signed once this many events are new…
+    pub checkpoint_events: u64,
+    /// …or once this long has passed with any new event.
+    pub checkpoint_interval: Duration,
     /// A tracing filter such as `info` or `info,sqlx=warn`.
     pub log: String,
 }
 
 /// The variables read, in the order the README lists them.
-pub const ENV_VARS: [&str; 21] = [
+pub const ENV_VARS: [&str; 24] = [
     "CHANGEAUDIT_CONFIG",
     "CHANGEAUDIT_LISTEN",
     "CHANGEAUDIT_DATA_DIR",
@@ -76,6 +83,9 @@ pub const ENV_VARS: [&str; 21] = [
     "CHANGEAUDIT_SMTP_FROM",
     "CHANGEAUDIT_WEBHOOK_URL",
     "CHANGEAUDIT_WEBHOOK_SECRET",
+    "CHANGEAUDIT_TRAIL_KEY_FILE",
+    "CHANGEAUDIT_CHECKPOINT_EVENTS",
+    "CHANGEAUDIT_CHECKPOINT_SECONDS",
     "CHANGEAUDIT_LOG",
 ];
 
@@ -115,6 +125,9 @@ struct Layer {
     smtp_from: Option<String>,
     webhook_url: Option<String>,
     webhook_secret: Option<Secret<String>>,
+    trail_key_file: Option<PathBuf>,
+    checkpoint_events: Option<u64>,
+    checkpoint_seconds: Option<u64>,
     log: Option<String>,
 }
 
@@ -140,6 +153,9 @@ impl Layer {
             smtp_from: self.smtp_from.or(base.smtp_from),
             webhook_url: self.webhook_url.or(base.webhook_url),
             webhook_secret: self.webhook_secret.or(base.webhook_secret),
+            trail_key_file: self.trail_key_file.or(base.trail_key_file),
+            checkpoint_events: self.checkpoint_events.or(base.checkpoint_events),
+            checkpoint_seconds: self.checkpoint_seconds.or(base.checkpoint_seconds),
             log: self.log.or(base.log),
         }
     }
@@ -177,6 +193,9 @@ impl Layer {
             smtp_from: text("CHANGEAUDIT_SMTP_FROM"),
             webhook_url: text("CHANGEAUDIT_WEBHOOK_URL"),
             webhook_secret: text("CHANGEAUDIT_WEBHOOK_SECRET").map(Secret::new),
+            trail_key_file: text("CHANGEAUDIT_TRAIL_KEY_FILE").map(PathBuf::from),
+            checkpoint_events: parse_var(env, "CHANGEAUDIT_CHECKPOINT_EVENTS")?,
+            checkpoint_seconds: parse_var(env, "CHANGEAUDIT_CHECKPOINT_SECONDS")?,
             log: text("CHANGEAUDIT_LOG"),
         })
     }
@@ -297,6 +316,17 @@ impl Layer {
                 "is required with webhook_url: receivers check each call's signature with it",
             ));
         }
+        let trail_key_file = self
+            .trail_key_file
+            .unwrap_or_else(|| data_dir.join("trail.key"));
+        let checkpoint_events = self.checkpoint_events.unwrap_or(1000);
+        if checkpoint_events == 0 {
+            return Err(invalid("checkpoint_events", "must be at least 1"));
+        }
+        let checkpoint_seconds = self.checkpoint_seconds.unwrap_or(60);
+        if checkpoint_seconds == 0 {
+            return Err(invalid("checkpoint_seconds", "must be at least 1"));
+        }
         if let Some(password) = &self.admin_password
             && password.expose().chars().count() < MIN_ADMIN_PASSWORD_CHARS
         {
@@ -337,6 +367,9 @@ impl Layer {
                 .unwrap_or_else(|| "changeaudit <changeaudit@localhost>".to_owned()),
             webhook_url: self.webhook_url,
             webhook_secret: self.webhook_secret,
+            trail_key_file,
+            checkpoint_events,
+            checkpoint_interval: Duration::from_secs(checkpoint_seconds),
             log: self.log.unwrap_or_else(|| "info".to_owned()),
         })
     }

@@ -24,6 +24,7 @@ pub mod secret;
 pub mod startup;
 pub mod state;
 pub mod terminal;
+pub mod trail;
 pub mod users;
 pub mod vault;
 pub mod web;
@@ -41,9 +42,9 @@ pub fn app(state: AppState) -> Router {
     web::router(state)
 }
 
-/// Starts the work every replica does besides answering requests: expiring due requests and
-/// sending queued notifications. Both keep their state in the database, so any number of
-/// replicas may run them.
+/// Starts the work every replica does besides answering requests: expiring due requests,
+/// signing the trail's checkpoints and sending queued notifications. All keep their state in
+/// the database, so any number of replicas may run them.
 pub fn spawn_workers(state: &AppState) {
     let expiring = state.clone();
     tokio::spawn(every(
@@ -52,6 +53,23 @@ pub fn spawn_workers(state: &AppState) {
         move || {
             let state = expiring.clone();
             async move { approvals::flow::expire_due(&state).await }
+        },
+    ));
+    let signing = state.clone();
+    tokio::spawn(every(
+        Duration::from_secs(2),
+        "signing trail checkpoints",
+        move || {
+            let state = signing.clone();
+            async move {
+                trail::checkpoints::checkpoint_if_due(
+                    &state.db,
+                    &state.trail_key,
+                    state.checkpoints,
+                    state.clock.now(),
+                )
+                .await
+            }
         },
     ));
     let sending = state.clone();

@@ -1,10 +1,12 @@
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use changeaudit_backend::audit_cli::{self, AuditArgs, AuditError};
 use changeaudit_backend::config::Config;
 use changeaudit_backend::startup;
+use changeaudit_backend::trail::key::read_public_key;
+use changeaudit_backend::trail::verify::{Recordings, verify_file};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -31,6 +33,31 @@ enum Command {
     RotateMasterKey,
     /// Check a recording against a script, offline: the commands run, the board, the score.
     Audit(AuditOptions),
+    /// Write the whole audit trail with its signed checkpoints as JSON lines.
+    Export(ExportOptions),
+    /// Verify an export offline: the chain, every checkpoint's root and signature, the
+    /// recordings when given, and every approval's passkey signature.
+    Verify(VerifyOptions),
+}
+
+#[derive(Args)]
+struct ExportOptions {
+    /// Where to write (standard output when absent).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct VerifyOptions {
+    /// The export to verify (from `changeaudit export` or the web app's download).
+    #[arg(long, value_name = "FILE")]
+    export: PathBuf,
+    /// The trail's public key: 64 hex digits, as in `trail.key.pub` or Admin → Audit trail.
+    #[arg(long, value_name = "FILE")]
+    public_key: PathBuf,
+    /// A folder holding the session recordings, to check each against its sealed digest.
+    #[arg(long, value_name = "DIR")]
+    recordings: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -54,6 +81,7 @@ enum ServerTask {
     Serve,
     Migrate,
     RotateMasterKey,
+    Export(Option<PathBuf>),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +91,10 @@ fn main() -> ExitCode {
         Command::Serve => run_server(ServerTask::Serve, cli.config.as_deref()),
         Command::Migrate => run_server(ServerTask::Migrate, cli.config.as_deref()),
         Command::RotateMasterKey => run_server(ServerTask::RotateMasterKey, cli.config.as_deref()),
+        Command::Export(options) => {
+            run_server(ServerTask::Export(options.output), cli.config.as_deref())
+        }
+        Command::Verify(options) => verify(&options),
     }
 }
 
@@ -85,6 +117,32 @@ fn audit(options: AuditOptions) -> ExitCode {
                 AuditError::Write(_) => ExitCode::FAILURE,
                 AuditError::Read { .. } | AuditError::Invalid { .. } => ExitCode::from(2),
             }
+        }
+    }
+}
+
+/// Needs no configuration or database: the export, the public key and the recordings are all.
+/// Exits 0 when everything holds, 1 naming the first fault, 2 when the inputs are unusable.
+fn verify(options: &VerifyOptions) -> ExitCode {
+    let public_key = match read_public_key(&options.public_key) {
+        Ok(key) => key,
+        Err(error) => {
+            eprintln!("changeaudit verify: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let recordings = options.recordings.clone().map(Recordings);
+    match verify_file(&options.export, public_key, recordings) {
+        Ok(summary) => {
+            let mut out = std::io::stdout().lock();
+            if writeln!(out, "verified: {summary}").is_err() {
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(fault) => {
+            eprintln!("changeaudit verify: FAILED at {fault}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -125,6 +183,7 @@ fn run_server(task: ServerTask, config_file: Option<&Path>) -> ExitCode {
             ServerTask::Serve => startup::serve(config).await,
             ServerTask::Migrate => startup::migrate(&config).await,
             ServerTask::RotateMasterKey => startup::rotate_master_key(&config).await,
+            ServerTask::Export(output) => startup::export(&config, output.as_deref()).await,
         }
     });
     match result {

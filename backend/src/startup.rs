@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::db::Database;
 use crate::secret::Secret;
 use crate::state::AppState;
+use crate::trail::key::TrailKey;
 use crate::vault::MasterKey;
 use crate::{random, rotation, users};
 
@@ -35,6 +36,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     create_data_dir(&config.data_dir)?;
     let master_key = load_master_key(&config)?;
+    let trail_key = load_trail_key(&config)?;
     let db = Database::open(config.database_url.expose()).await?;
     rotation::check_key_matches(&config, &db, &master_key).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -52,7 +54,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     announce(&format!("changeaudit listening on {shown}"))?;
 
-    let state = AppState::new(&config, db.clone(), clock, master_key)?;
+    let state = AppState::new(&config, db.clone(), clock, master_key, trail_key)?;
     crate::spawn_workers(&state);
     let app = crate::app(state);
     crate::serve(listener, app, shutdown_signal())
@@ -60,6 +62,48 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .context("serving")?;
     db.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The trail's signing key, created on first run. Like the master key, one that cannot be read
+/// stops start-up: checkpoints are never signed by a key nobody can check.
+pub fn load_trail_key(config: &Config) -> anyhow::Result<TrailKey> {
+    let path = &config.trail_key_file;
+    let (key, created) = TrailKey::load_or_create(path)?;
+    if created {
+        tracing::warn!(
+            path = %path.display(),
+            key_id = key.id(),
+            public_key = %key.public_key_hex(),
+            "created the trail's signing key: back it up; its public key (also in the .pub file beside it) verifies exports"
+        );
+    }
+    Ok(key)
+}
+
+/// `changeaudit export`: the whole trail as JSON lines, to `output` or standard output.
+pub async fn export(config: &Config, output: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let key = load_trail_key(config)?;
+    let db = Database::open(config.database_url.expose()).await?;
+    let now = SystemClock.now();
+    let exported = match output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            crate::trail::export::export(&db, &key, now, &mut out).await?
+        }
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            crate::trail::export::export(&db, &key, now, &mut out).await?
+        }
+    };
+    db.close().await;
+    tracing::info!(
+        events = exported.events,
+        checkpoints = exported.checkpoints,
+        "trail exported"
+    );
     Ok(())
 }
 

@@ -9,6 +9,8 @@ use crate::db::Database;
 use crate::notifications::Outbound;
 use crate::passkeys::{RelyingParty, RelyingPartyError};
 use crate::recordings::{LocalFolder, RecordingStore};
+use crate::trail::checkpoints;
+use crate::trail::key::TrailKey;
 use crate::vault::MasterKey;
 use crate::web::client_ip::IpNet;
 use crate::web::csrf::TrustedOrigins;
@@ -34,6 +36,9 @@ pub struct Shared {
     pub passkeys: RelyingParty,
     /// Where notifications go besides the app.
     pub outbound: Outbound,
+    /// Signs the trail's checkpoints.
+    pub trail_key: Arc<TrailKey>,
+    pub checkpoints: checkpoints::Policy,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +64,7 @@ impl AppState {
         db: Database,
         clock: Arc<dyn Clock>,
         master_key: MasterKey,
+        trail_key: TrailKey,
     ) -> Result<Self, RelyingPartyError> {
         let mut origins = config.trusted_origins.clone();
         origins.extend(config.public_url.clone());
@@ -81,6 +87,11 @@ impl AppState {
             trusted_proxies: config.trusted_proxies.clone(),
             passkeys: RelyingParty::new(config.public_url.as_deref())?,
             outbound: Outbound::new(config),
+            trail_key: Arc::new(trail_key),
+            checkpoints: checkpoints::Policy {
+                every_events: config.checkpoint_events,
+                every: config.checkpoint_interval,
+            },
         })))
     }
 }

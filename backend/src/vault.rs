@@ -189,7 +189,7 @@ pub fn sealed_key_id(sealed: &str) -> Option<&str> {
 }
 
 /// Creates `path` readable and writable by its owner only, refusing to replace a file.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -200,7 +200,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 #[cfg(unix)]
-fn refuse_if_open(path: &Path) -> Result<(), VaultError> {
+pub(crate) fn refuse_if_open(path: &Path) -> Result<(), VaultError> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path)
         .map_err(|source| VaultError::Io {
@@ -219,7 +219,7 @@ fn refuse_if_open(path: &Path) -> Result<(), VaultError> {
 }
 
 #[cfg(not(unix))]
-fn refuse_if_open(_: &Path) -> Result<(), VaultError> {
+pub(crate) fn refuse_if_open(_: &Path) -> Result<(), VaultError> {
     Ok(())
 }
 

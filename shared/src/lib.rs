@@ -8,6 +8,7 @@ pub mod approval;
 pub mod asciicast;
 pub mod board;
 pub mod command;
+pub mod export;
 pub mod host_key;
 pub mod line_error;
 pub mod merkle;

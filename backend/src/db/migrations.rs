@@ -66,6 +66,12 @@ const STEPS: &[Step] = &[
             "../../migrations/postgres/0007_approvals_passkeys_and_notifications.sql"
         ),
     },
+    Step {
+        version: 8,
+        description: "trail checkpoints",
+        sqlite: include_str!("../../migrations/sqlite/0008_trail_checkpoints.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_trail_checkpoints.sql"),
+    },
 ];
 
 #[derive(Debug)]

@@ -9,6 +9,7 @@ use changeaudit_backend::clock::{ManualClock, Timestamp};
 use changeaudit_backend::config::Config;
 use changeaudit_backend::db::Database;
 use changeaudit_backend::secret::Secret;
+use changeaudit_backend::trail::key::TrailKey;
 use changeaudit_backend::users;
 use changeaudit_backend::vault::MasterKey;
 use reqwest::cookie::{CookieStore, Jar};
@@ -154,8 +155,16 @@ impl TestApp {
         let config = Config::load(None, &env).expect("test configuration");
         let master_key = MasterKey::from_base64(&Secret::new(TEST_MASTER_KEY.to_owned()))
             .expect("the test master key");
-        let state = AppState::new(&config, db.clone(), Arc::new(clock.clone()), master_key)
-            .expect("the test state");
+        let (trail_key, _) =
+            TrailKey::load_or_create(&config.trail_key_file).expect("the test trail key");
+        let state = AppState::new(
+            &config,
+            db.clone(),
+            Arc::new(clock.clone()),
+            master_key,
+            trail_key,
+        )
+        .expect("the test state");
 
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
         let address = format!("http://{}", listener.local_addr().expect("bound address"));

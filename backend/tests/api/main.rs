@@ -25,4 +25,5 @@ mod sessions;
 mod sign_in;
 mod terminal;
 mod terminal_client;
+mod trail;
 mod users_and_groups;

@@ -1,0 +1,222 @@
+//! Signed checkpoints: every `every_events` events, or every `every` when fewer came, a replica
+//! extends the Merkle tree over the events since the last checkpoint, checks their chain on the
+//! way (it never signs a broken one), stores the new perfect subtrees and signs the tree's size,
+//! root and time. Any replica may do it: the write lock makes one of them at a time, and the
+//! next finds nothing due.
+
+use std::time::Duration;
+
+use changeaudit_shared::export::{Checkpoint, canonical_into, event_leaf, signed_text};
+use changeaudit_shared::merkle::{Frontier, Hash, parse_hash};
+use changeaudit_shared::trail::{ChainBreak, GENESIS, hex};
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Row};
+
+use crate::clock::Timestamp;
+use crate::db::{Database, DbError};
+use crate::trail::key::TrailKey;
+
+/// Subtrees below this level are not stored: a proof hashes them from at most 8 events.
+pub const STORED_FROM_LEVEL: u32 = 4;
+/// Events read from the database at a time while extending the tree.
+const BATCH: i64 = 10_000;
+
+/// When a checkpoint is due.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub every_events: u64,
+    pub every: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("the trail is broken at event {}: {}; no checkpoint is signed over it", .0.seq, .0.reason)]
+    Broken(ChainBreak),
+}
+
+impl From<sqlx::Error> for CheckpointError {
+    fn from(error: sqlx::Error) -> Self {
+        CheckpointError::Db(DbError::from(error))
+    }
+}
+
+/// A checkpoint as stored, with the frontier to go on from.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub checkpoint: Checkpoint,
+    pub frontier: Frontier,
+}
+
+fn read(row: &sqlx::any::AnyRow) -> Result<Stored, DbError> {
+    let tree_size: i64 = row.try_get("tree_size")?;
+    let tree_size = u64::try_from(tree_size).map_err(DbError::decode)?;
+    let frontier: Vec<String> =
+        serde_json::from_str(&row.try_get::<String, _>("frontier")?).map_err(DbError::decode)?;
+    let nodes = frontier
+        .iter()
+        .map(|text| parse_hash(text))
+        .collect::<Option<Vec<Hash>>>()
+        .ok_or_else(|| DbError::decode("a checkpoint's frontier is not hex"))?;
+    let frontier = Frontier::from_parts(tree_size, nodes)
+        .ok_or_else(|| DbError::decode("a checkpoint's frontier does not fit its size"))?;
+    Ok(Stored {
+        checkpoint: Checkpoint {
+            tree_size,
+            root: row.try_get("root")?,
+            at: row.try_get("at")?,
+            key_id: row.try_get("key_id")?,
+            signature: row.try_get("signature")?,
+        },
+        frontier,
+    })
+}
+
+const COLUMNS: &str = "tree_size, root, at, key_id, signature, frontier";
+
+/// The latest checkpoint, if any.
+pub async fn latest(connection: &mut AnyConnection) -> Result<Option<Stored>, DbError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM trail_checkpoints ORDER BY tree_size DESC LIMIT 1"
+    ))
+    .fetch_optional(&mut *connection)
+    .await?;
+    row.as_ref().map(read).transpose()
+}
+
+/// Every checkpoint, oldest first.
+pub async fn all(db: &Database) -> Result<Vec<Checkpoint>, DbError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM trail_checkpoints ORDER BY tree_size"
+    ))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| read(row).map(|stored| stored.checkpoint))
+        .collect()
+}
+
+/// Signs a checkpoint when one is due; answers it, or `None` when none was.
+pub async fn checkpoint_if_due(
+    db: &Database,
+    key: &TrailKey,
+    policy: Policy,
+    now: Timestamp,
+) -> Result<Option<Checkpoint>, CheckpointError> {
+    let mut tx = db.begin_write().await?;
+    let last = latest(&mut tx).await?;
+    let count: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
+        .fetch_one(&mut *tx)
+        .await?;
+    let count = u64::try_from(count).unwrap_or(0);
+    let (mut frontier, last_at) = last.map_or((Frontier::default(), None), |stored| {
+        (stored.frontier, Some(stored.checkpoint.at))
+    });
+    let new = count.saturating_sub(frontier.size());
+    let waited = last_at.is_none_or(|at| {
+        now.as_millis().saturating_sub(at)
+            >= i64::try_from(policy.every.as_millis()).unwrap_or(i64::MAX)
+    });
+    if new == 0 || (new < policy.every_events && !waited) {
+        return Ok(None);
+    }
+    let mut previous = match frontier.size() {
+        0 => GENESIS.to_owned(),
+        size => {
+            sqlx::query_scalar("SELECT hash FROM audit_events WHERE seq = $1")
+                .bind(i64::try_from(size).unwrap_or(i64::MAX))
+                .fetch_one(&mut *tx)
+                .await?
+        }
+    };
+    let mut nodes: Vec<(u32, u64, Hash)> = Vec::new();
+    let mut canonical = Vec::with_capacity(1024);
+    while frontier.size() < count {
+        let from = i64::try_from(frontier.size()).unwrap_or(i64::MAX);
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, object, details, prev_hash, hash FROM audit_events
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(from)
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            let seq: i64 = row.try_get("seq")?;
+            let broken = |reason: &str| {
+                CheckpointError::Broken(ChainBreak {
+                    seq,
+                    reason: reason.to_owned(),
+                })
+            };
+            let expected = i64::try_from(frontier.size()).unwrap_or(i64::MAX) + 1;
+            if seq != expected {
+                return Err(broken("an event is missing before it"));
+            }
+            let prev_hash: String = row.try_get("prev_hash")?;
+            let hash: String = row.try_get("hash")?;
+            if prev_hash != previous {
+                return Err(broken(
+                    "its previous-event hash does not match the event before it",
+                ));
+            }
+            let object: Option<String> = row.try_get("object")?;
+            canonical_into(
+                &mut canonical,
+                &row.try_get::<String, _>("action")?,
+                &row.try_get::<String, _>("actor")?,
+                row.try_get("at")?,
+                &row.try_get::<String, _>("details")?,
+                object.as_deref(),
+                &prev_hash,
+                seq,
+            );
+            let stored = parse_hash(&hash).ok_or_else(|| broken("its hash is not hex"))?;
+            if <Hash>::from(Sha256::digest(&canonical)) != stored {
+                return Err(broken("its content does not match its hash"));
+            }
+            frontier.push(event_leaf(&stored), |level, index, hash| {
+                if level >= STORED_FROM_LEVEL {
+                    nodes.push((level, index, *hash));
+                }
+            });
+            previous = hash;
+        }
+    }
+    for (level, index, hash) in nodes {
+        sqlx::query("INSERT INTO trail_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+            .bind(i64::from(level))
+            .bind(i64::try_from(index).unwrap_or(i64::MAX))
+            .bind(hex(&hash))
+            .execute(&mut *tx)
+            .await?;
+    }
+    let root = hex(&frontier.root());
+    let at = now.as_millis();
+    let checkpoint = Checkpoint {
+        tree_size: frontier.size(),
+        signature: key.sign(&signed_text(frontier.size(), &root, at)),
+        root,
+        at,
+        key_id: key.id().to_owned(),
+    };
+    let edge: Vec<String> = frontier.nodes().iter().map(|hash| hex(hash)).collect();
+    sqlx::query(&format!(
+        "INSERT INTO trail_checkpoints ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(i64::try_from(checkpoint.tree_size).unwrap_or(i64::MAX))
+    .bind(&checkpoint.root)
+    .bind(checkpoint.at)
+    .bind(&checkpoint.key_id)
+    .bind(&checkpoint.signature)
+    .bind(serde_json::Value::from(edge).to_string())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::debug!(tree_size = checkpoint.tree_size, root = %checkpoint.root, "trail checkpoint signed");
+    Ok(Some(checkpoint))
+}

@@ -1,0 +1,412 @@
+//! Verifying an exported trail with nothing but the export, the trail's public key and, when
+//! given, the recordings: the hash chain, the Merkle root under every checkpoint and its
+//! signature, each recording against the digest its `session.ended` event sealed, and each
+//! approval's passkey signature against the key its `passkey.registered` event recorded. The
+//! first fault is named by its event.
+//!
+//! Lines are read one at a time and nothing grows with the trail but two small maps (sessions
+//! with recordings, passkeys), so a trail of any length verifies in constant memory.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+
+use changeaudit_shared::export::{Checkpoint, FORMAT, Line, VERSION, event_leaf, key_id};
+use changeaudit_shared::merkle::{Frontier, Hash, parse_hash};
+use changeaudit_shared::trail::{GENESIS, hex};
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::approvals::assertion::StoredAssertion;
+
+/// The first thing found wrong, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// The event at fault (for a checkpoint, the last event it covers); `None` for the file
+    /// itself.
+    pub seq: Option<i64>,
+    /// The line of the export, from 1.
+    pub line: u64,
+    pub reason: String,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.seq {
+            Some(seq) => write!(f, "event {seq} (line {}): {}", self.line, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+/// What a verification found when nothing was wrong.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub events: u64,
+    pub checkpoints: u64,
+    /// Events after the last checkpoint: chained, but not yet under a signature.
+    pub unsigned_tail: u64,
+    pub recordings: u64,
+    pub assertions: u64,
+    pub root: String,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} events verified: the chain, {} signed checkpoints (root {}), {} recordings, {} approval signatures",
+            self.events,
+            self.checkpoints,
+            if self.root.is_empty() {
+                "none"
+            } else {
+                &self.root
+            },
+            self.recordings,
+            self.assertions
+        )?;
+        if self.unsigned_tail > 0 {
+            write!(
+                f,
+                "; the last {} events are not yet under a checkpoint",
+                self.unsigned_tail
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Where recordings are found: a folder holding them under their stored names.
+pub struct Recordings(pub PathBuf);
+
+impl Recordings {
+    fn digest(&self, name: &str) -> std::io::Result<String> {
+        let mut file = std::fs::File::open(self.0.join(name))?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let read = file.read(&mut buffer)?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+        }
+        Ok(hex(&hasher.finalize()))
+    }
+}
+
+pub struct Verifier {
+    public_key: VerifyingKey,
+    key_id: String,
+    recordings: Option<Recordings>,
+    line: u64,
+    header_seen: bool,
+    next_seq: i64,
+    previous: Hash,
+    frontier: Frontier,
+    last_checkpoint: u64,
+    canonical: Vec<u8>,
+    /// Session object → recording name, from `session.started`.
+    sessions: HashMap<String, String>,
+    /// Passkey credential ID → public key, from `passkey.registered`.
+    passkeys: HashMap<String, Value>,
+    summary: Summary,
+}
+
+impl Verifier {
+    pub fn new(public_key: VerifyingKey, recordings: Option<Recordings>) -> Verifier {
+        Verifier {
+            key_id: key_id(&public_key.to_bytes()),
+            public_key,
+            recordings,
+            line: 0,
+            header_seen: false,
+            next_seq: 1,
+            previous: [0; 32],
+            frontier: Frontier::default(),
+            last_checkpoint: 0,
+            canonical: Vec::with_capacity(1024),
+            sessions: HashMap::new(),
+            passkeys: HashMap::new(),
+            summary: Summary::default(),
+        }
+    }
+
+    /// Verifies every line `reader` gives, then the whole.
+    pub fn verify(mut self, reader: impl BufRead) -> Result<Summary, Fault> {
+        for line in reader.lines() {
+            let line =
+                line.map_err(|error| self.fault(None, format!("cannot be read: {error}")))?;
+            self.line(&line)?;
+        }
+        self.finish()
+    }
+
+    fn fault(&self, seq: Option<i64>, reason: impl Into<String>) -> Fault {
+        Fault {
+            seq,
+            line: self.line,
+            reason: reason.into(),
+        }
+    }
+
+    /// Verifies one line of the export.
+    pub fn line(&mut self, text: &str) -> Result<(), Fault> {
+        self.line += 1;
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        let line: Line = serde_json::from_str(text).map_err(|error| {
+            self.fault(None, format!("is not a line of a trail export: {error}"))
+        })?;
+        if let Some(header) = line.header {
+            if self.line != 1 || header.format != FORMAT || header.version != VERSION {
+                return Err(self.fault(
+                    None,
+                    format!("expected the header of a {FORMAT} export, version {VERSION}, as the first line only"),
+                ));
+            }
+            self.header_seen = true;
+            return Ok(());
+        }
+        if !self.header_seen {
+            return Err(self.fault(None, "the export has no header line"));
+        }
+        if let Some(checkpoint) = line.checkpoint {
+            return self.checkpoint(&checkpoint);
+        }
+        match (line.event, line.hash) {
+            (Some(event), Some(hash)) => {
+                let seq = event.seq;
+                if seq != self.next_seq {
+                    return Err(self.fault(
+                        Some(seq),
+                        format!(
+                            "expected event {} here (one is missing or out of order)",
+                            self.next_seq
+                        ),
+                    ));
+                }
+                let previous = parse_hash(event.prev_hash);
+                let expected_previous = if seq == 1 {
+                    parse_hash(GENESIS)
+                } else {
+                    Some(self.previous)
+                };
+                if previous.is_none() || previous != expected_previous {
+                    return Err(self.fault(
+                        Some(seq),
+                        "its previous-event hash does not match the event before it",
+                    ));
+                }
+                let stored =
+                    parse_hash(hash).ok_or_else(|| self.fault(Some(seq), "its hash is not hex"))?;
+                event.canonical_into(&mut self.canonical);
+                let computed: Hash = Sha256::digest(&self.canonical).into();
+                if computed != stored && !self.matches_reformatted(&event, &stored) {
+                    return Err(self.fault(Some(seq), "its content does not match its hash"));
+                }
+                self.frontier.push(event_leaf(&stored), |_, _, _| {});
+                self.previous = stored;
+                self.next_seq += 1;
+                self.summary.events += 1;
+                let action: &str = &event.action;
+                if matches!(
+                    action,
+                    "session.started" | "session.ended" | "passkey.registered" | "request.vote"
+                ) {
+                    let details: Value = serde_json::from_str(event.details.get())
+                        .map_err(|_| self.fault(Some(seq), "its details are not JSON"))?;
+                    let object = event.object.as_deref().unwrap_or_default();
+                    self.facts(seq, action, object, &details)?;
+                }
+                Ok(())
+            }
+            _ => Err(self.fault(None, "is neither an event with its hash nor a checkpoint")),
+        }
+    }
+
+    /// The same event with its details brought to canonical form, for an export whose JSON was
+    /// re-encoded (its keys reordered or spaced) without changing what it says.
+    fn matches_reformatted(
+        &self,
+        event: &changeaudit_shared::export::EventFields<'_>,
+        stored: &Hash,
+    ) -> bool {
+        let Ok(details) = serde_json::from_str::<Value>(event.details.get()) else {
+            return false;
+        };
+        let mut canonical = Vec::new();
+        changeaudit_shared::export::canonical_into(
+            &mut canonical,
+            &event.action,
+            &event.actor,
+            event.at,
+            &details.to_string(),
+            event.object.as_deref(),
+            event.prev_hash,
+            event.seq,
+        );
+        let computed: Hash = Sha256::digest(&canonical).into();
+        &computed == stored
+    }
+
+    /// The checks that follow from what an event says.
+    fn facts(
+        &mut self,
+        seq: i64,
+        action: &str,
+        object: &str,
+        details: &Value,
+    ) -> Result<(), Fault> {
+        match action {
+            "session.started" => {
+                if let Some(name) = details["recording"].as_str() {
+                    self.sessions.insert(object.to_owned(), name.to_owned());
+                }
+            }
+            "session.ended" => {
+                let (Some(recordings), Some(sealed)) =
+                    (&self.recordings, details["recording_sha256"].as_str())
+                else {
+                    return Ok(());
+                };
+                let Some(name) = self.sessions.get(object) else {
+                    return Err(self.fault(
+                        Some(seq),
+                        format!("{object} ended, but the trail never saw it start"),
+                    ));
+                };
+                let digest = recordings.digest(name).map_err(|error| {
+                    self.fault(
+                        Some(seq),
+                        format!("its recording {name} cannot be read: {error}"),
+                    )
+                })?;
+                if digest != sealed {
+                    return Err(self.fault(
+                        Some(seq),
+                        format!(
+                            "its recording {name} has SHA-256 {digest}, not the {sealed} sealed when the session ended"
+                        ),
+                    ));
+                }
+                self.summary.recordings += 1;
+            }
+            "passkey.registered" => {
+                if let Some(id) = details["credential_id"].as_str() {
+                    self.passkeys
+                        .insert(id.to_owned(), details["public_key"].clone());
+                }
+            }
+            "request.vote" => {
+                let assertion = &details["assertion"];
+                if assertion.is_null() {
+                    return Ok(());
+                }
+                let stored: StoredAssertion = serde_json::from_value(assertion.clone())
+                    .map_err(|_| self.fault(Some(seq), "its approval's assertion is unreadable"))?;
+                let registered = self.passkeys.get(&stored.credential_id).ok_or_else(|| {
+                    self.fault(
+                        Some(seq),
+                        "its approval was signed with a passkey the trail never registered",
+                    )
+                })?;
+                let used = serde_json::to_value(&stored.public_key).unwrap_or_default();
+                if &used != registered {
+                    return Err(self.fault(
+                        Some(seq),
+                        "its approval carries another public key than its passkey registered",
+                    ));
+                }
+                stored.verify().map_err(|error| {
+                    self.fault(
+                        Some(seq),
+                        format!("its approval's passkey signature fails: {error}"),
+                    )
+                })?;
+                self.summary.assertions += 1;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), Fault> {
+        let covered = i64::try_from(checkpoint.tree_size).unwrap_or(i64::MAX);
+        let at_fault = |this: &Self, reason: String| this.fault(Some(covered), reason);
+        if checkpoint.tree_size != self.frontier.size() {
+            return Err(at_fault(
+                self,
+                format!(
+                    "a checkpoint of {} events stands after event {}",
+                    checkpoint.tree_size,
+                    self.frontier.size()
+                ),
+            ));
+        }
+        if checkpoint.key_id != self.key_id {
+            return Err(at_fault(
+                self,
+                format!(
+                    "its checkpoint is signed by key {}, not by the given key {}",
+                    checkpoint.key_id, self.key_id
+                ),
+            ));
+        }
+        let signature = hex::decode(&checkpoint.signature)
+            .ok()
+            .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
+            .map(|bytes| Signature::from_bytes(&bytes));
+        let signed = signature.is_some_and(|signature| {
+            self.public_key
+                .verify_strict(checkpoint.signed_text().as_bytes(), &signature)
+                .is_ok()
+        });
+        if !signed {
+            return Err(at_fault(
+                self,
+                "its checkpoint's signature does not verify".to_owned(),
+            ));
+        }
+        let root = hex(&self.frontier.root());
+        if root != checkpoint.root {
+            return Err(at_fault(
+                self,
+                format!(
+                    "the events up to it do not have the root its checkpoint signed: one of events {} to {covered} was changed, removed or reordered",
+                    self.last_checkpoint + 1
+                ),
+            ));
+        }
+        self.last_checkpoint = checkpoint.tree_size;
+        self.summary.checkpoints += 1;
+        self.summary.root = root;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<Summary, Fault> {
+        if !self.header_seen {
+            return Err(self.fault(None, "the export is empty"));
+        }
+        self.summary.unsigned_tail = self.frontier.size() - self.last_checkpoint;
+        Ok(self.summary)
+    }
+}
+
+/// Verifies the export at `path`.
+pub fn verify_file(
+    path: &Path,
+    public_key: VerifyingKey,
+    recordings: Option<Recordings>,
+) -> Result<Summary, Fault> {
+    let file = std::fs::File::open(path).map_err(|error| Fault {
+        seq: None,
+        line: 0,
+        reason: format!("{} cannot be opened: {error}", path.display()),
+    })?;
+    Verifier::new(public_key, recordings).verify(std::io::BufReader::with_capacity(1 << 20, file))
+}
