@@ -131,7 +131,7 @@ pub fn canonical_into(
     out.extend_from_slice(b",\"actor\":");
     string(out, actor);
     out.extend_from_slice(b",\"at\":");
-    out.extend_from_slice(at.to_string().as_bytes());
+    number(out, at);
     out.extend_from_slice(b",\"details\":");
     out.extend_from_slice(details.as_bytes());
     out.extend_from_slice(b",\"object\":");
@@ -142,8 +142,15 @@ pub fn canonical_into(
     out.extend_from_slice(b",\"prev_hash\":");
     string(out, prev_hash);
     out.extend_from_slice(b",\"seq\":");
-    out.extend_from_slice(seq.to_string().as_bytes());
+    number(out, seq);
     out.push(b'}');
+}
+
+/// Writes `value` in decimal, as JSON writes an integer.
+fn number(out: &mut Vec<u8>, value: i64) {
+    use std::io::Write;
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{value}");
 }
 
 /// An event's line: `{"event":<canonical form>,"hash":"<hex>"}`.
@@ -191,7 +198,10 @@ mod tests {
         let fields = parsed.event.unwrap();
         let mut rebuilt = Vec::new();
         fields.canonical_into(&mut rebuilt);
-        assert_eq!(String::from_utf8(rebuilt.clone()).unwrap(), event.canonical());
+        assert_eq!(
+            String::from_utf8(rebuilt.clone()).unwrap(),
+            event.canonical()
+        );
         assert_eq!(parsed.hash, Some(event.hash().as_str()));
 
         let mut without_object = event.clone();

@@ -35,16 +35,37 @@ pub fn empty_root() -> Hash {
 
 /// Reads a hash written as 64 lowercase or uppercase hex digits.
 pub fn parse_hash(text: &str) -> Option<Hash> {
-    if text.len() != 64 || !text.is_ascii() {
+    let digits = text.as_bytes();
+    if digits.len() != 64 {
         return None;
     }
+    // A verifier reads one of these per event: a table, no allocation, no radix machinery.
     let mut hash = [0u8; 32];
-    for (byte, pair) in hash.iter_mut().zip(text.as_bytes().chunks(2)) {
-        let pair = std::str::from_utf8(pair).ok()?;
-        *byte = u8::from_str_radix(pair, 16).ok()?;
+    let mut bad = 0u8;
+    for (byte, pair) in hash.iter_mut().zip(digits.chunks_exact(2)) {
+        let (high, low) = (HEX[usize::from(pair[0])], HEX[usize::from(pair[1])]);
+        bad |= (high | low) & 0x80;
+        *byte = (high << 4) | (low & 0x0f);
     }
-    Some(hash)
+    (bad == 0).then_some(hash)
 }
+
+/// Each byte's value as a hex digit, or 0x80 for a byte that is not one.
+const HEX: [u8; 256] = {
+    let mut table = [0x80u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// The hashes of perfect subtrees: `level` 0 is the leaves, and subtree `index` at `level`
 /// covers leaves `index·2^level` to `(index+1)·2^level - 1`.

@@ -18,6 +18,7 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use crate::fixtures::{PASSWORD, credential, device};
 use crate::helpers::{ADMIN_PASSWORD, Person, TestApp};
 use crate::terminal_client::Terminal;
+use crate::trail;
 
 const CHANGE: &str = "CHG-9";
 
@@ -987,4 +988,64 @@ async fn a_group_without_passkeys_approves_with_a_plain_vote_and_requesters_may_
             .await
             .contains(&"request.cancelled".to_owned())
     );
+}
+
+#[tokio::test]
+async fn the_trail_verifies_each_approval_signature_and_names_an_altered_one() {
+    let mut flow = Flow::start().await;
+    let id = flow.request(0).await;
+    assert_eq!(flow.first.approve(id).await.status(), 200);
+    assert_eq!(flow.second.approve(id).await.status(), 200);
+    let vote: i64 = sqlx::query_scalar(
+        "SELECT MIN(seq) FROM audit_events WHERE action = 'request.vote' AND object = $1",
+    )
+    .bind(format!("request:{id}"))
+    .fetch_one(flow.app.db.pool())
+    .await
+    .unwrap();
+
+    // Before any checkpoint: the chain holds, and both signatures verify against the keys
+    // their passkey.registered events recorded.
+    let export = trail::export_file(&flow.app).await;
+    let summary = trail::verify(&flow.app, &export).unwrap();
+    assert_eq!(summary.assertions, 2);
+
+    // A forger who rewrites the signature and re-hashes the chain, with no checkpoint over it
+    // yet, is still caught: by the passkey signature itself.
+    trail::rechain(&export, vote, |event| {
+        let signature = event["details"]["assertion"]["signature"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let flipped = if signature.starts_with('A') { "B" } else { "A" };
+        event["details"]["assertion"]["signature"] = json!(format!("{flipped}{}", &signature[1..]));
+    });
+    let fault = trail::verify(&flow.app, &export).unwrap_err();
+    assert_eq!(fault.seq, Some(vote), "{fault}");
+    assert!(fault.reason.contains("passkey signature fails"), "{fault}");
+
+    // A forger who brings a key of their own with the signature is caught too.
+    let export = trail::export_file(&flow.app).await;
+    trail::rechain(&export, vote, |event| {
+        let x = &mut event["details"]["assertion"]["public_key"]["key"]["EC_EC2"]["x"];
+        assert!(x.is_string(), "the key's x coordinate is where expected");
+        *x = json!(URL_SAFE_NO_PAD.encode([7u8; 32]));
+    });
+    let fault = trail::verify(&flow.app, &export).unwrap_err();
+    assert_eq!(fault.seq, Some(vote), "{fault}");
+    assert!(fault.reason.contains("another public key"), "{fault}");
+
+    // In the database, behind the triggers' back: the event no longer matches its hash.
+    trail::checkpoint(&flow.app).await;
+    trail::behind_the_triggers(
+        &flow.app,
+        &[&format!(
+            "UPDATE audit_events SET details = replace(details, '\"signature\":\"', '\"signature\":\"A') WHERE seq = {vote}"
+        )],
+    )
+    .await;
+    let export = trail::export_file(&flow.app).await;
+    let fault = trail::verify(&flow.app, &export).unwrap_err();
+    assert_eq!(fault.seq, Some(vote), "{fault}");
+    assert!(fault.reason.contains("does not match its hash"), "{fault}");
 }

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::fixtures::{HOST_KEY, HOST_KEY_FINGERPRINT, PASSWORD as PERSON_PASSWORD};
 use crate::helpers::{ADMIN_PASSWORD, Person, START, TestApp};
 use crate::terminal_client::Terminal;
+use crate::trail;
 
 /// The change every test runs: its window holds the test clock's start.
 const CHANGE: &str = "CHG-7";
@@ -828,4 +829,55 @@ async fn cancelling_the_change_ends_its_running_session() {
     );
     let record = rig.session(terminal.session_id.unwrap()).await;
     assert_eq!(record["end_reason"], "revoked");
+}
+
+#[tokio::test]
+async fn the_trail_checks_each_recording_against_its_sealed_digest() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    terminal.run("echo planned-one").await;
+    terminal.type_text("exit\r").await;
+    terminal.closed().await;
+    let id = terminal.session_id.unwrap();
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT seq FROM audit_events WHERE action = 'session.ended' AND object = $1",
+    )
+    .bind(format!("terminal_session:{id}"))
+    .fetch_one(rig.app.db.pool())
+    .await
+    .unwrap();
+    trail::checkpoint(&rig.app).await;
+    let export = trail::export_file(&rig.app).await;
+    assert_eq!(trail::verify(&rig.app, &export).unwrap().recordings, 1);
+
+    // The recording replaced by another, however plausible, is named by its session's end.
+    let name: String = sqlx::query_scalar("SELECT recording FROM terminal_sessions WHERE id = $1")
+        .bind(id)
+        .fetch_one(rig.app.db.pool())
+        .await
+        .unwrap();
+    let path = rig.app.dir().join("recordings").join(&name);
+    let original = std::fs::read(&path).unwrap();
+    std::fs::write(
+        &path,
+        String::from_utf8_lossy(&original).replace("planned-one", "planned-0ne"),
+    )
+    .unwrap();
+    let fault = trail::verify(&rig.app, &export).unwrap_err();
+    assert_eq!(fault.seq, Some(ended), "{fault}");
+    assert!(
+        fault
+            .reason
+            .contains(&format!("its recording {name} has SHA-256")),
+        "{fault}"
+    );
+
+    std::fs::remove_file(&path).unwrap();
+    let fault = trail::verify(&rig.app, &export).unwrap_err();
+    assert_eq!(fault.seq, Some(ended), "{fault}");
+    assert!(fault.reason.contains("cannot be read"), "{fault}");
 }

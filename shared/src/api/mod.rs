@@ -7,6 +7,7 @@ pub mod devices;
 pub mod groups;
 pub mod requests;
 pub mod sessions;
+pub mod trail;
 pub mod users;
 
 use serde::{Deserialize, Serialize};

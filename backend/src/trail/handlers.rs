@@ -1,0 +1,285 @@
+//! Admin → Audit trail: the trail's key and latest checkpoint (admins and auditors), an event
+//! with its inclusion proof, a consistency proof between two checkpoints, the export download,
+//! and a verification run (admins). Downloads and runs are themselves audited.
+
+use std::io::BufReader;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use changeaudit_shared::api::Page;
+use changeaudit_shared::api::trail::{ConsistencyProof, EventProof, TrailStatus, Verification};
+use changeaudit_shared::export::Checkpoint;
+use changeaudit_shared::problem::Problem;
+use changeaudit_shared::role::Role;
+use changeaudit_shared::trail::{AuditEvent, hex};
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::Row;
+
+use crate::audit::{self, NewEvent};
+use crate::auth::CurrentUser;
+use crate::db::DbError;
+use crate::error::{ApiPath, ApiQuery, AppError};
+use crate::listing::Paging;
+use crate::state::AppState;
+use crate::trail::verify::{Recordings, Verifier};
+use crate::trail::{checkpoints, export, proofs};
+
+const READERS: &[Role] = &[Role::Admin, Role::Auditor];
+
+#[utoipa::path(get, path = "/api/trail", tag = "trail",
+    responses((status = 200, body = TrailStatus), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn trail_status(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> Result<Json<TrailStatus>, AppError> {
+    me.require_any(READERS)?;
+    let mut connection = state.db.pool().acquire().await?;
+    let events: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(DbError::from)?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM trail_checkpoints")
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(DbError::from)?;
+    let latest = checkpoints::latest(&mut connection).await?;
+    Ok(Json(TrailStatus {
+        events,
+        public_key: state.trail_key.public_key_hex(),
+        key_id: state.trail_key.id().to_owned(),
+        latest_checkpoint: latest.map(|stored| stored.checkpoint),
+        checkpoints: count,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/trail/public-key", tag = "trail",
+    description = "The checkpoints' Ed25519 public key as 64 hex digits and a newline: the file `changeaudit verify --public-key` takes.",
+    responses((status = 200, body = String, content_type = "text/plain"), (status = 401, body = Problem),
+        (status = 403, body = Problem)))]
+pub async fn public_key(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> Result<Response, AppError> {
+    me.require_any(READERS)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"trail.key.pub\"",
+            ),
+        ],
+        format!("{}\n", state.trail_key.public_key_hex()),
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/api/trail/checkpoints", tag = "trail", params(Paging),
+    responses((status = 200, body = Page<Checkpoint>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_checkpoints(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiQuery(paging): ApiQuery<Paging>,
+) -> Result<Json<Page<Checkpoint>>, AppError> {
+    me.require_any(READERS)?;
+    let (offset, limit) = paging.resolve()?;
+    let all = checkpoints::all(&state.db).await?;
+    let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
+    // Newest first: the latest checkpoint is the one people look for.
+    let items = all
+        .into_iter()
+        .rev()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(0))
+        .collect();
+    Ok(Json(Page {
+        items,
+        total,
+        offset,
+        limit,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/trail/events/{seq}", tag = "trail", params(("seq" = i64, Path)),
+    responses((status = 200, body = EventProof), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "Not yet under a checkpoint")))]
+pub async fn event_proof(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiPath(seq): ApiPath<i64>,
+) -> Result<Json<EventProof>, AppError> {
+    me.require_any(READERS)?;
+    let mut connection = state.db.pool().acquire().await?;
+    let row = sqlx::query(
+        "SELECT seq, at, actor, action, object, details, prev_hash, hash FROM audit_events WHERE seq = $1",
+    )
+    .bind(seq)
+    .fetch_optional(&mut *connection)
+    .await
+    .map_err(DbError::from)?
+    .ok_or(AppError::NotFound)?;
+    let event = AuditEvent {
+        seq,
+        at: row.try_get("at").map_err(DbError::from)?,
+        actor: row.try_get("actor").map_err(DbError::from)?,
+        action: row.try_get("action").map_err(DbError::from)?,
+        object: row.try_get("object").map_err(DbError::from)?,
+        details: serde_json::from_str(&row.try_get::<String, _>("details").map_err(DbError::from)?)
+            .map_err(DbError::decode)?,
+        prev_hash: row.try_get("prev_hash").map_err(DbError::from)?,
+    };
+    let hash: String = row.try_get("hash").map_err(DbError::from)?;
+    let latest = checkpoints::latest(&mut connection)
+        .await?
+        .map(|stored| stored.checkpoint)
+        .filter(|checkpoint| u64::try_from(seq).is_ok_and(|seq| seq <= checkpoint.tree_size))
+        .ok_or_else(|| {
+            AppError::rule(
+                "seq",
+                format!("event {seq} is not yet under a checkpoint; one is signed within a minute"),
+            )
+        })?;
+    let leaf_index = u64::try_from(seq - 1).unwrap_or(0);
+    let proof = proofs::inclusion(&mut connection, leaf_index + 1, latest.tree_size).await?;
+    Ok(Json(EventProof {
+        event,
+        hash,
+        leaf_index,
+        checkpoint: latest,
+        proof: proof.iter().map(|hash| hex(hash)).collect(),
+    }))
+}
+
+/// The two checkpoints of `GET /api/trail/consistency`, by tree size.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct Between {
+    pub from: u64,
+    pub to: u64,
+}
+
+#[utoipa::path(get, path = "/api/trail/consistency", tag = "trail", params(Between),
+    responses((status = 200, body = ConsistencyProof), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn consistency_proof(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiQuery(between): ApiQuery<Between>,
+) -> Result<Json<ConsistencyProof>, AppError> {
+    me.require_any(READERS)?;
+    if between.from == 0 || between.from > between.to {
+        return Err(AppError::field(
+            "from",
+            "must be the size of a checkpoint no later than `to`",
+        ));
+    }
+    let all = checkpoints::all(&state.db).await?;
+    let find = |size: u64| {
+        all.iter()
+            .find(|checkpoint| checkpoint.tree_size == size)
+            .cloned()
+            .ok_or(AppError::NotFound)
+    };
+    let (from, to) = (find(between.from)?, find(between.to)?);
+    let mut connection = state.db.pool().acquire().await?;
+    let proof = proofs::consistency(&mut connection, from.tree_size, to.tree_size).await?;
+    Ok(Json(ConsistencyProof {
+        from,
+        to,
+        proof: proof.iter().map(|hash| hex(hash)).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/trail/export", tag = "trail",
+    description = "The whole trail with its checkpoints as JSON lines, for `changeaudit verify`.",
+    responses((status = 200, body = String, content_type = "application/jsonl"), (status = 401, body = Problem),
+        (status = 403, body = Problem)))]
+pub async fn download_export(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> Result<Response, AppError> {
+    me.require_any(READERS)?;
+    let now = state.clock.now();
+    let mut body = Vec::new();
+    let exported = export::export(&state.db, &state.trail_key, now, &mut body)
+        .await
+        .map_err(|error| AppError::internal("exporting the trail", error))?;
+    audit::record(
+        &state.db,
+        NewEvent {
+            actor: audit::Actor::User(&me.0.username),
+            action: "trail.exported",
+            object: None,
+            details: json!({ "events": exported.events, "checkpoints": exported.checkpoints }),
+        },
+        now,
+    )
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/jsonl"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"changeaudit-trail.jsonl\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[utoipa::path(post, path = "/api/trail/verification", tag = "trail",
+    description = "Exports the trail and verifies it as `changeaudit verify` would, recordings included.",
+    responses((status = 200, body = Verification), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn run_verification(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> Result<Json<Verification>, AppError> {
+    me.require(Role::Admin)?;
+    let now = state.clock.now();
+    let mut body = Vec::new();
+    export::export(&state.db, &state.trail_key, now, &mut body)
+        .await
+        .map_err(|error| AppError::internal("exporting the trail", error))?;
+    let public_key = state.trail_key.verifying_key();
+    let recordings = state.recordings.folder().map(Recordings);
+    let result = tokio::task::spawn_blocking(move || {
+        Verifier::new(public_key, recordings).verify(BufReader::new(body.as_slice()))
+    })
+    .await
+    .map_err(|error| AppError::internal("verifying the trail", error))?;
+    let verification = match result {
+        Ok(summary) => Verification {
+            ok: true,
+            summary: summary.to_string(),
+            failed_seq: None,
+            events: summary.events,
+            checkpoints: summary.checkpoints,
+            recordings: summary.recordings,
+            assertions: summary.assertions,
+        },
+        Err(fault) => Verification {
+            ok: false,
+            summary: fault.to_string(),
+            failed_seq: fault.seq,
+            events: 0,
+            checkpoints: 0,
+            recordings: 0,
+            assertions: 0,
+        },
+    };
+    audit::record(
+        &state.db,
+        NewEvent {
+            actor: audit::Actor::User(&me.0.username),
+            action: "trail.verified",
+            object: None,
+            details: json!({ "ok": verification.ok, "summary": verification.summary }),
+        },
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(verification))
+}
