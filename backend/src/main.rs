@@ -6,7 +6,7 @@ use changeaudit_backend::audit_cli::{self, AuditArgs, AuditError};
 use changeaudit_backend::config::Config;
 use changeaudit_backend::startup;
 use changeaudit_backend::trail::key::read_public_key;
-use changeaudit_backend::trail::verify::{Recordings, verify_file};
+use changeaudit_backend::trail::verify::{RecordingSource, Recordings, verify_file};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -131,7 +131,10 @@ fn verify(options: &VerifyOptions) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let recordings = options.recordings.clone().map(Recordings);
+    let recordings = options
+        .recordings
+        .clone()
+        .map(|folder| Box::new(Recordings(folder)) as Box<dyn RecordingSource>);
     match verify_file(&options.export, public_key, recordings) {
         Ok(summary) => {
             let mut out = std::io::stdout().lock();

@@ -23,8 +23,9 @@ use crate::auth::CurrentUser;
 use crate::db::DbError;
 use crate::error::{ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
+use crate::recordings::RecordingStore;
 use crate::state::AppState;
-use crate::trail::verify::{Recordings, Verifier};
+use crate::trail::verify::{RecordingSource, Verifier};
 use crate::trail::{checkpoints, export, proofs};
 
 const READERS: &[Role] = &[Role::Admin, Role::Auditor];
@@ -85,22 +86,16 @@ pub async fn list_checkpoints(
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> Result<Json<Page<Checkpoint>>, AppError> {
     me.require_any(READERS)?;
-    let (offset, limit) = paging.resolve()?;
     let all = checkpoints::all(&state.db).await?;
     let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
     // Newest first: the latest checkpoint is the one people look for.
     let items = all
         .into_iter()
         .rev()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(0))
+        .skip(usize::try_from(paging.offset()).unwrap_or(usize::MAX))
+        .take(usize::try_from(paging.limit()).unwrap_or(0))
         .collect();
-    Ok(Json(Page {
-        items,
-        total,
-        offset,
-        limit,
-    }))
+    Ok(Json(paging.page(items, total)))
 }
 
 #[utoipa::path(get, path = "/api/trail/events/{seq}", tag = "trail", params(("seq" = i64, Path)),
@@ -244,9 +239,12 @@ pub async fn run_verification(
         .await
         .map_err(|error| AppError::internal("exporting the trail", error))?;
     let public_key = state.trail_key.verifying_key();
-    let recordings = state.recordings.folder().map(Recordings);
+    let recordings = Box::new(FromStore {
+        store: state.recordings.clone(),
+        runtime: tokio::runtime::Handle::current(),
+    });
     let result = tokio::task::spawn_blocking(move || {
-        Verifier::new(public_key, recordings).verify(BufReader::new(body.as_slice()))
+        Verifier::new(public_key, Some(recordings)).verify(BufReader::new(body.as_slice()))
     })
     .await
     .map_err(|error| AppError::internal("verifying the trail", error))?;
@@ -282,4 +280,29 @@ pub async fn run_verification(
     )
     .await?;
     Ok(Json(verification))
+}
+
+/// The server's own recording store, read from the verification's blocking thread.
+struct FromStore {
+    store: std::sync::Arc<dyn RecordingStore>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl RecordingSource for FromStore {
+    fn digest(&self, name: &str) -> std::io::Result<String> {
+        use sha2::{Digest, Sha256};
+        const CHUNK: usize = 1 << 20;
+        let mut hasher = Sha256::new();
+        let mut offset = 0u64;
+        loop {
+            let bytes = self
+                .runtime
+                .block_on(self.store.read(name, offset, CHUNK))?;
+            hasher.update(&bytes);
+            offset += bytes.len() as u64;
+            if bytes.len() < CHUNK {
+                return Ok(hex(&hasher.finalize()));
+            }
+        }
+    }
 }

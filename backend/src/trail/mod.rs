@@ -4,5 +4,7 @@
 
 pub mod checkpoints;
 pub mod export;
+pub mod handlers;
 pub mod key;
+pub mod proofs;
 pub mod verify;

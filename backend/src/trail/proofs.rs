@@ -35,10 +35,9 @@ impl Subtrees for Known {
     type Error = DbError;
 
     fn perfect(&mut self, level: u32, index: u64) -> Result<Hash, DbError> {
-        self.0
-            .get(&(level, index))
-            .copied()
-            .ok_or_else(|| DbError::decode(format!("subtree {index} at level {level} was not read")))
+        self.0.get(&(level, index)).copied().ok_or_else(|| {
+            DbError::decode(format!("subtree {index} at level {level} was not read"))
+        })
     }
 }
 

@@ -79,10 +79,16 @@ impl fmt::Display for Summary {
     }
 }
 
-/// Where recordings are found: a folder holding them under their stored names.
+/// Where a verification finds recordings, to hash them.
+pub trait RecordingSource: Send {
+    /// The SHA-256 of recording `name`, hex.
+    fn digest(&self, name: &str) -> std::io::Result<String>;
+}
+
+/// A folder holding recordings under their stored names, as `--recordings` gives it.
 pub struct Recordings(pub PathBuf);
 
-impl Recordings {
+impl RecordingSource for Recordings {
     fn digest(&self, name: &str) -> std::io::Result<String> {
         let mut file = std::fs::File::open(self.0.join(name))?;
         let mut hasher = Sha256::new();
@@ -152,7 +158,7 @@ impl<'a> Exact<'a> {
 pub struct Verifier {
     public_key: VerifyingKey,
     key_id: String,
-    recordings: Option<Recordings>,
+    recordings: Option<Box<dyn RecordingSource>>,
     line: u64,
     header_seen: bool,
     next_seq: i64,
@@ -170,7 +176,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    pub fn new(public_key: VerifyingKey, recordings: Option<Recordings>) -> Verifier {
+    pub fn new(public_key: VerifyingKey, recordings: Option<Box<dyn RecordingSource>>) -> Verifier {
         Verifier {
             key_id: key_id(&public_key.to_bytes()),
             public_key,
@@ -486,7 +492,7 @@ impl Verifier {
 pub fn verify_file(
     path: &Path,
     public_key: VerifyingKey,
-    recordings: Option<Recordings>,
+    recordings: Option<Box<dyn RecordingSource>>,
 ) -> Result<Summary, Fault> {
     let file = std::fs::File::open(path).map_err(|error| Fault {
         seq: None,

@@ -18,7 +18,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::{
     approvals, changes, credentials, devices, groups, health, notifications, passkeys, terminal,
-    users,
+    trail, users,
 };
 
 /// Every API route, each registered with its OpenAPI description so the two cannot drift.
@@ -96,6 +96,13 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::handlers::my_notifications))
         .routes(routes!(notifications::handlers::mark_read))
         .routes(routes!(notifications::handlers::notification_stream))
+        .routes(routes!(trail::handlers::trail_status))
+        .routes(routes!(trail::handlers::public_key))
+        .routes(routes!(trail::handlers::list_checkpoints))
+        .routes(routes!(trail::handlers::event_proof))
+        .routes(routes!(trail::handlers::consistency_proof))
+        .routes(routes!(trail::handlers::download_export))
+        .routes(routes!(trail::handlers::run_verification))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -228,6 +228,15 @@ fn routes(world: &World, spare: &Spare) -> Vec<Route> {
             .body(json!({}))
             .only(EVERYONE_SIGNED_IN, 204),
         Route { events: true, ..route("GET", "/api/me/notifications/stream", "/api/me/notifications/stream").only(EVERYONE_SIGNED_IN, 200) },
+        // The trail: overseers read it and its proofs; admins run a verification. This world
+        // has no checkpoint yet, so proofs answer that they cannot be made.
+        route("GET", "/api/trail", "/api/trail").only(OVERSEERS, 200),
+        route("GET", "/api/trail/public-key", "/api/trail/public-key").only(OVERSEERS, 200),
+        route("GET", "/api/trail/checkpoints", "/api/trail/checkpoints").only(OVERSEERS, 200),
+        route("GET", "/api/trail/events/{seq}", "/api/trail/events/1").only(OVERSEERS, 409),
+        route("GET", "/api/trail/consistency", "/api/trail/consistency?from=1&to=2").only(OVERSEERS, 404),
+        route("GET", "/api/trail/export", "/api/trail/export").only(OVERSEERS, 200),
+        route("POST", "/api/trail/verification", "/api/trail/verification").only(ADMIN, 200),
     ]
 }
 
@@ -411,6 +420,15 @@ fn documented(
             Err(format!(
                 "status {status} is documented without a body, but one came"
             ))
+        };
+    }
+    // A download (the trail's public key, its export) is documented with its own media type.
+    let base = media.split(';').next().unwrap_or_default().trim();
+    if !base.contains("json") || base == "application/jsonl" {
+        return if content.get(base).is_some() {
+            Ok(())
+        } else {
+            Err(format!("answered {media}, which is not documented"))
         };
     }
     // Problem details are JSON; utoipa documents every body as `application/json`.

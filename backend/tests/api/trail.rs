@@ -53,7 +53,7 @@ pub fn verify(app: &TestApp, export: &std::path::Path) -> Result<Summary, Fault>
     verify_file(
         export,
         public_key,
-        Some(Recordings(app.dir().join("recordings"))),
+        Some(Box::new(Recordings(app.dir().join("recordings")))),
     )
 }
 
@@ -382,5 +382,134 @@ async fn the_verify_command_exits_non_zero_and_names_the_event() {
     assert!(
         said.contains(&format!("event {target} ")) && said.contains("does not match"),
         "{said}"
+    );
+}
+
+#[tokio::test]
+async fn the_api_proves_an_event_and_two_checkpoints_consistent_and_runs_a_verification() {
+    let app = TestApp::spawn().await;
+    some_history(&app).await;
+    checkpoint(&app).await;
+    let first = checkpoints::all(&app.db).await.unwrap()[0].clone();
+    some_history_more(&app).await;
+    for _ in 0..20 {
+        app.sign_in_as_admin().await;
+    }
+    checkpoint(&app).await;
+    let admin = app.person("admin", crate::helpers::ADMIN_PASSWORD).await;
+
+    let status = admin.expect("GET", "/api/trail", None, 200).await;
+    let latest = &status["latest_checkpoint"];
+    let size = latest["tree_size"].as_u64().unwrap();
+    assert!(size > 16, "enough events for stored subtrees: {size}");
+    assert_eq!(status["public_key"], app.state.trail_key.public_key_hex());
+    let text = admin
+        .send("GET", "/api/trail/public-key", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let file = std::fs::read_to_string(public_path(&app.dir().join("trail.key"))).unwrap();
+    assert_eq!(text, file);
+
+    let root = parse_hash(latest["root"].as_str().unwrap()).unwrap();
+    for seq in [1, 2, 17, size - 1, size] {
+        let proof = admin
+            .expect("GET", &format!("/api/trail/events/{seq}"), None, 200)
+            .await;
+        assert_eq!(proof["event"]["seq"], seq);
+        let path: Vec<_> = proof["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|hash| parse_hash(hash.as_str().unwrap()).unwrap())
+            .collect();
+        let leaf = event_leaf(&parse_hash(proof["hash"].as_str().unwrap()).unwrap());
+        merkle::verify_inclusion(seq - 1, size, &leaf, &path, &root)
+            .unwrap_or_else(|error| panic!("event {seq}: {error}"));
+    }
+    // An event after the latest checkpoint has no proof yet; one that does not exist, none.
+    app.sign_in_as_admin().await;
+    let refused = admin
+        .expect("GET", &format!("/api/trail/events/{}", size + 2), None, 409)
+        .await;
+    assert_eq!(refused["errors"][0]["field"], "seq");
+    admin
+        .expect("GET", "/api/trail/events/999999", None, 404)
+        .await;
+
+    let consistency = admin
+        .expect(
+            "GET",
+            &format!("/api/trail/consistency?from={}&to={size}", first.tree_size),
+            None,
+            200,
+        )
+        .await;
+    let proof: Vec<_> = consistency["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hash| parse_hash(hash.as_str().unwrap()).unwrap())
+        .collect();
+    merkle::verify_consistency(
+        first.tree_size,
+        size,
+        &proof,
+        &parse_hash(&first.root).unwrap(),
+        &root,
+    )
+    .unwrap();
+    admin
+        .expect("GET", "/api/trail/consistency?from=5&to=1", None, 422)
+        .await;
+
+    // The download verifies offline, and is itself audited.
+    let body = admin
+        .send("GET", "/api/trail/export", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let downloaded = app.dir().join("downloaded.jsonl");
+    std::fs::write(&downloaded, body).unwrap();
+    verify(&app, &downloaded).unwrap();
+
+    let ran = admin
+        .expect("POST", "/api/trail/verification", None, 200)
+        .await;
+    assert_eq!(ran["ok"], true, "{ran}");
+    assert_eq!(ran["checkpoints"], 2);
+    let target = seq_of(&app, "user.created", "Marker carol").await;
+    behind_the_triggers(
+        &app,
+        &[&format!(
+            "UPDATE audit_events SET actor = 'mallory' WHERE seq = {target}"
+        )],
+    )
+    .await;
+    let ran = admin
+        .expect("POST", "/api/trail/verification", None, 200)
+        .await;
+    assert_eq!(
+        (ran["ok"].as_bool(), ran["failed_seq"].as_i64()),
+        (Some(false), Some(target))
+    );
+    assert!(
+        ran["summary"]
+            .as_str()
+            .unwrap()
+            .contains("does not match its hash"),
+        "{ran}"
+    );
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_events WHERE action LIKE 'trail.%' ORDER BY seq",
+    )
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        actions,
+        ["trail.exported", "trail.verified", "trail.verified"]
     );
 }
