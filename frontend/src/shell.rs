@@ -10,7 +10,9 @@ use leptos_router::path;
 use crate::api;
 use crate::app::{Session, SessionState};
 use crate::bell::{BellButton, provide_bell};
-use crate::pages::admin::{CredentialsAdmin, DevicesAdmin, GroupsAdmin, UsersAdmin};
+use crate::pages::admin::{
+    AuditTrailAdmin, CredentialsAdmin, DevicesAdmin, GroupsAdmin, UsersAdmin,
+};
 use crate::pages::changes::{ChangeForm, ChangesList, EditChange};
 use crate::pages::credentials::GrantedCredentials;
 use crate::pages::home::Home;
@@ -81,6 +83,7 @@ pub fn Shell(me: Me) -> impl IntoView {
                 <Route path=path!("/admin/access-groups") view=GroupsAdmin/>
                 <Route path=path!("/admin/devices") view=DevicesAdmin/>
                 <Route path=path!("/admin/credentials") view=CredentialsAdmin/>
+                <Route path=path!("/admin/audit-trail") view=AuditTrailAdmin/>
                 <Route path=path!("/changes/new") view=|| view! { <ChangeForm/> }/>
                 <Route path=path!("/changes/:id") view=EditChange/>
                 <Route path=path!("/credentials") view=GrantedCredentials/>

@@ -77,7 +77,11 @@ const MENU: [(&str, &[NavEntry]); 3] = [
                 Audience::Role(Role::Admin),
             ),
             entry("Settings", None, Audience::Role(Role::Admin)),
-            entry("Audit trail", None, Audience::Role(Role::Admin)),
+            entry(
+                "Audit trail",
+                Some("/admin/audit-trail"),
+                Audience::Role(Role::Admin),
+            ),
         ],
     ),
 ];

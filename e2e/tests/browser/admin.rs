@@ -1,5 +1,6 @@
 //! Admin screens in the browser: a device pinned to the key fetched from a real sshd and
-//! confirmed by the admin, then a credential whose secret never comes back to the page.
+//! confirmed by the admin, then a credential whose secret never comes back to the page, then
+//! the audit trail verified from its page.
 
 use changeaudit_e2e::{Sshd, WebDriver};
 
@@ -141,6 +142,35 @@ async fn an_admin_pins_a_fetched_host_key_and_stores_a_secret_that_is_never_show
         !page.as_str().unwrap().contains(secret),
         "the page never holds the secret again"
     );
+
+    // Admin → Audit trail: everything above is in the trail, and it verifies from the page.
+    driver
+        .find_xpath("//nav//a[text()='Audit trail']")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let public_key = driver
+        .find("[data-testid=trail-public-key]")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        public_key.len() == 64 && public_key.chars().all(|c| c.is_ascii_hexdigit()),
+        "{public_key}"
+    );
+    click(driver, "[data-testid=verify-trail]").await;
+    let result = driver
+        .find_xpath("//p[@data-testid='verification-result'][starts-with(., 'Verified: ')]")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(result.contains("events verified: the chain"), "{result}");
 
     driver.quit().await.unwrap();
 }

@@ -1,11 +1,13 @@
-//! Admin → Users, Access groups, Devices, Credentials.
+//! Admin → Users, Access groups, Devices, Credentials, Audit trail.
 
 mod credentials;
 mod devices;
 mod groups;
+mod trail;
 mod users;
 
 pub use credentials::CredentialsAdmin;
 pub use devices::DevicesAdmin;
 pub use groups::GroupsAdmin;
+pub use trail::AuditTrailAdmin;
 pub use users::UsersAdmin;

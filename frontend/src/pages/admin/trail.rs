@@ -1,0 +1,93 @@
+//! Admin → Audit trail: the key that signs the trail's checkpoints, the latest checkpoint, a
+//! verification run on demand, and the downloads an outside verifier needs.
+
+use changeaudit_shared::api::trail::{TrailStatus, Verification};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api;
+use crate::local_time;
+
+fn millis(at: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+#[component]
+pub fn AuditTrailAdmin() -> impl IntoView {
+    let reload = RwSignal::new(0_u32);
+    let status = LocalResource::new(move || {
+        reload.track();
+        api::get::<TrailStatus>("/api/trail")
+    });
+    let result = RwSignal::new(None::<Result<Verification, String>>);
+    let running = RwSignal::new(false);
+    let verify = move |_| {
+        if running.get_untracked() {
+            return;
+        }
+        running.set(true);
+        result.set(None);
+        spawn_local(async move {
+            let answer = api::post::<_, Verification>("/api/trail/verification", &())
+                .await
+                .map_err(|error| error.message());
+            result.set(Some(answer));
+            running.set(false);
+            reload.update(|n| *n += 1);
+        });
+    };
+    view! {
+        <div class="page-head">
+            <h1>"Audit trail"</h1>
+            <button class="primary" data-testid="verify-trail" disabled=move || running.get() on:click=verify>
+                {move || if running.get() { "Verifying…" } else { "Verify now" }}
+            </button>
+        </div>
+        {move || result.get().map(|answer| match answer {
+            Ok(run) if run.ok => view! {
+                <p class="notice" role="status" data-testid="verification-result">{format!("Verified: {}.", run.summary)}</p>
+            }.into_any(),
+            Ok(run) => view! {
+                <p class="error" role="alert" data-testid="verification-result">{format!("Verification failed at {}.", run.summary)}</p>
+            }.into_any(),
+            Err(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+        })}
+        {move || match status.get() {
+            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
+            Some(Ok(trail)) => {
+                let latest = trail.latest_checkpoint.clone();
+                view! {
+                    <dl class="facts" data-testid="trail-status">
+                        <dt>"Events"</dt><dd>{trail.events}</dd>
+                        <dt>"Signed checkpoints"</dt><dd>{trail.checkpoints}</dd>
+                        <dt>"Latest checkpoint"</dt>
+                        <dd>{match latest {
+                            Some(checkpoint) => format!(
+                                "{} events, root {}, signed {}",
+                                checkpoint.tree_size,
+                                checkpoint.root,
+                                local_time::show(millis(checkpoint.at))
+                            ),
+                            None => "none yet: one is signed within a minute of the first events".to_owned(),
+                        }}</dd>
+                        <dt>"Signing key"</dt><dd><code>{trail.key_id.clone()}</code></dd>
+                        <dt>"Public key"</dt><dd><code data-testid="trail-public-key">{trail.public_key.clone()}</code></dd>
+                    </dl>
+                }.into_any()
+            }
+        }}
+        <div class="actions">
+            <a class="button" href="/api/trail/public-key" download="trail.key.pub">"Download the public key"</a>
+            <a class="button" href="/api/trail/export" download="changeaudit-trail.jsonl">"Download the export"</a>
+        </div>
+        <h2>"Verify it yourself"</h2>
+        <p class="muted">
+            "Keep the public key apart from this server. With the export and the recordings, the \
+             changeaudit binary checks the chain, every checkpoint's root and signature, every \
+             recording and every approval signature, with no server or database:"
+        </p>
+        <pre class="script">"changeaudit verify --export changeaudit-trail.jsonl --public-key trail.key.pub --recordings data/recordings"</pre>
+    }
+}
