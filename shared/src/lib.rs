@@ -21,4 +21,5 @@ pub mod script;
 pub mod shell_marks;
 pub mod terminal;
 pub mod trail;
+pub mod transcript;
 pub mod words;

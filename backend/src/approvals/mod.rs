@@ -4,6 +4,7 @@
 //! `assertion` what a signed approval keeps, `handlers` the API.
 
 pub mod assertion;
+pub mod checks;
 pub mod flow;
 pub mod handlers;
 pub mod store;

@@ -72,6 +72,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0008_trail_checkpoints.sql"),
         postgres: include_str!("../../migrations/postgres/0008_trail_checkpoints.sql"),
     },
+    Step {
+        version: 9,
+        description: "session transcripts",
+        sqlite: include_str!("../../migrations/sqlite/0009_session_transcripts.sql"),
+        postgres: include_str!("../../migrations/postgres/0009_session_transcripts.sql"),
+    },
 ];
 
 #[derive(Debug)]

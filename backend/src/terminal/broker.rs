@@ -19,6 +19,7 @@ use changeaudit_shared::report::AuditReport;
 use changeaudit_shared::terminal::{
     Checklist, ClientMessage, EndReason, MAX_COLS, MAX_ROWS, ServerMessage,
 };
+use changeaudit_shared::transcript::Transcript;
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::sync::mpsc;
@@ -127,6 +128,8 @@ struct Session {
     to_device: mpsc::Sender<ToDevice>,
     writer: JoinHandle<()>,
     recognizer: CommandRecognizer,
+    /// What the device printed, as text, for search and the session's logs.
+    transcript: Transcript,
     output: Utf8Stream,
     /// The commands as last stored and sent.
     stored: Vec<ExecutedCommand>,
@@ -145,6 +148,7 @@ impl Session {
             to_device,
             writer: spawn_writer(write, queue),
             recognizer: CommandRecognizer::new(request.cols, request.rows),
+            transcript: Transcript::new(),
             output: Utf8Stream::default(),
             stored: Vec::new(),
             revision: 0,
@@ -449,6 +453,9 @@ impl Session {
             .await
             .map_err(Stop::recording_failed)?;
         self.recognizer.feed(&event);
+        if let EventData::Output(text) = &event.data {
+            self.transcript.feed(text);
+        }
         Ok(event.data)
     }
 
@@ -459,6 +466,7 @@ impl Session {
             request,
             opened,
             recognizer,
+            transcript,
             stored,
             writer,
             to_device,
@@ -500,6 +508,7 @@ impl Session {
             score: report.as_ref().map(|report| report.score),
             verdict: report.as_ref().map(|report| report.verdict.as_str()),
             commands: commands.len(),
+            transcript: transcript.text(),
         };
         if let Err(error) = store::end(&state.db, opened.id, &request.user.username, &ending).await
         {

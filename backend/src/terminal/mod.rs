@@ -11,6 +11,7 @@ pub mod gate;
 pub mod granted;
 pub mod handlers;
 pub mod opening;
+pub mod review;
 mod socket;
 pub mod ssh;
 pub mod store;

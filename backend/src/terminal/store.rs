@@ -2,7 +2,7 @@
 //! A session's row and the audit events about it are written in one transaction.
 
 use changeaudit_shared::api::Named;
-use changeaudit_shared::api::sessions::{SessionState, TerminalSession};
+use changeaudit_shared::api::sessions::{SessionFilters, SessionState, TerminalSession};
 use changeaudit_shared::command::{ExecutedCommand, Recognition};
 use changeaudit_shared::terminal::EndReason;
 use serde_json::json;
@@ -13,6 +13,8 @@ use std::time::Duration;
 use crate::audit::{self, NewEvent};
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
+use crate::error::AppError;
+use crate::listing::{Arg, Filter, Paging};
 use crate::recordings::recorder::Sealed;
 
 /// A running session writes its heartbeat this often; one silent for `STALE_AFTER` was cut
@@ -194,6 +196,8 @@ pub struct Ending<'a> {
     pub score: Option<u8>,
     pub verdict: Option<&'a str>,
     pub commands: usize,
+    /// What the device printed, as text.
+    pub transcript: &'a str,
 }
 
 pub async fn end(
@@ -211,7 +215,7 @@ pub async fn end(
     sqlx::query(
         "UPDATE terminal_sessions SET status = 'ended', ended_at = $2, end_reason = $3,
              recording_sha256 = $4, recording_bytes = $5, score = $6, verdict = $7,
-             heartbeat_at = $2
+             heartbeat_at = $2, transcript = $8
          WHERE id = $1",
     )
     .bind(id)
@@ -225,6 +229,7 @@ pub async fn end(
     )
     .bind(ending.score.map(i64::from))
     .bind(ending.verdict)
+    .bind(ending.transcript)
     .execute(&mut *tx)
     .await?;
     let duration = Timestamp::from_millis(started_at).until(ending.at);
@@ -454,4 +459,95 @@ pub async fn record_watching(
 ) -> Result<(), DbError> {
     let event = NewEvent::by(by, "session.watched", object(id), json!({ "live": true }));
     audit::record(db, event, now).await
+}
+
+/// Audited sessions: finished and running, newest first, filtered; with the total matching.
+pub async fn list(
+    connection: &mut AnyConnection,
+    filters: &SessionFilters,
+    paging: Paging,
+    now: Timestamp,
+) -> Result<(Vec<TerminalSession>, i64), AppError> {
+    let mut filter = Filter::default();
+    let text = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(change) = text(&filters.change) {
+        filter.and("s.change_id = ?", [Arg::Text(change)]);
+    }
+    if let Some(user) = text(&filters.user) {
+        filter.and("u.username = ?", [Arg::Text(user)]);
+    }
+    if let Some(device) = text(&filters.device) {
+        filter.and("s.device_name = ?", [Arg::Text(device)]);
+    }
+    if let Some(from) = text(&filters.from) {
+        filter.and("s.started_at >= ?", [Arg::Int(day_start("from", &from)?)]);
+    }
+    if let Some(to) = text(&filters.to) {
+        let end = day_start("to", &to)?.saturating_add(24 * 3600 * 1000);
+        filter.and("s.started_at < ?", [Arg::Int(end)]);
+    }
+    match text(&filters.verdict).as_deref() {
+        None => {}
+        Some("unplanned") => filter.and("s.change_id IS NULL", []),
+        Some(verdict) => filter.and("s.verdict = ?", [Arg::Text(verdict.to_owned())]),
+    }
+    if let Some(q) = text(&filters.q) {
+        filter.contains(&["s.transcript"], &q);
+    }
+    const FROM: &str = "terminal_sessions s JOIN users u ON u.id = s.user_id";
+    let total = filter.count(connection, FROM).await?;
+    let next = filter.next_placeholder();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM {FROM}{} ORDER BY s.started_at DESC, s.id DESC LIMIT ${next} OFFSET ${}",
+        filter.where_clause(),
+        next + 1
+    );
+    let rows = filter
+        .bind(sqlx::query(&sql))
+        .bind(paging.limit())
+        .bind(paging.offset())
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(DbError::from)?;
+    let sessions = rows
+        .iter()
+        .map(|row| session_of(row, now).map(|stored| stored.record))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((sessions, total))
+}
+
+/// Midnight UTC of `day` (`YYYY-MM-DD`), in milliseconds.
+fn day_start(field: &str, day: &str) -> Result<i64, AppError> {
+    let refused = || AppError::field(field, "must be a day as YYYY-MM-DD");
+    let mut parts = day.splitn(3, '-');
+    let mut part = || parts.next().and_then(|part| part.parse::<i32>().ok());
+    let (year, month, date) = (part(), part(), part());
+    let (Some(year), Some(month), Some(date)) = (year, month, date) else {
+        return Err(refused());
+    };
+    let month = u8::try_from(month)
+        .ok()
+        .and_then(|month| time::Month::try_from(month).ok())
+        .ok_or_else(refused)?;
+    let date = u8::try_from(date)
+        .ok()
+        .and_then(|date| time::Date::from_calendar_date(year, month, date).ok())
+        .ok_or_else(refused)?;
+    Ok(Timestamp::from_datetime(date.midnight().assume_utc()).as_millis())
+}
+
+/// The session's text as stored when it ended.
+pub async fn transcript(connection: &mut AnyConnection, id: i64) -> Result<String, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT transcript FROM terminal_sessions WHERE id = $1")
+            .bind(id)
+            .fetch_one(connection)
+            .await?,
+    )
 }

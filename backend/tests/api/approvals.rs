@@ -8,6 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use changeaudit_backend::approvals::assertion::StoredAssertion;
+use changeaudit_backend::approvals::checks::approvals_of;
 use changeaudit_backend::approvals::flow;
 use changeaudit_shared::terminal::EndReason;
 use serde_json::{Value, json};
@@ -1003,6 +1004,35 @@ async fn the_trail_verifies_each_approval_signature_and_names_an_altered_one() {
     .fetch_one(flow.app.db.pool())
     .await
     .unwrap();
+
+    // Change details checks each approval's signature now, against the trail's key.
+    let mut connection = flow.app.db.pool().acquire().await.unwrap();
+    let checks = approvals_of(&mut connection, id).await.unwrap();
+    assert_eq!(checks.len(), 2);
+    for check in &checks {
+        assert!(check.signed && check.verified, "{check:?}");
+        assert!(
+            check.verification.starts_with("signature verified"),
+            "{check:?}"
+        );
+    }
+    // A row rewritten in the database no longer verifies (the decisions are not the trail).
+    sqlx::query(
+        "UPDATE decisions SET assertion = replace(assertion, '\"signature\":\"', '\"signature\":\"AA')
+         WHERE request_id = $1",
+    )
+    .bind(id)
+    .execute(&mut *connection)
+    .await
+    .unwrap();
+    let checks = approvals_of(&mut connection, id).await.unwrap();
+    assert!(
+        checks
+            .iter()
+            .all(|check| !check.verified && check.verification.starts_with("signature fails")),
+        "{checks:?}"
+    );
+    drop(connection);
 
     // Before any checkpoint: the chain holds, and both signatures verify against the keys
     // their passkey.registered events recorded.

@@ -228,6 +228,12 @@ fn routes(world: &World, spare: &Spare) -> Vec<Route> {
             .body(json!({}))
             .only(EVERYONE_SIGNED_IN, 204),
         Route { events: true, ..route("GET", "/api/me/notifications/stream", "/api/me/notifications/stream").only(EVERYONE_SIGNED_IN, 200) },
+        // Audited sessions: overseers only; this world has no session to open.
+        route("GET", "/api/terminal-sessions", "/api/terminal-sessions?verdict=correct").only(OVERSEERS, 200),
+        route("GET", "/api/terminal-sessions/{id}/audit", format!("/api/terminal-sessions/{NO_SESSION}/audit?view=details"))
+            .only(OVERSEERS, 404),
+        route("GET", "/api/terminal-sessions/{id}/recording", format!("/api/terminal-sessions/{NO_SESSION}/recording"))
+            .only(OVERSEERS, 404),
         // The trail: overseers read it and its proofs; admins run a verification. This world
         // has no checkpoint yet, so proofs answer that they cannot be made.
         route("GET", "/api/trail", "/api/trail").only(OVERSEERS, 200),

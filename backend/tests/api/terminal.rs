@@ -881,3 +881,141 @@ async fn the_trail_checks_each_recording_against_its_sealed_digest() {
     assert_eq!(fault.seq, Some(ended), "{fault}");
     assert!(fault.reason.contains("cannot be read"), "{fault}");
 }
+
+#[tokio::test]
+async fn auditors_find_a_session_by_what_was_shown_and_open_its_details_board_logs_and_recording() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    terminal.run("echo planned-one").await;
+    terminal.run("uname -s").await;
+    terminal.type_text("exit\r").await;
+    terminal.closed().await;
+    let id = terminal.session_id.unwrap();
+    let auditor = rig.app.person("auditor", PERSON_PASSWORD).await;
+
+    let ids = |page: &Value| -> Vec<i64> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["id"].as_i64().unwrap())
+            .collect()
+    };
+    for (query, found) in [
+        ("", true),
+        ("?change=CHG-7&user=member&device=sshd-1", true),
+        ("?verdict=incomplete&from=2026-01-01&to=2026-01-01", true),
+        ("?q=Planned-ONE", true),
+        ("?q=Linux", true),
+        ("?q=never-typed-anywhere", false),
+        ("?verdict=correct", false),
+        ("?user=auditor", false),
+        ("?from=2026-01-02", false),
+    ] {
+        let page = auditor
+            .expect("GET", &format!("/api/terminal-sessions{query}"), None, 200)
+            .await;
+        assert_eq!(ids(&page) == [id], found, "{query}: {page}");
+    }
+    let refused = auditor
+        .expect("GET", "/api/terminal-sessions?from=yesterday", None, 422)
+        .await;
+    assert_eq!(refused["errors"][0]["field"], "from");
+
+    let details = auditor
+        .expect(
+            "GET",
+            &format!("/api/terminal-sessions/{id}/audit?view=details"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(details["session"]["username"], "member");
+    assert_eq!(details["session"]["verdict"], "incomplete");
+    assert_eq!(details["approvals"][0]["approver"], "approver");
+    assert_eq!(details["approvals"][0]["signed"], false);
+    assert_eq!(details["transcript"], Value::Null);
+
+    let board = auditor
+        .expect(
+            "GET",
+            &format!("/api/terminal-sessions/{id}/audit?view=board"),
+            None,
+            200,
+        )
+        .await;
+    let lines: Vec<(String, String)> = board["report"]["board"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| {
+            (
+                line["status"].as_str().unwrap().to_owned(),
+                line["command"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("matched".to_owned(), "echo planned-one".to_owned()),
+            ("missing".to_owned(), "echo planned-two".to_owned()),
+            ("unplanned".to_owned(), "uname -s".to_owned()),
+            ("benign".to_owned(), "exit".to_owned()),
+        ]
+    );
+    assert!(board["report"]["board"][2]["offset"].as_f64().unwrap() > 0.0);
+    assert_eq!(board["report"]["board"][1]["offset"], Value::Null);
+
+    let logs = auditor
+        .expect(
+            "GET",
+            &format!("/api/terminal-sessions/{id}/audit?view=logs"),
+            None,
+            200,
+        )
+        .await;
+    let text = logs["transcript"].as_str().unwrap();
+    assert!(text.contains("echo planned-one\nplanned-one\n"), "{text}");
+    assert!(!text.contains('\u{1b}'), "no escape sequences: {text:?}");
+
+    let recording = auditor
+        .send(
+            "GET",
+            &format!("/api/terminal-sessions/{id}/recording?download=true"),
+            None,
+        )
+        .await;
+    assert_eq!(recording.status(), 200);
+    assert_eq!(
+        recording.headers()["content-disposition"],
+        format!("attachment; filename=\"session-{id}.cast\"").as_str()
+    );
+    let cast = recording.bytes().await.unwrap();
+    assert_eq!(cast.as_ref(), rig.recording(id).await.as_slice());
+
+    // The executor may not review; every opening above is in the trail.
+    rig.member
+        .expect("GET", "/api/terminal-sessions", None, 403)
+        .await;
+    let views: Vec<String> = rig
+        .actions(&format!("terminal_session:{id}"))
+        .await
+        .into_iter()
+        .filter(|(_, action, _)| action == "session.viewed")
+        .map(|(actor, _, details)| format!("{actor} {}", details["view"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        views,
+        [
+            "auditor details",
+            "auditor board",
+            "auditor logs",
+            "auditor recording_download"
+        ]
+    );
+}

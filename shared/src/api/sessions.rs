@@ -58,3 +58,79 @@ pub struct TerminalSession {
     pub score: Option<u8>,
     pub verdict: Option<String>,
 }
+
+/// The filters of Change Audit → Audited sessions (`GET /api/terminal-sessions`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(default)]
+pub struct SessionFilters {
+    /// A change ID, exactly.
+    pub change: Option<String>,
+    /// A username, exactly.
+    pub user: Option<String>,
+    /// A device's name, exactly.
+    pub device: Option<String>,
+    /// Started on or after this day (`YYYY-MM-DD`, UTC).
+    pub from: Option<String>,
+    /// Started on or before this day (`YYYY-MM-DD`, UTC).
+    pub to: Option<String>,
+    /// A verdict code, e.g. `correct` or `more_than_necessary`; `unplanned` for sessions
+    /// without a change.
+    pub verdict: Option<String>,
+    /// Words anywhere in what was typed and shown.
+    pub q: Option<String>,
+    pub offset: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// Which of a session's audit views is opened (each opening is audited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AuditView {
+    Details,
+    Board,
+    Logs,
+}
+
+impl AuditView {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditView::Details => "details",
+            AuditView::Board => "board",
+            AuditView::Logs => "logs",
+        }
+    }
+}
+
+/// One approval of the request a session ran under, with its passkey signature checked now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApprovalCheck {
+    pub approver: String,
+    /// `approved` or `disapproved`.
+    pub decision: String,
+    pub comment: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub decided_at: OffsetDateTime,
+    pub signed: bool,
+    /// The signature verifies now, against the key the trail registered for the passkey.
+    pub verified: bool,
+    /// In words: what was checked, or why it fails.
+    pub verification: String,
+}
+
+/// A session as an auditor reviews it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionAudit {
+    pub session: TerminalSession,
+    /// The change's script; none for an unplanned session.
+    pub script: Option<String>,
+    /// The board, the score and the verdict against the script.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub report: Option<crate::report::AuditReport>,
+    pub approvals: Vec<ApprovalCheck>,
+    /// What the device printed, as text (the logs view only).
+    pub transcript: Option<String>,
+}

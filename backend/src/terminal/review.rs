@@ -1,0 +1,197 @@
+//! Change Audit → Audited sessions, for auditors and admins: the sessions, finished and
+//! running, filtered and searched; each one's details (with its approvals' signatures checked
+//! now), board and logs; and its recording for the player or to download. Every opening is an
+//! audit event (`session.viewed`): auditors are audited.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use changeaudit_shared::api::Page;
+use changeaudit_shared::api::sessions::{AuditView, SessionAudit, SessionFilters, TerminalSession};
+use changeaudit_shared::board::BenignCommands;
+use changeaudit_shared::problem::Problem;
+use changeaudit_shared::report::AuditReport;
+use changeaudit_shared::role::Role;
+use changeaudit_shared::script::Script;
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::Row;
+
+use super::store;
+use crate::approvals::checks::approvals_of;
+use crate::audit::{self, NewEvent};
+use crate::auth::CurrentUser;
+use crate::db::DbError;
+use crate::error::{ApiPath, ApiQuery, AppError};
+use crate::listing::Paging;
+use crate::state::AppState;
+
+const OVERSEERS: &[Role] = &[Role::Auditor, Role::Admin];
+/// The recording is read from the store in pieces of this size.
+const CHUNK: usize = 1 << 20;
+
+#[utoipa::path(get, path = "/api/terminal-sessions", tag = "terminal", params(SessionFilters),
+    responses((status = 200, body = Page<TerminalSession>), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiQuery(filters): ApiQuery<SessionFilters>,
+) -> Result<Json<Page<TerminalSession>>, AppError> {
+    me.require_any(OVERSEERS)?;
+    let paging = Paging {
+        offset: filters.offset,
+        limit: filters.limit,
+    };
+    let mut connection = state.db.pool().acquire().await?;
+    let (sessions, total) =
+        store::list(&mut connection, &filters, paging, state.clock.now()).await?;
+    Ok(Json(paging.page(sessions, total)))
+}
+
+/// Which view of `GET /api/terminal-sessions/{id}/audit`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ViewQuery {
+    pub view: AuditView,
+}
+
+#[utoipa::path(get, path = "/api/terminal-sessions/{id}/audit", tag = "terminal", params(("id" = i64, Path), ViewQuery),
+    responses((status = 200, body = SessionAudit), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+pub async fn session_audit(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<ViewQuery>,
+) -> Result<Json<SessionAudit>, AppError> {
+    me.require_any(OVERSEERS)?;
+    let now = state.clock.now();
+    let mut connection = state.db.pool().acquire().await?;
+    let session = store::view(&mut connection, id, now).await?.record;
+    let (script, report) = match &session.change_id {
+        None => (None, None),
+        Some(change_id) => {
+            let row = sqlx::query(
+                "SELECT c.script, g.benign_commands FROM changes c
+                 JOIN access_groups g ON g.id = c.access_group_id WHERE c.id = $1",
+            )
+            .bind(change_id)
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(DbError::from)?;
+            let text: String = row.try_get("script").map_err(DbError::from)?;
+            let benign: Vec<String> = serde_json::from_str(
+                &row.try_get::<String, _>("benign_commands")
+                    .map_err(DbError::from)?,
+            )
+            .map_err(DbError::decode)?;
+            let parsed = Script::parse(&text).map_err(|error| {
+                AppError::internal("reading a stored script", error.to_string())
+            })?;
+            let report = AuditReport::new(
+                &parsed,
+                session.commands.clone(),
+                &BenignCommands::new(benign),
+            );
+            (Some(text), Some(report))
+        }
+    };
+    let approvals = match session.request_id {
+        Some(request) if query.view == AuditView::Details => {
+            approvals_of(&mut connection, request).await?
+        }
+        _ => Vec::new(),
+    };
+    let transcript = match query.view {
+        AuditView::Logs => Some(store::transcript(&mut connection, id).await?),
+        _ => None,
+    };
+    drop(connection);
+    viewed(&state, &me, id, query.view.as_str()).await?;
+    Ok(Json(SessionAudit {
+        session,
+        script,
+        report,
+        approvals,
+        transcript,
+    }))
+}
+
+/// Why the recording is fetched.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RecordingQuery {
+    /// `true` to save it as a file; otherwise it is for the player.
+    #[serde(default)]
+    pub download: bool,
+}
+
+#[utoipa::path(get, path = "/api/terminal-sessions/{id}/recording", tag = "terminal",
+    params(("id" = i64, Path), RecordingQuery),
+    description = "The session's recording, asciicast v2, for the player or to download.",
+    responses((status = 200, body = String, content_type = "application/x-asciicast"), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn session_recording(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<RecordingQuery>,
+) -> Result<Response, AppError> {
+    me.require_any(OVERSEERS)?;
+    let mut connection = state.db.pool().acquire().await?;
+    let stored = store::view(&mut connection, id, state.clock.now()).await?;
+    drop(connection);
+    let mut bytes = Vec::new();
+    loop {
+        let offset = bytes.len() as u64;
+        let piece = state
+            .recordings
+            .read(&stored.recording, offset, CHUNK)
+            .await
+            .map_err(|error| AppError::internal("reading a recording", error))?;
+        let done = piece.len() < CHUNK;
+        bytes.extend_from_slice(&piece);
+        if done {
+            break;
+        }
+    }
+    viewed(
+        &state,
+        &me,
+        id,
+        if query.download {
+            "recording_download"
+        } else {
+            "video"
+        },
+    )
+    .await?;
+    let disposition = if query.download {
+        format!("attachment; filename=\"session-{id}.cast\"")
+    } else {
+        "inline".to_owned()
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-asciicast".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn viewed(state: &AppState, me: &CurrentUser, id: i64, view: &str) -> Result<(), AppError> {
+    audit::record(
+        &state.db,
+        NewEvent::by(
+            &me.0.username,
+            "session.viewed",
+            store::object(id),
+            json!({ "view": view }),
+        ),
+        state.clock.now(),
+    )
+    .await?;
+    Ok(())
+}
