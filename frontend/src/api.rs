@@ -102,6 +102,16 @@ pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
     read(Request::get(url).send().await.map_err(unreachable)?).await
 }
 
+/// A body that is not JSON (a recording), as text.
+pub async fn get_text(url: &str) -> Result<String, ApiError> {
+    let response = Request::get(url).send().await.map_err(unreachable)?;
+    if response.ok() {
+        response.text().await.map_err(unreachable)
+    } else {
+        Err(refusal(response).await)
+    }
+}
+
 pub async fn post<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, ApiError> {
     let request = Request::post(url).json(body).map_err(unreachable)?;
     read(request.send().await.map_err(unreachable)?).await

@@ -19,6 +19,7 @@ use crate::pages::home::Home;
 use crate::pages::not_found::NotFound;
 use crate::pages::profile::Profile;
 use crate::pages::requests::{MyApprovals, MyRequests, RequestPage};
+use crate::pages::review::{ReplayFile, SessionReview};
 use crate::pages::sessions::AuditedSessions;
 use crate::pages::terminal::{TerminalPage, WatchPage};
 
@@ -89,6 +90,8 @@ pub fn Shell(me: Me) -> impl IntoView {
                 <Route path=path!("/credentials") view=GrantedCredentials/>
                 <Route path=path!("/credentials/:id/terminal") view=TerminalPage/>
                 <Route path=path!("/sessions") view=AuditedSessions/>
+                <Route path=path!("/sessions/replay") view=ReplayFile/>
+                <Route path=path!("/sessions/:id") view=SessionReview/>
                 <Route path=path!("/sessions/:id/watch") view=WatchPage/>
                 <Route path=path!("/requests/mine") view=MyRequests/>
                 <Route path=path!("/requests/approvals") view=MyApprovals/>

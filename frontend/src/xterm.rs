@@ -16,6 +16,14 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn write(this: &Terminal, data: &str);
 
+    /// Writes `data`, then calls `done` once xterm.js has parsed it onto the screen.
+    #[wasm_bindgen(method, js_name = write)]
+    pub fn write_then(this: &Terminal, data: &str, done: &Closure<dyn FnMut()>);
+
+    /// Back to a blank screen and the default modes, as a player does before a seek.
+    #[wasm_bindgen(method)]
+    pub fn reset(this: &Terminal);
+
     #[wasm_bindgen(method)]
     pub fn focus(this: &Terminal);
 

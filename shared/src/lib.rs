@@ -15,6 +15,7 @@ pub mod merkle;
 pub mod navigation;
 pub mod problem;
 pub mod recognizer;
+pub mod replay;
 pub mod report;
 pub mod role;
 pub mod script;

@@ -64,6 +64,7 @@ async fn prepare(server: &Server, sshd: &Sshd) {
         ("executor", json!([])),
         ("approver", json!([])),
         ("planner", json!(["planner"])),
+        ("auditor", json!(["auditor"])),
     ] {
         let user = admin
             .call(
@@ -123,7 +124,7 @@ async fn prepare(server: &Server, sshd: &Sshd) {
                 "due_at": (now + time::Duration::hours(2)).format(&Rfc3339).unwrap(),
                 "access_group_id": group,
                 "device_ids": [device],
-                "script": "echo planned-one\necho planned-two\n",
+                "script": "echo planned-one\necho planned-two\necho planned-three\n",
             }),
         )
         .await;
@@ -304,9 +305,10 @@ async fn an_approved_request_opens_a_session_that_ticks_the_script_flags_the_res
         .unwrap();
     assert_eq!((ticks.len(), flags.len()), (2, 1));
     let score = driver.find("[data-testid=score]").await.unwrap();
-    assert_eq!(score.text().await.unwrap(), "67");
+    // Two of three planned lines and one unplanned: 2 of 4 counted.
+    assert_eq!(score.text().await.unwrap(), "50");
     let verdict = driver.find("[data-testid=verdict]").await.unwrap();
-    assert_eq!(verdict.text().await.unwrap(), "More than necessary");
+    assert_eq!(verdict.text().await.unwrap(), "Incomplete");
     let screen = driver
         .find("[data-testid=terminal] .xterm-rows")
         .await
@@ -317,6 +319,137 @@ async fn an_approved_request_opens_a_session_that_ticks_the_script_flags_the_res
     assert!(screen.contains("planned-two"), "{screen}");
 
     save_screenshot(driver, "terminal-session.png").await;
+
+    // The session ends; an auditor reviews it.
+    type_line(driver, "exit").await;
+    see(driver, "//p[@data-testid='session-closed']").await;
+    click(driver, "//button[@data-testid='sign-out']").await;
+    fill_sign_in(&browser, "auditor", PASSWORD).await;
+    review_the_session(driver).await;
+}
+
+/// The time the player shows, in seconds.
+async fn player_time(driver: &WebDriver) -> f64 {
+    player_data(driver, "time").await.parse().unwrap()
+}
+
+/// One of the player's `data-*` values.
+pub async fn player_data(driver: &WebDriver, key: &str) -> String {
+    driver
+        .execute(
+            "return document.querySelector('[data-testid=player]').dataset[arguments[0]] || ''",
+            vec![json!(key)],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Waits until the player stands at `moment`, or just after it, where the command it ran is
+/// echoed whole (a seek is drawn at once).
+async fn player_at(driver: &WebDriver, moment: f64) {
+    for _ in 0..50 {
+        let at = player_time(driver).await;
+        if at >= moment - 0.06 && at <= moment + 2.0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the player is at {}, not at {moment}",
+        player_time(driver).await
+    );
+}
+
+#[allow(clippy::print_stdout)] // the seek's figure goes to the test's output
+/// Change Audit → Audited sessions: the board's red line and green line each open the video
+/// at their moment, and the details show the approval's passkey signature verified now.
+async fn review_the_session(driver: &WebDriver) {
+    click(driver, "//nav//a[text()='Audited sessions']").await;
+    click(
+        driver,
+        "//table[@data-testid='audited-sessions']//tr[td[text()='CHG-42']]//a[text()='Change Audit']",
+    )
+    .await;
+    see(
+        driver,
+        "//table[@data-testid='board']//tr[@data-status='missing']",
+    )
+    .await;
+    save_screenshot(driver, "audit-board.png").await;
+    let board = "//table[@data-testid='board']";
+    let unplanned_at = driver
+        .find_xpath(&format!("{board}//tr[@data-status='unplanned']/td[1]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let planned_two_at = driver
+        .find_xpath(&format!(
+            "{board}//tr[@data-status='matched'][.//code[text()='echo planned-two']]/td[1]"
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let seconds = |clock: &str| -> f64 {
+        let (minutes, seconds) = clock.split_once(':').unwrap();
+        minutes.parse::<f64>().unwrap() * 60.0 + seconds.parse::<f64>().unwrap()
+    };
+
+    // Green: run but not planned; the video opens where it ran.
+    click(driver, &format!("{board}//tr[@data-status='unplanned']//a")).await;
+    see(driver, "//div[@data-testid='player']").await;
+    player_at(driver, seconds(&unplanned_at)).await;
+    let screen = driver
+        .find("[data-testid=player-screen] .xterm-rows")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The moment it was run: the command is on the screen, and nothing typed after it.
+    assert!(
+        screen.contains("$ uname -s") && !screen.contains("planned-two"),
+        "{screen}"
+    );
+    save_screenshot(driver, "video-at-green-line.png").await;
+
+    // Red: planned but never run; the video opens at the last line run before it.
+    click(driver, "//a[@data-testid='view-board']").await;
+    click(driver, &format!("{board}//tr[@data-status='missing']//a")).await;
+    see(driver, "//div[@data-testid='player']").await;
+    player_at(driver, seconds(&planned_two_at).max(seconds(&unplanned_at))).await;
+    let screen = driver
+        .find("[data-testid=player-screen] .xterm-rows")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(screen.contains("$ echo planned-two"), "{screen}");
+    save_screenshot(driver, "video-at-red-line.png").await;
+    let seek_ms: f64 = player_data(driver, "seekMs").await.parse().unwrap();
+    println!("seek in the session's recording: {seek_ms:.1} ms");
+
+    click(driver, "//a[@data-testid='view-details']").await;
+    see(driver, "//ul[@data-testid='approvals']/li[@data-verified='true'][contains(., 'approver approved')]").await;
+    let verification = driver
+        .find_xpath("//ul[@data-testid='approvals']/li")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        verification.contains("signature verified"),
+        "{verification}"
+    );
+    save_screenshot(driver, "session-details.png").await;
 }
 
 /// Keeps what the browser shows under `target/e2e-screenshots`, for a person to look at.

@@ -5,6 +5,7 @@ pub mod home;
 pub mod not_found;
 pub mod profile;
 pub mod requests;
+pub mod review;
 pub mod sessions;
 pub mod sign_in;
 pub mod terminal;

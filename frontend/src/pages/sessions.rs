@@ -1,12 +1,95 @@
 //! Change Audit → Audited sessions, for auditors and admins: the sessions running now, each to
-//! watch live (read-only) and terminate if need be.
+//! watch live (read-only) and terminate if need be; and every session, filtered by change, user,
+//! device, days and verdict and searched in what was typed and shown, each with its Change
+//! details, Change Audit, Session logs and Video of session.
 
 use changeaudit_shared::api::sessions::TerminalSession;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api;
+use crate::listing::{list_view, use_list};
 use crate::local_time;
+use crate::pages::review::clock;
+
+const VERDICTS: [(&str, &str); 9] = [
+    ("", "Any verdict"),
+    ("correct", "Correct"),
+    ("more_than_necessary", "More than necessary"),
+    ("incomplete", "Incomplete"),
+    ("not_executed", "Not executed"),
+    ("correct_with_failures", "Correct, with failures"),
+    (
+        "more_than_necessary_with_failures",
+        "More than necessary, with failures",
+    ),
+    ("incomplete_with_failures", "Incomplete, with failures"),
+    ("unplanned", "Unplanned (no change)"),
+];
+
+fn all_sessions() -> impl IntoView {
+    let change = RwSignal::new(String::new());
+    let user = RwSignal::new(String::new());
+    let device = RwSignal::new(String::new());
+    let from = RwSignal::new(String::new());
+    let to = RwSignal::new(String::new());
+    let verdict = RwSignal::new(String::new());
+    let q = RwSignal::new(String::new());
+    let list = use_list::<TerminalSession>("/api/terminal-sessions", move || {
+        vec![
+            ("change", change.get()),
+            ("user", user.get()),
+            ("device", device.get()),
+            ("from", from.get()),
+            ("to", to.get()),
+            ("verdict", verdict.get()),
+            ("q", q.get()),
+        ]
+    });
+    view! {
+        <h2>"All sessions"</h2>
+        <div class="filters wrap">
+            <input type="search" placeholder="Typed or shown…" aria-label="Search what was typed and shown"
+                data-testid="session-search" bind:value=q/>
+            <input type="text" placeholder="Change ID" aria-label="Change" bind:value=change/>
+            <input type="text" placeholder="User" aria-label="User" bind:value=user/>
+            <input type="text" placeholder="Device" aria-label="Device" bind:value=device/>
+            <label class="check">"From" <input type="date" aria-label="From" bind:value=from/></label>
+            <label class="check">"To" <input type="date" aria-label="To" bind:value=to/></label>
+            <select aria-label="Verdict" on:change=move |event| verdict.set(event_target_value(&event))>
+                {VERDICTS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
+            </select>
+        </div>
+        {list_view(list, |sessions| view! {
+            <table class="list" data-testid="audited-sessions">
+                <thead><tr><th>"Started"</th><th>"User"</th><th>"Device"</th><th>"Change"</th><th>"Duration"</th>
+                    <th>"Score"</th><th>"Verdict"</th><th></th></tr></thead>
+                <tbody>
+                    {sessions.into_iter().map(|session| {
+                        let id = session.id;
+                        view! {
+                            <tr data-session=id>
+                                <td class="nowrap">{local_time::show(session.started_at)}</td>
+                                <td>{session.username.clone()}</td>
+                                <td>{format!("{} as {}", session.device.name, session.account)}</td>
+                                <td>{session.change_id.clone().unwrap_or_else(|| "unplanned".to_owned())}</td>
+                                <td>{clock(session.duration_seconds)}</td>
+                                <td>{session.score.map(|score| score.to_string()).unwrap_or_else(|| "—".to_owned())}</td>
+                                <td>{session.verdict.clone().map(|verdict| verdict.replace('_', " ")).unwrap_or_else(|| "running".to_owned())}</td>
+                                <td class="row-actions">
+                                    <A href=format!("/sessions/{id}?view=details")>"Change details"</A>
+                                    <A href=format!("/sessions/{id}?view=board")>"Change Audit"</A>
+                                    <A href=format!("/sessions/{id}?view=logs")>"Session logs"</A>
+                                    <A href=format!("/sessions/{id}?view=video")>"Video of session"</A>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }.into_any())}
+    }
+}
 
 #[component]
 pub fn AuditedSessions() -> impl IntoView {
@@ -15,6 +98,7 @@ pub fn AuditedSessions() -> impl IntoView {
     view! {
         <div class="page-head">
             <h1>"Audited sessions"</h1>
+            <A href="/sessions/replay">"Replay a recording file"</A>
             <button type="button" on:click=move |_| running.refetch()>"Refresh"</button>
         </div>
         <h2>"Running now"</h2>
@@ -43,5 +127,6 @@ pub fn AuditedSessions() -> impl IntoView {
                 </table>
             }.into_any(),
         }}
+        {all_sessions()}
     }
 }
