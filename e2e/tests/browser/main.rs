@@ -6,6 +6,7 @@
 mod admin;
 mod changes;
 mod journey;
+mod replay;
 mod sign_in;
 
 use changeaudit_e2e::{Browser, Server, WebDriver};

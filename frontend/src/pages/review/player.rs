@@ -50,11 +50,12 @@ struct Screen {
 }
 
 impl Screen {
-    fn show(&self, step: &Step, seek_ms: RwSignal<Option<f64>>) {
+    /// Draws `step`; a seek's time, from `started` (before the timeline was asked) until
+    /// xterm.js has drawn it, goes to `seek_ms`.
+    fn show(&self, step: &Step, seek_ms: RwSignal<Option<f64>>, started: f64) {
         if step.reset {
             self.terminal.reset();
             self.terminal.resize(step.size.0, step.size.1);
-            let started = now_ms();
             let done = Closure::<dyn FnMut()>::new(move || {
                 seek_ms.set(Some(now_ms() - started));
             });
@@ -121,7 +122,8 @@ pub fn Player(
             asked
         };
         time.set(first);
-        shown.show(&shown.timeline.seek(first), seek_ms);
+        let started = now_ms();
+        shown.show(&shown.timeline.seek(first), seek_ms, started);
         screen.set_value(Some(SendWrapper::new(shown)));
     });
 
@@ -130,7 +132,8 @@ pub fn Player(
         time.set(to);
         screen.with_value(|screen| {
             if let Some(screen) = screen {
-                screen.show(&screen.timeline.seek(to), seek_ms);
+                let started = now_ms();
+                screen.show(&screen.timeline.seek(to), seek_ms, started);
             }
         });
     };
@@ -161,7 +164,7 @@ pub fn Player(
                     TICK.as_secs_f64() * speed.get_untracked(),
                     skip_idle.get_untracked(),
                 );
-                screen.show(&screen.timeline.advance(screen.next.get(), to), seek_ms);
+                screen.show(&screen.timeline.advance(screen.next.get(), to), seek_ms, 0.0);
                 time.set(to);
                 if to >= duration {
                     playing.set(false);
