@@ -164,7 +164,11 @@ pub fn Player(
                     TICK.as_secs_f64() * speed.get_untracked(),
                     skip_idle.get_untracked(),
                 );
-                screen.show(&screen.timeline.advance(screen.next.get(), to), seek_ms, 0.0);
+                screen.show(
+                    &screen.timeline.advance(screen.next.get(), to),
+                    seek_ms,
+                    0.0,
+                );
                 time.set(to);
                 if to >= duration {
                     playing.set(false);
