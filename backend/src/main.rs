@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use changeaudit_backend::audit_cli::{self, AuditArgs, AuditError};
 use changeaudit_backend::config::Config;
 use changeaudit_backend::startup;
+use changeaudit_backend::trail::evidence::verify_bundle;
 use changeaudit_backend::trail::key::read_public_key;
 use changeaudit_backend::trail::verify::{RecordingSource, Recordings, verify_file};
 use clap::{Args, Parser, Subcommand};
@@ -45,13 +46,21 @@ struct ExportOptions {
     /// Where to write (standard output when absent).
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Only this change's evidence bundle: its events with inclusion proofs, recordings and
+    /// boards, which `verify --bundle` checks alone.
+    #[arg(long, value_name = "ID")]
+    change: Option<String>,
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["export", "bundle"])))]
 struct VerifyOptions {
     /// The export to verify (from `changeaudit export` or the web app's download).
     #[arg(long, value_name = "FILE")]
-    export: PathBuf,
+    export: Option<PathBuf>,
+    /// A change's evidence bundle to verify (from `changeaudit export --change`).
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
     /// The trail's public key: 64 hex digits, as in `trail.key.pub` or Admin → Audit trail.
     #[arg(long, value_name = "FILE")]
     public_key: PathBuf,
@@ -81,7 +90,10 @@ enum ServerTask {
     Serve,
     Migrate,
     RotateMasterKey,
-    Export(Option<PathBuf>),
+    Export {
+        output: Option<PathBuf>,
+        change: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -91,9 +103,13 @@ fn main() -> ExitCode {
         Command::Serve => run_server(ServerTask::Serve, cli.config.as_deref()),
         Command::Migrate => run_server(ServerTask::Migrate, cli.config.as_deref()),
         Command::RotateMasterKey => run_server(ServerTask::RotateMasterKey, cli.config.as_deref()),
-        Command::Export(options) => {
-            run_server(ServerTask::Export(options.output), cli.config.as_deref())
-        }
+        Command::Export(options) => run_server(
+            ServerTask::Export {
+                output: options.output,
+                change: options.change,
+            },
+            cli.config.as_deref(),
+        ),
         Command::Verify(options) => verify(&options),
     }
 }
@@ -131,11 +147,36 @@ fn verify(options: &VerifyOptions) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(bundle) = &options.bundle {
+        let result = std::fs::File::open(bundle)
+            .map_err(|error| format!("{}: {error}", bundle.display()))
+            .and_then(|file| {
+                verify_bundle(std::io::BufReader::new(file), &public_key)
+                    .map_err(|fault| format!("FAILED at {fault}"))
+            });
+        return match result {
+            Ok(summary) => {
+                let mut out = std::io::stdout().lock();
+                if writeln!(out, "verified: {summary}").is_err() {
+                    return ExitCode::FAILURE;
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("changeaudit verify: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let Some(export) = &options.export else {
+        eprintln!("changeaudit verify: give --export or --bundle");
+        return ExitCode::from(2);
+    };
     let recordings = options
         .recordings
         .clone()
         .map(|folder| Box::new(Recordings(folder)) as Box<dyn RecordingSource>);
-    match verify_file(&options.export, public_key, recordings) {
+    match verify_file(export, public_key, recordings) {
         Ok(summary) => {
             let mut out = std::io::stdout().lock();
             if writeln!(out, "verified: {summary}").is_err() {
@@ -186,7 +227,9 @@ fn run_server(task: ServerTask, config_file: Option<&Path>) -> ExitCode {
             ServerTask::Serve => startup::serve(config).await,
             ServerTask::Migrate => startup::migrate(&config).await,
             ServerTask::RotateMasterKey => startup::rotate_master_key(&config).await,
-            ServerTask::Export(output) => startup::export(&config, output.as_deref()).await,
+            ServerTask::Export { output, change } => {
+                startup::export(&config, output.as_deref(), change.as_deref()).await
+            }
         }
     });
     match result {

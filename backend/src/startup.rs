@@ -81,29 +81,42 @@ pub fn load_trail_key(config: &Config) -> anyhow::Result<TrailKey> {
     Ok(key)
 }
 
-/// `changeaudit export`: the whole trail as JSON lines, to `output` or standard output.
-pub async fn export(config: &Config, output: Option<&std::path::Path>) -> anyhow::Result<()> {
+/// `changeaudit export`: the whole trail as JSON lines, to `output` or standard output; with
+/// `change`, that change's evidence bundle instead.
+pub async fn export(
+    config: &Config,
+    output: Option<&std::path::Path>,
+    change: Option<&str>,
+) -> anyhow::Result<()> {
     let key = load_trail_key(config)?;
     let db = Database::open(config.database_url.expose()).await?;
     let now = SystemClock.now();
-    let exported = match output {
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("creating {}", path.display()))?;
-            let mut out = std::io::BufWriter::new(file);
-            crate::trail::export::export(&db, &key, now, &mut out).await?
+    let mut out: Box<dyn Write> = match output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    match change {
+        Some(change) => {
+            let store = crate::recordings::LocalFolder::new(config.recordings_dir.clone());
+            let summary =
+                crate::trail::evidence::bundle_of(&db, &store, &key, change, now, &mut out)
+                    .await
+                    .with_context(|| format!("the evidence of {change}"))?;
+            tracing::info!(%summary, "evidence bundle exported");
         }
         None => {
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            crate::trail::export::export(&db, &key, now, &mut out).await?
+            let exported = crate::trail::export::export(&db, &key, now, &mut out).await?;
+            tracing::info!(
+                events = exported.events,
+                checkpoints = exported.checkpoints,
+                "trail exported"
+            );
         }
-    };
+    }
+    out.flush().context("writing the export")?;
     db.close().await;
-    tracing::info!(
-        events = exported.events,
-        checkpoints = exported.checkpoints,
-        "trail exported"
-    );
     Ok(())
 }
 

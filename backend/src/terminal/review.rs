@@ -69,34 +69,7 @@ pub async fn session_audit(
     let now = state.clock.now();
     let mut connection = state.db.pool().acquire().await?;
     let session = store::view(&mut connection, id, now).await?.record;
-    let (script, report) = match &session.change_id {
-        None => (None, None),
-        Some(change_id) => {
-            let row = sqlx::query(
-                "SELECT c.script, g.benign_commands FROM changes c
-                 JOIN access_groups g ON g.id = c.access_group_id WHERE c.id = $1",
-            )
-            .bind(change_id)
-            .fetch_one(&mut *connection)
-            .await
-            .map_err(DbError::from)?;
-            let text: String = row.try_get("script").map_err(DbError::from)?;
-            let benign: Vec<String> = serde_json::from_str(
-                &row.try_get::<String, _>("benign_commands")
-                    .map_err(DbError::from)?,
-            )
-            .map_err(DbError::decode)?;
-            let parsed = Script::parse(&text).map_err(|error| {
-                AppError::internal("reading a stored script", error.to_string())
-            })?;
-            let report = AuditReport::new(
-                &parsed,
-                session.commands.clone(),
-                &BenignCommands::new(benign),
-            );
-            (Some(text), Some(report))
-        }
-    };
+    let (script, report) = report_of(&mut connection, &session).await?;
     let approvals = match session.request_id {
         Some(request) if query.view == AuditView::Details => {
             approvals_of(&mut connection, request).await?
@@ -116,6 +89,39 @@ pub async fn session_audit(
         approvals,
         transcript,
     }))
+}
+
+/// The script of `session`'s change and the session's board against it, with the group's
+/// benign commands; none for an unplanned session.
+pub async fn report_of(
+    connection: &mut sqlx::AnyConnection,
+    session: &TerminalSession,
+) -> Result<(Option<String>, Option<AuditReport>), AppError> {
+    let Some(change_id) = &session.change_id else {
+        return Ok((None, None));
+    };
+    let row = sqlx::query(
+        "SELECT c.script, g.benign_commands FROM changes c
+         JOIN access_groups g ON g.id = c.access_group_id WHERE c.id = $1",
+    )
+    .bind(change_id)
+    .fetch_one(&mut *connection)
+    .await
+    .map_err(DbError::from)?;
+    let text: String = row.try_get("script").map_err(DbError::from)?;
+    let benign: Vec<String> = serde_json::from_str(
+        &row.try_get::<String, _>("benign_commands")
+            .map_err(DbError::from)?,
+    )
+    .map_err(DbError::decode)?;
+    let parsed = Script::parse(&text)
+        .map_err(|error| AppError::internal("reading a stored script", error.to_string()))?;
+    let report = AuditReport::new(
+        &parsed,
+        session.commands.clone(),
+        &BenignCommands::new(benign),
+    );
+    Ok((Some(text), Some(report)))
 }
 
 /// Why the recording is fetched.

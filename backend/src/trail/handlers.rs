@@ -26,7 +26,7 @@ use crate::listing::Paging;
 use crate::recordings::RecordingStore;
 use crate::state::AppState;
 use crate::trail::verify::{RecordingSource, Verifier};
-use crate::trail::{checkpoints, export, proofs};
+use crate::trail::{checkpoints, evidence, export, proofs};
 
 const READERS: &[Role] = &[Role::Admin, Role::Auditor];
 
@@ -305,4 +305,54 @@ impl RecordingSource for FromStore {
             }
         }
     }
+}
+
+#[utoipa::path(get, path = "/api/changes/{id}/evidence", tag = "trail", params(("id" = String, Path)),
+    description = "The change's evidence bundle (JSON lines): its events, its requests' and sessions', with inclusion proofs against a signed checkpoint, the recordings and the boards; `changeaudit verify --bundle` checks it alone.",
+    responses((status = 200, body = String, content_type = "application/jsonl"), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn change_evidence(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, AppError> {
+    me.require_any(READERS)?;
+    let now = state.clock.now();
+    let mut body = Vec::new();
+    let summary = evidence::bundle_of(
+        &state.db,
+        state.recordings.as_ref(),
+        &state.trail_key,
+        &id,
+        now,
+        &mut body,
+    )
+    .await
+    .map_err(|error| match error {
+        evidence::BundleError::Db(DbError::NotFound) => AppError::NotFound,
+        other => AppError::internal("writing an evidence bundle", other),
+    })?;
+    audit::record(
+        &state.db,
+        NewEvent::by(
+            &me.0.username,
+            "change.evidence_exported",
+            format!("change:{id}"),
+            json!({ "events": summary.events, "recordings": summary.recordings, "tree_size": summary.tree_size }),
+        ),
+        state.clock.now(),
+    )
+    .await?;
+    let file = format!(
+        "attachment; filename=\"evidence-{}.jsonl\"",
+        id.replace('"', "")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/jsonl".to_owned()),
+            (header::CONTENT_DISPOSITION, file),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use changeaudit_shared::export::key_id;
+use changeaudit_shared::export::{Checkpoint, key_id};
 use changeaudit_shared::trail::hex;
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::random;
 use crate::vault::{refuse_if_open, write_private};
@@ -98,6 +98,19 @@ pub fn public_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".pub");
     PathBuf::from(name)
+}
+
+/// Whether `checkpoint`'s signature holds under `public_key`.
+pub fn checkpoint_signed(public_key: &VerifyingKey, checkpoint: &Checkpoint) -> bool {
+    hex::decode(&checkpoint.signature)
+        .ok()
+        .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
+        .map(|bytes| Signature::from_bytes(&bytes))
+        .is_some_and(|signature| {
+            public_key
+                .verify_strict(checkpoint.signed_text().as_bytes(), &signature)
+                .is_ok()
+        })
 }
 
 /// Reads a public key file (64 hex digits), as `changeaudit verify --public-key` takes it.

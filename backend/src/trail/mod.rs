@@ -3,6 +3,7 @@
 //! of an export with nothing but the public key.
 
 pub mod checkpoints;
+pub mod evidence;
 pub mod export;
 pub mod handlers;
 pub mod key;

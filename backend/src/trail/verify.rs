@@ -15,11 +15,12 @@ use std::path::{Path, PathBuf};
 use changeaudit_shared::export::{Checkpoint, FORMAT, Line, VERSION, event_leaf, key_id};
 use changeaudit_shared::merkle::{Frontier, Hash, parse_hash};
 use changeaudit_shared::trail::{GENESIS, hex};
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::approvals::assertion::StoredAssertion;
+use crate::trail::key::checkpoint_signed;
 
 /// The first thing found wrong, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -448,16 +449,7 @@ impl Verifier {
                 ),
             ));
         }
-        let signature = hex::decode(&checkpoint.signature)
-            .ok()
-            .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
-            .map(|bytes| Signature::from_bytes(&bytes));
-        let signed = signature.is_some_and(|signature| {
-            self.public_key
-                .verify_strict(checkpoint.signed_text().as_bytes(), &signature)
-                .is_ok()
-        });
-        if !signed {
+        if !checkpoint_signed(&self.public_key, checkpoint) {
             return Err(at_fault(
                 self,
                 "its checkpoint's signature does not verify".to_owned(),

@@ -106,6 +106,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trail::handlers::consistency_proof))
         .routes(routes!(trail::handlers::download_export))
         .routes(routes!(trail::handlers::run_verification))
+        .routes(routes!(trail::handlers::change_evidence))
 }
 
 pub fn router(state: AppState) -> Router {

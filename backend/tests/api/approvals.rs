@@ -1039,6 +1039,10 @@ async fn the_trail_verifies_each_approval_signature_and_names_an_altered_one() {
     let export = trail::export_file(&flow.app).await;
     let summary = trail::verify(&flow.app, &export).unwrap();
     assert_eq!(summary.assertions, 2);
+    // The change's evidence bundle carries both votes and their passkeys' registrations.
+    let bundle = trail::bundle_file(&flow.app, CHANGE).await;
+    let summary = trail::verify_bundle_file(&flow.app, &bundle).unwrap();
+    assert_eq!((summary.assertions, summary.recordings), (2, 0));
 
     // A forger who rewrites the signature and re-hashes the chain, with no checkpoint over it
     // yet, is still caught: by the passkey signature itself.
@@ -1076,6 +1080,11 @@ async fn the_trail_verifies_each_approval_signature_and_names_an_altered_one() {
     .await;
     let export = trail::export_file(&flow.app).await;
     let fault = trail::verify(&flow.app, &export).unwrap_err();
+    assert_eq!(fault.seq, Some(vote), "{fault}");
+    assert!(fault.reason.contains("does not match its hash"), "{fault}");
+    // And a bundle made from the altered database says the same of the vote.
+    let bundle = trail::bundle_file(&flow.app, CHANGE).await;
+    let fault = trail::verify_bundle_file(&flow.app, &bundle).unwrap_err();
     assert_eq!(fault.seq, Some(vote), "{fault}");
     assert!(fault.reason.contains("does not match its hash"), "{fault}");
 }

@@ -243,6 +243,7 @@ fn routes(world: &World, spare: &Spare) -> Vec<Route> {
         route("GET", "/api/trail/consistency", "/api/trail/consistency?from=1&to=2").only(OVERSEERS, 404),
         route("GET", "/api/trail/export", "/api/trail/export").only(OVERSEERS, 200),
         route("POST", "/api/trail/verification", "/api/trail/verification").only(ADMIN, 200),
+        route("GET", "/api/changes/{id}/evidence", "/api/changes/NO-SUCH-CHANGE/evidence").only(OVERSEERS, 404),
     ]
 }
 

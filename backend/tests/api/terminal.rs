@@ -1019,3 +1019,69 @@ async fn auditors_find_a_session_by_what_was_shown_and_open_its_details_board_lo
         ]
     );
 }
+
+#[tokio::test]
+async fn a_change_s_evidence_bundle_verifies_alone_and_names_what_was_altered() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    terminal.run("echo planned-one").await;
+    terminal.type_text("exit\r").await;
+    terminal.closed().await;
+    let bundle = trail::bundle_file(&rig.app, CHANGE).await;
+    let summary = trail::verify_bundle_file(&rig.app, &bundle).unwrap();
+    assert_eq!(
+        (
+            summary.recordings,
+            summary.boards,
+            summary.change_id.as_str()
+        ),
+        (1, 1, CHANGE)
+    );
+    // The change's registration, its request with its vote, the session's start and end.
+    assert!(summary.events >= 6, "{summary}");
+
+    // A recording replaced in the bundle is named by its session's end.
+    let pristine = std::fs::read_to_string(&bundle).unwrap();
+    trail::edit_bundle(&bundle, "recording", |recording| {
+        let cast = recording["cast"]
+            .as_str()
+            .unwrap()
+            .replace("planned-one", "planned-0ne");
+        recording["cast"] = json!(cast);
+    });
+    let fault = trail::verify_bundle_file(&rig.app, &bundle).unwrap_err();
+    assert!(fault.reason.contains("has SHA-256"), "{fault}");
+
+    // A board that gives another score than the session sealed.
+    std::fs::write(&bundle, &pristine).unwrap();
+    trail::edit_bundle(&bundle, "board", |board| {
+        board["report"]["score"] = json!(100)
+    });
+    let fault = trail::verify_bundle_file(&rig.app, &bundle).unwrap_err();
+    assert!(fault.reason.contains("does not give the score"), "{fault}");
+
+    // An event changed, even re-hashed, is no longer in the signed trail.
+    std::fs::write(&bundle, &pristine).unwrap();
+    trail::edit_bundle(&bundle, "proved", |proved| {
+        if proved["event"]["action"] == "session.started" {
+            proved["event"]["details"]["client_ip"] = json!("10.66.66.66");
+            let hash = hex::encode(Sha256::digest(proved["event"].to_string().as_bytes()));
+            proved["hash"] = json!(hash);
+        }
+    });
+    let fault = trail::verify_bundle_file(&rig.app, &bundle).unwrap_err();
+    assert!(fault.reason.contains("not in the signed trail"), "{fault}");
+
+    // The download is audited; an unknown change has no bundle.
+    let exported: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_events WHERE action = 'change.evidence_exported'",
+    )
+    .fetch_all(rig.app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(exported.len(), 1);
+}

@@ -513,3 +513,51 @@ async fn the_api_proves_an_event_and_two_checkpoints_consistent_and_runs_a_verif
         ["trail.exported", "trail.verified", "trail.verified"]
     );
 }
+
+/// The evidence bundle of `change` as an auditor downloads it, in a file.
+pub async fn bundle_file(app: &TestApp, change: &str) -> PathBuf {
+    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = 'bundler'")
+        .fetch_optional(app.db.pool())
+        .await
+        .unwrap();
+    if exists.is_none() {
+        app.add_user("bundler", crate::fixtures::PASSWORD, &["auditor"])
+            .await;
+    }
+    let auditor = app.person("bundler", crate::fixtures::PASSWORD).await;
+    let response = auditor
+        .send("GET", &format!("/api/changes/{change}/evidence"), None)
+        .await;
+    assert_eq!(response.status(), 200);
+    let path = app.dir().join(format!("evidence-{change}.jsonl"));
+    std::fs::write(&path, response.bytes().await.unwrap()).unwrap();
+    path
+}
+
+/// `changeaudit verify --bundle`, with the trail's public key.
+pub fn verify_bundle_file(
+    app: &TestApp,
+    bundle: &std::path::Path,
+) -> Result<changeaudit_backend::trail::evidence::BundleSummary, Fault> {
+    let public_key = read_public_key(&public_path(&app.dir().join("trail.key"))).unwrap();
+    changeaudit_backend::trail::evidence::verify_bundle(
+        std::io::BufReader::new(std::fs::File::open(bundle).unwrap()),
+        &public_key,
+    )
+}
+
+/// Rewrites the bundle's lines of `kind` with `edit`.
+pub fn edit_bundle(bundle: &std::path::Path, kind: &str, edit: impl Fn(&mut Value)) {
+    let text = std::fs::read_to_string(bundle).unwrap();
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let mut value: Value = serde_json::from_str(line).unwrap();
+            if value.get(kind).is_some() {
+                edit(&mut value[kind]);
+            }
+            value.to_string()
+        })
+        .collect();
+    std::fs::write(bundle, lines.join("\n") + "\n").unwrap();
+}

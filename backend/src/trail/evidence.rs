@@ -1,0 +1,611 @@
+//! A change's evidence bundle: everything about one change that `changeaudit verify --bundle`
+//! checks alone, with the public key and nothing else. JSON lines:
+//!
+//! - `{"bundle":{"format":"changeaudit-evidence","version":1,"change_id","public_key","key_id","exported_at"}}`
+//! - `{"checkpoint":{…}}`, the signed checkpoint every proof below leads to;
+//! - `{"proved":{"event":<canonical form>,"hash","proof":[…]}}` for each of the change's events,
+//!   its requests' and sessions' events, and the `passkey.registered` events of the passkeys
+//!   that signed its approvals, each with its inclusion proof;
+//! - `{"recording":{"session","name","cast"}}` for each session, the recording as text;
+//! - `{"board":{"session","report"}}` for each session under the change.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, Write};
+
+use changeaudit_shared::export::{Checkpoint, canonical_into, event_leaf, key_id};
+use changeaudit_shared::merkle::{Hash, parse_hash, verify_inclusion};
+use changeaudit_shared::report::AuditReport;
+use changeaudit_shared::trail::hex;
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::approvals::assertion::StoredAssertion;
+use sqlx::Row;
+
+use crate::clock::Timestamp;
+use crate::db::{Database, DbError};
+use crate::listing::placeholders;
+use crate::recordings::RecordingStore;
+use crate::trail::checkpoints::{self, Policy};
+use crate::trail::key::{TrailKey, checkpoint_signed};
+use crate::trail::proofs;
+use crate::trail::verify::Fault;
+
+pub const FORMAT: &str = "changeaudit-evidence";
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BundleHeader {
+    pub format: String,
+    pub version: u32,
+    pub change_id: String,
+    pub public_key: String,
+    pub key_id: String,
+    pub exported_at: i64,
+}
+
+/// One event of the bundle with its proof, as read back.
+#[derive(Debug, Deserialize)]
+struct Proved<'a> {
+    #[serde(borrow)]
+    event: &'a serde_json::value::RawValue,
+    hash: String,
+    proof: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Recording {
+    session: i64,
+    name: String,
+    cast: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct BoardOf {
+    session: i64,
+    report: AuditReport,
+}
+
+#[derive(Debug, Deserialize)]
+struct BundleLine<'a> {
+    #[serde(default)]
+    bundle: Option<BundleHeader>,
+    #[serde(default)]
+    checkpoint: Option<Checkpoint>,
+    #[serde(borrow, default)]
+    proved: Option<Proved<'a>>,
+    #[serde(default)]
+    recording: Option<Recording>,
+    #[serde(default)]
+    board: Option<BoardOf>,
+}
+
+/// Writes one line of a bundle.
+pub fn write_line(out: &mut impl Write, kind: &str, value: &Value) -> std::io::Result<()> {
+    writeln!(out, "{}", json!({ kind: value }))
+}
+
+/// A proved event's line: its canonical form is written as it is, since that is what the
+/// chain hashed.
+pub fn write_proved(
+    out: &mut impl Write,
+    canonical: &str,
+    hash: &str,
+    proof: &[Hash],
+) -> std::io::Result<()> {
+    let proof: Vec<String> = proof.iter().map(|hash| hex(hash)).collect();
+    writeln!(
+        out,
+        "{{\"proved\":{{\"event\":{canonical},\"hash\":{},\"proof\":{}}}}}",
+        Value::from(hash),
+        Value::from(proof)
+    )
+}
+
+/// What a bundle was found to hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BundleSummary {
+    pub change_id: String,
+    pub events: u64,
+    pub recordings: u64,
+    pub assertions: u64,
+    pub boards: u64,
+    pub tree_size: u64,
+}
+
+impl std::fmt::Display for BundleSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "evidence of {}: {} events proved in the trail of {} events under its signed checkpoint, {} recordings, {} approval signatures, {} boards",
+            self.change_id,
+            self.events,
+            self.tree_size,
+            self.recordings,
+            self.assertions,
+            self.boards
+        )
+    }
+}
+
+/// Verifies a bundle with nothing but `public_key`.
+pub fn verify_bundle(
+    reader: impl BufRead,
+    public_key: &VerifyingKey,
+) -> Result<BundleSummary, Fault> {
+    let mut line_number = 0_u64;
+    let fault = |line: u64, seq: Option<i64>, reason: String| Fault { seq, line, reason };
+    let mut header: Option<BundleHeader> = None;
+    let mut checkpoint: Option<(Checkpoint, Hash)> = None;
+    // Proven events by seq: action, object, details.
+    let mut events: BTreeMap<i64, (String, Option<String>, Value)> = BTreeMap::new();
+    let mut recordings: HashMap<i64, (String, String)> = HashMap::new();
+    let mut boards: Vec<(u64, BoardOf)> = Vec::new();
+    for line in reader.lines() {
+        line_number += 1;
+        let text =
+            line.map_err(|error| fault(line_number, None, format!("cannot be read: {error}")))?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let parsed: BundleLine = serde_json::from_str(&text).map_err(|error| {
+            fault(
+                line_number,
+                None,
+                format!("is not a line of an evidence bundle: {error}"),
+            )
+        })?;
+        if let Some(found) = parsed.bundle {
+            if line_number != 1 || found.format != FORMAT || found.version != VERSION {
+                return Err(fault(
+                    line_number,
+                    None,
+                    format!(
+                        "expected the header of a {FORMAT} bundle, version {VERSION}, as the first line only"
+                    ),
+                ));
+            }
+            header = Some(found);
+            continue;
+        }
+        let Some(header) = &header else {
+            return Err(fault(
+                line_number,
+                None,
+                "the bundle has no header line".to_owned(),
+            ));
+        };
+        if let Some(found) = parsed.checkpoint {
+            if found.key_id != key_id(&public_key.to_bytes()) {
+                return Err(fault(
+                    line_number,
+                    None,
+                    format!(
+                        "its checkpoint is signed by key {}, not by the given key",
+                        found.key_id
+                    ),
+                ));
+            }
+            if !checkpoint_signed(public_key, &found) {
+                return Err(fault(
+                    line_number,
+                    None,
+                    "its checkpoint's signature does not verify".to_owned(),
+                ));
+            }
+            let root = parse_hash(&found.root).ok_or_else(|| {
+                fault(
+                    line_number,
+                    None,
+                    "its checkpoint's root is not hex".to_owned(),
+                )
+            })?;
+            checkpoint = Some((found, root));
+            continue;
+        }
+        if let Some(proved) = parsed.proved {
+            let Some((signed, root)) = &checkpoint else {
+                return Err(fault(
+                    line_number,
+                    None,
+                    "an event comes before the checkpoint that proves it".to_owned(),
+                ));
+            };
+            let event: Value = serde_json::from_str(proved.event.get())
+                .map_err(|_| fault(line_number, None, "its event is not JSON".to_owned()))?;
+            let seq = event["seq"].as_i64().unwrap_or_default();
+            let stored = parse_hash(&proved.hash)
+                .ok_or_else(|| fault(line_number, Some(seq), "its hash is not hex".to_owned()))?;
+            // The canonical form as written is what the chain hashed; re-encoded, it is
+            // brought back to canonical form first.
+            let computed: Hash = Sha256::digest(proved.event.get().as_bytes()).into();
+            let canonical: Hash = Sha256::digest(event.to_string().as_bytes()).into();
+            if computed != stored && canonical != stored {
+                return Err(fault(
+                    line_number,
+                    Some(seq),
+                    "its content does not match its hash".to_owned(),
+                ));
+            }
+            let proof = proved
+                .proof
+                .iter()
+                .map(|hash| parse_hash(hash))
+                .collect::<Option<Vec<Hash>>>()
+                .ok_or_else(|| fault(line_number, Some(seq), "its proof is not hex".to_owned()))?;
+            let index = u64::try_from(seq - 1).unwrap_or(u64::MAX);
+            verify_inclusion(index, signed.tree_size, &event_leaf(&stored), &proof, root).map_err(
+                |error| {
+                    fault(
+                        line_number,
+                        Some(seq),
+                        format!("it is not in the signed trail: {error}"),
+                    )
+                },
+            )?;
+            let object = event["object"].as_str().map(str::to_owned);
+            events.insert(
+                seq,
+                (
+                    event["action"].as_str().unwrap_or_default().to_owned(),
+                    object,
+                    event["details"].clone(),
+                ),
+            );
+            continue;
+        }
+        if let Some(recording) = parsed.recording {
+            recordings.insert(recording.session, (recording.name, recording.cast));
+            continue;
+        }
+        if let Some(board) = parsed.board {
+            boards.push((line_number, board));
+            continue;
+        }
+        let _ = header;
+        return Err(fault(
+            line_number,
+            None,
+            "is neither a checkpoint, an event, a recording nor a board".to_owned(),
+        ));
+    }
+    let Some(header) = header else {
+        return Err(fault(line_number, None, "the bundle is empty".to_owned()));
+    };
+    let Some((signed, _)) = checkpoint else {
+        return Err(fault(
+            line_number,
+            None,
+            "the bundle has no checkpoint".to_owned(),
+        ));
+    };
+    let mut summary = BundleSummary {
+        change_id: header.change_id.clone(),
+        tree_size: signed.tree_size,
+        events: events.len() as u64,
+        ..BundleSummary::default()
+    };
+    if !events.values().any(|(action, object, _)| {
+        action.starts_with("change.")
+            && object.as_deref() == Some(&format!("change:{}", header.change_id))
+    }) {
+        return Err(fault(
+            line_number,
+            None,
+            format!("it proves no event of {}", header.change_id),
+        ));
+    }
+    let passkeys: HashMap<String, Value> = events
+        .values()
+        .filter(|(action, _, _)| action == "passkey.registered")
+        .filter_map(|(_, _, details)| {
+            Some((
+                details["credential_id"].as_str()?.to_owned(),
+                details["public_key"].clone(),
+            ))
+        })
+        .collect();
+    let mut sessions_seen = BTreeSet::new();
+    for (seq, (action, object, details)) in &events {
+        let seq = Some(*seq);
+        match action.as_str() {
+            "request.vote" if !details["assertion"].is_null() => {
+                let stored: StoredAssertion = serde_json::from_value(details["assertion"].clone())
+                    .map_err(|_| {
+                        fault(0, seq, "its approval's assertion is unreadable".to_owned())
+                    })?;
+                let registered = passkeys.get(&stored.credential_id).ok_or_else(|| {
+                    fault(0, seq, "its approval was signed with a passkey the bundle does not prove registered".to_owned())
+                })?;
+                if serde_json::to_value(&stored.public_key).unwrap_or_default() != *registered {
+                    return Err(fault(
+                        0,
+                        seq,
+                        "its approval carries another public key than its passkey registered"
+                            .to_owned(),
+                    ));
+                }
+                stored.verify().map_err(|error| {
+                    fault(
+                        0,
+                        seq,
+                        format!("its approval's passkey signature fails: {error}"),
+                    )
+                })?;
+                summary.assertions += 1;
+            }
+            "session.ended" => {
+                let session = object
+                    .as_deref()
+                    .and_then(|object| object.strip_prefix("terminal_session:"))
+                    .and_then(|id| id.parse::<i64>().ok())
+                    .unwrap_or_default();
+                sessions_seen.insert(session);
+                let Some(sealed) = details["recording_sha256"].as_str() else {
+                    continue;
+                };
+                let (name, cast) = recordings.get(&session).ok_or_else(|| {
+                    fault(
+                        0,
+                        seq,
+                        format!("the recording of session {session} is not in the bundle"),
+                    )
+                })?;
+                let digest = hex(&Sha256::digest(cast.as_bytes()));
+                if digest != sealed {
+                    return Err(fault(
+                        0,
+                        seq,
+                        format!(
+                            "its recording {name} has SHA-256 {digest}, not the {sealed} sealed when the session ended"
+                        ),
+                    ));
+                }
+                summary.recordings += 1;
+                if let Some((line, board)) =
+                    boards.iter().find(|(_, board)| board.session == session)
+                {
+                    if Some(u64::from(board.report.score)) != details["score"].as_u64()
+                        || Some(board.report.verdict.as_str()) != details["verdict"].as_str()
+                    {
+                        return Err(fault(
+                            *line,
+                            seq,
+                            format!(
+                                "the board of session {session} does not give the score and verdict its end sealed"
+                            ),
+                        ));
+                    }
+                    summary.boards += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(summary)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoints::CheckpointError),
+    #[error("{0}")]
+    Other(String),
+    #[error("writing the bundle: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+impl From<sqlx::Error> for BundleError {
+    fn from(error: sqlx::Error) -> Self {
+        BundleError::Db(DbError::from(error))
+    }
+}
+
+/// Writes the evidence bundle of `change_id`. A checkpoint is signed first when events are not
+/// yet under one, so every event of the change can be proved.
+#[allow(clippy::too_many_arguments)] // what a bundle gathers, from where
+pub async fn write_bundle(
+    db: &Database,
+    store: &dyn RecordingStore,
+    key: &TrailKey,
+    change_id: &str,
+    reports: &HashMap<i64, AuditReport>,
+    now: Timestamp,
+    out: &mut impl Write,
+) -> Result<BundleSummary, BundleError> {
+    let everything = Policy {
+        every_events: 1,
+        every: std::time::Duration::ZERO,
+    };
+    checkpoints::checkpoint_if_due(db, key, everything, now).await?;
+    let mut connection = db.pool().acquire().await?;
+    let signed = checkpoints::latest(&mut connection)
+        .await?
+        .ok_or_else(|| BundleError::Other("the trail has no checkpoint".to_owned()))?
+        .checkpoint;
+    let size = i64::try_from(signed.tree_size).unwrap_or(i64::MAX);
+
+    let requests: Vec<i64> = sqlx::query_scalar("SELECT id FROM requests WHERE change_id = $1")
+        .bind(change_id)
+        .fetch_all(&mut *connection)
+        .await?;
+    let sessions: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, recording FROM terminal_sessions WHERE change_id = $1 ORDER BY id",
+    )
+    .bind(change_id)
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut objects = vec![format!("change:{change_id}")];
+    objects.extend(requests.iter().map(|id| format!("request:{id}")));
+    objects.extend(
+        sessions
+            .iter()
+            .map(|(id, _)| format!("terminal_session:{id}")),
+    );
+    let sql = format!(
+        "SELECT seq, at, actor, action, object, details, prev_hash, hash FROM audit_events
+         WHERE seq <= $1 AND object IN ({}) ORDER BY seq",
+        placeholders(2, objects.len())
+    );
+    let mut query = sqlx::query(&sql).bind(size);
+    for object in &objects {
+        query = query.bind(object);
+    }
+    let mut rows = query.fetch_all(&mut *connection).await?;
+    // The passkeys that signed its approvals: their registrations, from the trail.
+    let mut credentials = BTreeSet::new();
+    for row in &rows {
+        if row.try_get::<String, _>("action")? == "request.vote" {
+            let details: Value = serde_json::from_str(&row.try_get::<String, _>("details")?)
+                .map_err(DbError::decode)?;
+            if let Some(id) = details["assertion"]["credential_id"].as_str() {
+                credentials.insert(id.to_owned());
+            }
+        }
+    }
+    for credential in credentials {
+        let pattern = format!(
+            "%\"credential_id\":\"{}\"%",
+            crate::listing::escape_like(&credential)
+        );
+        let registered = sqlx::query(
+            "SELECT seq, at, actor, action, object, details, prev_hash, hash FROM audit_events
+             WHERE seq <= $1 AND action = 'passkey.registered' AND details LIKE $2 ESCAPE '\\'
+             ORDER BY seq LIMIT 1",
+        )
+        .bind(size)
+        .bind(pattern)
+        .fetch_optional(&mut *connection)
+        .await?;
+        rows.extend(registered);
+    }
+    let mut ordered: Vec<(i64, sqlx::any::AnyRow)> = rows
+        .into_iter()
+        .map(|row| Ok::<_, sqlx::Error>((row.try_get("seq")?, row)))
+        .collect::<Result<_, _>>()?;
+    ordered.sort_by_key(|(seq, _)| *seq);
+
+    let header = BundleHeader {
+        format: FORMAT.to_owned(),
+        version: VERSION,
+        change_id: change_id.to_owned(),
+        public_key: key.public_key_hex(),
+        key_id: key.id().to_owned(),
+        exported_at: now.as_millis(),
+    };
+    write_line(
+        out,
+        "bundle",
+        &serde_json::to_value(&header).unwrap_or_default(),
+    )?;
+    write_line(
+        out,
+        "checkpoint",
+        &serde_json::to_value(&signed).unwrap_or_default(),
+    )?;
+    let mut summary = BundleSummary {
+        change_id: change_id.to_owned(),
+        tree_size: signed.tree_size,
+        ..BundleSummary::default()
+    };
+    let mut canonical = Vec::with_capacity(1024);
+    for (seq, row) in &ordered {
+        let object: Option<String> = row.try_get("object")?;
+        canonical_into(
+            &mut canonical,
+            &row.try_get::<String, _>("action")?,
+            &row.try_get::<String, _>("actor")?,
+            row.try_get("at")?,
+            &row.try_get::<String, _>("details")?,
+            object.as_deref(),
+            &row.try_get::<String, _>("prev_hash")?,
+            *seq,
+        );
+        let proof = proofs::inclusion(
+            &mut connection,
+            u64::try_from(*seq).unwrap_or(0),
+            signed.tree_size,
+        )
+        .await?;
+        let text = String::from_utf8_lossy(&canonical);
+        write_proved(out, &text, &row.try_get::<String, _>("hash")?, &proof)?;
+        summary.events += 1;
+    }
+    drop(connection);
+    for (session, name) in &sessions {
+        let mut bytes = Vec::new();
+        loop {
+            let piece = store
+                .read(name, bytes.len() as u64, 1 << 20)
+                .await
+                .map_err(BundleError::Write)?;
+            let done = piece.len() < 1 << 20;
+            bytes.extend_from_slice(&piece);
+            if done {
+                break;
+            }
+        }
+        let cast = String::from_utf8(bytes)
+            .map_err(|_| BundleError::Other(format!("recording {name} is not text")))?;
+        write_line(
+            out,
+            "recording",
+            &json!({ "session": session, "name": name, "cast": cast }),
+        )?;
+        summary.recordings += 1;
+        if let Some(report) = reports.get(session) {
+            write_line(
+                out,
+                "board",
+                &json!({ "session": session, "report": report }),
+            )?;
+            summary.boards += 1;
+        }
+    }
+    out.flush()?;
+    Ok(summary)
+}
+
+/// The bundle of `change_id` with its sessions' boards, as `GET /api/changes/{id}/evidence`
+/// and `changeaudit export --change` give it.
+pub async fn bundle_of(
+    db: &Database,
+    store: &dyn RecordingStore,
+    key: &TrailKey,
+    change_id: &str,
+    now: Timestamp,
+    out: &mut impl Write,
+) -> Result<BundleSummary, BundleError> {
+    let mut connection = db.pool().acquire().await?;
+    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM changes WHERE id = $1")
+        .bind(change_id)
+        .fetch_optional(&mut *connection)
+        .await?;
+    if exists.is_none() {
+        return Err(BundleError::Db(DbError::NotFound));
+    }
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM terminal_sessions WHERE change_id = $1 AND status = 'ended'",
+    )
+    .bind(change_id)
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut reports = HashMap::new();
+    for id in ids {
+        let session = crate::terminal::store::view(&mut connection, id, now)
+            .await?
+            .record;
+        let (_, report) = crate::terminal::review::report_of(&mut connection, &session)
+            .await
+            .map_err(|error| BundleError::Other(error.to_string()))?;
+        if let Some(report) = report {
+            reports.insert(id, report);
+        }
+    }
+    drop(connection);
+    write_bundle(db, store, key, change_id, &reports, now, out).await
+}

@@ -1,0 +1,241 @@
+//! The trail streamed to a SIEM: every event, in order, as syslog (RFC 5424 over TCP, framed by
+//! octet counting as RFC 6587 says) and/or as JSON over HTTP. Each sink has a cursor in the
+//! database; a replica leases it under the write lock, sends the next batch, and moves it on,
+//! or, when the SIEM is away, keeps it and tries again after a pause (30 s doubling to an hour).
+//! Nothing else waits for it.
+
+use std::time::Duration;
+
+use changeaudit_shared::trail::AuditEvent;
+use serde_json::{Value, json};
+use sqlx::Row;
+use tokio::io::AsyncWriteExt;
+
+use crate::clock::Timestamp;
+use crate::db::{Database, DbError};
+
+/// Events per batch.
+const BATCH: i64 = 500;
+/// How long a lease keeps other replicas off a sink.
+const LEASE: Duration = Duration::from_secs(60);
+const FIRST_PAUSE: Duration = Duration::from_secs(30);
+const LONGEST_PAUSE: Duration = Duration::from_secs(3600);
+const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+/// `local4`… no: facility 13, "log audit", severity 6, informational.
+const PRIORITY: u8 = 13 * 8 + 6;
+
+/// Where the trail goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sink {
+    /// `host:port`, syslog over TCP.
+    Syslog(String),
+    /// An `http(s)://` URL taking `{"events":[…]}`.
+    Http(String),
+}
+
+impl Sink {
+    fn name(&self) -> &'static str {
+        match self {
+            Sink::Syslog(_) => "syslog",
+            Sink::Http(_) => "http",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SiemError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{0}")]
+    Send(String),
+}
+
+impl From<sqlx::Error> for SiemError {
+    fn from(error: sqlx::Error) -> Self {
+        SiemError::Db(DbError::from(error))
+    }
+}
+
+/// An SD-PARAM value: `"`, `\` and `]` escaped (RFC 5424, section 6.3.3).
+fn param(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '"' | '\\' | ']') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// One event as an RFC 5424 message: the action as MSGID, the sequence, actor and object as
+/// structured data, and the event with its hash as JSON for the message.
+pub fn syslog_message(event: &AuditEvent, hash: &str) -> String {
+    let at = Timestamp::from_millis(event.at)
+        .to_datetime()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "-".to_owned());
+    let msgid: String = event
+        .action
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(32)
+        .collect();
+    format!(
+        "<{PRIORITY}>1 {at} - changeaudit - {msgid} [changeaudit@32473 seq=\"{}\" actor=\"{}\" object=\"{}\" hash=\"{hash}\"] {}",
+        event.seq,
+        param(&event.actor),
+        param(event.object.as_deref().unwrap_or_default()),
+        json_of(event, hash)
+    )
+}
+
+fn json_of(event: &AuditEvent, hash: &str) -> Value {
+    let mut value = serde_json::to_value(event).unwrap_or_default();
+    value["hash"] = json!(hash);
+    value
+}
+
+async fn send(sink: &Sink, http: &reqwest::Client, events: &[(AuditEvent, String)]) -> Result<(), String> {
+    match sink {
+        Sink::Syslog(address) => {
+            let mut frames = Vec::new();
+            for (event, hash) in events {
+                let message = syslog_message(event, hash);
+                frames.extend_from_slice(format!("{} {message}", message.len()).as_bytes());
+            }
+            let write = async {
+                let mut stream = tokio::net::TcpStream::connect(address).await?;
+                stream.write_all(&frames).await?;
+                stream.shutdown().await
+            };
+            tokio::time::timeout(SEND_TIMEOUT, write)
+                .await
+                .map_err(|_| format!("{address}: no answer within {}s", SEND_TIMEOUT.as_secs()))?
+                .map_err(|error| format!("{address}: {error}"))
+        }
+        Sink::Http(url) => {
+            let body = json!({ "events": events.iter().map(|(event, hash)| json_of(event, hash)).collect::<Vec<_>>() });
+            let response = http
+                .post(url)
+                .timeout(SEND_TIMEOUT)
+                .json(&body)
+                .send()
+                .await
+                .map_err(|error| format!("{url}: {error}"))?;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                Err(format!("{url}: answered {}", response.status()))
+            }
+        }
+    }
+}
+
+/// Sends what `sink` has not had yet, if its turn has come; answers how many events went.
+pub async fn ship(
+    db: &Database,
+    http: &reqwest::Client,
+    sink: &Sink,
+    now: Timestamp,
+) -> Result<usize, SiemError> {
+    let name = sink.name();
+    // The lease: one replica at a time, and none before the pause after a failure ends.
+    let mut tx = db.begin_write().await?;
+    let cursor = sqlx::query(
+        "SELECT last_seq, attempts, next_attempt_at FROM siem_cursors WHERE sink = $1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (last_seq, attempts) = match cursor {
+        None => {
+            sqlx::query(
+                "INSERT INTO siem_cursors (sink, last_seq, attempts, next_attempt_at, last_error)
+                 VALUES ($1, 0, 0, 0, '')",
+            )
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+            (0_i64, 0_i64)
+        }
+        Some(row) => {
+            let next: i64 = row.try_get("next_attempt_at")?;
+            if next > now.as_millis() {
+                return Ok(0);
+            }
+            (row.try_get("last_seq")?, row.try_get("attempts")?)
+        }
+    };
+    let rows = sqlx::query(
+        "SELECT seq, at, actor, action, object, details, prev_hash, hash FROM audit_events
+         WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(last_seq)
+    .bind(BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    sqlx::query("UPDATE siem_cursors SET next_attempt_at = $2 WHERE sink = $1")
+        .bind(name)
+        .bind(now.plus(LEASE).as_millis())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+
+    let mut events = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let details: String = row.try_get("details")?;
+        events.push((
+            AuditEvent {
+                seq: row.try_get("seq")?,
+                at: row.try_get("at")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                object: row.try_get("object")?,
+                details: serde_json::from_str(&details).map_err(DbError::decode)?,
+                prev_hash: row.try_get("prev_hash")?,
+            },
+            row.try_get::<String, _>("hash")?,
+        ));
+    }
+    let last = events.last().map_or(last_seq, |(event, _)| event.seq);
+    let outcome = send(sink, http, &events).await;
+    let mut tx = db.begin_write().await?;
+    match &outcome {
+        Ok(()) => {
+            sqlx::query(
+                "UPDATE siem_cursors SET last_seq = $2, attempts = 0, next_attempt_at = 0,
+                     last_error = '' WHERE sink = $1",
+            )
+            .bind(name)
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Err(error) => {
+            let pause = FIRST_PAUSE
+                .saturating_mul(1 << attempts.clamp(0, 7))
+                .min(LONGEST_PAUSE);
+            sqlx::query(
+                "UPDATE siem_cursors SET attempts = attempts + 1, next_attempt_at = $2,
+                     last_error = $3 WHERE sink = $1",
+            )
+            .bind(name)
+            .bind(now.plus(pause).as_millis())
+            .bind(error)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    match outcome {
+        Ok(()) => Ok(events.len()),
+        Err(error) => {
+            tracing::warn!(sink = name, %error, retry_in_seconds = FIRST_PAUSE.saturating_mul(1 << attempts.clamp(0, 7)).min(LONGEST_PAUSE).as_secs(), "the SIEM did not take the trail; trying again later");
+            Err(SiemError::Send(error))
+        }
+    }
+}
