@@ -57,12 +57,16 @@ pub struct Config {
     pub checkpoint_events: u64,
     /// …or once this long has passed with any new event.
     pub checkpoint_interval: Duration,
+    /// A syslog collector (`host:port`, TCP) the trail is streamed to, RFC 5424.
+    pub siem_syslog: Option<String>,
+    /// An HTTP endpoint the trail is streamed to as JSON.
+    pub siem_url: Option<String>,
     /// A tracing filter such as `info` or `info,sqlx=warn`.
     pub log: String,
 }
 
 /// The variables read, in the order the README lists them.
-pub const ENV_VARS: [&str; 24] = [
+pub const ENV_VARS: [&str; 26] = [
     "CHANGEAUDIT_CONFIG",
     "CHANGEAUDIT_LISTEN",
     "CHANGEAUDIT_DATA_DIR",
@@ -86,6 +90,8 @@ pub const ENV_VARS: [&str; 24] = [
     "CHANGEAUDIT_TRAIL_KEY_FILE",
     "CHANGEAUDIT_CHECKPOINT_EVENTS",
     "CHANGEAUDIT_CHECKPOINT_SECONDS",
+    "CHANGEAUDIT_SIEM_SYSLOG",
+    "CHANGEAUDIT_SIEM_URL",
     "CHANGEAUDIT_LOG",
 ];
 
@@ -128,6 +134,8 @@ struct Layer {
     trail_key_file: Option<PathBuf>,
     checkpoint_events: Option<u64>,
     checkpoint_seconds: Option<u64>,
+    siem_syslog: Option<String>,
+    siem_url: Option<String>,
     log: Option<String>,
 }
 
@@ -156,6 +164,8 @@ impl Layer {
             trail_key_file: self.trail_key_file.or(base.trail_key_file),
             checkpoint_events: self.checkpoint_events.or(base.checkpoint_events),
             checkpoint_seconds: self.checkpoint_seconds.or(base.checkpoint_seconds),
+            siem_syslog: self.siem_syslog.or(base.siem_syslog),
+            siem_url: self.siem_url.or(base.siem_url),
             log: self.log.or(base.log),
         }
     }
@@ -196,6 +206,8 @@ impl Layer {
             trail_key_file: text("CHANGEAUDIT_TRAIL_KEY_FILE").map(PathBuf::from),
             checkpoint_events: parse_var(env, "CHANGEAUDIT_CHECKPOINT_EVENTS")?,
             checkpoint_seconds: parse_var(env, "CHANGEAUDIT_CHECKPOINT_SECONDS")?,
+            siem_syslog: text("CHANGEAUDIT_SIEM_SYSLOG"),
+            siem_url: text("CHANGEAUDIT_SIEM_URL"),
             log: text("CHANGEAUDIT_LOG"),
         })
     }
@@ -327,6 +339,18 @@ impl Layer {
         if checkpoint_seconds == 0 {
             return Err(invalid("checkpoint_seconds", "must be at least 1"));
         }
+        if let Some(address) = &self.siem_syslog
+            && address
+                .rsplit_once(':')
+                .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+        {
+            return Err(invalid("siem_syslog", "must be host:port"));
+        }
+        if let Some(url) = &self.siem_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid("siem_url", "must start with http:// or https://"));
+        }
         if let Some(password) = &self.admin_password
             && password.expose().chars().count() < MIN_ADMIN_PASSWORD_CHARS
         {
@@ -370,6 +394,8 @@ impl Layer {
             trail_key_file,
             checkpoint_events,
             checkpoint_interval: Duration::from_secs(checkpoint_seconds),
+            siem_syslog: self.siem_syslog,
+            siem_url: self.siem_url,
             log: self.log.unwrap_or_else(|| "info".to_owned()),
         })
     }

@@ -43,7 +43,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Starts the work every replica does besides answering requests: expiring due requests,
-/// signing the trail's checkpoints and sending queued notifications. All keep their state in
+/// signing the trail's checkpoints, streaming it to a SIEM and sending queued notifications. All keep their state in
 /// the database, so any number of replicas may run them.
 pub fn spawn_workers(state: &AppState) {
     let expiring = state.clone();
@@ -72,6 +72,20 @@ pub fn spawn_workers(state: &AppState) {
             }
         },
     ));
+    for sink in state.siem.clone() {
+        let streaming = state.clone();
+        tokio::spawn(every(
+            Duration::from_secs(2),
+            "streaming the trail",
+            move || {
+                let state = streaming.clone();
+                let sink = sink.clone();
+                async move {
+                    trail::siem::ship(&state.db, &state.siem_client, &sink, state.clock.now()).await
+                }
+            },
+        ));
+    }
     let sending = state.clone();
     tokio::spawn(every(
         Duration::from_secs(2),

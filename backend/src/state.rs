@@ -11,6 +11,7 @@ use crate::passkeys::{RelyingParty, RelyingPartyError};
 use crate::recordings::{LocalFolder, RecordingStore};
 use crate::trail::checkpoints;
 use crate::trail::key::TrailKey;
+use crate::trail::siem::Sink;
 use crate::vault::MasterKey;
 use crate::web::client_ip::IpNet;
 use crate::web::csrf::TrustedOrigins;
@@ -39,6 +40,9 @@ pub struct Shared {
     /// Signs the trail's checkpoints.
     pub trail_key: Arc<TrailKey>,
     pub checkpoints: checkpoints::Policy,
+    /// Where the trail is streamed besides the database.
+    pub siem: Vec<Sink>,
+    pub siem_client: reqwest::Client,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -92,6 +96,13 @@ impl AppState {
                 every_events: config.checkpoint_events,
                 every: config.checkpoint_interval,
             },
+            siem: config
+                .siem_syslog
+                .iter()
+                .map(|address| Sink::Syslog(address.clone()))
+                .chain(config.siem_url.iter().map(|url| Sink::Http(url.clone())))
+                .collect(),
+            siem_client: reqwest::Client::new(),
         })))
     }
 }

@@ -78,6 +78,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0009_session_transcripts.sql"),
         postgres: include_str!("../../migrations/postgres/0009_session_transcripts.sql"),
     },
+    Step {
+        version: 10,
+        description: "siem cursors",
+        sqlite: include_str!("../../migrations/sqlite/0010_siem_cursors.sql"),
+        postgres: include_str!("../../migrations/postgres/0010_siem_cursors.sql"),
+    },
 ];
 
 #[derive(Debug)]

@@ -8,4 +8,5 @@ pub mod export;
 pub mod handlers;
 pub mod key;
 pub mod proofs;
+pub mod siem;
 pub mod verify;

@@ -21,7 +21,7 @@ const LEASE: Duration = Duration::from_secs(60);
 const FIRST_PAUSE: Duration = Duration::from_secs(30);
 const LONGEST_PAUSE: Duration = Duration::from_secs(3600);
 const SEND_TIMEOUT: Duration = Duration::from_secs(20);
-/// `local4`… no: facility 13, "log audit", severity 6, informational.
+/// Facility 13 ("log audit"), severity 6 (informational).
 const PRIORITY: u8 = 13 * 8 + 6;
 
 /// Where the trail goes.
@@ -96,7 +96,11 @@ fn json_of(event: &AuditEvent, hash: &str) -> Value {
     value
 }
 
-async fn send(sink: &Sink, http: &reqwest::Client, events: &[(AuditEvent, String)]) -> Result<(), String> {
+async fn send(
+    sink: &Sink,
+    http: &reqwest::Client,
+    events: &[(AuditEvent, String)],
+) -> Result<(), String> {
     match sink {
         Sink::Syslog(address) => {
             let mut frames = Vec::new();
@@ -142,12 +146,11 @@ pub async fn ship(
     let name = sink.name();
     // The lease: one replica at a time, and none before the pause after a failure ends.
     let mut tx = db.begin_write().await?;
-    let cursor = sqlx::query(
-        "SELECT last_seq, attempts, next_attempt_at FROM siem_cursors WHERE sink = $1",
-    )
-    .bind(name)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let cursor =
+        sqlx::query("SELECT last_seq, attempts, next_attempt_at FROM siem_cursors WHERE sink = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
     let (last_seq, attempts) = match cursor {
         None => {
             sqlx::query(
@@ -216,9 +219,7 @@ pub async fn ship(
             .await?;
         }
         Err(error) => {
-            let pause = FIRST_PAUSE
-                .saturating_mul(1 << attempts.clamp(0, 7))
-                .min(LONGEST_PAUSE);
+            let pause = pause_after(attempts);
             sqlx::query(
                 "UPDATE siem_cursors SET attempts = attempts + 1, next_attempt_at = $2,
                      last_error = $3 WHERE sink = $1",
@@ -231,11 +232,17 @@ pub async fn ship(
         }
     }
     tx.commit().await?;
-    match outcome {
-        Ok(()) => Ok(events.len()),
-        Err(error) => {
-            tracing::warn!(sink = name, %error, retry_in_seconds = FIRST_PAUSE.saturating_mul(1 << attempts.clamp(0, 7)).min(LONGEST_PAUSE).as_secs(), "the SIEM did not take the trail; trying again later");
-            Err(SiemError::Send(error))
-        }
-    }
+    // A failure is logged by the worker that called; the cursor waits for the next attempt.
+    outcome.map(|()| events.len()).map_err(|error| {
+        SiemError::Send(format!(
+            "{error}; trying again in {}s",
+            pause_after(attempts).as_secs()
+        ))
+    })
+}
+
+fn pause_after(attempts: i64) -> Duration {
+    FIRST_PAUSE
+        .saturating_mul(1 << attempts.clamp(0, 7))
+        .min(LONGEST_PAUSE)
 }

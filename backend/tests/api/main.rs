@@ -22,6 +22,7 @@ mod master_key;
 mod notifications;
 mod schema;
 mod sessions;
+mod siem;
 mod sign_in;
 mod terminal;
 mod terminal_client;

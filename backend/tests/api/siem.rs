@@ -1,0 +1,180 @@
+//! The trail streamed to a SIEM: a real TCP syslog collector on loopback gets every event as an
+//! RFC 5424 message in octet-counted frames, in order, once; an HTTP collector gets them as
+//! JSON. A collector that is away delays the stream, never the product, and it catches up.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::routing::post;
+use changeaudit_backend::clock::Clock;
+use changeaudit_backend::trail::siem::{Sink, ship};
+use serde_json::Value;
+use tokio::io::AsyncReadExt;
+
+use crate::helpers::TestApp;
+
+/// Splits octet-counted frames (RFC 6587): `LEN SP MSG`, one after another.
+fn frames(mut bytes: &[u8]) -> Vec<String> {
+    let mut messages = Vec::new();
+    while !bytes.is_empty() {
+        let space = bytes.iter().position(|b| *b == b' ').unwrap();
+        let length: usize = std::str::from_utf8(&bytes[..space])
+            .unwrap()
+            .parse()
+            .unwrap();
+        let message = &bytes[space + 1..space + 1 + length];
+        messages.push(String::from_utf8(message.to_vec()).unwrap());
+        bytes = &bytes[space + 1 + length..];
+    }
+    messages
+}
+
+/// A syslog collector on a free loopback port: every connection's bytes, framed.
+async fn syslog_collector() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let kept = received.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut bytes = Vec::new();
+            stream.read_to_end(&mut bytes).await.unwrap();
+            kept.lock().unwrap().extend(frames(&bytes));
+        }
+    });
+    (address, received)
+}
+
+async fn event_count(app: &TestApp) -> usize {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    usize::try_from(count).unwrap()
+}
+
+#[tokio::test]
+async fn every_event_reaches_a_syslog_collector_once_in_order_as_rfc_5424() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as_admin().await;
+    let (address, received) = syslog_collector().await;
+    let sink = Sink::Syslog(address);
+    let http = reqwest::Client::new();
+    let sent = ship(&app.db, &http, &sink, app.clock.now()).await.unwrap();
+    assert_eq!(sent, event_count(&app).await);
+    app.sign_in_as_admin().await;
+    ship(&app.db, &http, &sink, app.clock.now()).await.unwrap();
+    // Nothing new: nothing sent.
+    assert_eq!(
+        ship(&app.db, &http, &sink, app.clock.now()).await.unwrap(),
+        0
+    );
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let messages = received.lock().unwrap().clone();
+    assert_eq!(messages.len(), event_count(&app).await);
+    for (index, message) in messages.iter().enumerate() {
+        // PRI (log audit, informational), version 1, timestamp, no host, app, no procid, msgid.
+        assert!(message.starts_with("<110>1 20"), "{message}");
+        let seq = index + 1;
+        assert!(
+            message.contains(&format!("[changeaudit@32473 seq=\"{seq}\" ")),
+            "{message}"
+        );
+        let json = &message[message.find("] {").unwrap() + 2..];
+        let event: Value = serde_json::from_str(json).unwrap();
+        assert_eq!(event["seq"], seq);
+        assert_eq!(event["hash"].as_str().unwrap().len(), 64);
+    }
+    assert!(
+        messages[0]
+            .contains(" changeaudit - user.created [changeaudit@32473 seq=\"1\" actor=\"system\"")
+    );
+    assert!(
+        messages[1].contains(" session.signed_in "),
+        "{}",
+        messages[1]
+    );
+}
+
+#[tokio::test]
+async fn a_collector_that_is_away_delays_the_stream_and_it_catches_up() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as_admin().await;
+    // Nothing listens here yet.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = closed.local_addr().unwrap();
+    drop(closed);
+    let sink = Sink::Syslog(address.to_string());
+    let http = reqwest::Client::new();
+    let error = ship(&app.db, &http, &sink, app.clock.now())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("trying again in 30s"), "{error}");
+    let (attempts, last_error): (i64, String) =
+        sqlx::query_as("SELECT attempts, last_error FROM siem_cursors WHERE sink = 'syslog'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(attempts, 1);
+    assert!(last_error.contains(&address.to_string()), "{last_error}");
+    // The product goes on meanwhile, and the pause is kept.
+    app.sign_in_as_admin().await;
+    assert_eq!(
+        ship(&app.db, &http, &sink, app.clock.now()).await.unwrap(),
+        0
+    );
+
+    // The collector comes up at that address; after the pause everything arrives.
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let kept = received.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut bytes = Vec::new();
+            stream.read_to_end(&mut bytes).await.unwrap();
+            kept.lock().unwrap().extend(frames(&bytes));
+        }
+    });
+    app.clock.advance(Duration::from_secs(31));
+    let sent = ship(&app.db, &http, &sink, app.clock.now()).await.unwrap();
+    assert_eq!(sent, event_count(&app).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(received.lock().unwrap().len(), sent);
+}
+
+#[tokio::test]
+async fn every_event_reaches_an_http_collector_as_json() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as_admin().await;
+    let received = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let kept = received.clone();
+    let collector = axum::Router::new().route(
+        "/events",
+        post(move |Json(body): Json<Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock()
+                    .unwrap()
+                    .extend(body["events"].as_array().unwrap().iter().cloned());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, collector).await });
+    let sink = Sink::Http(url);
+    ship(&app.db, &reqwest::Client::new(), &sink, app.clock.now())
+        .await
+        .unwrap();
+    let events = received.lock().unwrap().clone();
+    assert_eq!(events.len(), event_count(&app).await);
+    assert_eq!(events[1]["action"], "session.signed_in");
+    assert_eq!(
+        events[1]["prev_hash"].as_str().unwrap(),
+        events[0]["hash"].as_str().unwrap()
+    );
+}
