@@ -450,6 +450,57 @@ async fn review_the_session(driver: &WebDriver) {
         "{verification}"
     );
     save_screenshot(driver, "session-details.png").await;
+
+    // The change's evidence bundle, as the page links it, verifies alone with the binary.
+    let link = driver
+        .find("[data-testid=evidence-bundle]")
+        .await
+        .unwrap()
+        .property("href")
+        .await
+        .unwrap();
+    let fetch = |url: &str| {
+        format!(
+            "const request = new XMLHttpRequest(); request.open('GET', '{url}', false); request.send(); return request.responseText;"
+        )
+    };
+    let bundle = driver
+        .execute(&fetch(link.as_str().unwrap()), vec![])
+        .await
+        .unwrap();
+    let public_key = driver
+        .execute(&fetch("/api/trail/public-key"), vec![])
+        .await
+        .unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let (bundle_file, key_file) = (
+        folder.path().join("evidence.jsonl"),
+        folder.path().join("trail.key.pub"),
+    );
+    std::fs::write(&bundle_file, bundle.as_str().unwrap()).unwrap();
+    std::fs::write(&key_file, public_key.as_str().unwrap()).unwrap();
+    let binary = std::env::var_os("CHANGEAUDIT_BIN").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/changeaudit"),
+        std::path::PathBuf::from,
+    );
+    let verified = std::process::Command::new(binary)
+        .args(["verify", "--bundle"])
+        .arg(&bundle_file)
+        .arg("--public-key")
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&verified.stdout);
+    assert!(
+        verified.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert!(
+        said.contains("evidence of CHG-42")
+            && said.contains("1 recordings, 1 approval signatures, 1 boards"),
+        "{said}"
+    );
 }
 
 /// Keeps what the browser shows under `target/e2e-screenshots`, for a person to look at.

@@ -12,6 +12,9 @@ use crate::listing::{list_view, use_list};
 use crate::local_time;
 use crate::pages::review::clock;
 
+/// Sessions per page.
+const PAGE: i64 = 25;
+
 const VERDICTS: [(&str, &str); 9] = [
     ("", "Any verdict"),
     ("correct", "Correct"),
@@ -35,8 +38,26 @@ fn all_sessions() -> impl IntoView {
     let to = RwSignal::new(String::new());
     let verdict = RwSignal::new(String::new());
     let q = RwSignal::new(String::new());
+    let offset = RwSignal::new(0_i64);
+    // A new filter starts again from the newest.
+    Effect::new(move |_| {
+        for filter in [change, user, device, from, to, verdict, q] {
+            filter.track();
+        }
+        offset.set(0);
+    });
     let list = use_list::<TerminalSession>("/api/terminal-sessions", move || {
+        let offset = offset.get();
         vec![
+            (
+                "offset",
+                if offset > 0 {
+                    offset.to_string()
+                } else {
+                    String::new()
+                },
+            ),
+            ("limit", PAGE.to_string()),
             ("change", change.get()),
             ("user", user.get()),
             ("device", device.get()),
@@ -59,6 +80,22 @@ fn all_sessions() -> impl IntoView {
             <select aria-label="Verdict" on:change=move |event| verdict.set(event_target_value(&event))>
                 {VERDICTS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
             </select>
+        </div>
+        <div class="pager">
+            <button type="button" data-testid="newer-sessions"
+                disabled=move || offset.get() == 0
+                on:click=move |_| offset.update(|offset| *offset = (*offset - PAGE).max(0))>"Newer"</button>
+            <button type="button" data-testid="older-sessions"
+                disabled=move || {
+                    let total = list.get().and_then(Result::ok).map_or(0, |page| page.total);
+                    offset.get() + PAGE >= total
+                }
+                on:click=move |_| offset.update(|offset| *offset += PAGE)>"Older"</button>
+            <span class="muted">{move || {
+                let total = list.get().and_then(Result::ok).map_or(0, |page| page.total);
+                let first = if total == 0 { 0 } else { offset.get() + 1 };
+                format!("{first}–{} of {total}", (offset.get() + PAGE).min(total))
+            }}</span>
         </div>
         {list_view(list, |sessions| view! {
             <table class="list" data-testid="audited-sessions">

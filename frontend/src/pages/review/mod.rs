@@ -115,6 +115,13 @@ fn details(audit: &SessionAudit) -> impl IntoView + use<> {
             <dt>"Verdict"</dt><dd>{session.verdict.clone().map(|verdict| verdict.replace('_', " ")).unwrap_or_else(|| "—".to_owned())}</dd>
             <dt>"Recording"</dt><dd><code>{session.recording_sha256.clone().unwrap_or_default()}</code></dd>
         </dl>
+        {session.change_id.clone().map(|change| view! {
+            <div class="actions">
+                <a class="button" data-testid="evidence-bundle" href=format!("/api/changes/{change}/evidence")>
+                    {format!("Download the evidence bundle of {change}")}
+                </a>
+            </div>
+        })}
         <h2>"Approvals"</h2>
         {if approvals.is_empty() {
             view! { <p class="muted">"No approval: an unplanned session, or none was needed."</p> }.into_any()
