@@ -2,8 +2,10 @@
 //! each chained to the one before (see `changeaudit_shared::trail`). The database refuses to
 //! update or delete them (triggers in the migrations).
 
+use changeaudit_shared::export::canonical_into;
 use changeaudit_shared::trail::{AuditEvent, ChainBreak, GENESIS, verify_chain};
 use serde_json::Value;
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::clock::Timestamp;
@@ -131,4 +133,37 @@ pub async fn verify(db: &Database) -> Result<Result<usize, ChainBreak>, DbError>
     Ok(load(db)
         .await?
         .and_then(|events| verify_chain(events.iter().map(|(event, hash)| (event, hash.as_str())))))
+}
+
+/// An event row's columns, as `canonical_of` reads them.
+pub const EVENT_COLUMNS: &str = "seq, at, actor, action, object, details, prev_hash, hash";
+
+/// What `canonical_of` answers besides the canonical form.
+pub struct RowParts {
+    pub seq: i64,
+    pub prev_hash: String,
+    /// The hash stored beside the event, as stored.
+    pub hash: String,
+}
+
+/// Writes a stored event's canonical form into `out`, its details taken as stored (canonical
+/// when the server wrote them), without parsing them.
+pub fn canonical_of(row: &AnyRow, out: &mut Vec<u8>) -> Result<RowParts, sqlx::Error> {
+    let parts = RowParts {
+        seq: row.try_get("seq")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    };
+    let object: Option<String> = row.try_get("object")?;
+    canonical_into(
+        out,
+        &row.try_get::<String, _>("action")?,
+        &row.try_get::<String, _>("actor")?,
+        row.try_get("at")?,
+        &row.try_get::<String, _>("details")?,
+        object.as_deref(),
+        &parts.prev_hash,
+        parts.seq,
+    );
+    Ok(parts)
 }

@@ -30,6 +30,18 @@ pub enum Status {
 }
 
 impl Status {
+    /// The status as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Matched => "matched",
+            Status::OutOfOrder => "out_of_order",
+            Status::Failed => "failed",
+            Status::Missing => "missing",
+            Status::Unplanned => "unplanned",
+            Status::Benign => "benign",
+        }
+    }
+
     pub fn is_match(self) -> bool {
         matches!(self, Status::Matched | Status::OutOfOrder | Status::Failed)
     }

@@ -39,6 +39,20 @@ pub trait RecordingSink: Send {
     fn sync(&mut self) -> BoxFuture<'_, io::Result<()>>;
 }
 
+/// The whole of recording `name`, read in pieces of a megabyte.
+pub async fn read_all(store: &dyn RecordingStore, name: &str) -> io::Result<Vec<u8>> {
+    const PIECE: usize = 1 << 20;
+    let mut bytes = Vec::new();
+    loop {
+        let piece = store.read(name, bytes.len() as u64, PIECE).await?;
+        let done = piece.len() < PIECE;
+        bytes.extend_from_slice(&piece);
+        if done {
+            return Ok(bytes);
+        }
+    }
+}
+
 /// A recording's name in the store: letters, digits, `-`, `_` and one `.cast`, nothing that
 /// could climb out of a folder or a bucket prefix.
 pub fn is_valid_name(name: &str) -> bool {

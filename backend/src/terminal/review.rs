@@ -25,11 +25,10 @@ use crate::auth::CurrentUser;
 use crate::db::DbError;
 use crate::error::{ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
+use crate::recordings::read_all;
 use crate::state::AppState;
 
 const OVERSEERS: &[Role] = &[Role::Auditor, Role::Admin];
-/// The recording is read from the store in pieces of this size.
-const CHUNK: usize = 1 << 20;
 
 #[utoipa::path(get, path = "/api/terminal-sessions", tag = "terminal", params(SessionFilters),
     responses((status = 200, body = Page<TerminalSession>), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -147,20 +146,9 @@ pub async fn session_recording(
     let mut connection = state.db.pool().acquire().await?;
     let stored = store::view(&mut connection, id, state.clock.now()).await?;
     drop(connection);
-    let mut bytes = Vec::new();
-    loop {
-        let offset = bytes.len() as u64;
-        let piece = state
-            .recordings
-            .read(&stored.recording, offset, CHUNK)
-            .await
-            .map_err(|error| AppError::internal("reading a recording", error))?;
-        let done = piece.len() < CHUNK;
-        bytes.extend_from_slice(&piece);
-        if done {
-            break;
-        }
-    }
+    let bytes = read_all(state.recordings.as_ref(), &stored.recording)
+        .await
+        .map_err(|error| AppError::internal("reading a recording", error))?;
     viewed(
         &state,
         &me,

@@ -6,12 +6,13 @@
 
 use std::time::Duration;
 
-use changeaudit_shared::export::{Checkpoint, canonical_into, event_leaf, signed_text};
+use changeaudit_shared::export::{Checkpoint, event_leaf, signed_text};
 use changeaudit_shared::merkle::{Frontier, Hash, parse_hash};
 use changeaudit_shared::trail::{ChainBreak, GENESIS, hex};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
+use crate::audit::{EVENT_COLUMNS, RowParts, canonical_of};
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
 use crate::trail::key::TrailKey;
@@ -134,10 +135,9 @@ pub async fn checkpoint_if_due(
     let mut canonical = Vec::with_capacity(1024);
     while frontier.size() < count {
         let from = i64::try_from(frontier.size()).unwrap_or(i64::MAX);
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, action, object, details, prev_hash, hash FROM audit_events
-             WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
         .bind(from)
         .bind(BATCH)
         .fetch_all(&mut *tx)
@@ -146,7 +146,11 @@ pub async fn checkpoint_if_due(
             break;
         }
         for row in rows {
-            let seq: i64 = row.try_get("seq")?;
+            let RowParts {
+                seq,
+                prev_hash,
+                hash,
+            } = canonical_of(&row, &mut canonical)?;
             let broken = |reason: &str| {
                 CheckpointError::Broken(ChainBreak {
                     seq,
@@ -157,24 +161,11 @@ pub async fn checkpoint_if_due(
             if seq != expected {
                 return Err(broken("an event is missing before it"));
             }
-            let prev_hash: String = row.try_get("prev_hash")?;
-            let hash: String = row.try_get("hash")?;
             if prev_hash != previous {
                 return Err(broken(
                     "its previous-event hash does not match the event before it",
                 ));
             }
-            let object: Option<String> = row.try_get("object")?;
-            canonical_into(
-                &mut canonical,
-                &row.try_get::<String, _>("action")?,
-                &row.try_get::<String, _>("actor")?,
-                row.try_get("at")?,
-                &row.try_get::<String, _>("details")?,
-                object.as_deref(),
-                &prev_hash,
-                seq,
-            );
             let stored = parse_hash(&hash).ok_or_else(|| broken("its hash is not hex"))?;
             if <Hash>::from(Sha256::digest(&canonical)) != stored {
                 return Err(broken("its content does not match its hash"));

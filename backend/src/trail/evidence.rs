@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, Write};
 
-use changeaudit_shared::export::{Checkpoint, canonical_into, event_leaf, key_id};
+use changeaudit_shared::export::{Checkpoint, event_leaf, key_id};
 use changeaudit_shared::merkle::{Hash, parse_hash, verify_inclusion};
 use changeaudit_shared::report::AuditReport;
 use changeaudit_shared::trail::hex;
@@ -24,10 +24,11 @@ use sha2::{Digest, Sha256};
 use crate::approvals::assertion::StoredAssertion;
 use sqlx::Row;
 
+use crate::audit::{EVENT_COLUMNS, RowParts, canonical_of};
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
 use crate::listing::placeholders;
-use crate::recordings::RecordingStore;
+use crate::recordings::{RecordingStore, read_all};
 use crate::trail::checkpoints::{self, Policy};
 use crate::trail::key::{TrailKey, checkpoint_signed};
 use crate::trail::proofs;
@@ -447,8 +448,7 @@ pub async fn write_bundle(
             .map(|(id, _)| format!("terminal_session:{id}")),
     );
     let sql = format!(
-        "SELECT seq, at, actor, action, object, details, prev_hash, hash FROM audit_events
-         WHERE seq <= $1 AND object IN ({}) ORDER BY seq",
+        "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq <= $1 AND object IN ({}) ORDER BY seq",
         placeholders(2, objects.len())
     );
     let mut query = sqlx::query(&sql).bind(size);
@@ -472,11 +472,11 @@ pub async fn write_bundle(
             "%\"credential_id\":\"{}\"%",
             crate::listing::escape_like(&credential)
         );
-        let registered = sqlx::query(
-            "SELECT seq, at, actor, action, object, details, prev_hash, hash FROM audit_events
+        let registered = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events
              WHERE seq <= $1 AND action = 'passkey.registered' AND details LIKE $2 ESCAPE '\\'
-             ORDER BY seq LIMIT 1",
-        )
+             ORDER BY seq LIMIT 1"
+        ))
         .bind(size)
         .bind(pattern)
         .fetch_optional(&mut *connection)
@@ -514,17 +514,7 @@ pub async fn write_bundle(
     };
     let mut canonical = Vec::with_capacity(1024);
     for (seq, row) in &ordered {
-        let object: Option<String> = row.try_get("object")?;
-        canonical_into(
-            &mut canonical,
-            &row.try_get::<String, _>("action")?,
-            &row.try_get::<String, _>("actor")?,
-            row.try_get("at")?,
-            &row.try_get::<String, _>("details")?,
-            object.as_deref(),
-            &row.try_get::<String, _>("prev_hash")?,
-            *seq,
-        );
+        let RowParts { hash, .. } = canonical_of(row, &mut canonical)?;
         let proof = proofs::inclusion(
             &mut connection,
             u64::try_from(*seq).unwrap_or(0),
@@ -532,23 +522,12 @@ pub async fn write_bundle(
         )
         .await?;
         let text = String::from_utf8_lossy(&canonical);
-        write_proved(out, &text, &row.try_get::<String, _>("hash")?, &proof)?;
+        write_proved(out, &text, &hash, &proof)?;
         summary.events += 1;
     }
     drop(connection);
     for (session, name) in &sessions {
-        let mut bytes = Vec::new();
-        loop {
-            let piece = store
-                .read(name, bytes.len() as u64, 1 << 20)
-                .await
-                .map_err(BundleError::Write)?;
-            let done = piece.len() < 1 << 20;
-            bytes.extend_from_slice(&piece);
-            if done {
-                break;
-            }
-        }
+        let bytes = read_all(store, name).await.map_err(BundleError::Write)?;
         let cast = String::from_utf8(bytes)
             .map_err(|_| BundleError::Other(format!("recording {name} is not text")))?;
         write_line(

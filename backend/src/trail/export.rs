@@ -5,11 +5,9 @@
 
 use std::io::Write;
 
-use changeaudit_shared::export::{
-    FORMAT, Header, VERSION, canonical_into, checkpoint_line, header_line,
-};
-use sqlx::Row;
+use changeaudit_shared::export::{FORMAT, Header, VERSION, checkpoint_line, header_line};
 
+use crate::audit::{EVENT_COLUMNS, RowParts, canonical_of};
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
 use crate::trail::checkpoints;
@@ -58,10 +56,9 @@ pub async fn export(
     let mut canonical = Vec::with_capacity(1024);
     let mut after = 0_i64;
     loop {
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, action, object, details, prev_hash, hash FROM audit_events
-             WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
         .bind(after)
         .bind(BATCH)
         .fetch_all(db.pool())
@@ -70,19 +67,7 @@ pub async fn export(
             break;
         }
         for row in rows {
-            let seq: i64 = row.try_get("seq")?;
-            let object: Option<String> = row.try_get("object")?;
-            let hash: String = row.try_get("hash")?;
-            canonical_into(
-                &mut canonical,
-                &row.try_get::<String, _>("action")?,
-                &row.try_get::<String, _>("actor")?,
-                row.try_get("at")?,
-                &row.try_get::<String, _>("details")?,
-                object.as_deref(),
-                &row.try_get::<String, _>("prev_hash")?,
-                seq,
-            );
+            let RowParts { seq, hash, .. } = canonical_of(&row, &mut canonical)?;
             // The stored hash is written as stored: the verifier decides whether it holds.
             out.write_all(b"{\"event\":")?;
             out.write_all(&canonical)?;

@@ -141,6 +141,22 @@ impl Rig {
         assert_eq!(decided["status"], "approved");
     }
 
+    /// A whole session on the password credential: approved, `commands` run, then `exit`.
+    /// Answers its ID.
+    async fn short_session(&self, commands: &[&str]) -> i64 {
+        self.approve(self.password_credential).await;
+        let mut terminal = Terminal::open(&self.member, self.password_credential).await;
+        terminal
+            .until(|t| t.output.ends_with("$ "), "the prompt")
+            .await;
+        for command in commands {
+            terminal.run(command).await;
+        }
+        terminal.type_text("exit\r").await;
+        terminal.closed().await;
+        terminal.session_id.unwrap()
+    }
+
     async fn session(&self, id: i64) -> Value {
         self.admin
             .expect("GET", &format!("/api/terminal-sessions/{id}"), None, 200)
@@ -834,15 +850,7 @@ async fn cancelling_the_change_ends_its_running_session() {
 #[tokio::test]
 async fn the_trail_checks_each_recording_against_its_sealed_digest() {
     let rig = Rig::start(Sshd::start().await.unwrap()).await;
-    rig.approve(rig.password_credential).await;
-    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
-    terminal
-        .until(|t| t.output.ends_with("$ "), "the prompt")
-        .await;
-    terminal.run("echo planned-one").await;
-    terminal.type_text("exit\r").await;
-    terminal.closed().await;
-    let id = terminal.session_id.unwrap();
+    let id = rig.short_session(&["echo planned-one"]).await;
     let ended: i64 = sqlx::query_scalar(
         "SELECT seq FROM audit_events WHERE action = 'session.ended' AND object = $1",
     )
@@ -885,16 +893,7 @@ async fn the_trail_checks_each_recording_against_its_sealed_digest() {
 #[tokio::test]
 async fn auditors_find_a_session_by_what_was_shown_and_open_its_details_board_logs_and_recording() {
     let rig = Rig::start(Sshd::start().await.unwrap()).await;
-    rig.approve(rig.password_credential).await;
-    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
-    terminal
-        .until(|t| t.output.ends_with("$ "), "the prompt")
-        .await;
-    terminal.run("echo planned-one").await;
-    terminal.run("uname -s").await;
-    terminal.type_text("exit\r").await;
-    terminal.closed().await;
-    let id = terminal.session_id.unwrap();
+    let id = rig.short_session(&["echo planned-one", "uname -s"]).await;
     let auditor = rig.app.person("auditor", PERSON_PASSWORD).await;
 
     let ids = |page: &Value| -> Vec<i64> {
@@ -1023,14 +1022,7 @@ async fn auditors_find_a_session_by_what_was_shown_and_open_its_details_board_lo
 #[tokio::test]
 async fn a_change_s_evidence_bundle_verifies_alone_and_names_what_was_altered() {
     let rig = Rig::start(Sshd::start().await.unwrap()).await;
-    rig.approve(rig.password_credential).await;
-    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
-    terminal
-        .until(|t| t.output.ends_with("$ "), "the prompt")
-        .await;
-    terminal.run("echo planned-one").await;
-    terminal.type_text("exit\r").await;
-    terminal.closed().await;
+    rig.short_session(&["echo planned-one"]).await;
     let bundle = trail::bundle_file(&rig.app, CHANGE).await;
     let summary = trail::verify_bundle_file(&rig.app, &bundle).unwrap();
     assert_eq!(

@@ -168,24 +168,13 @@ fn status_words(status: Status) -> &'static str {
     }
 }
 
-fn status_code(status: Status) -> &'static str {
-    match status {
-        Status::Matched => "matched",
-        Status::OutOfOrder => "out_of_order",
-        Status::Failed => "failed",
-        Status::Missing => "missing",
-        Status::Unplanned => "unplanned",
-        Status::Benign => "benign",
-    }
-}
-
 fn board(id: i64, audit: &SessionAudit) -> impl IntoView + use<> {
     let Some(report) = audit.report.clone() else {
         return view! { <p class="muted">"An unplanned session has no script to hold it against; see its logs and video."</p> }.into_any();
     };
     let at = moments(&report.board);
     let row = move |(line, moment): (BoardLine, f64)| {
-        let code = status_code(line.status);
+        let code = line.status.as_str();
         view! {
             <tr class=format!("board-line board-{code}") data-status=code>
                 <td class="nowrap">{line.offset.map(clock).unwrap_or_else(|| "—".to_owned())}</td>

@@ -32,8 +32,8 @@ pub fn ChecklistPanel(live: Live) -> impl IntoView {
                                 let failed = line.exit_code.filter(|code| *code != 0)
                                     .map(|code| format!(" (exit {code})"));
                                 view! {
-                                    <li class=format!("check check-{}", status_code(line.status))
-                                        data-status=status_code(line.status) title=label>
+                                    <li class=format!("check check-{}", line.status.as_str())
+                                        data-status=line.status.as_str() title=label>
                                         <span class="check-mark" aria-label=label>{mark}</span>
                                         <code>{line.command}</code>
                                         {failed}
@@ -45,17 +45,6 @@ pub fn ChecklistPanel(live: Live) -> impl IntoView {
                 }
             }}
         </aside>
-    }
-}
-
-fn status_code(status: Status) -> &'static str {
-    match status {
-        Status::Matched => "matched",
-        Status::OutOfOrder => "out_of_order",
-        Status::Failed => "failed",
-        Status::Missing => "missing",
-        Status::Unplanned => "unplanned",
-        Status::Benign => "benign",
     }
 }
 
