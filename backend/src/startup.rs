@@ -88,7 +88,9 @@ pub async fn export(
     output: Option<&std::path::Path>,
     change: Option<&str>,
 ) -> anyhow::Result<()> {
-    let key = load_trail_key(config)?;
+    // Only the server makes the key: an export with the wrong configuration must not sign
+    // checkpoints with a new one.
+    let key = TrailKey::load(&config.trail_key_file)?;
     let db = Database::open(config.database_url.expose()).await?;
     let now = SystemClock.now();
     let mut out: Box<dyn Write> = match output {

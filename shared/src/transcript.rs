@@ -36,6 +36,8 @@ impl Transcript {
     pub fn feed(&mut self, data: &str) {
         for c in data.chars() {
             self.escape = match (self.escape, c) {
+                // CAN and SUB abandon any sequence, as terminals do.
+                (_, '\u{18}' | '\u{1a}') => Escape::None,
                 (Escape::None, '\u{1b}') => Escape::Start,
                 (Escape::None, c) => {
                     self.push(c);
@@ -117,6 +119,8 @@ mod tests {
         );
         // Backspaces erase what they follow, never a line already ended.
         assert_eq!(of(&["\nlss\u{8} \u{8}\u{8}s\r\n\u{8}"]), "\nls\n");
+        // A sequence abandoned with CAN hides nothing after it.
+        assert_eq!(of(&["\u{1b}P\u{18}shown\r\n"]), "shown\n");
     }
 
     #[test]

@@ -130,3 +130,42 @@ impl StoredAssertion {
         }
     }
 }
+
+/// A vote's assertion checked as the trail records it: for this vote's request and change
+/// digest, by a passkey that the voter registered, with the key that registration recorded,
+/// and its signature holding. `registered` is the voter name and the public key of the
+/// `passkey.registered` event of the assertion's credential, when there is one. Answers why
+/// it does not hold.
+pub fn check_vote(
+    stored: &StoredAssertion,
+    request_id: i64,
+    change_digest: &str,
+    voter: &str,
+    registered: Option<(&str, &serde_json::Value)>,
+) -> Result<(), String> {
+    if stored.request_id != request_id {
+        return Err(format!(
+            "its approval was signed for request {}, not this vote's request {request_id}",
+            stored.request_id
+        ));
+    }
+    if stored.change_digest != change_digest {
+        return Err("its approval was signed for another content of the change".to_owned());
+    }
+    let Some((owner, key)) = registered else {
+        return Err("its approval was signed with a passkey the trail never registered".to_owned());
+    };
+    if owner != voter {
+        return Err(format!(
+            "its approval was signed with {owner}'s passkey, not {voter}'s"
+        ));
+    }
+    if serde_json::to_value(&stored.public_key).unwrap_or_default() != *key {
+        return Err(
+            "its approval carries another public key than its passkey registered".to_owned(),
+        );
+    }
+    stored
+        .verify()
+        .map_err(|error| format!("its approval's passkey signature fails: {error}"))
+}

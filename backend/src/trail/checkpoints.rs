@@ -35,6 +35,10 @@ pub enum CheckpointError {
     Db(#[from] DbError),
     #[error("the trail is broken at event {}: {}; no checkpoint is signed over it", .0.seq, .0.reason)]
     Broken(ChainBreak),
+    /// The key is not the one that signed the trail so far: a replica with another key file
+    /// must not add checkpoints no verifier will accept.
+    #[error("{0}")]
+    WrongKey(String),
 }
 
 impl From<sqlx::Error> for CheckpointError {
@@ -111,6 +115,15 @@ pub async fn checkpoint_if_due(
         .fetch_one(&mut *tx)
         .await?;
     let count = u64::try_from(count).unwrap_or(0);
+    if let Some(stored) = &last
+        && stored.checkpoint.key_id != key.id()
+    {
+        return Err(CheckpointError::WrongKey(format!(
+            "the trail's checkpoints are signed by key {}, and this server holds key {}: check trail_key_file",
+            stored.checkpoint.key_id,
+            key.id()
+        )));
+    }
     let (mut frontier, last_at) = last.map_or((Frontier::default(), None), |stored| {
         (stored.frontier, Some(stored.checkpoint.at))
     });

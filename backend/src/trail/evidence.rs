@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::approvals::assertion::StoredAssertion;
+use crate::approvals::assertion::{StoredAssertion, check_vote};
 use sqlx::Row;
 
 use crate::audit::{EVENT_COLUMNS, RowParts, canonical_of};
@@ -45,6 +45,24 @@ pub struct BundleHeader {
     pub public_key: String,
     pub key_id: String,
     pub exported_at: i64,
+    /// The SHA-256 of the list of the bundle's events, `<seq>:<hash>\n` each in order: what
+    /// the server put in, so nothing can be left out.
+    pub manifest: String,
+    /// Ed25519, by the trail's key, over `manifest_text`.
+    pub signature: String,
+}
+
+/// What a bundle's signature vouches for.
+pub fn manifest_text(change_id: &str, tree_size: u64, manifest: &str) -> String {
+    format!("changeaudit evidence v1\n{change_id}\n{tree_size}\n{manifest}\n")
+}
+
+fn manifest_of<'a>(events: impl IntoIterator<Item = (i64, &'a str)>) -> String {
+    let mut hasher = Sha256::new();
+    for (seq, hash) in events {
+        hasher.update(format!("{seq}:{hash}\n").as_bytes());
+    }
+    hex(&hasher.finalize())
 }
 
 /// One event of the bundle with its proof, as read back.
@@ -140,10 +158,10 @@ pub fn verify_bundle(
     let fault = |line: u64, seq: Option<i64>, reason: String| Fault { seq, line, reason };
     let mut header: Option<BundleHeader> = None;
     let mut checkpoint: Option<(Checkpoint, Hash)> = None;
-    // Proven events by seq: action, object, details.
-    let mut events: BTreeMap<i64, (String, Option<String>, Value)> = BTreeMap::new();
-    let mut recordings: HashMap<i64, (String, String)> = HashMap::new();
-    let mut boards: Vec<(u64, BoardOf)> = Vec::new();
+    // Proven events by seq.
+    let mut events: BTreeMap<i64, ProvedEvent> = BTreeMap::new();
+    let mut recordings: HashMap<i64, (u64, String, String)> = HashMap::new();
+    let mut boards: HashMap<i64, (u64, BoardOf)> = HashMap::new();
     for line in reader.lines() {
         line_number += 1;
         let text =
@@ -246,23 +264,48 @@ pub fn verify_bundle(
                     )
                 },
             )?;
-            let object = event["object"].as_str().map(str::to_owned);
-            events.insert(
+            let duplicate = events.insert(
                 seq,
-                (
-                    event["action"].as_str().unwrap_or_default().to_owned(),
-                    object,
-                    event["details"].clone(),
-                ),
+                ProvedEvent {
+                    action: event["action"].as_str().unwrap_or_default().to_owned(),
+                    actor: event["actor"].as_str().unwrap_or_default().to_owned(),
+                    object: event["object"].as_str().unwrap_or_default().to_owned(),
+                    details: event["details"].clone(),
+                    hash: proved.hash.clone(),
+                },
             );
+            if duplicate.is_some() {
+                return Err(fault(
+                    line_number,
+                    Some(seq),
+                    "it is in the bundle twice".to_owned(),
+                ));
+            }
             continue;
         }
         if let Some(recording) = parsed.recording {
-            recordings.insert(recording.session, (recording.name, recording.cast));
+            let session = recording.session;
+            if recordings
+                .insert(session, (line_number, recording.name, recording.cast))
+                .is_some()
+            {
+                return Err(fault(
+                    line_number,
+                    None,
+                    format!("session {session} has two recordings"),
+                ));
+            }
             continue;
         }
         if let Some(board) = parsed.board {
-            boards.push((line_number, board));
+            let session = board.session;
+            if boards.insert(session, (line_number, board)).is_some() {
+                return Err(fault(
+                    line_number,
+                    None,
+                    format!("session {session} has two boards"),
+                ));
+            }
             continue;
         }
         let _ = header;
@@ -282,98 +325,154 @@ pub fn verify_bundle(
             "the bundle has no checkpoint".to_owned(),
         ));
     };
+    let change = header.change_id.clone();
+    // Complete: the server signed the list of what it put in.
+    let manifest = manifest_of(
+        events
+            .iter()
+            .map(|(seq, event)| (*seq, event.hash.as_str())),
+    );
+    let signed_manifest = hex::decode(&header.signature)
+        .ok()
+        .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
+        .map(|bytes| ed25519_dalek::Signature::from_bytes(&bytes))
+        .is_some_and(|signature| {
+            public_key
+                .verify_strict(
+                    manifest_text(&change, signed.tree_size, &header.manifest).as_bytes(),
+                    &signature,
+                )
+                .is_ok()
+        });
+    if !signed_manifest {
+        return Err(fault(
+            1,
+            None,
+            "the bundle's list of events is not signed by the given key".to_owned(),
+        ));
+    }
+    if manifest != header.manifest {
+        return Err(fault(1, None, "the bundle's events are not the ones its signed list names: one was added, changed or left out".to_owned()));
+    }
     let mut summary = BundleSummary {
-        change_id: header.change_id.clone(),
+        change_id: change.clone(),
         tree_size: signed.tree_size,
         events: events.len() as u64,
         ..BundleSummary::default()
     };
-    if !events.values().any(|(action, object, _)| {
-        action.starts_with("change.")
-            && object.as_deref() == Some(&format!("change:{}", header.change_id))
+    if !events.values().any(|event| {
+        event.action.starts_with("change.") && event.object == format!("change:{change}")
     }) {
-        return Err(fault(
-            line_number,
-            None,
-            format!("it proves no event of {}", header.change_id),
-        ));
+        return Err(fault(0, None, format!("it proves no event of {change}")));
     }
-    let passkeys: HashMap<String, Value> = events
+    let passkeys: HashMap<String, (String, Value)> = events
         .values()
-        .filter(|(action, _, _)| action == "passkey.registered")
-        .filter_map(|(_, _, details)| {
+        .filter(|event| event.action == "passkey.registered")
+        .filter_map(|event| {
             Some((
-                details["credential_id"].as_str()?.to_owned(),
-                details["public_key"].clone(),
+                event.details["credential_id"].as_str()?.to_owned(),
+                (event.actor.clone(), event.details["public_key"].clone()),
             ))
         })
         .collect();
-    let mut sessions_seen = BTreeSet::new();
-    for (seq, (action, object, details)) in &events {
-        let seq = Some(*seq);
-        match action.as_str() {
-            "request.vote" if !details["assertion"].is_null() => {
-                let stored: StoredAssertion = serde_json::from_value(details["assertion"].clone())
-                    .map_err(|_| {
-                        fault(0, seq, "its approval's assertion is unreadable".to_owned())
-                    })?;
-                let registered = passkeys.get(&stored.credential_id).ok_or_else(|| {
-                    fault(0, seq, "its approval was signed with a passkey the bundle does not prove registered".to_owned())
-                })?;
-                if serde_json::to_value(&stored.public_key).unwrap_or_default() != *registered {
+    // Session → recording name, from its proved start, which must be of this change.
+    let mut started: HashMap<i64, String> = HashMap::new();
+    let mut ended: BTreeSet<i64> = BTreeSet::new();
+    let session_of = |object: &str| {
+        object
+            .strip_prefix("terminal_session:")
+            .and_then(|id| id.parse::<i64>().ok())
+            .unwrap_or_default()
+    };
+    for (seq, event) in &events {
+        let at = Some(*seq);
+        match event.action.as_str() {
+            "session.started" => {
+                if event.details["change"].as_str() != Some(change.as_str()) {
                     return Err(fault(
                         0,
-                        seq,
-                        "its approval carries another public key than its passkey registered"
-                            .to_owned(),
+                        at,
+                        format!("its session ran under another change than {change}"),
                     ));
                 }
-                stored.verify().map_err(|error| {
-                    fault(
+                started.insert(
+                    session_of(&event.object),
+                    event.details["recording"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            "request.vote" => {
+                if event.details["change_id"].as_str() != Some(change.as_str()) {
+                    return Err(fault(
                         0,
-                        seq,
-                        format!("its approval's passkey signature fails: {error}"),
-                    )
-                })?;
+                        at,
+                        format!("its vote is on another change than {change}"),
+                    ));
+                }
+                if event.details["assertion"].is_null() {
+                    continue;
+                }
+                let stored: StoredAssertion =
+                    serde_json::from_value(event.details["assertion"].clone()).map_err(|_| {
+                        fault(0, at, "its approval's assertion is unreadable".to_owned())
+                    })?;
+                let request_id = event
+                    .object
+                    .strip_prefix("request:")
+                    .and_then(|id| id.parse::<i64>().ok())
+                    .unwrap_or_default();
+                check_vote(
+                    &stored,
+                    request_id,
+                    event.details["change_digest"].as_str().unwrap_or_default(),
+                    &event.actor,
+                    passkeys
+                        .get(&stored.credential_id)
+                        .map(|(owner, key)| (owner.as_str(), key)),
+                )
+                .map_err(|reason| fault(0, at, reason))?;
                 summary.assertions += 1;
             }
             "session.ended" => {
-                let session = object
-                    .as_deref()
-                    .and_then(|object| object.strip_prefix("terminal_session:"))
-                    .and_then(|id| id.parse::<i64>().ok())
-                    .unwrap_or_default();
-                sessions_seen.insert(session);
-                let Some(sealed) = details["recording_sha256"].as_str() else {
+                let session = session_of(&event.object);
+                ended.insert(session);
+                let Some(sealed) = event.details["recording_sha256"].as_str() else {
                     continue;
                 };
-                let (name, cast) = recordings.get(&session).ok_or_else(|| {
+                let (_, name, cast) = recordings.get(&session).ok_or_else(|| {
                     fault(
                         0,
-                        seq,
+                        at,
                         format!("the recording of session {session} is not in the bundle"),
                     )
                 })?;
+                if started.get(&session) != Some(name) {
+                    return Err(fault(
+                        0,
+                        at,
+                        format!("recording {name} is not the one session {session} started"),
+                    ));
+                }
                 let digest = hex(&Sha256::digest(cast.as_bytes()));
                 if digest != sealed {
                     return Err(fault(
                         0,
-                        seq,
+                        at,
                         format!(
                             "its recording {name} has SHA-256 {digest}, not the {sealed} sealed when the session ended"
                         ),
                     ));
                 }
                 summary.recordings += 1;
-                if let Some((line, board)) =
-                    boards.iter().find(|(_, board)| board.session == session)
-                {
-                    if Some(u64::from(board.report.score)) != details["score"].as_u64()
-                        || Some(board.report.verdict.as_str()) != details["verdict"].as_str()
+                if let Some((line, board)) = boards.get(&session) {
+                    if Some(u64::from(board.report.score)) != event.details["score"].as_u64()
+                        || Some(board.report.verdict.as_str()) != event.details["verdict"].as_str()
                     {
                         return Err(fault(
                             *line,
-                            seq,
+                            at,
                             format!(
                                 "the board of session {session} does not give the score and verdict its end sealed"
                             ),
@@ -385,7 +484,37 @@ pub fn verify_bundle(
             _ => {}
         }
     }
+    // Nothing rides along that no proved session accounts for.
+    for (session, (line, name, _)) in &recordings {
+        if !ended.contains(session) {
+            return Err(fault(
+                *line,
+                None,
+                format!("recording {name} belongs to no session the bundle proves ended"),
+            ));
+        }
+    }
+    for (session, (line, _)) in &boards {
+        if !ended.contains(session) {
+            return Err(fault(
+                *line,
+                None,
+                format!(
+                    "the board of session {session} belongs to no session the bundle proves ended"
+                ),
+            ));
+        }
+    }
     Ok(summary)
+}
+
+/// A proved event of a bundle, as the checks need it.
+struct ProvedEvent {
+    action: String,
+    actor: String,
+    object: String,
+    details: Value,
+    hash: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -475,13 +604,21 @@ pub async fn write_bundle(
         let registered = sqlx::query(&format!(
             "SELECT {EVENT_COLUMNS} FROM audit_events
              WHERE seq <= $1 AND action = 'passkey.registered' AND details LIKE $2 ESCAPE '\\'
-             ORDER BY seq LIMIT 1"
+             ORDER BY seq"
         ))
         .bind(size)
         .bind(pattern)
-        .fetch_optional(&mut *connection)
+        .fetch_all(&mut *connection)
         .await?;
-        rows.extend(registered);
+        // `LIKE` ignores case on SQLite; credential IDs do not.
+        for row in registered {
+            let details: Value = serde_json::from_str(&row.try_get::<String, _>("details")?)
+                .map_err(DbError::decode)?;
+            if details["credential_id"] == credential.as_str() {
+                rows.push(row);
+                break;
+            }
+        }
     }
     let mut ordered: Vec<(i64, sqlx::any::AnyRow)> = rows
         .into_iter()
@@ -489,6 +626,11 @@ pub async fn write_bundle(
         .collect::<Result<_, _>>()?;
     ordered.sort_by_key(|(seq, _)| *seq);
 
+    let hashes: Vec<(i64, String)> = ordered
+        .iter()
+        .map(|(seq, row)| Ok::<_, sqlx::Error>((*seq, row.try_get::<String, _>("hash")?)))
+        .collect::<Result<_, _>>()?;
+    let manifest = manifest_of(hashes.iter().map(|(seq, hash)| (*seq, hash.as_str())));
     let header = BundleHeader {
         format: FORMAT.to_owned(),
         version: VERSION,
@@ -496,6 +638,8 @@ pub async fn write_bundle(
         public_key: key.public_key_hex(),
         key_id: key.id().to_owned(),
         exported_at: now.as_millis(),
+        signature: key.sign(&manifest_text(change_id, signed.tree_size, &manifest)),
+        manifest,
     };
     write_line(
         out,

@@ -10,7 +10,7 @@ use changeaudit_shared::export::{FORMAT, Header, VERSION, checkpoint_line, heade
 use crate::audit::{EVENT_COLUMNS, RowParts, canonical_of};
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
-use crate::trail::checkpoints;
+use crate::trail::checkpoints::{self, CheckpointError, Policy};
 use crate::trail::key::TrailKey;
 
 const BATCH: i64 = 10_000;
@@ -43,6 +43,22 @@ pub async fn export(
     now: Timestamp,
     out: &mut impl Write,
 ) -> Result<Exported, ExportError> {
+    // The export ends under a signature: what it holds is signed first. A broken chain is not
+    // signed over; it is exported as it is, for the verifier to name the fault.
+    let everything = Policy {
+        every_events: 1,
+        every: std::time::Duration::ZERO,
+    };
+    match checkpoints::checkpoint_if_due(db, key, everything, now).await {
+        Ok(_) => {}
+        Err(CheckpointError::Broken(fault)) => {
+            tracing::error!(seq = fault.seq, reason = %fault.reason, "exporting a broken trail");
+        }
+        Err(CheckpointError::Db(error)) => return Err(ExportError::Db(error)),
+        Err(CheckpointError::WrongKey(reason)) => {
+            tracing::error!(%reason, "exporting without a new checkpoint");
+        }
+    }
     let header = Header {
         format: FORMAT.to_owned(),
         version: VERSION,

@@ -63,6 +63,15 @@ impl TrailKey {
             })?;
             return Ok((key, true));
         }
+        Ok((TrailKey::load(path)?, false))
+    }
+
+    /// Reads an existing key file, refusing one that others can read; never makes one.
+    pub fn load(path: &Path) -> Result<TrailKey, TrailKeyError> {
+        let io = |source| TrailKeyError::Io {
+            path: path.to_owned(),
+            source,
+        };
         refuse_if_open(path)?;
         let text = std::fs::read_to_string(path).map_err(io)?;
         let seed = hex::decode(text.trim())
@@ -72,7 +81,7 @@ impl TrailKey {
                 path: path.to_owned(),
                 reason: "not 64 hex digits (an Ed25519 seed)".to_owned(),
             })?;
-        Ok((TrailKey::from_seed(&seed), false))
+        Ok(TrailKey::from_seed(&seed))
     }
 
     pub fn id(&self) -> &str {

@@ -209,12 +209,14 @@ pub async fn ship(
     let mut tx = db.begin_write().await?;
     match &outcome {
         Ok(()) => {
+            // Only forward: a replica whose lease ran out meanwhile never moves it back.
             sqlx::query(
                 "UPDATE siem_cursors SET last_seq = $2, attempts = 0, next_attempt_at = 0,
-                     last_error = '' WHERE sink = $1",
+                     last_error = '' WHERE sink = $1 AND last_seq = $3",
             )
             .bind(name)
             .bind(last)
+            .bind(last_seq)
             .execute(&mut *tx)
             .await?;
         }
@@ -222,11 +224,12 @@ pub async fn ship(
             let pause = pause_after(attempts);
             sqlx::query(
                 "UPDATE siem_cursors SET attempts = attempts + 1, next_attempt_at = $2,
-                     last_error = $3 WHERE sink = $1",
+                     last_error = $3 WHERE sink = $1 AND last_seq = $4",
             )
             .bind(name)
             .bind(now.plus(pause).as_millis())
             .bind(error)
+            .bind(last_seq)
             .execute(&mut *tx)
             .await?;
         }

@@ -19,7 +19,7 @@ use ed25519_dalek::VerifyingKey;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::approvals::assertion::StoredAssertion;
+use crate::approvals::assertion::{StoredAssertion, check_vote};
 use crate::trail::key::checkpoint_signed;
 
 /// The first thing found wrong, and where.
@@ -171,8 +171,8 @@ pub struct Verifier {
     canonical: Vec<u8>,
     /// Session object → recording name, from `session.started`.
     sessions: HashMap<String, String>,
-    /// Passkey credential ID → public key, from `passkey.registered`.
-    passkeys: HashMap<String, Value>,
+    /// Passkey credential ID → who registered it and its public key, from `passkey.registered`.
+    passkeys: HashMap<String, (String, Value)>,
     summary: Summary,
 }
 
@@ -287,7 +287,7 @@ impl Verifier {
                     let details: Value = serde_json::from_str(event.details.get())
                         .map_err(|_| self.fault(Some(seq), "its details are not JSON"))?;
                     let object = event.object.as_deref().unwrap_or_default();
-                    self.facts(seq, action, object, &details)?;
+                    self.facts(seq, action, &event.actor, object, &details)?;
                 }
                 Ok(())
             }
@@ -351,6 +351,7 @@ impl Verifier {
         &mut self,
         seq: i64,
         action: &str,
+        actor: &str,
         object: &str,
         details: &Value,
     ) -> Result<(), Fault> {
@@ -390,8 +391,10 @@ impl Verifier {
             }
             "passkey.registered" => {
                 if let Some(id) = details["credential_id"].as_str() {
-                    self.passkeys
-                        .insert(id.to_owned(), details["public_key"].clone());
+                    self.passkeys.insert(
+                        id.to_owned(),
+                        (actor.to_owned(), details["public_key"].clone()),
+                    );
                 }
             }
             "request.vote" => {
@@ -401,25 +404,22 @@ impl Verifier {
                 }
                 let stored: StoredAssertion = serde_json::from_value(assertion.clone())
                     .map_err(|_| self.fault(Some(seq), "its approval's assertion is unreadable"))?;
-                let registered = self.passkeys.get(&stored.credential_id).ok_or_else(|| {
-                    self.fault(
-                        Some(seq),
-                        "its approval was signed with a passkey the trail never registered",
-                    )
-                })?;
-                let used = serde_json::to_value(&stored.public_key).unwrap_or_default();
-                if &used != registered {
-                    return Err(self.fault(
-                        Some(seq),
-                        "its approval carries another public key than its passkey registered",
-                    ));
-                }
-                stored.verify().map_err(|error| {
-                    self.fault(
-                        Some(seq),
-                        format!("its approval's passkey signature fails: {error}"),
-                    )
-                })?;
+                let request_id = object
+                    .strip_prefix("request:")
+                    .and_then(|id| id.parse::<i64>().ok())
+                    .unwrap_or_default();
+                let registered = self
+                    .passkeys
+                    .get(&stored.credential_id)
+                    .map(|(owner, key)| (owner.as_str(), key));
+                check_vote(
+                    &stored,
+                    request_id,
+                    details["change_digest"].as_str().unwrap_or_default(),
+                    actor,
+                    registered,
+                )
+                .map_err(|reason| self.fault(Some(seq), reason))?;
                 self.summary.assertions += 1;
             }
             _ => {}
@@ -475,7 +475,22 @@ impl Verifier {
         if !self.header_seen {
             return Err(self.fault(None, "the export is empty"));
         }
+        if self.frontier.size() == 0 {
+            return Err(self.fault(None, "the export holds no event"));
+        }
+        // An export ends with a checkpoint over all it holds: events after the last signature
+        // could have been added, and events cut off after it would go unnoticed otherwise.
         self.summary.unsigned_tail = self.frontier.size() - self.last_checkpoint;
+        if self.summary.unsigned_tail > 0 {
+            let first = i64::try_from(self.last_checkpoint).unwrap_or(i64::MAX) + 1;
+            return Err(self.fault(
+                Some(first),
+                format!(
+                    "the last {} events, from this one on, are under no signed checkpoint",
+                    self.summary.unsigned_tail
+                ),
+            ));
+        }
         Ok(self.summary)
     }
 }

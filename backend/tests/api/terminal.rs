@@ -1068,6 +1068,28 @@ async fn a_change_s_evidence_bundle_verifies_alone_and_names_what_was_altered() 
     let fault = trail::verify_bundle_file(&rig.app, &bundle).unwrap_err();
     assert!(fault.reason.contains("not in the signed trail"), "{fault}");
 
+    // An event left out (the session's end, with its recording still there) is caught by the
+    // bundle's signed list of events.
+    std::fs::write(&bundle, &pristine).unwrap();
+    let without_end: Vec<&str> = pristine
+        .lines()
+        .filter(|line| !line.contains("\"action\":\"session.ended\""))
+        .collect();
+    std::fs::write(&bundle, without_end.join("\n")).unwrap();
+    let fault = trail::verify_bundle_file(&rig.app, &bundle).unwrap_err();
+    assert!(fault.reason.contains("signed list names"), "{fault}");
+
+    // A second recording for the session rides along: refused.
+    std::fs::write(&bundle, &pristine).unwrap();
+    let recording = pristine
+        .lines()
+        .find(|line| line.starts_with("{\"recording\""))
+        .unwrap()
+        .to_owned();
+    std::fs::write(&bundle, format!("{pristine}{recording}\n")).unwrap();
+    let fault = trail::verify_bundle_file(&rig.app, &bundle).unwrap_err();
+    assert!(fault.reason.contains("two recordings"), "{fault}");
+
     // The download is audited; an unknown change has no bundle.
     let exported: Vec<String> = sqlx::query_scalar(
         "SELECT action FROM audit_events WHERE action = 'change.evidence_exported'",

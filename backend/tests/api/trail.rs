@@ -20,7 +20,8 @@ use sqlx::Executor;
 
 use crate::helpers::TestApp;
 
-/// Signs a checkpoint over every event so far, as the worker would.
+/// Signs a checkpoint over every event so far, as the worker would (none when an export
+/// already signed them all).
 pub async fn checkpoint(app: &TestApp) {
     let policy = Policy {
         every_events: 1,
@@ -28,8 +29,7 @@ pub async fn checkpoint(app: &TestApp) {
     };
     checkpoints::checkpoint_if_due(&app.db, &app.state.trail_key, policy, app.clock.now())
         .await
-        .unwrap()
-        .expect("a checkpoint was due");
+        .unwrap();
 }
 
 /// Exports the trail (through a fresh connection, so nothing cached hides a change made behind
@@ -176,10 +176,29 @@ async fn checkpoints_sign_the_rfc_6962_root_of_the_events_and_an_untouched_trail
     app.sign_in_as_admin().await;
     let export = export_file(&app).await;
     let summary = verify(&app, &export).unwrap();
+    // The export signs what came since (the sign-in) before it writes.
     assert_eq!(summary.events, events.len() as u64 + 1);
-    assert_eq!(summary.checkpoints, 2);
-    assert_eq!(summary.unsigned_tail, 1);
-    assert_eq!(summary.root, all[1].root);
+    assert_eq!(summary.checkpoints, 3);
+    assert_eq!(summary.unsigned_tail, 0);
+
+    // An event added after the last signature, or an export cut short after one, is caught.
+    let text = std::fs::read_to_string(&export).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let last_checkpoint = lines.pop().unwrap();
+    assert!(last_checkpoint.starts_with("{\"checkpoint\""));
+    std::fs::write(&export, lines.join("\n")).unwrap();
+    let fault = verify(&app, &export).unwrap_err();
+    assert!(
+        fault.reason.contains("under no signed checkpoint"),
+        "{fault}"
+    );
+    std::fs::write(&export, text.lines().next().unwrap().to_owned() + "\n").unwrap();
+    assert!(
+        verify(&app, &export)
+            .unwrap_err()
+            .reason
+            .contains("no event")
+    );
 }
 
 async fn some_history_more(app: &TestApp) {
@@ -479,7 +498,8 @@ async fn the_api_proves_an_event_and_two_checkpoints_consistent_and_runs_a_verif
         .expect("POST", "/api/trail/verification", None, 200)
         .await;
     assert_eq!(ran["ok"], true, "{ran}");
-    assert_eq!(ran["checkpoints"], 2);
+    // The two above, the download's, and the run's own: each export signs what it holds.
+    assert_eq!(ran["checkpoints"], 4);
     let target = seq_of(&app, "user.created", "Marker carol").await;
     behind_the_triggers(
         &app,
@@ -560,4 +580,22 @@ pub fn edit_bundle(bundle: &std::path::Path, kind: &str, edit: impl Fn(&mut Valu
         })
         .collect();
     std::fs::write(bundle, lines.join("\n") + "\n").unwrap();
+}
+
+#[tokio::test]
+async fn a_server_with_another_key_signs_nothing_into_the_trail() {
+    let app = TestApp::spawn().await;
+    checkpoint(&app).await;
+    app.sign_in_as_admin().await;
+    let other = changeaudit_backend::trail::key::TrailKey::from_seed(&[9; 32]);
+    let policy = Policy {
+        every_events: 1,
+        every: Duration::from_secs(60),
+    };
+    let refused = checkpoints::checkpoint_if_due(&app.db, &other, policy, app.clock.now())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("check trail_key_file"), "{refused}");
+    assert_eq!(checkpoints::all(&app.db).await.unwrap().len(), 1);
 }

@@ -3,7 +3,7 @@
 //! device, days and verdict and searched in what was typed and shown, each with its Change
 //! details, Change Audit, Session logs and Video of session.
 
-use changeaudit_shared::api::sessions::TerminalSession;
+use changeaudit_shared::api::sessions::{SessionState, TerminalSession};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -112,7 +112,13 @@ fn all_sessions() -> impl IntoView {
                                 <td>{session.change_id.clone().unwrap_or_else(|| "unplanned".to_owned())}</td>
                                 <td>{clock(session.duration_seconds)}</td>
                                 <td>{session.score.map(|score| score.to_string()).unwrap_or_else(|| "—".to_owned())}</td>
-                                <td>{session.verdict.clone().map(|verdict| verdict.replace('_', " ")).unwrap_or_else(|| "running".to_owned())}</td>
+                                <td>{match (&session.verdict, session.state) {
+                                    (Some(verdict), _) => verdict.replace('_', " "),
+                                    (None, SessionState::Running) => "running".to_owned(),
+                                    (None, SessionState::Ended) => session.end_reason
+                                        .map(|reason| reason.as_str().replace('_', " "))
+                                        .unwrap_or_else(|| "ended".to_owned()),
+                                }}</td>
                                 <td class="row-actions">
                                     <A href=format!("/sessions/{id}?view=details")>"Change details"</A>
                                     <A href=format!("/sessions/{id}?view=board")>"Change Audit"</A>
