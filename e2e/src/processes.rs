@@ -117,6 +117,19 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Result<Browser> {
+        // ChromeDriver picks its own port for `--port=0`; started side by side, two may pick
+        // the same one, and the loser exits saying so. It is then started again.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match Browser::start_once().await {
+                Err(error) if attempts < 5 && error.0.contains("port not available") => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_once() -> Result<Browser> {
         let mut chromedriver = Command::new("chromedriver")
             .arg("--port=0")
             .stdout(Stdio::piped())
