@@ -84,6 +84,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0010_siem_cursors.sql"),
         postgres: include_str!("../../migrations/postgres/0010_siem_cursors.sql"),
     },
+    Step {
+        version: 11,
+        description: "session script",
+        sqlite: include_str!("../../migrations/sqlite/0011_session_script.sql"),
+        postgres: include_str!("../../migrations/postgres/0011_session_script.sql"),
+    },
 ];
 
 #[derive(Debug)]

@@ -18,6 +18,8 @@ pub enum Permit {
         request_id: i64,
         change_id: String,
         script: Script,
+        /// The script as written, kept with the session.
+        script_text: String,
         due_at: Timestamp,
         benign: BenignCommands,
     },
@@ -114,6 +116,7 @@ pub async fn judge(
             request_id: row.try_get("id")?,
             change_id: row.try_get("change_id")?,
             script,
+            script_text,
             due_at: Timestamp::from_millis(row.try_get("due_at")?),
             benign: benign_of(&benign)?,
         }));

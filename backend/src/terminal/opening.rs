@@ -181,6 +181,13 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
             rows: request.rows,
             started_at: now,
             closes_at,
+            script: match &permit {
+                Permit::Planned { script_text, .. } => Some(script_text.as_str()),
+                Permit::Unplanned { .. } => None,
+            },
+            benign: match &permit {
+                Permit::Planned { benign, .. } | Permit::Unplanned { benign } => benign,
+            },
         },
     )
     .await;

@@ -90,8 +90,8 @@ pub async fn session_audit(
     }))
 }
 
-/// The script of `session`'s change and the session's board against it, with the group's
-/// benign commands; none for an unplanned session.
+/// The script `session` was held against and its board against it, with the group's benign
+/// commands, both as they were when it started; none for an unplanned session.
 pub async fn report_of(
     connection: &mut sqlx::AnyConnection,
     session: &TerminalSession,
@@ -99,10 +99,15 @@ pub async fn report_of(
     let Some(change_id) = &session.change_id else {
         return Ok((None, None));
     };
+    // As kept when the session started; sessions from before that was kept take the change's
+    // current script.
     let row = sqlx::query(
-        "SELECT c.script, g.benign_commands FROM changes c
-         JOIN access_groups g ON g.id = c.access_group_id WHERE c.id = $1",
+        "SELECT COALESCE(s.script, c.script) AS script,
+                COALESCE(s.benign_commands, g.benign_commands) AS benign_commands
+         FROM terminal_sessions s JOIN changes c ON c.id = $2
+         JOIN access_groups g ON g.id = c.access_group_id WHERE s.id = $1",
     )
+    .bind(session.id)
     .bind(change_id)
     .fetch_one(&mut *connection)
     .await

@@ -3,6 +3,7 @@
 
 use changeaudit_shared::api::Named;
 use changeaudit_shared::api::sessions::{SessionFilters, SessionState, TerminalSession};
+use changeaudit_shared::board::BenignCommands;
 use changeaudit_shared::command::{ExecutedCommand, Recognition};
 use changeaudit_shared::terminal::EndReason;
 use serde_json::json;
@@ -37,6 +38,9 @@ pub struct NewSession<'a> {
     pub rows: u16,
     pub started_at: Timestamp,
     pub closes_at: Timestamp,
+    /// The script and benign commands it is held against, as they are now.
+    pub script: Option<&'a str>,
+    pub benign: &'a BenignCommands,
 }
 
 pub fn object(id: i64) -> String {
@@ -48,8 +52,9 @@ pub async fn start(db: &Database, new: &NewSession<'_>) -> Result<i64, DbError> 
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO terminal_sessions (user_id, credential_id, device_id, device_name, account,
              change_id, request_id, client_ip, user_agent, recording, cols, rows, started_at,
-             heartbeat_at, closes_at, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, 'running')
+             heartbeat_at, closes_at, status, script, benign_commands)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, 'running',
+             $15, $16)
          RETURNING id",
     )
     .bind(new.user_id)
@@ -66,6 +71,8 @@ pub async fn start(db: &Database, new: &NewSession<'_>) -> Result<i64, DbError> 
     .bind(i64::from(new.rows))
     .bind(new.started_at.as_millis())
     .bind(new.closes_at.as_millis())
+    .bind(new.script)
+    .bind(serde_json::to_string(new.benign).map_err(DbError::encode)?)
     .fetch_one(&mut *tx)
     .await?;
     audit::append(

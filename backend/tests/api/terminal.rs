@@ -970,6 +970,29 @@ async fn auditors_find_a_session_by_what_was_shown_and_open_its_details_board_lo
     assert!(board["report"]["board"][2]["offset"].as_f64().unwrap() > 0.0);
     assert_eq!(board["report"]["board"][1]["offset"], Value::Null);
 
+    // The planner edits the change afterwards: the session's board stays the one it was held
+    // against when it ran.
+    let planner = rig.app.person("planner", PERSON_PASSWORD).await;
+    let mut change = planner
+        .expect("GET", &format!("/api/changes/{CHANGE}"), None, 200)
+        .await;
+    change["script"] = json!("echo something-else\n");
+    change["access_group_id"] = json!(rig.group);
+    change["device_ids"] = json!([rig.device]);
+    planner
+        .expect("PUT", &format!("/api/changes/{CHANGE}"), Some(&change), 200)
+        .await;
+    let again = auditor
+        .expect(
+            "GET",
+            &format!("/api/terminal-sessions/{id}/audit?view=board"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(again["report"], board["report"]);
+    assert_eq!(again["script"], SCRIPT);
+
     let logs = auditor
         .expect(
             "GET",
@@ -1012,6 +1035,7 @@ async fn auditors_find_a_session_by_what_was_shown_and_open_its_details_board_lo
         views,
         [
             "auditor details",
+            "auditor board",
             "auditor board",
             "auditor logs",
             "auditor recording_download"
