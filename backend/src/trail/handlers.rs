@@ -2,7 +2,7 @@
 //! with its inclusion proof, a consistency proof between two checkpoints, the export download,
 //! and a verification run (admins). Downloads and runs are themselves audited.
 
-use std::io::BufReader;
+use std::io::{BufReader, BufWriter, Seek};
 
 use axum::Json;
 use axum::extract::State;
@@ -25,7 +25,7 @@ use crate::error::{ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
 use crate::recordings::RecordingStore;
 use crate::state::AppState;
-use crate::trail::verify::{RecordingSource, Verifier};
+use crate::trail::verify::{Fault, RecordingSource, Verifier};
 use crate::trail::{checkpoints, evidence, export, proofs};
 
 const READERS: &[Role] = &[Role::Admin, Role::Auditor];
@@ -197,8 +197,8 @@ pub async fn download_export(
 ) -> Result<Response, AppError> {
     me.require_any(READERS)?;
     let now = state.clock.now();
-    let mut body = Vec::new();
-    let exported = export::export(&state.db, &state.trail_key, now, &mut body)
+    let file = Spool::new()?;
+    let exported = export::export(&state.db, &state.trail_key, now, &mut file.writer()?)
         .await
         .map_err(|error| AppError::internal("exporting the trail", error))?;
     audit::record(
@@ -220,7 +220,7 @@ pub async fn download_export(
                 "attachment; filename=\"changeaudit-trail.jsonl\"",
             ),
         ],
-        body,
+        file.body().await?,
     )
         .into_response())
 }
@@ -234,8 +234,8 @@ pub async fn run_verification(
 ) -> Result<Json<Verification>, AppError> {
     me.require(Role::Admin)?;
     let now = state.clock.now();
-    let mut body = Vec::new();
-    export::export(&state.db, &state.trail_key, now, &mut body)
+    let file = Spool::new()?;
+    export::export(&state.db, &state.trail_key, now, &mut file.writer()?)
         .await
         .map_err(|error| AppError::internal("exporting the trail", error))?;
     let public_key = state.trail_key.verifying_key();
@@ -244,7 +244,12 @@ pub async fn run_verification(
         runtime: tokio::runtime::Handle::current(),
     });
     let result = tokio::task::spawn_blocking(move || {
-        Verifier::new(public_key, Some(recordings)).verify(BufReader::new(body.as_slice()))
+        let read = file.reader().map_err(|error| Fault {
+            seq: None,
+            line: 0,
+            reason: format!("the export cannot be read back: {error}"),
+        })?;
+        Verifier::new(public_key, Some(recordings)).verify(read)
     })
     .await
     .map_err(|error| AppError::internal("verifying the trail", error))?;
@@ -318,14 +323,14 @@ pub async fn change_evidence(
 ) -> Result<Response, AppError> {
     me.require_any(READERS)?;
     let now = state.clock.now();
-    let mut body = Vec::new();
+    let file = Spool::new()?;
     let summary = evidence::bundle_of(
         &state.db,
         state.recordings.as_ref(),
         &state.trail_key,
         &id,
         now,
-        &mut body,
+        &mut file.writer()?,
     )
     .await
     .map_err(|error| match error {
@@ -343,16 +348,52 @@ pub async fn change_evidence(
         state.clock.now(),
     )
     .await?;
-    let file = format!(
+    let disposition = format!(
         "attachment; filename=\"evidence-{}.jsonl\"",
         id.replace('"', "")
     );
     Ok((
         [
             (header::CONTENT_TYPE, "application/jsonl".to_owned()),
-            (header::CONTENT_DISPOSITION, file),
+            (header::CONTENT_DISPOSITION, disposition),
         ],
-        body,
+        file.body().await?,
     )
         .into_response())
+}
+
+/// An export or a bundle written to a temporary file rather than to memory, then read back by
+/// the verifier or streamed to the browser: a trail of any length costs no more memory.
+struct Spool(tempfile::NamedTempFile);
+
+impl Spool {
+    fn new() -> Result<Spool, AppError> {
+        tempfile::NamedTempFile::new()
+            .map(Spool)
+            .map_err(|error| AppError::internal("making a temporary file", error))
+    }
+
+    fn writer(&self) -> Result<BufWriter<std::fs::File>, AppError> {
+        self.0
+            .reopen()
+            .map(|file| BufWriter::with_capacity(1 << 16, file))
+            .map_err(|error| AppError::internal("writing a temporary file", error))
+    }
+
+    fn reader(&self) -> std::io::Result<BufReader<std::fs::File>> {
+        let mut file = self.0.reopen()?;
+        file.rewind()?;
+        Ok(BufReader::with_capacity(1 << 20, file))
+    }
+
+    /// The file as a response body. The open file is read to its end even though the name is
+    /// removed when this returns.
+    async fn body(self) -> Result<axum::body::Body, AppError> {
+        let file = tokio::fs::File::open(self.0.path())
+            .await
+            .map_err(|error| AppError::internal("reading a temporary file", error))?;
+        Ok(axum::body::Body::from_stream(
+            tokio_util::io::ReaderStream::new(file),
+        ))
+    }
 }
