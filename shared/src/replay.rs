@@ -26,8 +26,16 @@ struct Output {
 #[derive(Debug, Clone, PartialEq)]
 struct Snapshot {
     index: usize,
-    /// Escape codes that redraw the whole screen (after a reset), with the terminal's size.
+    /// Escape codes that redraw the whole screen (after a reset).
     screen: String,
+    /// The terminal's size then, as (cols, rows).
+    size: (u16, u16),
+}
+
+/// A resize in the output stream, as xterm.js takes it when `windowOptions.setWinSizeChars`
+/// is on (`CSI 8 ; rows ; cols t`).
+pub fn resize_sequence(cols: u16, rows: u16) -> String {
+    format!("\u{1b}[8;{rows};{cols}t")
 }
 
 /// What to write to a terminal to move along the timeline.
@@ -56,9 +64,11 @@ impl Timeline {
         let size = (cast.header.width.max(1), cast.header.height.max(1));
         let mut parser = vt100::Parser::new(non_zero(size.1), non_zero(size.0), 0);
         let mut outputs = Vec::new();
+        let mut current = size;
         let mut snapshots = vec![Snapshot {
             index: 0,
             screen: String::new(),
+            size,
         }];
         let (mut since_time, mut since_bytes) = (0.0_f64, 0_usize);
         let mut duration = 0.0_f64;
@@ -71,6 +81,7 @@ impl Timeline {
                         snapshots.push(Snapshot {
                             index: outputs.len(),
                             screen: parser.screen().state_formatted(),
+                            size: current,
                         });
                         since_time = event.time;
                         since_bytes = 0;
@@ -83,9 +94,14 @@ impl Timeline {
                     });
                 }
                 EventData::Resize { cols, rows } => {
-                    parser
-                        .screen_mut()
-                        .set_size(non_zero(*rows), non_zero(*cols));
+                    let (cols, rows) = ((*cols).max(1), (*rows).max(1));
+                    parser.screen_mut().set_size(non_zero(rows), non_zero(cols));
+                    current = (cols, rows);
+                    // Played in its place, so the terminal follows the session's size.
+                    outputs.push(Output {
+                        time: event.time,
+                        text: resize_sequence(cols, rows),
+                    });
                 }
                 EventData::Input(_) | EventData::Marker(_) => {}
             }
@@ -121,7 +137,7 @@ impl Timeline {
         }
         Step {
             reset: true,
-            size: self.size,
+            size: snapshot.size,
             data,
             next: end,
         }
@@ -256,6 +272,33 @@ mod tests {
             ("bc", 3, false)
         );
         assert_eq!(timeline.advance(3, 9.0).data, "");
+    }
+
+    #[test]
+    fn a_seek_after_a_resize_draws_at_the_new_size() {
+        let mut recording = cast(&[(1.0, "before\r\n")]);
+        recording.events.push(Event {
+            time: 2.0,
+            data: EventData::Resize {
+                cols: 100,
+                rows: 30,
+            },
+        });
+        for i in 0..40 {
+            recording.events.push(Event {
+                time: 8.0 + f64::from(i),
+                data: EventData::Output(format!("after {i}\r\n")),
+            });
+        }
+        let timeline = Timeline::new(&recording);
+        assert_eq!(timeline.seek(1.5).size, (40, 5));
+        assert_eq!(timeline.seek(40.0).size, (100, 30));
+        // Played through, the resize is in its place in the stream.
+        let played = timeline.advance(0, 3.0);
+        assert_eq!(
+            played.data,
+            format!("before\r\n{}", resize_sequence(100, 30))
+        );
     }
 
     #[test]

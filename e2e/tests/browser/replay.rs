@@ -46,12 +46,28 @@ fn one_hour_cast() -> String {
     lines.join("\n") + "\n"
 }
 
+/// The player's count of drawn seeks and the last one's time, as it shows them.
+async fn seeks(driver: &WebDriver) -> (String, String) {
+    let value = driver
+        .execute(
+            "const player = document.querySelector('[data-testid=player]');
+             return [player.dataset.seeks || '', player.dataset.seekMs || ''];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (
+        value[0].as_str().unwrap().to_owned(),
+        value[1].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Moves the seek bar as a person would, and answers how long the seek took to be drawn.
 async fn seek_to(driver: &WebDriver, seconds: f64) -> f64 {
+    let (before, _) = seeks(driver).await;
     driver
         .execute(
             "const bar = document.querySelector('[data-testid=seek-bar]');
-             const player = document.querySelector('[data-testid=player]');
-             player.dataset.seekMs = '';
              bar.value = arguments[0];
              bar.dispatchEvent(new Event('input', { bubbles: true }));",
             vec![json!(seconds)],
@@ -59,15 +75,9 @@ async fn seek_to(driver: &WebDriver, seconds: f64) -> f64 {
         .await
         .unwrap();
     for _ in 0..100 {
-        let ms = driver
-            .execute(
-                "return document.querySelector('[data-testid=player]').dataset.seekMs || ''",
-                vec![],
-            )
-            .await
-            .unwrap();
-        if let Some(ms) = ms.as_str().and_then(|ms| ms.parse::<f64>().ok()) {
-            return ms;
+        let (count, ms) = seeks(driver).await;
+        if count != before {
+            return ms.parse().unwrap();
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }

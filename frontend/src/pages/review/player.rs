@@ -52,12 +52,13 @@ struct Screen {
 impl Screen {
     /// Draws `step`; a seek's time, from `started` (before the timeline was asked) until
     /// xterm.js has drawn it, goes to `seek_ms`.
-    fn show(&self, step: &Step, seek_ms: RwSignal<Option<f64>>, started: f64) {
+    fn show(&self, step: &Step, seek_ms: RwSignal<Option<(u64, f64)>>, started: f64) {
         if step.reset {
             self.terminal.reset();
             self.terminal.resize(step.size.0, step.size.1);
             let done = Closure::<dyn FnMut()>::new(move || {
-                seek_ms.set(Some(now_ms() - started));
+                let took = now_ms() - started;
+                seek_ms.update(|seek| *seek = Some((seek.map_or(0, |(n, _)| n + 1), took)));
             });
             self.terminal.write_then(&step.data, &done);
             self.pending.replace(Some(done));
@@ -82,7 +83,8 @@ pub fn Player(
     let playing = RwSignal::new(false);
     let speed = RwSignal::new(1.0_f64);
     let skip_idle = RwSignal::new(true);
-    let seek_ms = RwSignal::new(None::<f64>);
+    // How many seeks were drawn, and how long the last one took.
+    let seek_ms = RwSignal::new(None::<(u64, f64)>);
     let element = NodeRef::<Div>::new();
     let screen: StoredValue<Option<SendWrapper<Rc<Screen>>>, LocalStorage> =
         StoredValue::new_local(None);
@@ -101,6 +103,15 @@ pub fn Player(
         set("cols", JsValue::from_f64(f64::from(cols.max(1))));
         set("rows", JsValue::from_f64(f64::from(rows.max(1))));
         set("disableStdin", JsValue::TRUE);
+        // The recording's resizes reach the terminal as `CSI 8 ; rows ; cols t`.
+        let window_options = js_sys::Object::new();
+        js_sys::Reflect::set(
+            &window_options,
+            &JsValue::from_str("setWinSizeChars"),
+            &JsValue::TRUE,
+        )
+        .ok();
+        set("windowOptions", window_options.into());
         set("cursorBlink", JsValue::FALSE);
         set(
             "fontFamily",
@@ -206,7 +217,8 @@ pub fn Player(
     view! {
         <div class="player" data-testid="player"
             data-time=move || format!("{:.3}", time.get())
-            data-seek-ms=move || seek_ms.get().map(|ms| format!("{ms:.1}")).unwrap_or_default()>
+            data-seek-ms=move || seek_ms.get().map(|(_, ms)| format!("{ms:.1}")).unwrap_or_default()
+            data-seeks=move || seek_ms.get().map(|(n, _)| n.to_string()).unwrap_or_default()>
             <div class="player-screen" node_ref=element data-testid="player-screen"></div>
             <div class="player-controls">
                 <button type="button" data-testid="play" on:click=toggle>
