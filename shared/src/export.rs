@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::merkle::{Hash, leaf_hash, parse_hash};
+use crate::merkle::{Hash, leaf_hash};
 
 /// The first line's `format`.
 pub const FORMAT: &str = "changeaudit-trail";
@@ -166,11 +166,6 @@ pub fn checkpoint_line(checkpoint: &Checkpoint) -> String {
 /// The header line.
 pub fn header_line(header: &Header) -> String {
     serde_json::json!({ "header": header }).to_string()
-}
-
-/// A stored hash in hex, or `None` when it is not one.
-pub fn hash_of(text: &str) -> Option<Hash> {
-    parse_hash(text)
 }
 
 #[cfg(test)]

@@ -102,6 +102,36 @@ pub async fn all(db: &Database) -> Result<Vec<Checkpoint>, DbError> {
         .collect()
 }
 
+async fn event_count(connection: &mut AnyConnection) -> Result<u64, DbError> {
+    let count: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
+        .fetch_one(&mut *connection)
+        .await?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// Whether `policy` calls for a checkpoint now: enough new events, or any once long enough
+/// has passed since the last.
+async fn due(
+    connection: &mut AnyConnection,
+    policy: Policy,
+    now: Timestamp,
+) -> Result<bool, DbError> {
+    let last: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT tree_size, at FROM trail_checkpoints ORDER BY tree_size DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *connection)
+    .await?;
+    let (signed, last_at) = last.map_or((0, None), |(size, at)| (size, Some(at)));
+    let new = event_count(connection)
+        .await?
+        .saturating_sub(u64::try_from(signed).unwrap_or(0));
+    let waited = last_at.is_none_or(|at| {
+        now.as_millis().saturating_sub(at)
+            >= i64::try_from(policy.every.as_millis()).unwrap_or(i64::MAX)
+    });
+    Ok(new > 0 && (new >= policy.every_events || waited))
+}
+
 /// Signs a checkpoint when one is due; answers it, or `None` when none was.
 pub async fn checkpoint_if_due(
     db: &Database,
@@ -109,12 +139,19 @@ pub async fn checkpoint_if_due(
     policy: Policy,
     now: Timestamp,
 ) -> Result<Option<Checkpoint>, CheckpointError> {
+    // Looked at without the write lock first: most ticks, on every replica, find nothing due.
+    {
+        let mut connection = db.pool().acquire().await?;
+        if !due(&mut connection, policy, now).await? {
+            return Ok(None);
+        }
+    }
     let mut tx = db.begin_write().await?;
+    if !due(&mut tx, policy, now).await? {
+        return Ok(None);
+    }
     let last = latest(&mut tx).await?;
-    let count: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
-        .fetch_one(&mut *tx)
-        .await?;
-    let count = u64::try_from(count).unwrap_or(0);
+    let count = event_count(&mut tx).await?;
     if let Some(stored) = &last
         && stored.checkpoint.key_id != key.id()
     {
@@ -124,17 +161,7 @@ pub async fn checkpoint_if_due(
             key.id()
         )));
     }
-    let (mut frontier, last_at) = last.map_or((Frontier::default(), None), |stored| {
-        (stored.frontier, Some(stored.checkpoint.at))
-    });
-    let new = count.saturating_sub(frontier.size());
-    let waited = last_at.is_none_or(|at| {
-        now.as_millis().saturating_sub(at)
-            >= i64::try_from(policy.every.as_millis()).unwrap_or(i64::MAX)
-    });
-    if new == 0 || (new < policy.every_events && !waited) {
-        return Ok(None);
-    }
+    let mut frontier = last.map_or_else(Frontier::default, |stored| stored.frontier);
     let mut previous = match frontier.size() {
         0 => GENESIS.to_owned(),
         size => {

@@ -189,7 +189,7 @@ pub fn verify_bundle(
             header = Some(found);
             continue;
         }
-        let Some(header) = &header else {
+        if header.is_none() {
             return Err(fault(
                 line_number,
                 None,
@@ -308,7 +308,6 @@ pub fn verify_bundle(
             }
             continue;
         }
-        let _ = header;
         return Err(fault(
             line_number,
             None,

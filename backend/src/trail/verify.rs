@@ -47,8 +47,6 @@ impl fmt::Display for Fault {
 pub struct Summary {
     pub events: u64,
     pub checkpoints: u64,
-    /// Events after the last checkpoint: chained, but not yet under a signature.
-    pub unsigned_tail: u64,
     pub recordings: u64,
     pub assertions: u64,
     pub root: String,
@@ -68,15 +66,7 @@ impl fmt::Display for Summary {
             },
             self.recordings,
             self.assertions
-        )?;
-        if self.unsigned_tail > 0 {
-            write!(
-                f,
-                "; the last {} events are not yet under a checkpoint",
-                self.unsigned_tail
-            )?;
-        }
-        Ok(())
+        )
     }
 }
 
@@ -471,7 +461,7 @@ impl Verifier {
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<Summary, Fault> {
+    pub fn finish(self) -> Result<Summary, Fault> {
         if !self.header_seen {
             return Err(self.fault(None, "the export is empty"));
         }
@@ -480,14 +470,14 @@ impl Verifier {
         }
         // An export ends with a checkpoint over all it holds: events after the last signature
         // could have been added, and events cut off after it would go unnoticed otherwise.
-        self.summary.unsigned_tail = self.frontier.size() - self.last_checkpoint;
-        if self.summary.unsigned_tail > 0 {
+        let unsigned = self.frontier.size() - self.last_checkpoint;
+        if unsigned > 0 {
             let first = i64::try_from(self.last_checkpoint).unwrap_or(i64::MAX) + 1;
             return Err(self.fault(
                 Some(first),
                 format!(
                     "the last {} events, from this one on, are under no signed checkpoint",
-                    self.summary.unsigned_tail
+                    unsigned
                 ),
             ));
         }

@@ -111,14 +111,23 @@ impl Signer {
     }
 
     async fn approve(&mut self, id: i64) -> reqwest::Response {
-        let (ceremony, credential) = self.sign(id).await;
-        self.person
-            .post(
-                &format!("/api/requests/{id}/decisions"),
-                &json!({ "decision": "approved", "ceremony": ceremony, "credential": credential }),
-            )
-            .await
+        let signed = self.sign(id).await;
+        offer(&self.person, id, &signed).await
     }
+}
+
+/// `person` approves request `id` with a signature made beforehand (`ceremony`, `credential`).
+async fn offer(
+    person: &Person,
+    id: i64,
+    (ceremony, credential): &(Value, Value),
+) -> reqwest::Response {
+    person
+        .post(
+            &format!("/api/requests/{id}/decisions"),
+            &json!({ "decision": "approved", "ceremony": ceremony, "credential": credential }),
+        )
+        .await
 }
 
 struct Flow {
@@ -500,14 +509,8 @@ async fn nobody_approves_their_own_request_or_a_change_they_wrote_or_votes_twice
         "separation of duties: you registered CHG-9, so you do not approve requests to run it"
     );
     // Even with a signature from another ceremony, the vote itself is refused.
-    let (ceremony, credential) = flow.first.sign(id).await;
-    let smuggled = author
-        .person
-        .post(
-            &format!("/api/requests/{id}/decisions"),
-            &json!({ "decision": "approved", "ceremony": ceremony, "credential": credential }),
-        )
-        .await;
+    let signed = flow.first.sign(id).await;
+    let smuggled = offer(&author.person, id, &signed).await;
     assert_eq!(smuggled.status(), 403);
 
     assert_eq!(flow.first.approve(id).await.status(), 200);
@@ -589,20 +592,13 @@ async fn an_approver_of_another_group_neither_sees_nor_approves() {
 async fn a_request_expires_at_the_due_date_and_takes_no_votes() {
     let mut flow = Flow::start().await;
     let id = flow.request(0).await;
-    let (ceremony, credential) = flow.first.sign(id).await;
+    let signed = flow.first.sign(id).await;
     flow.app.advance(Duration::from_secs(3600));
     // An hour idle ends sign-in sessions too: sign in again.
     flow.first.person = flow.app.person("first", PASSWORD).await;
     flow.executor = flow.app.person("executor", PASSWORD).await;
     // At the due date the request reads as expired at once, before any sweep.
-    let refused = flow
-        .first
-        .person
-        .post(
-            &format!("/api/requests/{id}/decisions"),
-            &json!({ "decision": "approved", "ceremony": ceremony, "credential": credential }),
-        )
-        .await;
+    let refused = offer(&flow.first.person, id, &signed).await;
     assert_eq!(
         status_of(refused, 409).await["errors"][0]["detail"],
         "the request is expired and takes no more votes"
@@ -770,15 +766,8 @@ async fn a_signature_fits_only_its_request_its_change_and_one_use() {
     let second_request = flow.request(1).await;
 
     // Signed for the first request, offered for the second.
-    let (ceremony, credential) = flow.first.sign(first_request).await;
-    let crossed = flow
-        .first
-        .person
-        .post(
-            &format!("/api/requests/{second_request}/decisions"),
-            &json!({ "decision": "approved", "ceremony": ceremony, "credential": credential }),
-        )
-        .await;
+    let signed = flow.first.sign(first_request).await;
+    let crossed = offer(&flow.first.person, second_request, &signed).await;
     assert_eq!(
         status_of(crossed, 409).await["errors"][0]["detail"],
         "this signature was made for another request"
@@ -819,19 +808,12 @@ async fn a_signature_fits_only_its_request_its_change_and_one_use() {
     );
 
     // The change edited between signing and voting: the signature covers the old content.
-    let (ceremony, credential) = flow.second.sign(second_request).await;
+    let signed = flow.second.sign(second_request).await;
     let edited = change(CHANGE, flow.group, &flow.devices, "echo other\n");
     flow.planner
         .expect("PUT", &format!("/api/changes/{CHANGE}"), Some(&edited), 200)
         .await;
-    let stale = flow
-        .second
-        .person
-        .post(
-            &format!("/api/requests/{second_request}/decisions"),
-            &json!({ "decision": "approved", "ceremony": ceremony, "credential": credential }),
-        )
-        .await;
+    let stale = offer(&flow.second.person, second_request, &signed).await;
     // The edit voided the request, which takes no votes at all now.
     assert_eq!(
         status_of(stale, 409).await["errors"][0]["detail"],

@@ -30,10 +30,8 @@ fn frames(mut bytes: &[u8]) -> Vec<String> {
     messages
 }
 
-/// A syslog collector on a free loopback port: every connection's bytes, framed.
-async fn syslog_collector() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
+/// A syslog collector on `listener`: every connection's bytes, framed.
+fn collect_on(listener: tokio::net::TcpListener) -> Arc<Mutex<Vec<String>>> {
     let received = Arc::new(Mutex::new(Vec::new()));
     let kept = received.clone();
     tokio::spawn(async move {
@@ -43,7 +41,30 @@ async fn syslog_collector() -> (String, Arc<Mutex<Vec<String>>>) {
             kept.lock().unwrap().extend(frames(&bytes));
         }
     });
-    (address, received)
+    received
+}
+
+/// A syslog collector on a free loopback port.
+async fn syslog_collector() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    (address, collect_on(listener))
+}
+
+/// What the collector has once `count` messages are in (it reads each connection to its end,
+/// a moment after the sender closed it).
+async fn received_all(received: &Arc<Mutex<Vec<String>>>, count: usize) -> Vec<String> {
+    for _ in 0..250 {
+        let messages = received.lock().unwrap().clone();
+        if messages.len() >= count {
+            return messages;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "the collector has {} messages of {count}",
+        received.lock().unwrap().len()
+    );
 }
 
 async fn event_count(app: &TestApp) -> usize {
@@ -71,9 +92,9 @@ async fn every_event_reaches_a_syslog_collector_once_in_order_as_rfc_5424() {
         0
     );
 
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let messages = received.lock().unwrap().clone();
-    assert_eq!(messages.len(), event_count(&app).await);
+    let count = event_count(&app).await;
+    let messages = received_all(&received, count).await;
+    assert_eq!(messages.len(), count);
     for (index, message) in messages.iter().enumerate() {
         // PRI (log audit, informational), version 1, timestamp, no host, app, no procid, msgid.
         assert!(message.starts_with("<110>1 20"), "{message}");
@@ -128,21 +149,11 @@ async fn a_collector_that_is_away_delays_the_stream_and_it_catches_up() {
     );
 
     // The collector comes up at that address; after the pause everything arrives.
-    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let kept = received.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let mut bytes = Vec::new();
-            stream.read_to_end(&mut bytes).await.unwrap();
-            kept.lock().unwrap().extend(frames(&bytes));
-        }
-    });
+    let received = collect_on(tokio::net::TcpListener::bind(address).await.unwrap());
     app.clock.advance(Duration::from_secs(31));
     let sent = ship(&app.db, &http, &sink, app.clock.now()).await.unwrap();
     assert_eq!(sent, event_count(&app).await);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(received.lock().unwrap().len(), sent);
+    assert_eq!(received_all(&received, sent).await.len(), sent);
 }
 
 #[tokio::test]

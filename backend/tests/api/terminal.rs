@@ -141,14 +141,20 @@ impl Rig {
         assert_eq!(decided["status"], "approved");
     }
 
-    /// A whole session on the password credential: approved, `commands` run, then `exit`.
-    /// Answers its ID.
-    async fn short_session(&self, commands: &[&str]) -> i64 {
+    /// A terminal on the password credential, approved, at its first prompt.
+    async fn approved_terminal(&self) -> Terminal {
         self.approve(self.password_credential).await;
         let mut terminal = Terminal::open(&self.member, self.password_credential).await;
         terminal
             .until(|t| t.output.ends_with("$ "), "the prompt")
             .await;
+        terminal
+    }
+
+    /// A whole session on the password credential: approved, `commands` run, then `exit`.
+    /// Answers its ID.
+    async fn short_session(&self, commands: &[&str]) -> i64 {
+        let mut terminal = self.approved_terminal().await;
         for command in commands {
             terminal.run(command).await;
         }
@@ -205,11 +211,7 @@ fn recorded_output(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn commands_typed_are_recognised_scored_recorded_and_audited() {
     let rig = Rig::start(Sshd::start().await.unwrap()).await;
-    rig.approve(rig.password_credential).await;
-    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
-    terminal
-        .until(|t| t.output.ends_with("$ "), "the prompt")
-        .await;
+    let mut terminal = rig.approved_terminal().await;
     // Before anything runs, the script's lines are all still to do.
     let first = terminal
         .checklist
@@ -470,11 +472,7 @@ async fn an_unwritable_recording_folder_refuses_the_session() {
 #[tokio::test]
 async fn killing_sshd_mid_session_leaves_a_valid_recording_marked_interrupted() {
     let rig = Rig::start(Sshd::start().await.unwrap()).await;
-    rig.approve(rig.password_credential).await;
-    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
-    terminal
-        .until(|t| t.output.ends_with("$ "), "the prompt")
-        .await;
+    let mut terminal = rig.approved_terminal().await;
     terminal.run("echo planned-one").await;
     terminal
         .until(|t| t.output.matches("$ ").count() >= 2, "the next prompt")
@@ -595,11 +593,7 @@ async fn a_group_that_allows_unplanned_sessions_opens_one_without_a_change() {
 #[tokio::test]
 async fn the_due_date_is_warned_of_then_closes_the_session() {
     let rig = Rig::start(Sshd::start().await.unwrap()).await;
-    rig.approve(rig.password_credential).await;
-    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
-    terminal
-        .until(|t| t.output.ends_with("$ "), "the prompt")
-        .await;
+    let mut terminal = rig.approved_terminal().await;
     assert!(terminal.warnings.is_empty());
     // The change is due at 01:00; the warning comes ten minutes before.
     rig.app.advance(Duration::from_secs(52 * 60));
@@ -632,11 +626,7 @@ async fn the_due_date_is_warned_of_then_closes_the_session() {
 #[tokio::test]
 async fn an_auditor_watches_live_then_terminates_and_both_are_audited() {
     let rig = Rig::start(Sshd::start().await.unwrap()).await;
-    rig.approve(rig.password_credential).await;
-    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
-    terminal
-        .until(|t| t.output.ends_with("$ "), "the prompt")
-        .await;
+    let mut terminal = rig.approved_terminal().await;
     let id = terminal.session_id.unwrap();
     let auditor = rig.app.person("auditor", PERSON_PASSWORD).await;
 
@@ -659,8 +649,13 @@ async fn an_auditor_watches_live_then_terminates_and_both_are_audited() {
             "the watched output",
         )
         .await;
-    // Read-only: what a watcher types never reaches the device.
+    // Read-only: what a watcher types never reaches the device. The member's next command,
+    // run after it, has come back before the check, so a forwarded keystroke would show.
     watcher.type_text("echo intruder\r").await;
+    terminal.run("echo probe").await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt after the probe")
+        .await;
 
     auditor
         .expect(
@@ -708,11 +703,7 @@ async fn an_auditor_watches_live_then_terminates_and_both_are_audited() {
 #[tokio::test]
 async fn a_slow_browser_slows_the_device_and_loses_nothing() {
     let rig = Rig::start(Sshd::start().await.unwrap()).await;
-    rig.approve(rig.password_credential).await;
-    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
-    terminal
-        .until(|t| t.output.ends_with("$ "), "the prompt")
-        .await;
+    let mut terminal = rig.approved_terminal().await;
     terminal.type_text("seq 1 200000\r").await;
     // The browser takes nothing for a while: the device must wait, not the server buffer.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -751,11 +742,7 @@ const PASTE_LINES: usize = 30_000;
 #[tokio::test]
 async fn a_large_paste_echoed_back_never_stalls_the_session() {
     let rig = Rig::start(Sshd::start().await.unwrap()).await;
-    rig.approve(rig.password_credential).await;
-    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
-    terminal
-        .until(|t| t.output.ends_with("$ "), "the prompt")
-        .await;
+    let mut terminal = rig.approved_terminal().await;
     terminal.type_text("cat > /dev/null\r").await;
     terminal
         .until(
@@ -827,11 +814,7 @@ async fn the_client_address_comes_from_a_trusted_proxy_only() {
 #[tokio::test]
 async fn cancelling_the_change_ends_its_running_session() {
     let rig = Rig::start(Sshd::start().await.unwrap()).await;
-    rig.approve(rig.password_credential).await;
-    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
-    terminal
-        .until(|t| t.output.ends_with("$ "), "the prompt")
-        .await;
+    let mut terminal = rig.approved_terminal().await;
     sqlx::query("UPDATE changes SET status = 'cancelled' WHERE id = $1")
         .bind(CHANGE)
         .execute(rig.app.db.pool())

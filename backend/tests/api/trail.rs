@@ -179,7 +179,6 @@ async fn checkpoints_sign_the_rfc_6962_root_of_the_events_and_an_untouched_trail
     // The export signs what came since (the sign-in) before it writes.
     assert_eq!(summary.events, events.len() as u64 + 1);
     assert_eq!(summary.checkpoints, 3);
-    assert_eq!(summary.unsigned_tail, 0);
 
     // An event added after the last signature, or an export cut short after one, is caught.
     let text = std::fs::read_to_string(&export).unwrap();

@@ -44,7 +44,10 @@ fn all_sessions() -> impl IntoView {
         for filter in [change, user, device, from, to, verdict, q] {
             filter.track();
         }
-        offset.set(0);
+        // Only when it moved: setting it anyway would fetch the list twice.
+        if offset.get_untracked() != 0 {
+            offset.set(0);
+        }
     });
     let list = use_list::<TerminalSession>("/api/terminal-sessions", move || {
         let offset = offset.get();
