@@ -47,7 +47,10 @@ pub fn audit(args: &AuditArgs) -> Result<AuditReport, AuditError> {
         path: args.cast.clone(),
         error,
     })?;
-    let mut recognizer = CommandRecognizer::new(cast.header.width, cast.header.height);
+    // A recording made by the broker keeps the nonce its session's shell was handed.
+    let nonce = cast.header.env.get("CHANGEAUDIT_NONCE").cloned();
+    let mut recognizer =
+        CommandRecognizer::with_nonce(cast.header.width, cast.header.height, nonce);
     for event in &cast.events {
         recognizer.feed(event);
     }
@@ -56,7 +59,12 @@ pub fn audit(args: &AuditArgs) -> Result<AuditReport, AuditError> {
     } else {
         BenignCommands::new(args.benign.iter().cloned())
     };
-    Ok(AuditReport::new(&script, recognizer.commands(), &benign))
+    Ok(AuditReport::new(
+        &script,
+        recognizer.commands().to_vec(),
+        &benign,
+        recognizer.findings().to_vec(),
+    ))
 }
 
 /// Prints the report: JSON, or a board for people, coloured when `colour` is set.

@@ -11,6 +11,12 @@
 # that the status of a command that started a nested shell finds its command. changeaudit reads these from the recorded session, so it knows
 # exactly what ran and how it ended instead of reading it off the screen.
 #
+# The broker hands the login shell a random nonce for the session in CHANGEAUDIT_NONCE (an SSH
+# `env` request: the device's sshd needs `AcceptEnv CHANGEAUDIT_NONCE`). This script takes it
+# into a shell variable, removes it from the environment so no command inherits it, and appends
+# it to its E and D marks: marks a command prints without it, such as a `cat` of a log that
+# holds marks, are then told apart from the shell's own.
+#
 # bash shows the whole command line only through its history, so in bash this script clears
 # HISTCONTROL and HISTIGNORE: no command line (one typed with a leading space, a repeated one, or
 # one matching a pattern) may stay out of it.
@@ -18,6 +24,10 @@
 case $- in *i*) ;; *) return 0 2>/dev/null || exit 0 ;; esac
 [ -n "${__CHANGEAUDIT_SHELL_INTEGRATION:-}" ] && return 0
 __CHANGEAUDIT_SHELL_INTEGRATION=1
+__changeaudit_nonce=${CHANGEAUDIT_NONCE:-}
+__changeaudit_nonce=${__changeaudit_nonce//[^A-Za-z0-9_-]/}
+__changeaudit_nonce=${__changeaudit_nonce:+;$__changeaudit_nonce}
+unset CHANGEAUDIT_NONCE
 
 # Escapes a command line for OSC 633;E: backslash, semicolon and control characters as \xHH.
 __changeaudit_escape() {
@@ -56,14 +66,14 @@ if [ -n "${BASH_VERSION:-}" ]; then
         else
             line=$BASH_COMMAND
         fi
-        printf '\e]633;P;ShellPid=%s\a\e]633;E;%s\a\e]633;C\a' "$$" "$(__changeaudit_escape "$line")"
+        printf '\e]633;P;ShellPid=%s\a\e]633;E;%s%s\a\e]633;C\a' "$$" "$(__changeaudit_escape "$line")" "$__changeaudit_nonce"
     }
 
     __changeaudit_precmd() {
         local exit_status=$?
         __changeaudit_in_prompt=1
         if [ "$__changeaudit_running" = 1 ]; then
-            printf '\e]633;P;ShellPid=%s\a\e]633;D;%s\a' "$$" "$exit_status"
+            printf '\e]633;P;ShellPid=%s\a\e]633;D;%s%s\a' "$$" "$exit_status" "$__changeaudit_nonce"
         fi
         __changeaudit_running=0
         # Hooks after this one in PROMPT_COMMAND still see the command's status.
@@ -92,13 +102,13 @@ elif [ -n "${ZSH_VERSION:-}" ]; then
     __changeaudit_preexec() {
         # zsh hands preexec the command line exactly as typed.
         __changeaudit_running=1
-        printf '\e]633;P;ShellPid=%s\a\e]633;E;%s\a\e]633;C\a' "$$" "$(__changeaudit_escape "$1")"
+        printf '\e]633;P;ShellPid=%s\a\e]633;E;%s%s\a\e]633;C\a' "$$" "$(__changeaudit_escape "$1")" "$__changeaudit_nonce"
     }
 
     __changeaudit_precmd() {
         local exit_status=$?
         if [ "$__changeaudit_running" = 1 ]; then
-            printf '\e]633;P;ShellPid=%s\a\e]633;D;%s\a' "$$" "$exit_status"
+            printf '\e]633;P;ShellPid=%s\a\e]633;D;%s%s\a' "$$" "$exit_status" "$__changeaudit_nonce"
         fi
         __changeaudit_running=0
         return "$exit_status"

@@ -4,7 +4,8 @@
 //!
 //! Two accounts log in to it: `PASSWORD_USER` with `password` and `KEY_USER` with the key in
 //! `client_key`. Both run bash with a plain `$ ` prompt; `Sshd::with_shell_integration` also
-//! loads changeaudit's shell-integration script, as an admin would install it on a device.
+//! loads changeaudit's shell-integration script and accepts the session's nonce, as an admin
+//! would set a device up (`Sshd::with_shell_integration_without_nonce` leaves `AcceptEnv` out).
 
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -47,15 +48,20 @@ pub struct Sshd {
 
 impl Sshd {
     pub async fn start() -> Result<Sshd> {
-        Sshd::launch(false).await
+        Sshd::launch(false, false).await
     }
 
-    /// A server whose logins load the shell-integration script.
+    /// A server whose logins load the shell-integration script and receive the session's nonce.
     pub async fn with_shell_integration() -> Result<Sshd> {
-        Sshd::launch(true).await
+        Sshd::launch(true, true).await
     }
 
-    async fn launch(shell_integration: bool) -> Result<Sshd> {
+    /// A server whose logins load the shell-integration script but whose sshd drops the nonce.
+    pub async fn with_shell_integration_without_nonce() -> Result<Sshd> {
+        Sshd::launch(true, false).await
+    }
+
+    async fn launch(shell_integration: bool, accept_nonce: bool) -> Result<Sshd> {
         if !Path::new(SSHD).exists() {
             return Err(E2eError(format!(
                 "{SSHD} is missing: install openssh-server (`scripts/dev test` does)"
@@ -91,7 +97,12 @@ impl Sshd {
                 "HostKey {host}\nUsePAM no\nStrictModes no\nPidFile none\nLogLevel ERROR\n\
                  AllowUsers {PASSWORD_USER} {KEY_USER}\nPasswordAuthentication yes\n\
                  AuthorizedKeysFile {keys}\nClientAliveInterval 0\n\
-                 ForceCommand exec /bin/bash --noprofile --rcfile {rc} -i\n",
+                 ForceCommand exec /bin/bash --noprofile --rcfile {rc} -i\n{accept}",
+                accept = if accept_nonce {
+                    "AcceptEnv CHANGEAUDIT_NONCE\n"
+                } else {
+                    ""
+                },
                 host = path("host_ed25519").display(),
                 keys = path("authorized_keys").display(),
                 rc = path("bashrc").display(),

@@ -2,12 +2,13 @@
 //! sequences), each line matched, missing, unplanned, out of order, failed or benign; and the
 //! score and verdict of SPEC.md.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use similar::{Algorithm, DiffTag, capture_diff_slices};
 
+pub use crate::benign::BenignCommands;
 use crate::command::ExecutedCommand;
 use crate::script::Script;
 use crate::words::Words;
@@ -85,6 +86,27 @@ pub struct Verdict {
     pub outcome: Outcome,
     /// A planned command exited non-zero.
     pub with_failures: bool,
+    /// The session's output held shell-integration marks that its input does not bear out.
+    #[serde(default)]
+    pub with_findings: bool,
+}
+
+impl Verdict {
+    /// The verdict of a session with findings: never correct, since the person did more than
+    /// the script (printed marks that lie about what ran).
+    pub fn with_findings(self, findings: usize) -> Verdict {
+        if findings == 0 {
+            return self;
+        }
+        Verdict {
+            outcome: match self.outcome {
+                Outcome::Correct => Outcome::MoreThanNecessary,
+                other => other,
+            },
+            with_findings: true,
+            ..self
+        }
+    }
 }
 
 impl fmt::Display for Verdict {
@@ -97,6 +119,9 @@ impl fmt::Display for Verdict {
         })?;
         if self.with_failures {
             f.write_str(" with failures")?;
+        }
+        if self.with_findings {
+            f.write_str(" with findings")?;
         }
         Ok(())
     }
@@ -111,39 +136,6 @@ pub struct Board {
     /// session ran exactly the script (100) or matched nothing (0).
     pub score: u8,
     pub verdict: Verdict,
-}
-
-/// Commands that never count as unplanned: a line is benign when every simple command in it
-/// runs one of these programs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BenignCommands(BTreeSet<String>);
-
-impl BenignCommands {
-    pub const DEFAULT: [&'static str; 8] = [
-        "ls", "pwd", "clear", "whoami", "id", "date", "history", "exit",
-    ];
-
-    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(programs: I) -> Self {
-        BenignCommands(programs.into_iter().map(Into::into).collect())
-    }
-
-    pub fn covers(&self, words: &Words) -> bool {
-        let mut any = false;
-        for simple in words.simple_commands() {
-            let program = Words::program(simple).map(|p| p.rsplit('/').next().unwrap_or(p));
-            match program {
-                Some(program) if self.0.contains(program) => any = true,
-                _ => return false,
-            }
-        }
-        any
-    }
-}
-
-impl Default for BenignCommands {
-    fn default() -> Self {
-        BenignCommands::new(BenignCommands::DEFAULT)
-    }
 }
 
 impl Board {
@@ -168,7 +160,7 @@ impl Board {
         pair_out_of_order(&mut entries, &script_ids, &executed_ids);
         for entry in &mut entries {
             match (entry.status, entry.executed_index) {
-                (Status::Unplanned, Some(j)) if benign.covers(&executed_words[j]) => {
+                (Status::Unplanned, Some(j)) if benign.covers(&executed[j].text) => {
                     entry.status = Status::Benign;
                 }
                 (Status::Matched | Status::OutOfOrder, Some(j))
@@ -312,6 +304,7 @@ fn verdict(tally: &Tally) -> Verdict {
     Verdict {
         outcome,
         with_failures: tally.failed > 0,
+        with_findings: false,
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod approval;
 pub mod asciicast;
+pub mod benign;
 pub mod board;
 pub mod command;
 pub mod export;

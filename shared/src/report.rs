@@ -1,12 +1,13 @@
 //! The audit of one session against its script, in the stable shape `changeaudit audit --json`
 //! prints and the browser shows:
 //! `{"commands":[{"command","offset","exit_code","source"}],
-//!   "board":[{"status","script_line","command","offset"}],"score","verdict"}`.
+//!   "board":[{"status","script_line","command","offset"}],"score","verdict",
+//!   "findings":[{"kind","offset","mark","detail"}]}`.
 
 use serde::{Deserialize, Serialize};
 
 use crate::board::{BenignCommands, Board, Outcome, Status, Verdict};
-use crate::command::ExecutedCommand;
+use crate::command::{ExecutedCommand, Finding};
 use crate::script::Script;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,8 +18,12 @@ pub struct AuditReport {
     pub board: Vec<BoardLine>,
     pub score: u8,
     /// `correct`, `more_than_necessary`, `incomplete` or `not_executed`, with
-    /// `_with_failures` added when a planned command exited non-zero.
+    /// `_with_failures` added when a planned command exited non-zero, then `_with_findings`
+    /// when the session has findings (never with `correct`).
     pub verdict: String,
+    /// Marks in the output that the input does not bear out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,7 +39,14 @@ pub struct BoardLine {
 }
 
 impl AuditReport {
-    pub fn new(script: &Script, commands: Vec<ExecutedCommand>, benign: &BenignCommands) -> Self {
+    /// The report of a session that ran `commands` and whose output held `findings`, which
+    /// count in its verdict.
+    pub fn new(
+        script: &Script,
+        commands: Vec<ExecutedCommand>,
+        benign: &BenignCommands,
+        findings: Vec<Finding>,
+    ) -> Self {
         let board = Board::build(script, &commands, benign);
         let lines = board
             .entries
@@ -58,7 +70,8 @@ impl AuditReport {
             commands,
             board: lines,
             score: board.score,
-            verdict: verdict_code(board.verdict),
+            verdict: verdict_code(board.verdict.with_findings(findings.len())),
+            findings,
         }
     }
 }
@@ -70,11 +83,17 @@ pub fn verdict_code(verdict: Verdict) -> String {
         Outcome::Incomplete => "incomplete",
         Outcome::NotExecuted => "not_executed",
     };
-    if verdict.with_failures {
-        format!("{outcome}_with_failures")
+    let failures = if verdict.with_failures {
+        "_with_failures"
     } else {
-        outcome.to_owned()
-    }
+        ""
+    };
+    let findings = if verdict.with_findings {
+        "_with_findings"
+    } else {
+        ""
+    };
+    format!("{outcome}{failures}{findings}")
 }
 
 #[cfg(test)]
@@ -99,7 +118,7 @@ mod tests {
                 source: Recognition::Screen,
             },
         ];
-        let report = AuditReport::new(&script, commands, &BenignCommands::default());
+        let report = AuditReport::new(&script, commands, &BenignCommands::default(), Vec::new());
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(
             json,
@@ -117,5 +136,29 @@ mod tests {
                 "verdict": "incomplete_with_failures",
             })
         );
+    }
+
+    #[test]
+    fn a_session_with_findings_is_never_correct() {
+        let script = Script::parse("systemctl restart app\n").unwrap();
+        let ran = vec![ExecutedCommand {
+            text: "systemctl restart app".into(),
+            offset: 1.0,
+            exit_code: Some(0),
+            source: Recognition::Screen,
+        }];
+        let clean = AuditReport::new(&script, ran.clone(), &BenignCommands::default(), Vec::new());
+        assert_eq!(clean.verdict, "correct");
+        let finding = Finding {
+            kind: crate::command::FindingKind::ForgedMark,
+            offset: 2.0,
+            mark: "rm -rf /srv".into(),
+            detail: "no line the person entered runs this command".into(),
+        };
+        let report = AuditReport::new(&script, ran, &BenignCommands::default(), vec![finding]);
+        assert_eq!(report.verdict, "more_than_necessary_with_findings");
+        assert_eq!(report.score, 100);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["findings"][0]["kind"], "forged_mark");
     }
 }

@@ -2,8 +2,6 @@
 //! line) sequences a shell prints around prompts and commands, found in a session's output.
 //! `contrib/shell-integration/changeaudit.sh` makes bash and zsh print them.
 
-use std::collections::HashMap;
-
 /// One announcement of the shell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShellMark {
@@ -13,62 +11,24 @@ pub enum ShellMark {
     CommandStart,
     /// `C`: the command line was accepted and runs now.
     Executed,
-    /// `D[;status]`: the command finished.
-    Finished { exit_code: Option<i32> },
+    /// `D[;status[;nonce]]`: the command finished.
+    Finished {
+        exit_code: Option<i32>,
+        nonce: Option<String>,
+    },
     /// `E;line[;nonce]` (OSC 633 only): the exact command line about to run.
     CommandLine { line: String, nonce: Option<String> },
     /// `P;Key=Value` (OSC 633 only): a property of the shell, such as `ShellPid`.
     Property { key: String, value: String },
 }
 
-/// Where a mark was found: the byte just after its sequence in the chunk pushed.
+/// Where a mark was found in the chunk pushed: `end` is the byte just after its sequence, and
+/// `adjoins` says that it followed the previous mark with nothing between them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundMark {
     pub end: usize,
+    pub adjoins: bool,
     pub mark: ShellMark,
-}
-
-/// A command line the shell announced, with the status it announced for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnnouncedCommand {
-    pub line: String,
-    pub exit_code: Option<i32>,
-}
-
-/// Pairs announced command lines with their statuses. A status belongs to the last command line
-/// announced by the same shell (`P;ShellPid`), so that after a nested shell ends, the status of
-/// the command that started it finds that command. Lines run together before one prompt (a
-/// paste) get no status but the last.
-#[derive(Debug, Default, Clone)]
-pub struct Announcements {
-    pub commands: Vec<AnnouncedCommand>,
-    shell: Option<String>,
-    open: HashMap<Option<String>, usize>,
-}
-
-impl Announcements {
-    /// Takes one mark; answers the index of a command it announced, if it did.
-    pub fn apply(&mut self, mark: ShellMark) -> Option<usize> {
-        match mark {
-            ShellMark::Property { key, value } if key == "ShellPid" => self.shell = Some(value),
-            ShellMark::CommandLine { line, .. } => {
-                self.commands.push(AnnouncedCommand {
-                    line,
-                    exit_code: None,
-                });
-                let index = self.commands.len() - 1;
-                self.open.insert(self.shell.clone(), index);
-                return Some(index);
-            }
-            ShellMark::Finished { exit_code } => {
-                if let Some(index) = self.open.remove(&self.shell) {
-                    self.commands[index].exit_code = exit_code;
-                }
-            }
-            _ => {}
-        }
-        None
-    }
 }
 
 /// An OSC longer than this is not a mark; it is skipped rather than buffered without end.
@@ -92,6 +52,8 @@ pub struct MarkScanner {
     state: State,
     body: Vec<u8>,
     overlong: bool,
+    /// Nothing but marks came since the last mark ended.
+    after_mark: bool,
 }
 
 impl MarkScanner {
@@ -99,19 +61,42 @@ impl MarkScanner {
         let mut found = Vec::new();
         // Most output holds no escape at all: skip it without walking the state machine.
         if self.state == State::Ground && !chunk.contains(&0x1b) {
+            self.after_mark &= chunk.is_empty();
             return found;
         }
-        for (index, &byte) in chunk.iter().enumerate() {
+        let mut index = 0;
+        while index < chunk.len() {
+            if self.state == State::Ground {
+                // Jump to the next escape: text between marks is most of the output.
+                match chunk[index..].iter().position(|&byte| byte == 0x1b) {
+                    Some(0) => {}
+                    Some(skip) => {
+                        self.after_mark = false;
+                        index += skip;
+                    }
+                    None => {
+                        self.after_mark = false;
+                        break;
+                    }
+                }
+            }
+            let byte = chunk[index];
             self.state = match (self.state, byte) {
                 (State::Ground, 0x1b) => State::Escape,
-                (State::Ground, _) => State::Ground,
+                (State::Ground, _) => {
+                    self.after_mark = false;
+                    State::Ground
+                }
                 (State::Escape, b']') => {
                     self.body.clear();
                     self.overlong = false;
                     State::Osc
                 }
                 (State::Escape, 0x1b) => State::Escape,
-                (State::Escape, _) => State::Ground,
+                (State::Escape, _) => {
+                    self.after_mark = false;
+                    State::Ground
+                }
                 (State::Osc, 0x07) => {
                     self.complete(index + 1, &mut found);
                     State::Ground
@@ -136,6 +121,7 @@ impl MarkScanner {
                 (State::OscEscape, 0x1b) => State::Escape,
                 (State::OscEscape, _) => State::Ground,
             };
+            index += 1;
         }
         found
     }
@@ -149,10 +135,16 @@ impl MarkScanner {
     }
 
     fn complete(&mut self, end: usize, found: &mut Vec<FoundMark>) {
-        if !self.overlong
-            && let Some(mark) = parse_osc(&self.body)
-        {
-            found.push(FoundMark { end, mark });
+        match parse_osc(&self.body).filter(|_| !self.overlong) {
+            Some(mark) => {
+                found.push(FoundMark {
+                    end,
+                    adjoins: self.after_mark,
+                    mark,
+                });
+                self.after_mark = true;
+            }
+            None => self.after_mark = false,
         }
         self.body.clear();
     }
@@ -172,6 +164,7 @@ fn parse_osc(body: &[u8]) -> Option<ShellMark> {
         "C" => Some(ShellMark::Executed),
         "D" => Some(ShellMark::Finished {
             exit_code: fields.next().and_then(|code| code.trim().parse().ok()),
+            nonce: fields.next().map(str::to_owned),
         }),
         "E" if code == "633" => Some(ShellMark::CommandLine {
             line: unescape(fields.next().unwrap_or_default()),
@@ -244,7 +237,10 @@ mod tests {
                     nonce: None
                 },
                 ShellMark::Executed,
-                ShellMark::Finished { exit_code: Some(1) },
+                ShellMark::Finished {
+                    exit_code: Some(1),
+                    nonce: None
+                },
             ]
         );
     }
@@ -258,7 +254,10 @@ mod tests {
             vec![
                 ShellMark::PromptStart,
                 ShellMark::CommandStart,
-                ShellMark::Finished { exit_code: None }
+                ShellMark::Finished {
+                    exit_code: None,
+                    nonce: None
+                }
             ]
         );
     }
@@ -273,12 +272,13 @@ mod tests {
             let later = scanner.push(second);
             found.extend(later.iter().map(|f| FoundMark {
                 end: f.end + first.len(),
-                mark: f.mark.clone(),
+                ..f.clone()
             }));
             assert_eq!(
                 found,
                 vec![FoundMark {
                     end: output.len() - 2,
+                    adjoins: false,
                     mark: ShellMark::CommandLine {
                         line: "ls -l\n".into(),
                         nonce: Some("nonce1".into())
@@ -290,24 +290,21 @@ mod tests {
     }
 
     #[test]
-    fn statuses_find_their_command_across_nested_shells() {
-        let output = b"\x1b]633;P;ShellPid=10\x07\x1b]633;E;bash\x07\
-            \x1b]633;P;ShellPid=20\x07\x1b]633;E;false\x07\x1b]633;P;ShellPid=20\x07\x1b]633;D;1\x07\
-            \x1b]633;P;ShellPid=20\x07\x1b]633;E;exit\x07\
-            \x1b]633;P;ShellPid=10\x07\x1b]633;D;0\x07";
-        let mut announcements = Announcements::default();
-        for found in MarkScanner::default().push(output) {
-            announcements.apply(found.mark);
-        }
-        let pairs: Vec<(&str, Option<i32>)> = announcements
-            .commands
-            .iter()
-            .map(|c| (c.line.as_str(), c.exit_code))
-            .collect();
+    fn marks_say_whether_they_follow_another_mark_directly() {
+        let mut scanner = MarkScanner::default();
+        let found = scanner.push(b"\x1b]633;P;ShellPid=1\x07\x1b]633;D;0;n\x07x\x1b]633;D;1\x07");
+        let adjoins: Vec<bool> = found.iter().map(|f| f.adjoins).collect();
+        assert_eq!(adjoins, vec![false, true, false]);
         assert_eq!(
-            pairs,
-            vec![("bash", Some(0)), ("false", Some(1)), ("exit", None)]
+            found[1].mark,
+            ShellMark::Finished {
+                exit_code: Some(0),
+                nonce: Some("n".into())
+            }
         );
+        assert!(scanner.push(b"\x1b]633;C\x07")[0].adjoins);
+        scanner.push(b"text");
+        assert!(!scanner.push(b"\x1b]633;C\x07")[0].adjoins);
     }
 
     #[test]

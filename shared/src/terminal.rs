@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::ExecutedCommand;
+use crate::command::{ExecutedCommand, Finding};
 use crate::report::BoardLine;
 
 /// Terminal sizes outside this range are refused: no real screen is bigger.
@@ -58,6 +58,9 @@ pub struct Checklist {
     pub lines: Vec<BoardLine>,
     pub score: u8,
     pub verdict: String,
+    /// Marks the session's output held that its input does not bear out.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
 }
 
 /// Why a session ended, or never started.

@@ -43,6 +43,24 @@ const OPERATORS: [&str; 21] = [
     "&", "|", "<", ">", "(", ")",
 ];
 
+/// A command line as the shell would run it: its words, which of them are operators, and what
+/// it asks the shell to do besides running programs with the words as they stand.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shape {
+    pub words: Words,
+    /// For each word: it is an operator (`|`, `;`, `>`…), not a quoted look-alike.
+    pub operator: Vec<bool>,
+    /// For each word: it holds an unquoted `*`, `?` or `[`, so the shell may put file names in
+    /// its place.
+    pub globbed: Vec<bool>,
+    /// `$(…)`, `` `…` `` or `$((…))`: the shell runs or computes something first.
+    pub substitution: bool,
+    /// `$NAME`, `${…}` or `$1`: a word takes a value the line does not show.
+    pub expansion: bool,
+    /// An unquoted `!` that bash would take for history expansion.
+    pub history: bool,
+}
+
 /// Words that separate one simple command from the next.
 pub const SEPARATORS: [&str; 7] = [";", "&&", "||", "|", "&", ";;", "|&"];
 
@@ -59,6 +77,19 @@ impl Words {
         // Unfinished or not, the words read so far are what the shell ran.
         scanner.scan().ok();
         scanner.finish()
+    }
+
+    /// The shape of `line`, read as far as it goes (see `parse_lenient`).
+    pub fn shape(line: &str) -> Shape {
+        let mut scanner = Scanner::new(line);
+        scanner.scan().ok();
+        scanner.end_word();
+        let mut shape = std::mem::take(&mut scanner.shape);
+        shape.words = scanner.finish();
+        let count = shape.words.0.len();
+        shape.operator.truncate(count);
+        shape.globbed.truncate(count);
+        shape
     }
 
     pub fn is_empty(&self) -> bool {
@@ -105,6 +136,9 @@ struct Scanner {
     /// The next word is a here-document delimiter.
     expect_delimiter: Option<bool>,
     here_documents: Vec<PendingHereDocument>,
+    /// The word being read holds an unquoted glob character.
+    globbed: bool,
+    shape: Shape,
 }
 
 impl Scanner {
@@ -118,6 +152,8 @@ impl Scanner {
             quoted: false,
             expect_delimiter: None,
             here_documents: Vec::new(),
+            globbed: false,
+            shape: Shape::default(),
         }
     }
 
@@ -157,6 +193,8 @@ impl Scanner {
                 '\\' => self.escaped()?,
                 ';' | '&' | '|' | '<' | '>' | '(' | ')' => self.operator(),
                 other => {
+                    self.note_expansion(other);
+                    self.globbed |= matches!(other, '*' | '?' | '[');
                     self.word.push(other);
                     self.in_word = true;
                     self.pos += 1;
@@ -222,10 +260,27 @@ impl Scanner {
                     }
                 }
                 Some(c) => {
+                    self.note_expansion(c);
                     self.word.push(c);
                     self.pos += 1;
                 }
             }
+        }
+    }
+
+    /// Notes what `c`, unquoted or inside double quotes at the scanner's position, asks of the
+    /// shell.
+    fn note_expansion(&mut self, c: char) {
+        let next = self.chars.get(self.pos + 1).copied();
+        match (c, next) {
+            ('`', _) | ('$', Some('(')) => self.shape.substitution = true,
+            ('$', Some(n)) if n == '{' || n.is_alphanumeric() || "_@*#?$!-".contains(n) => {
+                self.shape.expansion = true;
+            }
+            ('!', Some(n)) if !n.is_whitespace() && n != '=' && n != '(' && n != '"' => {
+                self.shape.history = true;
+            }
+            _ => {}
         }
     }
 
@@ -265,7 +320,8 @@ impl Scanner {
         if io_number {
             let word = std::mem::take(&mut self.word) + op;
             self.in_word = false;
-            self.words.push(word);
+            self.globbed = false;
+            self.push_word(word, true);
         } else {
             self.end_word();
             self.push_operator(op);
@@ -282,7 +338,15 @@ impl Scanner {
         if op == ";" && (self.words.is_empty() || self.words.last().is_some_and(|w| w == ";")) {
             return;
         }
-        self.words.push(op.to_owned());
+        self.push_word(op.to_owned(), true);
+    }
+
+    fn push_word(&mut self, word: String, operator: bool) {
+        self.words.push(word);
+        self.shape.operator.push(operator);
+        self.shape
+            .globbed
+            .push(std::mem::take(&mut self.globbed) && !operator);
     }
 
     fn end_word(&mut self) {
@@ -296,7 +360,7 @@ impl Scanner {
                 strip_tabs,
             });
         }
-        self.words.push(word);
+        self.push_word(word, false);
         self.in_word = false;
         self.quoted = false;
     }
@@ -335,7 +399,7 @@ impl Scanner {
                     });
                 }
             }
-            self.words.push(body);
+            self.push_word(body, false);
         }
         Ok(())
     }

@@ -90,6 +90,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0011_session_script.sql"),
         postgres: include_str!("../../migrations/postgres/0011_session_script.sql"),
     },
+    Step {
+        version: 12,
+        description: "session findings",
+        sqlite: include_str!("../../migrations/sqlite/0012_session_findings.sql"),
+        postgres: include_str!("../../migrations/postgres/0012_session_findings.sql"),
+    },
 ];
 
 #[derive(Debug)]

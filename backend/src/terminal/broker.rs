@@ -13,7 +13,7 @@
 
 use axum::extract::ws::{Message, WebSocket};
 use changeaudit_shared::asciicast::{Event, EventData, Utf8Stream};
-use changeaudit_shared::command::ExecutedCommand;
+use changeaudit_shared::command::{ExecutedCommand, Finding};
 use changeaudit_shared::recognizer::CommandRecognizer;
 use changeaudit_shared::report::AuditReport;
 use changeaudit_shared::terminal::{
@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use super::gate::{self, Permit};
 use super::opening::{self, Opened, Request};
 use super::socket::{close, send, send_raw};
-use super::store::{self, Ending, HEARTBEAT_EVERY};
+use super::store::{self, Ending, HEARTBEAT_EVERY, Recognised};
 use crate::clock::Timestamp;
 use crate::recordings::recorder::{SYNC_EVERY, Sealed};
 use crate::state::AppState;
@@ -83,7 +83,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, request: Request) {
     };
     let mut session = Session::new(state, request, opened, channel);
     // The script's lines, all still to do.
-    let checklist = ServerMessage::Checklist(session.checklist(&[]));
+    let checklist = ServerMessage::Checklist(session.checklist(&[], &[]));
     let greeted = match send(&mut socket, &started).await {
         Ok(()) => send(&mut socket, &checklist).await,
         Err(()) => Err(()),
@@ -131,8 +131,9 @@ struct Session {
     /// What the device printed, as text, for search and the session's logs.
     transcript: Transcript,
     output: Utf8Stream,
-    /// The commands as last stored and sent.
+    /// The commands and findings as last stored and sent.
     stored: Vec<ExecutedCommand>,
+    stored_findings: Vec<Finding>,
     revision: u64,
     warned: bool,
     /// The device said the shell ended (as opposed to the connection dropping).
@@ -147,10 +148,15 @@ impl Session {
             device,
             to_device,
             writer: spawn_writer(write, queue),
-            recognizer: CommandRecognizer::new(request.cols, request.rows),
+            recognizer: CommandRecognizer::with_nonce(
+                request.cols,
+                request.rows,
+                Some(opened.nonce.clone()),
+            ),
             transcript: Transcript::new(),
             output: Utf8Stream::default(),
             stored: Vec::new(),
+            stored_findings: Vec::new(),
             revision: 0,
             warned: false,
             shell_ended: false,
@@ -278,15 +284,24 @@ impl Session {
 
     async fn commands_changed(&mut self, socket: &mut WebSocket) -> Result<(), Stop> {
         let commands = self.recognizer.commands();
-        if commands == self.stored {
+        let findings = self.recognizer.findings();
+        if commands == self.stored.as_slice() && findings == self.stored_findings.as_slice() {
             return Ok(());
         }
-        store::save_commands(
+        let commands = commands.to_vec();
+        let findings = findings.to_vec();
+        store::save_recognised(
             &self.state.db,
             self.opened.id,
             &self.request.user.username,
-            &self.stored,
-            &commands,
+            Recognised {
+                commands: &self.stored,
+                findings: &self.stored_findings,
+            },
+            Recognised {
+                commands: &commands,
+                findings: &findings,
+            },
             self.state.clock.now(),
         )
         .await
@@ -306,8 +321,11 @@ impl Session {
                 command: command.clone(),
             })
             .collect();
-        messages.push(ServerMessage::Checklist(self.checklist(&commands)));
+        messages.push(ServerMessage::Checklist(
+            self.checklist(&commands, &findings),
+        ));
         self.stored = commands;
+        self.stored_findings = findings;
         for message in &messages {
             send(socket, message)
                 .await
@@ -316,12 +334,18 @@ impl Session {
         Ok(())
     }
 
-    fn checklist(&self, commands: &[ExecutedCommand]) -> Checklist {
-        let report = AuditReport::new(&self.opened.script, commands.to_vec(), &self.opened.benign);
+    fn checklist(&self, commands: &[ExecutedCommand], findings: &[Finding]) -> Checklist {
+        let report = AuditReport::new(
+            &self.opened.script,
+            commands.to_vec(),
+            &self.opened.benign,
+            findings.to_vec(),
+        );
         Checklist {
             lines: report.board,
             score: report.score,
             verdict: report.verdict,
+            findings: report.findings,
         }
     }
 
@@ -468,6 +492,7 @@ impl Session {
             recognizer,
             transcript,
             stored,
+            stored_findings,
             writer,
             to_device,
             ..
@@ -482,24 +507,35 @@ impl Session {
                 None
             }
         };
-        let commands = recognizer.commands();
-        if commands != stored
-            && let Err(error) = store::save_commands(
+        let commands = recognizer.commands().to_vec();
+        let findings = recognizer.findings().to_vec();
+        if (commands != stored || findings != stored_findings)
+            && let Err(error) = store::save_recognised(
                 &state.db,
                 opened.id,
                 &request.user.username,
-                &stored,
-                &commands,
+                Recognised {
+                    commands: &stored,
+                    findings: &stored_findings,
+                },
+                Recognised {
+                    commands: &commands,
+                    findings: &findings,
+                },
                 state.clock.now(),
             )
             .await
         {
             tracing::error!(%error, session = opened.id, "storing the last commands");
         }
-        let report = opened
-            .change_id
-            .as_ref()
-            .map(|_| AuditReport::new(&opened.script, commands.clone(), &opened.benign));
+        let report = opened.change_id.as_ref().map(|_| {
+            AuditReport::new(
+                &opened.script,
+                commands.clone(),
+                &opened.benign,
+                findings.clone(),
+            )
+        });
         let ending = Ending {
             reason: stop.reason,
             by: stop.by.as_deref(),

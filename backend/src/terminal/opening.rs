@@ -70,6 +70,8 @@ pub struct Opened {
     pub longest: Timestamp,
     pub connection: Connection,
     pub recorder: Recorder,
+    /// Handed to the device's shell for its shell-integration marks.
+    pub nonce: String,
 }
 
 /// Opens the session: its record and the shell's channel.
@@ -145,15 +147,23 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
     };
     let (closes_at, closes_at_due_date) = closing(due_at, longest);
     let recording = recording_name(now);
-    let recorder =
-        match start_recording(state, &recording, request, &device_named, &permit, now).await {
-            Ok(recorder) => recorder,
-            Err(failure) => {
-                ssh.close().await;
-                return Err(failure);
-            }
-        };
-    let channel = match ssh.shell(request.cols, request.rows).await {
+    // Marks the device's shell prints carry it; output replayed or printed without it does not.
+    let nonce = hex::encode(random::bytes::<16>());
+    let started = Started {
+        request,
+        device: &device_named,
+        permit: &permit,
+        nonce: &nonce,
+        now,
+    };
+    let recorder = match start_recording(state, &recording, &started).await {
+        Ok(recorder) => recorder,
+        Err(failure) => {
+            ssh.close().await;
+            return Err(failure);
+        }
+    };
+    let channel = match ssh.shell(request.cols, request.rows, &nonce).await {
         Ok(channel) => channel,
         Err(error) => {
             ssh.close().await;
@@ -227,19 +237,33 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
             longest,
             connection: ssh,
             recorder,
+            nonce,
         },
         channel,
     ))
 }
 
+/// What a recording's header tells of its session.
+struct Started<'a> {
+    request: &'a Request,
+    device: &'a Named,
+    permit: &'a Permit,
+    nonce: &'a str,
+    now: Timestamp,
+}
+
 async fn start_recording(
     state: &AppState,
     name: &str,
-    request: &Request,
-    device: &Named,
-    permit: &Permit,
-    now: Timestamp,
+    started: &Started<'_>,
 ) -> Result<Recorder, Failure> {
+    let Started {
+        request,
+        device,
+        permit,
+        nonce,
+        now,
+    } = *started;
     let refuse = |error: std::io::Error| {
         tracing::error!(%error, recording = name, "the recording cannot be written");
         Failure::new(
@@ -255,6 +279,10 @@ async fn start_recording(
         None => format!("{} by {} (unplanned)", device.name, request.user.username),
     });
     header.env.insert("TERM".to_owned(), ssh::TERM.to_owned());
+    // Kept so that the recording is recognised again as it was live.
+    header
+        .env
+        .insert(ssh::NONCE_VARIABLE.to_owned(), nonce.to_owned());
     Recorder::start(sink, &header).await.map_err(refuse)
 }
 

@@ -124,6 +124,7 @@ pub async fn report_of(
         &parsed,
         session.commands.clone(),
         &BenignCommands::new(benign),
+        session.findings.clone(),
     );
     Ok((Some(text), Some(report)))
 }

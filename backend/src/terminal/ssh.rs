@@ -16,6 +16,9 @@ use crate::secret::Secret;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Without a word from the device this often, a keep-alive is sent; three unanswered end it.
 const KEEPALIVE: Duration = Duration::from_secs(15);
+/// The variable the shell integration reads the session's nonce from.
+pub const NONCE_VARIABLE: &str = "CHANGEAUDIT_NONCE";
+
 pub const TERM: &str = "xterm-256color";
 
 /// Where and as whom to log in.
@@ -175,8 +178,10 @@ impl Connection {
         }
     }
 
-    /// A login shell on a pseudo-terminal of `cols` × `rows`.
-    pub async fn shell(&self, cols: u16, rows: u16) -> Result<Channel<Msg>, SshError> {
+    /// A login shell on a pseudo-terminal of `cols` × `rows`, offered `nonce` for its
+    /// shell-integration marks (as `CHANGEAUDIT_NONCE`, which the device's sshd passes on only
+    /// when it accepts that variable).
+    pub async fn shell(&self, cols: u16, rows: u16, nonce: &str) -> Result<Channel<Msg>, SshError> {
         let fail = |what: &'static str| {
             move |error: russh::Error| {
                 tracing::info!(%error, "{what}");
@@ -188,6 +193,10 @@ impl Connection {
             .channel_open_session()
             .await
             .map_err(fail("the session channel was refused"))?;
+        channel
+            .set_env(false, NONCE_VARIABLE, nonce)
+            .await
+            .map_err(fail("the environment was refused"))?;
         channel
             .request_pty(true, TERM, cols.into(), rows.into(), 0, 0, &[])
             .await

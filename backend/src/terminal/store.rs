@@ -4,7 +4,7 @@
 use changeaudit_shared::api::Named;
 use changeaudit_shared::api::sessions::{SessionFilters, SessionState, TerminalSession};
 use changeaudit_shared::board::BenignCommands;
-use changeaudit_shared::command::{ExecutedCommand, Recognition};
+use changeaudit_shared::command::{ExecutedCommand, Finding, FindingKind, Recognition};
 use changeaudit_shared::terminal::EndReason;
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -120,17 +120,82 @@ pub async fn termination_request(db: &Database, id: i64) -> Result<Option<String
     Ok(by)
 }
 
-/// Brings the stored commands of session `id` to `commands`: new ones are inserted (each one
-/// audited), changed ones (an exit status learnt later) updated. `stored` is what was stored.
-pub async fn save_commands(
+/// What recognition made of a session so far.
+#[derive(Debug, Clone, Copy)]
+pub struct Recognised<'a> {
+    pub commands: &'a [ExecutedCommand],
+    pub findings: &'a [Finding],
+}
+
+/// Brings the stored commands and findings of session `id` to `now_known`: new ones are
+/// inserted (each one audited), changed commands (an exit status learnt later, the exact line
+/// the shell announced) updated. `stored` is what was stored.
+pub async fn save_recognised(
     db: &Database,
+    id: i64,
+    username: &str,
+    stored: Recognised<'_>,
+    now_known: Recognised<'_>,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    let mut tx = db.begin_write().await?;
+    save_commands(
+        &mut tx,
+        id,
+        username,
+        stored.commands,
+        now_known.commands,
+        now,
+    )
+    .await?;
+    for (seq, finding) in now_known
+        .findings
+        .iter()
+        .enumerate()
+        .skip(stored.findings.len())
+    {
+        sqlx::query(
+            "INSERT INTO session_findings (session_id, seq, kind, offset_us, mark, detail)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+        .bind(finding.kind.as_str())
+        .bind(micros(finding.offset))
+        .bind(&finding.mark)
+        .bind(&finding.detail)
+        .execute(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            NewEvent::by(
+                username,
+                "session.finding",
+                object(id),
+                json!({
+                    "seq": seq,
+                    "kind": finding.kind.as_str(),
+                    "offset": finding.offset,
+                    "mark": finding.mark,
+                    "detail": finding.detail,
+                }),
+            ),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn save_commands(
+    tx: &mut AnyConnection,
     id: i64,
     username: &str,
     stored: &[ExecutedCommand],
     commands: &[ExecutedCommand],
     now: Timestamp,
 ) -> Result<(), DbError> {
-    let mut tx = db.begin_write().await?;
     for (seq, command) in commands.iter().enumerate() {
         let seq_value = i64::try_from(seq).unwrap_or(i64::MAX);
         match stored.get(seq) {
@@ -165,7 +230,7 @@ pub async fn save_commands(
                 .execute(&mut *tx)
                 .await?;
                 audit::append(
-                    &mut tx,
+                    tx,
                     NewEvent::by(
                         username,
                         "session.command",
@@ -183,14 +248,6 @@ pub async fn save_commands(
             }
         }
     }
-    if commands.len() < stored.len() {
-        sqlx::query("DELETE FROM session_commands WHERE session_id = $1 AND seq >= $2")
-            .bind(id)
-            .bind(i64::try_from(commands.len()).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -352,6 +409,7 @@ fn session_of(row: &AnyRow, now: Timestamp) -> Result<Stored, DbError> {
             recording_sha256: row.try_get("recording_sha256")?,
             recording_bytes: row.try_get("recording_bytes")?,
             commands: Vec::new(),
+            findings: Vec::new(),
             score: score.and_then(|score| u8::try_from(score).ok()),
             verdict: row.try_get("verdict")?,
         },
@@ -374,6 +432,7 @@ pub async fn view(
     .await?;
     let mut stored = session_of(&row, now)?;
     stored.record.commands = commands(connection, id).await?;
+    stored.record.findings = findings(connection, id).await?;
     Ok(stored)
 }
 
@@ -420,6 +479,28 @@ async fn commands(
                 } else {
                     Recognition::Screen
                 },
+            })
+        })
+        .collect()
+}
+
+async fn findings(connection: &mut AnyConnection, id: i64) -> Result<Vec<Finding>, DbError> {
+    let rows = sqlx::query(
+        "SELECT kind, offset_us, mark, detail FROM session_findings
+         WHERE session_id = $1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(connection)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.try_get("kind")?;
+            let offset: i64 = row.try_get("offset_us")?;
+            Ok(Finding {
+                kind: FindingKind::parse(&kind).unwrap_or(FindingKind::ForgedMark),
+                offset: offset as f64 / 1_000_000.0,
+                mark: row.try_get("mark")?,
+                detail: row.try_get("detail")?,
             })
         })
         .collect()

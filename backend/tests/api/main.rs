@@ -20,6 +20,7 @@ mod http_surface;
 mod logs;
 mod master_key;
 mod notifications;
+mod recognition;
 mod schema;
 mod sessions;
 mod siem;

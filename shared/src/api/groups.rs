@@ -87,14 +87,8 @@ impl AccessGroupInput {
             );
         }
         for (index, command) in self.benign_commands.iter().enumerate() {
-            if command.is_empty()
-                || command.chars().count() > 64
-                || command.chars().any(|c| c.is_whitespace() || c == '/')
-            {
-                errors.add(
-                    format!("benign_commands[{index}]"),
-                    "must be a program name: one word, no slash",
-                );
+            if let Some(error) = crate::benign::entry_error(command) {
+                errors.add(format!("benign_commands[{index}]"), error);
             }
         }
         for (index, member) in self.members.iter().enumerate() {
@@ -147,7 +141,7 @@ mod tests {
         let input = AccessGroupInput {
             name: String::new(),
             approvals_required: 0,
-            benign_commands: vec!["ls -l".into()],
+            benign_commands: vec!["sudo".into()],
             members: vec![
                 member(1, true, false),
                 member(2, false, false),

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::Named;
-use crate::command::ExecutedCommand;
+use crate::command::{ExecutedCommand, Finding};
 use crate::terminal::EndReason;
 
 /// A credential granted to the person asking, with what they need to choose it.
@@ -54,6 +54,9 @@ pub struct TerminalSession {
     pub recording_sha256: Option<String>,
     pub recording_bytes: Option<i64>,
     pub commands: Vec<ExecutedCommand>,
+    /// Shell-integration marks its input does not bear out (see `Finding`).
+    #[serde(default)]
+    pub findings: Vec<Finding>,
     /// Against the change's script; none for an unplanned session.
     pub score: Option<u8>,
     pub verdict: Option<String>,

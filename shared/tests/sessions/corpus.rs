@@ -8,6 +8,12 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 pub struct Truth {
     pub shell_integration: bool,
+    /// `bash` or `zsh`; older cases are bash's.
+    #[serde(default = "bash")]
+    pub shell: String,
+    /// The case plays a hostile person.
+    #[serde(default)]
+    pub hostile: bool,
     pub commands: Vec<TrueCommand>,
 }
 
@@ -15,6 +21,10 @@ pub struct Truth {
 pub struct TrueCommand {
     pub command: String,
     pub exit_code: Option<i32>,
+}
+
+fn bash() -> String {
+    "bash".to_owned()
 }
 
 impl Truth {
@@ -30,6 +40,30 @@ pub struct Case {
     pub name: String,
     pub cast: Cast,
     pub truth: Truth,
+}
+
+impl Case {
+    /// The kind of case the accuracy is counted by: shell, ordinary or hostile, and how the
+    /// shell announces itself.
+    pub fn kind(&self) -> &'static str {
+        let nonce = self.cast.header.env.contains_key("CHANGEAUDIT_NONCE");
+        match (
+            self.truth.shell.as_str(),
+            self.truth.hostile,
+            self.truth.shell_integration,
+            nonce,
+        ) {
+            ("zsh", false, false, _) => "zsh, ordinary",
+            ("zsh", false, true, false) => "zsh, ordinary, integration",
+            ("zsh", false, true, true) => "zsh, ordinary, integration with nonce",
+            ("zsh", true, ..) => "zsh, hostile",
+            (_, false, false, _) => "bash, ordinary",
+            (_, false, true, false) => "bash, ordinary, integration",
+            (_, false, true, true) => "bash, ordinary, integration with nonce",
+            (_, true, false, _) => "bash, hostile",
+            (_, true, true, _) => "bash, hostile, integration",
+        }
+    }
 }
 
 pub fn corpus() -> Vec<Case> {

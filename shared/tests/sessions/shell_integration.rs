@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use changeaudit_shared::asciicast::EventData;
 
 use crate::corpus::corpus;
-use changeaudit_shared::shell_marks::{Announcements, MarkScanner};
+use changeaudit_shared::shell_marks::{MarkScanner, ShellMark};
+use std::collections::HashMap;
 
 fn integration_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/shell-integration/changeaudit.sh")
@@ -46,17 +47,38 @@ fn run_in_terminal(shell_command: &str, home: &Path, input: &str) -> Vec<u8> {
     output.stdout
 }
 
-/// The command lines the shell announced, each with the exit status announced for it.
-fn announced(output: &[u8]) -> Vec<(String, Option<i32>)> {
-    let mut announcements = Announcements::default();
+/// The command lines the shell announced, each with the exit status announced for it by the
+/// same shell (`P;ShellPid`), and the nonces the marks carried.
+/// A command line announced, with its status.
+type Announced = (String, Option<i32>);
+
+fn announced_with_nonces(output: &[u8]) -> (Vec<Announced>, Vec<Option<String>>) {
+    let mut commands: Vec<Announced> = Vec::new();
+    let mut nonces = Vec::new();
+    let mut open: HashMap<Option<String>, usize> = HashMap::new();
+    let mut shell = None;
     for found in MarkScanner::default().push(output) {
-        announcements.apply(found.mark);
+        match found.mark {
+            ShellMark::Property { key, value } if key == "ShellPid" => shell = Some(value),
+            ShellMark::CommandLine { line, nonce } => {
+                commands.push((line, None));
+                open.insert(shell.clone(), commands.len() - 1);
+                nonces.push(nonce);
+            }
+            ShellMark::Finished { exit_code, nonce } => {
+                if let Some(index) = open.remove(&shell) {
+                    commands[index].1 = exit_code;
+                }
+                nonces.push(nonce);
+            }
+            _ => {}
+        }
     }
-    announcements
-        .commands
-        .into_iter()
-        .map(|command| (command.line, command.exit_code))
-        .collect()
+    (commands, nonces)
+}
+
+fn announced(output: &[u8]) -> Vec<(String, Option<i32>)> {
+    announced_with_nonces(output).0
 }
 
 /// What both shells announce for `TYPED`: the empty line runs nothing, and the leading space
@@ -85,6 +107,58 @@ fn run_bash(prelude: &str, typed: &str) -> Vec<u8> {
         home.path(),
         typed,
     )
+}
+
+/// Runs `shell` with the integration and `CHANGEAUDIT_NONCE` in its environment, as the broker
+/// hands it over SSH.
+fn run_with_nonce(shell: &str, typed: &str) -> Vec<u8> {
+    let home = tempfile::tempdir().unwrap();
+    let script = integration_script();
+    std::fs::write(
+        home.path().join(".zshrc"),
+        format!(". {}\n", script.display()),
+    )
+    .unwrap();
+    let rc = home.path().join("rc.bash");
+    std::fs::write(&rc, format!(". {}\n", script.display())).unwrap();
+    let command = match shell {
+        "bash" => format!(
+            "CHANGEAUDIT_NONCE=n0nce-42 bash --noprofile --rcfile {} -i",
+            rc.display()
+        ),
+        _ => "CHANGEAUDIT_NONCE=n0nce-42 zsh -i".to_owned(),
+    };
+    run_in_terminal(&command, home.path(), typed)
+}
+
+#[test]
+fn both_shells_sign_their_marks_with_the_nonce_and_hide_it_from_commands() {
+    for shell in ["bash", "zsh"] {
+        let typed = "env | grep -c CHANGEAUDIT_NONCE\nfalse\nexit\n";
+        let output = run_with_nonce(shell, typed);
+        let printed = String::from_utf8_lossy(&output);
+        let (commands, nonces) = announced_with_nonces(&output);
+        let lines: Vec<(&str, Option<i32>)> =
+            commands.iter().map(|(l, s)| (l.as_str(), *s)).collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("env | grep -c CHANGEAUDIT_NONCE", Some(1)),
+                ("false", Some(1)),
+                ("exit", None)
+            ],
+            "{shell} printed: {printed}"
+        );
+        assert!(
+            nonces.iter().all(|n| n.as_deref() == Some("n0nce-42")),
+            "{shell}: {nonces:?}"
+        );
+        // grep counted no line: the commands the person runs do not inherit the nonce.
+        assert!(
+            printed.contains("633;C\x070\r\n"),
+            "{shell} printed: {printed}"
+        );
+    }
 }
 
 const TYPED: &str = "echo \"a;b\"  &&  false\n ls /nonexistent\n\ncat <<EOF\nhere\nEOF\ntrue; printf 'x\\\\y\\n'\nexit\n";

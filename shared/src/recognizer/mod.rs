@@ -1,0 +1,408 @@
+//! Command recognition: from a session's timed input and output, the command lines the shell
+//! ran. A command counts only when the person's own input accepted it (an Enter, or a paste
+//! carrying line breaks): the device cannot forge keystrokes. Its text is the line as the shell
+//! took it: what plain typing made, or, when the line was edited with keys only the line editor
+//! understands, what the screen shows after the prompt at that moment, reading only what was
+//! drawn since the line was begun. Output is never a command, however much it looks like a prompt
+//! and a command line.
+//!
+//! Shell-integration marks (see `shell_marks`) corroborate: an announced line that agrees gives
+//! the exact text and an exit status; a mark the input does not bear out is a finding
+//! (see `corroboration`).
+
+mod corroboration;
+pub mod screen;
+mod typed;
+
+use crate::asciicast::{Event, EventData};
+use crate::command::{ExecutedCommand, Finding, Recognition};
+use crate::shell_marks::MarkScanner;
+use crate::words::Words;
+
+use corroboration::{Corroboration, Effect};
+use screen::{Screen, Stamp};
+use typed::TypedLine;
+
+const PASTE_START: &str = "\x1b[200~";
+const PASTE_END: &str = "\x1b[201~";
+/// A line editor that turned bracketed paste on turns it off when it hands the line over.
+const PASTE_MODE_OFF: &[u8] = b"\x1b[?2004l";
+/// The prompts remembered as the shell's own, newest last.
+const KNOWN_PROMPTS: usize = 8;
+
+/// The prompt a command line is being typed after: its text and how many columns it takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Prompt {
+    text: String,
+    cols: u16,
+}
+
+/// A line being typed: where it began and what the keys made of it.
+#[derive(Debug, Clone)]
+struct OpenLine {
+    prompt: Prompt,
+    /// Cells drawn before this stamp were on the screen before the line began.
+    since: Stamp,
+    typed: TypedLine,
+    /// Begun on the alternate screen.
+    alternate: bool,
+}
+
+/// Enter was pressed; the line is read once the shell has taken it.
+#[derive(Debug, Clone)]
+struct Acceptance {
+    at: f64,
+    line: OpenLine,
+    /// The line editor runs with bracketed paste on: it has taken the line (a buffer that may
+    /// hold several lines) when it turns the mode off. Otherwise, when it echoes a newline.
+    until_paste_mode_off: bool,
+}
+
+/// Where the line being read ends on the screen.
+#[derive(Debug, Clone, Copy)]
+enum LineEnd {
+    /// On the cursor's row, or further on if that row wraps.
+    AtCursor,
+    /// On the row above the cursor: the editor has moved past the line.
+    AboveCursor,
+}
+
+pub struct CommandRecognizer {
+    screen: Screen,
+    marks: MarkScanner,
+    corroboration: Corroboration,
+    /// Input events so far: the stamp of what is drawn after each.
+    keystrokes: Stamp,
+    line: Option<OpenLine>,
+    accepting: Option<Acceptance>,
+    /// A command line the shell has not finished reading (open quote, here-document, `\`).
+    unfinished: Option<String>,
+    /// Inside a bracketed paste, Enter is text, not acceptance.
+    in_paste: bool,
+    /// Prompts after which the shell ran a command: the shell's own, wherever they show again.
+    known_prompts: Vec<String>,
+    commands: Vec<ExecutedCommand>,
+    findings: Vec<Finding>,
+    /// Counts what may have changed `commands()` or `findings()`.
+    revision: u64,
+}
+
+impl CommandRecognizer {
+    pub fn new(cols: u16, rows: u16) -> Self {
+        CommandRecognizer::with_nonce(cols, rows, None)
+    }
+
+    /// A recognizer for a session whose shell was handed `nonce` for its marks.
+    pub fn with_nonce(cols: u16, rows: u16, nonce: Option<String>) -> Self {
+        CommandRecognizer {
+            screen: Screen::new(rows, cols),
+            marks: MarkScanner::default(),
+            corroboration: Corroboration::new(nonce),
+            keystrokes: 0,
+            line: None,
+            accepting: None,
+            unfinished: None,
+            in_paste: false,
+            known_prompts: Vec::new(),
+            commands: Vec::new(),
+            findings: Vec::new(),
+            revision: 0,
+        }
+    }
+
+    /// Changes whenever `commands()` or `findings()` may have.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    pub fn feed(&mut self, event: &Event) {
+        match &event.data {
+            EventData::Output(text) => self.output(event.time, text),
+            EventData::Input(text) => self.input(event.time, text),
+            EventData::Resize { cols, rows } => self.screen.resize(*rows, *cols),
+            EventData::Marker(_) => {}
+        }
+    }
+
+    /// The commands recognised so far, in the order they were accepted. Commands are only ever
+    /// added; one already reported may gain its exact text and exit status.
+    pub fn commands(&self) -> &[ExecutedCommand] {
+        &self.commands
+    }
+
+    /// What the marks said that the input does not bear out.
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    fn output(&mut self, time: f64, text: &str) {
+        let mut done = 0;
+        for found in self.marks.push(text.as_bytes()) {
+            // Marks end in BEL or `\`: always at a character boundary.
+            let end = found.end.min(text.len());
+            if let Some(part) = text.get(done..end) {
+                self.draw(part);
+            }
+            done = end;
+            for effect in self.corroboration.mark(found, time) {
+                self.apply(effect);
+            }
+        }
+        if let Some(rest) = text.get(done..) {
+            self.draw(rest);
+        }
+    }
+
+    /// Draws output, taking an accepted line when the shell moves past it.
+    fn draw(&mut self, text: &str) {
+        let mut rest = text;
+        if let Some(acceptance) = &self.accepting {
+            let (marker, end): (&[u8], LineEnd) = if acceptance.until_paste_mode_off {
+                (PASTE_MODE_OFF, LineEnd::AboveCursor)
+            } else {
+                (b"\n", LineEnd::AtCursor)
+            };
+            if let Some(position) = find(rest.as_bytes(), marker) {
+                let (before, after) = rest.split_at(position);
+                self.screen.process(before);
+                rest = after;
+                if let Some(acceptance) = self.accepting.take() {
+                    self.accept(acceptance, end);
+                }
+            }
+        }
+        self.screen.process(rest);
+    }
+
+    fn apply(&mut self, effect: Effect) {
+        self.revision += 1;
+        match effect {
+            Effect::Confirmed { index, line } => {
+                if let Some(command) = self.commands.get_mut(index) {
+                    command.text = line;
+                    command.source = Recognition::ShellIntegration;
+                }
+            }
+            Effect::Status { index, exit_code } => {
+                if let Some(command) = self.commands.get_mut(index) {
+                    command.exit_code = Some(exit_code);
+                }
+            }
+            Effect::Finding(finding) => self.findings.push(finding),
+        }
+    }
+
+    fn input(&mut self, time: f64, text: &str) {
+        self.keystrokes = self.keystrokes.saturating_add(1);
+        self.screen.set_stamp(self.keystrokes);
+        let mut rest = text;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix(PASTE_START) {
+                self.in_paste = true;
+                self.open_line();
+                rest = after;
+                continue;
+            }
+            if let Some(after) = rest.strip_prefix(PASTE_END) {
+                self.in_paste = false;
+                rest = after;
+                continue;
+            }
+            let Some(key) = rest.chars().next() else {
+                break;
+            };
+            rest = &rest[key.len_utf8()..];
+            if let Some(acceptance) = self.accepting.take() {
+                // A key before the shell moved past the last line: that line was read with
+                // echo off (a password), or typed ahead. Read it as the screen is now.
+                self.accept(acceptance, LineEnd::AtCursor);
+            }
+            self.key(time, key);
+        }
+    }
+
+    fn key(&mut self, time: f64, key: char) {
+        if self
+            .line
+            .as_ref()
+            .is_some_and(|line| line.alternate != self.screen.alternate_screen())
+        {
+            // Begun in a full-screen program that has gone, or before output switched screens:
+            // its prompt is no longer where the keys go.
+            self.line = None;
+        }
+        match key {
+            '\r' | '\n' if !self.in_paste => {
+                self.open_line();
+                if let Some(line) = self.line.take() {
+                    self.accepting = Some(Acceptance {
+                        at: time,
+                        line,
+                        until_paste_mode_off: self.screen.bracketed_paste(),
+                    });
+                }
+            }
+            '\x03' => {
+                // Ctrl-C: the line, and any unfinished command, are abandoned.
+                self.line = None;
+                self.unfinished = None;
+            }
+            _ => {
+                self.open_line();
+                if let Some(line) = &mut self.line {
+                    if self.in_paste {
+                        line.typed.paste(key);
+                    } else {
+                        line.typed.key(key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A key reached the line editor: the first one of a line marks where the prompt ends.
+    fn open_line(&mut self) {
+        if self.line.is_some() {
+            return;
+        }
+        let (row, col) = self.screen.cursor();
+        let text = self.screen.text_before(row, col);
+        self.line = Some(OpenLine {
+            prompt: Prompt { text, cols: col },
+            since: self.keystrokes,
+            typed: TypedLine::default(),
+            alternate: self.screen.alternate_screen(),
+        });
+    }
+
+    /// Whether `prompt` is a shell's: one seen before a command ran, or, outside full-screen
+    /// programs, one shaped like a shell prompt. Output that switched to the alternate screen
+    /// hides nothing: the shell's prompt shows there as it did before.
+    fn is_shell_prompt(&self, prompt: &Prompt) -> bool {
+        let text = prompt.text.trim_end();
+        self.known_prompts.iter().any(|known| known == text)
+            || (!self.screen.alternate_screen() && looks_like_shell_prompt(text))
+    }
+
+    /// The shell took the line: read it and record what it runs.
+    fn accept(&mut self, acceptance: Acceptance, end: LineEnd) {
+        let Acceptance { at, line, .. } = acceptance;
+        let continuing = self.unfinished.is_some();
+        if !continuing && !self.is_shell_prompt(&line.prompt) {
+            // A program's own prompt (`Password:`, `Continue?`): what it reads is no command.
+            return;
+        }
+        let text = match line.typed.text() {
+            Some(typed) => typed.to_owned(),
+            None => match self.line_after(&line, end) {
+                Some(text) => text,
+                None => return,
+            },
+        };
+        if !continuing && !self.screen.alternate_screen() {
+            self.remember_prompt(&line.prompt);
+        }
+        let mut accepted = Vec::new();
+        for part in text.split('\n') {
+            let candidate = match self.unfinished.take() {
+                Some(start) => join_continued(start, part),
+                None => part.to_owned(),
+            };
+            match Words::parse(&candidate) {
+                Err(_) => self.unfinished = Some(candidate),
+                Ok(words) if words.is_empty() => {}
+                Ok(words) => {
+                    self.revision += 1;
+                    accepted.push((self.commands.len(), words));
+                    self.commands.push(ExecutedCommand {
+                        text: candidate,
+                        offset: at,
+                        exit_code: None,
+                        source: Recognition::Screen,
+                    });
+                }
+            }
+        }
+        if !accepted.is_empty() {
+            self.corroboration.accepted(accepted);
+        }
+    }
+
+    fn remember_prompt(&mut self, prompt: &Prompt) {
+        let text = prompt.text.trim_end();
+        if text.is_empty() || self.known_prompts.iter().any(|known| known == text) {
+            return;
+        }
+        if self.known_prompts.len() == KNOWN_PROMPTS {
+            self.known_prompts.remove(0);
+        }
+        self.known_prompts.push(text.to_owned());
+    }
+
+    /// The text after the line's prompt on the screen, drawn since the line began: from the
+    /// last row that starts with the prompt to where the line ends. Soft-wrapped rows join
+    /// without a break; other rows are lines of their own (a paste of several lines).
+    fn line_after(&self, line: &OpenLine, line_end: LineEnd) -> Option<String> {
+        let screen = &self.screen;
+        let (rows, _) = screen.size();
+        let (cursor_row, _) = screen.cursor();
+        let last_row = match line_end {
+            LineEnd::AtCursor => cursor_row,
+            LineEnd::AboveCursor => cursor_row.saturating_sub(1),
+        };
+        let prompt = &line.prompt;
+        let start = (0..=last_row).rev().find(|&row| {
+            (row == 0 || !screen.row_wrapped(row - 1))
+                && screen.text_before(row, prompt.cols) == prompt.text.trim_end()
+        })?;
+        let mut end = last_row;
+        while matches!(line_end, LineEnd::AtCursor) && end + 1 < rows && screen.row_wrapped(end) {
+            end += 1;
+        }
+        let mut text = String::new();
+        for row in start..=end {
+            let from = if row == start { prompt.cols } else { 0 };
+            let part = screen.row_text(row, from, line.since);
+            text.push_str(&part);
+            if row < end && !screen.row_wrapped(row) {
+                text.push('\n');
+            }
+        }
+        Some(text)
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(offset) = haystack[from..].iter().position(|&byte| byte == first) {
+        let at = from + offset;
+        if haystack[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Shell prompts end in `$`, `#`, `%` or `>` (bash, root, zsh, nested or custom shells).
+fn looks_like_shell_prompt(prompt: &str) -> bool {
+    prompt.trim_end().ends_with(['$', '#', '%', '>', '❯', '»'])
+}
+
+/// The next line of a command the shell is still reading: a trailing backslash joins the lines
+/// (the shell drops it and the newline), anything else keeps the newline.
+fn join_continued(mut start: String, line: &str) -> String {
+    let backslashes = start.chars().rev().take_while(|&c| c == '\\').count();
+    if backslashes % 2 == 1 {
+        start.pop();
+        start.push_str(line);
+    } else {
+        start.push('\n');
+        start.push_str(line);
+    }
+    start
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,351 @@
+use quickcheck::Arbitrary;
+
+use super::*;
+
+fn session(events: &[(&str, &str)]) -> Vec<String> {
+    let mut recognizer = CommandRecognizer::new(40, 10);
+    for (index, (kind, text)) in events.iter().enumerate() {
+        let data = match *kind {
+            "o" => EventData::Output((*text).to_owned()),
+            _ => EventData::Input((*text).to_owned()),
+        };
+        recognizer.feed(&Event {
+            time: index as f64,
+            data,
+        });
+    }
+    recognizer
+        .commands()
+        .iter()
+        .map(|c| c.text.clone())
+        .collect()
+}
+
+#[test]
+fn reads_the_line_as_the_screen_shows_it_when_enter_is_taken() {
+    let commands = session(&[
+        ("o", "$ "),
+        ("i", "e"),
+        ("o", "e"),
+        ("i", "cho hi"),
+        ("o", "cho hi"),
+        ("i", "\r"),
+        ("o", "\r\nhi\r\n$ "),
+    ]);
+    assert_eq!(commands, vec!["echo hi"]);
+}
+
+#[test]
+fn a_program_prompt_is_not_a_shell_prompt() {
+    let commands = session(&[
+        ("o", "Password: "),
+        ("i", "x"),
+        ("i", "\r"),
+        ("o", "\r\n$ "),
+    ]);
+    assert!(commands.is_empty());
+}
+
+/// Pieces that exercise the recognizer's paths: keys, Enter, Ctrl-C, pastes, wrapping,
+/// cursor moves, the alternate screen, OSC marks, and bytes of any kind.
+const PIECES: [&str; 36] = [
+    "$ ",
+    "# ",
+    "> ",
+    "Password: ",
+    "echo hi",
+    "\r",
+    "\n",
+    "\r\n",
+    "\x03",
+    "\x1b[200~",
+    "\x1b[201~",
+    "\x1b[?2004h",
+    "\x1b[?2004l",
+    "\x1b[?1049h",
+    "\x1b[?1049l",
+    "\x1b[A",
+    "\x1b[2J\x1b[H",
+    "\x1b]633;E;ls\x07",
+    "\x1b]633;D;1\x07",
+    "日本\u{fffd}\x7f\t\\",
+    "\x1b[5@",
+    "\x1b[3P",
+    "\x1b[2;4r",
+    "\x1b[4h",
+    "\x1b[999C\x1b[999B",
+    "\x1b[L\x1b[M",
+    "\x1b[65535S\x1b[T",
+    "\x1b[9X",
+    "\x1bM\x1b7\x1b8",
+    "\x1b[?47h\x1b[?1047l",
+    "\x1b[?7l",
+    "\x1b[1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;16;17;18m",
+    "\x1b[J\x1b[1J\x1b[1K\x1b[2K",
+    "\u{9b}2J\u{9d}0;x\u{9c}",
+    "\x1bc",
+    "a\u{301}\u{200b}",
+];
+
+#[derive(Debug, Clone)]
+struct Noise(Vec<(u8, u8, String)>);
+
+impl Arbitrary for Noise {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        let count = usize::arbitrary(g) % 60;
+        Noise(
+            (0..count)
+                .map(|_| {
+                    let text = if bool::arbitrary(g) {
+                        PIECES[usize::arbitrary(g) % PIECES.len()].to_owned()
+                    } else {
+                        String::arbitrary(g)
+                    };
+                    (u8::arbitrary(g), u8::arbitrary(g), text)
+                })
+                .collect(),
+        )
+    }
+}
+
+fn never_panics(noise: Noise) -> bool {
+    let mut recognizer = CommandRecognizer::new(20, 5);
+    for (index, (kind, size, text)) in noise.0.into_iter().enumerate() {
+        let data = match kind % 7 {
+            0..=3 => EventData::Output(text),
+            4 | 5 => EventData::Input(text),
+            _ => EventData::Resize {
+                cols: u16::from(size % 50),
+                rows: u16::from(size % 9),
+            },
+        };
+        recognizer.feed(&Event {
+            time: index as f64,
+            data,
+        });
+    }
+    recognizer.commands().len() < 10_000
+}
+
+#[test]
+fn never_panics_whatever_the_session_holds() {
+    quickcheck::QuickCheck::new()
+        .tests(3_000)
+        .quickcheck(never_panics as fn(Noise) -> bool);
+}
+
+#[test]
+fn a_prompt_past_the_edge_of_a_shrunk_terminal_is_no_trouble() {
+    let mut recognizer = CommandRecognizer::new(40, 5);
+    let events = [
+        EventData::Output("a long prompt of thirty cols $ ".into()),
+        EventData::Input("x".into()),
+        EventData::Resize { cols: 10, rows: 3 },
+        EventData::Input("\r".into()),
+        EventData::Output("\r\n".into()),
+    ];
+    for (index, data) in events.into_iter().enumerate() {
+        recognizer.feed(&Event {
+            time: index as f64,
+            data,
+        });
+    }
+    assert!(recognizer.commands().len() <= 1);
+}
+
+#[test]
+fn continued_lines_join_as_the_shell_joins_them() {
+    assert_eq!(join_continued("echo a \\".into(), "b"), "echo a b");
+    assert_eq!(join_continued("echo a \\\\".into(), "b"), "echo a \\\\\nb");
+    assert_eq!(join_continued("cat <<EOF".into(), "x"), "cat <<EOF\nx");
+}
+
+fn recognize(nonce: Option<&str>, events: &[(&str, &str)]) -> CommandRecognizer {
+    let mut recognizer = CommandRecognizer::with_nonce(60, 10, nonce.map(str::to_owned));
+    for (index, (kind, text)) in events.iter().enumerate() {
+        let data = match *kind {
+            "o" => EventData::Output((*text).to_owned()),
+            _ => EventData::Input((*text).to_owned()),
+        };
+        recognizer.feed(&Event {
+            time: index as f64,
+            data,
+        });
+    }
+    recognizer
+}
+
+fn kinds(recognizer: &CommandRecognizer) -> Vec<&'static str> {
+    recognizer
+        .findings()
+        .iter()
+        .map(|finding| finding.kind.as_str())
+        .collect()
+}
+
+/// Types `line` at the prompt key by key, echoed, then Enter.
+fn typed_line<'a>(line: &'a str, events: &mut Vec<(&'static str, &'a str)>) {
+    for (index, _) in line.char_indices() {
+        let key = &line[index..index + 1];
+        events.push(("i", key));
+        events.push(("o", key));
+    }
+    events.push(("i", "\r"));
+}
+
+#[test]
+fn printed_marks_are_findings_and_never_commands() {
+    let mut events = vec![("o", "# ")];
+    typed_line("printf x", &mut events);
+    events.push((
+        "o",
+        "\r\n\x1b]633;E;systemctl restart app\x07\x1b]633;C\x07\x1b]633;D;0\x07x\r\n# ",
+    ));
+    let recognizer = recognize(None, &events);
+    let commands: Vec<String> = recognizer
+        .commands()
+        .iter()
+        .map(|c| c.text.clone())
+        .collect();
+    assert_eq!(commands, vec!["printf x"]);
+    assert_eq!(recognizer.commands()[0].exit_code, None);
+    assert_eq!(kinds(&recognizer), vec!["forged_mark", "forged_mark"]);
+}
+
+#[test]
+fn an_announcement_that_agrees_gives_the_exact_line_and_its_status() {
+    let mut events = vec![("o", "# ")];
+    typed_line("false", &mut events);
+    events.push((
+        "o",
+        "\r\n\x1b]633;P;ShellPid=7\x07\x1b]633;E;false;n1\x07\x1b]633;C\x07\x1b]633;P;ShellPid=7\x07\x1b]633;D;1;n1\x07# ",
+    ));
+    let recognizer = recognize(Some("n1"), &events);
+    let command = &recognizer.commands()[0];
+    assert_eq!(
+        (command.text.as_str(), command.exit_code, command.source),
+        ("false", Some(1), Recognition::ShellIntegration)
+    );
+    assert!(recognizer.findings().is_empty());
+}
+
+#[test]
+fn a_status_printed_by_the_command_itself_does_not_stand() {
+    let mut events = vec![("o", "# ")];
+    typed_line("./deploy", &mut events);
+    events.push((
+        "o",
+        "\r\n\x1b]633;P;ShellPid=7\x07\x1b]633;E;./deploy\x07\x1b]633;C\x07\
+         \x1b]633;P;ShellPid=7\x07\x1b]633;D;0\x07failed\r\n\
+         \x1b]633;P;ShellPid=7\x07\x1b]633;D;1\x07# ",
+    ));
+    let recognizer = recognize(None, &events);
+    assert_eq!(recognizer.commands()[0].exit_code, Some(1));
+    assert_eq!(kinds(&recognizer), vec!["forged_mark"]);
+}
+
+#[test]
+fn once_the_shell_shows_its_nonce_marks_without_it_are_forged() {
+    let mut events = vec![("o", "# ")];
+    typed_line("false", &mut events);
+    events.push((
+        "o",
+        "\r\n\x1b]633;P;ShellPid=7\x07\x1b]633;E;false;n1\x07\x1b]633;C\x07\
+         \x1b]633;P;ShellPid=7\x07\x1b]633;D;0\x07\x1b]633;P;ShellPid=7\x07\x1b]633;D;0;other\x07\
+         \x1b]633;P;ShellPid=7\x07\x1b]633;D;1;n1\x07# ",
+    ));
+    let recognizer = recognize(Some("n1"), &events);
+    assert_eq!(recognizer.commands()[0].exit_code, Some(1));
+    assert_eq!(kinds(&recognizer), vec!["forged_mark", "forged_mark"]);
+}
+
+#[test]
+fn a_proved_shell_that_announces_another_line_is_a_disagreement() {
+    let mut events = vec![("o", "# ")];
+    typed_line("ls", &mut events);
+    events.push((
+        "o",
+        "\r\n\x1b]633;P;ShellPid=7\x07\x1b]633;E;rm -rf /srv;n1\x07\x1b]633;C\x07# ",
+    ));
+    let recognizer = recognize(Some("n1"), &events);
+    assert_eq!(recognizer.commands()[0].text, "ls");
+    assert_eq!(kinds(&recognizer), vec!["disagreement"]);
+}
+
+#[test]
+fn text_left_on_the_prompt_row_by_output_is_not_part_of_the_line() {
+    // `printf 'PROMPT# ls -la /root/.ssh\r'`, then the prompt drawn over it; the person types
+    // `ls`, with a Left and Right that leave the line to the screen.
+    let events = [
+        ("o", "PROMPT# ls -la /root/.ssh\r# "),
+        ("i", "l"),
+        ("o", "l"),
+        ("i", "s"),
+        ("o", "s"),
+        ("i", "\x1b[D"),
+        ("o", "\x08"),
+        ("i", "\x1b[C"),
+        ("o", "s"),
+        ("i", "\r"),
+        ("o", "\r\n# "),
+    ];
+    let commands: Vec<String> = recognize(None, &events)
+        .commands()
+        .iter()
+        .map(|c| c.text.clone())
+        .collect();
+    assert_eq!(commands, vec!["ls"]);
+}
+
+#[test]
+fn output_switching_to_the_alternate_screen_hides_nothing_typed_after() {
+    let mut events = vec![("o", "root@vm:~# ")];
+    typed_line("printf x", &mut events);
+    events.push(("o", "\r\n\x1b[?1049h\x1b[Hroot@vm:~# "));
+    typed_line("rm -rf /srv", &mut events);
+    events.push(("o", "\r\nroot@vm:~# "));
+    let commands: Vec<String> = recognize(None, &events)
+        .commands()
+        .iter()
+        .map(|c| c.text.clone())
+        .collect();
+    assert_eq!(commands, vec!["printf x", "rm -rf /srv"]);
+}
+
+#[test]
+fn a_printed_prompt_and_command_is_never_a_command() {
+    let events = [
+        ("o", "root@vm:~# "),
+        ("i", "c"),
+        ("o", "c"),
+        ("i", "at log\r"),
+        (
+            "o",
+            "at log\r\nroot@vm:~# rm -rf /srv\r\nroot@vm:~# reboot\r\nroot@vm:~# ",
+        ),
+    ];
+    let commands: Vec<String> = recognize(None, &events)
+        .commands()
+        .iter()
+        .map(|c| c.text.clone())
+        .collect();
+    assert_eq!(commands, vec!["cat log"]);
+}
+
+#[test]
+fn an_unbracketed_paste_runs_line_by_line() {
+    let events = [
+        ("o", "$ "),
+        ("i", "echo p1\recho p2\recho p3\r"),
+        (
+            "o",
+            "echo p1\r\np1\r\n$ echo p2\r\np2\r\n$ echo p3\r\np3\r\n$ ",
+        ),
+    ];
+    let commands: Vec<String> = recognize(None, &events)
+        .commands()
+        .iter()
+        .map(|c| c.text.clone())
+        .collect();
+    assert_eq!(commands, vec!["echo p1", "echo p2", "echo p3"]);
+}

@@ -1,0 +1,71 @@
+//! The line the person typed, rebuilt from their keystrokes alone. The device cannot forge
+//! keystrokes, so a line typed plainly (characters, Backspace, Ctrl-U, Ctrl-W, pastes) is known
+//! exactly without the screen. A line edited with keys whose effect depends on the line editor
+//! (arrows, Tab, history, search, Escape) is read off the screen instead.
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TypedLine {
+    text: String,
+    /// A key whose effect only the line editor knows was pressed.
+    edited: bool,
+}
+
+impl TypedLine {
+    /// The line, if plain typing made it.
+    pub fn text(&self) -> Option<&str> {
+        (!self.edited).then_some(self.text.as_str())
+    }
+
+    pub fn key(&mut self, key: char) {
+        match key {
+            '\x7f' | '\x08' => {
+                self.text.pop();
+            }
+            '\x15' => self.text.clear(),
+            '\x17' => {
+                let kept = self.text.trim_end_matches(' ');
+                let kept = kept.trim_end_matches(|c| c != ' ').len();
+                self.text.truncate(kept);
+            }
+            c if c < ' ' || c == '\u{9b}' => self.edited = true,
+            c => self.text.push(c),
+        }
+    }
+
+    /// Pasted text goes into the line as it stands; its line breaks are Enter keys the line
+    /// editor keeps.
+    pub fn paste(&mut self, text: char) {
+        match text {
+            '\r' | '\n' => self.text.push('\n'),
+            c => self.text.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(keys: &str) -> Option<String> {
+        let mut line = TypedLine::default();
+        keys.chars().for_each(|key| line.key(key));
+        line.text().map(str::to_owned)
+    }
+
+    #[test]
+    fn plain_typing_with_its_mendings_is_known() {
+        assert_eq!(typed("ech\x7fho hi"), Some("echo hi".into()));
+        assert_eq!(typed("rm -rf /\x15ls"), Some("ls".into()));
+        assert_eq!(
+            typed("echo one two \x17three"),
+            Some("echo one three".into())
+        );
+    }
+
+    #[test]
+    fn editor_keys_leave_it_to_the_screen() {
+        assert_eq!(typed("ls\x1b[D"), None);
+        assert_eq!(typed("ech\t"), None);
+        assert_eq!(typed("\x12need"), None);
+    }
+}
