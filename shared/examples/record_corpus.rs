@@ -2,12 +2,14 @@
 //!
 //!     cargo run -p changeaudit-shared --example record_corpus -- shared/tests/corpus
 //!
-//! Each case starts a real bash in a pseudo-terminal (util-linux `script`, 80x24), types its
-//! keystrokes with human-like delays, and records both directions with their timing as asciicast
-//! v2 (`i` and `o` events). The truth of what ran comes from bash itself, never from the
-//! recording: a `PS0` hook writes each command line bash takes into its history as it starts,
-//! and a `PROMPT_COMMAND` hook its exit status, to a side file. Nested shells (`bash`, `su`)
-//! load the same hooks.
+//! Each case starts a real bash or zsh in a pseudo-terminal (util-linux `script`, 80x24), types
+//! its keystrokes with human-like delays, and records both directions with their timing as
+//! asciicast v2 (`i` and `o` events). The truth of what ran comes from the shell itself, never
+//! from the recording: in bash a `PS0` hook writes each command line bash takes into its history
+//! as it starts, and a `PROMPT_COMMAND` hook its exit status; in zsh the `preexec` and `precmd`
+//! hooks do the same; both to a side file. Nested shells (`bash`, `su`) load the same hooks.
+//! zsh runs with Debian's own `/etc/zsh/zshrc` (which switches the terminal to application
+//! cursor keys at each prompt: arrows are then sent as a real terminal sends them there).
 
 // A recording tool: it prints progress, sleeps to type like a person, and stops on any failure.
 #![allow(
@@ -21,7 +23,8 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -44,9 +47,14 @@ enum Step {
     Paste(&'static str),
     /// Waits, e.g. while a long command runs.
     Wait(u64),
+    /// Sent at once as it stands, no bracketed paste (an older client's paste).
+    Raw(&'static str),
+    /// An arrow or Home/End key, sent as the terminal's cursor-key mode has it (`A`-`D`, `H`,
+    /// `F`).
+    Arrow(char),
 }
 
-use Step::{Enter, Key, Paste, Type, Wait};
+use Step::{Arrow, Enter, Key, Paste, Raw, Type, Wait};
 
 const UP: &str = "\x1b[A";
 const LEFT: &str = "\x1b[D";
@@ -64,14 +72,29 @@ const CTRL_R: &str = "\x12";
 const CTRL_U: &str = "\x15";
 const CTRL_W: &str = "\x17";
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shell {
+    Bash,
+    Zsh,
+}
+
 #[derive(Clone)]
 struct Case {
     name: &'static str,
     description: &'static str,
+    shell: Shell,
     /// Whether the shell sources contrib/shell-integration/changeaudit.sh.
     integration: bool,
-    /// The prompt, as bash's PS1.
+    /// Whether the shell is handed a nonce for its marks, as the broker does.
+    nonce: bool,
+    /// The case plays a person who prints what could pass for commands or marks.
+    hostile: bool,
+    /// The output holds marks that the input does not bear out.
+    forged: bool,
+    /// The prompt, as bash's PS1 (zsh cases set theirs in `setup`).
     prompt: &'static str,
+    /// More start-up lines, after the prompt.
+    setup: &'static str,
     steps: Vec<Step>,
 }
 
@@ -82,8 +105,13 @@ fn case(name: &'static str, description: &'static str, steps: Vec<Step>) -> Case
     Case {
         name,
         description,
+        shell: Shell::Bash,
         integration: false,
+        nonce: false,
+        hostile: false,
+        forged: false,
         prompt: PLAIN_PROMPT,
+        setup: "",
         steps,
     }
 }
@@ -92,6 +120,33 @@ fn with_integration(mut case: Case, name: &'static str) -> Case {
     case.name = name;
     case.integration = true;
     case
+}
+
+fn with_nonce(mut case: Case, name: &'static str) -> Case {
+    case.name = name;
+    case.integration = true;
+    case.nonce = true;
+    case
+}
+
+fn hostile(name: &'static str, description: &'static str, steps: Vec<Step>) -> Case {
+    Case {
+        hostile: true,
+        ..case(name, description, steps)
+    }
+}
+
+fn zsh(
+    name: &'static str,
+    description: &'static str,
+    setup: &'static str,
+    steps: Vec<Step>,
+) -> Case {
+    Case {
+        shell: Shell::Zsh,
+        setup,
+        ..case(name, description, steps)
+    }
 }
 
 fn cases() -> Vec<Case> {
@@ -185,8 +240,11 @@ fn cases() -> Vec<Case> {
             Enter,
         ],
     );
-    vec![
+    let mut all = vec![
         with_integration(plain.clone(), "plain_integration"),
+        with_nonce(plain.clone(), "plain_nonce"),
+        with_nonce(nested.clone(), "nested_shell_nonce"),
+        with_nonce(paste.clone(), "bracketed_paste_nonce"),
         plain,
         case(
             "backspace",
@@ -462,6 +520,452 @@ fn cases() -> Vec<Case> {
                 Enter,
             ],
         ),
+    ];
+    all.extend(ordinary_cases());
+    all.extend(hostile_cases());
+    all.extend(zsh_cases());
+    all
+}
+
+const CTRL_V: &str = "\x16";
+const CTRL_X: &str = "\x18";
+const CTRL_Z: &str = "\x1a";
+
+/// The ordinary cases a screen reader gets wrong: what bash prints of history expansion, lines
+/// typed ahead, pastes without brackets, job control, edit-and-execute, wide characters at the
+/// wrap and characters inserted literally.
+fn ordinary_cases() -> Vec<Case> {
+    vec![
+        case(
+            "history_expansion",
+            "!!, !$ and !prefix run as bash expands them; an unknown event runs nothing",
+            vec![
+                Type("echo one"),
+                Enter,
+                Type("echo !!"),
+                Enter,
+                Type("cat /etc/hostname"),
+                Enter,
+                Type("ls -d !$"),
+                Enter,
+                Type("!ec"),
+                Enter,
+                Type("!nonexistent-event"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        case(
+            "type_ahead",
+            "a line typed while a command runs runs after it",
+            vec![
+                Type("sleep 2"),
+                Enter,
+                Wait(300),
+                Type("echo typed-ahead"),
+                Enter,
+                Wait(2500),
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        case(
+            "unbracketed_paste",
+            "a paste without bracketed-paste marks runs line by line",
+            vec![
+                Raw("echo p1\recho p2\recho p3\r"),
+                Wait(800),
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        case(
+            "job_control",
+            "Ctrl-Z stops a job; jobs, fg after it",
+            vec![
+                Type("sleep 30"),
+                Enter,
+                Wait(500),
+                Key(CTRL_Z),
+                Wait(400),
+                Type("jobs"),
+                Enter,
+                Type("kill %1"),
+                Enter,
+                Wait(300),
+                Type("echo after"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        Case {
+            setup: "export EDITOR=vi VISUAL=vi\n",
+            ..case(
+                "edit_and_execute",
+                "Ctrl-X Ctrl-E edits the line in vi; bash runs what was saved",
+                vec![
+                    Type("echo bef"),
+                    Key(CTRL_X),
+                    Key("\x05"),
+                    Wait(700),
+                    Key("A"),
+                    Type("ore-editing"),
+                    Key(ESC),
+                    Type(":wq"),
+                    Key("\r"),
+                    Wait(700),
+                    Type("exit"),
+                    Enter,
+                ],
+            )
+        },
+        case(
+            "wide_chars_at_wrap",
+            "a long line of wide characters, edited, wraps where a wide character does not fit",
+            vec![
+                Type(
+                    "echo 日本語のテキスト日本語のテキスト日本語のテキスト日本語のテキスト日本語のテキスト",
+                ),
+                Arrow('D'),
+                Arrow('C'),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        case(
+            "literal_control_character",
+            "Ctrl-V inserts the next key as it is",
+            vec![
+                Type("echo a"),
+                Key(CTRL_V),
+                Key(CTRL_A),
+                Type("b | od -c"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+    ]
+}
+
+/// A person who prints what could pass for commands, prompts or marks, or hides their typing.
+fn hostile_cases() -> Vec<Case> {
+    let forged_marks = Case {
+        forged: true,
+        ..hostile(
+            "forged_marks",
+            "printed shell-integration marks announce commands that never ran",
+            vec![
+                Type("echo planned"),
+                Enter,
+                Type(
+                    r"printf '\033]633;E;systemctl restart app\007\033]633;C\007\033]633;D;0\007'",
+                ),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        )
+    };
+    let cat_marks = Case {
+        forged: true,
+        ..hostile(
+            "cat_of_marks",
+            "a log holding marks and prompts, shown with cat",
+            vec![
+                Type(
+                    r"printf '\033]633;P;ShellPid=1\007\033]633;E;rm -rf /srv\007\033]633;C\007\033]633;P;ShellPid=1\007\033]633;D;0\007root@vm:~# reboot\n' > /tmp/corpus-marks.log",
+                ),
+                Enter,
+                Type("cat /tmp/corpus-marks.log"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        )
+    };
+    let status = Case {
+        forged: true,
+        ..hostile(
+            "printed_status",
+            "a status printed after a failing command does not make it succeed",
+            vec![
+                Type("false"),
+                Enter,
+                Type(r"printf '\033]633;P;ShellPid=%s\007\033]633;D;0\007' $$"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        )
+    };
+    vec![
+        forged_marks.clone(),
+        with_integration(forged_marks.clone(), "forged_marks_integration"),
+        with_nonce(forged_marks, "forged_marks_nonce"),
+        cat_marks.clone(),
+        with_nonce(cat_marks, "cat_of_marks_nonce"),
+        with_integration(status.clone(), "printed_status_integration"),
+        with_nonce(status, "printed_status_nonce"),
+        hostile(
+            "text_on_the_prompt_row",
+            "text left on the prompt row by output is not part of the line typed",
+            vec![
+                Type(r"printf 'root@vm:/tmp$ ls -la /root/.ssh\r'"),
+                Enter,
+                Type("ls"),
+                Arrow('D'),
+                Arrow('C'),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        hostile(
+            "alternate_screen_by_output",
+            "output switching to the alternate screen and clearing it hides nothing typed after",
+            vec![
+                Type(r"printf '\033[?1049h\033[2J\033[H'"),
+                Enter,
+                Type("id -un"),
+                Enter,
+                Type("echo still-seen"),
+                Arrow('D'),
+                Arrow('C'),
+                Enter,
+                Type(r"printf '\033[2J'"),
+                Enter,
+                Type("uname -s"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        hostile(
+            "printed_prompt_and_command",
+            "echo and cat of lines that look like a prompt and a command",
+            vec![
+                Type("echo 'root@vm:/tmp$ rm -rf /srv'"),
+                Enter,
+                Type(r"printf 'root@vm:/tmp$ reboot\nroot@vm:/tmp$ '"),
+                Enter,
+                Type("echo real"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        hostile(
+            "concealed_typing",
+            "typing made invisible with the conceal attribute is still read",
+            vec![
+                Type(r"printf '\033[8m'"),
+                Enter,
+                Type("echo hidden"),
+                Enter,
+                Type(r"printf '\033[0m'"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        hostile(
+            "background_overwrite",
+            "a background job draws over the line being typed",
+            vec![
+                Type(r"(sleep 1; printf '\r\033[Kroot@vm:/tmp$ echo decoy') &"),
+                Enter,
+                Type("echo rea"),
+                Wait(1500),
+                Type("l-one"),
+                Enter,
+                Wait(300),
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        hostile(
+            "benign_bypasses",
+            "lines that run listed programs in harmful ways",
+            vec![
+                Type("ls $(echo /tmp)"),
+                Enter,
+                Type("ls `echo /tmp`"),
+                Enter,
+                Type("ls > /dev/null"),
+                Enter,
+                Type("LD_PRELOAD= ls"),
+                Enter,
+                Type("history -c"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+    ]
+}
+
+/// Debian's default zsh, and one set up as people set it up: a right prompt, a two-line
+/// prompt, continuation prompts, `histverify`, multi-line pastes and completion.
+fn zsh_cases() -> Vec<Case> {
+    const CUSTOM: &str = "PROMPT=$'%n@%m %~\\n%# '\nRPROMPT='[%?] %T'\nsetopt histverify\n";
+    let plain = zsh(
+        "zsh_plain",
+        "Debian's default zshrc: commands, one failing, history recalled with Up",
+        "",
+        vec![
+            Type("echo hello"),
+            Enter,
+            Type("ls /nonexistent"),
+            Enter,
+            Arrow('A'),
+            Arrow('A'),
+            Enter,
+            Type("uname -s"),
+            Enter,
+            Type("exit"),
+            Enter,
+        ],
+    );
+    vec![
+        with_integration(plain.clone(), "zsh_plain_integration"),
+        with_nonce(plain.clone(), "zsh_plain_nonce"),
+        plain,
+        zsh(
+            "zsh_continuation",
+            "for> and heredoc> continuation prompts, and a quote left open",
+            "",
+            vec![
+                Type("for i in 1 2; do"),
+                Enter,
+                Type("echo $i"),
+                Enter,
+                Type("done"),
+                Enter,
+                Type("cat <<EOF"),
+                Enter,
+                Type("body"),
+                Enter,
+                Type("EOF"),
+                Enter,
+                Type("echo 'a"),
+                Enter,
+                Type("b'"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        zsh(
+            "zsh_right_prompt",
+            "a right prompt and a two-line prompt, with edits and a wrapped line",
+            CUSTOM,
+            vec![
+                Type("echo right"),
+                Enter,
+                Type("echo edited"),
+                Arrow('D'),
+                Arrow('D'),
+                Key(BACKSPACE),
+                Type("I"),
+                Arrow('F'),
+                Enter,
+                Type(
+                    "echo 0123456789 abcdefghij 0123456789 abcdefghij 0123456789 abcdefghij 0123456789",
+                ),
+                Enter,
+                Type("false"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        zsh(
+            "zsh_histverify",
+            "with histverify, Enter on !! shows the expansion and runs nothing; the next Enter runs it",
+            CUSTOM,
+            vec![
+                Type("echo one"),
+                Enter,
+                Type("!!"),
+                Enter,
+                Wait(300),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        zsh(
+            "zsh_paste",
+            "a multi-line paste is one history entry in zsh",
+            "",
+            vec![
+                Paste("echo p1\necho p2"),
+                Wait(300),
+                Enter,
+                Wait(300),
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        zsh(
+            "zsh_completion",
+            "Tab completes a command and a directory; the suffix goes where zsh takes it away",
+            "autoload -Uz compinit && compinit -u\n",
+            vec![
+                Type("mkdir -p /tmp/corpus-zsh-dir"),
+                Enter,
+                Type("ech"),
+                Key(TAB),
+                Type("done"),
+                Enter,
+                Type("ls -d /tmp/corpus-zsh-d"),
+                Key(TAB),
+                Enter,
+                Type("printf 'no newline'"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        zsh(
+            "zsh_ctrl_c_and_search",
+            "Ctrl-C cancels a line; Ctrl-R finds an earlier one",
+            "",
+            vec![
+                Type("echo needle"),
+                Enter,
+                Type("rm -rf /nothing"),
+                Key(CTRL_C),
+                Key(CTRL_R),
+                Type("need"),
+                Enter,
+                Wait(200),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        Case {
+            forged: true,
+            ..Case {
+                hostile: true,
+                ..zsh(
+                    "zsh_forged_marks",
+                    "printed marks in zsh",
+                    "",
+                    vec![
+                        Type(r"printf '\033]633;E;reboot\007\033]633;D;0\007'"),
+                        Enter,
+                        Type("exit"),
+                        Enter,
+                    ],
+                )
+            }
+        },
     ]
 }
 
@@ -499,12 +1003,57 @@ PS0='$(__truth_start)'
 PROMPT_COMMAND='__truth_end'
 "#;
 
+/// zsh's own account: `preexec` gets the line as it will run, `precmd` its status. Both give
+/// the status back, so that hooks after them see it too.
+const ZSH_TRUTH_HOOK: &str = r#"
+HISTFILE=/dev/null
+HISTSIZE=10000
+__truth_start() {
+    local code=$?
+    printf 'start\t%s\t%s\n' "$$" "$(printf '%s' "$1" | base64 -w0)" >> "$CORPUS_TRUTH"
+    return $code
+}
+__truth_end() {
+    local code=$?
+    printf 'end\t%s\t%s\n' "$$" "$code" >> "$CORPUS_TRUTH"
+    return $code
+}
+autoload -Uz add-zsh-hook
+add-zsh-hook preexec __truth_start
+add-zsh-hook precmd __truth_end
+"#;
+
 fn write_rc(home: &Path, case: &Case, integration_script: &Path) {
-    let mut rc = format!("PS1='{}'\n{TRUTH_HOOK}", case.prompt);
-    if case.integration {
-        rc.push_str(&format!(". {}\n", integration_script.display()));
+    let integration = if case.integration {
+        format!(". {}\n", integration_script.display())
+    } else {
+        String::new()
+    };
+    match case.shell {
+        Shell::Bash => {
+            let rc = format!(
+                "PS1='{}'\n{}{TRUTH_HOOK}{integration}",
+                case.prompt, case.setup
+            );
+            std::fs::write(home.join(".bashrc"), rc).unwrap();
+        }
+        Shell::Zsh => {
+            // Debian's /etc/zsh/zshrc runs first, as on any Debian device.
+            let rc = format!("{}{ZSH_TRUTH_HOOK}{integration}", case.setup);
+            std::fs::write(home.join(".zshrc"), rc).unwrap();
+        }
     }
-    std::fs::write(home.join(".bashrc"), rc).unwrap();
+}
+
+/// The nonce a case's shell is handed: fixed per case, so recordings are reproducible.
+fn nonce_of(case: &Case) -> String {
+    let sum: u64 = case
+        .name
+        .bytes()
+        .fold(1_469_598_103_934_665_603, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(1_099_511_628_211)
+        });
+    format!("{sum:016x}")
 }
 
 /// The commands bash ran, in the order they started, each with the status it ended with.
@@ -550,15 +1099,25 @@ fn record(case: &Case, out_dir: &Path, integration_script: &Path) {
         .status()
         .unwrap();
 
-    let shell = format!("stty cols {COLS} rows {ROWS}; cd /tmp; exec bash -i");
-    let mut child = Command::new("script")
+    let program = match case.shell {
+        Shell::Bash => "bash",
+        Shell::Zsh => "zsh",
+    };
+    let shell = format!("stty cols {COLS} rows {ROWS}; cd /tmp; exec {program} -i");
+    let mut command = Command::new("script");
+    command
         .args(["--quiet", "--flush", "--command", &shell, "/dev/null"])
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("HOME", home.path())
+        .env("ZDOTDIR", home.path())
         .env("TERM", "xterm-256color")
         .env("LANG", "C.UTF-8")
-        .env("CORPUS_TRUTH", &truth)
+        .env("CORPUS_TRUTH", &truth);
+    if case.nonce {
+        command.env("CHANGEAUDIT_NONCE", nonce_of(case));
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -569,12 +1128,25 @@ fn record(case: &Case, out_dir: &Path, integration_script: &Path) {
 
     let started = Instant::now();
     let (sender, receiver) = mpsc::channel::<(Duration, Vec<u8>)>();
+    // The terminal's cursor-key mode, as the shell last set it: arrows are sent in it.
+    let application_keys = Arc::new(AtomicBool::new(false));
+    let keys_mode = application_keys.clone();
     let reader = std::thread::spawn(move || {
         let mut buffer = [0u8; 4096];
         loop {
             match stdout.read(&mut buffer) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    let chunk = &buffer[..n];
+                    let last =
+                        |needle: &[u8]| chunk.windows(needle.len()).rposition(|w| w == needle);
+                    match (last(b"\x1b[?1h"), last(b"\x1b[?1l")) {
+                        (Some(on), off) if off.is_none_or(|off| off < on) => {
+                            keys_mode.store(true, Ordering::SeqCst);
+                        }
+                        (_, Some(_)) => keys_mode.store(false, Ordering::SeqCst),
+                        _ => {}
+                    }
                     if sender
                         .send((started.elapsed(), buffer[..n].to_vec()))
                         .is_err()
@@ -618,6 +1190,19 @@ fn record(case: &Case, out_dir: &Path, integration_script: &Path) {
                 std::thread::sleep(Duration::from_millis(300));
             }
             Wait(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+            Raw(text) => {
+                send(text, &mut stdin);
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            Arrow(key) => {
+                let introducer = if application_keys.load(Ordering::SeqCst) {
+                    "\x1bO"
+                } else {
+                    "\x1b["
+                };
+                send(&format!("{introducer}{key}"), &mut stdin);
+                std::thread::sleep(Duration::from_millis(random.between(120, 250)));
+            }
         }
     }
     drop(stdin);
@@ -643,13 +1228,21 @@ fn record(case: &Case, out_dir: &Path, integration_script: &Path) {
     let mut header = Header::new(COLS, ROWS);
     header.title = Some(case.description.to_owned());
     header.env.insert("TERM".into(), "xterm-256color".into());
-    header.env.insert("SHELL".into(), "/bin/bash".into());
+    header.env.insert("SHELL".into(), format!("/bin/{program}"));
+    if case.nonce {
+        header
+            .env
+            .insert("CHANGEAUDIT_NONCE".into(), nonce_of(case));
+    }
     let cast = Cast { header, events };
     std::fs::write(out_dir.join(format!("{}.cast", case.name)), cast.to_text()).unwrap();
 
     let commands = read_truth(&truth);
     let expected = serde_json::json!({
         "description": case.description,
+        "shell": program,
+        "hostile": case.hostile,
+        "forged": case.forged,
         "shell_integration": case.integration,
         "commands": commands
             .iter()

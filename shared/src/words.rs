@@ -20,6 +20,14 @@ pub enum Unfinished {
     HereDocument {
         delimiter: String,
     },
+    /// A compound command (`if`, `for`, `while`, `case`, `{`) whose closing word has not come.
+    Compound {
+        closer: String,
+    },
+    /// The line ends with an operator that needs a command after it (`|`, `&&`, `||`).
+    Operator {
+        operator: String,
+    },
 }
 
 impl fmt::Display for Unfinished {
@@ -32,6 +40,15 @@ impl fmt::Display for Unfinished {
             }
             Unfinished::HereDocument { delimiter } => {
                 write!(f, "here-document without its closing `{delimiter}` line")
+            }
+            Unfinished::Compound { closer } => {
+                write!(f, "compound command without its closing `{closer}`")
+            }
+            Unfinished::Operator { operator } => {
+                write!(
+                    f,
+                    "the last line ends with `{operator}` and no command follows"
+                )
             }
         }
     }
@@ -159,7 +176,54 @@ impl Scanner {
 
     fn run(mut self) -> Result<Words, Unfinished> {
         self.scan()?;
+        self.end_word();
+        self.check_complete()?;
         Ok(self.finish())
+    }
+
+    /// Whether the shell would take the line as it stands: every compound command closed, and
+    /// no operator left waiting for its command.
+    fn check_complete(&self) -> Result<(), Unfinished> {
+        let words = &self.words;
+        let operator = &self.shape.operator;
+        let mut open: Vec<&'static str> = Vec::new();
+        let mut command_position = true;
+        for (word, &is_operator) in words.iter().zip(operator) {
+            if is_operator {
+                command_position = !word.starts_with(['<', '>']) && !word.ends_with(['<', '>']);
+                continue;
+            }
+            if !command_position {
+                continue;
+            }
+            match word.as_str() {
+                "if" => open.push("fi"),
+                "for" | "while" | "until" | "select" => open.push("done"),
+                "case" => open.push("esac"),
+                "{" => open.push("}"),
+                "fi" | "done" | "esac" | "}" if open.last() == Some(&word.as_str()) => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            command_position = matches!(
+                word.as_str(),
+                "if" | "then" | "else" | "elif" | "do" | "while" | "until" | "{" | "!" | "time"
+            );
+        }
+        if let Some(closer) = open.last() {
+            return Err(Unfinished::Compound {
+                closer: (*closer).to_owned(),
+            });
+        }
+        match (words.last(), operator.last()) {
+            (Some(last), Some(true)) if matches!(last.as_str(), "|" | "&&" | "||" | "|&") => {
+                Err(Unfinished::Operator {
+                    operator: last.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     fn finish(mut self) -> Words {
@@ -334,8 +398,16 @@ impl Scanner {
     }
 
     fn push_operator(&mut self, op: &str) {
-        // Runs of newlines and `;` separate commands once; the shell reads them alike.
-        if op == ";" && (self.words.is_empty() || self.words.last().is_some_and(|w| w == ";")) {
+        // Runs of newlines and `;` separate commands once; the shell reads them alike. A line
+        // break after a word that opens a body or an operator that needs more separates nothing
+        // (`do` then a newline reads as `do` then the command).
+        let opens = |word: &String| {
+            matches!(
+                word.as_str(),
+                ";" | "|" | "&&" | "||" | "|&" | "(" | "do" | "then" | "else" | "{"
+            )
+        };
+        if op == ";" && (self.words.is_empty() || self.words.last().is_some_and(opens)) {
             return;
         }
         self.push_word(op.to_owned(), true);
@@ -497,6 +569,31 @@ mod tests {
             })
         );
         assert_eq!(Words::parse_lenient("echo 'abc").0, vec!["echo", "abc"]);
+    }
+
+    #[test]
+    fn compound_commands_and_trailing_operators_wait_for_their_end() {
+        assert_eq!(
+            Words::parse("for i in 1 2; do"),
+            Err(Unfinished::Compound {
+                closer: "done".into()
+            })
+        );
+        assert!(Words::parse("if true; then echo a; fi").is_ok());
+        assert!(Words::parse("while true\ndo\necho $i\ndone").is_ok());
+        assert!(Words::parse("echo for if while done").is_ok());
+        assert!(Words::parse("{ echo a").is_err());
+        assert!(Words::parse("case $x in a) echo a;; esac").is_ok());
+        assert_eq!(
+            Words::parse("ls |"),
+            Err(Unfinished::Operator {
+                operator: "|".into()
+            })
+        );
+        assert_eq!(
+            words("for i in 1 2; do\necho $i\ndone"),
+            words("for i in 1 2; do echo $i; done")
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! (see `corroboration`).
 
 mod corroboration;
+mod history;
 pub mod screen;
 mod typed;
 
@@ -20,6 +21,7 @@ use crate::shell_marks::MarkScanner;
 use crate::words::Words;
 
 use corroboration::{Corroboration, Effect};
+use history::Expansion;
 use screen::{Screen, Stamp};
 use typed::TypedLine;
 
@@ -29,6 +31,11 @@ const PASTE_END: &str = "\x1b[201~";
 const PASTE_MODE_OFF: &[u8] = b"\x1b[?2004l";
 /// The prompts remembered as the shell's own, newest last.
 const KNOWN_PROMPTS: usize = 8;
+/// Lines typed ahead while a command runs, waiting for the shell to take them.
+const TYPED_AHEAD: usize = 16;
+/// zsh's marks in its output: turning bracketed paste off before it moves past the line, and
+/// the end of the partial-line marker it draws before each prompt.
+const ZSH_SIGNS: [&str; 2] = ["\x1b[?2004l\r\r\n", " \r \r"];
 
 /// The prompt a command line is being typed after: its text and how many columns it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +55,15 @@ struct OpenLine {
     alternate: bool,
 }
 
+/// A line whose history designators the shell expands before it runs it.
+#[derive(Debug, Clone)]
+struct Expanding {
+    at: f64,
+    typed: String,
+    /// What the commands recognised so far make of it.
+    computed: Expansion,
+}
+
 /// Enter was pressed; the line is read once the shell has taken it.
 #[derive(Debug, Clone)]
 struct Acceptance {
@@ -56,15 +72,6 @@ struct Acceptance {
     /// The line editor runs with bracketed paste on: it has taken the line (a buffer that may
     /// hold several lines) when it turns the mode off. Otherwise, when it echoes a newline.
     until_paste_mode_off: bool,
-}
-
-/// Where the line being read ends on the screen.
-#[derive(Debug, Clone, Copy)]
-enum LineEnd {
-    /// On the cursor's row, or further on if that row wraps.
-    AtCursor,
-    /// On the row above the cursor: the editor has moved past the line.
-    AboveCursor,
 }
 
 pub struct CommandRecognizer {
@@ -79,12 +86,21 @@ pub struct CommandRecognizer {
     unfinished: Option<String>,
     /// Inside a bracketed paste, Enter is text, not acceptance.
     in_paste: bool,
+    /// The shell is zsh: a paste of several lines is one command, and it does not print what
+    /// history expansion made of a line.
+    zsh: bool,
+    /// A line with history designators, accepted, waiting for bash to print its expansion.
+    expanding: Option<Expanding>,
+    /// Lines typed while something else had the terminal, which the shell may read later.
+    typed_ahead: std::collections::VecDeque<String>,
     /// Prompts after which the shell ran a command: the shell's own, wherever they show again.
     known_prompts: Vec<String>,
     commands: Vec<ExecutedCommand>,
     findings: Vec<Finding>,
     /// Counts what may have changed `commands()` or `findings()`.
     revision: u64,
+    /// When the event being fed happened.
+    last_time: f64,
 }
 
 impl CommandRecognizer {
@@ -103,10 +119,14 @@ impl CommandRecognizer {
             accepting: None,
             unfinished: None,
             in_paste: false,
+            zsh: false,
+            expanding: None,
+            typed_ahead: std::collections::VecDeque::new(),
             known_prompts: Vec::new(),
             commands: Vec::new(),
             findings: Vec::new(),
             revision: 0,
+            last_time: 0.0,
         }
     }
 
@@ -116,6 +136,7 @@ impl CommandRecognizer {
     }
 
     pub fn feed(&mut self, event: &Event) {
+        self.last_time = event.time;
         match &event.data {
             EventData::Output(text) => self.output(event.time, text),
             EventData::Input(text) => self.input(event.time, text),
@@ -136,6 +157,9 @@ impl CommandRecognizer {
     }
 
     fn output(&mut self, time: f64, text: &str) {
+        if !self.zsh && ZSH_SIGNS.iter().any(|sign| text.contains(sign)) {
+            self.zsh = true;
+        }
         let mut done = 0;
         for found in self.marks.push(text.as_bytes()) {
             // Marks end in BEL or `\`: always at a character boundary.
@@ -153,25 +177,87 @@ impl CommandRecognizer {
         }
     }
 
-    /// Draws output, taking an accepted line when the shell moves past it.
+    /// Draws output, taking an accepted line when the shell moves past it, and reading the
+    /// lines the shell prints whole: what bash made of a history expansion, and a line typed
+    /// ahead, drawn after the prompt once the shell reads it.
     fn draw(&mut self, text: &str) {
         let mut rest = text;
-        if let Some(acceptance) = &self.accepting {
-            let (marker, end): (&[u8], LineEnd) = if acceptance.until_paste_mode_off {
-                (PASTE_MODE_OFF, LineEnd::AboveCursor)
-            } else {
-                (b"\n", LineEnd::AtCursor)
-            };
-            if let Some(position) = find(rest.as_bytes(), marker) {
+        loop {
+            if let Some(acceptance) = &self.accepting {
+                // bash moves past the line before turning the mode off, zsh after: the line is
+                // read down to the cursor's row either way, a row below it holding nothing
+                // drawn since.
+                let marker: &[u8] = if acceptance.until_paste_mode_off {
+                    PASTE_MODE_OFF
+                } else {
+                    b"\n"
+                };
+                let Some(position) = find(rest.as_bytes(), marker) else {
+                    break;
+                };
                 let (before, after) = rest.split_at(position);
                 self.screen.process(before);
                 rest = after;
                 if let Some(acceptance) = self.accepting.take() {
-                    self.accept(acceptance, end);
+                    self.accept(acceptance);
                 }
+            } else if self.expanding.is_some() || !self.typed_ahead.is_empty() {
+                let Some(position) = rest.find('\n') else {
+                    break;
+                };
+                let (before, after) = rest.split_at(position);
+                self.screen.process(before);
+                let (row, _) = self.screen.cursor();
+                let printed = self.screen.row_text(row, 0, 0);
+                self.screen.process("\n");
+                rest = &after[1..];
+                match self.expanding.take() {
+                    Some(expanding) => self.expanded(expanding, &printed),
+                    None => self.read_ahead(&printed),
+                }
+            } else {
+                break;
             }
         }
         self.screen.process(rest);
+    }
+
+    /// bash printed `printed` after a line with history designators: the line it runs, if it
+    /// has the typed line's shape; otherwise what the commands so far make of it.
+    fn expanded(&mut self, expanding: Expanding, printed: &str) {
+        let Expanding {
+            at,
+            typed,
+            computed,
+        } = expanding;
+        if printed.contains("event not found") {
+            return;
+        }
+        let line = if history::fits(&typed, printed) {
+            printed.to_owned()
+        } else {
+            match computed {
+                Expansion::Line(line) => line,
+                Expansion::Unknown => typed,
+            }
+        };
+        self.push_commands(at, vec![line]);
+    }
+
+    /// A line typed ahead is run when the shell shows it after one of its prompts.
+    fn read_ahead(&mut self, printed: &str) {
+        let Some(next) = self.typed_ahead.front() else {
+            return;
+        };
+        let shown = self.known_prompts.iter().any(|prompt| {
+            printed
+                .strip_prefix(prompt.as_str())
+                .is_some_and(|rest| rest.trim() == next.trim())
+        });
+        if shown && let Some(line) = self.typed_ahead.pop_front() {
+            let at = self.last_time;
+            self.push_commands(at, vec![line]);
+        }
     }
 
     fn apply(&mut self, effect: Effect) {
@@ -212,10 +298,22 @@ impl CommandRecognizer {
                 break;
             };
             rest = &rest[key.len_utf8()..];
+            if let Some(expanding) = self.expanding.take() {
+                // No line printed: the shell expanded it without saying (zsh does).
+                self.expanded(expanding, "");
+            }
             if let Some(acceptance) = self.accepting.take() {
-                // A key before the shell moved past the last line: that line was read with
-                // echo off (a password), or typed ahead. Read it as the screen is now.
-                self.accept(acceptance, LineEnd::AtCursor);
+                if self.kept_by_the_editor(&acceptance) {
+                    // It showed the expansion for the person to check (`histverify`): the line
+                    // goes on being edited.
+                    let mut line = acceptance.line;
+                    line.typed.mark_edited();
+                    self.line = Some(line);
+                } else {
+                    // A key before the shell moved past the last line: that line was read with
+                    // echo off (a password), or typed ahead. Read it as the screen is now.
+                    self.accept(acceptance);
+                }
             }
             self.key(time, key);
         }
@@ -242,8 +340,9 @@ impl CommandRecognizer {
                     });
                 }
             }
-            '\x03' => {
-                // Ctrl-C: the line, and any unfinished command, are abandoned.
+            // Ctrl-C: the line, and any unfinished command, are abandoned. Ctrl-Z and Ctrl-\
+            // stop or quit what runs: what comes next is typed at the shell's next prompt.
+            '\x03' | '\x1a' | '\x1c' if !self.quoting() => {
                 self.line = None;
                 self.unfinished = None;
             }
@@ -258,6 +357,23 @@ impl CommandRecognizer {
                 }
             }
         }
+    }
+
+    /// Whether the line editor kept an accepted line instead of handing it over: it still has
+    /// bracketed paste on, and the line had history designators to show expanded.
+    fn kept_by_the_editor(&self, acceptance: &Acceptance) -> bool {
+        acceptance.until_paste_mode_off
+            && self.screen.bracketed_paste()
+            && acceptance
+                .line
+                .typed
+                .raw()
+                .is_some_and(|typed| Words::shape(typed).history)
+    }
+
+    /// The last key was Ctrl-V: the next one is text.
+    fn quoting(&self) -> bool {
+        self.line.as_ref().is_some_and(|line| line.typed.quoting())
     }
 
     /// A key reached the line editor: the first one of a line marks where the prompt ends.
@@ -285,16 +401,27 @@ impl CommandRecognizer {
     }
 
     /// The shell took the line: read it and record what it runs.
-    fn accept(&mut self, acceptance: Acceptance, end: LineEnd) {
+    fn accept(&mut self, acceptance: Acceptance) {
         let Acceptance { at, line, .. } = acceptance;
         let continuing = self.unfinished.is_some();
         if !continuing && !self.is_shell_prompt(&line.prompt) {
-            // A program's own prompt (`Password:`, `Continue?`): what it reads is no command.
+            // A program's own prompt (`Password:`, `Continue?`): what it reads is no command,
+            // unless the shell reads it later, typed ahead while a command ran.
+            if let Some(typed) = line.typed.text().filter(|typed| !typed.trim().is_empty())
+                && !self.screen.alternate_screen()
+            {
+                if self.typed_ahead.len() == TYPED_AHEAD {
+                    self.typed_ahead.pop_front();
+                }
+                self.typed_ahead.push_back(typed.to_owned());
+            }
             return;
         }
+        // At the shell's own prompt, the shell has read what was typed ahead.
+        self.typed_ahead.clear();
         let text = match line.typed.text() {
             Some(typed) => typed.to_owned(),
-            None => match self.line_after(&line, end) {
+            None => match self.line_after(&line) {
                 Some(text) => text,
                 None => return,
             },
@@ -302,8 +429,14 @@ impl CommandRecognizer {
         if !continuing && !self.screen.alternate_screen() {
             self.remember_prompt(&line.prompt);
         }
-        let mut accepted = Vec::new();
-        for part in text.split('\n') {
+        // zsh takes a buffer of several lines (a paste) as one command; bash line by line.
+        let parts: Vec<&str> = if self.zsh {
+            vec![text.as_str()]
+        } else {
+            text.split('\n').collect()
+        };
+        let mut complete = Vec::new();
+        for part in parts {
             let candidate = match self.unfinished.take() {
                 Some(start) => join_continued(start, part),
                 None => part.to_owned(),
@@ -311,17 +444,47 @@ impl CommandRecognizer {
             match Words::parse(&candidate) {
                 Err(_) => self.unfinished = Some(candidate),
                 Ok(words) if words.is_empty() => {}
-                Ok(words) => {
-                    self.revision += 1;
-                    accepted.push((self.commands.len(), words));
-                    self.commands.push(ExecutedCommand {
-                        text: candidate,
-                        offset: at,
-                        exit_code: None,
-                        source: Recognition::Screen,
-                    });
+                Ok(_) => complete.push(candidate),
+            }
+        }
+        match complete.as_slice() {
+            [single] if Words::shape(single).history => {
+                let history: Vec<String> = self
+                    .commands
+                    .iter()
+                    .map(|command| command.text.clone())
+                    .collect();
+                let expanding = Expanding {
+                    at,
+                    typed: single.clone(),
+                    computed: history::expand(single, &history),
+                };
+                if self.zsh {
+                    self.expanded(expanding, "");
+                } else {
+                    self.expanding = Some(expanding);
                 }
             }
+            _ => self.push_commands(at, complete),
+        }
+    }
+
+    /// Records commands the shell runs from one accepted line.
+    fn push_commands(&mut self, at: f64, lines: Vec<String>) {
+        let mut accepted = Vec::new();
+        for text in lines {
+            let words = Words::parse_lenient(&text);
+            if words.is_empty() {
+                continue;
+            }
+            self.revision += 1;
+            accepted.push((self.commands.len(), words));
+            self.commands.push(ExecutedCommand {
+                text,
+                offset: at,
+                exit_code: None,
+                source: Recognition::Screen,
+            });
         }
         if !accepted.is_empty() {
             self.corroboration.accepted(accepted);
@@ -342,21 +505,17 @@ impl CommandRecognizer {
     /// The text after the line's prompt on the screen, drawn since the line began: from the
     /// last row that starts with the prompt to where the line ends. Soft-wrapped rows join
     /// without a break; other rows are lines of their own (a paste of several lines).
-    fn line_after(&self, line: &OpenLine, line_end: LineEnd) -> Option<String> {
+    fn line_after(&self, line: &OpenLine) -> Option<String> {
         let screen = &self.screen;
         let (rows, _) = screen.size();
-        let (cursor_row, _) = screen.cursor();
-        let last_row = match line_end {
-            LineEnd::AtCursor => cursor_row,
-            LineEnd::AboveCursor => cursor_row.saturating_sub(1),
-        };
+        let (last_row, _) = screen.cursor();
         let prompt = &line.prompt;
         let start = (0..=last_row).rev().find(|&row| {
             (row == 0 || !screen.row_wrapped(row - 1))
                 && screen.text_before(row, prompt.cols) == prompt.text.trim_end()
         })?;
         let mut end = last_row;
-        while matches!(line_end, LineEnd::AtCursor) && end + 1 < rows && screen.row_wrapped(end) {
+        while end + 1 < rows && screen.row_wrapped(end) {
             end += 1;
         }
         let mut text = String::new();
@@ -368,6 +527,9 @@ impl CommandRecognizer {
                 text.push('\n');
             }
         }
+        // The row the editor moved to after the line holds nothing of it.
+        let kept = text.trim_end_matches('\n').len();
+        text.truncate(kept);
         Some(text)
     }
 }

@@ -8,6 +8,8 @@ pub struct TypedLine {
     text: String,
     /// A key whose effect only the line editor knows was pressed.
     edited: bool,
+    /// Ctrl-V came last: the next key goes in as it is (readline's and zle's quoted insert).
+    quoting: bool,
 }
 
 impl TypedLine {
@@ -17,7 +19,12 @@ impl TypedLine {
     }
 
     pub fn key(&mut self, key: char) {
+        if std::mem::take(&mut self.quoting) {
+            self.text.push(key);
+            return;
+        }
         match key {
+            '\x16' => self.quoting = true,
             '\x7f' | '\x08' => {
                 self.text.pop();
             }
@@ -30,6 +37,20 @@ impl TypedLine {
             c if c < ' ' || c == '\u{9b}' => self.edited = true,
             c => self.text.push(c),
         }
+    }
+
+    /// The keys' text, edited or not.
+    pub fn raw(&self) -> Option<&str> {
+        (!self.text.is_empty()).then_some(self.text.as_str())
+    }
+
+    /// The line editor changed the line itself: the screen has it now.
+    pub fn mark_edited(&mut self) {
+        self.edited = true;
+    }
+
+    pub fn quoting(&self) -> bool {
+        self.quoting
     }
 
     /// Pasted text goes into the line as it stands; its line breaks are Enter keys the line
@@ -60,6 +81,11 @@ mod tests {
             typed("echo one two \x17three"),
             Some("echo one three".into())
         );
+    }
+
+    #[test]
+    fn ctrl_v_puts_the_next_key_in_as_it_is() {
+        assert_eq!(typed("echo a\x16\x01b"), Some("echo a\x01b".into()));
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub struct Truth {
     /// The case plays a hostile person.
     #[serde(default)]
     pub hostile: bool,
+    /// Its output holds marks its input does not bear out: recognition must say so.
+    #[serde(default)]
+    pub forged: bool,
     pub commands: Vec<TrueCommand>,
 }
 
@@ -61,7 +64,8 @@ impl Case {
             (_, false, true, false) => "bash, ordinary, integration",
             (_, false, true, true) => "bash, ordinary, integration with nonce",
             (_, true, false, _) => "bash, hostile",
-            (_, true, true, _) => "bash, hostile, integration",
+            (_, true, true, false) => "bash, hostile, integration",
+            (_, true, true, true) => "bash, hostile, integration with nonce",
         }
     }
 }
@@ -89,7 +93,7 @@ pub fn corpus() -> Vec<Case> {
 #[test]
 fn the_corpus_holds_at_least_thirty_real_sessions_with_both_directions() {
     let cases = corpus();
-    assert!(cases.len() >= 30, "{} cases", cases.len());
+    assert!(cases.len() >= 60, "{} cases", cases.len());
     for case in &cases {
         let has = |input: bool| {
             case.cast.events.iter().any(|event| match &event.data {
@@ -109,6 +113,19 @@ fn the_corpus_holds_at_least_thirty_real_sessions_with_both_directions() {
             case.name
         );
     }
-    assert!(cases.iter().any(|case| case.truth.shell_integration));
-    assert!(cases.iter().any(|case| !case.truth.shell_integration));
+    let kinds: std::collections::BTreeSet<&str> = cases.iter().map(Case::kind).collect();
+    for kind in [
+        "bash, ordinary",
+        "bash, ordinary, integration",
+        "bash, ordinary, integration with nonce",
+        "bash, hostile",
+        "bash, hostile, integration",
+        "bash, hostile, integration with nonce",
+        "zsh, ordinary",
+        "zsh, ordinary, integration",
+        "zsh, ordinary, integration with nonce",
+        "zsh, hostile",
+    ] {
+        assert!(kinds.contains(kind), "no case of kind {kind}");
+    }
 }

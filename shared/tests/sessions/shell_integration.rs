@@ -207,7 +207,11 @@ fn bash_announces_each_line_of_a_paste_and_repeated_lines() {
 
 #[test]
 fn in_the_corpus_the_shell_announces_exactly_what_bash_ran() {
-    for case in corpus().iter().filter(|case| case.truth.shell_integration) {
+    // Cases that print marks of their own are the recognizer's to see through.
+    for case in corpus()
+        .iter()
+        .filter(|case| case.truth.shell_integration && !case.truth.forged)
+    {
         let output: Vec<u8> = case
             .cast
             .events
