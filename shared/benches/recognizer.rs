@@ -1,14 +1,24 @@
 //! Prints command-recognition throughput in MB/s of session output (target: at least 50 MB/s
 //! on one core). Run with `cargo bench -p changeaudit-shared --bench recognizer`.
+//!
+//! Three figures for the recorded corpus, mostly one-character echo chunks: every session
+//! replayed into one recognizer from a 20 MB list of events built beforehand (most of whose
+//! time is spent fetching events from memory: the line "reading the events alone" shows how
+//! much); each session in turn with a recognizer of its own, as the broker runs one per live
+//! session and gets each chunk fresh from the network; and a command printing 50 MB. Each is
+//! measured beside vt100, the emulator the player uses, parsing the same output alone.
 
 // A benchmark prints its figures, and stops on a broken corpus.
 #![allow(clippy::print_stdout, clippy::expect_used)]
 
+use std::hint::black_box;
+use std::num::NonZeroU16;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use changeaudit_shared::asciicast::{Cast, Event, EventData};
 use changeaudit_shared::recognizer::CommandRecognizer;
+use changeaudit_shared::recognizer::screen::Screen;
 
 fn corpus() -> Vec<Cast> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
@@ -37,60 +47,114 @@ fn output_bytes(events: &[Event]) -> usize {
         .sum()
 }
 
-fn measure(case: &str, events: &[Event]) {
-    let bytes = output_bytes(events);
-    let mut times: Vec<Duration> = Vec::new();
-    let mut commands = 0;
-    for _ in 0..5 {
-        let started = Instant::now();
-        let mut recognizer = CommandRecognizer::new(80, 24);
-        for event in events {
-            recognizer.feed(event);
-        }
-        commands = recognizer.commands().len();
-        times.push(started.elapsed());
-    }
+/// The median of `runs` timings of `work`.
+fn median(runs: usize, mut work: impl FnMut()) -> f64 {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            work();
+            started.elapsed()
+        })
+        .collect();
     times.sort();
-    let median = times[times.len() / 2].as_secs_f64();
-    // The same output through vt100 alone, the emulator the player uses, for comparison.
-    let mut reference: Vec<Duration> = Vec::new();
-    for _ in 0..3 {
-        let started = Instant::now();
-        let size = std::num::NonZeroU16::new;
-        let (Some(rows), Some(cols)) = (size(24), size(80)) else {
-            return;
-        };
-        let mut parser = vt100::Parser::new(rows, cols, 0);
-        for event in events {
-            if let EventData::Output(text) = &event.data {
-                parser.process(text.as_bytes());
-            }
-        }
-        std::hint::black_box(parser.screen().cursor_position());
-        reference.push(started.elapsed());
+    times[times.len() / 2].as_secs_f64()
+}
+
+fn recognise(cast_events: &[Event], cols: u16, rows: u16) -> usize {
+    let mut recognizer = CommandRecognizer::new(cols, rows);
+    for event in cast_events {
+        recognizer.feed(event);
     }
-    reference.sort();
-    let vt100 = reference[reference.len() / 2].as_secs_f64();
+    recognizer.commands().len()
+}
+
+fn vt100_alone(events: &[Event], cols: u16, rows: u16) {
+    let size = |n| NonZeroU16::new(n).unwrap_or(NonZeroU16::MIN);
+    let mut parser = vt100::Parser::new(size(rows), size(cols), 0);
+    for event in events {
+        if let EventData::Output(text) = &event.data {
+            parser.process(text.as_bytes());
+        }
+    }
+    black_box(parser.screen().cursor_position());
+}
+
+fn report(case: &str, bytes: usize, commands: usize, seconds: f64, vt100: f64) {
+    let rate = |seconds: f64| bytes as f64 / 1e6 / seconds;
     println!(
         "recognizer, {case}: {:.1} MB of output, {commands} commands: median {:.0} ms, {:.0} MB/s (target >= 50 MB/s); vt100 parsing the same output alone: {:.0} MB/s",
         bytes as f64 / 1e6,
-        median * 1e3,
-        bytes as f64 / 1e6 / median,
-        bytes as f64 / 1e6 / vt100,
+        seconds * 1e3,
+        rate(seconds),
+        rate(vt100),
     );
 }
 
 fn main() {
-    // Every recorded session, replayed one after another until there are about 20 MB of output.
     let casts = corpus();
-    let mut sessions: Vec<Event> = Vec::new();
     let per_pass: usize = casts.iter().map(|cast| output_bytes(&cast.events)).sum();
-    for _ in 0..20_000_000usize.div_ceil(per_pass.max(1)) {
+    let passes = 20_000_000usize.div_ceil(per_pass.max(1));
+
+    // Every recorded session, one after another into one recognizer, from a list built first.
+    let mut sessions: Vec<Event> = Vec::new();
+    for _ in 0..passes {
         for cast in &casts {
             sessions.extend(cast.events.iter().cloned());
         }
     }
-    measure("the recorded sessions replayed", &sessions);
+    let bytes = output_bytes(&sessions);
+    let mut commands = 0;
+    let seconds = median(5, || commands = recognise(&sessions, 80, 24));
+    let vt100 = median(3, || vt100_alone(&sessions, 80, 24));
+    report(
+        "the recorded sessions replayed",
+        bytes,
+        commands,
+        seconds,
+        vt100,
+    );
+    let reading = median(3, || {
+        black_box(output_bytes(black_box(&sessions)));
+    });
+    let screen = median(3, || {
+        let mut screen = Screen::new(24, 80);
+        for event in &sessions {
+            if let EventData::Output(text) = &event.data {
+                screen.process(text);
+            }
+        }
+        black_box(screen.cursor());
+    });
+    println!(
+        "    reading the events alone: {:.0} MB/s; the recognizer's screen alone: {:.0} MB/s",
+        bytes as f64 / 1e6 / reading,
+        bytes as f64 / 1e6 / screen
+    );
+
+    // Each session in turn with a recognizer of its own, as live.
+    let seconds = median(5, || {
+        commands = 0;
+        for _ in 0..passes {
+            for cast in &casts {
+                let (cols, rows) = (cast.header.width, cast.header.height);
+                commands += recognise(&cast.events, cols, rows);
+            }
+        }
+    });
+    let vt100 = median(3, || {
+        for _ in 0..passes {
+            for cast in &casts {
+                vt100_alone(&cast.events, cast.header.width, cast.header.height);
+            }
+        }
+    });
+    report(
+        "each recorded session as live",
+        per_pass * passes,
+        commands,
+        seconds,
+        vt100,
+    );
 
     // A command that prints a lot: 50 MB of log-like lines with colours, in 4 KiB reads.
     let line = "\x1b[32m2026-11-24T16:00:00Z\x1b[0m INFO service started, listening on 0.0.0.0:8443 (pid 4242)\r\n";
@@ -119,5 +183,8 @@ fn main() {
         rest = &rest[cut..];
         time += 0.0001;
     }
-    measure("a command printing 50 MB", &bulk);
+    let bytes = output_bytes(&bulk);
+    let seconds = median(5, || commands = recognise(&bulk, 80, 24));
+    let vt100 = median(3, || vt100_alone(&bulk, 80, 24));
+    report("a command printing 50 MB", bytes, commands, seconds, vt100);
 }

@@ -57,6 +57,18 @@ pub struct MarkScanner {
 }
 
 impl MarkScanner {
+    /// Whether `chunk` can hold no mark, nor finish or go on with one: no escape in it, and
+    /// none begun before. Such a chunk need not be pushed, only noted with `skip`.
+    pub fn passes_over(&self, chunk: &[u8]) -> bool {
+        self.state == State::Ground && !chunk.contains(&0x1b)
+    }
+
+    /// Notes a chunk that `passes_over` said holds nothing: what follows no longer adjoins the
+    /// last mark.
+    pub fn skip(&mut self, chunk: &[u8]) {
+        self.after_mark &= chunk.is_empty();
+    }
+
     pub fn push(&mut self, chunk: &[u8]) -> Vec<FoundMark> {
         let mut found = Vec::new();
         // Most output holds no escape at all: skip it without walking the state machine.

@@ -96,6 +96,20 @@ impl Words {
         scanner.finish()
     }
 
+    /// The shape of `line`, or why the shell would wait for more input.
+    pub fn parse_shape(line: &str) -> Result<Shape, Unfinished> {
+        let mut scanner = Scanner::new(line);
+        scanner.scan()?;
+        scanner.end_word();
+        scanner.check_complete()?;
+        let mut shape = std::mem::take(&mut scanner.shape);
+        shape.words = scanner.finish();
+        let count = shape.words.0.len();
+        shape.operator.truncate(count);
+        shape.globbed.truncate(count);
+        Ok(shape)
+    }
+
     /// The shape of `line`, read as far as it goes (see `parse_lenient`).
     pub fn shape(line: &str) -> Shape {
         let mut scanner = Scanner::new(line);

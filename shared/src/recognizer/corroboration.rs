@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use crate::command::{Finding, FindingKind};
+use crate::command::{ExecutedCommand, Finding, FindingKind};
 use crate::shell_marks::{FoundMark, ShellMark};
 use crate::words::Words;
 
@@ -54,7 +54,7 @@ pub struct Corroboration {
     /// The shell named by a `P;ShellPid` mark, for the mark that directly follows it.
     shell: Option<String>,
     /// Commands from the latest acceptance that the shell has not announced yet, oldest first.
-    awaiting: VecDeque<(usize, Words)>,
+    awaiting: VecDeque<usize>,
     running: HashMap<Option<String>, Running>,
 }
 
@@ -68,12 +68,13 @@ impl Corroboration {
 
     /// The input accepted a line that ran these commands; earlier ones can no longer be
     /// announced (the shell announces each command before it reads the next line).
-    pub fn accepted(&mut self, commands: impl IntoIterator<Item = (usize, Words)>) {
+    pub fn accepted(&mut self, commands: std::ops::Range<usize>) {
         self.awaiting.clear();
         self.awaiting.extend(commands);
     }
 
-    pub fn mark(&mut self, found: FoundMark, at: f64) -> Vec<Effect> {
+    /// What `found` does, given the commands recognised so far.
+    pub fn mark(&mut self, found: FoundMark, at: f64, commands: &[ExecutedCommand]) -> Vec<Effect> {
         let shell = if found.adjoins {
             self.shell.take()
         } else {
@@ -86,7 +87,7 @@ impl Corroboration {
                 Vec::new()
             }
             ShellMark::CommandLine { line, nonce } => match self.trust(nonce.as_deref(), &shell) {
-                Ok(trust) => self.announced(line, trust, shell, at),
+                Ok(trust) => self.announced(line, trust, shell, at, commands),
                 Err(detail) => vec![finding(FindingKind::ForgedMark, at, line, detail)],
             },
             ShellMark::Finished { exit_code, nonce } => {
@@ -127,17 +128,22 @@ impl Corroboration {
         trust: Trust,
         shell: Option<String>,
         at: f64,
+        commands: &[ExecutedCommand],
     ) -> Vec<Effect> {
         let words = Words::parse_lenient(&line);
-        let agreeing = self.awaiting.iter().position(|(_, w)| *w == words);
+        let agreeing = self.awaiting.iter().position(|&index| {
+            commands.get(index).is_some_and(|command| {
+                command.text == line || Words::parse_lenient(&command.text) == words
+            })
+        });
         let (index, effect) = match (agreeing, trust) {
             (Some(position), _) => {
-                let (index, _) = self.awaiting[position];
+                let index = self.awaiting[position];
                 self.awaiting.drain(..=position);
                 (index, Effect::Confirmed { index, line })
             }
             (None, Trust::Proved) if !self.awaiting.is_empty() => {
-                let Some((index, _)) = self.awaiting.pop_front() else {
+                let Some(index) = self.awaiting.pop_front() else {
                     return Vec::new();
                 };
                 let detail = "the shell announced another line than the screen shows was run";

@@ -12,9 +12,40 @@ pub enum Expansion {
     Unknown,
 }
 
-/// Expands the designators of `line` from `history` (oldest first).
-pub fn expand(line: &str, history: &[String]) -> Expansion {
-    let previous = history.last().map(String::as_str);
+use crate::command::ExecutedCommand;
+
+/// How many commands back a designator searches.
+const SEARCHED: usize = 1000;
+
+/// The command lines run so far, oldest first.
+#[derive(Debug, Clone, Copy)]
+pub struct History<'a>(pub &'a [ExecutedCommand]);
+
+impl<'a> History<'a> {
+    fn last(&self) -> Option<&'a str> {
+        self.0.last().map(|command| command.text.as_str())
+    }
+
+    /// The `back`-th command from the end (1 is the last).
+    fn back(&self, back: usize) -> Option<&'a str> {
+        let index = self.0.len().checked_sub(back)?;
+        self.0.get(index).map(|command| command.text.as_str())
+    }
+
+    /// Searched newest first, as far back as a shell keeps by default (Debian's bash keeps
+    /// 1000 lines, zsh and upstream bash fewer).
+    fn newest_first(&self) -> impl Iterator<Item = &'a str> {
+        self.0
+            .iter()
+            .rev()
+            .take(SEARCHED)
+            .map(|command| command.text.as_str())
+    }
+}
+
+/// Expands the designators of `line` from `history`.
+pub fn expand(line: &str, history: History<'_>) -> Expansion {
+    let previous = history.last();
     if let Some(rest) = line.strip_prefix('^') {
         return quick_substitution(rest, previous);
     }
@@ -47,10 +78,10 @@ pub fn expand(line: &str, history: &[String]) -> Expansion {
 
 /// The text of the designator at the start of `rest` (after its `!`) and how many characters it
 /// took.
-fn designator(rest: &[char], history: &[String]) -> Option<(String, usize)> {
+fn designator(rest: &[char], history: History<'_>) -> Option<(String, usize)> {
     let previous = history.last()?;
     match rest.first()? {
-        '!' => Some((previous.clone(), 1)),
+        '!' => Some((previous.to_owned(), 1)),
         '$' => Some((words(previous).last()?.clone(), 1)),
         '^' => Some((words(previous).get(1)?.clone(), 1)),
         '*' => Some((words(previous).get(1..)?.join(" "), 1)),
@@ -60,18 +91,16 @@ fn designator(rest: &[char], history: &[String]) -> Option<(String, usize)> {
                 .take_while(|c| c.is_ascii_digit())
                 .collect();
             let back: usize = digits.parse().ok()?;
-            let command = history.get(history.len().checked_sub(back)?)?;
-            Some((command.clone(), 1 + digits.len()))
+            Some((history.back(back)?.to_owned(), 1 + digits.len()))
         }
         '?' => {
             let text: String = rest[1..].iter().take_while(|&&c| c != '?').collect();
             let used =
                 1 + text.chars().count() + usize::from(rest.get(1 + text.len()) == Some(&'?'));
             let command = history
-                .iter()
-                .rev()
+                .newest_first()
                 .find(|command| command.contains(&text))?;
-            Some((command.clone(), used))
+            Some((command.to_owned(), used))
         }
         _ => {
             let prefix: String = rest
@@ -83,10 +112,9 @@ fn designator(rest: &[char], history: &[String]) -> Option<(String, usize)> {
                 return None;
             }
             let command = history
-                .iter()
-                .rev()
+                .newest_first()
                 .find(|command| command.starts_with(&prefix))?;
-            Some((command.clone(), prefix.chars().count()))
+            Some((command.to_owned(), prefix.chars().count()))
         }
     }
 }
@@ -191,26 +219,32 @@ fn matches_pieces(pieces: &[String], text: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn history() -> Vec<String> {
+    fn history() -> Vec<ExecutedCommand> {
         ["echo one", "cat /etc/hostname", "grep -r needle /srv"]
-            .map(str::to_owned)
+            .map(|text| ExecutedCommand {
+                text: text.to_owned(),
+                offset: 0.0,
+                exit_code: None,
+                source: crate::command::Recognition::Screen,
+            })
             .to_vec()
     }
 
     #[test]
     fn designators_expand_from_the_commands_run() {
-        let h = history();
+        let commands = history();
+        let h = History(&commands);
         let line = |text: &str| Expansion::Line(text.to_owned());
-        assert_eq!(expand("sudo !!", &h), line("sudo grep -r needle /srv"));
-        assert_eq!(expand("ls !$", &h), line("ls /srv"));
-        assert_eq!(expand("echo !^ !*", &h), line("echo -r -r needle /srv"));
-        assert_eq!(expand("!ec", &h), line("echo one"));
-        assert_eq!(expand("!-2", &h), line("cat /etc/hostname"));
-        assert_eq!(expand("!?hostname?", &h), line("cat /etc/hostname"));
-        assert_eq!(expand("^needle^hay", &h), line("grep -r hay /srv"));
-        assert_eq!(expand("echo 'a!b' ! x", &h), line("echo 'a!b' ! x"));
-        assert_eq!(expand("!nothing-like-it", &h), Expansion::Unknown);
-        assert_eq!(expand("!42", &h), Expansion::Unknown);
+        assert_eq!(expand("sudo !!", h), line("sudo grep -r needle /srv"));
+        assert_eq!(expand("ls !$", h), line("ls /srv"));
+        assert_eq!(expand("echo !^ !*", h), line("echo -r -r needle /srv"));
+        assert_eq!(expand("!ec", h), line("echo one"));
+        assert_eq!(expand("!-2", h), line("cat /etc/hostname"));
+        assert_eq!(expand("!?hostname?", h), line("cat /etc/hostname"));
+        assert_eq!(expand("^needle^hay", h), line("grep -r hay /srv"));
+        assert_eq!(expand("echo 'a!b' ! x", h), line("echo 'a!b' ! x"));
+        assert_eq!(expand("!nothing-like-it", h), Expansion::Unknown);
+        assert_eq!(expand("!42", h), Expansion::Unknown);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::shell_marks::MarkScanner;
 use crate::words::Words;
 
 use corroboration::{Corroboration, Effect};
-use history::Expansion;
+use history::{Expansion, History};
 use screen::{Screen, Stamp};
 use typed::TypedLine;
 
@@ -157,6 +157,12 @@ impl CommandRecognizer {
     }
 
     fn output(&mut self, time: f64, text: &str) {
+        if self.marks.passes_over(text.as_bytes()) {
+            // Most output, a character echoed, holds no mark and no sign of zsh.
+            self.marks.skip(text.as_bytes());
+            self.draw(text);
+            return;
+        }
         if !self.zsh && ZSH_SIGNS.iter().any(|sign| text.contains(sign)) {
             self.zsh = true;
         }
@@ -168,7 +174,7 @@ impl CommandRecognizer {
                 self.draw(part);
             }
             done = end;
-            for effect in self.corroboration.mark(found, time) {
+            for effect in self.corroboration.mark(found, time, &self.commands) {
                 self.apply(effect);
             }
         }
@@ -241,7 +247,9 @@ impl CommandRecognizer {
                 Expansion::Unknown => typed,
             }
         };
-        self.push_commands(at, vec![line]);
+        if !Words::parse_lenient(&line).is_empty() {
+            self.push_commands(at, vec![line]);
+        }
     }
 
     /// A line typed ahead is run when the shell shows it after one of its prompts.
@@ -256,7 +264,9 @@ impl CommandRecognizer {
         });
         if shown && let Some(line) = self.typed_ahead.pop_front() {
             let at = self.last_time;
-            self.push_commands(at, vec![line]);
+            if !Words::parse_lenient(&line).is_empty() {
+                self.push_commands(at, vec![line]);
+            }
         }
     }
 
@@ -283,16 +293,18 @@ impl CommandRecognizer {
         self.screen.set_stamp(self.keystrokes);
         let mut rest = text;
         while !rest.is_empty() {
-            if let Some(after) = rest.strip_prefix(PASTE_START) {
-                self.in_paste = true;
-                self.open_line();
-                rest = after;
-                continue;
-            }
-            if let Some(after) = rest.strip_prefix(PASTE_END) {
-                self.in_paste = false;
-                rest = after;
-                continue;
+            if rest.starts_with('\x1b') {
+                if let Some(after) = rest.strip_prefix(PASTE_START) {
+                    self.in_paste = true;
+                    self.open_line();
+                    rest = after;
+                    continue;
+                }
+                if let Some(after) = rest.strip_prefix(PASTE_END) {
+                    self.in_paste = false;
+                    rest = after;
+                    continue;
+                }
             }
             let Some(key) = rest.chars().next() else {
                 break;
@@ -435,29 +447,33 @@ impl CommandRecognizer {
         } else {
             text.split('\n').collect()
         };
-        let mut complete = Vec::new();
+        let mut complete: Vec<String> = Vec::new();
+        let mut designated = false;
         for part in parts {
             let candidate = match self.unfinished.take() {
                 Some(start) => join_continued(start, part),
                 None => part.to_owned(),
             };
-            match Words::parse(&candidate) {
+            if plain(&candidate) {
+                // Words and nothing the shell reads specially: complete as it stands.
+                complete.push(candidate);
+                continue;
+            }
+            match Words::parse_shape(&candidate) {
                 Err(_) => self.unfinished = Some(candidate),
-                Ok(words) if words.is_empty() => {}
-                Ok(_) => complete.push(candidate),
+                Ok(shape) if shape.words.is_empty() => {}
+                Ok(shape) => {
+                    designated |= shape.history;
+                    complete.push(candidate);
+                }
             }
         }
         match complete.as_slice() {
-            [single] if Words::shape(single).history => {
-                let history: Vec<String> = self
-                    .commands
-                    .iter()
-                    .map(|command| command.text.clone())
-                    .collect();
+            [single] if designated => {
                 let expanding = Expanding {
                     at,
                     typed: single.clone(),
-                    computed: history::expand(single, &history),
+                    computed: history::expand(single, History(&self.commands)),
                 };
                 if self.zsh {
                     self.expanded(expanding, "");
@@ -469,16 +485,14 @@ impl CommandRecognizer {
         }
     }
 
-    /// Records commands the shell runs from one accepted line.
+    /// Records the commands the shell runs from one accepted line.
     fn push_commands(&mut self, at: f64, lines: Vec<String>) {
-        let mut accepted = Vec::new();
+        let first = self.commands.len();
         for text in lines {
-            let words = Words::parse_lenient(&text);
-            if words.is_empty() {
+            if text.trim().is_empty() {
                 continue;
             }
             self.revision += 1;
-            accepted.push((self.commands.len(), words));
             self.commands.push(ExecutedCommand {
                 text,
                 offset: at,
@@ -486,8 +500,8 @@ impl CommandRecognizer {
                 source: Recognition::Screen,
             });
         }
-        if !accepted.is_empty() {
-            self.corroboration.accepted(accepted);
+        if self.commands.len() > first {
+            self.corroboration.accepted(first..self.commands.len());
         }
     }
 
@@ -545,6 +559,26 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         from = at + 1;
     }
     None
+}
+
+/// A line of words and blanks alone, at least one word, no keyword that opens a compound
+/// command: the shell takes it as it stands, and has nothing to expand in it.
+fn plain(line: &str) -> bool {
+    let special = |c: char| {
+        !(c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                ' ' | '-' | '_' | '.' | '/' | ',' | '+' | ':' | '@' | '%' | '='
+            ))
+    };
+    let Some(first) = line.split_whitespace().next() else {
+        return false;
+    };
+    !line.contains(special)
+        && !matches!(
+            first,
+            "if" | "for" | "while" | "until" | "select" | "case" | "function" | "time"
+        )
 }
 
 /// Shell prompts end in `$`, `#`, `%` or `>` (bash, root, zsh, nested or custom shells).

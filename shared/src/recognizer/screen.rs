@@ -15,25 +15,45 @@ use unicode_width::UnicodeWidthChar;
 /// When a cell was written: the recognizer's count of keystrokes at the time.
 pub type Stamp = u32;
 
+/// A cell in eight bytes: a screen of them is set up for every session, and written for every
+/// character drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Cell {
     ch: char,
-    /// 1 for most characters, 2 for the first cell of a wide one, 0 for the cell a wide
-    /// character also covers.
-    width: u8,
-    stamp: Stamp,
+    /// The stamp, with the width in the top two bits: 1 for most characters, 2 for the first
+    /// cell of a wide one, 0 for the cell a wide character also covers.
+    meta: u32,
 }
+
+const STAMP_BITS: u32 = 30;
+const STAMP_MASK: u32 = (1 << STAMP_BITS) - 1;
 
 /// What an erased or never written cell holds, told apart from a space that was written.
 const EMPTY: char = '\0';
 
 impl Cell {
-    const fn blank(stamp: Stamp) -> Cell {
+    const fn new(ch: char, width: u8, stamp: Stamp) -> Cell {
+        let stamp = if stamp > STAMP_MASK {
+            STAMP_MASK
+        } else {
+            stamp
+        };
         Cell {
-            ch: EMPTY,
-            width: 1,
-            stamp,
+            ch,
+            meta: stamp | ((width as u32) << STAMP_BITS),
         }
+    }
+
+    const fn blank(stamp: Stamp) -> Cell {
+        Cell::new(EMPTY, 1, stamp)
+    }
+
+    const fn width(self) -> u8 {
+        (self.meta >> STAMP_BITS) as u8
+    }
+
+    const fn stamp(self) -> Stamp {
+        self.meta & STAMP_MASK
     }
 }
 
@@ -153,7 +173,11 @@ impl Screen {
             rows,
             cols,
             primary: Grid::new(rows, cols, 0),
-            alternate: Grid::new(rows, cols, 0),
+            // Made when a program switches to it: most sessions never do.
+            alternate: Grid {
+                rows: Vec::new(),
+                saved: None,
+            },
             on_alternate: false,
             cursor: Cursor::default(),
             scroll_top: 0,
@@ -225,9 +249,9 @@ impl Screen {
             .row_cells(row)
             .iter()
             .skip(usize::from(from))
-            .filter(|cell| cell.width != 0)
+            .filter(|cell| cell.width() != 0)
             .map(|cell| {
-                let stale = cell.stamp < since || cell.ch == EMPTY;
+                let stale = cell.stamp() < since || cell.ch == EMPTY;
                 (if stale { ' ' } else { cell.ch }, !stale)
             })
             .collect();
@@ -246,7 +270,7 @@ impl Screen {
                 .row_cells(row)
                 .iter()
                 .skip(usize::from(from))
-                .any(|cell| cell.stamp >= since)
+                .any(|cell| cell.stamp() >= since)
     }
 
     /// The text of `row` before column `to`, blanks as spaces, trailing blanks kept out.
@@ -258,7 +282,7 @@ impl Screen {
             .row_cells(row)
             .iter()
             .take(usize::from(to))
-            .filter(|cell| cell.width != 0)
+            .filter(|cell| cell.width() != 0)
             .map(|cell| if cell.ch == EMPTY { ' ' } else { cell.ch })
             .collect();
         let kept = text.trim_end().len();
@@ -305,6 +329,9 @@ impl Screen {
             } else {
                 &self.primary
             };
+            if old.rows.is_empty() {
+                continue;
+            }
             let mut grid = Grid::new(rows, cols, self.stamp);
             for (new, old) in grid.rows.iter_mut().zip(&old.rows) {
                 let kept = usize::from(cols.min(self.cols));
@@ -328,25 +355,51 @@ impl Screen {
     }
 
     pub fn process(&mut self, text: &str) {
-        let mut rest = text;
-        while !rest.is_empty() {
-            if self.state == State::Ground {
+        let bytes = text.as_bytes();
+        let mut index = 0;
+        while index < bytes.len() {
+            let byte = bytes[index];
+            match self.state {
                 // The common case, runs of printable ASCII, written without the state machine.
-                let plain = rest
-                    .bytes()
-                    .position(|byte| !(0x20..0x7f).contains(&byte))
-                    .unwrap_or(rest.len());
-                if plain > 0 {
-                    self.print_ascii(&rest.as_bytes()[..plain]);
-                    rest = &rest[plain..];
+                State::Ground if (0x20..0x7f).contains(&byte) => {
+                    let run = bytes[index..]
+                        .iter()
+                        .position(|b| !(0x20..0x7f).contains(b))
+                        .map_or(bytes.len(), |end| index + end);
+                    self.print_ascii(&bytes[index..run]);
+                    index = run;
                     continue;
                 }
+                // Parameters of a control sequence, read as bytes.
+                State::Csi if byte.is_ascii_digit() => {
+                    self.csi_digit(byte);
+                    index += 1;
+                    continue;
+                }
+                // A string's body is skipped to whatever may end it (BEL, ESC, CAN, SUB, or
+                // the two bytes of ST as a C1 character).
+                State::Text => {
+                    let end = bytes[index..]
+                        .iter()
+                        .position(|&b| matches!(b, 0x07 | 0x1b | 0x18 | 0x1a | 0xc2))
+                        .map_or(bytes.len(), |end| index + end);
+                    if end > index {
+                        index = end;
+                        continue;
+                    }
+                }
+                _ => {}
             }
-            let Some(c) = rest.chars().next() else {
-                break;
-            };
-            rest = &rest[c.len_utf8()..];
-            self.step(c);
+            if byte < 0x80 {
+                self.step(char::from(byte));
+                index += 1;
+            } else {
+                let Some(c) = text.get(index..).and_then(|rest| rest.chars().next()) else {
+                    break;
+                };
+                self.step(c);
+                index += c.len_utf8();
+            }
         }
     }
 
@@ -441,13 +494,7 @@ impl Screen {
 
     fn csi_char(&mut self, c: char) {
         match c {
-            '0'..='9' => {
-                let index = self.csi.count.min(MAX_PARAMS - 1);
-                let digit = c as u16 - u16::from(b'0');
-                let value = &mut self.csi.params[index];
-                *value = value.saturating_mul(10).saturating_add(digit);
-                self.csi.started = true;
-            }
+            '0'..='9' => self.csi_digit(c as u8),
             ';' | ':' => self.csi.next_param(),
             '<' | '=' | '>' | '?' => self.csi.private = Some(c),
             '\u{20}'..='\u{2f}' => self.csi.intermediate = true,
@@ -462,6 +509,15 @@ impl Screen {
             _ if is_control(c) => self.control(c),
             _ => self.state = State::Ground,
         }
+    }
+
+    fn csi_digit(&mut self, byte: u8) {
+        let index = self.csi.count.min(MAX_PARAMS - 1);
+        let value = &mut self.csi.params[index];
+        *value = value
+            .saturating_mul(10)
+            .saturating_add(u16::from(byte - b'0'));
+        self.csi.started = true;
     }
 
     fn dispatch(&mut self, final_char: char) {
@@ -651,20 +707,16 @@ impl Screen {
             let stamp = self.stamp;
             let cells = &mut self.row_mut(row).cells;
             // A wide character cut in two at either end leaves a blank.
-            if col > 0 && cells[col].width == 0 {
+            if col > 0 && cells[col].width() == 0 {
                 cells[col - 1] = Cell::blank(stamp);
             }
-            if cells[col + count - 1].width == 2
+            if cells[col + count - 1].width() == 2
                 && let Some(cell) = cells.get_mut(col + count)
             {
                 *cell = Cell::blank(stamp);
             }
             for (cell, &byte) in cells[col..col + count].iter_mut().zip(&bytes[..count]) {
-                *cell = Cell {
-                    ch: char::from(byte),
-                    width: 1,
-                    stamp,
-                };
+                *cell = Cell::new(char::from(byte), 1, stamp);
             }
             bytes = &bytes[count..];
             self.advance(u16::try_from(count).unwrap_or(u16::MAX));
@@ -678,15 +730,7 @@ impl Screen {
         }
         let stamp = self.stamp;
         let (row, col) = (self.cursor.row, self.cursor.col);
-        self.put(
-            row,
-            col,
-            Cell {
-                ch: c,
-                width: 1,
-                stamp,
-            },
-        );
+        self.put(row, col, Cell::new(c, 1, stamp));
         self.advance(1);
     }
 
@@ -707,24 +751,8 @@ impl Screen {
         }
         let stamp = self.stamp;
         let (row, col) = (self.cursor.row, self.cursor.col);
-        self.put(
-            row,
-            col,
-            Cell {
-                ch: c,
-                width: 2,
-                stamp,
-            },
-        );
-        self.put(
-            row,
-            col + 1,
-            Cell {
-                ch: ' ',
-                width: 0,
-                stamp,
-            },
-        );
+        self.put(row, col, Cell::new(c, 2, stamp));
+        self.put(row, col + 1, Cell::new(' ', 0, stamp));
         self.advance(2);
     }
 
@@ -747,10 +775,10 @@ impl Screen {
         let Some(old) = cells.get(index).copied() else {
             return;
         };
-        if old.width == 2 && cell.width != 0 && usize::from(col) + 1 < cols {
+        if old.width() == 2 && cell.width() != 0 && usize::from(col) + 1 < cols {
             cells[index + 1] = Cell::blank(stamp);
         }
-        if old.width == 0 && col > 0 {
+        if old.width() == 0 && col > 0 {
             cells[index - 1] = Cell::blank(stamp);
         }
         cells[index] = cell;
