@@ -76,6 +76,34 @@ impl AuditReport {
     }
 }
 
+/// A verdict code in words: `incomplete_with_failures` → `Incomplete, with failures`.
+pub fn verdict_label(code: &str) -> String {
+    let (code, findings) = match code.strip_suffix("_with_findings") {
+        Some(outcome) => (outcome, true),
+        None => (code, false),
+    };
+    let (outcome, failures) = match code.strip_suffix("_with_failures") {
+        Some(outcome) => (outcome, true),
+        None => (code, false),
+    };
+    let mut label = match outcome {
+        "correct" => "Correct",
+        "more_than_necessary" => "More than necessary",
+        "incomplete" => "Incomplete",
+        "not_executed" => "Not executed",
+        "unplanned" => "Unplanned",
+        other => other,
+    }
+    .to_owned();
+    if failures {
+        label.push_str(", with failures");
+    }
+    if findings {
+        label.push_str(", with findings");
+    }
+    label
+}
+
 pub fn verdict_code(verdict: Verdict) -> String {
     let outcome = match verdict.outcome {
         Outcome::Correct => "correct",
@@ -135,6 +163,19 @@ mod tests {
                 "score": 33,
                 "verdict": "incomplete_with_failures",
             })
+        );
+    }
+
+    #[test]
+    fn verdicts_read_in_words() {
+        assert_eq!(verdict_label("correct"), "Correct");
+        assert_eq!(
+            verdict_label("more_than_necessary_with_failures_with_findings"),
+            "More than necessary, with failures, with findings"
+        );
+        assert_eq!(
+            verdict_label("incomplete_with_findings"),
+            "Incomplete, with findings"
         );
     }
 

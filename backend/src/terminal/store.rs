@@ -583,6 +583,10 @@ pub async fn list(
     match text(&filters.verdict).as_deref() {
         None => {}
         Some("unplanned") => filter.and("s.change_id IS NULL", []),
+        Some("with_findings") => filter.and(
+            "EXISTS (SELECT 1 FROM session_findings f WHERE f.session_id = s.id)",
+            [],
+        ),
         Some(verdict) => filter.and("s.verdict = ?", [Arg::Text(verdict.to_owned())]),
     }
     if let Some(q) = text(&filters.q) {

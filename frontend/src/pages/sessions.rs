@@ -4,6 +4,7 @@
 //! details, Change Audit, Session logs and Video of session.
 
 use changeaudit_shared::api::sessions::{SessionState, TerminalSession};
+use changeaudit_shared::report::verdict_label;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -15,7 +16,7 @@ use crate::pages::review::clock;
 /// Sessions per page.
 const PAGE: i64 = 25;
 
-const VERDICTS: [(&str, &str); 9] = [
+const VERDICTS: [(&str, &str); 10] = [
     ("", "Any verdict"),
     ("correct", "Correct"),
     ("more_than_necessary", "More than necessary"),
@@ -28,6 +29,7 @@ const VERDICTS: [(&str, &str); 9] = [
     ),
     ("incomplete_with_failures", "Incomplete, with failures"),
     ("unplanned", "Unplanned (no change)"),
+    ("with_findings", "With findings (forged marks)"),
 ];
 
 fn all_sessions() -> impl IntoView {
@@ -116,7 +118,7 @@ fn all_sessions() -> impl IntoView {
                                 <td>{clock(session.duration_seconds)}</td>
                                 <td>{session.score.map(|score| score.to_string()).unwrap_or_else(|| "—".to_owned())}</td>
                                 <td>{match (&session.verdict, session.state) {
-                                    (Some(verdict), _) => verdict.replace('_', " "),
+                                    (Some(verdict), _) => verdict_label(verdict),
                                     (None, SessionState::Running) => "running".to_owned(),
                                     (None, SessionState::Ended) => session.end_reason
                                         .map(|reason| reason.as_str().replace('_', " "))

@@ -78,7 +78,7 @@ pub struct SessionFilters {
     /// Started on or before this day (`YYYY-MM-DD`, UTC).
     pub to: Option<String>,
     /// A verdict code, e.g. `correct` or `more_than_necessary`; `unplanned` for sessions
-    /// without a change.
+    /// without a change; `with_findings` for sessions whose output held forged marks.
     pub verdict: Option<String>,
     /// Words anywhere in what was typed and shown.
     pub q: Option<String>,

@@ -2,14 +2,16 @@
 //! approval's passkey signature checked now), Change Audit (the board: red planned but not
 //! run, green run but not planned, amber failed or out of order, benign apart; a line opens the
 //! video at its moment), Session logs (commands and the session's text, both downloadable) and
-//! Video of session. The server records each opening.
+//! Video of session. Findings (marks the device printed that the person's input does not bear
+//! out) show in the details and above the board. The server records each opening.
 
 mod player;
 
 use changeaudit_shared::api::sessions::{SessionAudit, TerminalSession};
 use changeaudit_shared::asciicast::Cast;
 use changeaudit_shared::board::Status;
-use changeaudit_shared::report::BoardLine;
+use changeaudit_shared::command::{Finding, FindingKind};
+use changeaudit_shared::report::{BoardLine, verdict_label};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -112,9 +114,10 @@ fn details(audit: &SessionAudit) -> impl IntoView + use<> {
             <dt>"Duration"</dt><dd data-testid="duration">{clock(session.duration_seconds)}</dd>
             <dt>"End"</dt><dd>{session.end_reason.map(|reason| reason.as_str().replace('_', " ")).unwrap_or_default()}</dd>
             <dt>"Score"</dt><dd data-testid="score">{session.score.map(|score| score.to_string()).unwrap_or_else(|| "—".to_owned())}</dd>
-            <dt>"Verdict"</dt><dd>{session.verdict.clone().map(|verdict| verdict.replace('_', " ")).unwrap_or_else(|| "—".to_owned())}</dd>
+            <dt>"Verdict"</dt><dd data-testid="verdict">{session.verdict.as_deref().map(verdict_label).unwrap_or_else(|| "—".to_owned())}</dd>
             <dt>"Recording"</dt><dd><code>{session.recording_sha256.clone().unwrap_or_default()}</code></dd>
         </dl>
+        <Findings findings=session.findings.clone()/>
         {session.change_id.clone().map(|change| view! {
             <div class="actions">
                 <a class="button" data-testid="evidence-bundle" href=format!("/api/changes/{change}/evidence")>
@@ -140,6 +143,33 @@ fn details(audit: &SessionAudit) -> impl IntoView + use<> {
             }.into_any()
         }}
     }
+}
+
+/// What the device printed that the person's input does not bear out: never part of the board,
+/// always shown beside it.
+#[component]
+pub fn Findings(findings: Vec<Finding>) -> impl IntoView {
+    (!findings.is_empty()).then(|| {
+        view! {
+            <section class="findings" data-testid="findings" role="alert">
+                <h2>{format!("Findings ({})", findings.len())}</h2>
+                <p class="muted">"Shell-integration marks in the output that no keystroke of the person explains, or that the shell could not have printed. They are not counted as commands; the session cannot be correct with them."</p>
+                <ul>
+                    {findings.into_iter().map(|finding| view! {
+                        <li data-kind=finding.kind.as_str()>
+                            <strong>{match finding.kind {
+                                FindingKind::ForgedMark => "Forged mark",
+                                FindingKind::Disagreement => "Disagreement",
+                            }}</strong>
+                            {format!(" at {}: ", clock(finding.offset))}
+                            <code>{finding.mark.clone()}</code>
+                            <div class="muted">{finding.detail.clone()}</div>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        }
+    })
 }
 
 /// Where a board line opens the video: its own time, or for a line never run, the time of the
@@ -193,8 +223,9 @@ fn board(id: i64, audit: &SessionAudit) -> impl IntoView + use<> {
     view! {
         <p class="score-line">
             <span class="score" data-testid="board-score">{report.score}</span>
-            <span class="verdict">{report.verdict.replace('_', " ")}</span>
+            <span class="verdict">{verdict_label(&report.verdict)}</span>
         </p>
+        <Findings findings=report.findings.clone()/>
         <table class="list board" data-testid="board">
             <thead><tr><th>"Time"</th><th>"Line"</th><th>"Command"</th><th>"Exit"</th><th>""</th></tr></thead>
             <tbody>{counted.into_iter().map(row).collect_view()}</tbody>

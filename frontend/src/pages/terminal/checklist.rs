@@ -2,7 +2,10 @@
 //! to do, and every unplanned command flagged.
 
 use changeaudit_shared::board::Status;
+use changeaudit_shared::report::verdict_label;
 use leptos::prelude::*;
+
+use crate::pages::review::Findings;
 
 use super::Live;
 
@@ -23,6 +26,7 @@ pub fn ChecklistPanel(live: Live) -> impl IntoView {
                             <span class="score-label">"score so far"</span>
                             <span class="verdict" data-testid="verdict">{verdict_label(&checklist.verdict)}</span>
                         </div>
+                        <Findings findings=checklist.findings.clone()/>
                         {unplanned_session.then(|| view! {
                             <p class="muted">"No script: every command is unplanned, except the group's benign ones."</p>
                         })}
@@ -56,24 +60,5 @@ fn status_mark(status: Status) -> (&'static str, &'static str) {
         Status::Missing => ("○", "Not executed yet"),
         Status::Unplanned => ("⚑", "Not in the script"),
         Status::Benign => ("·", "Benign, not counted"),
-    }
-}
-
-fn verdict_label(code: &str) -> String {
-    let (outcome, failures) = match code.strip_suffix("_with_failures") {
-        Some(outcome) => (outcome, true),
-        None => (code, false),
-    };
-    let outcome = match outcome {
-        "correct" => "Correct",
-        "more_than_necessary" => "More than necessary",
-        "incomplete" => "Incomplete",
-        "not_executed" => "Not executed",
-        other => other,
-    };
-    if failures {
-        format!("{outcome}, with failures")
-    } else {
-        outcome.to_owned()
     }
 }
