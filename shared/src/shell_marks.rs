@@ -117,8 +117,14 @@ impl MarkScanner {
                 // CAN and SUB abort a control sequence.
                 (State::Osc, 0x18 | 0x1a) => State::Ground,
                 (State::Osc, _) => {
-                    self.collect(byte);
-                    State::Osc
+                    // The body runs to whatever may end it; taken in one piece.
+                    let run = chunk[index..]
+                        .iter()
+                        .position(|&b| matches!(b, 0x07 | 0x1b | 0x18 | 0x1a))
+                        .unwrap_or(chunk.len() - index);
+                    self.collect(&chunk[index..index + run]);
+                    index += run;
+                    continue;
                 }
                 (State::OscEscape, b'\\') => {
                     self.complete(index + 1, &mut found);
@@ -138,9 +144,9 @@ impl MarkScanner {
         found
     }
 
-    fn collect(&mut self, byte: u8) {
-        if self.body.len() < LONGEST_OSC {
-            self.body.push(byte);
+    fn collect(&mut self, bytes: &[u8]) {
+        if self.body.len() + bytes.len() <= LONGEST_OSC {
+            self.body.extend_from_slice(bytes);
         } else {
             self.overlong = true;
         }
@@ -195,6 +201,9 @@ fn parse_osc(body: &[u8]) -> Option<ShellMark> {
 
 /// Undoes OSC 633's escaping: `\\` is a backslash and `\xHH` the byte HH.
 fn unescape(escaped: &str) -> String {
+    if !escaped.contains('\\') {
+        return escaped.to_owned();
+    }
     let bytes = escaped.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;

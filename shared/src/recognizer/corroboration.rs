@@ -130,12 +130,18 @@ impl Corroboration {
         at: f64,
         commands: &[ExecutedCommand],
     ) -> Vec<Effect> {
-        let words = Words::parse_lenient(&line);
-        let agreeing = self.awaiting.iter().position(|&index| {
-            commands.get(index).is_some_and(|command| {
-                command.text == line || Words::parse_lenient(&command.text) == words
-            })
-        });
+        let text_of = |index: usize| commands.get(index).map(|command| command.text.as_str());
+        // The same text needs no parsing; otherwise the same words (quoting and spacing aside).
+        let agreeing = self
+            .awaiting
+            .iter()
+            .position(|&index| text_of(index) == Some(line.as_str()))
+            .or_else(|| {
+                let words = Words::parse_lenient(&line);
+                self.awaiting.iter().position(|&index| {
+                    text_of(index).is_some_and(|text| Words::parse_lenient(text) == words)
+                })
+            });
         let (index, effect) = match (agreeing, trust) {
             (Some(position), _) => {
                 let index = self.awaiting[position];

@@ -53,6 +53,8 @@ struct OpenLine {
     typed: TypedLine,
     /// Begun on the alternate screen.
     alternate: bool,
+    /// Begun while a line editor had bracketed paste on, as bash and zsh do at their prompts.
+    editor: bool,
 }
 
 /// A line whose history designators the shell expands before it runs it.
@@ -400,23 +402,26 @@ impl CommandRecognizer {
             since: self.keystrokes,
             typed: TypedLine::default(),
             alternate: self.screen.alternate_screen(),
+            editor: self.screen.bracketed_paste(),
         });
     }
 
-    /// Whether `prompt` is a shell's: one seen before a command ran, or, outside full-screen
-    /// programs, one shaped like a shell prompt. Output that switched to the alternate screen
-    /// hides nothing: the shell's prompt shows there as it did before.
-    fn is_shell_prompt(&self, prompt: &Prompt) -> bool {
-        let text = prompt.text.trim_end();
+    /// Whether a line was typed at a shell's prompt: one seen before a command ran, or, outside
+    /// full-screen programs, one shaped like a shell prompt or shown while a line editor read
+    /// the line (bash and zsh turn bracketed paste on at their prompts, whatever the prompt
+    /// looks like). Output that switched to the alternate screen hides nothing: the shell's
+    /// prompt shows there as it did before.
+    fn at_shell_prompt(&self, line: &OpenLine) -> bool {
+        let text = line.prompt.text.trim_end();
         self.known_prompts.iter().any(|known| known == text)
-            || (!self.screen.alternate_screen() && looks_like_shell_prompt(text))
+            || (!self.screen.alternate_screen() && (line.editor || looks_like_shell_prompt(text)))
     }
 
     /// The shell took the line: read it and record what it runs.
     fn accept(&mut self, acceptance: Acceptance) {
         let Acceptance { at, line, .. } = acceptance;
         let continuing = self.unfinished.is_some();
-        if !continuing && !self.is_shell_prompt(&line.prompt) {
+        if !continuing && !self.at_shell_prompt(&line) {
             // A program's own prompt (`Password:`, `Continue?`): what it reads is no command,
             // unless the shell reads it later, typed ahead while a command ran.
             if let Some(typed) = line.typed.text().filter(|typed| !typed.trim().is_empty())

@@ -245,22 +245,24 @@ impl Screen {
         if row >= self.rows {
             return String::new();
         }
-        let cells: Vec<(char, bool)> = self
-            .row_cells(row)
-            .iter()
-            .skip(usize::from(from))
-            .filter(|cell| cell.width() != 0)
-            .map(|cell| {
-                let stale = cell.stamp() < since || cell.ch == EMPTY;
-                (if stale { ' ' } else { cell.ch }, !stale)
-            })
-            .collect();
+        let cells = self.row_cells(row).get(usize::from(from)..).unwrap_or(&[]);
+        let read = |cell: &Cell| {
+            let stale = cell.stamp() < since || cell.ch == EMPTY;
+            (if stale { ' ' } else { cell.ch }, !stale)
+        };
         let wrapped = self.row_wrapped(row);
         let kept = cells
             .iter()
-            .rposition(|&(ch, written)| ch != ' ' || (wrapped && written))
+            .rposition(|cell| {
+                let (ch, written) = read(cell);
+                cell.width() != 0 && (ch != ' ' || (wrapped && written))
+            })
             .map_or(0, |last| last + 1);
-        cells[..kept].iter().map(|&(ch, _)| ch).collect()
+        cells[..kept]
+            .iter()
+            .filter(|cell| cell.width() != 0)
+            .map(|cell| read(cell).0)
+            .collect()
     }
 
     /// Whether any cell of `row` from `from` on was written at or after `since`.
@@ -370,9 +372,19 @@ impl Screen {
                     index = run;
                     continue;
                 }
-                // Parameters of a control sequence, read as bytes.
+                // A control sequence, begun and read as bytes.
+                State::Ground if byte == 0x1b && bytes.get(index + 1) == Some(&b'[') => {
+                    self.start_csi();
+                    index += 2;
+                    continue;
+                }
                 State::Csi if byte.is_ascii_digit() => {
                     self.csi_digit(byte);
+                    index += 1;
+                    continue;
+                }
+                State::Csi if byte < 0x80 => {
+                    self.csi_char(char::from(byte));
                     index += 1;
                     continue;
                 }

@@ -349,3 +349,18 @@ fn an_unbracketed_paste_runs_line_by_line() {
         .collect();
     assert_eq!(commands, vec!["echo p1", "echo p2", "echo p3"]);
 }
+
+#[test]
+fn a_prompt_of_any_shape_is_the_shell_s_when_its_line_editor_reads_the_line() {
+    let mut events = vec![("o", "\x1b[?2004h➜  tmp ")];
+    typed_line("uname -s", &mut events);
+    events.push(("o", "\r\n\x1b[?2004l\rLinux\r\n\x1b[?2004h➜  tmp "));
+    typed_line("id -un", &mut events);
+    events.push(("o", "\r\n\x1b[?2004l\rroot\r\n"));
+    let commands: Vec<String> = recognize(None, &events)
+        .commands()
+        .iter()
+        .map(|c| c.text.clone())
+        .collect();
+    assert_eq!(commands, vec!["uname -s", "id -un"]);
+}
