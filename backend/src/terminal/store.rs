@@ -344,6 +344,10 @@ fn micros(seconds: f64) -> i64 {
     (seconds * 1_000_000.0).round() as i64
 }
 
+fn seconds(micros: i64) -> f64 {
+    micros as f64 / 1_000_000.0
+}
+
 fn source_code(source: Recognition) -> &'static str {
     match source {
         Recognition::ShellIntegration => "shell_integration",
@@ -472,7 +476,7 @@ async fn commands(
             let source: String = row.try_get("source")?;
             Ok(ExecutedCommand {
                 text: row.try_get("command")?,
-                offset: offset as f64 / 1_000_000.0,
+                offset: seconds(offset),
                 exit_code: exit_code.and_then(|code| i32::try_from(code).ok()),
                 source: if source == "shell_integration" {
                     Recognition::ShellIntegration
@@ -496,9 +500,11 @@ async fn findings(connection: &mut AnyConnection, id: i64) -> Result<Vec<Finding
         .map(|row| {
             let kind: String = row.try_get("kind")?;
             let offset: i64 = row.try_get("offset_us")?;
+            let kind = FindingKind::parse(&kind)
+                .ok_or_else(|| DbError::decode(format!("unknown finding kind `{kind}`")))?;
             Ok(Finding {
-                kind: FindingKind::parse(&kind).unwrap_or(FindingKind::ForgedMark),
-                offset: offset as f64 / 1_000_000.0,
+                kind,
+                offset: seconds(offset),
                 mark: row.try_get("mark")?,
                 detail: row.try_get("detail")?,
             })

@@ -162,8 +162,6 @@ pub struct Screen {
     state: State,
     csi: Csi,
     stamp: Stamp,
-    /// Counts the screen's clears and switches, which move everything the recognizer located.
-    upheavals: u64,
 }
 
 impl Screen {
@@ -189,7 +187,6 @@ impl Screen {
             state: State::Ground,
             csi: Csi::default(),
             stamp: 0,
-            upheavals: 0,
         }
     }
 
@@ -218,11 +215,6 @@ impl Screen {
 
     pub fn application_cursor(&self) -> bool {
         self.application_cursor
-    }
-
-    /// Clears and screen switches so far: a row found before one may hold something else now.
-    pub fn upheavals(&self) -> u64 {
-        self.upheavals
     }
 
     /// Cells written from now on carry `stamp`.
@@ -263,16 +255,6 @@ impl Screen {
             .filter(|cell| cell.width() != 0)
             .map(|cell| read(cell).0)
             .collect()
-    }
-
-    /// Whether any cell of `row` from `from` on was written at or after `since`.
-    pub fn written_since(&self, row: u16, from: u16, since: Stamp) -> bool {
-        row < self.rows
-            && self
-                .row_cells(row)
-                .iter()
-                .skip(usize::from(from))
-                .any(|cell| cell.stamp() >= since)
     }
 
     /// The text of `row` before column `to`, blanks as spaces, trailing blanks kept out.
@@ -601,7 +583,6 @@ impl Screen {
         if alternate == self.on_alternate {
             return;
         }
-        self.upheavals += 1;
         if alternate {
             if save_cursor {
                 self.primary.saved = Some(self.cursor);
@@ -620,10 +601,8 @@ impl Screen {
 
     fn reset(&mut self) {
         let stamp = self.stamp;
-        let upheavals = self.upheavals + 1;
         *self = Screen::new(self.rows, self.cols);
         self.stamp = stamp;
-        self.upheavals = upheavals;
         self.primary = Grid::new(self.rows, self.cols, stamp);
     }
 
@@ -876,7 +855,6 @@ impl Screen {
             }
             2 | 3 => {
                 rows.iter_mut().for_each(|r| r.clear(stamp));
-                self.upheavals += 1;
             }
             _ => {}
         }
@@ -909,31 +887,29 @@ impl Screen {
     }
 
     fn insert_blanks(&mut self, n: u16) {
-        let (row, col, cols) = (
-            self.cursor.row,
-            usize::from(self.cursor.col),
-            usize::from(self.cols),
-        );
-        let n = usize::from(n).min(cols - col);
-        let stamp = self.stamp;
-        let cells = &mut self.row_mut(row).cells[col..];
-        cells.rotate_right(n);
-        cells[..n].fill(Cell::blank(stamp));
+        self.shift_cells(n, true);
     }
 
     fn delete_chars(&mut self, n: u16) {
-        let (row, col, cols) = (
-            self.cursor.row,
-            usize::from(self.cursor.col),
-            usize::from(self.cols),
-        );
-        let n = usize::from(n).min(cols - col);
+        self.shift_cells(n, false);
+        self.cursor.pending_wrap = false;
+    }
+
+    /// Moves the cells from the cursor to the end of its row `n` places right (blanks come in
+    /// at the cursor) or left (blanks come in at the end).
+    fn shift_cells(&mut self, n: u16, right: bool) {
+        let (row, col) = (self.cursor.row, usize::from(self.cursor.col));
+        let n = usize::from(n).min(usize::from(self.cols) - col);
         let stamp = self.stamp;
         let cells = &mut self.row_mut(row).cells[col..];
-        cells.rotate_left(n);
-        let len = cells.len();
-        cells[len - n..].fill(Cell::blank(stamp));
-        self.cursor.pending_wrap = false;
+        let fresh = if right {
+            cells.rotate_right(n);
+            0..n
+        } else {
+            cells.rotate_left(n);
+            cells.len() - n..cells.len()
+        };
+        cells[fresh].fill(Cell::blank(stamp));
     }
 }
 

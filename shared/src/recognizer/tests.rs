@@ -175,6 +175,15 @@ fn recognize(nonce: Option<&str>, events: &[(&str, &str)]) -> CommandRecognizer 
     recognizer
 }
 
+/// The command lines recognised in `events`, with no nonce.
+fn lines(events: &[(&str, &str)]) -> Vec<String> {
+    recognize(None, events)
+        .commands()
+        .iter()
+        .map(|c| c.text.clone())
+        .collect()
+}
+
 fn kinds(recognizer: &CommandRecognizer) -> Vec<&'static str> {
     recognizer
         .findings()
@@ -289,12 +298,7 @@ fn text_left_on_the_prompt_row_by_output_is_not_part_of_the_line() {
         ("i", "\r"),
         ("o", "\r\n# "),
     ];
-    let commands: Vec<String> = recognize(None, &events)
-        .commands()
-        .iter()
-        .map(|c| c.text.clone())
-        .collect();
-    assert_eq!(commands, vec!["ls"]);
+    assert_eq!(lines(&events), vec!["ls"]);
 }
 
 #[test]
@@ -304,12 +308,7 @@ fn output_switching_to_the_alternate_screen_hides_nothing_typed_after() {
     events.push(("o", "\r\n\x1b[?1049h\x1b[Hroot@vm:~# "));
     typed_line("rm -rf /srv", &mut events);
     events.push(("o", "\r\nroot@vm:~# "));
-    let commands: Vec<String> = recognize(None, &events)
-        .commands()
-        .iter()
-        .map(|c| c.text.clone())
-        .collect();
-    assert_eq!(commands, vec!["printf x", "rm -rf /srv"]);
+    assert_eq!(lines(&events), vec!["printf x", "rm -rf /srv"]);
 }
 
 #[test]
@@ -324,12 +323,7 @@ fn a_printed_prompt_and_command_is_never_a_command() {
             "at log\r\nroot@vm:~# rm -rf /srv\r\nroot@vm:~# reboot\r\nroot@vm:~# ",
         ),
     ];
-    let commands: Vec<String> = recognize(None, &events)
-        .commands()
-        .iter()
-        .map(|c| c.text.clone())
-        .collect();
-    assert_eq!(commands, vec!["cat log"]);
+    assert_eq!(lines(&events), vec!["cat log"]);
 }
 
 #[test]
@@ -342,12 +336,7 @@ fn an_unbracketed_paste_runs_line_by_line() {
             "echo p1\r\np1\r\n$ echo p2\r\np2\r\n$ echo p3\r\np3\r\n$ ",
         ),
     ];
-    let commands: Vec<String> = recognize(None, &events)
-        .commands()
-        .iter()
-        .map(|c| c.text.clone())
-        .collect();
-    assert_eq!(commands, vec!["echo p1", "echo p2", "echo p3"]);
+    assert_eq!(lines(&events), vec!["echo p1", "echo p2", "echo p3"]);
 }
 
 #[test]
@@ -357,10 +346,5 @@ fn a_prompt_of_any_shape_is_the_shell_s_when_its_line_editor_reads_the_line() {
     events.push(("o", "\r\n\x1b[?2004l\rLinux\r\n\x1b[?2004h➜  tmp "));
     typed_line("id -un", &mut events);
     events.push(("o", "\r\n\x1b[?2004l\rroot\r\n"));
-    let commands: Vec<String> = recognize(None, &events)
-        .commands()
-        .iter()
-        .map(|c| c.text.clone())
-        .collect();
-    assert_eq!(commands, vec!["uname -s", "id -un"]);
+    assert_eq!(lines(&events), vec!["uname -s", "id -un"]);
 }
