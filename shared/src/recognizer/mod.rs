@@ -31,6 +31,8 @@ const PASTE_END: &str = "\x1b[201~";
 const PASTE_MODE_OFF: &[u8] = b"\x1b[?2004l";
 /// The prompts remembered as the shell's own, newest last.
 const KNOWN_PROMPTS: usize = 8;
+/// Output kept undrawn before it is drawn anyway.
+const UNDRAWN_MAX: usize = 64 * 1024;
 /// Lines typed ahead while a command runs, waiting for the shell to take them.
 const TYPED_AHEAD: usize = 16;
 /// zsh's marks in its output: turning bracketed paste off before it moves past the line, and
@@ -78,6 +80,12 @@ struct Acceptance {
 
 pub struct CommandRecognizer {
     screen: Screen,
+    /// Output not drawn yet: the screen is brought up to date only when it is read (when a line
+    /// begins, when keys may meet a changed mode, when a line is taken), so the echo of each
+    /// key is drawn with the others, not one by one.
+    undrawn: String,
+    /// `undrawn` holds an escape or a C1 control: the screen's modes may have changed.
+    undrawn_modal: bool,
     marks: MarkScanner,
     corroboration: Corroboration,
     /// Input events so far: the stamp of what is drawn after each.
@@ -114,6 +122,8 @@ impl CommandRecognizer {
     pub fn with_nonce(cols: u16, rows: u16, nonce: Option<String>) -> Self {
         CommandRecognizer {
             screen: Screen::new(rows, cols),
+            undrawn: String::new(),
+            undrawn_modal: false,
             marks: MarkScanner::default(),
             corroboration: Corroboration::new(nonce),
             keystrokes: 0,
@@ -142,7 +152,10 @@ impl CommandRecognizer {
         match &event.data {
             EventData::Output(text) => self.output(event.time, text),
             EventData::Input(text) => self.input(event.time, text),
-            EventData::Resize { cols, rows } => self.screen.resize(*rows, *cols),
+            EventData::Resize { cols, rows } => {
+                self.bring_up_to_date();
+                self.screen.resize(*rows, *cols);
+            }
             EventData::Marker(_) => {}
         }
     }
@@ -189,6 +202,16 @@ impl CommandRecognizer {
     /// lines the shell prints whole: what bash made of a history expansion, and a line typed
     /// ahead, drawn after the prompt once the shell reads it.
     fn draw(&mut self, text: &str) {
+        if self.accepting.is_none() && self.expanding.is_none() && self.typed_ahead.is_empty() {
+            // Nothing waits on this output: it is drawn when the screen is next read.
+            self.undrawn.push_str(text);
+            self.undrawn_modal |= text.contains(['\x1b', '\u{9b}']);
+            if self.undrawn.len() > UNDRAWN_MAX {
+                self.bring_up_to_date();
+            }
+            return;
+        }
+        self.bring_up_to_date();
         let mut rest = text;
         loop {
             if let Some(acceptance) = &self.accepting {
@@ -228,6 +251,15 @@ impl CommandRecognizer {
             }
         }
         self.screen.process(rest);
+    }
+
+    /// Draws the output not drawn yet.
+    fn bring_up_to_date(&mut self) {
+        if !self.undrawn.is_empty() {
+            self.screen.process(&self.undrawn);
+            self.undrawn.clear();
+        }
+        self.undrawn_modal = false;
     }
 
     /// bash printed `printed` after a line with history designators: the line it runs, if it
@@ -291,6 +323,11 @@ impl CommandRecognizer {
     }
 
     fn input(&mut self, time: f64, text: &str) {
+        if self.line.is_none() || self.undrawn_modal {
+            // What came before a line begins is drawn with the stamps of before; within a line,
+            // what the editor draws need only be newer than the line.
+            self.bring_up_to_date();
+        }
         self.keystrokes = self.keystrokes.saturating_add(1);
         self.screen.set_stamp(self.keystrokes);
         let mut rest = text;
@@ -312,28 +349,39 @@ impl CommandRecognizer {
                 break;
             };
             rest = &rest[key.len_utf8()..];
-            if let Some(expanding) = self.expanding.take() {
-                // No line printed: the shell expanded it without saying (zsh does).
-                self.expanded(expanding, "");
-            }
-            if let Some(acceptance) = self.accepting.take() {
-                if self.kept_by_the_editor(&acceptance) {
-                    // It showed the expansion for the person to check (`histverify`): the line
-                    // goes on being edited.
-                    let mut line = acceptance.line;
-                    line.typed.mark_edited();
-                    self.line = Some(line);
-                } else {
-                    // A key before the shell moved past the last line: that line was read with
-                    // echo off (a password), or typed ahead. Read it as the screen is now.
-                    self.accept(acceptance);
-                }
+            if self.expanding.is_some() || self.accepting.is_some() {
+                self.settle();
             }
             self.key(time, key);
         }
     }
 
+    /// A key came while a line was still being taken: settle it first.
+    fn settle(&mut self) {
+        self.bring_up_to_date();
+        if let Some(expanding) = self.expanding.take() {
+            // No line printed: the shell expanded it without saying (zsh does).
+            self.expanded(expanding, "");
+        }
+        if let Some(acceptance) = self.accepting.take() {
+            if self.kept_by_the_editor(&acceptance) {
+                // It showed the expansion for the person to check (`histverify`): the line goes
+                // on being edited.
+                let mut line = acceptance.line;
+                line.typed.mark_edited();
+                self.line = Some(line);
+            } else {
+                // A key before the shell moved past the last line: that line was read with echo
+                // off (a password), or typed ahead. Read it as the screen is now.
+                self.accept(acceptance);
+            }
+        }
+    }
+
     fn key(&mut self, time: f64, key: char) {
+        if self.undrawn_modal {
+            self.bring_up_to_date();
+        }
         if self
             .line
             .as_ref()
@@ -395,6 +443,7 @@ impl CommandRecognizer {
         if self.line.is_some() {
             return;
         }
+        self.bring_up_to_date();
         let (row, col) = self.screen.cursor();
         let text = self.screen.text_before(row, col);
         self.line = Some(OpenLine {

@@ -354,10 +354,10 @@ impl Screen {
                     index = run;
                     continue;
                 }
-                // A control sequence, begun and read as bytes.
+                // A control sequence, read whole as bytes when the chunk holds all of it.
                 State::Ground if byte == 0x1b && bytes.get(index + 1) == Some(&b'[') => {
                     self.start_csi();
-                    index += 2;
+                    index += 2 + self.read_csi(&bytes[index + 2..]);
                     continue;
                 }
                 State::Csi if byte.is_ascii_digit() => {
@@ -503,6 +503,25 @@ impl Screen {
             _ if is_control(c) => self.control(c),
             _ => self.state = State::Ground,
         }
+    }
+
+    /// Reads a control sequence's parameters and final byte from `bytes`, as far as they are
+    /// plain ASCII; answers how many it took. What it leaves, the state machine goes on with.
+    fn read_csi(&mut self, bytes: &[u8]) -> usize {
+        for (taken, &byte) in bytes.iter().enumerate() {
+            match byte {
+                b'0'..=b'9' => self.csi_digit(byte),
+                b';' | b':' => self.csi.next_param(),
+                b'<' | b'=' | b'>' | b'?' => self.csi.private = Some(char::from(byte)),
+                0x20..=0x2f => self.csi.intermediate = true,
+                0x40..=0x7e => {
+                    self.csi_char(char::from(byte));
+                    return taken + 1;
+                }
+                _ => return taken,
+            }
+        }
+        bytes.len()
     }
 
     fn csi_digit(&mut self, byte: u8) {
