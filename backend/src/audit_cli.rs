@@ -59,6 +59,7 @@ pub fn audit(args: &AuditArgs) -> Result<AuditReport, AuditError> {
     } else {
         BenignCommands::new(args.benign.iter().cloned())
     };
+    recognizer.finish();
     Ok(AuditReport::new(
         &script,
         recognizer.commands().to_vec(),

@@ -987,12 +987,22 @@ HISTFILE=/dev/null
 HISTCONTROL=
 HISTSIZE=10000
 __truth_start() {
-    local line number
+    local line number last
     line=$(HISTTIMEFORMAT='' builtin history 1)
     [[ $line =~ ^[[:space:]]*([0-9]+)[*]?[[:space:]][[:space:]](.*)$ ]] || return
     number=${BASH_REMATCH[1]}
-    [[ -f $CORPUS_TRUTH.last.$$ && $(<"$CORPUS_TRUTH.last.$$") == "$number" ]] && return
+    last=0
+    [[ -f $CORPUS_TRUTH.last.$$ ]] && last=$(<"$CORPUS_TRUTH.last.$$")
+    [[ $last == "$number" ]] && return
     printf '%s' "$number" > "$CORPUS_TRUTH.last.$$"
+    # Edit-and-execute runs its line from inside readline, where neither PS0 nor
+    # PROMPT_COMMAND runs: it reaches history after the line it edited (which did not run), so
+    # the entry just before this one, when no hook saw it, ran.
+    local n=$((number - 1)) entry
+    if ((n > last + 1)); then
+        entry=$(HISTTIMEFORMAT='' builtin history | sed -n "s/^ *$n[*]\{0,1\}  //p")
+        printf 'start\t%s\t%s\n' "$$" "$(printf '%s' "$entry" | base64 -w0)" >> "$CORPUS_TRUTH"
+    fi
     printf 'start\t%s\t%s\n' "$$" "$(printf '%s' "${BASH_REMATCH[2]}" | base64 -w0)" >> "$CORPUS_TRUTH"
 }
 __truth_end() {

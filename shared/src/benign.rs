@@ -47,6 +47,16 @@ const BUILT_IN_PATTERNS: [(&str, &[&str]); 2] = [
     ("history", &["[0-9]", "[0-9][0-9]*"]),
 ];
 
+/// Where a listed program may be named by its path.
+const SYSTEM_DIRS: [&str; 6] = [
+    "/bin",
+    "/usr/bin",
+    "/sbin",
+    "/usr/sbin",
+    "/usr/local/bin",
+    "/usr/local/sbin",
+];
+
 /// The longest entry a list may hold, in characters.
 pub const MAX_ENTRY: usize = 200;
 
@@ -185,7 +195,13 @@ impl BenignCommands {
         if program.contains('=') || globbed.first() == Some(&true) {
             return false;
         }
-        let name = program.rsplit('/').next().unwrap_or(program);
+        // A bare name, or the program where the system keeps it: `./ls` or `/tmp/x/ls` may be
+        // anything the person put there.
+        let name = match program.rsplit_once('/') {
+            None => program.as_str(),
+            Some((dir, name)) if SYSTEM_DIRS.contains(&dir) => name,
+            Some(_) => return false,
+        };
         if NEVER_BENIGN.contains(&name) {
             return false;
         }
@@ -344,6 +360,9 @@ mod tests {
             "ls &",
             "(ls)",
             "ls $HOME",
+            "./ls",
+            "/tmp/x/ls -la",
+            "ls $[x]",
             "ls ${x:=1}",
             "ls !!",
             "ls !rm",

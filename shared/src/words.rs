@@ -143,6 +143,14 @@ impl Words {
     }
 }
 
+/// Whether a `!` between `previous` and `next` starts a history expansion, as bash reads it: not
+/// before a blank, `=`, `(` or a closing quote, and not in `[!…]`, `$!` or `${!…}`.
+pub fn starts_history_expansion(previous: Option<char>, next: Option<char>) -> bool {
+    let after = next.is_some_and(|n| !n.is_whitespace() && !matches!(n, '=' | '(' | '"'));
+    let before = !matches!(previous, Some('[' | '$' | '{'));
+    after && before
+}
+
 fn is_assignment(word: &str) -> bool {
     word.split_once('=').is_some_and(|(name, _)| {
         !name.is_empty()
@@ -266,6 +274,9 @@ impl Scanner {
                     self.push_operator(";");
                 }
                 '#' if !self.in_word => self.skip_comment(),
+                '$' if self.next_is("((") || self.next_is("[") => self.arithmetic(),
+                '(' if !self.in_word && self.next_is("(") => self.arithmetic(),
+                '$' if self.next_is("'") => self.ansi_c_quoted()?,
                 '\'' => self.single_quoted()?,
                 '"' => self.double_quoted()?,
                 '\\' => self.escaped()?,
@@ -346,16 +357,77 @@ impl Scanner {
         }
     }
 
+    /// Whether the characters after the one at the scanner's position are `text`.
+    fn next_is(&self, text: &str) -> bool {
+        let mut chars = self.chars.get(self.pos + 1..).unwrap_or(&[]).iter();
+        text.chars().all(|c| chars.next() == Some(&c))
+    }
+
+    /// `$((…))`, `((…))` or `$[…]`: arithmetic, one part of the word, whatever its `<<` or `;`
+    /// (it may run code through array subscripts, so it counts as a substitution).
+    fn arithmetic(&mut self) {
+        self.shape.substitution = true;
+        self.in_word = true;
+        let mut depth = 0usize;
+        while let Some(c) = self.peek() {
+            self.word.push(c);
+            self.pos += 1;
+            match c {
+                '(' | '[' => depth += 1,
+                ')' | ']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `$'…'`: a quoted string in which a backslash escapes the next character.
+    fn ansi_c_quoted(&mut self) -> Result<(), Unfinished> {
+        self.pos += 2;
+        self.in_word = true;
+        self.quoted = true;
+        loop {
+            match self.peek() {
+                None => return Err(Unfinished::SingleQuote),
+                Some('\'') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some('\\') => {
+                    self.pos += 1;
+                    if let Some(c) = self.peek() {
+                        self.word.push(c);
+                        self.pos += 1;
+                    }
+                }
+                Some(c) => {
+                    self.word.push(c);
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+
     /// Notes what `c`, unquoted or inside double quotes at the scanner's position, asks of the
     /// shell.
     fn note_expansion(&mut self, c: char) {
         let next = self.chars.get(self.pos + 1).copied();
+        let previous = self
+            .pos
+            .checked_sub(1)
+            .and_then(|at| self.chars.get(at))
+            .copied();
         match (c, next) {
             ('`', _) | ('$', Some('(')) => self.shape.substitution = true,
-            ('$', Some(n)) if n == '{' || n.is_alphanumeric() || "_@*#?$!-".contains(n) => {
+            // `$NAME`, `${…}`, `$1`, special parameters, and zsh's `$~x`, `$=x`, `$^x`, `$+x`.
+            ('$', Some(n)) if n.is_alphanumeric() || "{_@*#?$!-~=^+".contains(n) => {
                 self.shape.expansion = true;
             }
-            ('!', Some(n)) if !n.is_whitespace() && n != '=' && n != '(' && n != '"' => {
+            ('!', next) if starts_history_expansion(previous, next) => {
                 self.shape.history = true;
             }
             _ => {}
@@ -583,6 +655,23 @@ mod tests {
             })
         );
         assert_eq!(Words::parse_lenient("echo 'abc").0, vec!["echo", "abc"]);
+    }
+
+    #[test]
+    fn arithmetic_and_ansi_c_strings_are_words_whatever_they_hold() {
+        assert_eq!(words("echo $((1<<2)) x"), vec!["echo", "$((1<<2))", "x"]);
+        assert!(Words::parse("((x = 1 << 2))").is_ok());
+        assert_eq!(words("echo $'it\\'s' x"), vec!["echo", "it's", "x"]);
+        assert!(Words::shape("ls $[x]").substitution);
+        assert!(Words::shape("ls $~x").expansion);
+    }
+
+    #[test]
+    fn history_expansion_is_read_where_bash_reads_it() {
+        assert!(Words::shape("sudo !!").history);
+        assert!(!Words::shape("rm /etc/[!a]*").history);
+        assert!(!Words::shape("echo $! ${!x}").history);
+        assert!(!Words::shape("echo 'a!b' ! x").history);
     }
 
     #[test]

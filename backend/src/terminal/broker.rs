@@ -507,6 +507,8 @@ impl Session {
                 None
             }
         };
+        let mut recognizer = recognizer;
+        recognizer.finish();
         let commands = recognizer.commands().to_vec();
         let findings = recognizer.findings().to_vec();
         if (commands != stored || findings != stored_findings)

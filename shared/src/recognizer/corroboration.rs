@@ -18,10 +18,9 @@ use crate::words::Words;
 /// What a mark does to the commands recognised so far.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Command `index` was announced with this exact line.
+    /// Command `index` was announced by the shell, as the keys accepted it.
     Confirmed {
         index: usize,
-        line: String,
     },
     /// Command `index` ended with this status.
     Status {
@@ -44,6 +43,8 @@ enum Trust {
 struct Running {
     index: usize,
     statuses: u32,
+    /// The status it was given, when one was.
+    exit_code: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -131,22 +132,23 @@ impl Corroboration {
         commands: &[ExecutedCommand],
     ) -> Vec<Effect> {
         let text_of = |index: usize| commands.get(index).map(|command| command.text.as_str());
-        // The same text needs no parsing; otherwise the same words (quoting and spacing aside).
+        // The same text needs no parsing; otherwise the same line as the shell reads it
+        // (quoting and spacing aside, but not what is an operator or an expansion).
         let agreeing = self
             .awaiting
             .iter()
             .position(|&index| text_of(index) == Some(line.as_str()))
             .or_else(|| {
-                let words = Words::parse_lenient(&line);
+                let announced = Read::of(&line);
                 self.awaiting.iter().position(|&index| {
-                    text_of(index).is_some_and(|text| Words::parse_lenient(text) == words)
+                    text_of(index).is_some_and(|text| Read::of(text) == announced)
                 })
             });
         let (index, effect) = match (agreeing, trust) {
             (Some(position), _) => {
                 let index = self.awaiting[position];
                 self.awaiting.drain(..=position);
-                (index, Effect::Confirmed { index, line })
+                (index, Effect::Confirmed { index })
             }
             (None, Trust::Proved) if !self.awaiting.is_empty() => {
                 let Some(index) = self.awaiting.pop_front() else {
@@ -161,7 +163,12 @@ impl Corroboration {
             }
         };
         // The shell announces a command only once its previous one has ended.
-        self.running.insert(shell, Running { index, statuses: 0 });
+        let running = Running {
+            index,
+            statuses: 0,
+            exit_code: None,
+        };
+        self.running.insert(shell, running);
         vec![effect]
     }
 
@@ -177,20 +184,49 @@ impl Corroboration {
             return vec![finding(FindingKind::ForgedMark, at, mark, detail)];
         };
         running.statuses += 1;
+        // The shell reports once, when the command has ended; the last report stands, since a
+        // command's own output comes before it, except that a failure once reported is never
+        // turned into a success: the failing report may be the shell's own.
+        let keeps_failure = running.exit_code.is_some_and(|code| code != 0) && exit_code == Some(0);
+        if !keeps_failure && exit_code.is_some() {
+            running.exit_code = exit_code;
+        }
         let mut effects: Vec<Effect> = exit_code
+            .filter(|_| !keeps_failure)
             .map(|exit_code| Effect::Status {
                 index: running.index,
                 exit_code,
             })
             .into_iter()
             .collect();
-        // The shell reports once, when the command has ended; the last report stands, since a
-        // command's own output comes before it.
         if running.statuses > 1 {
             let detail = "a second status for one command: one of them was printed by output";
             effects.push(finding(FindingKind::ForgedMark, at, mark, detail));
         }
         effects
+    }
+}
+
+/// A command line as the shell reads it, for comparing two spellings of one line.
+#[derive(Debug, PartialEq, Eq)]
+struct Read {
+    words: Words,
+    operator: Vec<bool>,
+    substitution: bool,
+    expansion: bool,
+    history: bool,
+}
+
+impl Read {
+    fn of(line: &str) -> Read {
+        let shape = Words::shape(line);
+        Read {
+            words: shape.words,
+            operator: shape.operator,
+            substitution: shape.substitution,
+            expansion: shape.expansion,
+            history: shape.history,
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub enum Expansion {
 }
 
 use crate::command::ExecutedCommand;
+use crate::words::starts_history_expansion;
 
 /// How many commands back a designator searches.
 const SEARCHED: usize = 1000;
@@ -59,9 +60,8 @@ pub fn expand(line: &str, history: History<'_>) -> Expansion {
             quoted = !quoted;
         }
         let next = chars.get(index + 1).copied();
-        let designates = !quoted
-            && c == '!'
-            && next.is_some_and(|n| !n.is_whitespace() && n != '=' && n != '(' && n != '"');
+        let previous = index.checked_sub(1).map(|at| chars[at]);
+        let designates = !quoted && c == '!' && starts_history_expansion(previous, next);
         if !designates {
             out.push(c);
             index += 1;
@@ -163,11 +163,10 @@ pub fn fits(typed: &str, printed: &str) -> bool {
     let mut pattern = String::new();
     let mut pieces: Vec<String> = Vec::new();
     let mut chars = typed.chars().peekable();
+    let mut previous = None;
     while let Some(c) = chars.next() {
-        let designates = c == '!'
-            && chars
-                .peek()
-                .is_some_and(|n| !n.is_whitespace() && *n != '=' && *n != '(' && *n != '"');
+        let designates = c == '!' && starts_history_expansion(previous, chars.peek().copied());
+        previous = Some(c);
         if designates {
             pieces.push(std::mem::take(&mut pattern));
             // The designator runs to the next blank or separator.

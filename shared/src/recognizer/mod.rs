@@ -31,6 +31,8 @@ const PASTE_END: &str = "\x1b[201~";
 const PASTE_MODE_OFF: &[u8] = b"\x1b[?2004l";
 /// The prompts remembered as the shell's own, newest last.
 const KNOWN_PROMPTS: usize = 8;
+/// Findings kept for one session.
+pub const MAX_FINDINGS: usize = 100;
 /// Output kept undrawn before it is drawn anyway.
 const UNDRAWN_MAX: usize = 64 * 1024;
 /// Lines typed ahead while a command runs, waiting for the shell to take them.
@@ -76,6 +78,10 @@ struct Acceptance {
     /// The line editor runs with bracketed paste on: it has taken the line (a buffer that may
     /// hold several lines) when it turns the mode off. Otherwise, when it echoes a newline.
     until_paste_mode_off: bool,
+    /// Output moved to another line since Enter without the editor letting the line go.
+    moved: bool,
+    /// The editor let the line go by turning bracketed paste off, as a shell's does.
+    by_editor: bool,
 }
 
 pub struct CommandRecognizer {
@@ -101,6 +107,11 @@ pub struct CommandRecognizer {
     zsh: bool,
     /// A line with history designators, accepted, waiting for bash to print its expansion.
     expanding: Option<Expanding>,
+    /// Ctrl-X Ctrl-E handed the line to an editor: what the shell prints when the editor has
+    /// left the alternate screen is the line it runs. Whether the alternate screen was seen.
+    editing: Option<(f64, bool)>,
+    /// The key before the one being handled.
+    last_key: char,
     /// Lines typed while something else had the terminal, which the shell may read later.
     typed_ahead: std::collections::VecDeque<String>,
     /// Prompts after which the shell ran a command: the shell's own, wherever they show again.
@@ -133,6 +144,8 @@ impl CommandRecognizer {
             in_paste: false,
             zsh: false,
             expanding: None,
+            editing: None,
+            last_key: '\0',
             typed_ahead: std::collections::VecDeque::new(),
             known_prompts: Vec::new(),
             commands: Vec::new(),
@@ -166,9 +179,14 @@ impl CommandRecognizer {
         &self.commands
     }
 
-    /// What the marks said that the input does not bear out.
+    /// What the marks said that the input does not bear out, the first `MAX_FINDINGS` of it.
     pub fn findings(&self) -> &[Finding] {
         &self.findings
+    }
+
+    /// The session is over: a line still being taken is taken as the screen shows it.
+    pub fn finish(&mut self) {
+        self.settle();
     }
 
     fn output(&mut self, time: f64, text: &str) {
@@ -202,7 +220,11 @@ impl CommandRecognizer {
     /// lines the shell prints whole: what bash made of a history expansion, and a line typed
     /// ahead, drawn after the prompt once the shell reads it.
     fn draw(&mut self, text: &str) {
-        if self.accepting.is_none() && self.expanding.is_none() && self.typed_ahead.is_empty() {
+        if self.accepting.is_none()
+            && self.expanding.is_none()
+            && self.editing.is_none()
+            && self.typed_ahead.is_empty()
+        {
             // Nothing waits on this output: it is drawn when the screen is next read.
             self.undrawn.push_str(text);
             self.undrawn_modal |= text.contains(['\x1b', '\u{9b}']);
@@ -224,17 +246,28 @@ impl CommandRecognizer {
                     b"\n"
                 };
                 let Some(position) = find(rest.as_bytes(), marker) else {
+                    if rest.contains('\n')
+                        && let Some(acceptance) = &mut self.accepting
+                    {
+                        acceptance.moved = true;
+                    }
                     break;
                 };
                 let (before, after) = rest.split_at(position);
                 self.screen.process(before);
                 rest = after;
-                if let Some(acceptance) = self.accepting.take() {
+                if let Some(mut acceptance) = self.accepting.take() {
+                    acceptance.by_editor = acceptance.until_paste_mode_off;
                     self.accept(acceptance);
                 }
-            } else if self.expanding.is_some() || !self.typed_ahead.is_empty() {
+            } else if self.expanding.is_some()
+                || self.editing.is_some()
+                || !self.typed_ahead.is_empty()
+            {
                 let Some(position) = rest.find('\n') else {
-                    break;
+                    self.screen.process(rest);
+                    self.note_editor();
+                    return;
                 };
                 let (before, after) = rest.split_at(position);
                 self.screen.process(before);
@@ -242,15 +275,31 @@ impl CommandRecognizer {
                 let printed = self.screen.row_text(row, 0, 0);
                 self.screen.process("\n");
                 rest = &after[1..];
-                match self.expanding.take() {
-                    Some(expanding) => self.expanded(expanding, &printed),
-                    None => self.read_ahead(&printed),
+                if let Some(expanding) = self.expanding.take() {
+                    self.expanded(expanding, &printed);
+                } else if let Some((at, true)) = self.editing
+                    && !self.screen.alternate_screen()
+                {
+                    // bash prints the edited line as it runs it.
+                    self.editing = None;
+                    self.push_commands(at, vec![printed]);
+                } else if self.editing.is_some() {
+                    self.note_editor();
+                } else {
+                    self.read_ahead(&printed);
                 }
             } else {
                 break;
             }
         }
         self.screen.process(rest);
+    }
+
+    /// Notes that the editor Ctrl-X Ctrl-E started holds the alternate screen.
+    fn note_editor(&mut self) {
+        if let Some((_, seen)) = &mut self.editing {
+            *seen |= self.screen.alternate_screen();
+        }
     }
 
     /// Draws the output not drawn yet.
@@ -270,7 +319,10 @@ impl CommandRecognizer {
             typed,
             computed,
         } = expanding;
-        if printed.contains("event not found") {
+        // The shell's own complaint; the line runs nothing.
+        if (printed.starts_with("bash: ") || printed.starts_with("zsh: "))
+            && printed.contains("event not found")
+        {
             return;
         }
         let line = if history::fits(&typed, printed) {
@@ -287,29 +339,31 @@ impl CommandRecognizer {
     }
 
     /// A line typed ahead is run when the shell shows it after one of its prompts.
+    /// Lines before it in the queue were read by something else (a program's own prompt).
     fn read_ahead(&mut self, printed: &str) {
-        let Some(next) = self.typed_ahead.front() else {
+        let shown = self.typed_ahead.iter().position(|typed| {
+            self.known_prompts.iter().any(|prompt| {
+                printed
+                    .strip_prefix(prompt.as_str())
+                    .is_some_and(|rest| rest.trim() == typed.trim())
+            })
+        });
+        let Some(position) = shown else {
             return;
         };
-        let shown = self.known_prompts.iter().any(|prompt| {
-            printed
-                .strip_prefix(prompt.as_str())
-                .is_some_and(|rest| rest.trim() == next.trim())
-        });
-        if shown && let Some(line) = self.typed_ahead.pop_front() {
+        let line = self.typed_ahead.drain(..=position).next_back();
+        if let Some(line) = line.filter(|line| !Words::parse_lenient(line).is_empty()) {
             let at = self.last_time;
-            if !Words::parse_lenient(&line).is_empty() {
-                self.push_commands(at, vec![line]);
-            }
+            self.push_commands(at, vec![line]);
         }
     }
 
     fn apply(&mut self, effect: Effect) {
         self.revision += 1;
         match effect {
-            Effect::Confirmed { index, line } => {
+            // The text stays what the keys and the screen gave: a mark never rewrites it.
+            Effect::Confirmed { index } => {
                 if let Some(command) = self.commands.get_mut(index) {
-                    command.text = line;
                     command.source = Recognition::ShellIntegration;
                 }
             }
@@ -318,7 +372,12 @@ impl CommandRecognizer {
                     command.exit_code = Some(exit_code);
                 }
             }
-            Effect::Finding(finding) => self.findings.push(finding),
+            // A person printing marks without end is told apart by the first ones; the rest would
+            // only fill the trail.
+            Effect::Finding(finding) if self.findings.len() < MAX_FINDINGS => {
+                self.findings.push(finding);
+            }
+            Effect::Finding(_) => {}
         }
     }
 
@@ -379,6 +438,18 @@ impl CommandRecognizer {
     }
 
     fn key(&mut self, time: f64, key: char) {
+        let last_key = std::mem::replace(&mut self.last_key, key);
+        self.key_after(time, key, last_key);
+    }
+
+    /// Whether the open line was begun at a shell's prompt.
+    fn at_prompt_now(&self) -> bool {
+        self.line
+            .as_ref()
+            .is_some_and(|line| self.at_shell_prompt(line, false))
+    }
+
+    fn key_after(&mut self, time: f64, key: char, previous: char) {
         if self.undrawn_modal {
             self.bring_up_to_date();
         }
@@ -399,14 +470,22 @@ impl CommandRecognizer {
                         at: time,
                         line,
                         until_paste_mode_off: self.screen.bracketed_paste(),
+                        moved: false,
+                        by_editor: false,
                     });
                 }
             }
             // Ctrl-C: the line, and any unfinished command, are abandoned. Ctrl-Z and Ctrl-\
             // stop or quit what runs: what comes next is typed at the shell's next prompt.
-            '\x03' | '\x1a' | '\x1c' if !self.quoting() => {
+            '\x03' | '\x1a' | '\x1c' if !self.quoting() && !self.in_paste => {
                 self.line = None;
                 self.unfinished = None;
+            }
+            // Ctrl-X Ctrl-E at the shell's prompt: the line goes to an editor, and the shell
+            // runs what is saved.
+            '\x05' if previous == '\x18' && !self.in_paste && self.at_prompt_now() => {
+                self.line = None;
+                self.editing = Some((time, false));
             }
             _ => {
                 self.open_line();
@@ -425,6 +504,7 @@ impl CommandRecognizer {
     /// bracketed paste on, and the line had history designators to show expanded.
     fn kept_by_the_editor(&self, acceptance: &Acceptance) -> bool {
         acceptance.until_paste_mode_off
+            && !acceptance.moved
             && self.screen.bracketed_paste()
             && acceptance
                 .line
@@ -460,17 +540,42 @@ impl CommandRecognizer {
     /// the line (bash and zsh turn bracketed paste on at their prompts, whatever the prompt
     /// looks like). Output that switched to the alternate screen hides nothing: the shell's
     /// prompt shows there as it did before.
-    fn at_shell_prompt(&self, line: &OpenLine) -> bool {
+    ///
+    /// On the alternate screen, a line is also the shell's when it was typed after a prompt
+    /// shaped like a shell's and its editor let it go the way shells do (turning bracketed paste
+    /// off), which a full-screen program's own prompt (vi's `:`) is not.
+    fn at_shell_prompt(&self, line: &OpenLine, by_editor: bool) -> bool {
         let text = line.prompt.text.trim_end();
-        self.known_prompts.iter().any(|known| known == text)
-            || (!self.screen.alternate_screen() && (line.editor || looks_like_shell_prompt(text)))
+        self.known_prompt(text)
+            || if self.screen.alternate_screen() {
+                line.editor && by_editor && looks_like_shell_prompt(text)
+            } else {
+                line.editor || looks_like_shell_prompt(text)
+            }
+    }
+
+    /// A prompt the shell showed before a command ran, perhaps after text output left on the
+    /// same row.
+    fn known_prompt(&self, text: &str) -> bool {
+        self.known_prompts
+            .iter()
+            .any(|known| text.ends_with(known.as_str()))
     }
 
     /// The shell took the line: read it and record what it runs.
     fn accept(&mut self, acceptance: Acceptance) {
-        let Acceptance { at, line, .. } = acceptance;
+        let Acceptance {
+            at,
+            line,
+            by_editor,
+            ..
+        } = acceptance;
+        if self.unfinished.is_some() && self.known_prompt(line.prompt.text.trim_end()) {
+            // The shell's own prompt again: it was not waiting for more of a line after all.
+            self.unfinished = None;
+        }
         let continuing = self.unfinished.is_some();
-        if !continuing && !self.at_shell_prompt(&line) {
+        if !continuing && !self.at_shell_prompt(&line, by_editor) {
             // A program's own prompt (`Password:`, `Continue?`): what it reads is no command,
             // unless the shell reads it later, typed ahead while a command ran.
             if let Some(typed) = line.typed.text().filter(|typed| !typed.trim().is_empty())
@@ -492,7 +597,7 @@ impl CommandRecognizer {
                 None => return,
             },
         };
-        if !continuing && !self.screen.alternate_screen() {
+        if !continuing {
             self.remember_prompt(&line.prompt);
         }
         // zsh takes a buffer of several lines (a paste) as one command; bash line by line.

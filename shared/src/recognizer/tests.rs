@@ -348,3 +348,97 @@ fn a_prompt_of_any_shape_is_the_shell_s_when_its_line_editor_reads_the_line() {
     events.push(("o", "\r\n\x1b[?2004l\rroot\r\n"));
     assert_eq!(lines(&events), vec!["uname -s", "id -un"]);
 }
+
+/// bash's prompt with bracketed paste on, and what bash prints when it takes a line.
+const PROMPT: &str = "\x1b[?2004hroot@h:~# ";
+const TAKEN: &str = "\r\n\x1b[?2004l\r";
+
+#[test]
+fn an_announcement_that_reads_otherwise_never_rewrites_the_line() {
+    let mut events = vec![("o", PROMPT)];
+    typed_line("ls; rm -rf /etc", &mut events);
+    events.push(("o", TAKEN));
+    events.push((
+        "o",
+        "\x1b]633;P;ShellPid=999\x07\x1b]633;E;ls '\\x3b' rm -rf /etc\x07\x1b]633;D;0\x07",
+    ));
+    let recognizer = recognize(None, &events);
+    let command = &recognizer.commands()[0];
+    assert_eq!(command.text, "ls; rm -rf /etc");
+    assert_eq!(command.source, Recognition::Screen);
+    assert_eq!(command.exit_code, None);
+    assert!(kinds(&recognizer).contains(&"forged_mark"));
+}
+
+#[test]
+fn arithmetic_and_ansi_c_strings_leave_no_line_waiting() {
+    let mut events = vec![("o", PROMPT)];
+    for line in ["echo $((1<<2))", "echo $'it\\'s'", "rm -rf /etc"] {
+        typed_line(line, &mut events);
+        events.push(("o", TAKEN));
+        events.push(("o", "x\r\n"));
+        events.push(("o", PROMPT));
+    }
+    assert_eq!(
+        lines(&events),
+        ["echo $((1<<2))", "echo $'it\\'s'", "rm -rf /etc"]
+    );
+}
+
+#[test]
+fn output_cannot_unsay_a_line_that_only_looks_like_history_expansion() {
+    let mut events = vec![("o", PROMPT)];
+    typed_line("echo event not found; rm -rf /etc/[!a]*", &mut events);
+    events.push(("o", TAKEN));
+    events.push(("o", "event not found\r\n"));
+    events.push(("o", PROMPT));
+    assert_eq!(lines(&events), ["echo event not found; rm -rf /etc/[!a]*"]);
+}
+
+#[test]
+fn a_control_character_inside_a_paste_is_text() {
+    let events = [
+        ("o", PROMPT),
+        ("i", "\x1b[200~rm -rf /etc \x03\x1b[201~"),
+        ("o", "rm -rf /etc ^C"),
+        ("i", "\r"),
+        ("o", TAKEN),
+    ];
+    assert_eq!(lines(&events), ["rm -rf /etc \x03"]);
+}
+
+#[test]
+fn a_line_typed_ahead_is_found_behind_one_a_program_read() {
+    let mut events = vec![("o", PROMPT)];
+    typed_line("read x; sleep 2", &mut events);
+    events.push(("o", TAKEN));
+    for typed in ["junk", "rm -rf /etc"] {
+        typed_line(typed, &mut events);
+        events.push(("o", "\r\n"));
+    }
+    events.push(("o", "root@h:~# rm -rf /etc\r\n"));
+    events.push(("o", PROMPT));
+    assert_eq!(lines(&events), ["read x; sleep 2", "rm -rf /etc"]);
+}
+
+#[test]
+fn a_line_still_being_taken_when_the_session_ends_counts() {
+    let mut recognizer = recognize(None, &[("o", PROMPT), ("i", "rm -rf /etc\r")]);
+    recognizer.finish();
+    assert_eq!(recognizer.commands()[0].text, "rm -rf /etc");
+}
+
+#[test]
+fn a_failure_reported_is_not_turned_into_a_success_by_a_later_status() {
+    let mut events = vec![("o", PROMPT)];
+    typed_line("false", &mut events);
+    events.push(("o", TAKEN));
+    events.push((
+        "o",
+        "\x1b]633;P;ShellPid=7\x07\x1b]633;E;false\x07\x1b]633;C\x07\
+         \x1b]633;P;ShellPid=7\x07\x1b]633;D;1\x07\x1b]633;P;ShellPid=7\x07\x1b]633;D;0\x07",
+    ));
+    let recognizer = recognize(None, &events);
+    assert_eq!(recognizer.commands()[0].exit_code, Some(1));
+    assert_eq!(kinds(&recognizer), ["forged_mark"]);
+}
