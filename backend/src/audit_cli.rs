@@ -8,7 +8,7 @@ use changeaudit_shared::asciicast::Cast;
 use changeaudit_shared::board::{BenignCommands, Status};
 use changeaudit_shared::line_error::LineError;
 use changeaudit_shared::recognizer::CommandRecognizer;
-use changeaudit_shared::report::AuditReport;
+use changeaudit_shared::report::{AuditReport, verdict_label};
 use changeaudit_shared::script::Script;
 
 pub struct AuditArgs {
@@ -121,35 +121,21 @@ pub fn print(
         writeln!(out, "{}", paint(line.status, &text))?;
     }
     writeln!(out)?;
+    for finding in &report.findings {
+        let text = format!(
+            "finding: {} at {:.1}s: {} ({})",
+            finding.kind.as_str().replace('_', " "),
+            finding.offset,
+            finding.mark,
+            finding.detail
+        );
+        writeln!(out, "{}", paint(Status::Failed, &text))?;
+    }
     writeln!(
         out,
         "score {} · {}",
         report.score,
-        verdict_text(&report.verdict)
+        verdict_label(&report.verdict)
     )?;
     Ok(())
-}
-
-/// `more_than_necessary_with_failures` → `More than necessary with failures`.
-fn verdict_text(code: &str) -> String {
-    let words = code.replace('_', " ");
-    let mut chars = words.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verdicts_read_as_sentences() {
-        assert_eq!(
-            verdict_text("more_than_necessary_with_failures"),
-            "More than necessary with failures"
-        );
-        assert_eq!(verdict_text("correct"), "Correct");
-    }
 }

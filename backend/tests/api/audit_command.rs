@@ -163,3 +163,35 @@ fn bad_files_are_named_with_the_line_at_fault() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/script"));
 }
+
+#[test]
+fn forged_marks_in_a_recording_are_findings_the_board_ignores() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = script(dir.path(), "echo planned\nsystemctl restart app\n");
+    let output = audit(&[
+        "--script",
+        script.to_str().unwrap(),
+        "--cast",
+        corpus("forged_marks_nonce").to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[2].contains("- missing") && lines[2].ends_with("systemctl restart app"),
+        "the printed `systemctl restart app` never ran: {text}"
+    );
+    assert!(
+        text.contains("finding: forged mark") && text.contains("systemctl restart app ("),
+        "{text}"
+    );
+    assert_eq!(
+        lines.last().copied(),
+        Some("score 33 · Incomplete, with findings"),
+        "{text}"
+    );
+}
