@@ -46,6 +46,9 @@ const ZSH_SIGNS: [&str; 2] = ["\x1b[?2004l\r\r\n", " \r \r"];
 struct Prompt {
     text: String,
     cols: u16,
+    /// What stood at the right of the row when the line began, past two blanks: zsh's right
+    /// prompt, which it draws again when it draws the whole line again (Ctrl-L).
+    right: Option<String>,
 }
 
 /// A line being typed: where it began and what the keys made of it.
@@ -526,8 +529,18 @@ impl CommandRecognizer {
         self.bring_up_to_date();
         let (row, col) = self.screen.cursor();
         let text = self.screen.text_before(row, col);
+        let tail = self.screen.row_text(row, col, 0);
+        let right = tail
+            .trim_end()
+            .rsplit_once("  ")
+            .map(|(_, right)| right.trim_start().to_owned())
+            .filter(|right| !right.is_empty());
         self.line = Some(OpenLine {
-            prompt: Prompt { text, cols: col },
+            prompt: Prompt {
+                text,
+                cols: col,
+                right,
+            },
             since: self.keystrokes,
             typed: TypedLine::default(),
             alternate: self.screen.alternate_screen(),
@@ -703,7 +716,24 @@ impl CommandRecognizer {
         // The row the editor moved to after the line holds nothing of it.
         let kept = text.trim_end_matches('\n').len();
         text.truncate(kept);
-        Some(text)
+        Some(without_right_prompt(text, line))
+    }
+}
+
+/// The line without zsh's right prompt, when the editor drew it again after the line began and
+/// the keys cannot have put it there: they typed fewer characters than the row shows, and took
+/// nothing from history, completion or a yank.
+fn without_right_prompt(text: String, line: &OpenLine) -> String {
+    let Some(right) = &line.prompt.right else {
+        return text;
+    };
+    let shown = text.chars().filter(|c| !c.is_whitespace()).count();
+    if text.contains('\n') || line.typed.recalled() || line.typed.typed() >= shown {
+        return text;
+    }
+    match text.strip_suffix(right.as_str()) {
+        Some(before) if before.ends_with("  ") => before.trim_end().to_owned(),
+        _ => text,
     }
 }
 

@@ -442,3 +442,42 @@ fn a_failure_reported_is_not_turned_into_a_success_by_a_later_status() {
     assert_eq!(recognizer.commands()[0].exit_code, Some(1));
     assert_eq!(kinds(&recognizer), ["forged_mark"]);
 }
+
+#[test]
+fn a_right_prompt_drawn_again_is_no_part_of_the_line_but_typed_text_always_is() {
+    // zsh draws its right prompt again with the line after Ctrl-L.
+    let honest = [
+        ("o", "\x1b[?2004h% \x1b[50G[0] 21:15\x1b[3G"),
+        ("i", "l"),
+        ("o", "l"),
+        ("i", "s"),
+        ("o", "s"),
+        ("i", "\x0c"),
+        ("o", "\x1b[H\x1b[2J% ls\x1b[50G[0] 21:15\x1b[5G"),
+        ("i", "\x1b[D"),
+        ("o", "\x08"),
+        ("i", "\x1b[C"),
+        ("o", "s"),
+        ("i", "\r"),
+        ("o", "\x1b[?2004l\r\r\n"),
+    ];
+    assert_eq!(lines(&honest), ["ls"]);
+    // Text left at the right of the prompt row, then typed out to the same columns: it is the
+    // person's, and stays.
+    let mut hostile = vec![("o", "\x1b[?2004h% \x1b[50G; rm -rf /\x1b[3G")];
+    let typed = format!("true{}; rm -rf /", " ".repeat(43));
+    let keys: Vec<String> = typed.chars().map(String::from).collect();
+    for key in &keys {
+        hostile.push(("i", key.as_str()));
+        hostile.push(("o", key.as_str()));
+    }
+    hostile.extend([
+        ("i", "\x1b[D"),
+        ("o", "\x08"),
+        ("i", "\x1b[C"),
+        ("o", "/"),
+        ("i", "\r"),
+        ("o", "\x1b[?2004l\r\r\n"),
+    ]);
+    assert_eq!(lines(&hostile), [typed.as_str()]);
+}

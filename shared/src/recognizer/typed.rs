@@ -10,6 +10,23 @@ pub struct TypedLine {
     edited: bool,
     /// Ctrl-V came last: the next key goes in as it is (readline's and zle's quoted insert).
     quoting: bool,
+    /// Characters the keys put in the line themselves, typed or pasted.
+    typed: usize,
+    /// A key that may put text in the line without typing it: history, completion, search,
+    /// yank, an Alt chord.
+    recalled: bool,
+    escape: Escape,
+}
+
+/// Where the keys are in an escape sequence (arrows and the like).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Escape {
+    #[default]
+    None,
+    /// After ESC.
+    Start,
+    /// After `ESC [` or `ESC O`, until the final byte.
+    Sequence,
 }
 
 impl TypedLine {
@@ -21,9 +38,39 @@ impl TypedLine {
     pub fn key(&mut self, key: char) {
         if std::mem::take(&mut self.quoting) {
             self.text.push(key);
+            self.typed += 1;
             return;
         }
+        match self.escape {
+            Escape::Start if matches!(key, '[' | 'O') => {
+                self.escape = Escape::Sequence;
+                return;
+            }
+            Escape::Start => {
+                // An Alt chord (Alt-. puts in the last argument) or vi's command mode.
+                self.escape = Escape::None;
+                self.recalled = true;
+                return;
+            }
+            Escape::Sequence => {
+                if ('\u{40}'..='\u{7e}').contains(&key) {
+                    // Up and Down bring lines from history; the other keys move.
+                    self.recalled |= matches!(key, 'A' | 'B');
+                    self.escape = Escape::None;
+                }
+                return;
+            }
+            Escape::None => {}
+        }
         match key {
+            '\x1b' => {
+                self.edited = true;
+                self.escape = Escape::Start;
+            }
+            '\t' | '\x12' | '\x13' | '\x10' | '\x0e' | '\x19' => {
+                self.edited = true;
+                self.recalled = true;
+            }
             '\x16' => self.quoting = true,
             '\x7f' | '\x08' => {
                 self.text.pop();
@@ -34,9 +81,24 @@ impl TypedLine {
                 let kept = kept.trim_end_matches(|c| c != ' ').len();
                 self.text.truncate(kept);
             }
+            // Ctrl-L clears the screen and draws the line again, unchanged.
+            '\x0c' => {}
             c if c < ' ' || c == '\u{9b}' => self.edited = true,
-            c => self.text.push(c),
+            c => {
+                self.text.push(c);
+                self.typed += 1;
+            }
         }
+    }
+
+    /// How many characters the keys themselves put in the line.
+    pub fn typed(&self) -> usize {
+        self.typed
+    }
+
+    /// Whether a key may have put text in the line without typing it.
+    pub fn recalled(&self) -> bool {
+        self.recalled
     }
 
     /// The keys' text, edited or not.
@@ -56,6 +118,7 @@ impl TypedLine {
     /// Pasted text goes into the line as it stands; its line breaks are Enter keys the line
     /// editor keeps.
     pub fn paste(&mut self, text: char) {
+        self.typed += 1;
         match text {
             '\r' | '\n' => self.text.push('\n'),
             c => self.text.push(c),
