@@ -109,10 +109,26 @@ impl Server {
 }
 
 /// ChromeDriver on a port of its choosing, and one headless Chromium session through it.
+/// ChromeDriver runs in a process group of its own with the Chromium it starts: when the test
+/// ends, however it ends, the whole group is killed, so no browser outlives it.
 pub struct Browser {
     pub driver: WebDriver,
     _chromedriver: Child,
+    group: Option<u32>,
     _profile: TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(group) = self.group {
+            // The group may be gone already; there is nothing more to do then.
+            std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .stderr(Stdio::null())
+                .status()
+                .ok();
+        }
+    }
 }
 
 impl Browser {
@@ -134,6 +150,7 @@ impl Browser {
             .arg("--port=0")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .map_err(|error| {
@@ -182,6 +199,7 @@ impl Browser {
                 .await?;
         Ok(Browser {
             driver,
+            group: chromedriver.id(),
             _chromedriver: chromedriver,
             _profile: profile,
         })
