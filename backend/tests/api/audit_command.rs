@@ -24,25 +24,27 @@ fn script(dir: &Path, text: &str) -> PathBuf {
     path
 }
 
-#[test]
-fn prints_the_board_score_and_verdict_for_people() {
+/// What `audit` prints for people about corpus case `case` held against `script_text`.
+fn board_for_people(script_text: &str, case: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let script = script(
-        dir.path(),
-        "echo hello\nuname -s\nsystemctl restart nginx\n",
-    );
+    let script = script(dir.path(), script_text);
     let output = audit(&[
         "--script",
         script.to_str().unwrap(),
         "--cast",
-        corpus("plain").to_str().unwrap(),
+        corpus(case).to_str().unwrap(),
     ]);
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let text = String::from_utf8(output.stdout).unwrap();
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn prints_the_board_score_and_verdict_for_people() {
+    let text = board_for_people("echo hello\nuname -s\nsystemctl restart nginx\n", "plain");
     let lines: Vec<&str> = text.lines().collect();
     assert!(
         lines[1].contains("matched") && lines[1].ends_with("echo hello"),
@@ -166,20 +168,10 @@ fn bad_files_are_named_with_the_line_at_fault() {
 
 #[test]
 fn forged_marks_in_a_recording_are_findings_the_board_ignores() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = script(dir.path(), "echo planned\nsystemctl restart app\n");
-    let output = audit(&[
-        "--script",
-        script.to_str().unwrap(),
-        "--cast",
-        corpus("forged_marks_nonce").to_str().unwrap(),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let text = board_for_people(
+        "echo planned\nsystemctl restart app\n",
+        "forged_marks_nonce",
     );
-    let text = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(
         lines[2].contains("- missing") && lines[2].ends_with("systemctl restart app"),

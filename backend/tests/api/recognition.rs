@@ -6,7 +6,7 @@
 use changeaudit_e2e::Sshd;
 use serde_json::Value;
 
-use crate::terminal::Rig;
+use crate::terminal::{Rig, board_lines};
 use crate::terminal_client::Terminal;
 
 /// The board of session `id` as an auditor reads it: `(status, command)` for each line, with
@@ -22,17 +22,7 @@ async fn board(rig: &Rig, id: i64) -> (Vec<(String, String)>, String, Vec<String
         )
         .await;
     let report = &audit["report"];
-    let lines = report["board"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|line| {
-            (
-                line["status"].as_str().unwrap().to_owned(),
-                line["command"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let lines = board_lines(report);
     let findings = report["findings"]
         .as_array()
         .map(|list| {

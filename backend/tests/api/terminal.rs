@@ -205,6 +205,21 @@ impl Rig {
     }
 }
 
+/// `(status, command)` for each line of a report's board.
+pub(crate) fn board_lines(report: &Value) -> Vec<(String, String)> {
+    report["board"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| {
+            (
+                line["status"].as_str().unwrap().to_owned(),
+                line["command"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// The output events of a recording, joined.
 fn recorded_output(bytes: &[u8]) -> String {
     let cast = Cast::parse(std::str::from_utf8(bytes).unwrap()).unwrap();
@@ -941,19 +956,8 @@ async fn auditors_find_a_session_by_what_was_shown_and_open_its_details_board_lo
             200,
         )
         .await;
-    let lines: Vec<(String, String)> = board["report"]["board"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|line| {
-            (
-                line["status"].as_str().unwrap().to_owned(),
-                line["command"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
     assert_eq!(
-        lines,
+        board_lines(&board["report"]),
         [
             ("matched".to_owned(), "echo planned-one".to_owned()),
             ("missing".to_owned(), "echo planned-two".to_owned()),

@@ -1,7 +1,7 @@
 //! Shell-integration marks held against what the person's input accepted. A mark never makes a
 //! command: the device prints it, and the person being audited controls the device. A command
-//! line announced (`E`) that agrees with a line the input accepted confirms it and gives its exact
-//! text; a status (`D`) from the shell that announced the command gives its exit code. Anything
+//! line announced (`E`) that reads as a line the input accepted (the same words, operators and
+//! expansions) confirms it, never rewriting it; a status (`D`) from the shell that announced the command gives its exit code. Anything
 //! else is a finding: a mark no acceptance explains, one without the session's nonce from a
 //! shell that has shown it has it, one carrying another nonce, a second status for one command,
 //! or (from a shell that proved its nonce) a line other than the screen shows.

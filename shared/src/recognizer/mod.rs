@@ -6,9 +6,9 @@
 //! drawn since the line was begun. Output is never a command, however much it looks like a prompt
 //! and a command line.
 //!
-//! Shell-integration marks (see `shell_marks`) corroborate: an announced line that agrees gives
-//! the exact text and an exit status; a mark the input does not bear out is a finding
-//! (see `corroboration`).
+//! Shell-integration marks (see `shell_marks`) corroborate: an announced line that agrees
+//! confirms the command and its shell's status gives the exit code; a mark the input does not
+//! bear out is a finding (see `corroboration`). A mark never makes or rewrites a command.
 
 mod corroboration;
 mod history;
@@ -177,7 +177,7 @@ impl CommandRecognizer {
     }
 
     /// The commands recognised so far, in the order they were accepted. Commands are only ever
-    /// added; one already reported may gain its exact text and exit status.
+    /// added; one already reported may be confirmed by its shell and gain its exit status.
     pub fn commands(&self) -> &[ExecutedCommand] {
         &self.commands
     }

@@ -7,7 +7,7 @@
 //! It follows xterm for what shells, line editors and full-screen programs print: printable text
 //! with wide characters and pending wrap, C0 controls, cursor movement, erasing, inserting and
 //! deleting characters and lines, scroll regions, saved cursors, the alternate screen (47, 1047,
-//! 1049), insert mode, auto-wrap, bracketed paste (2004) and application cursor keys (1). Strings
+//! 1049), insert mode, auto-wrap and bracketed paste (2004). Strings
 //! (OSC, DCS, APC, PM, SOS) are skipped; shell-integration marks are read apart, from the bytes.
 
 use unicode_width::UnicodeWidthChar;
@@ -158,7 +158,6 @@ pub struct Screen {
     autowrap: bool,
     insert: bool,
     bracketed_paste: bool,
-    application_cursor: bool,
     state: State,
     csi: Csi,
     stamp: Stamp,
@@ -183,7 +182,6 @@ impl Screen {
             autowrap: true,
             insert: false,
             bracketed_paste: false,
-            application_cursor: false,
             state: State::Ground,
             csi: Csi::default(),
             stamp: 0,
@@ -211,10 +209,6 @@ impl Screen {
 
     pub fn bracketed_paste(&self) -> bool {
         self.bracketed_paste
-    }
-
-    pub fn application_cursor(&self) -> bool {
-        self.application_cursor
     }
 
     /// Cells written from now on carry `stamp`.
@@ -588,7 +582,6 @@ impl Screen {
         }
         for index in 0..csi.count.max(1) {
             match csi.param(index, 0) {
-                1 => self.application_cursor = set,
                 7 => self.autowrap = set,
                 47 | 1047 => self.switch_screen(set, false),
                 1049 => self.switch_screen(set, true),
@@ -1008,7 +1001,7 @@ mod tests {
             "\x1b]0;title\x07\x1b]633;E;x\x1b\\a\x1bP1$r\x1b\\b\x1b[?2004h\x1b[?1h",
         );
         assert_eq!(s.row_text(0, 0, 0), "ab");
-        assert!(s.bracketed_paste() && s.application_cursor());
+        assert!(s.bracketed_paste());
     }
 
     /// Output a shell or a full-screen program prints, in pieces. Reverse index is left out:

@@ -222,7 +222,7 @@ fn printed_marks_are_findings_and_never_commands() {
 }
 
 #[test]
-fn an_announcement_that_agrees_gives_the_exact_line_and_its_status() {
+fn an_announcement_that_agrees_confirms_the_line_and_gives_its_status() {
     let mut events = vec![("o", "# ")];
     typed_line("false", &mut events);
     events.push((
