@@ -15,7 +15,6 @@ use changeaudit_backend::auth::password;
 use changeaudit_backend::clock::{Clock, SystemClock};
 use changeaudit_backend::config::Config;
 use changeaudit_backend::db::Database;
-use changeaudit_backend::secret::Secret;
 use changeaudit_backend::trail::key::TrailKey;
 use changeaudit_backend::users;
 use changeaudit_backend::vault::MasterKey;
@@ -25,6 +24,7 @@ use futures_util::{SinkExt, StreamExt};
 use russh::ChannelMsg;
 use russh::client;
 use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate, decode_secret_key};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -116,7 +116,7 @@ async fn through_the_broker(sshd: &Sshd) -> Vec<Duration> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let db = Database::open(&url).await.unwrap();
-    let hash = password::hash(Secret::new(ADMIN_PASSWORD.to_owned()))
+    let hash = password::hash(SecretString::from(ADMIN_PASSWORD.to_owned()))
         .await
         .unwrap();
     users::create_first_admin(&db, &hash, SystemClock.now())

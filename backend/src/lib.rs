@@ -2,10 +2,9 @@
 //! start the real server on `127.0.0.1:0`; `startup` wires both to the configuration.
 
 pub mod approvals;
-pub mod audit;
-pub mod audit_cli;
 pub mod auth;
 pub mod changes;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod credentials;
@@ -19,8 +18,6 @@ pub mod notifications;
 pub mod passkeys;
 pub mod random;
 pub mod recordings;
-pub mod rotation;
-pub mod secret;
 pub mod startup;
 pub mod state;
 pub mod terminal;

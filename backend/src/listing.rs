@@ -127,14 +127,6 @@ impl Filter {
     }
 }
 
-/// `$start, $start+1, …` for an `IN (…)` list of `count` values.
-pub fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// `LIKE` treats `%` and `_` as wildcards; a search for them means the characters.
 pub fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());

@@ -10,14 +10,15 @@ use crate::auth::password;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::Database;
-use crate::secret::Secret;
 use crate::state::AppState;
 use crate::trail::key::TrailKey;
 use crate::vault::MasterKey;
-use crate::{random, rotation, users};
+use crate::vault::rotation;
+use crate::{random, users};
+use secrecy::{ExposeSecret, SecretString};
 
 pub async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
-    let db = Database::open(config.database_url.expose()).await?;
+    let db = Database::open(config.database.url.expose_secret()).await?;
     let done = rotation::rotate(config, &db, SystemClock.now()).await?;
     db.close().await;
     announce(&format!(
@@ -27,27 +28,32 @@ pub async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
 }
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let db = Database::open(config.database_url.expose()).await?;
+    let db = Database::open(config.database.url.expose_secret()).await?;
     tracing::info!(database = db.backend().name(), "schema is up to date");
     db.close().await;
     Ok(())
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    create_data_dir(&config.data_dir)?;
+    create_data_dir(&config.server.data_dir)?;
     let master_key = load_master_key(&config)?;
     let trail_key = load_trail_key(&config)?;
-    let db = Database::open(config.database_url.expose()).await?;
+    let db = Database::open(config.database.url.expose_secret()).await?;
     rotation::check_key_matches(&config, &db, &master_key).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     ensure_first_admin(&db, &config, clock.as_ref()).await?;
 
-    let listener = TcpListener::bind(config.listen)
+    let listener = TcpListener::bind(config.server.listen)
         .await
-        .with_context(|| format!("cannot listen on {} (CHANGEAUDIT_LISTEN)", config.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (CHANGEAUDIT_LISTEN)",
+                config.server.listen
+            )
+        })?;
     let address = listener.local_addr().context("reading the bound address")?;
     // Passkeys need a host name: on loopback without a public URL, people use `localhost`.
-    let shown = match &config.public_url {
+    let shown = match &config.server.public_url {
         Some(url) => format!("{url} (listening on {address})"),
         None if address.ip().is_loopback() => format!("http://localhost:{}", address.port()),
         None => format!("http://{address}"),
@@ -68,7 +74,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// The trail's signing key, created on first run. Like the master key, one that cannot be read
 /// stops start-up: checkpoints are never signed by a key nobody can check.
 pub fn load_trail_key(config: &Config) -> anyhow::Result<TrailKey> {
-    let path = &config.trail_key_file;
+    let path = &config.trail.key_file;
     let (key, created) = TrailKey::load_or_create(path)?;
     if created {
         tracing::warn!(
@@ -90,8 +96,8 @@ pub async fn export(
 ) -> anyhow::Result<()> {
     // Only the server makes the key: an export with the wrong configuration must not sign
     // checkpoints with a new one.
-    let key = TrailKey::load(&config.trail_key_file)?;
-    let db = Database::open(config.database_url.expose()).await?;
+    let key = TrailKey::load(&config.trail.key_file)?;
+    let db = Database::open(config.database.url.expose_secret()).await?;
     let now = SystemClock.now();
     let mut out: Box<dyn Write> = match output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -101,7 +107,7 @@ pub async fn export(
     };
     match change {
         Some(change) => {
-            let store = crate::recordings::LocalFolder::new(config.recordings_dir.clone());
+            let store = crate::recordings::LocalFolder::new(config.terminal.recordings_dir.clone());
             let summary =
                 crate::trail::evidence::bundle_of(&db, &store, &key, change, now, &mut out)
                     .await
@@ -125,13 +131,13 @@ pub async fn export(
 /// The configured master key, or the key file's (created on first run). A key that cannot be
 /// read stops start-up: secrets are never stored unsealed.
 fn load_master_key(config: &Config) -> anyhow::Result<MasterKey> {
-    if let Some(text) = &config.master_key {
+    if let Some(text) = &config.database.master_key {
         return Ok(MasterKey::from_base64(text)?);
     }
-    let (key, created) = MasterKey::load_or_create(&config.master_key_file)?;
+    let (key, created) = MasterKey::load_or_create(&config.database.master_key_file)?;
     if created {
         tracing::warn!(
-            path = %config.master_key_file.display(),
+            path = %config.database.master_key_file.display(),
             key_id = key.id(),
             "created a new master key: back it up apart from the database, which cannot be read without it"
         );
@@ -163,9 +169,9 @@ async fn ensure_first_admin(
     if users::count(db).await? > 0 {
         return Ok(());
     }
-    let (password, generated) = match &config.admin_password {
+    let (password, generated) = match &config.database.admin_password {
         Some(password) => (password.clone(), false),
-        None => (Secret::new(random::readable_password()), true),
+        None => (SecretString::from(random::readable_password()), true),
     };
     let hash = password::hash(password.clone())
         .await
@@ -177,7 +183,7 @@ async fn ensure_first_admin(
         announce(&format!(
             "\nFirst admin created.\n  username: {}\n  password: {}\nThis password is shown only now: sign in and keep it safe.\n",
             users::FIRST_ADMIN_USERNAME,
-            password.expose()
+            password.expose_secret()
         ))?;
     } else {
         announce(&format!(

@@ -3,6 +3,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ipnet::IpNet;
+
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Database;
@@ -13,7 +15,7 @@ use crate::trail::checkpoints;
 use crate::trail::key::TrailKey;
 use crate::trail::siem::Sink;
 use crate::vault::MasterKey;
-use crate::web::client_ip::IpNet;
+use crate::web::client_ip::TrustedProxies;
 use crate::web::csrf::TrustedOrigins;
 
 /// What every handler may reach. Nothing here is state another replica would need: the
@@ -25,7 +27,7 @@ pub struct Shared {
     pub db: Database,
     pub clock: Arc<dyn Clock>,
     pub sessions: SessionPolicy,
-    pub trusted_origins: TrustedOrigins,
+    pub trusted_origins: Arc<TrustedOrigins>,
     pub static_dir: PathBuf,
     /// Seals and opens stored secrets.
     pub master_key: MasterKey,
@@ -70,37 +72,38 @@ impl AppState {
         master_key: MasterKey,
         trail_key: TrailKey,
     ) -> Result<Self, RelyingPartyError> {
-        let mut origins = config.trusted_origins.clone();
-        origins.extend(config.public_url.clone());
+        let mut origins = config.server.trusted_origins.clone();
+        origins.extend(config.server.public_url.clone());
         Ok(AppState(Arc::new(Shared {
             db,
             clock,
             sessions: SessionPolicy {
-                idle_timeout: config.session_idle_timeout,
-                max_lifetime: config.session_max_lifetime,
+                idle_timeout: config.sessions.idle_timeout,
+                max_lifetime: config.sessions.max_lifetime,
                 cookie_secure: config.cookie_secure(),
             },
-            trusted_origins: TrustedOrigins::new(origins),
-            static_dir: config.static_dir.clone(),
+            trusted_origins: Arc::new(TrustedOrigins::new(origins)),
+            static_dir: config.server.static_dir.clone(),
             master_key,
-            recordings: Arc::new(LocalFolder::new(config.recordings_dir.clone())),
+            recordings: Arc::new(LocalFolder::new(config.terminal.recordings_dir.clone())),
             terminal: TerminalPolicy {
-                warning: config.due_warning,
-                max_length: config.terminal_max_length,
+                warning: config.terminal.due_warning,
+                max_length: config.terminal.max_length,
             },
-            trusted_proxies: config.trusted_proxies.clone(),
-            passkeys: RelyingParty::new(config.public_url.as_deref())?,
-            outbound: Outbound::new(config),
+            trusted_proxies: config.server.trusted_proxies.clone(),
+            passkeys: RelyingParty::new(config.server.public_url.as_deref())?,
+            outbound: Outbound::new(&config.notifications, config.server.public_url.clone()),
             trail_key: Arc::new(trail_key),
             checkpoints: checkpoints::Policy {
-                every_events: config.checkpoint_events,
-                every: config.checkpoint_interval,
+                every_events: config.trail.checkpoint_events,
+                every: config.trail.checkpoint_interval,
             },
             siem: config
-                .siem_syslog
+                .siem
+                .syslog
                 .iter()
                 .map(|address| Sink::Syslog(address.clone()))
-                .chain(config.siem_url.iter().map(|url| Sink::Http(url.clone())))
+                .chain(config.siem.url.iter().map(|url| Sink::Http(url.clone())))
                 .collect(),
             siem_client: reqwest::Client::new(),
         })))
@@ -112,5 +115,11 @@ impl Deref for AppState {
 
     fn deref(&self) -> &Shared {
         &self.0
+    }
+}
+
+impl TrustedProxies for AppState {
+    fn trusted_proxies(&self) -> &[IpNet] {
+        &self.trusted_proxies
     }
 }

@@ -1,32 +1,11 @@
-use changeaudit_shared::api::Me;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::Router;
 
 use crate::api;
 use crate::pages::sign_in::SignIn;
+use crate::session::{Session, SessionState};
 use crate::shell::Shell;
-
-/// Whether, and as whom, the person is signed in.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SessionState {
-    Checking,
-    SignedOut,
-    SignedIn(Me),
-    Unreachable(String),
-}
-
-/// The session, shared with every page through context.
-#[derive(Debug, Clone, Copy)]
-pub struct Session(pub RwSignal<SessionState>);
-
-/// The signed-in person, for pages that adapt to roles.
-pub fn current_user() -> Option<Me> {
-    match use_context::<Session>()?.0.get_untracked() {
-        SessionState::SignedIn(me) => Some(me),
-        _ => None,
-    }
-}
 
 #[component]
 pub fn App() -> impl IntoView {

@@ -8,6 +8,7 @@ mod listing;
 mod local_time;
 mod pages;
 mod passkey;
+mod session;
 mod shell;
 mod xterm;
 

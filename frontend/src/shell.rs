@@ -8,7 +8,6 @@ use leptos_router::components::{A, Route, Routes};
 use leptos_router::path;
 
 use crate::api;
-use crate::app::{Session, SessionState};
 use crate::bell::{BellButton, provide_bell};
 use crate::pages::admin::{
     AuditTrailAdmin, CredentialsAdmin, DevicesAdmin, GroupsAdmin, UsersAdmin,
@@ -22,6 +21,7 @@ use crate::pages::requests::{MyApprovals, MyRequests, RequestPage};
 use crate::pages::review::{ReplayFile, SessionReview};
 use crate::pages::sessions::AuditedSessions;
 use crate::pages::terminal::{TerminalPage, WatchPage};
+use crate::session::{Session, SessionState};
 
 #[component]
 pub fn Shell(me: Me) -> impl IntoView {

@@ -17,7 +17,6 @@ use webauthn_rs::prelude::{PasskeyAuthentication, PublicKeyCredential};
 
 use super::assertion::StoredAssertion;
 use super::store::{self, Facts, NewDecision};
-use crate::audit::{self, Actor, NewEvent};
 use crate::auth::CurrentUser;
 use crate::changes::{self, Visibility};
 use crate::clock::Timestamp;
@@ -28,6 +27,7 @@ use crate::passkeys::ceremony::{self, Ceremony, Purpose};
 use crate::passkeys::{self, RelyingParty};
 use crate::state::AppState;
 use crate::terminal::gate::{self, Refusal};
+use crate::trail::audit::{self, Actor, NewEvent};
 
 const MAX_JUSTIFICATION_CHARS: usize = 2000;
 const MAX_COMMENT_CHARS: usize = 2000;

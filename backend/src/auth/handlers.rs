@@ -9,15 +9,15 @@ use changeaudit_shared::problem::{FieldError, Problem};
 
 use serde_json::json;
 
-use crate::audit::{self, Actor, NewEvent};
 use crate::auth::session::{self, NewSession};
 use crate::auth::{CurrentUser, password, throttle};
 use crate::db::DbError;
 use crate::error::{ApiJson, AppError};
-use crate::secret::Secret;
 use crate::state::AppState;
+use crate::trail::audit::{self, Actor, NewEvent};
 use crate::users;
 use crate::web::client_ip::ClientInfo;
+use secrecy::SecretString;
 
 const MAX_USERNAME_CHARS: usize = 128;
 /// Long enough for any passphrase, short enough that hashing it costs nothing unusual.
@@ -66,7 +66,7 @@ pub async fn login(
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
-    let password_ok = password::verify(Secret::new(request.password), stored).await?;
+    let password_ok = password::verify(SecretString::from(request.password), stored).await?;
     let Some(user_id) = user_id.filter(|_| password_ok) else {
         throttle::record_failure(&state.db, username, now).await?;
         tracing::info!(username, client_ip = %client.ip, "sign-in refused");

@@ -7,11 +7,11 @@ use argon2::{PasswordHash, PasswordHasher, PasswordVerifier};
 
 use crate::error::AppError;
 use crate::random;
-use crate::secret::Secret;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Hashes `password` with argon2id and its default (OWASP-recommended) parameters.
-pub async fn hash(password: Secret<String>) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_now(password.expose()))
+pub async fn hash(password: SecretString) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || hash_now(password.expose_secret()))
         .await
         .map_err(|error| AppError::internal("password hashing task", error))?
 }
@@ -25,7 +25,7 @@ fn hash_now(password: &str) -> Result<String, AppError> {
 
 /// Checks `password` against `stored`. Without a stored hash (unknown user) the same work is
 /// done against a throwaway hash, so timing does not tell which usernames exist.
-pub async fn verify(password: Secret<String>, stored: Option<String>) -> Result<bool, AppError> {
+pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bool, AppError> {
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let Some(stored) = stored.or_else(|| DECOY.clone()) else {
@@ -33,7 +33,7 @@ pub async fn verify(password: Secret<String>, stored: Option<String>) -> Result<
         };
         let matches = PasswordHash::new(&stored).is_ok_and(|parsed| {
             Argon2::default()
-                .verify_password(password.expose().as_bytes(), &parsed)
+                .verify_password(password.expose_secret().as_bytes(), &parsed)
                 .is_ok()
         });
         known && matches
@@ -51,21 +51,21 @@ mod tests {
 
     #[tokio::test]
     async fn verifies_the_right_password_only() {
-        let stored = hash(Secret::new("correct horse".into())).await.unwrap();
+        let stored = hash(SecretString::from("correct horse")).await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$"));
         assert!(
-            verify(Secret::new("correct horse".into()), Some(stored.clone()))
+            verify(SecretString::from("correct horse"), Some(stored.clone()))
                 .await
                 .unwrap()
         );
         assert!(
-            !verify(Secret::new("wrong horse".into()), Some(stored))
+            !verify(SecretString::from("wrong horse"), Some(stored))
                 .await
                 .unwrap()
         );
-        assert!(!verify(Secret::new("anything".into()), None).await.unwrap());
+        assert!(!verify(SecretString::from("anything"), None).await.unwrap());
         assert!(
-            !verify(Secret::new("x".into()), Some("not a hash".into()))
+            !verify(SecretString::from("x"), Some("not a hash".into()))
                 .await
                 .unwrap()
         );

@@ -11,8 +11,8 @@ use sqlx::AnyConnection;
 
 use crate::db::{Database, DbError};
 use crate::random;
-use crate::secret::Secret;
 use crate::state::SessionPolicy;
+use secrecy::{ExposeSecret, SecretString};
 
 pub const COOKIE_NAME: &str = "changeaudit_session";
 
@@ -20,8 +20,8 @@ pub const COOKIE_NAME: &str = "changeaudit_session";
 /// pages does not turn into a write per request.
 const TOUCH_INTERVAL_MS: i64 = 60_000;
 
-pub fn new_token() -> Secret<String> {
-    Secret::new(URL_SAFE_NO_PAD.encode(random::bytes::<32>()))
+pub fn new_token() -> SecretString {
+    SecretString::from(URL_SAFE_NO_PAD.encode(random::bytes::<32>()))
 }
 
 fn token_hash(token: &str) -> String {
@@ -29,7 +29,7 @@ fn token_hash(token: &str) -> String {
 }
 
 /// The session token sent by the browser, if any.
-pub fn token_from(headers: &HeaderMap) -> Option<Secret<String>> {
+pub fn token_from(headers: &HeaderMap) -> Option<SecretString> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -37,12 +37,12 @@ pub fn token_from(headers: &HeaderMap) -> Option<Secret<String>> {
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| Secret::new(value.to_owned()))
+        .map(|(_, value)| SecretString::from(value.to_owned()))
 }
 
-pub fn set_cookie(token: &Secret<String>, policy: &SessionPolicy) -> HeaderValue {
+pub fn set_cookie(token: &SecretString, policy: &SessionPolicy) -> HeaderValue {
     cookie(
-        token.expose(),
+        token.expose_secret(),
         policy.max_lifetime.as_secs(),
         policy.cookie_secure,
     )
@@ -71,13 +71,13 @@ pub async fn create(
     connection: &mut AnyConnection,
     session: NewSession<'_>,
     now: Timestamp,
-) -> Result<Secret<String>, DbError> {
+) -> Result<SecretString, DbError> {
     let token = new_token();
     sqlx::query(
         "INSERT INTO web_sessions (token_hash, user_id, created_at, last_seen_at, client_ip, user_agent)
          VALUES ($1, $2, $3, $3, $4, $5)",
     )
-    .bind(token_hash(token.expose()))
+    .bind(token_hash(token.expose_secret()))
     .bind(session.user_id)
     .bind(now.as_millis())
     .bind(session.client_ip)
@@ -119,11 +119,11 @@ async fn live(
 /// is removed.
 pub async fn user_of(
     db: &Database,
-    token: &Secret<String>,
+    token: &SecretString,
     policy: &SessionPolicy,
     now: Timestamp,
 ) -> Result<Option<i64>, DbError> {
-    let hash = token_hash(token.expose());
+    let hash = token_hash(token.expose_secret());
     let Some((user_id, last_seen_at)) = live(db, &hash, policy, now).await? else {
         return Ok(None);
     };
@@ -141,11 +141,11 @@ pub async fn user_of(
 /// stream asks this so it ends with its session, yet does not keep it alive.
 pub async fn still_live(
     db: &Database,
-    token: &Secret<String>,
+    token: &SecretString,
     policy: &SessionPolicy,
     now: Timestamp,
 ) -> Result<bool, DbError> {
-    Ok(live(db, &token_hash(token.expose()), policy, now)
+    Ok(live(db, &token_hash(token.expose_secret()), policy, now)
         .await?
         .is_some())
 }
@@ -153,11 +153,11 @@ pub async fn still_live(
 /// Ends the session `token` opens; answers whose it was, if it was anyone's.
 pub async fn delete(
     connection: &mut AnyConnection,
-    token: &Secret<String>,
+    token: &SecretString,
 ) -> Result<Option<i64>, DbError> {
     Ok(
         sqlx::query_scalar("DELETE FROM web_sessions WHERE token_hash = $1 RETURNING user_id")
-            .bind(token_hash(token.expose()))
+            .bind(token_hash(token.expose_secret()))
             .fetch_optional(connection)
             .await?,
     )
@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn cookie_is_http_only_strict_and_secure_only_over_tls() {
-        let token = Secret::new("abc".to_owned());
+        let token = SecretString::from("abc".to_owned());
         assert_eq!(
             set_cookie(&token, &policy(false)),
             "changeaudit_session=abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600"
@@ -227,7 +227,7 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("theme=dark; changeaudit_session=tok; x=y"),
         );
-        assert_eq!(token_from(&headers).unwrap().expose(), "tok");
+        assert_eq!(token_from(&headers).unwrap().expose_secret(), "tok");
         headers.insert(
             header::COOKIE,
             HeaderValue::from_static("changeaudit_sessionx=no"),
@@ -238,10 +238,10 @@ mod tests {
     #[test]
     fn tokens_are_long_random_and_stored_only_as_digests() {
         let token = new_token();
-        assert_eq!(token.expose().len(), 43);
-        assert_ne!(token.expose(), new_token().expose());
-        let hash = token_hash(token.expose());
+        assert_eq!(token.expose_secret().len(), 43);
+        assert_ne!(token.expose_secret(), new_token().expose_secret());
+        let hash = token_hash(token.expose_secret());
         assert_eq!(hash.len(), 64);
-        assert!(!hash.contains(token.expose().as_str()));
+        assert!(!hash.contains(token.expose_secret()));
     }
 }

@@ -14,13 +14,13 @@ use sqlx::AnyConnection;
 
 use super::{ChangeQuery, Visibility, insert, list, set_status, update, view};
 use crate::approvals;
-use crate::audit::{self, NewEvent};
 use crate::auth::CurrentUser;
 use crate::clock::Timestamp;
 use crate::db::missing_ids;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
 use crate::state::AppState;
+use crate::trail::audit::{self, NewEvent};
 
 /// What the trail keeps of a change: all of it but the timestamps, which the event has.
 fn snapshot(change: &Change) -> Value {

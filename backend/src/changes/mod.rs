@@ -9,7 +9,8 @@ use sqlx::{AnyConnection, Row};
 
 use crate::clock::Timestamp;
 use crate::db::DbError;
-use crate::listing::{Arg, Filter, Paging, placeholders};
+use crate::db::placeholders;
+use crate::listing::{Arg, Filter, Paging};
 
 /// The status as of `?` (now): a change still waiting or approved when its due date comes has
 /// expired, without any job having to mark it.

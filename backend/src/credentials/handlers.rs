@@ -14,13 +14,13 @@ use serde_json::{Value, json};
 use super::{
     CredentialError, CredentialQuery, check_private_key, list, replace_secret, store, view,
 };
-use crate::audit::{self, NewEvent};
 use crate::auth::CurrentUser;
 use crate::db::DbError;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
-use crate::secret::Secret;
 use crate::state::AppState;
+use crate::trail::audit::{self, NewEvent};
+use secrecy::SecretString;
 
 fn snapshot(credential: &Credential) -> Value {
     json!({
@@ -102,7 +102,7 @@ pub async fn create_credential(
             "this device already has a credential for this account: rotate its secret instead",
         ));
     }
-    let secret = Secret::new(input.secret);
+    let secret = SecretString::from(input.secret);
     let id = store(
         &mut tx,
         &state.master_key,
@@ -144,7 +144,7 @@ pub async fn rotate_secret(
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
     let before = view(&mut tx, id).await?;
-    let secret = Secret::new(input.secret);
+    let secret = SecretString::from(input.secret);
     replace_secret(&mut tx, &state.master_key, id, input.kind, &secret, now).await?;
     let after = view(&mut tx, id).await?;
     audit::append(

@@ -14,8 +14,8 @@ use sqlx::{AnyConnection, Row};
 use crate::clock::Timestamp;
 use crate::db::DbError;
 use crate::listing::{Arg, Filter, Paging};
-use crate::secret::Secret;
 use crate::vault::{MasterKey, VaultError};
+use secrecy::SecretString;
 
 /// What a sealed secret is bound to: its own row.
 pub fn seal_context(credential_id: i64) -> String {
@@ -43,7 +43,7 @@ pub async fn store(
     device_id: i64,
     username: &str,
     kind: SecretKind,
-    secret: &Secret<String>,
+    secret: &SecretString,
     now: Timestamp,
 ) -> Result<i64, CredentialError> {
     // The row's id is part of what the secret is sealed to, so it is sealed once the id exists.
@@ -86,7 +86,7 @@ pub async fn replace_secret(
     key: &MasterKey,
     id: i64,
     kind: SecretKind,
-    secret: &Secret<String>,
+    secret: &SecretString,
     now: Timestamp,
 ) -> Result<(), CredentialError> {
     let sealed = key
@@ -179,7 +179,7 @@ pub async fn open(
     connection: &mut AnyConnection,
     key: &MasterKey,
     id: i64,
-) -> Result<Secret<String>, CredentialError> {
+) -> Result<SecretString, CredentialError> {
     let sealed: String = sqlx::query_scalar("SELECT secret FROM credentials WHERE id = $1")
         .bind(id)
         .fetch_one(connection)

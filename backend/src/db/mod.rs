@@ -162,7 +162,7 @@ pub async fn missing_ids(
     }
     let sql = format!(
         "SELECT id FROM {table} WHERE id IN ({})",
-        crate::listing::placeholders(1, ids.len())
+        placeholders(1, ids.len())
     );
     let mut query = sqlx::query_scalar::<_, i64>(&sql);
     for id in ids {
@@ -205,6 +205,14 @@ fn prepare_sqlite(url: &str) -> Result<String, ConnectError> {
         Some(_) => format!("{url}&mode=rwc"),
         None => format!("{url}?mode=rwc"),
     })
+}
+
+/// `$start, $start+1, …` for an `IN (…)` list of `count` values.
+pub fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

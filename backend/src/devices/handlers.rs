@@ -12,11 +12,11 @@ use changeaudit_shared::role::Role;
 use serde_json::{Value, json};
 
 use super::{DeviceQuery, insert, list, name_taken, scan, update, view};
-use crate::audit::{self, NewEvent};
 use crate::auth::CurrentUser;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
 use crate::state::AppState;
+use crate::trail::audit::{self, NewEvent};
 
 fn snapshot(device: &Device) -> Value {
     json!({

@@ -11,11 +11,11 @@ use changeaudit_shared::role::Role;
 use serde_json::{Value, json};
 
 use super::{GroupQuery, list, save, view};
-use crate::audit::{self, NewEvent};
 use crate::auth::CurrentUser;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
 use crate::state::AppState;
+use crate::trail::audit::{self, NewEvent};
 
 /// What the trail keeps of a group: all of it but its timestamps, which the event has.
 fn snapshot(group: &AccessGroup) -> Value {

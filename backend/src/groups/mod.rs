@@ -8,9 +8,10 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::clock::Timestamp;
+use crate::db::placeholders;
 use crate::db::{DbError, flag, missing_ids};
 use crate::error::AppError;
-use crate::listing::{Filter, Paging, placeholders};
+use crate::listing::{Filter, Paging};
 
 const COLUMNS: &str = "id, name, description, \
      CAST(CASE WHEN justification_required THEN 1 ELSE 0 END AS BIGINT) AS justification_required, \

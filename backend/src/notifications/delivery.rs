@@ -8,14 +8,15 @@ use std::time::Duration;
 use hmac::{Hmac, KeyInit, Mac};
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
 use serde_json::json;
 use sha2::Sha256;
 use sqlx::Row;
 
 use super::Outbound;
-use crate::audit::{self, Actor, NewEvent};
 use crate::db::DbError;
 use crate::state::AppState;
+use crate::trail::audit::{self, Actor, NewEvent};
 
 pub const MAX_ATTEMPTS: i64 = 10;
 /// How long a leased delivery is left to its sender before another may take it.
@@ -121,7 +122,7 @@ async fn email(outbound: &Outbound, delivery: &Leased) -> Result<(), String> {
         .header(ContentType::TEXT_PLAIN)
         .body(delivery.body.clone())
         .map_err(|error| format!("building the message: {error}"))?;
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
         .map_err(|error| format!("smtp_url: {error}"))?
         .timeout(Some(SEND_TIMEOUT))
         .build();
@@ -159,7 +160,7 @@ async fn webhook(outbound: &Outbound, delivery: &Leased) -> Result<(), String> {
         .header("X-Changeaudit-Event", &delivery.kind)
         .header(
             SIGNATURE_HEADER,
-            signature(secret.expose().as_bytes(), delivery.body.as_bytes())?,
+            signature(secret.expose_secret().as_bytes(), delivery.body.as_bytes())?,
         )
         .body(delivery.body.clone())
         .send()

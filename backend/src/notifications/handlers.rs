@@ -20,8 +20,8 @@ use crate::auth::{CurrentUser, session};
 use crate::clock::Timestamp;
 use crate::db::DbError;
 use crate::error::{ApiJson, AppError};
-use crate::secret::Secret;
 use crate::state::AppState;
+use secrecy::SecretString;
 
 const INBOX_LENGTH: i64 = 30;
 const POLL: Duration = Duration::from_secs(1);
@@ -120,7 +120,7 @@ const POLLS_PER_SESSION_CHECK: u32 = 5;
 /// the sign-in session has ended.
 async fn next_inbox(
     state: &AppState,
-    token: &Secret<String>,
+    token: &SecretString,
     user_id: i64,
     last: Option<Seen>,
 ) -> Option<(Inbox, Seen)> {

@@ -11,32 +11,32 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
 
-use crate::audit::{self, Actor, NewEvent};
 use crate::clock::Timestamp;
-use crate::config::Config;
+use crate::config::NotificationsConfig;
 use crate::db::DbError;
-use crate::listing::placeholders;
-use crate::secret::Secret;
+use crate::db::placeholders;
+use crate::trail::audit::{self, Actor, NewEvent};
+use secrecy::SecretString;
 
 /// Where notices go besides the app.
 #[derive(Clone)]
 pub struct Outbound {
-    pub smtp_url: Option<Secret<String>>,
+    pub smtp_url: Option<SecretString>,
     pub smtp_from: String,
     pub webhook_url: Option<String>,
-    pub webhook_secret: Option<Secret<String>>,
+    pub webhook_secret: Option<SecretString>,
     /// The address links in e-mail point to.
     pub public_url: Option<String>,
 }
 
 impl Outbound {
-    pub fn new(config: &Config) -> Outbound {
+    pub fn new(config: &NotificationsConfig, public_url: Option<String>) -> Outbound {
         Outbound {
             smtp_url: config.smtp_url.clone(),
             smtp_from: config.smtp_from.clone(),
             webhook_url: config.webhook_url.clone(),
             webhook_secret: config.webhook_secret.clone(),
-            public_url: config.public_url.clone(),
+            public_url,
         }
     }
 }

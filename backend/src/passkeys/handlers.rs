@@ -21,12 +21,12 @@ use webauthn_rs::prelude::{
 
 use super::ceremony::{self, Ceremony, Purpose};
 use super::store;
-use crate::audit::{self, NewEvent};
 use crate::auth::handlers::open_session;
 use crate::auth::{CurrentUser, throttle};
 use crate::db::DbError;
 use crate::error::{ApiJson, ApiPath, AppError};
 use crate::state::AppState;
+use crate::trail::audit::{self, NewEvent};
 use crate::users;
 use crate::web::client_ip::ClientInfo;
 

@@ -20,13 +20,13 @@ use sqlx::Row;
 
 use super::store;
 use crate::approvals::checks::approvals_of;
-use crate::audit::{self, NewEvent};
 use crate::auth::CurrentUser;
 use crate::db::DbError;
 use crate::error::{ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
 use crate::recordings::read_all;
 use crate::state::AppState;
+use crate::trail::audit::{self, NewEvent};
 
 const OVERSEERS: &[Role] = &[Role::Auditor, Role::Admin];
 

@@ -11,7 +11,7 @@ use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate, decode_secret_k
 use russh::{Channel, Disconnect};
 
 use crate::devices::scan::{address, presented_key, reason};
-use crate::secret::Secret;
+use secrecy::{ExposeSecret, SecretString};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Without a word from the device this often, a keep-alive is sent; three unanswered end it.
@@ -28,7 +28,7 @@ pub struct Target {
     pub pinned: String,
     pub account: String,
     pub kind: SecretKind,
-    pub secret: Secret<String>,
+    pub secret: SecretString,
 }
 
 /// Why no shell was opened, in words for the person at the terminal. The libraries' own text
@@ -147,11 +147,11 @@ impl Connection {
         let result = match target.kind {
             SecretKind::Password => {
                 self.handle
-                    .authenticate_password(target.account.clone(), target.secret.expose().clone())
+                    .authenticate_password(target.account.clone(), target.secret.expose_secret())
                     .await
             }
             SecretKind::PrivateKey => {
-                let key = decode_secret_key(target.secret.expose(), None)
+                let key = decode_secret_key(target.secret.expose_secret(), None)
                     .map_err(|_| SshError::UnreadableKey)?;
                 let hash = self
                     .handle

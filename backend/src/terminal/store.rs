@@ -11,12 +11,12 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::time::Duration;
 
-use crate::audit::{self, NewEvent};
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
 use crate::error::AppError;
 use crate::listing::{Arg, Filter, Paging};
 use crate::recordings::recorder::Sealed;
+use crate::trail::audit::{self, NewEvent};
 
 /// A running session writes its heartbeat this often; one silent for `STALE_AFTER` was cut
 /// off by its server's death and reads as interrupted.

@@ -12,9 +12,9 @@ use changeaudit_shared::trail::{ChainBreak, GENESIS, hex};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
-use crate::audit::{EVENT_COLUMNS, RowParts, canonical_of};
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
+use crate::trail::audit::{EVENT_COLUMNS, RowParts, canonical_of};
 use crate::trail::key::TrailKey;
 
 /// Subtrees below this level are not stored: a proof hashes them from at most 8 events.

@@ -24,11 +24,11 @@ use sha2::{Digest, Sha256};
 use crate::approvals::assertion::{StoredAssertion, check_vote};
 use sqlx::Row;
 
-use crate::audit::{EVENT_COLUMNS, RowParts, canonical_of};
 use crate::clock::Timestamp;
+use crate::db::placeholders;
 use crate::db::{Database, DbError};
-use crate::listing::placeholders;
 use crate::recordings::{RecordingStore, read_all};
+use crate::trail::audit::{EVENT_COLUMNS, RowParts, canonical_of};
 use crate::trail::checkpoints::{self, Policy};
 use crate::trail::key::{TrailKey, checkpoint_signed};
 use crate::trail::proofs;

@@ -7,9 +7,9 @@ use std::io::Write;
 
 use changeaudit_shared::export::{FORMAT, Header, VERSION, checkpoint_line, header_line};
 
-use crate::audit::{EVENT_COLUMNS, RowParts, canonical_of};
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
+use crate::trail::audit::{EVENT_COLUMNS, RowParts, canonical_of};
 use crate::trail::checkpoints::{self, CheckpointError, Policy};
 use crate::trail::key::TrailKey;
 

@@ -18,13 +18,13 @@ use serde::Deserialize;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::audit::{self, NewEvent};
 use crate::auth::CurrentUser;
 use crate::db::DbError;
 use crate::error::{ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
 use crate::recordings::RecordingStore;
 use crate::state::AppState;
+use crate::trail::audit::{self, NewEvent};
 use crate::trail::verify::{Fault, RecordingSource, Verifier};
 use crate::trail::{checkpoints, evidence, export, proofs};
 

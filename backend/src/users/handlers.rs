@@ -11,13 +11,13 @@ use changeaudit_shared::role::Role;
 use serde_json::{Value, json};
 
 use super::{UserQuery, list, view};
-use crate::audit::{self, NewEvent};
 use crate::auth::{CurrentUser, password};
 use crate::db::DbError;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
-use crate::secret::Secret;
 use crate::state::AppState;
+use crate::trail::audit::{self, NewEvent};
+use secrecy::SecretString;
 
 /// What the trail keeps of a user: everything but the password.
 fn snapshot(user: &User) -> Value {
@@ -66,7 +66,7 @@ pub async fn create_user(
 ) -> Result<(StatusCode, Json<User>), AppError> {
     me.require(Role::Admin)?;
     input.check(true)?;
-    let hash = password::hash(Secret::new(input.password.clone())).await?;
+    let hash = password::hash(SecretString::from(input.password.clone())).await?;
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
     let taken: i64 =
@@ -120,7 +120,7 @@ pub async fn update_user(
     let hash = if input.password.is_empty() {
         None
     } else {
-        Some(password::hash(Secret::new(input.password.clone())).await?)
+        Some(password::hash(SecretString::from(input.password.clone())).await?)
     };
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;

@@ -10,10 +10,11 @@ use sqlx::{AnyConnection, Row};
 
 use serde_json::json;
 
-use crate::audit::{self, Actor, NewEvent};
 use crate::clock::Timestamp;
+use crate::db::placeholders;
 use crate::db::{Database, DbError};
-use crate::listing::{Filter, Paging, placeholders};
+use crate::listing::{Filter, Paging};
+use crate::trail::audit::{self, Actor, NewEvent};
 
 pub const FIRST_ADMIN_USERNAME: &str = "admin";
 

@@ -1,9 +1,7 @@
 //! The address of the person behind a request. `X-Forwarded-For` is believed only as far as it
 //! was written by configured trusted proxies: anyone else could write anything there.
 
-use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 
 use std::net::SocketAddr;
 
@@ -11,7 +9,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
-use crate::state::AppState;
+use ipnet::IpNet;
 
 const MAX_USER_AGENT_CHARS: usize = 512;
 
@@ -23,18 +21,20 @@ pub struct ClientInfo {
     pub user_agent: String,
 }
 
-impl FromRequestParts<AppState> for ClientInfo {
+/// What knows the proxies whose `X-Forwarded-For` is believed: the application's state.
+pub trait TrustedProxies {
+    fn trusted_proxies(&self) -> &[IpNet];
+}
+
+impl<S: TrustedProxies + Send + Sync> FromRequestParts<S> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(peer)| {
-                client_ip(peer.ip(), &parts.headers, &state.trusted_proxies).to_string()
+                client_ip(peer.ip(), &parts.headers, state.trusted_proxies()).to_string()
             })
             .unwrap_or_default();
         let user_agent = parts
@@ -49,56 +49,10 @@ impl FromRequestParts<AppState> for ClientInfo {
     }
 }
 
-/// An address or a network in CIDR notation, e.g. `10.0.0.0/8` or `::1`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    network: IpAddr,
-    prefix: u8,
-}
-
-impl IpNet {
-    pub fn contains(&self, address: IpAddr) -> bool {
-        let address = canonical(address);
-        match (self.network, address) {
-            (IpAddr::V4(network), IpAddr::V4(address)) => {
-                prefix_matches(&network.octets(), &address.octets(), self.prefix)
-            }
-            (IpAddr::V6(network), IpAddr::V6(address)) => {
-                prefix_matches(&network.octets(), &address.octets(), self.prefix)
-            }
-            _ => false,
-        }
-    }
-}
-
-impl FromStr for IpNet {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<IpNet, String> {
-        let refuse = || format!("`{text}` is not an IP address or a network such as 10.0.0.0/8");
-        let (address, prefix) = match text.split_once('/') {
-            Some((address, prefix)) => (address, Some(prefix)),
-            None => (text, None),
-        };
-        let network = canonical(address.trim().parse::<IpAddr>().map_err(|_| refuse())?);
-        let bits = if network.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => bits,
-            Some(prefix) => prefix
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|prefix| *prefix <= bits)
-                .ok_or_else(refuse)?,
-        };
-        Ok(IpNet { network, prefix })
-    }
-}
-
-impl fmt::Display for IpNet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
-    }
+/// Whether `network` holds `address`, an IPv4 address seen through an IPv6 socket being the
+/// IPv4 address.
+pub fn holds(network: &IpNet, address: IpAddr) -> bool {
+    network.contains(&canonical(address))
 }
 
 /// IPv4 addresses seen through an IPv6 socket (`::ffff:a.b.c.d`) are IPv4 addresses.
@@ -109,23 +63,10 @@ fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
-fn prefix_matches(network: &[u8], address: &[u8], prefix: u8) -> bool {
-    let whole = usize::from(prefix / 8);
-    let rest = prefix % 8;
-    if network[..whole] != address[..whole] {
-        return false;
-    }
-    if rest == 0 {
-        return true;
-    }
-    let mask = 0xffu8 << (8 - rest);
-    network[whole] & mask == address[whole] & mask
-}
-
 /// The client's address: the peer's, unless the peer is a trusted proxy; then the nearest
 /// address in `X-Forwarded-For` that is not itself a trusted proxy.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |address: IpAddr| trusted.iter().any(|net| net.contains(address));
+    let is_trusted = |address: IpAddr| trusted.iter().any(|net| holds(net, address));
     let peer = canonical(peer);
     if !is_trusted(peer) {
         return peer;
@@ -156,6 +97,7 @@ mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
+    use crate::config::parse_network;
 
     fn headers(forwarded: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -169,31 +111,26 @@ mod tests {
 
     #[test]
     fn networks_hold_their_addresses() {
-        let net: IpNet = "10.1.0.0/16".parse().unwrap();
-        assert!(net.contains(ip("10.1.255.3")));
-        assert!(!net.contains(ip("10.2.0.1")));
-        assert!(net.contains(ip("::ffff:10.1.0.9")));
-        let odd: IpNet = "192.168.4.0/22".parse().unwrap();
-        assert!(odd.contains(ip("192.168.7.255")));
-        assert!(!odd.contains(ip("192.168.8.0")));
-        let one: IpNet = "::1".parse().unwrap();
-        assert!(one.contains(ip("::1")));
-        assert!(!one.contains(ip("127.0.0.1")));
-        assert!(
-            "0.0.0.0/0"
-                .parse::<IpNet>()
-                .unwrap()
-                .contains(ip("8.8.8.8"))
-        );
+        let net = parse_network("10.1.0.0/16").unwrap();
+        assert!(holds(&net, ip("10.1.255.3")));
+        assert!(!holds(&net, ip("10.2.0.1")));
+        assert!(holds(&net, ip("::ffff:10.1.0.9")));
+        let odd = parse_network("192.168.4.0/22").unwrap();
+        assert!(holds(&odd, ip("192.168.7.255")));
+        assert!(!holds(&odd, ip("192.168.8.0")));
+        let one = parse_network("::1").unwrap();
+        assert!(holds(&one, ip("::1")));
+        assert!(!holds(&one, ip("127.0.0.1")));
+        assert!(holds(&parse_network("0.0.0.0/0").unwrap(), ip("8.8.8.8")));
         for bad in ["10.0.0.0/33", "ten", "10.0.0.0/x", "::/129"] {
-            let error = bad.parse::<IpNet>().unwrap_err();
+            let error = parse_network(bad).unwrap_err();
             assert!(error.contains(bad), "{error}");
         }
     }
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let proxies = ["10.0.0.0/8".parse().unwrap()];
+        let proxies = [parse_network("10.0.0.0/8").unwrap()];
         let forwarded = headers("203.0.113.7, 10.0.0.5");
         assert_eq!(
             client_ip(ip("10.0.0.2"), &forwarded, &proxies),

@@ -2,13 +2,14 @@
 //! state-changing request is refused when the browser says it comes from another site. Same
 //! rules as Go's `net/http.CrossOriginProtection`.
 
+use std::sync::Arc;
+
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
-use crate::state::AppState;
 
 /// Origins, besides the server's own, whose pages may send state-changing requests.
 #[derive(Debug, Clone, Default)]
@@ -32,11 +33,11 @@ impl TrustedOrigins {
 }
 
 pub async fn refuse_cross_origin(
-    State(state): State<AppState>,
+    State(trusted): State<Arc<TrustedOrigins>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if is_allowed(request.method(), request.headers(), &state.trusted_origins) {
+    if is_allowed(request.method(), request.headers(), &trusted) {
         next.run(request).await
     } else {
         tracing::warn!(

@@ -120,7 +120,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*unknown}", any(|| async { AppError::NotFound }))
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.trusted_origins.clone(),
             csrf::refuse_cross_origin,
         ));
     Router::new()

@@ -1,8 +1,8 @@
 //! The audit trail as stored: append-only in the database, chained, and written with the
 //! changes it records.
 
-use changeaudit_backend::audit;
 use changeaudit_backend::db::Backend;
+use changeaudit_backend::trail::audit;
 use sqlx::Executor;
 
 use crate::helpers::{ADMIN_PASSWORD, TestApp};

@@ -1,6 +1,7 @@
 //! Credentials and their secrets: stored sealed, validated when they are keys, never answered,
 //! never logged.
 
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::fixtures::World;
@@ -162,7 +163,7 @@ async fn no_response_no_log_line_and_no_stored_row_holds_a_secret() {
     let opened = changeaudit_backend::credentials::open(&mut connection, &app.master_key(), id)
         .await
         .unwrap();
-    assert_eq!(opened.expose(), rotated);
+    assert_eq!(opened.expose_secret(), rotated);
 }
 
 #[tokio::test]

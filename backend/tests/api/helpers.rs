@@ -8,12 +8,12 @@ use changeaudit_backend::auth::password;
 use changeaudit_backend::clock::{ManualClock, Timestamp};
 use changeaudit_backend::config::Config;
 use changeaudit_backend::db::Database;
-use changeaudit_backend::secret::Secret;
 use changeaudit_backend::trail::key::TrailKey;
 use changeaudit_backend::users;
 use changeaudit_backend::vault::MasterKey;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::{HeaderMap, HeaderValue};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use sqlx::Executor;
 use tempfile::TempDir;
@@ -106,7 +106,7 @@ impl TestApp {
         let db = Database::open(&database_url)
             .await
             .expect("opening the test database");
-        let hash = password::hash(Secret::new(ADMIN_PASSWORD.to_owned()))
+        let hash = password::hash(SecretString::from(ADMIN_PASSWORD.to_owned()))
             .await
             .expect("hashing");
         assert!(users::create_first_admin(&db, &hash, START).await.unwrap());
@@ -153,10 +153,10 @@ impl TestApp {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
         let config = Config::load(None, &env).expect("test configuration");
-        let master_key = MasterKey::from_base64(&Secret::new(TEST_MASTER_KEY.to_owned()))
+        let master_key = MasterKey::from_base64(&SecretString::from(TEST_MASTER_KEY.to_owned()))
             .expect("the test master key");
         let (trail_key, _) =
-            TrailKey::load_or_create(&config.trail_key_file).expect("the test trail key");
+            TrailKey::load_or_create(&config.trail.key_file).expect("the test trail key");
         let state = AppState::new(
             &config,
             db.clone(),
@@ -192,7 +192,7 @@ impl TestApp {
 
     /// The master key every test server seals with.
     pub fn master_key(&self) -> MasterKey {
-        MasterKey::from_base64(&Secret::new(TEST_MASTER_KEY.to_owned()))
+        MasterKey::from_base64(&SecretString::from(TEST_MASTER_KEY.to_owned()))
             .expect("the test master key")
     }
 
@@ -274,7 +274,7 @@ impl TestApp {
     /// Adds an enabled user straight into the database, for tests about something else than
     /// managing users (which `users_and_groups` tests through the API).
     pub async fn add_user(&self, username: &str, password: &str, roles: &[&str]) -> i64 {
-        let hash = password::hash(Secret::new(password.to_owned()))
+        let hash = password::hash(SecretString::from(password.to_owned()))
             .await
             .expect("hashing");
         let id: i64 = sqlx::query_scalar(

@@ -4,12 +4,12 @@
 use std::path::Path;
 use std::process::Output;
 
-use changeaudit_backend::audit;
 use changeaudit_backend::clock::Timestamp;
 use changeaudit_backend::credentials::{self, SecretKind};
 use changeaudit_backend::db::Database;
-use changeaudit_backend::secret::Secret;
+use changeaudit_backend::trail::audit;
 use changeaudit_backend::vault::MasterKey;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::helpers::TestDatabase;
 
@@ -34,7 +34,7 @@ async fn store_credentials(db: &Database, key: &MasterKey) -> Vec<i64> {
     .unwrap();
     let mut ids = Vec::new();
     for (username, kind, secret) in SECRETS {
-        let secret = Secret::new(secret.to_owned());
+        let secret = SecretString::from(secret.to_owned());
         ids.push(
             credentials::store(
                 &mut transaction,
@@ -93,7 +93,7 @@ async fn rotation_reseals_every_secret_and_leaves_none_under_the_old_key() {
     let mut connection = db.pool().acquire().await.unwrap();
     for (id, (_, _, secret)) in ids.iter().zip(SECRETS) {
         let opened = credentials::open(&mut connection, &new, *id).await.unwrap();
-        assert_eq!(opened.expose(), secret);
+        assert_eq!(opened.expose_secret(), secret);
         assert!(
             credentials::open(&mut connection, &old, *id).await.is_err(),
             "credential {id} still opens under the old key"

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use changeaudit_backend::audit;
 use changeaudit_backend::clock::Clock;
 use changeaudit_backend::db::{Backend, Database};
+use changeaudit_backend::trail::audit;
 use changeaudit_backend::trail::checkpoints::{self, Policy};
 use changeaudit_backend::trail::export::export;
 use changeaudit_backend::trail::key::{public_path, read_public_key};

@@ -5,8 +5,8 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
-use crate::app::{Session, SessionState};
 use crate::passkey;
+use crate::session::{Session, SessionState};
 
 #[component]
 pub fn SignIn() -> impl IntoView {

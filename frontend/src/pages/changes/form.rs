@@ -8,9 +8,9 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use super::devices_tab::DevicesTab;
 use super::script_tab::ScriptTab;
 use crate::api::{self, ApiError};
-use crate::app::current_user;
 use crate::forms::{FieldErrors, submit};
 use crate::local_time;
+use crate::session::current_user;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tab {

@@ -3,9 +3,9 @@ use changeaudit_shared::role::Role;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::app::current_user;
 use crate::listing::{list_view, use_list};
 use crate::local_time;
+use crate::session::current_user;
 
 /// The changes the person may see, newest window first, filtered by text and status.
 #[component]

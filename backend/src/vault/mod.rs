@@ -3,6 +3,8 @@
 //! configuration). A sealed secret names the key that sealed it and is bound to its context
 //! (e.g. the credential it belongs to), so it cannot be moved to another row and still open.
 
+pub mod rotation;
+
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 
 use crate::random;
-use crate::secret::Secret;
+use secrecy::{ExposeSecret, SecretString};
 
 const FORMAT: &str = "v1";
 const NONCE_BYTES: usize = 24;
@@ -72,9 +74,9 @@ impl MasterKey {
     }
 
     /// A key given by configuration, as 32 bytes in base64.
-    pub fn from_base64(text: &Secret<String>) -> Result<MasterKey, VaultError> {
+    pub fn from_base64(text: &SecretString) -> Result<MasterKey, VaultError> {
         let bytes = STANDARD
-            .decode(text.expose().trim())
+            .decode(text.expose_secret().trim())
             .map_err(|_| VaultError::BadConfiguredKey)?;
         let bytes: [u8; 32] = bytes.try_into().map_err(|_| VaultError::BadConfiguredKey)?;
         Ok(MasterKey::from_bytes(&bytes))
@@ -127,14 +129,14 @@ impl MasterKey {
     }
 
     /// Seals `secret` for `context`: `v1:<key id>:<base64 of nonce and ciphertext>`.
-    pub fn seal(&self, secret: &Secret<String>, context: &str) -> Result<String, VaultError> {
+    pub fn seal(&self, secret: &SecretString, context: &str) -> Result<String, VaultError> {
         let nonce = random::bytes::<NONCE_BYTES>();
         let sealed = self
             .cipher
             .encrypt(
                 &XNonce::from(nonce),
                 Payload {
-                    msg: secret.expose().as_bytes(),
+                    msg: secret.expose_secret().as_bytes(),
                     aad: context.as_bytes(),
                 },
             )
@@ -145,7 +147,7 @@ impl MasterKey {
     }
 
     /// Opens a secret sealed for `context` under this key.
-    pub fn open(&self, sealed: &str, context: &str) -> Result<Secret<String>, VaultError> {
+    pub fn open(&self, sealed: &str, context: &str) -> Result<SecretString, VaultError> {
         let mut parts = sealed.splitn(3, ':');
         let (Some(FORMAT), Some(key_id), Some(blob)) = (parts.next(), parts.next(), parts.next())
         else {
@@ -174,7 +176,7 @@ impl MasterKey {
             )
             .map_err(|_| VaultError::Damaged)?;
         String::from_utf8(plain)
-            .map(Secret::new)
+            .map(SecretString::from)
             .map_err(|_| VaultError::Damaged)
     }
 }
@@ -227,8 +229,8 @@ pub(crate) fn refuse_if_open(_: &Path) -> Result<(), VaultError> {
 mod tests {
     use super::*;
 
-    fn secret(text: &str) -> Secret<String> {
-        Secret::new(text.to_owned())
+    fn secret(text: &str) -> SecretString {
+        SecretString::from(text.to_owned())
     }
 
     #[test]
@@ -240,7 +242,7 @@ mod tests {
         assert!(sealed.starts_with(&format!("v1:{}:", key.id())));
         assert!(!sealed.contains("s3cr3t"));
         assert_eq!(
-            key.open(&sealed, "credential:7").unwrap().expose(),
+            key.open(&sealed, "credential:7").unwrap().expose_secret(),
             "s3cr3t-password"
         );
         assert!(matches!(
@@ -290,7 +292,7 @@ mod tests {
         assert!(!was_created);
         assert_eq!(loaded.id(), created.id());
         let sealed = created.seal(&secret("kept"), "c").unwrap();
-        assert_eq!(loaded.open(&sealed, "c").unwrap().expose(), "kept");
+        assert_eq!(loaded.open(&sealed, "c").unwrap().expose_secret(), "kept");
         assert!(
             !format!("{loaded:?}")
                 .contains(&std::fs::read_to_string(&path).unwrap().trim().to_owned())

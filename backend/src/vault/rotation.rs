@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::audit::{self, Actor, NewEvent};
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::credentials::{self, seal_context};
 use crate::db::{Database, DbError};
+use crate::trail::audit::{self, Actor, NewEvent};
 use crate::vault::{MasterKey, sealed_key_id};
 
 pub struct Rotation {
@@ -29,12 +29,12 @@ pub fn pending_key_file(key_file: &Path) -> PathBuf {
 }
 
 pub async fn rotate(config: &Config, db: &Database, now: Timestamp) -> anyhow::Result<Rotation> {
-    if config.master_key.is_some() {
+    if config.database.master_key.is_some() {
         bail!(
             "CHANGEAUDIT_MASTER_KEY is set: rotate-master-key rotates the key file; rotate a configured key by sealing under a new one first"
         );
     }
-    let key_file = &config.master_key_file;
+    let key_file = &config.database.master_key_file;
     let old = MasterKey::load(key_file)?;
     let pending = pending_key_file(key_file);
     let new = if pending.exists() {
@@ -105,10 +105,12 @@ pub async fn check_key_matches(
     db: &Database,
     key: &MasterKey,
 ) -> anyhow::Result<()> {
-    if config.master_key.is_none() && pending_key_file(&config.master_key_file).exists() {
+    if config.database.master_key.is_none()
+        && pending_key_file(&config.database.master_key_file).exists()
+    {
         bail!(
             "a master key rotation was interrupted ({} exists): run `changeaudit rotate-master-key` to finish it",
-            pending_key_file(&config.master_key_file).display()
+            pending_key_file(&config.database.master_key_file).display()
         );
     }
     let mut connection = db.pool().acquire().await.map_err(DbError::from)?;

@@ -1,8 +1,9 @@
 //! `changeaudit audit`: a recording checked against a script, offline, with no server or
 //! database: the commands recognised, the board, the score and the verdict.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use changeaudit_shared::asciicast::Cast;
 use changeaudit_shared::board::{BenignCommands, Status};
@@ -10,6 +11,25 @@ use changeaudit_shared::line_error::LineError;
 use changeaudit_shared::recognizer::CommandRecognizer;
 use changeaudit_shared::report::{AuditReport, verdict_label};
 use changeaudit_shared::script::Script;
+
+use clap::Args;
+
+#[derive(Args)]
+pub struct AuditOptions {
+    /// The change's script: one command per line.
+    #[arg(long, value_name = "FILE")]
+    pub script: PathBuf,
+    /// The session's recording (asciicast v2).
+    #[arg(long, value_name = "FILE")]
+    pub cast: PathBuf,
+    /// A program that never counts as unplanned (repeatable; default: ls pwd clear whoami id
+    /// date history exit).
+    #[arg(long, value_name = "CMD")]
+    pub benign: Vec<String>,
+    /// Print the report as JSON instead of a board.
+    #[arg(long)]
+    pub json: bool,
+}
 
 pub struct AuditArgs {
     pub script: PathBuf,
@@ -29,6 +49,29 @@ pub enum AuditError {
     Invalid { path: PathBuf, error: LineError },
     #[error("writing the report: {0}")]
     Write(#[from] std::io::Error),
+}
+
+/// Needs no configuration or database: it reads two files and prints.
+pub fn run(options: AuditOptions) -> ExitCode {
+    let args = AuditArgs {
+        script: options.script,
+        cast: options.cast,
+        benign: options.benign,
+    };
+    let stdout = std::io::stdout();
+    let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let result =
+        audit(&args).and_then(|report| print(&report, options.json, colour, &mut stdout.lock()));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("changeaudit audit: {error}");
+            match error {
+                AuditError::Write(_) => ExitCode::FAILURE,
+                AuditError::Read { .. } | AuditError::Invalid { .. } => ExitCode::from(2),
+            }
+        }
+    }
 }
 
 fn read(path: &Path) -> Result<String, AuditError> {

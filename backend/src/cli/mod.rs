@@ -1,0 +1,73 @@
+//! The command line: `main` parses it and hands it here. Serving, migrating, rotating the master
+//! key and exporting need the configuration and the database (`server`); auditing a recording
+//! and verifying an export or a bundle need neither (`audit`, `verify`).
+
+pub mod audit;
+mod server;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use audit::AuditOptions;
+use server::ServerTask;
+use verify::VerifyOptions;
+
+/// Controlled, audited privileged changes.
+#[derive(Parser)]
+#[command(name = "changeaudit", version)]
+pub struct Cli {
+    /// A TOML configuration file (also CHANGEAUDIT_CONFIG); CHANGEAUDIT_* variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the API and the web app (migrates the database and creates the first admin).
+    Serve,
+    /// Bring the database schema up to date, then exit.
+    Migrate,
+    /// Reseal every stored secret under a new master key, then replace the key file.
+    RotateMasterKey,
+    /// Check a recording against a script, offline: the commands run, the board, the score.
+    Audit(AuditOptions),
+    /// Write the whole audit trail with its signed checkpoints as JSON lines.
+    Export(ExportOptions),
+    /// Verify an export offline: the chain, every checkpoint's root and signature, the
+    /// recordings when given, and every approval's passkey signature.
+    Verify(VerifyOptions),
+}
+
+#[derive(Args)]
+pub struct ExportOptions {
+    /// Where to write (standard output when absent).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only this change's evidence bundle: its events with inclusion proofs, recordings and
+    /// boards, which `verify --bundle` checks alone.
+    #[arg(long, value_name = "ID")]
+    pub change: Option<String>,
+}
+
+/// Runs one command line to its exit status.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Audit(options) => audit::run(options),
+        Command::Serve => server::run(ServerTask::Serve, cli.config.as_deref()),
+        Command::Migrate => server::run(ServerTask::Migrate, cli.config.as_deref()),
+        Command::RotateMasterKey => server::run(ServerTask::RotateMasterKey, cli.config.as_deref()),
+        Command::Export(options) => server::run(
+            ServerTask::Export {
+                output: options.output,
+                change: options.change,
+            },
+            cli.config.as_deref(),
+        ),
+        Command::Verify(options) => verify::run(&options),
+    }
+}
