@@ -3,16 +3,33 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::Stdio;
 
 use tempfile::TempDir;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::{E2eError, Result};
 
 /// Debian's Python, which the package installs aiosmtpd for.
 const PYTHON: &str = "/usr/bin/python3";
+
+/// aiosmtpd on a port the system hands out, storing mail in the Maildir named by its argument;
+/// it prints the port once it listens.
+const RECEIVER: &str = r#"
+import asyncio, sys
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import SMTP
+
+async def main():
+    handler = Mailbox(sys.argv[1])
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(handler), host="127.0.0.1", port=0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"#;
 
 pub struct SmtpReceiver {
     pub address: SocketAddr,
@@ -41,49 +58,36 @@ impl SmtpReceiver {
     pub async fn start() -> Result<SmtpReceiver> {
         let dir = tempfile::tempdir().map_err(|e| E2eError::context("temporary folder", e))?;
         let maildir = dir.path().join("mail");
-        // aiosmtpd takes a port, not a listener: it gets one the system just handed out, and
-        // another if something else took it first.
-        for _ in 0..5 {
-            let address = {
-                let probe = TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .map_err(|e| E2eError::context("finding a free port", e))?;
-                probe
-                    .local_addr()
-                    .map_err(|e| E2eError::context("reading the free port", e))?
-            };
-            let mut process = Command::new(PYTHON)
-                .args(["-m", "aiosmtpd", "-n", "-l"])
-                .arg(address.to_string())
-                .args(["-c", "aiosmtpd.handlers.Mailbox"])
-                .arg(&maildir)
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|e| {
-                    E2eError::context("starting aiosmtpd (apt-get install python3-aiosmtpd)", e)
-                })?;
-            for _ in 0..100 {
-                if process
-                    .try_wait()
-                    .map_err(|e| E2eError::context("watching aiosmtpd", e))?
-                    .is_some()
-                {
-                    break;
-                }
-                if TcpStream::connect(address).await.is_ok() {
-                    return Ok(SmtpReceiver {
-                        address,
-                        maildir,
-                        _process: process,
-                        _dir: dir,
-                    });
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        Err(E2eError(
-            "aiosmtpd did not start listening on loopback in five tries".to_owned(),
-        ))
+        let mut process = Command::new(PYTHON)
+            .args(["-c", RECEIVER])
+            .arg(&maildir)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                E2eError::context("starting aiosmtpd (apt-get install python3-aiosmtpd)", e)
+            })?;
+        let stdout = process
+            .stdout
+            .take()
+            .ok_or_else(|| E2eError("aiosmtpd has no standard output".to_owned()))?;
+        // The receiver prints its port once it listens: nothing to poll for.
+        let mut first = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .await
+            .map_err(|e| E2eError::context("reading aiosmtpd's port", e))?;
+        let port: u16 = first.trim().parse().map_err(|_| {
+            E2eError(format!(
+                "aiosmtpd did not start listening on loopback (it printed {first:?})"
+            ))
+        })?;
+        Ok(SmtpReceiver {
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            maildir,
+            _process: process,
+            _dir: dir,
+        })
     }
 
     /// `smtp://` URL of the receiver, for `CHANGEAUDIT_SMTP_URL`.

@@ -125,10 +125,10 @@ async fn next_inbox(
     last: Option<Seen>,
 ) -> Option<(Inbox, Seen)> {
     let mut polls = 0_u32;
+    // The first look is at once, unless something was just sent.
+    let mut ticks = poll_ticks(if last.is_some() { POLL } else { Duration::ZERO });
     loop {
-        if last.is_some() || polls > 0 {
-            tokio::time::sleep(POLL).await;
-        }
+        ticks.tick().await;
         if polls.is_multiple_of(POLLS_PER_SESSION_CHECK) {
             match session::still_live(&state.db, token, &state.sessions, state.clock.now()).await {
                 Ok(true) => {}
@@ -177,4 +177,11 @@ pub async fn notification_stream(
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Ticks every `POLL`, the first after `first`; a late tick delays the next rather than bunching.
+fn poll_ticks(first: Duration) -> tokio::time::Interval {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + first, POLL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
 }

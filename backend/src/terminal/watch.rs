@@ -32,6 +32,8 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored) {
     let mut offset: u64 = 0;
     let mut partial: Vec<u8> = Vec::new();
     let mut header_seen = false;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + POLL, POLL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let chunk = match state
             .recordings
@@ -105,7 +107,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored) {
                 // Watching is read-only: anything the watcher sends is ignored.
                 Some(Ok(_)) => {}
             },
-            _ = tokio::time::sleep(POLL) => {}
+            _ = ticks.tick() => {}
         }
     }
 }

@@ -11,6 +11,7 @@ use changeaudit_backend::clock::Clock;
 use changeaudit_backend::trail::siem::{Sink, ship};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
 
 use crate::helpers::TestApp;
 
@@ -30,22 +31,22 @@ fn frames(mut bytes: &[u8]) -> Vec<String> {
     messages
 }
 
-/// A syslog collector on `listener`: every connection's bytes, framed.
-fn collect_on(listener: tokio::net::TcpListener) -> Arc<Mutex<Vec<String>>> {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let kept = received.clone();
+/// A syslog collector on `listener`: every connection's bytes, framed, announced to whoever
+/// watches as each connection ends.
+fn collect_on(listener: tokio::net::TcpListener) -> watch::Receiver<Vec<String>> {
+    let (received, watching) = watch::channel(Vec::new());
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             let mut bytes = Vec::new();
             stream.read_to_end(&mut bytes).await.unwrap();
-            kept.lock().unwrap().extend(frames(&bytes));
+            received.send_modify(|messages| messages.extend(frames(&bytes)));
         }
     });
-    received
+    watching
 }
 
 /// A syslog collector on a free loopback port.
-async fn syslog_collector() -> (String, Arc<Mutex<Vec<String>>>) {
+async fn syslog_collector() -> (String, watch::Receiver<Vec<String>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     (address, collect_on(listener))
@@ -53,18 +54,17 @@ async fn syslog_collector() -> (String, Arc<Mutex<Vec<String>>>) {
 
 /// What the collector has once `count` messages are in (it reads each connection to its end,
 /// a moment after the sender closed it).
-async fn received_all(received: &Arc<Mutex<Vec<String>>>, count: usize) -> Vec<String> {
-    for _ in 0..250 {
-        let messages = received.lock().unwrap().clone();
-        if messages.len() >= count {
-            return messages;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!(
-        "the collector has {} messages of {count}",
-        received.lock().unwrap().len()
-    );
+async fn received_all(received: &mut watch::Receiver<Vec<String>>, count: usize) -> Vec<String> {
+    let arrived = received.wait_for(|messages| messages.len() >= count);
+    let messages = tokio::time::timeout(Duration::from_secs(5), arrived)
+        .await
+        .map(|messages| messages.unwrap().clone());
+    messages.unwrap_or_else(|_| {
+        panic!(
+            "the collector has {} messages of {count}",
+            received.borrow().len()
+        )
+    })
 }
 
 async fn event_count(app: &TestApp) -> usize {
@@ -79,7 +79,7 @@ async fn event_count(app: &TestApp) -> usize {
 async fn every_event_reaches_a_syslog_collector_once_in_order_as_rfc_5424() {
     let app = TestApp::spawn().await;
     app.sign_in_as_admin().await;
-    let (address, received) = syslog_collector().await;
+    let (address, mut received) = syslog_collector().await;
     let sink = Sink::Syslog(address);
     let http = reqwest::Client::new();
     let sent = ship(&app.db, &http, &sink, app.clock.now()).await.unwrap();
@@ -93,7 +93,7 @@ async fn every_event_reaches_a_syslog_collector_once_in_order_as_rfc_5424() {
     );
 
     let count = event_count(&app).await;
-    let messages = received_all(&received, count).await;
+    let messages = received_all(&mut received, count).await;
     assert_eq!(messages.len(), count);
     for (index, message) in messages.iter().enumerate() {
         // PRI (log audit, informational), version 1, timestamp, no host, app, no procid, msgid.
@@ -149,11 +149,11 @@ async fn a_collector_that_is_away_delays_the_stream_and_it_catches_up() {
     );
 
     // The collector comes up at that address; after the pause everything arrives.
-    let received = collect_on(tokio::net::TcpListener::bind(address).await.unwrap());
+    let mut received = collect_on(tokio::net::TcpListener::bind(address).await.unwrap());
     app.clock.advance(Duration::from_secs(31));
     let sent = ship(&app.db, &http, &sink, app.clock.now()).await.unwrap();
     assert_eq!(sent, event_count(&app).await);
-    assert_eq!(received_all(&received, sent).await.len(), sent);
+    assert_eq!(received_all(&mut received, sent).await.len(), sent);
 }
 
 #[tokio::test]

@@ -355,6 +355,10 @@ async fn player_at(driver: &WebDriver, moment: f64) {
         if at >= moment - 0.06 && at <= moment + 2.0 {
             return;
         }
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "WebDriver cannot tell when the player moves: the page is read again"
+        )]
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!(

@@ -79,6 +79,10 @@ async fn seek_to(driver: &WebDriver, seconds: f64) -> f64 {
         if count != before {
             return ms.parse().unwrap();
         }
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "WebDriver cannot tell when a seek is drawn: the page is read again"
+        )]
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("the seek to {seconds} s was never drawn");
