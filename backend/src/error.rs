@@ -13,7 +13,12 @@ use axum::response::{IntoResponse, Response};
 use changeaudit_shared::problem::{FieldError, PROBLEM_JSON, Problem};
 use serde::de::DeserializeOwned;
 
+use crate::approvals::ApprovalError;
+use crate::auth::password::PasswordError;
+use crate::auth::throttle::ThrottleError;
 use crate::db::DbError;
+use crate::groups::GroupError;
+use crate::terminal::store::ListError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -242,6 +247,71 @@ impl From<DbError> for AppError {
             DbError::NotFound => AppError::NotFound,
             DbError::Conflict { constraint } => AppError::Conflict(constraint),
             DbError::Other(source) => AppError::internal("database", source),
+        }
+    }
+}
+
+impl From<ApprovalError> for AppError {
+    fn from(error: ApprovalError) -> Self {
+        use crate::approvals::barrier::Barrier;
+        let detail = error.to_string();
+        match error {
+            ApprovalError::NotFound => AppError::NotFound,
+            ApprovalError::NotGranted(_)
+            | ApprovalError::NotTheRequester
+            | ApprovalError::Barred(
+                Barrier::NotApprover { .. } | Barrier::OwnRequest | Barrier::OwnChange { .. },
+            ) => AppError::Forbidden(detail.into()),
+            ApprovalError::Barred(Barrier::Closed(_)) | ApprovalError::AlreadyClosed(_) => {
+                AppError::rule("status", detail)
+            }
+            ApprovalError::Barred(Barrier::AlreadyVoted) => AppError::rule("decision", detail),
+            ApprovalError::NoChangeCovers => AppError::rule("credential_id", detail),
+            ApprovalError::NotACoveringChange(_) | ApprovalError::SeveralChangesCover(_) => {
+                AppError::field("change_id", detail)
+            }
+            ApprovalError::JustificationRequired(_) => AppError::field("justification", detail),
+            ApprovalError::TooLong { field, .. } => AppError::field(field, detail),
+            ApprovalError::DisapprovalWithoutReason => AppError::field("comment", detail),
+            ApprovalError::NoPasskey => AppError::rule("passkey", detail),
+            ApprovalError::SignatureMissing => AppError::field("credential", detail),
+            ApprovalError::SignatureRefused(_) => AppError::rule("credential", detail),
+            ApprovalError::Internal { context, source } => AppError::Internal { context, source },
+            ApprovalError::Db(error) => error.into(),
+        }
+    }
+}
+
+impl From<GroupError> for AppError {
+    fn from(error: GroupError) -> Self {
+        match error {
+            GroupError::Invalid(errors) => AppError::Validation(errors),
+            GroupError::Encode(source) => AppError::internal("encoding benign commands", source),
+            GroupError::Db(error) => error.into(),
+        }
+    }
+}
+
+impl From<ListError> for AppError {
+    fn from(error: ListError) -> Self {
+        match error {
+            ListError::NotADay { field } => AppError::field(field, error.to_string()),
+            ListError::Db(error) => error.into(),
+        }
+    }
+}
+
+impl From<PasswordError> for AppError {
+    fn from(error: PasswordError) -> Self {
+        AppError::internal("password hashing", error)
+    }
+}
+
+impl From<ThrottleError> for AppError {
+    fn from(error: ThrottleError) -> Self {
+        match error {
+            ThrottleError::Blocked { retry_after } => AppError::TooManyAttempts { retry_after },
+            ThrottleError::Db(error) => error.into(),
         }
     }
 }

@@ -10,18 +10,18 @@ use changeaudit_shared::api::requests::{
     VoteInput,
 };
 use changeaudit_shared::approval::{self, ChangeContent};
-use changeaudit_shared::role::Role;
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 use webauthn_rs::prelude::{PasskeyAuthentication, PublicKeyCredential};
 
 use super::assertion::StoredAssertion;
+use super::barrier::{barrier, may_see};
+use super::error::ApprovalError;
 use super::store::{self, Facts, NewDecision};
 use crate::auth::CurrentUser;
 use crate::changes::{self, Visibility};
 use crate::clock::Timestamp;
 use crate::db::DbError;
-use crate::error::AppError;
 use crate::notifications::{self, Notice};
 use crate::passkeys::ceremony::{self, Ceremony, Purpose};
 use crate::passkeys::{self, RelyingParty};
@@ -55,17 +55,58 @@ pub async fn start(
     me: &CurrentUser,
     input: &StartInput,
     now: Timestamp,
-) -> Result<StartAnswer, AppError> {
+) -> Result<StartAnswer, ApprovalError> {
     match gate::judge(connection, me.0.id, input.credential_id, now).await? {
         Ok(_) => return Ok(StartAnswer::Open),
-        Err(Refusal::NoSuchCredential(_)) => return Err(AppError::NotFound),
+        Err(Refusal::NoSuchCredential(_)) => return Err(ApprovalError::NotFound),
         Err(refusal @ Refusal::NotGranted) => {
-            return Err(AppError::Forbidden(refusal.to_string().into()));
+            return Err(ApprovalError::NotGranted(refusal.to_string()));
         }
         Err(Refusal::NeedsApproval) => {}
     }
-    // The changes of the person's groups (as executor, granting this credential) that cover its
-    // device and are still to be run.
+    let covering = covering_changes(connection, me.0.id, input.credential_id, now).await?;
+    let change = choose(covering, input.change_id.as_deref())?;
+    if let Some(request) = live_request(connection, me, &change.id, input, now).await? {
+        return Ok(request);
+    }
+    let justification = input.justification.trim();
+    check_justification(justification, &change)?;
+    let request = create_request(connection, me, &change.id, input, justification, now).await?;
+    let approvers: Vec<i64> = store::approvers_of_group(connection, change.group_id)
+        .await?
+        .into_iter()
+        .filter(|&approver| approver != me.0.id)
+        .collect();
+    let text = format!(
+        "{} asks to run {} on {}",
+        me.0.username, request.change_id, request.device.name
+    );
+    let notice = Notice {
+        kind: NotificationKind::RequestCreated,
+        request_id: request.id,
+        change_id: request.change_id.clone(),
+        text,
+    };
+    notifications::post(connection, &state.outbound, &approvers, &notice, now).await?;
+    Ok(StartAnswer::Requested { request })
+}
+
+/// A change a session on the credential may be asked for.
+struct Covering {
+    id: String,
+    group_id: i64,
+    group_name: String,
+    justification_required: bool,
+}
+
+/// The changes of the person's groups (as executor, granting this credential) that cover its
+/// device and are still to be run, the soonest first.
+async fn covering_changes(
+    connection: &mut AnyConnection,
+    user_id: i64,
+    credential_id: i64,
+    now: Timestamp,
+) -> Result<Vec<Covering>, ApprovalError> {
     let rows = sqlx::query(
         "SELECT DISTINCT c.id, c.start_at, c.due_at, g.id AS group_id, g.name AS group_name,
                 CAST(CASE WHEN g.justification_required THEN 1 ELSE 0 END AS BIGINT) AS justify
@@ -79,50 +120,48 @@ pub async fn start(
            AND c.due_at > $3
          ORDER BY c.start_at, c.id",
     )
-    .bind(me.0.id)
-    .bind(input.credential_id)
+    .bind(user_id)
+    .bind(credential_id)
     .bind(now.as_millis())
     .fetch_all(&mut *connection)
     .await?;
-    if rows.is_empty() {
-        return Err(AppError::rule(
-            "credential_id",
-            "no change of your access groups covers this device before its due date, and your \
-             group does not allow sessions outside a change",
-        ));
-    }
-    let ids: Vec<String> = rows
-        .iter()
-        .map(|row| row.try_get("id"))
-        .collect::<Result<_, _>>()?;
-    let chosen = match input.change_id.as_deref().map(str::trim) {
-        Some(wanted) if !wanted.is_empty() => ids
-            .iter()
-            .position(|id| id.eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| {
-                AppError::field(
-                    "change_id",
-                    format!(
-                        "must be one of the changes covering this device: {}",
-                        ids.join(", ")
-                    ),
-                )
-            })?,
-        _ if ids.len() == 1 => 0,
-        _ => {
-            return Err(AppError::field(
-                "change_id",
-                format!(
-                    "several changes cover this device: choose one of {}",
-                    ids.join(", ")
-                ),
-            ));
-        }
-    };
-    let row = &rows[chosen];
-    let change_id = &ids[chosen];
+    rows.iter()
+        .map(|row| {
+            Ok(Covering {
+                id: row.try_get("id")?,
+                group_id: row.try_get("group_id")?,
+                group_name: row.try_get("group_name")?,
+                justification_required: crate::db::flag(row, "justify")?,
+            })
+        })
+        .collect()
+}
 
-    // A live request of this person for this change and credential answers for itself.
+/// The change the person named, or the only one there is.
+fn choose(mut covering: Vec<Covering>, wanted: Option<&str>) -> Result<Covering, ApprovalError> {
+    if covering.is_empty() {
+        return Err(ApprovalError::NoChangeCovers);
+    }
+    let ids = || covering.iter().map(|change| change.id.clone()).collect();
+    let chosen = match wanted.map(str::trim) {
+        Some(wanted) if !wanted.is_empty() => covering
+            .iter()
+            .position(|change| change.id.eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| ApprovalError::NotACoveringChange(ids()))?,
+        _ if covering.len() == 1 => 0,
+        _ => return Err(ApprovalError::SeveralChangesCover(ids())),
+    };
+    Ok(covering.swap_remove(chosen))
+}
+
+/// A live request of this person for this change and credential answers for itself.
+async fn live_request(
+    connection: &mut AnyConnection,
+    me: &CurrentUser,
+    change_id: &str,
+    input: &StartInput,
+    now: Timestamp,
+) -> Result<Option<StartAnswer>, ApprovalError> {
     let existing: Option<(i64, String)> = sqlx::query_as(
         "SELECT id, status FROM requests
          WHERE requester_id = $1 AND change_id = $2 AND credential_id = $3
@@ -134,29 +173,41 @@ pub async fn start(
     .bind(input.credential_id)
     .fetch_optional(&mut *connection)
     .await?;
-    if let Some((id, status)) = existing {
-        let request = store::summary(connection, id, now).await?;
-        return Ok(if status == "approved" {
-            StartAnswer::NotYet { request }
-        } else {
-            StartAnswer::Pending { request }
-        });
-    }
+    let Some((id, status)) = existing else {
+        return Ok(None);
+    };
+    let request = store::summary(connection, id, now).await?;
+    Ok(Some(if status == "approved" {
+        StartAnswer::NotYet { request }
+    } else {
+        StartAnswer::Pending { request }
+    }))
+}
 
-    let justification = input.justification.trim();
-    let group_name: String = row.try_get("group_name")?;
-    if crate::db::flag(row, "justify")? && justification.is_empty() {
-        return Err(AppError::field(
-            "justification",
-            format!("is required by access group {group_name}"),
+fn check_justification(justification: &str, change: &Covering) -> Result<(), ApprovalError> {
+    if change.justification_required && justification.is_empty() {
+        return Err(ApprovalError::JustificationRequired(
+            change.group_name.clone(),
         ));
     }
     if justification.chars().count() > MAX_JUSTIFICATION_CHARS {
-        return Err(AppError::field(
-            "justification",
-            format!("must be at most {MAX_JUSTIFICATION_CHARS} characters"),
-        ));
+        return Err(ApprovalError::TooLong {
+            field: "justification",
+            max: MAX_JUSTIFICATION_CHARS,
+        });
     }
+    Ok(())
+}
+
+/// The request stored and audited.
+async fn create_request(
+    connection: &mut AnyConnection,
+    me: &CurrentUser,
+    change_id: &str,
+    input: &StartInput,
+    justification: &str,
+    now: Timestamp,
+) -> Result<RequestSummary, ApprovalError> {
     let id = store::insert_request(
         connection,
         change_id,
@@ -167,127 +218,21 @@ pub async fn start(
     )
     .await?;
     let request = store::summary(connection, id, now).await?;
-    audit::append(
-        connection,
-        NewEvent::by(
-            &me.0.username,
-            "request.created",
-            format!("request:{id}"),
-            json!({
-                "change_id": request.change_id,
-                "credential_id": request.credential_id,
-                "device": request.device.name,
-                "account": request.account,
-                "justification": request.justification,
-            }),
-        ),
-        now,
-    )
-    .await?;
-    let approvers: Vec<i64> = store::approvers_of_group(connection, row.try_get("group_id")?)
-        .await?
-        .into_iter()
-        .filter(|&approver| approver != me.0.id)
-        .collect();
-    notifications::post(
-        connection,
-        &state.outbound,
-        &approvers,
-        &Notice {
-            kind: NotificationKind::RequestCreated,
-            request_id: id,
-            change_id: request.change_id.clone(),
-            text: format!(
-                "{} asks to run {} on {}",
-                me.0.username, request.change_id, request.device.name
-            ),
-        },
-        now,
-    )
-    .await?;
-    Ok(StartAnswer::Requested { request })
-}
-
-/// What keeps a person from voting on a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Barrier {
-    NotApprover { group: String },
-    OwnRequest,
-    OwnChange { change_id: String },
-    Closed(RequestStatus),
-    AlreadyVoted,
-}
-
-impl Barrier {
-    pub fn message(&self) -> String {
-        match self {
-            Barrier::NotApprover { group } => {
-                format!("you are not an approver of access group {group}")
-            }
-            Barrier::OwnRequest => {
-                "separation of duties: nobody approves their own request".to_owned()
-            }
-            Barrier::OwnChange { change_id } => format!(
-                "separation of duties: you registered {change_id}, so you do not approve requests to run it"
-            ),
-            Barrier::Closed(status) => format!(
-                "the request is {} and takes no more votes",
-                status.label().to_lowercase()
-            ),
-            Barrier::AlreadyVoted => "you have already voted on this request".to_owned(),
-        }
-    }
-
-    fn refusal(&self) -> AppError {
-        match self {
-            Barrier::NotApprover { .. } | Barrier::OwnRequest | Barrier::OwnChange { .. } => {
-                AppError::Forbidden(self.message().into())
-            }
-            Barrier::Closed(_) => AppError::rule("status", self.message()),
-            Barrier::AlreadyVoted => AppError::rule("decision", self.message()),
-        }
-    }
-}
-
-/// What keeps `me` from voting on the request, if anything.
-pub async fn barrier(
-    connection: &mut AnyConnection,
-    me: &CurrentUser,
-    request: &RequestSummary,
-    facts: &Facts,
-) -> Result<Option<Barrier>, AppError> {
-    let approver: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM group_members WHERE group_id = $1 AND user_id = $2 AND approver",
-    )
-    .bind(facts.group_id)
-    .bind(me.0.id)
-    .fetch_one(&mut *connection)
-    .await?;
-    Ok(if approver == 0 {
-        Some(Barrier::NotApprover {
-            group: facts.group_name.clone(),
-        })
-    } else if facts.requester_id == me.0.id {
-        Some(Barrier::OwnRequest)
-    } else if facts.change_author_id == me.0.id {
-        Some(Barrier::OwnChange {
-            change_id: request.change_id.clone(),
-        })
-    } else if request.status != RequestStatus::Pending {
-        Some(Barrier::Closed(request.status))
-    } else if store::has_voted(connection, request.id, me.0.id).await? {
-        Some(Barrier::AlreadyVoted)
-    } else {
-        None
-    })
-}
-
-/// Whether `me` may see the request at all: its requester, its group's approvers and those who
-/// oversee everything do; for anyone else it does not exist.
-pub fn may_see(me: &CurrentUser, facts: &Facts, barrier: Option<&Barrier>) -> bool {
-    facts.requester_id == me.0.id
-        || !matches!(barrier, Some(Barrier::NotApprover { .. }))
-        || me.has_any(&[Role::Admin, Role::Auditor])
+    let details = json!({
+        "change_id": request.change_id,
+        "credential_id": request.credential_id,
+        "device": request.device.name,
+        "account": request.account,
+        "justification": request.justification,
+    });
+    let event = NewEvent::by(
+        &me.0.username,
+        "request.created",
+        format!("request:{id}"),
+        details,
+    );
+    audit::append(connection, event, now).await?;
+    Ok(request)
 }
 
 /// Refuses with the rule that keeps `me` from voting (404 to those who may not see it).
@@ -296,11 +241,11 @@ async fn require_vote(
     me: &CurrentUser,
     request: &RequestSummary,
     facts: &Facts,
-) -> Result<(), AppError> {
+) -> Result<(), ApprovalError> {
     match barrier(connection, me, request, facts).await? {
         None => Ok(()),
-        Some(barrier) if !may_see(me, facts, Some(&barrier)) => Err(AppError::NotFound),
-        Some(barrier) => Err(barrier.refusal()),
+        Some(barrier) if !may_see(me, facts, Some(&barrier)) => Err(ApprovalError::NotFound),
+        Some(barrier) => Err(ApprovalError::Barred(barrier)),
     }
 }
 
@@ -309,7 +254,7 @@ async fn change_of(
     connection: &mut AnyConnection,
     request: &RequestSummary,
     now: Timestamp,
-) -> Result<Change, AppError> {
+) -> Result<Change, ApprovalError> {
     Ok(changes::view(connection, &request.change_id, Visibility::All, now).await?)
 }
 
@@ -321,17 +266,14 @@ pub async fn start_signing(
     me: &CurrentUser,
     request_id: i64,
     now: Timestamp,
-) -> Result<CeremonyStart, AppError> {
+) -> Result<CeremonyStart, ApprovalError> {
     let request = store::summary(connection, request_id, now).await?;
     let facts = store::facts(connection, request_id).await?;
     require_vote(connection, me, &request, &facts).await?;
     let digest = digest_of(&change_of(connection, &request, now).await?);
     let keys = passkeys::passkeys_of(connection, me.0.id).await?;
     if keys.is_empty() {
-        return Err(AppError::rule(
-            "passkey",
-            "approving needs your passkey: register one in your profile first",
-        ));
+        return Err(ApprovalError::NoPasskey);
     }
     let nonce = crate::random::bytes::<16>();
     let challenge = approval::challenge(request_id, &digest, &nonce);
@@ -339,7 +281,7 @@ pub async fn start_signing(
     let (options, ceremony_state) = state
         .passkeys
         .start_assertion(&passkeys, Some(&challenge))
-        .map_err(|error| AppError::internal("starting a passkey assertion", error))?;
+        .map_err(|error| ApprovalError::internal("starting a passkey assertion", error))?;
     let mut ceremony = Ceremony::new(Purpose::Approve, me.0.id, &ceremony_state)?;
     ceremony.request_id = Some(request_id);
     ceremony.change_digest = Some(digest);
@@ -363,14 +305,11 @@ async fn signed_approval(
     digest: &str,
     signature: Option<&Signature>,
     now: Timestamp,
-) -> Result<StoredAssertion, AppError> {
+) -> Result<StoredAssertion, ApprovalError> {
     let Some(signature) = signature else {
-        return Err(AppError::field(
-            "credential",
-            "approving this request needs your passkey's signature",
-        ));
+        return Err(ApprovalError::SignatureMissing);
     };
-    let refused = |why: &str| AppError::rule("credential", why.to_owned());
+    let refused = ApprovalError::SignatureRefused;
     let ceremony = signature
         .ceremony
         .as_ref()
@@ -416,7 +355,7 @@ async fn signed_approval(
     // The same check an auditor runs later, on what is about to be stored.
     stored
         .verify()
-        .map_err(|error| AppError::internal("checking a stored assertion", error))?;
+        .map_err(|error| ApprovalError::internal("checking a stored assertion", error))?;
     Ok(stored)
 }
 
@@ -429,22 +368,19 @@ pub async fn vote(
     input: &VoteInput,
     signature: Option<&Signature>,
     now: Timestamp,
-) -> Result<RequestSummary, AppError> {
+) -> Result<RequestSummary, ApprovalError> {
     let request = store::summary(connection, request_id, now).await?;
     let facts = store::facts(connection, request_id).await?;
     require_vote(connection, me, &request, &facts).await?;
     let comment = input.comment.trim();
     if input.decision == Vote::Disapproved && comment.is_empty() {
-        return Err(AppError::field(
-            "comment",
-            "say why the request is disapproved",
-        ));
+        return Err(ApprovalError::DisapprovalWithoutReason);
     }
     if comment.chars().count() > MAX_COMMENT_CHARS {
-        return Err(AppError::field(
-            "comment",
-            format!("must be at most {MAX_COMMENT_CHARS} characters"),
-        ));
+        return Err(ApprovalError::TooLong {
+            field: "comment",
+            max: MAX_COMMENT_CHARS,
+        });
     }
     let digest = digest_of(&change_of(connection, &request, now).await?);
     let assertion = if input.decision == Vote::Approved && facts.passkey_required {
@@ -522,7 +458,7 @@ async fn settle(
     kind: NotificationKind,
     approvals: i64,
     now: Timestamp,
-) -> Result<(), AppError> {
+) -> Result<(), ApprovalError> {
     store::set_status(connection, request.id, status, "", now).await?;
     let verb = if status == RequestStatus::Approved {
         sqlx::query(
@@ -582,25 +518,19 @@ pub async fn cancel(
     me: &CurrentUser,
     request_id: i64,
     now: Timestamp,
-) -> Result<RequestSummary, AppError> {
+) -> Result<RequestSummary, ApprovalError> {
     let request = store::summary(connection, request_id, now).await?;
     let facts = store::facts(connection, request_id).await?;
     if facts.requester_id != me.0.id {
         let barrier = barrier(connection, me, &request, &facts).await?;
         return Err(if may_see(me, &facts, barrier.as_ref()) {
-            AppError::Forbidden("only the requester cancels a request".into())
+            ApprovalError::NotTheRequester
         } else {
-            AppError::NotFound
+            ApprovalError::NotFound
         });
     }
     if !request.status.is_live() {
-        return Err(AppError::rule(
-            "status",
-            format!(
-                "the request is already {}",
-                request.status.label().to_lowercase()
-            ),
-        ));
+        return Err(ApprovalError::AlreadyClosed(request.status));
     }
     store::set_status(connection, request_id, RequestStatus::Cancelled, "", now).await?;
     let before = request.status;
@@ -631,7 +561,7 @@ pub async fn void_requests_of(
     change_id: &str,
     reason: &str,
     now: Timestamp,
-) -> Result<(), AppError> {
+) -> Result<(), ApprovalError> {
     let live: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT id, requester_id FROM requests
          WHERE change_id = $1 AND status IN ('pending', 'approved') ORDER BY id",
@@ -693,7 +623,7 @@ pub async fn void_requests_of(
 /// Marks the pending requests whose change's due date has passed as expired, audits and tells
 /// each requester. Any replica may run it: it works under the write lock, and a request expires
 /// once.
-pub async fn expire_due(state: &AppState) -> Result<usize, AppError> {
+pub async fn expire_due(state: &AppState) -> Result<usize, ApprovalError> {
     let now = state.clock.now();
     const DUE: &str =
         "SELECT r.id, r.requester_id FROM requests r JOIN changes c ON c.id = r.change_id

@@ -13,8 +13,8 @@ use changeaudit_shared::problem::Problem;
 use serde::Deserialize;
 use webauthn_rs::prelude::PublicKeyCredential;
 
-use super::flow;
 use super::store::{self, Listing};
+use super::{barrier, flow};
 use crate::auth::CurrentUser;
 use crate::changes::{self, Visibility};
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
@@ -95,8 +95,8 @@ pub async fn get_request(
     let mut connection = state.db.pool().acquire().await?;
     let request = store::summary(&mut connection, id, now).await?;
     let facts = store::facts(&mut connection, id).await?;
-    let barrier = flow::barrier(&mut connection, &me, &request, &facts).await?;
-    if !flow::may_see(&me, &facts, barrier.as_ref()) {
+    let barrier = barrier::barrier(&mut connection, &me, &request, &facts).await?;
+    if !barrier::may_see(&me, &facts, barrier.as_ref()) {
         return Err(AppError::NotFound);
     }
     let change = changes::view(&mut connection, &request.change_id, Visibility::All, now).await?;

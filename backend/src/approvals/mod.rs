@@ -4,7 +4,11 @@
 //! `assertion` what a signed approval keeps, `handlers` the API.
 
 pub mod assertion;
+pub mod barrier;
 pub mod checks;
+mod error;
 pub mod flow;
 pub mod handlers;
 pub mod store;
+
+pub use error::ApprovalError;

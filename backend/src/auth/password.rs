@@ -5,27 +5,35 @@ use std::sync::LazyLock;
 use argon2::Argon2;
 use argon2::{PasswordHash, PasswordHasher, PasswordVerifier};
 
-use crate::error::AppError;
 use crate::random;
 use secrecy::{ExposeSecret, SecretString};
 
-/// Hashes `password` with argon2id and its default (OWASP-recommended) parameters.
-pub async fn hash(password: SecretString) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_now(password.expose_secret()))
-        .await
-        .map_err(|error| AppError::internal("password hashing task", error))?
+/// A hash that could not be computed: nothing the person can fix.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("password hashing task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("password hashing: {0}")]
+    Hash(String),
 }
 
-fn hash_now(password: &str) -> Result<String, AppError> {
+/// Hashes `password` with argon2id and its default (OWASP-recommended) parameters.
+pub async fn hash(password: SecretString) -> Result<String, PasswordError> {
+    tokio::task::spawn_blocking(move || hash_now(password.expose_secret()))
+        .await
+        .map_err(PasswordError::Task)?
+}
+
+fn hash_now(password: &str) -> Result<String, PasswordError> {
     Argon2::default()
         .hash_password_with_salt(password.as_bytes(), &random::bytes::<16>())
         .map(|hash| hash.to_string())
-        .map_err(|error| AppError::internal("password hashing", error.to_string()))
+        .map_err(|error| PasswordError::Hash(error.to_string()))
 }
 
 /// Checks `password` against `stored`. Without a stored hash (unknown user) the same work is
 /// done against a throwaway hash, so timing does not tell which usernames exist.
-pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bool, AppError> {
+pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bool, PasswordError> {
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let Some(stored) = stored.or_else(|| DECOY.clone()) else {
@@ -39,7 +47,7 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bo
         known && matches
     })
     .await
-    .map_err(|error| AppError::internal("password verification task", error))
+    .map_err(PasswordError::Task)
 }
 
 static DECOY: LazyLock<Option<String>> =

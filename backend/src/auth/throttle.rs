@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
-use crate::error::AppError;
 
 /// Failures allowed before any block, so a person who mistypes is never slowed down.
 const FREE_FAILURES: i64 = 5;
@@ -24,8 +23,16 @@ fn block_after(failures: i64) -> Duration {
     seconds.map_or(LONGEST_BLOCK, |s| Duration::from_secs(s).min(LONGEST_BLOCK))
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum ThrottleError {
+    #[error("too many failed sign-ins")]
+    Blocked { retry_after: Duration },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
 /// Refuses at once, before any password is checked, while `username` is blocked.
-pub async fn check(db: &Database, username: &str, now: Timestamp) -> Result<(), AppError> {
+pub async fn check(db: &Database, username: &str, now: Timestamp) -> Result<(), ThrottleError> {
     let blocked_until: Option<i64> =
         sqlx::query_scalar("SELECT blocked_until FROM login_throttle WHERE username = $1")
             .bind(username)
@@ -33,7 +40,7 @@ pub async fn check(db: &Database, username: &str, now: Timestamp) -> Result<(), 
             .await
             .map_err(DbError::from)?;
     match blocked_until.map(Timestamp::from_millis) {
-        Some(until) if until > now => Err(AppError::TooManyAttempts {
+        Some(until) if until > now => Err(ThrottleError::Blocked {
             retry_after: now.until(until),
         }),
         _ => Ok(()),

@@ -4,14 +4,31 @@ pub mod handlers;
 
 use changeaudit_shared::api::Named;
 use changeaudit_shared::api::groups::{AccessGroup, AccessGroupInput, Member};
+use changeaudit_shared::problem::FieldError;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::clock::Timestamp;
 use crate::db::placeholders;
 use crate::db::{DbError, flag, missing_ids};
-use crate::error::AppError;
 use crate::listing::{Filter, Paging};
+
+/// Why a group is not saved; `crate::error` turns each into problem details.
+#[derive(Debug, thiserror::Error)]
+pub enum GroupError {
+    #[error("invalid fields")]
+    Invalid(Vec<FieldError>),
+    #[error("encoding benign commands: {0}")]
+    Encode(serde_json::Error),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for GroupError {
+    fn from(error: sqlx::Error) -> Self {
+        GroupError::Db(error.into())
+    }
+}
 
 const COLUMNS: &str = "id, name, description, \
      CAST(CASE WHEN justification_required THEN 1 ELSE 0 END AS BIGINT) AS justification_required, \
@@ -156,7 +173,7 @@ async fn check_references(
     connection: &mut AnyConnection,
     input: &AccessGroupInput,
     id: Option<i64>,
-) -> Result<(), AppError> {
+) -> Result<(), GroupError> {
     let mut errors = changeaudit_shared::api::FieldErrors::default();
     let taken: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM access_groups WHERE LOWER(name) = LOWER($1) AND id <> $2",
@@ -175,7 +192,7 @@ async fn check_references(
     for index in missing_ids(connection, "credentials", &input.credential_ids).await? {
         errors.add(format!("credential_ids[{index}]"), "no such credential");
     }
-    errors.into_result(()).map_err(AppError::Validation)
+    errors.into_result(()).map_err(GroupError::Invalid)
 }
 
 /// Writes the group's settings, members and credentials; answers its id.
@@ -184,10 +201,9 @@ async fn save(
     input: &AccessGroupInput,
     id: Option<i64>,
     now: Timestamp,
-) -> Result<i64, AppError> {
+) -> Result<i64, GroupError> {
     check_references(connection, input, id).await?;
-    let benign = serde_json::to_string(&input.benign_commands)
-        .map_err(|error| AppError::internal("encoding benign commands", error))?;
+    let benign = serde_json::to_string(&input.benign_commands).map_err(GroupError::Encode)?;
     let id = match id {
         Some(id) => {
             sqlx::query(

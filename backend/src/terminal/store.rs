@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
-use crate::error::AppError;
 use crate::listing::{Arg, Filter, Paging};
 use crate::recordings::recorder::Sealed;
 use crate::trail::audit::{self, NewEvent};
@@ -555,13 +554,22 @@ pub async fn record_watching(
     audit::record(db, event, now).await
 }
 
+/// Why sessions cannot be listed; `crate::error` turns each into problem details.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("must be a day as YYYY-MM-DD")]
+    NotADay { field: &'static str },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
 /// Audited sessions: finished and running, newest first, filtered; with the total matching.
 pub async fn list(
     connection: &mut AnyConnection,
     filters: &SessionFilters,
     paging: Paging,
     now: Timestamp,
-) -> Result<(Vec<TerminalSession>, i64), AppError> {
+) -> Result<(Vec<TerminalSession>, i64), ListError> {
     let mut filter = Filter::default();
     let text = |value: &Option<String>| {
         value
@@ -621,8 +629,8 @@ pub async fn list(
 }
 
 /// Midnight UTC of `day` (`YYYY-MM-DD`), in milliseconds.
-fn day_start(field: &str, day: &str) -> Result<i64, AppError> {
-    let refused = || AppError::field(field, "must be a day as YYYY-MM-DD");
+fn day_start(field: &'static str, day: &str) -> Result<i64, ListError> {
+    let refused = || ListError::NotADay { field };
     let mut parts = day.splitn(3, '-');
     let mut part = || parts.next().and_then(|part| part.parse::<i32>().ok());
     let (year, month, date) = (part(), part(), part());

@@ -1,0 +1,81 @@
+//! What keeps a person from voting on a request, and from seeing it at all.
+
+use changeaudit_shared::api::requests::{RequestStatus, RequestSummary};
+use changeaudit_shared::role::Role;
+use sqlx::AnyConnection;
+
+use super::store::{self, Facts};
+use crate::auth::CurrentUser;
+use crate::db::DbError;
+
+/// What keeps a person from voting on a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Barrier {
+    NotApprover { group: String },
+    OwnRequest,
+    OwnChange { change_id: String },
+    Closed(RequestStatus),
+    AlreadyVoted,
+}
+
+impl Barrier {
+    pub fn message(&self) -> String {
+        match self {
+            Barrier::NotApprover { group } => {
+                format!("you are not an approver of access group {group}")
+            }
+            Barrier::OwnRequest => {
+                "separation of duties: nobody approves their own request".to_owned()
+            }
+            Barrier::OwnChange { change_id } => format!(
+                "separation of duties: you registered {change_id}, so you do not approve requests to run it"
+            ),
+            Barrier::Closed(status) => format!(
+                "the request is {} and takes no more votes",
+                status.label().to_lowercase()
+            ),
+            Barrier::AlreadyVoted => "you have already voted on this request".to_owned(),
+        }
+    }
+}
+
+/// What keeps `me` from voting on the request, if anything.
+pub async fn barrier(
+    connection: &mut AnyConnection,
+    me: &CurrentUser,
+    request: &RequestSummary,
+    facts: &Facts,
+) -> Result<Option<Barrier>, DbError> {
+    let approver: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM group_members WHERE group_id = $1 AND user_id = $2 AND approver",
+    )
+    .bind(facts.group_id)
+    .bind(me.0.id)
+    .fetch_one(&mut *connection)
+    .await?;
+    Ok(if approver == 0 {
+        Some(Barrier::NotApprover {
+            group: facts.group_name.clone(),
+        })
+    } else if facts.requester_id == me.0.id {
+        Some(Barrier::OwnRequest)
+    } else if facts.change_author_id == me.0.id {
+        Some(Barrier::OwnChange {
+            change_id: request.change_id.clone(),
+        })
+    } else if request.status != RequestStatus::Pending {
+        Some(Barrier::Closed(request.status))
+    } else if store::has_voted(connection, request.id, me.0.id).await? {
+        Some(Barrier::AlreadyVoted)
+    } else {
+        None
+    })
+}
+
+/// Whether `me` may see the request at all: its requester, its group's approvers and those who
+/// oversee everything do; for anyone else it does not exist.
+pub fn may_see(me: &CurrentUser, facts: &Facts, barrier: Option<&Barrier>) -> bool {
+    facts.requester_id == me.0.id
+        || !matches!(barrier, Some(Barrier::NotApprover { .. }))
+        || me.has_any(&[Role::Admin, Role::Auditor])
+}
