@@ -10,13 +10,13 @@
 use std::time::Instant;
 
 use changeaudit_backend::trail::key::TrailKey;
-use changeaudit_backend::trail::verify::Verifier;
 use changeaudit_shared::export::{
     Checkpoint, FORMAT, Header, VERSION, canonical_into, checkpoint_line, event_leaf, header_line,
     signed_text,
 };
 use changeaudit_shared::merkle::{Frontier, Hash};
 use changeaudit_shared::trail::{GENESIS, hex};
+use changeaudit_shared::verify::ExportVerifier;
 use sha2::{Digest, Sha256};
 
 const EVENTS: u64 = 1_000_000;
@@ -110,7 +110,7 @@ fn main() {
     );
     for run in 1..=3 {
         let started = Instant::now();
-        let mut verifier = Verifier::new(key.verifying_key(), None);
+        let mut verifier = ExportVerifier::new(key.verifying_key(), false);
         for line in text.lines() {
             verifier.line(line).unwrap();
         }

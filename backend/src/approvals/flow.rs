@@ -14,7 +14,7 @@ use serde_json::json;
 use sqlx::{AnyConnection, Row};
 use webauthn_rs::prelude::{PasskeyAuthentication, PublicKeyCredential};
 
-use super::assertion::StoredAssertion;
+use super::assertion::{self, StoredAssertion};
 use super::barrier::{barrier, may_see};
 use super::error::ApprovalError;
 use super::store::{self, Facts, NewDecision};
@@ -344,7 +344,7 @@ async fn signed_approval(
         .ok_or_else(|| refused("the passkey is not one of yours"))?;
     key.passkey.update_credential(&result);
     passkeys::touch(connection, key.id, &key.passkey, now).await?;
-    let stored = StoredAssertion::new(
+    let stored = assertion::stored(
         rp.id(),
         request_id,
         digest,

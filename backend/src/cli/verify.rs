@@ -1,14 +1,17 @@
 //! `changeaudit verify`: an export or a change's evidence bundle checked offline.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::trail::evidence::verify_bundle;
+use changeaudit_shared::verify::verify_bundle;
+use ed25519_dalek::VerifyingKey;
+
+use crate::recordings::{LocalFolder, RecordingStore};
 use crate::trail::key::read_public_key;
-use crate::trail::verify::{RecordingSource, Recordings, verify_file};
+use crate::trail::verify::verify_file;
 
 #[derive(Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["export", "bundle"])))]
@@ -46,13 +49,7 @@ pub fn run(options: &VerifyOptions) -> ExitCode {
                     .map_err(|fault| format!("FAILED at {fault}"))
             })
     } else if let Some(export) = &options.export {
-        let recordings = options
-            .recordings
-            .clone()
-            .map(|folder| Box::new(Recordings(folder)) as Box<dyn RecordingSource>);
-        verify_file(export, public_key, recordings)
-            .map(|summary| summary.to_string())
-            .map_err(|fault| format!("FAILED at {fault}"))
+        verify_export(export, public_key, options.recordings.clone())
     } else {
         eprintln!("changeaudit verify: give --export or --bundle");
         return ExitCode::from(2);
@@ -67,4 +64,22 @@ pub fn run(options: &VerifyOptions) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The export verified, with the recordings of `folder` when given.
+fn verify_export(
+    export: &Path,
+    public_key: VerifyingKey,
+    folder: Option<PathBuf>,
+) -> Result<String, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+    let store = folder.map(LocalFolder::new);
+    let store = store.as_ref().map(|store| store as &dyn RecordingStore);
+    runtime
+        .block_on(verify_file(export, public_key, store))
+        .map(|summary| summary.to_string())
+        .map_err(|fault| format!("FAILED at {fault}"))
 }

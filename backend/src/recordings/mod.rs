@@ -53,6 +53,22 @@ pub async fn read_all(store: &dyn RecordingStore, name: &str) -> io::Result<Vec<
     }
 }
 
+/// The SHA-256 of recording `name`, hex, read in pieces of a megabyte.
+pub async fn digest(store: &dyn RecordingStore, name: &str) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    const PIECE: usize = 1 << 20;
+    let mut hasher = Sha256::new();
+    let mut offset = 0u64;
+    loop {
+        let piece = store.read(name, offset, PIECE).await?;
+        hasher.update(&piece);
+        offset += piece.len() as u64;
+        if piece.len() < PIECE {
+            return Ok(changeaudit_shared::trail::hex(&hasher.finalize()));
+        }
+    }
+}
+
 /// A recording's name in the store: letters, digits, `-`, `_` and one `.cast`, nothing that
 /// could climb out of a folder or a bucket prefix.
 pub fn is_valid_name(name: &str) -> bool {

@@ -2,7 +2,7 @@
 //! with its inclusion proof, a consistency proof between two checkpoints, the export download,
 //! and a verification run (admins). Downloads and runs are themselves audited.
 
-use std::io::{BufReader, BufWriter, Seek};
+use std::io::BufWriter;
 
 use axum::Json;
 use axum::extract::State;
@@ -14,6 +14,7 @@ use changeaudit_shared::export::Checkpoint;
 use changeaudit_shared::problem::Problem;
 use changeaudit_shared::role::Role;
 use changeaudit_shared::trail::{AuditEvent, hex};
+use changeaudit_shared::verify::Fault;
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::Row;
@@ -22,10 +23,9 @@ use crate::auth::CurrentUser;
 use crate::db::DbError;
 use crate::error::{ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
-use crate::recordings::RecordingStore;
 use crate::state::AppState;
 use crate::trail::audit::{self, NewEvent};
-use crate::trail::verify::{Fault, RecordingSource, Verifier};
+use crate::trail::verify::verify_export;
 use crate::trail::{checkpoints, evidence, export, proofs};
 
 const READERS: &[Role] = &[Role::Admin, Role::Auditor];
@@ -239,20 +239,14 @@ pub async fn run_verification(
         .await
         .map_err(|error| AppError::internal("exporting the trail", error))?;
     let public_key = state.trail_key.verifying_key();
-    let recordings = Box::new(FromStore {
-        store: state.recordings.clone(),
-        runtime: tokio::runtime::Handle::current(),
-    });
-    let result = tokio::task::spawn_blocking(move || {
-        let read = file.reader().map_err(|error| Fault {
+    let result = match file.async_reader().await {
+        Ok(read) => verify_export(read, public_key, Some(state.recordings.as_ref())).await,
+        Err(error) => Err(Fault {
             seq: None,
             line: 0,
             reason: format!("the export cannot be read back: {error}"),
-        })?;
-        Verifier::new(public_key, Some(recordings)).verify(read)
-    })
-    .await
-    .map_err(|error| AppError::internal("verifying the trail", error))?;
+        }),
+    };
     let verification = match result {
         Ok(summary) => Verification {
             ok: true,
@@ -285,31 +279,6 @@ pub async fn run_verification(
     )
     .await?;
     Ok(Json(verification))
-}
-
-/// The server's own recording store, read from the verification's blocking thread.
-struct FromStore {
-    store: std::sync::Arc<dyn RecordingStore>,
-    runtime: tokio::runtime::Handle,
-}
-
-impl RecordingSource for FromStore {
-    fn digest(&self, name: &str) -> std::io::Result<String> {
-        use sha2::{Digest, Sha256};
-        const CHUNK: usize = 1 << 20;
-        let mut hasher = Sha256::new();
-        let mut offset = 0u64;
-        loop {
-            let bytes = self
-                .runtime
-                .block_on(self.store.read(name, offset, CHUNK))?;
-            hasher.update(&bytes);
-            offset += bytes.len() as u64;
-            if bytes.len() < CHUNK {
-                return Ok(hex(&hasher.finalize()));
-            }
-        }
-    }
 }
 
 #[utoipa::path(get, path = "/api/changes/{id}/evidence", tag = "trail", params(("id" = String, Path)),
@@ -380,10 +349,9 @@ impl Spool {
             .map_err(|error| AppError::internal("writing a temporary file", error))
     }
 
-    fn reader(&self) -> std::io::Result<BufReader<std::fs::File>> {
-        let mut file = self.0.reopen()?;
-        file.rewind()?;
-        Ok(BufReader::with_capacity(1 << 20, file))
+    async fn async_reader(&self) -> std::io::Result<tokio::io::BufReader<tokio::fs::File>> {
+        let file = tokio::fs::File::open(self.0.path()).await?;
+        Ok(tokio::io::BufReader::with_capacity(1 << 20, file))
     }
 
     /// The file as a response body. The open file is read to its end even though the name is

@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use changeaudit_shared::export::{Checkpoint, key_id};
+use changeaudit_shared::export::key_id;
 use changeaudit_shared::trail::hex;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use changeaudit_shared::verify::keys;
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
 use crate::random;
 use crate::vault::{refuse_if_open, write_private};
@@ -109,34 +110,16 @@ pub fn public_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Whether `checkpoint`'s signature holds under `public_key`.
-pub fn checkpoint_signed(public_key: &VerifyingKey, checkpoint: &Checkpoint) -> bool {
-    hex::decode(&checkpoint.signature)
-        .ok()
-        .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
-        .map(|bytes| Signature::from_bytes(&bytes))
-        .is_some_and(|signature| {
-            public_key
-                .verify_strict(checkpoint.signed_text().as_bytes(), &signature)
-                .is_ok()
-        })
-}
-
 /// Reads a public key file (64 hex digits), as `changeaudit verify --public-key` takes it.
 pub fn read_public_key(path: &Path) -> Result<VerifyingKey, TrailKeyError> {
-    let bad = |reason: &str| TrailKeyError::Bad {
-        path: path.to_owned(),
-        reason: reason.to_owned(),
-    };
     let text = std::fs::read_to_string(path).map_err(|source| TrailKeyError::Io {
         path: path.to_owned(),
         source,
     })?;
-    let bytes = hex::decode(text.trim())
-        .ok()
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-        .ok_or_else(|| bad("not 64 hex digits (an Ed25519 public key)"))?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| bad("not a valid Ed25519 public key"))
+    keys::public_key(&text).map_err(|reason| TrailKeyError::Bad {
+        path: path.to_owned(),
+        reason,
+    })
 }
 
 #[cfg(test)]

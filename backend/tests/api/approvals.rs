@@ -1019,7 +1019,7 @@ async fn the_trail_verifies_each_approval_signature_and_names_an_altered_one() {
     // Before any checkpoint: the chain holds, and both signatures verify against the keys
     // their passkey.registered events recorded.
     let export = trail::export_file(&flow.app).await;
-    let summary = trail::verify(&flow.app, &export).unwrap();
+    let summary = trail::verify(&flow.app, &export).await.unwrap();
     assert_eq!(summary.assertions, 2);
     // The change's evidence bundle carries both votes and their passkeys' registrations.
     let bundle = trail::bundle_file(&flow.app, CHANGE).await;
@@ -1036,7 +1036,7 @@ async fn the_trail_verifies_each_approval_signature_and_names_an_altered_one() {
         let flipped = if signature.starts_with('A') { "B" } else { "A" };
         event["details"]["assertion"]["signature"] = json!(format!("{flipped}{}", &signature[1..]));
     });
-    let fault = trail::verify(&flow.app, &export).unwrap_err();
+    let fault = trail::verify(&flow.app, &export).await.unwrap_err();
     assert_eq!(fault.seq, Some(vote), "{fault}");
     assert!(fault.reason.contains("passkey signature fails"), "{fault}");
 
@@ -1060,7 +1060,7 @@ async fn the_trail_verifies_each_approval_signature_and_names_an_altered_one() {
     trail::rechain(&export, second, |event| {
         event["details"]["assertion"] = first_assertion.clone();
     });
-    let fault = trail::verify(&flow.app, &export).unwrap_err();
+    let fault = trail::verify(&flow.app, &export).await.unwrap_err();
     assert_eq!(fault.seq, Some(second), "{fault}");
     assert!(fault.reason.contains("not second's"), "{fault}");
 
@@ -1071,7 +1071,7 @@ async fn the_trail_verifies_each_approval_signature_and_names_an_altered_one() {
         assert!(x.is_string(), "the key's x coordinate is where expected");
         *x = json!(URL_SAFE_NO_PAD.encode([7u8; 32]));
     });
-    let fault = trail::verify(&flow.app, &export).unwrap_err();
+    let fault = trail::verify(&flow.app, &export).await.unwrap_err();
     assert_eq!(fault.seq, Some(vote), "{fault}");
     assert!(fault.reason.contains("another public key"), "{fault}");
 
@@ -1085,7 +1085,7 @@ async fn the_trail_verifies_each_approval_signature_and_names_an_altered_one() {
     )
     .await;
     let export = trail::export_file(&flow.app).await;
-    let fault = trail::verify(&flow.app, &export).unwrap_err();
+    let fault = trail::verify(&flow.app, &export).await.unwrap_err();
     assert_eq!(fault.seq, Some(vote), "{fault}");
     assert!(fault.reason.contains("does not match its hash"), "{fault}");
     // And a bundle made from the altered database says the same of the vote.

@@ -883,7 +883,10 @@ async fn the_trail_checks_each_recording_against_its_sealed_digest() {
     .unwrap();
     trail::checkpoint(&rig.app).await;
     let export = trail::export_file(&rig.app).await;
-    assert_eq!(trail::verify(&rig.app, &export).unwrap().recordings, 1);
+    assert_eq!(
+        trail::verify(&rig.app, &export).await.unwrap().recordings,
+        1
+    );
 
     // The recording replaced by another, however plausible, is named by its session's end.
     let name: String = sqlx::query_scalar("SELECT recording FROM terminal_sessions WHERE id = $1")
@@ -898,7 +901,7 @@ async fn the_trail_checks_each_recording_against_its_sealed_digest() {
         String::from_utf8_lossy(&original).replace("planned-one", "planned-0ne"),
     )
     .unwrap();
-    let fault = trail::verify(&rig.app, &export).unwrap_err();
+    let fault = trail::verify(&rig.app, &export).await.unwrap_err();
     assert_eq!(fault.seq, Some(ended), "{fault}");
     assert!(
         fault
@@ -908,7 +911,7 @@ async fn the_trail_checks_each_recording_against_its_sealed_digest() {
     );
 
     std::fs::remove_file(&path).unwrap();
-    let fault = trail::verify(&rig.app, &export).unwrap_err();
+    let fault = trail::verify(&rig.app, &export).await.unwrap_err();
     assert_eq!(fault.seq, Some(ended), "{fault}");
     assert!(fault.reason.contains("cannot be read"), "{fault}");
 }

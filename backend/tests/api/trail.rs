@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use changeaudit_backend::clock::Clock;
 use changeaudit_backend::db::{Backend, Database};
+use changeaudit_backend::recordings::LocalFolder;
 use changeaudit_backend::trail::audit;
 use changeaudit_backend::trail::checkpoints::{self, Policy};
 use changeaudit_backend::trail::export::export;
 use changeaudit_backend::trail::key::{public_path, read_public_key};
-use changeaudit_backend::trail::verify::{Fault, Recordings, Summary, verify_file};
+use changeaudit_backend::trail::verify::verify_file;
 use changeaudit_shared::export::event_leaf;
 use changeaudit_shared::merkle::{self, parse_hash};
 use changeaudit_shared::trail::hex;
+use changeaudit_shared::verify::{Fault, Summary};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::Executor;
@@ -47,14 +49,11 @@ pub async fn export_file(app: &TestApp) -> PathBuf {
 
 /// `changeaudit verify` on an export, with the public key from the `.pub` file beside the key
 /// and the server's recordings.
-pub fn verify(app: &TestApp, export: &std::path::Path) -> Result<Summary, Fault> {
+pub async fn verify(app: &TestApp, export: &std::path::Path) -> Result<Summary, Fault> {
     let config_key = app.dir().join("trail.key");
     let public_key = read_public_key(&public_path(&config_key)).unwrap();
-    verify_file(
-        export,
-        public_key,
-        Some(Box::new(Recordings(app.dir().join("recordings")))),
-    )
+    let recordings = LocalFolder::new(app.dir().join("recordings"));
+    verify_file(export, public_key, Some(&recordings)).await
 }
 
 /// Runs `sql` with the database's protection switched off, as someone holding its keys could.
@@ -175,7 +174,7 @@ async fn checkpoints_sign_the_rfc_6962_root_of_the_events_and_an_untouched_trail
 
     app.sign_in_as_admin().await;
     let export = export_file(&app).await;
-    let summary = verify(&app, &export).unwrap();
+    let summary = verify(&app, &export).await.unwrap();
     // The export signs what came since (the sign-in) before it writes.
     assert_eq!(summary.events, events.len() as u64 + 1);
     assert_eq!(summary.checkpoints, 3);
@@ -186,7 +185,7 @@ async fn checkpoints_sign_the_rfc_6962_root_of_the_events_and_an_untouched_trail
     let last_checkpoint = lines.pop().unwrap();
     assert!(last_checkpoint.starts_with("{\"checkpoint\""));
     std::fs::write(&export, lines.join("\n")).unwrap();
-    let fault = verify(&app, &export).unwrap_err();
+    let fault = verify(&app, &export).await.unwrap_err();
     assert!(
         fault.reason.contains("under no signed checkpoint"),
         "{fault}"
@@ -194,6 +193,7 @@ async fn checkpoints_sign_the_rfc_6962_root_of_the_events_and_an_untouched_trail
     std::fs::write(&export, text.lines().next().unwrap().to_owned() + "\n").unwrap();
     assert!(
         verify(&app, &export)
+            .await
             .unwrap_err()
             .reason
             .contains("no event")
@@ -274,7 +274,11 @@ async fn one_byte_changed_in_an_event_is_named() {
         }
     }
     let export = export_file(&app).await;
-    assert_fault(verify(&app, &export), target, "does not match its hash");
+    assert_fault(
+        verify(&app, &export).await,
+        target,
+        "does not match its hash",
+    );
 }
 
 #[tokio::test]
@@ -290,7 +294,7 @@ async fn a_deleted_event_is_named() {
     .await;
     let export = export_file(&app).await;
     assert_fault(
-        verify(&app, &export),
+        verify(&app, &export).await,
         target + 1,
         &format!("expected event {target} here"),
     );
@@ -313,7 +317,7 @@ async fn two_events_swapped_are_named() {
     )
     .await;
     let export = export_file(&app).await;
-    assert_fault(verify(&app, &export), target, "previous-event hash");
+    assert_fault(verify(&app, &export).await, target, "previous-event hash");
 }
 
 #[tokio::test]
@@ -326,7 +330,7 @@ async fn a_history_rewritten_and_rehashed_is_caught_by_the_signed_checkpoint() {
     rechain(&export, target, |event| {
         event["details"]["after"]["display_name"] = json!("Someone else");
     });
-    let fault = verify(&app, &export).unwrap_err();
+    let fault = verify(&app, &export).await.unwrap_err();
     assert!(
         fault
             .reason
@@ -345,7 +349,9 @@ async fn another_key_and_a_forged_signature_are_refused() {
     checkpoint(&app).await;
     let export = export_file(&app).await;
     let other = changeaudit_backend::trail::key::TrailKey::from_seed(&[9; 32]);
-    let fault = verify_file(&export, other.verifying_key(), None).unwrap_err();
+    let fault = verify_file(&export, other.verifying_key(), None)
+        .await
+        .unwrap_err();
     assert!(fault.reason.contains("signed by key"), "{fault}");
 
     let text = std::fs::read_to_string(&export).unwrap();
@@ -362,7 +368,7 @@ async fn another_key_and_a_forged_signature_are_refused() {
         })
         .collect();
     std::fs::write(&export, forged.join("\n")).unwrap();
-    let fault = verify(&app, &export).unwrap_err();
+    let fault = verify(&app, &export).await.unwrap_err();
     assert!(
         fault.reason.contains("signature does not verify"),
         "{fault}"
@@ -491,7 +497,7 @@ async fn the_api_proves_an_event_and_two_checkpoints_consistent_and_runs_a_verif
         .unwrap();
     let downloaded = app.dir().join("downloaded.jsonl");
     std::fs::write(&downloaded, body).unwrap();
-    verify(&app, &downloaded).unwrap();
+    verify(&app, &downloaded).await.unwrap();
 
     let ran = admin
         .expect("POST", "/api/trail/verification", None, 200)
@@ -557,9 +563,9 @@ pub async fn bundle_file(app: &TestApp, change: &str) -> PathBuf {
 pub fn verify_bundle_file(
     app: &TestApp,
     bundle: &std::path::Path,
-) -> Result<changeaudit_backend::trail::evidence::BundleSummary, Fault> {
+) -> Result<changeaudit_shared::evidence::BundleSummary, Fault> {
     let public_key = read_public_key(&public_path(&app.dir().join("trail.key"))).unwrap();
-    changeaudit_backend::trail::evidence::verify_bundle(
+    changeaudit_shared::verify::verify_bundle(
         std::io::BufReader::new(std::fs::File::open(bundle).unwrap()),
         &public_key,
     )
