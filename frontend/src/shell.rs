@@ -21,6 +21,7 @@ use crate::pages::requests::{MyApprovals, MyRequests, RequestPage};
 use crate::pages::review::{ReplayFile, SessionReview};
 use crate::pages::sessions::AuditedSessions;
 use crate::pages::terminal::{TerminalPage, WatchPage};
+use crate::pages::verify::VerifyBundle;
 use crate::session::{Session, SessionState};
 
 #[component]
@@ -97,6 +98,7 @@ pub fn Shell(me: Me) -> impl IntoView {
                 <Route path=path!("/requests/approvals") view=MyApprovals/>
                 <Route path=path!("/requests/:id") view=RequestPage/>
                 <Route path=path!("/profile") view=Profile/>
+                <Route path=path!("/verify") view=VerifyBundle/>
             </Routes>
         </main>
     }

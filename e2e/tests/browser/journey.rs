@@ -505,6 +505,70 @@ async fn review_the_session(driver: &WebDriver) {
             && said.contains("1 recordings, 1 approval signatures, 1 boards"),
         "{said}"
     );
+    verify_in_the_browser(driver, &bundle_file, &key_file).await;
+}
+
+/// The same bundle checked by the Verify a bundle page, in the browser; then a copy whose
+/// recording was altered, which the page refuses naming that line.
+async fn verify_in_the_browser(
+    driver: &WebDriver,
+    bundle_file: &std::path::Path,
+    key_file: &std::path::Path,
+) {
+    click(driver, "//a[text()='Verify a bundle']").await;
+    choose_file(driver, "public-key-file", key_file).await;
+    see(driver, "//p[@data-testid='key-id'][starts-with(., 'Key ')]").await;
+    choose_file(driver, "bundle-file", bundle_file).await;
+    see(
+        driver,
+        "//p[@data-testid='bundle-loaded'][starts-with(., 'evidence.jsonl:')]",
+    )
+    .await;
+    click(driver, "//button[@data-testid='verify-bundle']").await;
+    see(
+        driver,
+        "//p[@data-testid='bundle-result'][@data-verified='true'][contains(., 'evidence of CHG-42')]\
+         [contains(., '1 recordings, 1 approval signatures, 1 boards')]",
+    )
+    .await;
+    save_screenshot(driver, "verify-bundle.png").await;
+
+    let text = std::fs::read_to_string(bundle_file).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let recording = lines
+        .iter()
+        .position(|line| line.starts_with("{\"recording\":"))
+        .unwrap();
+    lines[recording] = lines[recording].replacen("echo", "ech0", 1);
+    assert_ne!(lines[recording], text.lines().nth(recording).unwrap());
+    let tampered = bundle_file.with_file_name("tampered.jsonl");
+    std::fs::write(&tampered, lines.join("\n")).unwrap();
+    choose_file(driver, "bundle-file", &tampered).await;
+    see(
+        driver,
+        "//p[@data-testid='bundle-loaded'][starts-with(., 'tampered.jsonl:')]",
+    )
+    .await;
+    click(driver, "//button[@data-testid='verify-bundle']").await;
+    let line = recording + 1;
+    see(
+        driver,
+        &format!(
+            "//p[@data-testid='bundle-result'][@data-verified='false'][@data-line='{line}']\
+             [contains(., '(line {line})')][contains(., 'has SHA-256')]"
+        ),
+    )
+    .await;
+}
+
+async fn choose_file(driver: &WebDriver, testid: &str, path: &std::path::Path) {
+    driver
+        .find(&format!("[data-testid={testid}]"))
+        .await
+        .unwrap()
+        .send_keys(&path.display().to_string())
+        .await
+        .unwrap();
 }
 
 /// Keeps what the browser shows under `target/e2e-screenshots`, for a person to look at.

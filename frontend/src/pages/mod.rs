@@ -9,3 +9,4 @@ pub mod review;
 pub mod sessions;
 pub mod sign_in;
 pub mod terminal;
+pub mod verify;

@@ -147,6 +147,7 @@ pub fn AuditedSessions() -> impl IntoView {
         <div class="page-head">
             <h1>"Audited sessions"</h1>
             <A href="/sessions/replay">"Replay a recording file"</A>
+            <A href="/verify">"Verify a bundle"</A>
             <button type="button" on:click=move |_| running.refetch()>"Refresh"</button>
         </div>
         <h2>"Running now"</h2>

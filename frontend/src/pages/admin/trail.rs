@@ -4,6 +4,7 @@
 use changeaudit_shared::api::trail::{TrailStatus, Verification};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
 
 use crate::api;
 use crate::local_time;
@@ -89,5 +90,12 @@ pub fn AuditTrailAdmin() -> impl IntoView {
              recording and every approval signature, with no server or database:"
         </p>
         <pre class="script">"changeaudit verify --export changeaudit-trail.jsonl --public-key trail.key.pub --recordings data/recordings"</pre>
+        <p class="muted">
+            "A change's evidence bundle is checked the same way, by the binary ("
+            <code>"changeaudit verify --bundle"</code>
+            ") or in the browser: "
+            <A href="/verify">"Verify a bundle"</A>
+            "."
+        </p>
     }
 }

@@ -123,6 +123,7 @@ fn details(audit: &SessionAudit) -> impl IntoView + use<> {
                 <a class="button" data-testid="evidence-bundle" href=format!("/api/changes/{change}/evidence")>
                     {format!("Download the evidence bundle of {change}")}
                 </a>
+                <A href="/verify">"Verify a bundle"</A>
             </div>
         })}
         <h2>"Approvals"</h2>
