@@ -539,7 +539,7 @@ async fn verify_in_the_browser(
         .iter()
         .position(|line| line.starts_with("{\"recording\":"))
         .unwrap();
-    lines[recording] = lines[recording].replacen("echo", "ech0", 1);
+    lines[recording] = lines[recording].replacen("planned-one", "planned-0ne", 1);
     assert_ne!(lines[recording], text.lines().nth(recording).unwrap());
     let tampered = bundle_file.with_file_name("tampered.jsonl");
     std::fs::write(&tampered, lines.join("\n")).unwrap();

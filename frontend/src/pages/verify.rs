@@ -88,27 +88,24 @@ pub fn VerifyBundle() -> impl IntoView {
              signature, each recording and board. Nothing is sent to the server; take the public \
              key from a copy you keep apart from it."
         </p>
-        <form class="form" on:submit=verify>
-            <label>"Evidence bundle (.jsonl)"
-                <input type="file" accept=".jsonl,.json,application/jsonl" data-testid="bundle-file"
-                    on:change=move |event| read_file(&event, bundle)/>
-            </label>
+        <form class="card asking" on:submit=verify>
+            <label for="bundle-file">"Evidence bundle (.jsonl)"</label>
+            <input id="bundle-file" type="file" accept=".jsonl,.json,application/jsonl"
+                data-testid="bundle-file" on:change=move |event| read_file(&event, bundle)/>
             <p class="muted" data-testid="bundle-loaded">{move || bundle.with(loaded)}</p>
-            <label>"Public key file (trail.key.pub)"
-                <input type="file" accept=".pub,.txt" data-testid="public-key-file"
-                    on:change=move |event| read_file(&event, key_file)/>
-            </label>
-            <label>"Public key (64 hex digits)"
-                <input type="text" spellcheck="false" autocomplete="off" data-testid="public-key"
-                    prop:value=move || key.get()
-                    on:input=move |event| key.set(event_target_value(&event))/>
-            </label>
+            <label for="public-key-file">"The trail's public key: its file (trail.key.pub)…"</label>
+            <input id="public-key-file" type="file" accept=".pub,.txt"
+                data-testid="public-key-file" on:change=move |event| read_file(&event, key_file)/>
+            <label for="public-key">"…or its 64 hex digits"</label>
+            <input id="public-key" type="text" spellcheck="false" autocomplete="off"
+                data-testid="public-key" prop:value=move || key.get()
+                on:input=move |event| key.set(event_target_value(&event))/>
             <p class="muted" data-testid="key-id">{move || {
                 keys::public_key(&key.get())
                     .ok()
                     .map(|public_key| format!("Key {}", key_id(&public_key.to_bytes())))
             }}</p>
-            <div class="actions"><button class="primary" type="submit" data-testid="verify-bundle">"Verify"</button></div>
+            <button type="submit" data-testid="verify-bundle">"Verify"</button>
         </form>
         {move || outcome.with(|outcome| outcome.as_ref().map(shown))}
     }
