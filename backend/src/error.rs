@@ -82,121 +82,111 @@ impl AppError {
     }
 
     fn problem(&self) -> Problem {
-        let (status, kind, title, detail, errors) = match self {
-            AppError::Validation(errors) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "/problems/validation",
-                "The request has invalid fields",
-                None,
-                errors.clone(),
-            ),
-            AppError::MalformedBody(detail) => (
-                StatusCode::BAD_REQUEST,
-                "/problems/malformed-body",
-                "The request body is not valid JSON of the expected shape",
-                Some(detail.clone()),
-                Vec::new(),
-            ),
-            AppError::MalformedQuery(detail) => (
-                StatusCode::BAD_REQUEST,
-                "/problems/malformed-query",
-                "The query string has a parameter of the wrong shape",
-                Some(detail.clone()),
-                Vec::new(),
-            ),
-            AppError::Unauthenticated => (
-                StatusCode::UNAUTHORIZED,
-                "/problems/unauthenticated",
-                "Sign in first",
-                None,
-                Vec::new(),
-            ),
-            AppError::InvalidCredentials => (
-                StatusCode::UNAUTHORIZED,
-                "/problems/invalid-credentials",
-                "Wrong username or password",
-                None,
-                Vec::new(),
-            ),
-            AppError::Forbidden(rule) => (
-                StatusCode::FORBIDDEN,
-                "/problems/forbidden",
-                "Not allowed",
-                Some(rule.to_string()),
-                Vec::new(),
-            ),
-            AppError::CrossOrigin => (
-                StatusCode::FORBIDDEN,
-                "/problems/cross-origin",
-                "Cross-origin request refused",
-                Some("State-changing requests must come from changeaudit's own pages.".to_owned()),
-                Vec::new(),
-            ),
-            AppError::TooManyAttempts { retry_after } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "/problems/too-many-attempts",
-                "Too many failed sign-ins",
-                Some(format!(
-                    "Too many failed sign-ins for this account; try again in {} s.",
-                    whole_seconds(*retry_after)
-                )),
-                Vec::new(),
-            ),
-            AppError::NotFound => (
-                StatusCode::NOT_FOUND,
-                "about:blank",
-                "Not Found",
-                None,
-                Vec::new(),
-            ),
-            AppError::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "about:blank",
-                "Method Not Allowed",
-                None,
-                Vec::new(),
-            ),
-            AppError::Conflict(field) => (
-                StatusCode::CONFLICT,
-                "/problems/conflict",
-                "Conflicts with an existing record",
-                None,
-                vec![FieldError {
-                    field: field.clone(),
-                    detail: "is already taken".to_owned(),
-                }],
-            ),
-            AppError::Rule { field, detail } => (
-                StatusCode::CONFLICT,
-                "/problems/rule",
-                "Refused by a rule",
-                Some(format!("{field}: {detail}")),
-                vec![FieldError {
-                    field: field.clone(),
-                    detail: detail.clone(),
-                }],
-            ),
-            AppError::Unavailable { .. } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "/problems/unavailable",
-                "The service is temporarily unavailable",
-                None,
-                Vec::new(),
-            ),
-            AppError::Internal { .. } => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "about:blank",
-                "Internal Server Error",
-                None,
-                Vec::new(),
-            ),
-        };
+        let (status, kind, title) = self.kind();
         Problem {
             kind: kind.to_owned(),
             title: title.to_owned(),
             status: status.as_u16(),
-            detail,
-            errors,
+            detail: self.detail(),
+            errors: self.field_errors(),
+        }
+    }
+
+    /// The status, the problem's type and its title.
+    fn kind(&self) -> (StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
+        match self {
+            AppError::Validation(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "/problems/validation",
+                "The request has invalid fields",
+            ),
+            AppError::MalformedBody(_) => (
+                S::BAD_REQUEST,
+                "/problems/malformed-body",
+                "The request body is not valid JSON of the expected shape",
+            ),
+            AppError::MalformedQuery(_) => (
+                S::BAD_REQUEST,
+                "/problems/malformed-query",
+                "The query string has a parameter of the wrong shape",
+            ),
+            AppError::Unauthenticated => (
+                S::UNAUTHORIZED,
+                "/problems/unauthenticated",
+                "Sign in first",
+            ),
+            AppError::InvalidCredentials => (
+                S::UNAUTHORIZED,
+                "/problems/invalid-credentials",
+                "Wrong username or password",
+            ),
+            AppError::Forbidden(_) => (S::FORBIDDEN, "/problems/forbidden", "Not allowed"),
+            AppError::CrossOrigin => (
+                S::FORBIDDEN,
+                "/problems/cross-origin",
+                "Cross-origin request refused",
+            ),
+            AppError::TooManyAttempts { .. } => (
+                S::TOO_MANY_REQUESTS,
+                "/problems/too-many-attempts",
+                "Too many failed sign-ins",
+            ),
+            AppError::NotFound => (S::NOT_FOUND, "about:blank", "Not Found"),
+            AppError::MethodNotAllowed => {
+                (S::METHOD_NOT_ALLOWED, "about:blank", "Method Not Allowed")
+            }
+            AppError::Conflict(_) => (
+                S::CONFLICT,
+                "/problems/conflict",
+                "Conflicts with an existing record",
+            ),
+            AppError::Rule { .. } => (S::CONFLICT, "/problems/rule", "Refused by a rule"),
+            AppError::Unavailable { .. } => (
+                S::SERVICE_UNAVAILABLE,
+                "/problems/unavailable",
+                "The service is temporarily unavailable",
+            ),
+            AppError::Internal { .. } => (
+                S::INTERNAL_SERVER_ERROR,
+                "about:blank",
+                "Internal Server Error",
+            ),
+        }
+    }
+
+    /// What the person is told besides the title; nothing internal, ever.
+    fn detail(&self) -> Option<String> {
+        match self {
+            AppError::MalformedBody(detail) | AppError::MalformedQuery(detail) => {
+                Some(detail.clone())
+            }
+            AppError::Forbidden(rule) => Some(rule.to_string()),
+            AppError::CrossOrigin => {
+                Some("State-changing requests must come from changeaudit's own pages.".to_owned())
+            }
+            AppError::TooManyAttempts { retry_after } => Some(format!(
+                "Too many failed sign-ins for this account; try again in {} s.",
+                whole_seconds(*retry_after)
+            )),
+            AppError::Rule { field, detail } => Some(format!("{field}: {detail}")),
+            _ => None,
+        }
+    }
+
+    /// The fields at fault, each with what is wrong with it.
+    fn field_errors(&self) -> Vec<FieldError> {
+        let one = |field: &str, detail: &str| {
+            vec![FieldError {
+                field: field.to_owned(),
+                detail: detail.to_owned(),
+            }]
+        };
+        match self {
+            AppError::Validation(errors) => errors.clone(),
+            AppError::Conflict(field) => one(field, "is already taken"),
+            AppError::Rule { field, detail } => one(field, detail),
+            _ => Vec::new(),
         }
     }
 }

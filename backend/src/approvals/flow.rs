@@ -372,16 +372,7 @@ pub async fn vote(
     let request = store::summary(connection, request_id, now).await?;
     let facts = store::facts(connection, request_id).await?;
     require_vote(connection, me, &request, &facts).await?;
-    let comment = input.comment.trim();
-    if input.decision == Vote::Disapproved && comment.is_empty() {
-        return Err(ApprovalError::DisapprovalWithoutReason);
-    }
-    if comment.chars().count() > MAX_COMMENT_CHARS {
-        return Err(ApprovalError::TooLong {
-            field: "comment",
-            max: MAX_COMMENT_CHARS,
-        });
-    }
+    let comment = checked_comment(input)?;
     let digest = digest_of(&change_of(connection, &request, now).await?);
     let assertion = if input.decision == Vote::Approved && facts.passkey_required {
         let rp = &state.passkeys;
@@ -426,7 +417,37 @@ pub async fn vote(
     .await?;
 
     let approvals = request.approvals + i64::from(input.decision == Vote::Approved);
-    let outcome = match input.decision {
+    if let Some((status, kind)) = outcome(input.decision, approvals, &request) {
+        settle(
+            state, connection, me, &request, &facts, status, kind, approvals, now,
+        )
+        .await?;
+    }
+    Ok(store::summary(connection, request_id, now).await?)
+}
+
+/// A vote's comment, trimmed: required to disapprove, and not too long.
+fn checked_comment(input: &VoteInput) -> Result<&str, ApprovalError> {
+    let comment = input.comment.trim();
+    if input.decision == Vote::Disapproved && comment.is_empty() {
+        return Err(ApprovalError::DisapprovalWithoutReason);
+    }
+    if comment.chars().count() > MAX_COMMENT_CHARS {
+        return Err(ApprovalError::TooLong {
+            field: "comment",
+            max: MAX_COMMENT_CHARS,
+        });
+    }
+    Ok(comment)
+}
+
+/// What a vote decides: one disapproval disapproves, the quorum approves, else nothing yet.
+fn outcome(
+    vote: Vote,
+    approvals: i64,
+    request: &RequestSummary,
+) -> Option<(RequestStatus, NotificationKind)> {
+    match vote {
         Vote::Disapproved => Some((
             RequestStatus::Disapproved,
             NotificationKind::RequestDisapproved,
@@ -435,14 +456,7 @@ pub async fn vote(
             Some((RequestStatus::Approved, NotificationKind::RequestApproved))
         }
         Vote::Approved => None,
-    };
-    if let Some((status, kind)) = outcome {
-        settle(
-            state, connection, me, &request, &facts, status, kind, approvals, now,
-        )
-        .await?;
     }
-    Ok(store::summary(connection, request_id, now).await?)
 }
 
 /// The request decided: its status, the change approved with its first approved request, the

@@ -78,12 +78,6 @@ pub async fn post(
         .fold(sqlx::query_as(&sql), |query, id| query.bind(*id))
         .fetch_all(&mut *connection)
         .await?;
-    let link = outbound
-        .public_url
-        .as_deref()
-        .map_or_else(String::new, |url| {
-            format!("\n\n{url}/requests/{}\n", notice.request_id)
-        });
     let mut usernames = Vec::with_capacity(people.len());
     let mut emails = 0;
     for (recipient, username, email) in people {
@@ -98,18 +92,7 @@ pub async fn post(
         .execute(&mut *connection)
         .await?;
         if outbound.smtp_url.is_some() && !email.trim().is_empty() {
-            let subject = format!("[changeaudit] {}", notice.text);
-            let body = format!("{}.{link}", notice.text);
-            queue(
-                connection,
-                "email",
-                email.trim(),
-                notice,
-                &subject,
-                &body,
-                now,
-            )
-            .await?;
+            queue_email(connection, outbound, email.trim(), notice, now).await?;
             emails += 1;
         }
         usernames.push(username);
@@ -144,6 +127,26 @@ pub async fn post(
     )
     .await?;
     Ok(())
+}
+
+/// The notice as an e-mail to `address`, linking to the request when the server's address is
+/// known.
+async fn queue_email(
+    connection: &mut AnyConnection,
+    outbound: &Outbound,
+    address: &str,
+    notice: &Notice,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    let link = outbound
+        .public_url
+        .as_deref()
+        .map_or_else(String::new, |url| {
+            format!("\n\n{url}/requests/{}\n", notice.request_id)
+        });
+    let subject = format!("[changeaudit] {}", notice.text);
+    let body = format!("{}.{link}", notice.text);
+    queue(connection, "email", address, notice, &subject, &body, now).await
 }
 
 async fn queue(

@@ -34,6 +34,25 @@ impl Permit {
             Permit::Unplanned { .. } => None,
         }
     }
+
+    /// What the session is held to: its change, script and benign commands.
+    pub fn into_plan(self) -> (Option<String>, Script, BenignCommands) {
+        match self {
+            Permit::Planned {
+                change_id,
+                script,
+                benign,
+                ..
+            } => (Some(change_id), script, benign),
+            Permit::Unplanned { benign } => (
+                None,
+                Script {
+                    commands: Vec::new(),
+                },
+                benign,
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -96,50 +96,8 @@ pub async fn open(state: &AppState, request: &Request) -> Result<(Opened, Channe
 
 async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel<Msg>), Failure> {
     let now = state.clock.now();
-    let mut connection = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(|error| Failure::internal("database", error))?;
-    let permit = gate::judge(&mut connection, request.user.id, request.credential_id, now)
-        .await
-        .map_err(|error| Failure::internal("session gate", error))?
-        .map_err(|refusal| Failure::new(EndReason::Refused, refusal.to_string()))?;
-    let credential = credentials::view(&mut connection, request.credential_id)
-        .await
-        .map_err(|error| Failure::internal("loading the credential", error))?;
-    let device = devices::view(&mut connection, credential.device_id)
-        .await
-        .map_err(|error| Failure::internal("loading the device", error))?;
-    let secret = credentials::open(&mut connection, &state.master_key, credential.id)
-        .await
-        .map_err(|error| Failure::internal("opening the credential", error))?;
-    drop(connection);
-
-    let target = Target {
-        host: device.host.clone(),
-        port: device.port,
-        pinned: device.host_key_fingerprint.clone(),
-        account: credential.username.clone(),
-        kind: credential.kind,
-        secret,
-    };
-    let ssh = ssh::connect(&target).await.map_err(|error| {
-        let reason = match &error {
-            SshError::HostKeyMismatch { .. } => EndReason::HostKeyMismatch,
-            SshError::AuthenticationFailed { .. } | SshError::UnreadableKey => {
-                EndReason::AuthenticationFailed
-            }
-            SshError::Unreachable { .. } | SshError::NoShell(_) => EndReason::Unreachable,
-        };
-        Failure::new(reason, error.to_string())
-    })?;
-
-    let device_named = Named {
-        id: device.id,
-        name: device.name.clone(),
-    };
+    let (permit, account, device, target) = admitted(state, request, now).await?;
+    let ssh = connect(&target).await?;
     let longest = now.plus(state.terminal.max_length);
     let due_at = match &permit {
         Permit::Planned { due_at, .. } => Some(*due_at),
@@ -151,7 +109,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
     let nonce = hex::encode(random::bytes::<16>());
     let started = Started {
         request,
-        device: &device_named,
+        device: &device,
         permit: &permit,
         nonce: &nonce,
         now,
@@ -171,37 +129,16 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
             return Err(Failure::new(EndReason::Unreachable, error.to_string()));
         }
     };
-    let id = store::start(
-        &state.db,
-        &NewSession {
-            user_id: request.user.id,
-            username: &request.user.username,
-            credential_id: credential.id,
-            device: &device_named,
-            account: &credential.username,
-            change_id: permit.change_id(),
-            request_id: match &permit {
-                Permit::Planned { request_id, .. } => Some(*request_id),
-                Permit::Unplanned { .. } => None,
-            },
-            client_ip: &request.client_ip,
-            user_agent: &request.user_agent,
-            recording: &recording,
-            cols: request.cols,
-            rows: request.rows,
-            started_at: now,
-            closes_at,
-            script: match &permit {
-                Permit::Planned { script_text, .. } => Some(script_text.as_str()),
-                Permit::Unplanned { .. } => None,
-            },
-            benign: match &permit {
-                Permit::Planned { benign, .. } | Permit::Unplanned { benign } => benign,
-            },
-        },
-    )
-    .await;
-    let id = match id {
+    let row = Row {
+        request,
+        account: &account,
+        device: &device,
+        permit: &permit,
+        recording: &recording,
+        now,
+        closes_at,
+    };
+    let id = match store::start(&state.db, &row.new_session()).await {
         Ok(id) => id,
         Err(error) => {
             ssh.close().await;
@@ -209,38 +146,120 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
             return Err(Failure::internal("storing the session", error));
         }
     };
-    let (change_id, script, benign) = match permit {
-        Permit::Planned {
-            change_id,
-            script,
-            benign,
-            ..
-        } => (Some(change_id), script, benign),
-        Permit::Unplanned { benign } => (
-            None,
-            Script {
-                commands: Vec::new(),
-            },
-            benign,
-        ),
+    let (change_id, script, benign) = permit.into_plan();
+    let opened = Opened {
+        id,
+        device,
+        account,
+        change_id,
+        script,
+        benign,
+        closes_at,
+        closes_at_due_date,
+        longest,
+        connection: ssh,
+        recorder,
+        nonce,
     };
-    Ok((
-        Opened {
-            id,
-            device: device_named,
-            account: credential.username,
-            change_id,
+    Ok((opened, channel))
+}
+
+/// The gate's permit, then what the session connects with: the credential's account, its
+/// device and the SSH target with the vaulted secret opened.
+async fn admitted(
+    state: &AppState,
+    request: &Request,
+    now: Timestamp,
+) -> Result<(Permit, String, Named, Target), Failure> {
+    let mut connection = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(|error| Failure::internal("database", error))?;
+    let permit = gate::judge(&mut connection, request.user.id, request.credential_id, now)
+        .await
+        .map_err(|error| Failure::internal("session gate", error))?
+        .map_err(|refusal| Failure::new(EndReason::Refused, refusal.to_string()))?;
+    let credential = credentials::view(&mut connection, request.credential_id)
+        .await
+        .map_err(|error| Failure::internal("loading the credential", error))?;
+    let device = devices::view(&mut connection, credential.device_id)
+        .await
+        .map_err(|error| Failure::internal("loading the device", error))?;
+    let secret = credentials::open(&mut connection, &state.master_key, credential.id)
+        .await
+        .map_err(|error| Failure::internal("opening the credential", error))?;
+    let target = Target {
+        host: device.host.clone(),
+        port: device.port,
+        pinned: device.host_key_fingerprint.clone(),
+        account: credential.username.clone(),
+        kind: credential.kind,
+        secret,
+    };
+    let named = Named {
+        id: device.id,
+        name: device.name,
+    };
+    Ok((permit, credential.username, named, target))
+}
+
+/// The SSH connection, its failure named for the person.
+async fn connect(target: &Target) -> Result<Connection, Failure> {
+    ssh::connect(target).await.map_err(|error| {
+        let reason = match &error {
+            SshError::HostKeyMismatch { .. } => EndReason::HostKeyMismatch,
+            SshError::AuthenticationFailed { .. } | SshError::UnreadableKey => {
+                EndReason::AuthenticationFailed
+            }
+            SshError::Unreachable { .. } | SshError::NoShell(_) => EndReason::Unreachable,
+        };
+        Failure::new(reason, error.to_string())
+    })
+}
+
+/// What the session's row is made of.
+struct Row<'a> {
+    request: &'a Request,
+    account: &'a str,
+    device: &'a Named,
+    permit: &'a Permit,
+    recording: &'a str,
+    now: Timestamp,
+    closes_at: Timestamp,
+}
+
+impl Row<'_> {
+    fn new_session(&self) -> NewSession<'_> {
+        let (request_id, script, benign) = match self.permit {
+            Permit::Planned {
+                request_id,
+                script_text,
+                benign,
+                ..
+            } => (Some(*request_id), Some(script_text.as_str()), benign),
+            Permit::Unplanned { benign } => (None, None, benign),
+        };
+        NewSession {
+            user_id: self.request.user.id,
+            username: &self.request.user.username,
+            credential_id: self.request.credential_id,
+            device: self.device,
+            account: self.account,
+            change_id: self.permit.change_id(),
+            request_id,
+            client_ip: &self.request.client_ip,
+            user_agent: &self.request.user_agent,
+            recording: self.recording,
+            cols: self.request.cols,
+            rows: self.request.rows,
+            started_at: self.now,
+            closes_at: self.closes_at,
             script,
             benign,
-            closes_at,
-            closes_at_due_date,
-            longest,
-            connection: ssh,
-            recorder,
-            nonce,
-        },
-        channel,
-    ))
+        }
+    }
 }
 
 /// What a recording's header tells of its session.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
-use changeaudit_shared::api::sessions::SessionState;
+use changeaudit_shared::api::sessions::{SessionState, TerminalSession};
 use changeaudit_shared::asciicast::{Event, EventData, Header};
 use changeaudit_shared::terminal::{EndReason, ServerMessage};
 
@@ -30,8 +30,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored) {
         return;
     }
     let mut offset: u64 = 0;
-    let mut partial: Vec<u8> = Vec::new();
-    let mut header_seen = false;
+    let mut lines = Lines::default();
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + POLL, POLL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -51,48 +50,15 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored) {
             }
         };
         offset += chunk.len() as u64;
-        partial.extend_from_slice(&chunk);
-        // Only whole lines are events; the rest waits for its end.
-        let complete = partial.iter().rposition(|byte| *byte == b'\n');
-        if let Some(end) = complete {
-            let lines: Vec<u8> = partial.drain(..=end).collect();
-            for line in String::from_utf8_lossy(&lines).lines() {
-                let message = if header_seen {
-                    Event::parse_line(line).ok().and_then(shown)
-                } else {
-                    header_seen = true;
-                    serde_json::from_str::<Header>(line)
-                        .ok()
-                        .map(|header| ServerMessage::Resize {
-                            cols: header.width,
-                            rows: header.height,
-                        })
-                };
-                if let Some(message) = message
-                    && send(&mut socket, &message).await.is_err()
-                {
-                    return;
-                }
+        for message in lines.take(&chunk) {
+            if send(&mut socket, &message).await.is_err() {
+                return;
             }
         }
         if chunk.len() == CHUNK {
             continue;
         }
-        let ended = match state.db.pool().acquire().await {
-            Ok(mut connection) => store::view(&mut connection, id, state.clock.now())
-                .await
-                .map(|stored| stored.record),
-            Err(error) => Err(error.into()),
-        };
-        // A database that does not answer for a moment does not end the watching.
-        let ended = match ended {
-            Ok(record) => Some(record).filter(|record| record.state == SessionState::Ended),
-            Err(error) => {
-                tracing::warn!(%error, session = id, "reading a watched session's state");
-                None
-            }
-        };
-        if let Some(record) = ended {
+        if let Some(record) = ended(&state, id).await {
             // One more read would find nothing: the recording was sealed before the row ended.
             if chunk.is_empty() {
                 let reason = record.end_reason.unwrap_or(EndReason::Interrupted);
@@ -108,6 +74,57 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored) {
                 Some(Ok(_)) => {}
             },
             _ = ticks.tick() => {}
+        }
+    }
+}
+
+/// The recording's lines as they arrive: only whole lines are events; the rest waits for its
+/// end. The first line is the header, whose size the watcher's terminal takes.
+#[derive(Default)]
+struct Lines {
+    partial: Vec<u8>,
+    header_seen: bool,
+}
+
+impl Lines {
+    fn take(&mut self, chunk: &[u8]) -> Vec<ServerMessage> {
+        self.partial.extend_from_slice(chunk);
+        let Some(end) = self.partial.iter().rposition(|byte| *byte == b'\n') else {
+            return Vec::new();
+        };
+        let whole: Vec<u8> = self.partial.drain(..=end).collect();
+        String::from_utf8_lossy(&whole)
+            .lines()
+            .filter_map(|line| {
+                if self.header_seen {
+                    return Event::parse_line(line).ok().and_then(shown);
+                }
+                self.header_seen = true;
+                serde_json::from_str::<Header>(line)
+                    .ok()
+                    .map(|header| ServerMessage::Resize {
+                        cols: header.width,
+                        rows: header.height,
+                    })
+            })
+            .collect()
+    }
+}
+
+/// The session's record once it has ended. A database that does not answer for a moment does
+/// not end the watching.
+async fn ended(state: &AppState, id: i64) -> Option<TerminalSession> {
+    let record = match state.db.pool().acquire().await {
+        Ok(mut connection) => store::view(&mut connection, id, state.clock.now())
+            .await
+            .map(|stored| stored.record),
+        Err(error) => Err(error.into()),
+    };
+    match record {
+        Ok(record) => Some(record).filter(|record| record.state == SessionState::Ended),
+        Err(error) => {
+            tracing::warn!(%error, session = id, "reading a watched session's state");
+            None
         }
     }
 }

@@ -162,62 +162,7 @@ pub async fn checkpoint_if_due(
         )));
     }
     let mut frontier = last.map_or_else(Frontier::default, |stored| stored.frontier);
-    let mut previous = match frontier.size() {
-        0 => GENESIS.to_owned(),
-        size => {
-            sqlx::query_scalar("SELECT hash FROM audit_events WHERE seq = $1")
-                .bind(i64::try_from(size).unwrap_or(i64::MAX))
-                .fetch_one(&mut *tx)
-                .await?
-        }
-    };
-    let mut nodes: Vec<(u32, u64, Hash)> = Vec::new();
-    let mut canonical = Vec::with_capacity(1024);
-    while frontier.size() < count {
-        let from = i64::try_from(frontier.size()).unwrap_or(i64::MAX);
-        let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
-        ))
-        .bind(from)
-        .bind(BATCH)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            break;
-        }
-        for row in rows {
-            let RowParts {
-                seq,
-                prev_hash,
-                hash,
-            } = canonical_of(&row, &mut canonical)?;
-            let broken = |reason: &str| {
-                CheckpointError::Broken(ChainBreak {
-                    seq,
-                    reason: reason.to_owned(),
-                })
-            };
-            let expected = i64::try_from(frontier.size()).unwrap_or(i64::MAX) + 1;
-            if seq != expected {
-                return Err(broken("an event is missing before it"));
-            }
-            if prev_hash != previous {
-                return Err(broken(
-                    "its previous-event hash does not match the event before it",
-                ));
-            }
-            let stored = parse_hash(&hash).ok_or_else(|| broken("its hash is not hex"))?;
-            if <Hash>::from(Sha256::digest(&canonical)) != stored {
-                return Err(broken("its content does not match its hash"));
-            }
-            frontier.push(event_leaf(&stored), |level, index, hash| {
-                if level >= STORED_FROM_LEVEL {
-                    nodes.push((level, index, *hash));
-                }
-            });
-            previous = hash;
-        }
-    }
+    let nodes = extend(&mut tx, &mut frontier, count).await?;
     for (level, index, hash) in nodes {
         sqlx::query("INSERT INTO trail_nodes (level, idx, hash) VALUES ($1, $2, $3)")
             .bind(i64::from(level))
@@ -250,4 +195,76 @@ pub async fn checkpoint_if_due(
     tx.commit().await?;
     tracing::debug!(tree_size = checkpoint.tree_size, root = %checkpoint.root, "trail checkpoint signed");
     Ok(Some(checkpoint))
+}
+
+/// Takes the events after the frontier into it, each checked against the chain on the way, up
+/// to `count`; answers the perfect subtrees completed that are kept in `trail_nodes`.
+async fn extend(
+    connection: &mut AnyConnection,
+    frontier: &mut Frontier,
+    count: u64,
+) -> Result<Vec<(u32, u64, Hash)>, CheckpointError> {
+    let mut previous = match frontier.size() {
+        0 => GENESIS.to_owned(),
+        size => {
+            sqlx::query_scalar("SELECT hash FROM audit_events WHERE seq = $1")
+                .bind(i64::try_from(size).unwrap_or(i64::MAX))
+                .fetch_one(&mut *connection)
+                .await?
+        }
+    };
+    let mut nodes: Vec<(u32, u64, Hash)> = Vec::new();
+    let mut canonical = Vec::with_capacity(1024);
+    while frontier.size() < count {
+        let from = i64::try_from(frontier.size()).unwrap_or(i64::MAX);
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
+        .bind(from)
+        .bind(BATCH)
+        .fetch_all(&mut *connection)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            let parts = canonical_of(&row, &mut canonical)?;
+            let stored = chained(&parts, &previous, frontier.size(), &canonical)?;
+            frontier.push(event_leaf(&stored), |level, index, hash| {
+                if level >= STORED_FROM_LEVEL {
+                    nodes.push((level, index, *hash));
+                }
+            });
+            previous = parts.hash;
+        }
+    }
+    Ok(nodes)
+}
+
+/// The event's hash, once it is the next in the chain and its content matches it.
+fn chained(
+    parts: &RowParts,
+    previous: &str,
+    size: u64,
+    canonical: &[u8],
+) -> Result<Hash, CheckpointError> {
+    let broken = |reason: &str| {
+        CheckpointError::Broken(ChainBreak {
+            seq: parts.seq,
+            reason: reason.to_owned(),
+        })
+    };
+    if parts.seq != i64::try_from(size).unwrap_or(i64::MAX) + 1 {
+        return Err(broken("an event is missing before it"));
+    }
+    if parts.prev_hash != previous {
+        return Err(broken(
+            "its previous-event hash does not match the event before it",
+        ));
+    }
+    let stored = parse_hash(&parts.hash).ok_or_else(|| broken("its hash is not hex"))?;
+    if <Hash>::from(Sha256::digest(canonical)) != stored {
+        return Err(broken("its content does not match its hash"));
+    }
+    Ok(stored)
 }

@@ -144,21 +144,79 @@ pub async fn ship(
     now: Timestamp,
 ) -> Result<usize, SiemError> {
     let name = sink.name();
-    // Looked at without the write lock first: most ticks find nothing to send.
+    if nothing_due(db, name, now).await? {
+        return Ok(0);
+    }
+    let Some(lease) = take_lease(db, name, now).await? else {
+        return Ok(0);
+    };
+    let last = lease
+        .events
+        .last()
+        .map_or(lease.last_seq, |(event, _)| event.seq);
+    let outcome = send(sink, http, &lease.events).await;
+    let mut tx = db.begin_write().await?;
+    match &outcome {
+        Ok(()) => {
+            // Only forward: a replica whose lease ran out meanwhile never moves it back.
+            sqlx::query(
+                "UPDATE siem_cursors SET last_seq = $2, attempts = 0, next_attempt_at = 0,
+                     last_error = '' WHERE sink = $1 AND last_seq = $3",
+            )
+            .bind(name)
+            .bind(last)
+            .bind(lease.last_seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Err(error) => {
+            sqlx::query(
+                "UPDATE siem_cursors SET attempts = attempts + 1, next_attempt_at = $2,
+                     last_error = $3 WHERE sink = $1 AND last_seq = $4",
+            )
+            .bind(name)
+            .bind(now.plus(pause_after(lease.attempts)).as_millis())
+            .bind(error)
+            .bind(lease.last_seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    // A failure is logged by the worker that called; the cursor waits for the next attempt.
+    outcome.map(|()| lease.events.len()).map_err(|error| {
+        SiemError::Send(format!(
+            "{error}; trying again in {}s",
+            pause_after(lease.attempts).as_secs()
+        ))
+    })
+}
+
+/// Looked at without the write lock first: most ticks find nothing to send.
+async fn nothing_due(db: &Database, name: &str, now: Timestamp) -> Result<bool, SiemError> {
     let waiting: Option<(i64, i64)> =
         sqlx::query_as("SELECT last_seq, next_attempt_at FROM siem_cursors WHERE sink = $1")
             .bind(name)
             .fetch_optional(db.pool())
             .await?;
-    if let Some((last_seq, next)) = waiting {
-        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
-            .fetch_one(db.pool())
-            .await?;
-        if next > now.as_millis() || newest <= last_seq {
-            return Ok(0);
-        }
-    }
-    // The lease: one replica at a time, and none before the pause after a failure ends.
+    let Some((last_seq, next)) = waiting else {
+        return Ok(false);
+    };
+    let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
+        .fetch_one(db.pool())
+        .await?;
+    Ok(next > now.as_millis() || newest <= last_seq)
+}
+
+/// A batch to send, leased to this replica for `LEASE`.
+struct Lease {
+    last_seq: i64,
+    attempts: i64,
+    events: Vec<(AuditEvent, String)>,
+}
+
+/// The lease: one replica at a time, and none before the pause after a failure ends.
+async fn take_lease(db: &Database, name: &str, now: Timestamp) -> Result<Option<Lease>, SiemError> {
     let mut tx = db.begin_write().await?;
     let cursor =
         sqlx::query("SELECT last_seq, attempts, next_attempt_at FROM siem_cursors WHERE sink = $1")
@@ -179,7 +237,7 @@ pub async fn ship(
         Some(row) => {
             let next: i64 = row.try_get("next_attempt_at")?;
             if next > now.as_millis() {
-                return Ok(0);
+                return Ok(None);
             }
             (row.try_get("last_seq")?, row.try_get("attempts")?)
         }
@@ -193,7 +251,7 @@ pub async fn ship(
     .fetch_all(&mut *tx)
     .await?;
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(None);
     }
     sqlx::query("UPDATE siem_cursors SET next_attempt_at = $2 WHERE sink = $1")
         .bind(name)
@@ -201,61 +259,27 @@ pub async fn ship(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    let events = rows.iter().map(event_of).collect::<Result<_, _>>()?;
+    Ok(Some(Lease {
+        last_seq,
+        attempts,
+        events,
+    }))
+}
 
-    let mut events = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let details: String = row.try_get("details")?;
-        events.push((
-            AuditEvent {
-                seq: row.try_get("seq")?,
-                at: row.try_get("at")?,
-                actor: row.try_get("actor")?,
-                action: row.try_get("action")?,
-                object: row.try_get("object")?,
-                details: serde_json::from_str(&details).map_err(DbError::decode)?,
-                prev_hash: row.try_get("prev_hash")?,
-            },
-            row.try_get::<String, _>("hash")?,
-        ));
-    }
-    let last = events.last().map_or(last_seq, |(event, _)| event.seq);
-    let outcome = send(sink, http, &events).await;
-    let mut tx = db.begin_write().await?;
-    match &outcome {
-        Ok(()) => {
-            // Only forward: a replica whose lease ran out meanwhile never moves it back.
-            sqlx::query(
-                "UPDATE siem_cursors SET last_seq = $2, attempts = 0, next_attempt_at = 0,
-                     last_error = '' WHERE sink = $1 AND last_seq = $3",
-            )
-            .bind(name)
-            .bind(last)
-            .bind(last_seq)
-            .execute(&mut *tx)
-            .await?;
-        }
-        Err(error) => {
-            let pause = pause_after(attempts);
-            sqlx::query(
-                "UPDATE siem_cursors SET attempts = attempts + 1, next_attempt_at = $2,
-                     last_error = $3 WHERE sink = $1 AND last_seq = $4",
-            )
-            .bind(name)
-            .bind(now.plus(pause).as_millis())
-            .bind(error)
-            .bind(last_seq)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    tx.commit().await?;
-    // A failure is logged by the worker that called; the cursor waits for the next attempt.
-    outcome.map(|()| events.len()).map_err(|error| {
-        SiemError::Send(format!(
-            "{error}; trying again in {}s",
-            pause_after(attempts).as_secs()
-        ))
-    })
+/// An event row with its hash.
+fn event_of(row: &sqlx::any::AnyRow) -> Result<(AuditEvent, String), SiemError> {
+    let details: String = row.try_get("details")?;
+    let event = AuditEvent {
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        object: row.try_get("object")?,
+        details: serde_json::from_str(&details).map_err(DbError::decode)?,
+        prev_hash: row.try_get("prev_hash")?,
+    };
+    Ok((event, row.try_get("hash")?))
 }
 
 fn pause_after(attempts: i64) -> Duration {

@@ -72,6 +72,12 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             changes::handlers::update_change
         ))
         .routes(routes!(changes::handlers::cancel_change))
+        .merge(session_routes())
+}
+
+/// Terminal sessions, approvals, passkeys, notifications and the trail.
+fn session_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(terminal::handlers::my_credentials))
         .routes(routes!(terminal::handlers::open_terminal))
         .routes(routes!(terminal::handlers::running_sessions))
