@@ -17,6 +17,7 @@ mod fixtures;
 mod health;
 mod helpers;
 mod http_surface;
+mod layout;
 mod logs;
 mod master_key;
 mod notifications;
