@@ -12,7 +12,7 @@ pub fn App() -> impl IntoView {
     let session = Session(RwSignal::new(SessionState::Checking));
     provide_context(session);
     spawn_local(async move {
-        session.0.set(match api::me().await {
+        session.0.set(match api::session::me().await {
             Ok(Some(me)) => SessionState::SignedIn(me),
             Ok(None) => SessionState::SignedOut,
             Err(error) => SessionState::Unreachable(error.message()),

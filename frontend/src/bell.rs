@@ -60,7 +60,7 @@ type Slot = Rc<RefCell<Option<Stream>>>;
 /// gives up for good on an answer that is not a stream (a proxy's 502 during a restart): then
 /// it is opened again after a pause, for as long as the bell lives.
 fn open(inbox: RwSignal<Option<Inbox>>, slot: &Slot) {
-    let Ok(source) = EventSource::new("/api/me/notifications/stream") else {
+    let Ok(source) = EventSource::new(&api::notifications::stream_path()) else {
         return;
     };
     let on_inbox = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
@@ -131,11 +131,7 @@ pub fn BellButton() -> impl IntoView {
         let newest = bell.newest();
         if opening && unread() > 0 {
             spawn_local(async move {
-                let read = api::post::<_, ()>(
-                    "/api/me/notifications/read",
-                    &serde_json::json!({ "up_to": newest }),
-                )
-                .await;
+                let read = api::notifications::mark_read(newest).await;
                 // The stream would say so within a second; the person should not wait for it.
                 if read.is_ok() {
                     // Only what was shown: a notice that came in meanwhile stays unread.

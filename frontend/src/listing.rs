@@ -2,6 +2,7 @@
 //! older filter never replaces a newer one), and its loading, error, empty and table states.
 
 use changeaudit_shared::api::Page;
+use changeaudit_shared::api::routes::Route;
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 
@@ -9,17 +10,17 @@ use crate::api::{self, ApiError};
 
 pub type List<T> = LocalResource<Result<Page<T>, ApiError>>;
 
-/// `path` with the query `filters` gives, fetched again whenever they change.
+/// The list `route` answers, with the query `filters` gives, fetched again whenever they change.
 pub fn use_list<T>(
-    path: &'static str,
+    route: fn() -> Route<(), Page<T>>,
     filters: impl Fn() -> Vec<(&'static str, String)> + 'static,
 ) -> List<T>
 where
     T: DeserializeOwned + 'static,
 {
     LocalResource::new(move || {
-        let url = format!("{path}{}", api::query(&filters()));
-        async move { api::get::<Page<T>>(&url).await }
+        let route = route().with_query(&filters());
+        async move { api::fetch(route).await }
     })
 }
 

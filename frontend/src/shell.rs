@@ -31,7 +31,7 @@ pub fn Shell(me: Me) -> impl IntoView {
     let sign_out_error = RwSignal::new(None::<String>);
     let sign_out = move |_| {
         spawn_local(async move {
-            match api::sign_out().await {
+            match api::session::sign_out().await {
                 Ok(()) => session.set(SessionState::SignedOut),
                 Err(error) => sign_out_error.set(Some(error.message())),
             }

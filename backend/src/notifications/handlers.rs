@@ -10,10 +10,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use changeaudit_shared::api::requests::{Inbox, Notification, NotificationKind};
+use changeaudit_shared::api::requests::{Inbox, MarkRead, Notification, NotificationKind};
 use changeaudit_shared::problem::Problem;
 use futures_util::Stream;
-use serde::Deserialize;
 use sqlx::{AnyConnection, Row};
 
 use crate::auth::{CurrentUser, session};
@@ -69,13 +68,6 @@ pub async fn my_notifications(
 ) -> Result<Json<Inbox>, AppError> {
     let mut connection = state.db.pool().acquire().await?;
     Ok(Json(inbox(&mut connection, me.0.id).await?))
-}
-
-/// Which notifications to mark read: up to and including `up_to`, or all when absent.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
-pub struct MarkRead {
-    pub up_to: Option<i64>,
 }
 
 #[utoipa::path(post, path = "/api/me/notifications/read", tag = "notifications", request_body = MarkRead,

@@ -136,3 +136,38 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(headers::log_request))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use changeaudit_shared::api::routes::{self, Method};
+
+    use super::*;
+
+    /// The routes the web app may call (declared once, in the shared crate) are exactly the
+    /// routes this server serves and documents.
+    #[test]
+    fn the_document_and_the_shared_routes_name_the_same_routes() {
+        let (_, document) = api_routes().split_for_parts();
+        let mut served = Vec::new();
+        for (path, item) in &document.paths.paths {
+            let methods = [
+                (Method::Get, item.get.is_some()),
+                (Method::Post, item.post.is_some()),
+                (Method::Put, item.put.is_some()),
+                (Method::Delete, item.delete.is_some()),
+            ];
+            for (method, present) in methods {
+                if present {
+                    served.push((method, path.clone()));
+                }
+            }
+        }
+        served.sort();
+        let mut shared: Vec<(Method, String)> = routes::all()
+            .into_iter()
+            .map(|(method, path)| (method, path.to_owned()))
+            .collect();
+        shared.sort();
+        assert_eq!(served, shared);
+    }
+}

@@ -3,7 +3,7 @@
 //! present, and otherwise a request is made (with a justification when the group wants one).
 
 use changeaudit_shared::api::requests::{StartAnswer, StartInput};
-use changeaudit_shared::api::sessions::GrantedCredential;
+use changeaudit_shared::api::routes;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
@@ -28,8 +28,9 @@ struct Asking {
 #[component]
 pub fn GrantedCredentials() -> impl IntoView {
     let filter = RwSignal::new(String::new());
-    let list =
-        use_list::<GrantedCredential>("/api/me/credentials", move || vec![("q", filter.get())]);
+    let list = use_list(routes::credentials::granted, move || {
+        vec![("q", filter.get())]
+    });
     let asking = RwSignal::new(None::<Asking>);
     let navigate = use_navigate();
     let pending = RwSignal::new(false);
@@ -42,7 +43,7 @@ pub fn GrantedCredentials() -> impl IntoView {
                 change_id: Some(current.change_id.clone()).filter(|id| !id.trim().is_empty()),
                 justification: current.justification.clone(),
             };
-            let answer = api::post::<_, StartAnswer>("/api/requests", &input).await;
+            let answer = api::requests::start_session(&input).await;
             pending.set(false);
             // The person may have turned to another credential meanwhile: this answer is stale.
             if asking.with_untracked(|now| now.as_ref().map(|a| a.credential_id))

@@ -12,16 +12,13 @@ use crate::local_time;
 use crate::passkey;
 
 async fn register(name: String) -> Result<PasskeyInfo, ApiError> {
-    let start: CeremonyStart = api::post("/api/me/passkeys/registration", &()).await?;
+    let start: CeremonyStart = api::passkeys::start_registration().await?;
     let credential = passkey::create(&start).await.map_err(ApiError::Browser)?;
-    api::post(
-        "/api/me/passkeys",
-        &PasskeyInput {
-            ceremony: start.ceremony,
-            name,
-            credential,
-        },
-    )
+    api::passkeys::register(&PasskeyInput {
+        ceremony: start.ceremony,
+        name,
+        credential,
+    })
     .await
 }
 
@@ -30,7 +27,7 @@ pub fn Profile() -> impl IntoView {
     let reload = RwSignal::new(0_u32);
     let keys = LocalResource::new(move || {
         reload.track();
-        async move { api::get::<Vec<PasskeyInfo>>("/api/me/passkeys").await }
+        async move { api::passkeys::mine().await }
     });
     let name = RwSignal::new(String::new());
     let message = RwSignal::new(None::<String>);
@@ -68,7 +65,7 @@ pub fn Profile() -> impl IntoView {
     };
     let remove = move |id: i64| {
         spawn_local(async move {
-            if let Err(error) = api::delete(&format!("/api/me/passkeys/{id}")).await {
+            if let Err(error) = api::passkeys::delete(id).await {
                 message.set(Some(error.message()));
             }
             reload.update(|n| *n += 1);

@@ -2,9 +2,9 @@
 //! where an approver approves with their passkey or disapproves with a comment. The lists
 //! follow the bell: a new notice reloads them.
 
-use changeaudit_shared::api::requests::{
-    CeremonyStart, RequestDetail, RequestSummary, Vote, VoteInput,
-};
+use changeaudit_shared::api::Page;
+use changeaudit_shared::api::requests::{CeremonyStart, RequestSummary, Vote, VoteInput};
+use changeaudit_shared::api::routes::{self, Route};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
@@ -57,9 +57,9 @@ fn sentence(reason: &str) -> String {
 
 /// A list that is fetched again whenever the bell hears of something new, or its pulse beats
 /// (others' votes reach nobody's bell but still change the list).
-fn live_list(path: &'static str) -> List<RequestSummary> {
+fn live_list(route: fn() -> Route<(), Page<RequestSummary>>) -> List<RequestSummary> {
     let bell = use_context::<Bell>();
-    use_list::<RequestSummary>(path, move || {
+    use_list(route, move || {
         if let Some(bell) = bell {
             bell.track();
         }
@@ -69,7 +69,7 @@ fn live_list(path: &'static str) -> List<RequestSummary> {
 
 #[component]
 pub fn MyRequests() -> impl IntoView {
-    let list = live_list("/api/requests/mine");
+    let list = live_list(routes::requests::mine);
     view! {
         <div class="page-head"><h1>"My requests"</h1></div>
         <p class="muted">"Start session on a credential (Credentials → All) to ask for a change's session."</p>
@@ -79,7 +79,7 @@ pub fn MyRequests() -> impl IntoView {
 
 #[component]
 pub fn MyApprovals() -> impl IntoView {
-    let list = live_list("/api/requests/to-approve");
+    let list = live_list(routes::requests::to_approve);
     view! {
         <div class="page-head"><h1>"My approvals"</h1></div>
         {list_view(list, |items| table(items, "my-approvals"))}
@@ -88,7 +88,7 @@ pub fn MyApprovals() -> impl IntoView {
 
 /// Signs the approval of request `id` with a passkey, then votes.
 async fn approve_with_passkey(id: i64, comment: String) -> Result<RequestSummary, ApiError> {
-    let start: CeremonyStart = api::post(&format!("/api/requests/{id}/signing"), &()).await?;
+    let start: CeremonyStart = api::requests::start_signing(id).await?;
     let credential = passkey::sign(&start).await.map_err(ApiError::Browser)?;
     let vote = VoteInput {
         decision: Vote::Approved,
@@ -96,7 +96,7 @@ async fn approve_with_passkey(id: i64, comment: String) -> Result<RequestSummary
         ceremony: Some(start.ceremony),
         credential: Some(credential),
     };
-    api::post(&format!("/api/requests/{id}/decisions"), &vote).await
+    api::requests::vote(id, &vote).await
 }
 
 #[component]
@@ -117,7 +117,7 @@ pub fn RequestPage() -> impl IntoView {
             bell.track();
         }
         let id = id();
-        async move { api::get::<RequestDetail>(&format!("/api/requests/{id}")).await }
+        async move { api::requests::get(id).await }
     });
     let comment = RwSignal::new(String::new());
     let message = RwSignal::new(None::<String>);
@@ -150,8 +150,7 @@ pub fn RequestPage() -> impl IntoView {
                         ceremony: None,
                         credential: None,
                     };
-                    api::post::<_, RequestSummary>(&format!("/api/requests/{id}/decisions"), &vote)
-                        .await
+                    api::requests::vote(id, &vote).await
                 }
             };
             match outcome {
@@ -168,9 +167,7 @@ pub fn RequestPage() -> impl IntoView {
     let cancel = move |_| {
         let id = id();
         spawn_local(async move {
-            if let Err(error) =
-                api::post::<_, RequestSummary>(&format!("/api/requests/{id}/cancel"), &()).await
-            {
+            if let Err(error) = api::requests::cancel(id).await {
                 message.set(Some(error.message()));
             }
             reload.update(|n| *n += 1);

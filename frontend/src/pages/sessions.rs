@@ -3,7 +3,8 @@
 //! device, days and verdict and searched in what was typed and shown, each with its Change
 //! details, Change Audit, Session logs and Video of session.
 
-use changeaudit_shared::api::sessions::{SessionState, TerminalSession};
+use changeaudit_shared::api::routes;
+use changeaudit_shared::api::sessions::SessionState;
 use changeaudit_shared::report::verdict_label;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -51,7 +52,7 @@ fn all_sessions() -> impl IntoView {
             offset.set(0);
         }
     });
-    let list = use_list::<TerminalSession>("/api/terminal-sessions", move || {
+    let list = use_list(routes::sessions::list, move || {
         let offset = offset.get();
         vec![
             (
@@ -141,8 +142,7 @@ fn all_sessions() -> impl IntoView {
 
 #[component]
 pub fn AuditedSessions() -> impl IntoView {
-    let running =
-        LocalResource::new(|| api::get::<Vec<TerminalSession>>("/api/terminal-sessions/running"));
+    let running = LocalResource::new(api::sessions::running);
     view! {
         <div class="page-head">
             <h1>"Audited sessions"</h1>

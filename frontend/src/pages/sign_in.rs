@@ -28,7 +28,7 @@ pub fn SignIn() -> impl IntoView {
             password: password.get_untracked(),
         };
         leptos::task::spawn_local(async move {
-            match api::sign_in(request).await {
+            match api::session::sign_in(&request).await {
                 Ok(me) => session.set(SessionState::SignedIn(me)),
                 Err(refusal) => {
                     password.set(String::new());
@@ -98,14 +98,11 @@ pub fn SignIn() -> impl IntoView {
 }
 
 async fn sign_in_with_passkey(start: PasskeySignInStart) -> Result<Me, ApiError> {
-    let ceremony: CeremonyStart = api::post("/api/session/passkey/challenge", &start).await?;
+    let ceremony: CeremonyStart = api::session::passkey_challenge(&start).await?;
     let credential = passkey::sign(&ceremony).await.map_err(ApiError::Browser)?;
-    api::post(
-        "/api/session/passkey",
-        &PasskeySignIn {
-            ceremony: ceremony.ceremony,
-            credential,
-        },
-    )
+    api::session::passkey_sign_in(&PasskeySignIn {
+        ceremony: ceremony.ceremony,
+        credential,
+    })
     .await
 }

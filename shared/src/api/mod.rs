@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod devices;
 pub mod groups;
 pub mod requests;
+pub mod routes;
 pub mod sessions;
 pub mod trail;
 pub mod users;

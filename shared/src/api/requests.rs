@@ -297,3 +297,11 @@ pub struct Inbox {
     pub unread: i64,
     pub items: Vec<Notification>,
 }
+
+/// Which notifications to mark read: up to and including `up_to`, or all when absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct MarkRead {
+    pub up_to: Option<i64>,
+}

@@ -1,6 +1,6 @@
-use changeaudit_shared::api::Page;
 use changeaudit_shared::api::credentials::{Credential, NewCredential, SecretKind, SecretUpdate};
 use changeaudit_shared::api::devices::Device;
+use changeaudit_shared::api::routes;
 use changeaudit_shared::problem::FieldError;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -14,14 +14,14 @@ use crate::local_time;
 #[component]
 pub fn CredentialsAdmin() -> impl IntoView {
     let filter = RwSignal::new(String::new());
-    let list = use_list::<Credential>("/api/credentials", move || vec![("q", filter.get())]);
+    let list = use_list(routes::credentials::list, move || vec![("q", filter.get())]);
     // `Some(None)`: a new credential; `Some(Some(c))`: a new secret for `c`.
     let editing = RwSignal::new(None::<Option<Credential>>);
     let message = RwSignal::new(None::<String>);
     let delete = move |id: i64| {
         message.set(None);
         spawn_local(async move {
-            match api::delete(&format!("/api/credentials/{id}")).await {
+            match api::credentials::delete(id).await {
                 Ok(()) => list.refetch(),
                 Err(error) => message.set(Some(error.message())),
             }
@@ -84,7 +84,7 @@ fn CredentialForm(
     if credential.is_none() {
         // The choices: at most 200 devices, the most one page holds.
         spawn_local(async move {
-            match api::get::<Page<Device>>("/api/devices?limit=200").await {
+            match api::devices::search("", 200).await {
                 Ok(page) => devices.set(page.items),
                 Err(error) => message.set(Some(error.message())),
             }
@@ -127,7 +127,7 @@ fn CredentialForm(
                         kind,
                         secret: secret_text,
                     };
-                    api::put(&format!("/api/credentials/{}/secret", existing.id), &update).await
+                    api::credentials::rotate_secret(existing.id, &update).await
                 }
                 (None, Some(device_id)) => {
                     let new = NewCredential {
@@ -136,7 +136,7 @@ fn CredentialForm(
                         kind,
                         secret: secret_text,
                     };
-                    api::post("/api/credentials", &new).await
+                    api::credentials::create(&new).await
                 }
                 (None, None) => return,
             };

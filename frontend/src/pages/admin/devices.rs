@@ -1,4 +1,5 @@
 use changeaudit_shared::api::devices::{Device, DeviceInput, HostKeyScan, HostKeyScanRequest};
+use changeaudit_shared::api::routes;
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
@@ -10,7 +11,7 @@ use crate::listing::{List, list_view, use_list};
 #[component]
 pub fn DevicesAdmin() -> impl IntoView {
     let filter = RwSignal::new(String::new());
-    let list = use_list::<Device>("/api/devices", move || vec![("q", filter.get())]);
+    let list = use_list(routes::devices::list, move || vec![("q", filter.get())]);
     let editing = RwSignal::new(None::<Option<Device>>);
 
     view! {
@@ -84,7 +85,7 @@ fn DeviceForm(
         message.set(None);
         scanned.set(None);
         submit(pending, async move {
-            match api::post::<_, HostKeyScan>("/api/devices/host-key-scan", &request).await {
+            match api::devices::scan_host_key(&request).await {
                 Ok(scan) => {
                     errors.clear();
                     scanned.set(Some(scan));
@@ -113,8 +114,8 @@ fn DeviceForm(
         };
         submit(pending, async move {
             let saved: Result<Device, ApiError> = match id {
-                Some(id) => api::put(&format!("/api/devices/{id}"), &input).await,
-                None => api::post("/api/devices", &input).await,
+                Some(id) => api::devices::save(Some(id), &input).await,
+                None => api::devices::save(None, &input).await,
             };
             match saved {
                 Ok(_) => {
@@ -128,7 +129,7 @@ fn DeviceForm(
     let delete = move |_| {
         let Some(id) = id else { return };
         submit(pending, async move {
-            match api::delete(&format!("/api/devices/{id}")).await {
+            match api::devices::delete(id).await {
                 Ok(()) => {
                     editing.set(None);
                     list.refetch();

@@ -1,6 +1,6 @@
-use changeaudit_shared::api::Page;
 use changeaudit_shared::api::credentials::Credential;
 use changeaudit_shared::api::groups::{AccessGroup, AccessGroupInput, Member};
+use changeaudit_shared::api::routes;
 use changeaudit_shared::api::users::User;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -14,7 +14,7 @@ use crate::listing::{List, list_view, use_list};
 #[component]
 pub fn GroupsAdmin() -> impl IntoView {
     let filter = RwSignal::new(String::new());
-    let list = use_list::<AccessGroup>("/api/access-groups", move || vec![("q", filter.get())]);
+    let list = use_list(routes::groups::list, move || vec![("q", filter.get())]);
     let editing = RwSignal::new(None::<Option<AccessGroup>>);
 
     view! {
@@ -121,12 +121,8 @@ fn GroupForm(
     // The choices: at most 200 of each, the most one page holds.
     spawn_local(async move {
         let loaded = async {
-            users.set(api::get::<Page<User>>("/api/users?limit=200").await?.items);
-            credentials.set(
-                api::get::<Page<Credential>>("/api/credentials?limit=200")
-                    .await?
-                    .items,
-            );
+            users.set(api::users::search("", 200).await?.items);
+            credentials.set(api::credentials::search("", 200).await?.items);
             Ok::<(), ApiError>(())
         };
         if let Err(error) = loaded.await {
@@ -174,8 +170,8 @@ fn GroupForm(
         };
         submit(pending, async move {
             let saved: Result<AccessGroup, ApiError> = match id {
-                Some(id) => api::put(&format!("/api/access-groups/{id}"), &input).await,
-                None => api::post("/api/access-groups", &input).await,
+                Some(id) => api::groups::save(Some(id), &input).await,
+                None => api::groups::save(None, &input).await,
             };
             match saved {
                 Ok(_) => {
@@ -189,7 +185,7 @@ fn GroupForm(
     let delete = move |_| {
         let Some(id) = id else { return };
         submit(pending, async move {
-            match api::delete(&format!("/api/access-groups/{id}")).await {
+            match api::groups::delete(id).await {
                 Ok(()) => {
                     editing.set(None);
                     list.refetch();

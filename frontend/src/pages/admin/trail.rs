@@ -1,7 +1,8 @@
 //! Admin → Audit trail: the key that signs the trail's checkpoints, the latest checkpoint, a
 //! verification run on demand, and the downloads an outside verifier needs.
 
-use changeaudit_shared::api::trail::{TrailStatus, Verification};
+use changeaudit_shared::api::routes;
+use changeaudit_shared::api::trail::Verification;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
@@ -19,7 +20,7 @@ pub fn AuditTrailAdmin() -> impl IntoView {
     let reload = RwSignal::new(0_u32);
     let status = LocalResource::new(move || {
         reload.track();
-        api::get::<TrailStatus>("/api/trail")
+        api::trail::status()
     });
     let result = RwSignal::new(None::<Result<Verification, String>>);
     let running = RwSignal::new(false);
@@ -30,9 +31,7 @@ pub fn AuditTrailAdmin() -> impl IntoView {
         running.set(true);
         result.set(None);
         spawn_local(async move {
-            let answer = api::post::<_, Verification>("/api/trail/verification", &())
-                .await
-                .map_err(|error| error.message());
+            let answer = api::trail::verify().await.map_err(|error| error.message());
             result.set(Some(answer));
             running.set(false);
             reload.update(|n| *n += 1);
@@ -80,8 +79,8 @@ pub fn AuditTrailAdmin() -> impl IntoView {
             }
         }}
         <div class="actions">
-            <a class="button" href="/api/trail/public-key" download="trail.key.pub">"Download the public key"</a>
-            <a class="button" href="/api/trail/export" download="changeaudit-trail.jsonl">"Download the export"</a>
+            <a class="button" href=routes::trail::public_key().path download="trail.key.pub">"Download the public key"</a>
+            <a class="button" href=routes::trail::export().path download="changeaudit-trail.jsonl">"Download the export"</a>
         </div>
         <h2>"Verify it yourself"</h2>
         <p class="muted">

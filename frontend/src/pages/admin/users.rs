@@ -1,3 +1,4 @@
+use changeaudit_shared::api::routes;
 use changeaudit_shared::api::users::{User, UserInput};
 use changeaudit_shared::role::Role;
 use leptos::prelude::*;
@@ -10,7 +11,7 @@ use crate::listing::{List, list_view, use_list};
 #[component]
 pub fn UsersAdmin() -> impl IntoView {
     let filter = RwSignal::new(String::new());
-    let list = use_list::<User>("/api/users", move || vec![("q", filter.get())]);
+    let list = use_list(routes::users::list, move || vec![("q", filter.get())]);
     let editing = RwSignal::new(None::<Option<User>>);
 
     view! {
@@ -83,8 +84,8 @@ fn UserForm(
         };
         submit(pending, async move {
             let saved: Result<User, ApiError> = match id {
-                Some(id) => api::put(&format!("/api/users/{id}"), &input).await,
-                None => api::post("/api/users", &input).await,
+                Some(id) => api::users::save(Some(id), &input).await,
+                None => api::users::save(None, &input).await,
             };
             match saved {
                 Ok(_) => {

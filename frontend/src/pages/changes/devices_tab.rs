@@ -1,7 +1,7 @@
 use crate::forms::FieldErrors;
 use crate::listing::{list_view, use_list};
 use changeaudit_shared::api::Named;
-use changeaudit_shared::api::devices::Device;
+use changeaudit_shared::api::routes;
 use leptos::prelude::*;
 
 /// The change's devices, and a filterable list to add more from.
@@ -45,7 +45,7 @@ pub fn DevicesTab(
 #[component]
 fn AddDevices(selected: RwSignal<Vec<Named>>) -> impl IntoView {
     let filter = RwSignal::new(String::new());
-    let found = use_list::<Device>("/api/devices", move || {
+    let found = use_list(routes::devices::list, move || {
         vec![("q", filter.get()), ("limit", "20".to_owned())]
     });
     let is_selected = move |id: i64| selected.get().iter().any(|device| device.id == id);

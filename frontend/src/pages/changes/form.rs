@@ -50,7 +50,7 @@ pub fn EditChange() -> impl IntoView {
     Effect::new(move |_| {
         let id = params.get().get("id").unwrap_or_default();
         spawn_local(async move {
-            loaded.set(Some(api::change(&id).await));
+            loaded.set(Some(api::changes::get(&id).await));
         });
     });
     move || match loaded.get() {
@@ -135,7 +135,7 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
     );
     if editable {
         spawn_local(async move {
-            match api::access_groups().await {
+            match api::groups::search("", 200).await {
                 Ok(page) => groups.set(
                     page.items
                         .into_iter()
@@ -172,8 +172,8 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
         let navigate = navigate.clone();
         submit(pending, async move {
             let outcome = match &stored {
-                Some(stored) => api::edit_change(stored, &input).await,
-                None => api::register_change(&input).await,
+                Some(stored) => api::changes::save(Some(stored), &input).await,
+                None => api::changes::save(None, &input).await,
             };
             match outcome {
                 Ok(_) => navigate("/changes", Default::default()),
@@ -194,7 +194,7 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
         };
         let navigate = navigate.clone();
         submit(pending, async move {
-            match api::cancel_change(&stored).await {
+            match api::changes::cancel(&stored).await {
                 Ok(_) => navigate("/changes", Default::default()),
                 Err(error) => message.set(Some(error.message())),
             }

@@ -1,4 +1,5 @@
 use changeaudit_shared::api::changes::{Change, ChangeStatus};
+use changeaudit_shared::api::routes;
 use changeaudit_shared::role::Role;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -13,7 +14,7 @@ pub fn ChangesList() -> impl IntoView {
     let may_register = current_user().is_some_and(|me| me.has_role(Role::Planner));
     let text = RwSignal::new(String::new());
     let status = RwSignal::new(String::new());
-    let list = use_list::<Change>("/api/changes", move || {
+    let list = use_list(routes::changes::list, move || {
         vec![("q", text.get()), ("status", status.get())]
     });
 

@@ -7,7 +7,8 @@
 
 mod player;
 
-use changeaudit_shared::api::sessions::{SessionAudit, TerminalSession};
+use changeaudit_shared::api::routes;
+use changeaudit_shared::api::sessions::SessionAudit;
 use changeaudit_shared::asciicast::Cast;
 use changeaudit_shared::board::Status;
 use changeaudit_shared::command::{Finding, FindingKind};
@@ -83,9 +84,7 @@ pub fn SessionReview() -> impl IntoView {
 
 #[component]
 fn Audit(id: i64, view: &'static str) -> impl IntoView {
-    let audit = LocalResource::new(move || async move {
-        api::get::<SessionAudit>(&format!("/api/terminal-sessions/{id}/audit?view={view}")).await
-    });
+    let audit = LocalResource::new(move || async move { api::sessions::audit(id, view).await });
     move || match audit.get() {
         None => view! { <p class="loading">"Loading…"</p> }.into_any(),
         Some(Err(error)) => {
@@ -120,7 +119,7 @@ fn details(audit: &SessionAudit) -> impl IntoView + use<> {
         <Findings findings=session.findings.clone()/>
         {session.change_id.clone().map(|change| view! {
             <div class="actions">
-                <a class="button" data-testid="evidence-bundle" href=format!("/api/changes/{change}/evidence")>
+                <a class="button" data-testid="evidence-bundle" href=routes::changes::evidence(&change).path>
                     {format!("Download the evidence bundle of {change}")}
                 </a>
                 <A href="/verify">"Verify a bundle"</A>
@@ -291,13 +290,13 @@ fn logs(id: i64, audit: &SessionAudit) -> impl IntoView + use<> {
 #[component]
 fn Video(id: i64, start: Signal<f64>) -> impl IntoView {
     let loaded = LocalResource::new(move || async move {
-        let session = api::get::<TerminalSession>(&format!("/api/terminal-sessions/{id}")).await?;
-        let text = api::get_text(&format!("/api/terminal-sessions/{id}/recording")).await?;
+        let session = api::sessions::get(id).await?;
+        let text = api::sessions::recording(id).await?;
         Ok::<_, api::ApiError>((session, text))
     });
     view! {
         <div class="actions">
-            <a class="button" href=format!("/api/terminal-sessions/{id}/recording?download=true")>"Download the recording (.cast)"</a>
+            <a class="button" href=api::sessions::recording_download(id)>"Download the recording (.cast)"</a>
         </div>
         {move || match loaded.get() {
             None => view! { <p class="loading">"Loading…"</p> }.into_any(),

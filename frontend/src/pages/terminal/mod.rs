@@ -4,6 +4,7 @@
 mod checklist;
 mod connection;
 
+use changeaudit_shared::api::routes;
 use changeaudit_shared::command::ExecutedCommand;
 use changeaudit_shared::terminal::{Checklist, EndReason};
 use leptos::html::Div;
@@ -48,14 +49,14 @@ impl Live {
 /// `/credentials/:id/terminal`: a session on that credential.
 #[component]
 pub fn TerminalPage() -> impl IntoView {
-    let path = format!("/api/credentials/{}/terminal", id_param());
+    let path = routes::credentials::terminal(id_param()).path;
     view! { <SessionView path read_only=false/> }
 }
 
 /// `/sessions/:id/watch`: a running session, read-only, for auditors and admins.
 #[component]
 pub fn WatchPage() -> impl IntoView {
-    let path = format!("/api/terminal-sessions/{}/watch", id_param());
+    let path = routes::sessions::watch(id_param()).path;
     view! { <SessionView path read_only=true/> }
 }
 
@@ -79,8 +80,7 @@ fn SessionView(path: String, read_only: bool) -> impl IntoView {
             return;
         };
         spawn_local(async move {
-            let url = format!("/api/terminal-sessions/{}/terminate", heading.session_id);
-            if let Err(error) = api::post::<(), ()>(&url, &()).await {
+            if let Err(error) = api::sessions::terminate(heading.session_id).await {
                 terminate_error.set(Some(error.message()));
             }
         });
