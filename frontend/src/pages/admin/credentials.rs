@@ -5,64 +5,39 @@ use changeaudit_shared::problem::FieldError;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::list::{Admin, AdminList, Editing};
 use crate::api::{self, ApiError};
 use crate::forms::{FieldErrors, submit};
-use crate::listing::{List, list_view, use_list};
+use crate::listing::List;
 use crate::local_time;
 
 /// Admin → Credentials: accounts on devices. A secret can be set and rotated, never seen.
 #[component]
 pub fn CredentialsAdmin() -> impl IntoView {
-    let filter = RwSignal::new(String::new());
-    let list = use_list(routes::credentials::list, move || vec![("q", filter.get())]);
-    // `Some(None)`: a new credential; `Some(Some(c))`: a new secret for `c`.
-    let editing = RwSignal::new(None::<Option<Credential>>);
-    let message = RwSignal::new(None::<String>);
-    let delete = move |id: i64| {
-        message.set(None);
-        spawn_local(async move {
-            match api::credentials::delete(id).await {
-                Ok(()) => list.refetch(),
-                Err(error) => message.set(Some(error.message())),
-            }
-        });
+    let admin = Admin {
+        title: "Credentials",
+        new_label: "New credential",
+        filter_hint: "Account or device",
+        filter_label: "Filter credentials",
+        testid: "credentials",
+        headers: &["Account", "Device", "Secret", "Set"],
+        route: routes::credentials::list,
+        // The form on a credential sets a new secret: nothing else of it changes.
+        edit_label: "Rotate secret",
+        remove: Some(|credential: &Credential| Box::pin(api::credentials::delete(credential.id))),
     };
-
-    view! {
-        <div class="page-head">
-            <h1>"Credentials"</h1>
-            <button type="button" class="primary" on:click=move |_| editing.set(Some(None))>"New credential"</button>
-        </div>
-        {move || message.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
-        {move || editing.get().map(|credential| view! { <CredentialForm credential editing list/> })}
-        <div class="filters">
-            <input type="search" placeholder="Account or device" aria-label="Filter credentials" bind:value=filter/>
-        </div>
-        {list_view(list, move |items| view! {
-                <table class="list" data-testid="credentials">
-                    <thead><tr><th>"Account"</th><th>"Device"</th><th>"Secret"</th><th>"Set"</th><th></th></tr></thead>
-                    <tbody>
-                        {items.into_iter().map(|credential| {
-                            let chosen = credential.clone();
-                            let id = credential.id;
-                            view! {
-                                <tr>
-                                    <td>{credential.username.clone()}</td>
-                                    <td>{credential.device_name.clone()}</td>
-                                    <td>{kind_label(credential.kind)}</td>
-                                    <td>{local_time::show(credential.secret_set_at)}</td>
-                                    <td>
-                                        <button type="button" class="link-button"
-                                            on:click=move |_| editing.set(Some(Some(chosen.clone())))>"Rotate secret"</button>
-                                        <button type="button" class="link-button" on:click=move |_| delete(id)>"Delete"</button>
-                                    </td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            }.into_any())}
-    }
+    let cells = |credential: &Credential| {
+        view! {
+            <td>{credential.username.clone()}</td>
+            <td>{credential.device_name.clone()}</td>
+            <td>{kind_label(credential.kind)}</td>
+            <td>{local_time::show(credential.secret_set_at)}</td>
+        }
+        .into_any()
+    };
+    let form =
+        |credential, editing, list| view! { <CredentialForm credential editing list/> }.into_any();
+    view! { <AdminList admin cells form/> }
 }
 
 fn kind_label(kind: SecretKind) -> &'static str {
@@ -75,7 +50,7 @@ fn kind_label(kind: SecretKind) -> &'static str {
 #[component]
 fn CredentialForm(
     credential: Option<Credential>,
-    editing: RwSignal<Option<Option<Credential>>>,
+    editing: Editing<Credential>,
     list: List<Credential>,
 ) -> impl IntoView {
     let rotating = credential.clone();

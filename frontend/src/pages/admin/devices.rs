@@ -2,54 +2,43 @@ use changeaudit_shared::api::devices::{Device, DeviceInput, HostKeyScan, HostKey
 use changeaudit_shared::api::routes;
 use leptos::prelude::*;
 
+use super::list::{Admin, AdminList, Editing};
 use crate::api::{self, ApiError};
 use crate::forms::{FieldErrors, submit};
-use crate::listing::{List, list_view, use_list};
+use crate::listing::List;
 
 /// Admin → Devices: the list, and a form whose host key is pasted or fetched from the device and
 /// confirmed by the admin before it is pinned.
 #[component]
 pub fn DevicesAdmin() -> impl IntoView {
-    let filter = RwSignal::new(String::new());
-    let list = use_list(routes::devices::list, move || vec![("q", filter.get())]);
-    let editing = RwSignal::new(None::<Option<Device>>);
-
-    view! {
-        <div class="page-head">
-            <h1>"Devices"</h1>
-            <button type="button" class="primary" on:click=move |_| editing.set(Some(None))>"New device"</button>
-        </div>
-        {move || editing.get().map(|device| view! { <DeviceForm device editing list/> })}
-        <div class="filters">
-            <input type="search" placeholder="Name, host or tag" aria-label="Filter devices" bind:value=filter/>
-        </div>
-        {list_view(list, move |devices| view! {
-            <table class="list" data-testid="devices">
-                <thead><tr><th>"Name"</th><th>"Address"</th><th>"Tags"</th><th>"Pinned host key"</th><th></th></tr></thead>
-                <tbody>
-                    {devices.into_iter().map(|device| {
-                        let chosen = device.clone();
-                        view! {
-                            <tr>
-                                <td>{device.name.clone()}</td>
-                                <td>{format!("{}:{}", device.host, device.port)}</td>
-                                <td>{device.tags.join(", ")}</td>
-                                <td><code>{device.host_key_fingerprint.clone()}</code></td>
-                                <td><button type="button" class="link-button"
-                                    on:click=move |_| editing.set(Some(Some(chosen.clone())))>"Edit"</button></td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        }.into_any())}
-    }
+    let admin = Admin {
+        title: "Devices",
+        new_label: "New device",
+        filter_hint: "Name, host or tag",
+        filter_label: "Filter devices",
+        testid: "devices",
+        headers: &["Name", "Address", "Tags", "Pinned host key"],
+        route: routes::devices::list,
+        edit_label: "Edit",
+        remove: None,
+    };
+    let cells = |device: &Device| {
+        view! {
+            <td>{device.name.clone()}</td>
+            <td>{format!("{}:{}", device.host, device.port)}</td>
+            <td>{device.tags.join(", ")}</td>
+            <td><code>{device.host_key_fingerprint.clone()}</code></td>
+        }
+        .into_any()
+    };
+    let form = |device, editing, list| view! { <DeviceForm device editing list/> }.into_any();
+    view! { <AdminList admin cells form/> }
 }
 
 #[component]
 fn DeviceForm(
     device: Option<Device>,
-    editing: RwSignal<Option<Option<Device>>>,
+    editing: Editing<Device>,
     list: List<Device>,
 ) -> impl IntoView {
     let id = device.as_ref().map(|device| device.id);
@@ -113,10 +102,7 @@ fn DeviceForm(
             host_key: host_key.get_untracked(),
         };
         submit(pending, async move {
-            let saved: Result<Device, ApiError> = match id {
-                Some(id) => api::devices::save(Some(id), &input).await,
-                None => api::devices::save(None, &input).await,
-            };
+            let saved: Result<Device, ApiError> = api::devices::save(id, &input).await;
             match saved {
                 Ok(_) => {
                     editing.set(None);

@@ -5,58 +5,60 @@ use changeaudit_shared::api::users::User;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::list::{Admin, AdminList, Editing};
 use crate::api::{self, ApiError};
 use crate::forms::{FieldErrors, submit};
-use crate::listing::{List, list_view, use_list};
+use crate::listing::List;
 
 /// Admin → Access groups: members as executors and approvers, the credentials granted, and the
 /// rules their requests follow.
 #[component]
 pub fn GroupsAdmin() -> impl IntoView {
-    let filter = RwSignal::new(String::new());
-    let list = use_list(routes::groups::list, move || vec![("q", filter.get())]);
-    let editing = RwSignal::new(None::<Option<AccessGroup>>);
-
-    view! {
-        <div class="page-head">
-            <h1>"Access groups"</h1>
-            <button type="button" class="primary" on:click=move |_| editing.set(Some(None))>"New access group"</button>
-        </div>
-        {move || editing.get().map(|group| view! { <GroupForm group editing list/> })}
-        <div class="filters">
-            <input type="search" placeholder="Name" aria-label="Filter access groups" bind:value=filter/>
-        </div>
-        {list_view(list, move |items| view! {
-                <table class="list" data-testid="access-groups">
-                    <thead><tr><th>"Name"</th><th>"Executors"</th><th>"Approvers"</th><th>"Approvals needed"</th><th>"Credentials"</th><th></th></tr></thead>
-                    <tbody>
-                        {items.into_iter().map(|group| {
-                            let chosen = group.clone();
-                            let names = |pick: fn(&Member) -> bool| group.members.iter().filter(|m| pick(m)).map(|m| m.username.as_str()).collect::<Vec<_>>().join(", ");
-                            let executors = names(|m| m.executor);
-                            let approvers = names(|m| m.approver);
-                            view! {
-                                <tr>
-                                    <td>{group.name.clone()}</td>
-                                    <td>{executors}</td>
-                                    <td>{approvers}</td>
-                                    <td>{group.approvals_required}</td>
-                                    <td>{group.credentials.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")}</td>
-                                    <td><button type="button" class="link-button"
-                                        on:click=move |_| editing.set(Some(Some(chosen.clone())))>"Edit"</button></td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            }.into_any())}
-    }
+    let admin = Admin {
+        title: "Access groups",
+        new_label: "New access group",
+        filter_hint: "Name",
+        filter_label: "Filter access groups",
+        testid: "access-groups",
+        headers: &[
+            "Name",
+            "Executors",
+            "Approvers",
+            "Approvals needed",
+            "Credentials",
+        ],
+        route: routes::groups::list,
+        edit_label: "Edit",
+        remove: None,
+    };
+    let cells = |group: &AccessGroup| {
+        let names = |pick: fn(&Member) -> bool| {
+            let names: Vec<&str> = group
+                .members
+                .iter()
+                .filter(|m| pick(m))
+                .map(|m| m.username.as_str())
+                .collect();
+            names.join(", ")
+        };
+        let credentials: Vec<&str> = group.credentials.iter().map(|c| c.name.as_str()).collect();
+        view! {
+            <td>{group.name.clone()}</td>
+            <td>{names(|m| m.executor)}</td>
+            <td>{names(|m| m.approver)}</td>
+            <td>{group.approvals_required}</td>
+            <td>{credentials.join(", ")}</td>
+        }
+        .into_any()
+    };
+    let form = |group, editing, list| view! { <GroupForm group editing list/> }.into_any();
+    view! { <AdminList admin cells form/> }
 }
 
 #[component]
 fn GroupForm(
     group: Option<AccessGroup>,
-    editing: RwSignal<Option<Option<AccessGroup>>>,
+    editing: Editing<AccessGroup>,
     list: List<AccessGroup>,
 ) -> impl IntoView {
     let id = group.as_ref().map(|group| group.id);
@@ -169,10 +171,7 @@ fn GroupForm(
             credential_ids: granted.get_untracked(),
         };
         submit(pending, async move {
-            let saved: Result<AccessGroup, ApiError> = match id {
-                Some(id) => api::groups::save(Some(id), &input).await,
-                None => api::groups::save(None, &input).await,
-            };
+            let saved: Result<AccessGroup, ApiError> = api::groups::save(id, &input).await;
             match saved {
                 Ok(_) => {
                     editing.set(None);

@@ -3,6 +3,7 @@
 mod credentials;
 mod devices;
 mod groups;
+mod list;
 mod trail;
 mod users;
 

@@ -3,57 +3,47 @@ use changeaudit_shared::api::users::{User, UserInput};
 use changeaudit_shared::role::Role;
 use leptos::prelude::*;
 
+use super::list::{Admin, AdminList, Editing};
 use crate::api::{self, ApiError};
 use crate::forms::{FieldErrors, submit};
-use crate::listing::{List, list_view, use_list};
+use crate::listing::List;
 
 /// Admin → Users: people, their global roles, enabling and disabling, password resets.
 #[component]
 pub fn UsersAdmin() -> impl IntoView {
-    let filter = RwSignal::new(String::new());
-    let list = use_list(routes::users::list, move || vec![("q", filter.get())]);
-    let editing = RwSignal::new(None::<Option<User>>);
-
-    view! {
-        <div class="page-head">
-            <h1>"Users"</h1>
-            <button type="button" class="primary" on:click=move |_| editing.set(Some(None))>"New user"</button>
-        </div>
-        {move || editing.get().map(|user| view! { <UserForm user editing list/> })}
-        <div class="filters">
-            <input type="search" placeholder="Username, name or e-mail" aria-label="Filter users" bind:value=filter/>
-        </div>
-        {list_view(list, move |items| view! {
-                <table class="list" data-testid="users">
-                    <thead><tr><th>"Username"</th><th>"Name"</th><th>"E-mail"</th><th>"Roles"</th><th>"State"</th><th></th></tr></thead>
-                    <tbody>
-                        {items.into_iter().map(|user| {
-                            let chosen = user.clone();
-                            let roles = user.roles.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(", ");
-                            view! {
-                                <tr>
-                                    <td>{user.username.clone()}</td>
-                                    <td>{user.display_name.clone()}</td>
-                                    <td>{user.email.clone()}</td>
-                                    <td>{roles}</td>
-                                    <td>{if user.enabled { "enabled" } else { "disabled" }}</td>
-                                    <td><button type="button" class="link-button"
-                                        on:click=move |_| editing.set(Some(Some(chosen.clone())))>"Edit"</button></td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            }.into_any())}
-    }
+    let admin = Admin {
+        title: "Users",
+        new_label: "New user",
+        filter_hint: "Username, name or e-mail",
+        filter_label: "Filter users",
+        testid: "users",
+        headers: &["Username", "Name", "E-mail", "Roles", "State"],
+        route: routes::users::list,
+        edit_label: "Edit",
+        remove: None,
+    };
+    let cells = |user: &User| {
+        let roles = user
+            .roles
+            .iter()
+            .map(|role| role.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        view! {
+            <td>{user.username.clone()}</td>
+            <td>{user.display_name.clone()}</td>
+            <td>{user.email.clone()}</td>
+            <td>{roles}</td>
+            <td>{if user.enabled { "enabled" } else { "disabled" }}</td>
+        }
+        .into_any()
+    };
+    let form = |user, editing, list| view! { <UserForm user editing list/> }.into_any();
+    view! { <AdminList admin cells form/> }
 }
 
 #[component]
-fn UserForm(
-    user: Option<User>,
-    editing: RwSignal<Option<Option<User>>>,
-    list: List<User>,
-) -> impl IntoView {
+fn UserForm(user: Option<User>, editing: Editing<User>, list: List<User>) -> impl IntoView {
     let id = user.as_ref().map(|user| user.id);
     let username = RwSignal::new(
         user.as_ref()
@@ -83,10 +73,7 @@ fn UserForm(
             password: password.get_untracked(),
         };
         submit(pending, async move {
-            let saved: Result<User, ApiError> = match id {
-                Some(id) => api::users::save(Some(id), &input).await,
-                None => api::users::save(None, &input).await,
-            };
+            let saved: Result<User, ApiError> = api::users::save(id, &input).await;
             match saved {
                 Ok(_) => {
                     editing.set(None);
