@@ -128,6 +128,21 @@ pub async fn load(db: &Database) -> Result<Result<Vec<(AuditEvent, String)>, Cha
     Ok(Ok(events))
 }
 
+/// An event row (`seq, at, actor, action, object, details, prev_hash, hash`) with its hash.
+pub fn event_of(row: &AnyRow) -> Result<(AuditEvent, String), DbError> {
+    let details: String = row.try_get("details")?;
+    let event = AuditEvent {
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        object: row.try_get("object")?,
+        details: serde_json::from_str(&details).map_err(DbError::decode)?,
+        prev_hash: row.try_get("prev_hash")?,
+    };
+    Ok((event, row.try_get("hash")?))
+}
+
 /// Verifies the whole chain as stored: the number of events, or the first one at fault.
 pub async fn verify(db: &Database) -> Result<Result<usize, ChainBreak>, DbError> {
     Ok(load(db)

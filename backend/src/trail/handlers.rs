@@ -13,11 +13,10 @@ use changeaudit_shared::api::trail::{ConsistencyProof, EventProof, TrailStatus, 
 use changeaudit_shared::export::Checkpoint;
 use changeaudit_shared::problem::Problem;
 use changeaudit_shared::role::Role;
-use changeaudit_shared::trail::{AuditEvent, hex};
+use changeaudit_shared::trail::hex;
 use changeaudit_shared::verify::Fault;
 use serde::Deserialize;
 use serde_json::json;
-use sqlx::Row;
 
 use crate::auth::CurrentUser;
 use crate::db::DbError;
@@ -116,17 +115,7 @@ pub async fn event_proof(
     .await
     .map_err(DbError::from)?
     .ok_or(AppError::NotFound)?;
-    let event = AuditEvent {
-        seq,
-        at: row.try_get("at").map_err(DbError::from)?,
-        actor: row.try_get("actor").map_err(DbError::from)?,
-        action: row.try_get("action").map_err(DbError::from)?,
-        object: row.try_get("object").map_err(DbError::from)?,
-        details: serde_json::from_str(&row.try_get::<String, _>("details").map_err(DbError::from)?)
-            .map_err(DbError::decode)?,
-        prev_hash: row.try_get("prev_hash").map_err(DbError::from)?,
-    };
-    let hash: String = row.try_get("hash").map_err(DbError::from)?;
+    let (event, hash) = audit::event_of(&row)?;
     let latest = checkpoints::latest(&mut connection)
         .await?
         .map(|stored| stored.checkpoint)

@@ -13,6 +13,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
+use crate::trail::audit;
 
 /// Events per batch.
 const BATCH: i64 = 500;
@@ -259,27 +260,12 @@ async fn take_lease(db: &Database, name: &str, now: Timestamp) -> Result<Option<
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    let events = rows.iter().map(event_of).collect::<Result<_, _>>()?;
+    let events = rows.iter().map(audit::event_of).collect::<Result<_, _>>()?;
     Ok(Some(Lease {
         last_seq,
         attempts,
         events,
     }))
-}
-
-/// An event row with its hash.
-fn event_of(row: &sqlx::any::AnyRow) -> Result<(AuditEvent, String), SiemError> {
-    let details: String = row.try_get("details")?;
-    let event = AuditEvent {
-        seq: row.try_get("seq")?,
-        at: row.try_get("at")?,
-        actor: row.try_get("actor")?,
-        action: row.try_get("action")?,
-        object: row.try_get("object")?,
-        details: serde_json::from_str(&details).map_err(DbError::decode)?,
-        prev_hash: row.try_get("prev_hash")?,
-    };
-    Ok((event, row.try_get("hash")?))
 }
 
 fn pause_after(attempts: i64) -> Duration {
