@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::prelude::*;
 
-use crate::xterm::Terminal;
+use crate::xterm::{self, Terminal};
 
 const TICK: Duration = Duration::from_millis(50);
 const SPEEDS: [f64; 5] = [0.5, 1.0, 2.0, 4.0, 8.0];
@@ -55,12 +55,13 @@ impl Screen {
     fn show(&self, step: &Step, seek_ms: RwSignal<Option<(u64, f64)>>, started: f64) {
         if step.reset {
             self.terminal.reset();
-            self.terminal.resize(step.size.0, step.size.1);
+            self.terminal.resize(step.size.0.into(), step.size.1.into());
             let done = Closure::<dyn FnMut()>::new(move || {
                 let took = now_ms() - started;
                 seek_ms.update(|seek| *seek = Some((seek.map_or(0, |(n, _)| n + 1), took)));
             });
-            self.terminal.write_then(&step.data, &done);
+            self.terminal
+                .write_callback(&step.data, done.as_ref().unchecked_ref());
             self.pending.replace(Some(done));
         } else if !step.data.is_empty() {
             self.terminal.write(&step.data);
@@ -117,8 +118,8 @@ pub fn Player(
             "fontFamily",
             JsValue::from_str("ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"),
         );
-        let terminal = Terminal::new(&options);
-        terminal.open(div.as_ref());
+        let terminal = xterm::new(&options);
+        terminal.open(div.clone().into());
         let shown = Rc::new(Screen {
             terminal,
             timeline,

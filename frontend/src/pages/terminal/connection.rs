@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use super::{Heading, Live};
-use crate::xterm::{FitAddon, Terminal};
+use crate::xterm::{self, FitAddon, Terminal};
 
 /// Everything that must live as long as the page, released when it goes.
 struct Wiring {
@@ -32,13 +32,19 @@ pub fn connect(element: &HtmlDivElement, path: &str, read_only: bool, live: Live
         "fontFamily",
         JsValue::from_str("ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"),
     );
-    let terminal = Rc::new(Terminal::new(&options));
+    let terminal = Rc::new(xterm::new(&options));
     let fit = Rc::new(FitAddon::new());
-    terminal.load_addon(&fit);
-    terminal.open(element.as_ref());
+    xterm::load_fit(&terminal, &fit);
+    terminal.open(element.clone().into());
     fit.fit();
 
-    let url = socket_url(path, terminal.cols(), terminal.rows(), read_only);
+    let size = |value: u32| u16::try_from(value).unwrap_or(u16::MAX);
+    let url = socket_url(
+        path,
+        size(terminal.get_cols()),
+        size(terminal.get_rows()),
+        read_only,
+    );
     let socket = match WebSocket::new(&url) {
         Ok(socket) => socket,
         Err(_) => {
@@ -84,7 +90,7 @@ pub fn connect(element: &HtmlDivElement, path: &str, read_only: bool, live: Live
                 send(&socket, &ClientMessage::Input { data });
             })
         };
-        terminal.on_data(&on_data);
+        terminal.on_data(on_data.as_ref().unchecked_ref());
         let on_resize = {
             let socket = socket.clone();
             Closure::<dyn FnMut(JsValue)>::new(move |size: JsValue| {
@@ -103,7 +109,7 @@ pub fn connect(element: &HtmlDivElement, path: &str, read_only: bool, live: Live
                 );
             })
         };
-        terminal.on_resize(&on_resize);
+        terminal.on_resize(on_resize.as_ref().unchecked_ref());
         listeners.push(on_data.into_js_value());
         listeners.push(on_resize.into_js_value());
     }
@@ -142,7 +148,7 @@ fn apply(message: ServerMessage, terminal: &Terminal, live: Live) {
             closes_at,
         })),
         ServerMessage::Output { data } => terminal.write(&data),
-        ServerMessage::Resize { cols, rows } => terminal.resize(cols, rows),
+        ServerMessage::Resize { cols, rows } => terminal.resize(cols.into(), rows.into()),
         ServerMessage::Command { index, command } => live.commands.update(|commands| {
             commands.truncate(index);
             commands.push(command);
