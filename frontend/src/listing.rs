@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 
 use crate::api::{self, ApiError};
+use crate::loaded::Loaded;
 
 pub type List<T> = LocalResource<Result<Page<T>, ApiError>>;
 
@@ -27,22 +28,17 @@ where
 /// The list as `table` shows it, with how many of how many are shown.
 pub fn list_view<T>(
     list: List<T>,
-    table: impl Fn(Vec<T>) -> AnyView + Send + Sync + 'static,
+    table: impl Fn(Vec<T>) -> AnyView + Clone + Send + Sync + 'static,
 ) -> impl IntoView
 where
     T: Clone + Send + Sync + 'static,
 {
-    move || match list.get() {
-        None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-        Some(Err(error)) => {
-            view! { <p class="error" role="alert">{error.message()}</p> }.into_any()
+    let show = move |page: Page<T>| {
+        if page.items.is_empty() {
+            return view! { <p class="empty">"Nothing matches."</p> }.into_any();
         }
-        Some(Ok(page)) if page.items.is_empty() => {
-            view! { <p class="empty">"Nothing matches."</p> }.into_any()
-        }
-        Some(Ok(page)) => {
-            let count = format!("{} of {}", page.items.len(), page.total);
-            view! { {table(page.items)} <p class="muted">{count}</p> }.into_any()
-        }
-    }
+        let count = format!("{} of {}", page.items.len(), page.total);
+        view! { {table(page.items)} <p class="muted">{count}</p> }.into_any()
+    };
+    view! { <Loaded resource=list show/> }
 }

@@ -5,6 +5,7 @@ mod app;
 mod bell;
 mod forms;
 mod listing;
+mod loaded;
 mod local_time;
 mod pages;
 mod passkey;

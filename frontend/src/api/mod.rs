@@ -55,6 +55,14 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 fn unreachable(error: gloo_net::Error) -> ApiError {
     ApiError::Unreachable(error.to_string())
 }

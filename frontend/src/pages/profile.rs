@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError};
 use crate::forms::FieldErrors;
+use crate::loaded::Loaded;
 use crate::local_time;
 use crate::passkey;
 
@@ -76,11 +77,9 @@ pub fn Profile() -> impl IntoView {
         <h2>"Passkeys"</h2>
         <p class="muted">"Approvals are signed with a passkey, and a passkey can sign you in."</p>
         {move || message.get().map(|text| view! { <p class="notice" role="status" data-testid="passkey-message">{text}</p> })}
-        {move || match keys.get() {
-            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
-            Some(Ok(keys)) if keys.is_empty() => view! { <p class="empty">"No passkey yet."</p> }.into_any(),
-            Some(Ok(keys)) => view! {
+        <Loaded resource=keys show={move |keys: Vec<PasskeyInfo>| match keys {
+            keys if keys.is_empty() => view! { <p class="empty">"No passkey yet."</p> }.into_any(),
+            keys => view! {
                 <table class="list" data-testid="passkeys">
                     <thead><tr><th>"Name"</th><th>"Registered"</th><th>"Last used"</th><th></th></tr></thead>
                     <tbody>
@@ -98,7 +97,7 @@ pub fn Profile() -> impl IntoView {
                     </tbody>
                 </table>
             }.into_any(),
-        }}
+        }}/>
         <div class="filters">
             <input type="text" placeholder="Name, e.g. work laptop" aria-label="Passkey name" maxlength="100" bind:value=name/>
             <button data-testid="add-passkey" disabled=move || pending.get() on:click=add>"Add a passkey"</button>

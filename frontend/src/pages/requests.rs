@@ -3,7 +3,9 @@
 //! follow the bell: a new notice reloads them.
 
 use changeaudit_shared::api::Page;
-use changeaudit_shared::api::requests::{CeremonyStart, RequestSummary, Vote, VoteInput};
+use changeaudit_shared::api::requests::{
+    CeremonyStart, RequestDetail, RequestSummary, Vote, VoteInput,
+};
 use changeaudit_shared::api::routes::{self, Route};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -14,6 +16,7 @@ use crate::api::{self, ApiError};
 use crate::bell::Bell;
 use crate::forms::FieldErrors;
 use crate::listing::{List, list_view, use_list};
+use crate::loaded::Loaded;
 use crate::local_time;
 use crate::passkey;
 
@@ -176,10 +179,7 @@ pub fn RequestPage() -> impl IntoView {
 
     view! {
         {move || message.get().map(|text| view! { <p class="notice" role="status" data-testid="request-message">{text}</p> })}
-        {move || match detail.get() {
-            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
-            Some(Ok(detail)) => {
+        <Loaded resource=detail show={move |detail: RequestDetail| {
                 let request = detail.request.clone();
                 let change = detail.change.clone();
                 let passkey_required = detail.passkey_required;
@@ -243,7 +243,6 @@ pub fn RequestPage() -> impl IntoView {
                         <button class="link-button" on:click=cancel>"Cancel this request"</button>
                     })}
                 }.into_any()
-            }
-        }}
+        }}/>
     }
 }

@@ -4,13 +4,14 @@
 //! details, Change Audit, Session logs and Video of session.
 
 use changeaudit_shared::api::routes;
-use changeaudit_shared::api::sessions::SessionState;
+use changeaudit_shared::api::sessions::{SessionState, TerminalSession};
 use changeaudit_shared::report::verdict_label;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api;
 use crate::listing::{list_view, use_list};
+use crate::loaded::Loaded;
 use crate::local_time;
 use crate::pages::review::clock;
 
@@ -151,13 +152,11 @@ pub fn AuditedSessions() -> impl IntoView {
             <button type="button" on:click=move |_| running.refetch()>"Refresh"</button>
         </div>
         <h2>"Running now"</h2>
-        {move || match running.get() {
-            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
-            Some(Ok(sessions)) if sessions.is_empty() => {
+        <Loaded resource=running show={|sessions: Vec<TerminalSession>| match sessions {
+            sessions if sessions.is_empty() => {
                 view! { <p class="empty">"No session is running."</p> }.into_any()
             }
-            Some(Ok(sessions)) => view! {
+            sessions => view! {
                 <table class="list" data-testid="running-sessions">
                     <thead><tr><th>"Started"</th><th>"User"</th><th>"Device"</th><th>"Account"</th><th>"Change"</th><th>"From"</th><th></th></tr></thead>
                     <tbody>
@@ -175,7 +174,7 @@ pub fn AuditedSessions() -> impl IntoView {
                     </tbody>
                 </table>
             }.into_any(),
-        }}
+        }}/>
         {all_sessions()}
     }
 }

@@ -2,12 +2,13 @@
 //! verification run on demand, and the downloads an outside verifier needs.
 
 use changeaudit_shared::api::routes;
-use changeaudit_shared::api::trail::Verification;
+use changeaudit_shared::api::trail::{TrailStatus, Verification};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 
 use crate::api;
+use crate::loaded::Loaded;
 use crate::local_time;
 
 fn millis(at: i64) -> time::OffsetDateTime {
@@ -53,31 +54,27 @@ pub fn AuditTrailAdmin() -> impl IntoView {
             }.into_any(),
             Err(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
         })}
-        {move || match status.get() {
-            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
-            Some(Ok(trail)) => {
-                let latest = trail.latest_checkpoint.clone();
-                view! {
-                    <dl class="facts" data-testid="trail-status">
-                        <dt>"Events"</dt><dd>{trail.events}</dd>
-                        <dt>"Signed checkpoints"</dt><dd>{trail.checkpoints}</dd>
-                        <dt>"Latest checkpoint"</dt>
-                        <dd>{match latest {
-                            Some(checkpoint) => format!(
-                                "{} events, root {}, signed {}",
-                                checkpoint.tree_size,
-                                checkpoint.root,
-                                local_time::show(millis(checkpoint.at))
-                            ),
-                            None => "none yet: one is signed within a minute of the first events".to_owned(),
-                        }}</dd>
-                        <dt>"Signing key"</dt><dd><code>{trail.key_id.clone()}</code></dd>
-                        <dt>"Public key"</dt><dd><code data-testid="trail-public-key">{trail.public_key.clone()}</code></dd>
-                    </dl>
-                }.into_any()
-            }
-        }}
+        <Loaded resource=status show=|trail: TrailStatus| {
+            let latest = trail.latest_checkpoint.clone();
+            view! {
+                <dl class="facts" data-testid="trail-status">
+                    <dt>"Events"</dt><dd>{trail.events}</dd>
+                    <dt>"Signed checkpoints"</dt><dd>{trail.checkpoints}</dd>
+                    <dt>"Latest checkpoint"</dt>
+                    <dd>{match latest {
+                        Some(checkpoint) => format!(
+                            "{} events, root {}, signed {}",
+                            checkpoint.tree_size,
+                            checkpoint.root,
+                            local_time::show(millis(checkpoint.at))
+                        ),
+                        None => "none yet: one is signed within a minute of the first events".to_owned(),
+                    }}</dd>
+                    <dt>"Signing key"</dt><dd><code>{trail.key_id.clone()}</code></dd>
+                    <dt>"Public key"</dt><dd><code data-testid="trail-public-key">{trail.public_key.clone()}</code></dd>
+                </dl>
+            }.into_any()
+        }/>
         <div class="actions">
             <a class="button" href=routes::trail::public_key().path download="trail.key.pub">"Download the public key"</a>
             <a class="button" href=routes::trail::export().path download="changeaudit-trail.jsonl">"Download the export"</a>

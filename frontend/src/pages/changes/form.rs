@@ -7,8 +7,9 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::devices_tab::DevicesTab;
 use super::script_tab::ScriptTab;
-use crate::api::{self, ApiError};
+use crate::api;
 use crate::forms::{FieldErrors, submit};
+use crate::loaded::Loaded;
 use crate::local_time;
 use crate::session::current_user;
 
@@ -46,20 +47,12 @@ impl Tab {
 #[component]
 pub fn EditChange() -> impl IntoView {
     let params = use_params_map();
-    let loaded = RwSignal::new(None::<Result<Change, ApiError>>);
-    Effect::new(move |_| {
+    let loaded = LocalResource::new(move || {
         let id = params.get().get("id").unwrap_or_default();
-        spawn_local(async move {
-            loaded.set(Some(api::changes::get(&id).await));
-        });
+        async move { api::changes::get(&id).await }
     });
-    move || match loaded.get() {
-        None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-        Some(Err(error)) => {
-            view! { <p class="error" role="alert">{error.message()}</p> }.into_any()
-        }
-        Some(Ok(change)) => view! { <ChangeForm existing=change/> }.into_any(),
-    }
+    let show = |change: Change| view! { <ChangeForm existing=change/> };
+    view! { <Loaded resource=loaded show/> }
 }
 
 /// Registers a new change (`existing` is `None`) or edits one.

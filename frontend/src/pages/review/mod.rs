@@ -8,7 +8,7 @@
 mod player;
 
 use changeaudit_shared::api::routes;
-use changeaudit_shared::api::sessions::SessionAudit;
+use changeaudit_shared::api::sessions::{SessionAudit, TerminalSession};
 use changeaudit_shared::asciicast::Cast;
 use changeaudit_shared::board::Status;
 use changeaudit_shared::command::{Finding, FindingKind};
@@ -20,6 +20,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 pub use player::{Marker, Player, ReplayFile, clock};
 
 use crate::api;
+use crate::loaded::Loaded;
 use crate::local_time;
 
 const VIEWS: [(&str, &str); 4] = [
@@ -85,17 +86,12 @@ pub fn SessionReview() -> impl IntoView {
 #[component]
 fn Audit(id: i64, view: &'static str) -> impl IntoView {
     let audit = LocalResource::new(move || async move { api::sessions::audit(id, view).await });
-    move || match audit.get() {
-        None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-        Some(Err(error)) => {
-            view! { <p class="error" role="alert">{error.message()}</p> }.into_any()
-        }
-        Some(Ok(audit)) => match view {
-            "board" => board(id, &audit).into_any(),
-            "logs" => logs(id, &audit).into_any(),
-            _ => details(&audit).into_any(),
-        },
-    }
+    let show = move |audit: SessionAudit| match view {
+        "board" => board(id, &audit).into_any(),
+        "logs" => logs(id, &audit).into_any(),
+        _ => details(&audit).into_any(),
+    };
+    view! { <Loaded resource=audit show/> }
 }
 
 fn details(audit: &SessionAudit) -> impl IntoView + use<> {
@@ -298,20 +294,16 @@ fn Video(id: i64, start: Signal<f64>) -> impl IntoView {
         <div class="actions">
             <a class="button" href=api::sessions::recording_download(id)>"Download the recording (.cast)"</a>
         </div>
-        {move || match loaded.get() {
-            None => view! { <p class="loading">"Loading…"</p> }.into_any(),
-            Some(Err(error)) => view! { <p class="error" role="alert">{error.message()}</p> }.into_any(),
-            Some(Ok((session, text))) => match Cast::parse(&text) {
-                Err(error) => view! { <p class="error" role="alert">{format!("The recording cannot be read: {error}")}</p> }.into_any(),
-                Ok(cast) => {
-                    let markers = session
-                        .commands
-                        .iter()
-                        .map(|command| Marker { time: command.offset, label: command.text.clone() })
-                        .collect();
-                    view! { <Player cast start markers/> }.into_any()
-                }
-            },
-        }}
+        <Loaded resource=loaded show={move |(session, text): (TerminalSession, String)| match Cast::parse(&text) {
+            Err(error) => view! { <p class="error" role="alert">{format!("The recording cannot be read: {error}")}</p> }.into_any(),
+            Ok(cast) => {
+                let markers = session
+                    .commands
+                    .iter()
+                    .map(|command| Marker { time: command.offset, label: command.text.clone() })
+                    .collect();
+                view! { <Player cast start markers/> }.into_any()
+            }
+        }}/>
     }
 }
