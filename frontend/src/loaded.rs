@@ -1,5 +1,7 @@
-//! What a page loads, shown one way everywhere: "Loading…" while it comes (`Suspense`), the
-//! request's own words when it fails (`ErrorBoundary`), and the page's view once it is here.
+//! What a page loads, shown one way everywhere: "Loading…" while it first comes, the request's
+//! own words when it fails (`ErrorBoundary`), and the page's view once it is here. A
+//! `Transition` (a `Suspense` that keeps what it shows while it loads again) so a list that
+//! follows its filter, or a page the bell reloads, never blinks back to "Loading…".
 
 use leptos::prelude::*;
 
@@ -15,7 +17,7 @@ where
     Show: Fn(T) -> V + Clone + Send + Sync + 'static,
 {
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             <ErrorBoundary fallback=|errors| view! {
                 {move || errors.get().into_iter().map(|(_, error)| view! {
                     <p class="error" role="alert">{error.to_string()}</p>
@@ -26,6 +28,6 @@ where
                     Suspend::new(async move { resource.await.map(show) })
                 }}
             </ErrorBoundary>
-        </Suspense>
+        </Transition>
     }
 }

@@ -9,6 +9,7 @@ mod loaded;
 mod local_time;
 mod pages;
 mod passkey;
+mod pick;
 mod session;
 mod shell;
 mod xterm;

@@ -52,15 +52,21 @@ pub async fn signed_in_user(driver: &WebDriver) -> String {
     user.text().await.unwrap()
 }
 
-/// Clicks what `xpath` finds, once the page shows it.
+/// Clicks what `xpath` finds, once the page shows it. A page that draws itself again between
+/// the finding and the click (a list the bell reloads) has replaced the element: it is found
+/// again, as a person would see the new one.
 pub async fn click(driver: &WebDriver, xpath: &str) {
-    driver
-        .find_xpath(xpath)
-        .await
-        .unwrap_or_else(|error| panic!("{xpath}: {error}"))
-        .click()
-        .await
-        .unwrap();
+    for _ in 0..3 {
+        let element = driver
+            .find_xpath(xpath)
+            .await
+            .unwrap_or_else(|error| panic!("{xpath}: {error}"));
+        match element.click().await {
+            Err(error) if error.to_string().contains("stale element") => continue,
+            clicked => return clicked.unwrap(),
+        }
+    }
+    panic!("{xpath}: the page kept drawing it again");
 }
 
 /// Waits (up to the driver's implicit wait) until the page shows `xpath`.

@@ -1,15 +1,14 @@
 use changeaudit_shared::api::credentials::{Credential, NewCredential, SecretKind, SecretUpdate};
-use changeaudit_shared::api::devices::Device;
 use changeaudit_shared::api::routes;
 use changeaudit_shared::problem::FieldError;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use super::list::{Admin, AdminList, Editing};
 use crate::api::{self, ApiError};
 use crate::forms::{FieldErrors, submit};
 use crate::listing::List;
 use crate::local_time;
+use crate::pick::{self, SearchSelect};
 
 /// Admin → Credentials: accounts on devices. A secret can be set and rotated, never seen.
 #[component]
@@ -54,17 +53,8 @@ fn CredentialForm(
     list: List<Credential>,
 ) -> impl IntoView {
     let rotating = credential.clone();
-    let devices = RwSignal::new(Vec::<Device>::new());
+    let devices = RwSignal::new(pick::Choices::new());
     let message = RwSignal::new(None::<String>);
-    if credential.is_none() {
-        // The choices: at most 200 devices, the most one page holds.
-        spawn_local(async move {
-            match api::devices::search("", 200).await {
-                Ok(page) => devices.set(page.items),
-                Err(error) => message.set(Some(error.message())),
-            }
-        });
-    }
     let device = RwSignal::new(String::new());
     let username = RwSignal::new(String::new());
     let kind = RwSignal::new(
@@ -141,12 +131,8 @@ fn CredentialForm(
             <div class="tab-panel">
                 {credential.is_none().then(|| view! {
                     <label for="credential-device">"Device"</label>
-                    <select id="credential-device" bind:value=device>
-                        <option value="">"Choose a device"</option>
-                        {move || devices.get().into_iter().map(|device| view! {
-                            <option value=device.id.to_string()>{device.name}</option>
-                        }).collect_view()}
-                    </select>
+                    <SearchSelect id="credential-device" prompt="Choose a device" hint="Search devices"
+                        value=device known=devices search=pick::devices/>
                     {errors.under("device_id")}
                     <label for="credential-username">"Account"</label>
                     <input id="credential-username" bind:value=username/>

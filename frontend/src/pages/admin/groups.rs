@@ -1,14 +1,12 @@
-use changeaudit_shared::api::credentials::Credential;
 use changeaudit_shared::api::groups::{AccessGroup, AccessGroupInput, Member};
 use changeaudit_shared::api::routes;
-use changeaudit_shared::api::users::User;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use super::list::{Admin, AdminList, Editing};
 use crate::api::{self, ApiError};
 use crate::forms::{FieldErrors, submit};
 use crate::listing::List;
+use crate::pick::{self, SearchSelect};
 
 /// Admin → Access groups: members as executors and approvers, the credentials granted, and the
 /// rules their requests follow.
@@ -108,40 +106,30 @@ fn GroupForm(
             .map(|g| g.members.clone())
             .unwrap_or_default(),
     );
-    let granted = RwSignal::new(
+    let granted: RwSignal<pick::Choices> = RwSignal::new(
         group
             .as_ref()
-            .map(|g| g.credentials.iter().map(|c| c.id).collect::<Vec<_>>())
+            .map(|g| {
+                g.credentials
+                    .iter()
+                    .map(|c| (c.id, c.name.clone()))
+                    .collect()
+            })
             .unwrap_or_default(),
     );
-    let users = RwSignal::new(Vec::<User>::new());
-    let credentials = RwSignal::new(Vec::<Credential>::new());
+    let users = RwSignal::new(pick::Choices::new());
+    let credentials = RwSignal::new(pick::Choices::new());
     let adding = RwSignal::new(String::new());
+    let granting = RwSignal::new(String::new());
     let errors = FieldErrors::new();
     let message = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
-    // The choices: at most 200 of each, the most one page holds.
-    spawn_local(async move {
-        let loaded = async {
-            users.set(api::users::search("", 200).await?.items);
-            credentials.set(api::credentials::search("", 200).await?.items);
-            Ok::<(), ApiError>(())
-        };
-        if let Err(error) = loaded.await {
-            message.set(Some(error.message()));
-        }
-    });
 
     let add_member = move |_| {
         let Ok(user_id) = adding.get_untracked().parse::<i64>() else {
             return;
         };
-        let username = users
-            .get_untracked()
-            .into_iter()
-            .find(|user| user.id == user_id)
-            .map(|user| user.username)
-            .unwrap_or_default();
+        let username = label_of(users, user_id);
         members.update(|members| {
             if !members.iter().any(|m| m.user_id == user_id) {
                 members.push(Member {
@@ -153,6 +141,18 @@ fn GroupForm(
             }
         });
         adding.set(String::new());
+    };
+    let grant = move |_| {
+        let Ok(credential_id) = granting.get_untracked().parse::<i64>() else {
+            return;
+        };
+        let label = label_of(credentials, credential_id);
+        granted.update(|granted| {
+            if !granted.iter().any(|(id, _)| *id == credential_id) {
+                granted.push((credential_id, label));
+            }
+        });
+        granting.set(String::new());
     };
     let save = move |_| {
         let input = AccessGroupInput {
@@ -168,7 +168,8 @@ fn GroupForm(
                 .map(str::to_owned)
                 .collect(),
             members: members.get_untracked(),
-            credential_ids: granted.get_untracked(),
+            credential_ids: granted
+                .with_untracked(|granted| granted.iter().map(|(id, _)| *id).collect()),
         };
         submit(pending, async move {
             let saved: Result<AccessGroup, ApiError> = api::groups::save(id, &input).await;
@@ -248,33 +249,21 @@ fn GroupForm(
                 </table>
                 {errors.under("members")}
                 <div class="filters">
-                    <select aria-label="User to add" bind:value=adding>
-                        <option value="">"Add a member…"</option>
-                        {move || users.get().into_iter().map(|user| view! {
-                            <option value=user.id.to_string()>{format!("{} ({})", user.username, user.display_name)}</option>
-                        }).collect_view()}
-                    </select>
+                    <SearchSelect id="group-member" prompt="Add a member…" hint="Search people"
+                        value=adding known=users search=pick::users/>
                     <button type="button" class="link-button" on:click=add_member>"Add"</button>
                 </div>
                 <h2>"Credentials granted"</h2>
-                <div class="checks">
-                    {move || credentials.get().into_iter().map(|credential| {
-                        let credential_id = credential.id;
-                        view! {
-                            <label class="check">
-                                <input type="checkbox"
-                                    prop:checked=move || granted.get().contains(&credential_id)
-                                    on:change=move |event| {
-                                        let on = event_target_checked(&event);
-                                        granted.update(|ids| {
-                                            ids.retain(|id| *id != credential_id);
-                                            if on { ids.push(credential_id); }
-                                        });
-                                    }/>
-                                {format!("{}@{}", credential.username, credential.device_name)}
-                            </label>
-                        }
+                <ul class="granted">
+                    {move || granted.get().into_iter().map(|(credential_id, label)| view! {
+                        <li>{label}" "<button type="button" class="link-button"
+                            on:click=move |_| granted.update(|granted| granted.retain(|(id, _)| *id != credential_id))>"Remove"</button></li>
                     }).collect_view()}
+                </ul>
+                <div class="filters">
+                    <SearchSelect id="group-credential" prompt="Grant a credential…" hint="Search credentials"
+                        value=granting known=credentials search=pick::credentials/>
+                    <button type="button" class="link-button" on:click=grant>"Grant"</button>
                 </div>
                 {errors.under("credential_ids")}
             </div>
@@ -285,4 +274,15 @@ fn GroupForm(
             </div>
         </section>
     }
+}
+
+/// The label of choice `id` among those seen.
+fn label_of(known: RwSignal<pick::Choices>, id: i64) -> String {
+    known.with_untracked(|known| {
+        known
+            .iter()
+            .find(|(seen, _)| *seen == id)
+            .map(|(_, label)| label.clone())
+            .unwrap_or_default()
+    })
 }

@@ -2,7 +2,6 @@ use changeaudit_shared::api::Named;
 use changeaudit_shared::api::changes::{Change, ChangeInput};
 use changeaudit_shared::role::Role;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::devices_tab::DevicesTab;
@@ -11,6 +10,7 @@ use crate::api;
 use crate::forms::{FieldErrors, submit};
 use crate::loaded::Loaded;
 use crate::local_time;
+use crate::pick::{self, SearchSelect};
 use crate::session::current_user;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,30 +118,14 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
     let errors = FieldErrors::new();
     let message = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
-    // The change's own group is a choice from the start; a planner gets the others (which only
-    // the global roles may list) to choose from.
+    // The change's own group is a choice from the start; a planner searches the others (which
+    // only the global roles may list).
     let groups = RwSignal::new(
         existing
             .as_ref()
-            .map(|change| vec![change.access_group.clone()])
+            .map(|change| vec![(change.access_group.id, change.access_group.name.clone())])
             .unwrap_or_default(),
     );
-    if editable {
-        spawn_local(async move {
-            match api::groups::search("", 200).await {
-                Ok(page) => groups.set(
-                    page.items
-                        .into_iter()
-                        .map(|group| Named {
-                            id: group.id,
-                            name: group.name,
-                        })
-                        .collect(),
-                ),
-                Err(error) => message.set(Some(error.message())),
-            }
-        });
-    }
 
     let navigate = use_navigate();
     let stored = stored_id.clone();
@@ -248,20 +232,15 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
                     </div>
                 </div>
                 <label for="change-group">"Access group"</label>
-                <select id="change-group" bind:value=group>
-                    <option value="">"Choose a group"</option>
-                    {move || {
-                        groups
-                            .get()
-                            .into_iter()
-                            .map(|choice| {
-                                let value = choice.id.to_string();
-                                let selected = group.get_untracked() == value;
-                                view! { <option value=value selected=selected>{choice.name}</option> }
-                            })
-                            .collect_view()
-                    }}
-                </select>
+                {move || if editable {
+                    view! {
+                        <SearchSelect id="change-group" prompt="Choose a group" hint="Search groups"
+                            value=group known=groups search=pick::groups/>
+                    }.into_any()
+                } else {
+                    let name = groups.with(|known| known.first().map(|(_, name)| name.clone()));
+                    view! { <input id="change-group" readonly prop:value=name.unwrap_or_default()/> }.into_any()
+                }}
                 {errors.under("access_group_id")}
             </div>
             <div class="tab-panel" hidden=move || tab.get() != Tab::Devices>
