@@ -53,6 +53,87 @@ pub fn GroupsAdmin() -> impl IntoView {
     view! { <AdminList admin cells form/> }
 }
 
+/// The form's fields, each a signal, filled from the group being edited or the defaults.
+#[derive(Clone, Copy)]
+struct Fields {
+    name: RwSignal<String>,
+    description: RwSignal<String>,
+    justification: RwSignal<bool>,
+    approvals: RwSignal<String>,
+    passkey: RwSignal<bool>,
+    unplanned: RwSignal<bool>,
+    benign: RwSignal<String>,
+    members: RwSignal<Vec<Member>>,
+    granted: RwSignal<pick::Choices>,
+}
+
+impl Fields {
+    fn of(group: Option<&AccessGroup>) -> Fields {
+        let defaults = AccessGroupInput::default();
+        let pick = |of: fn(&AccessGroup) -> bool, default: bool| group.map_or(default, of);
+        Fields {
+            name: RwSignal::new(group.map(|g| g.name.clone()).unwrap_or_default()),
+            description: RwSignal::new(group.map(|g| g.description.clone()).unwrap_or_default()),
+            justification: RwSignal::new(pick(
+                |g| g.justification_required,
+                defaults.justification_required,
+            )),
+            approvals: RwSignal::new(
+                group
+                    .map_or(defaults.approvals_required, |g| g.approvals_required)
+                    .to_string(),
+            ),
+            passkey: RwSignal::new(pick(
+                |g| g.passkey_required_to_approve,
+                defaults.passkey_required_to_approve,
+            )),
+            unplanned: RwSignal::new(pick(
+                |g| g.unplanned_sessions_allowed,
+                defaults.unplanned_sessions_allowed,
+            )),
+            benign: RwSignal::new(
+                group
+                    .map_or(defaults.benign_commands.clone(), |g| {
+                        g.benign_commands.clone()
+                    })
+                    .join(" "),
+            ),
+            members: RwSignal::new(group.map(|g| g.members.clone()).unwrap_or_default()),
+            granted: RwSignal::new(
+                group
+                    .map(|g| {
+                        g.credentials
+                            .iter()
+                            .map(|c| (c.id, c.name.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
+    fn input(&self) -> AccessGroupInput {
+        AccessGroupInput {
+            name: self.name.get_untracked(),
+            description: self.description.get_untracked(),
+            justification_required: self.justification.get_untracked(),
+            approvals_required: self.approvals.get_untracked().trim().parse().unwrap_or(0),
+            passkey_required_to_approve: self.passkey.get_untracked(),
+            unplanned_sessions_allowed: self.unplanned.get_untracked(),
+            benign_commands: self
+                .benign
+                .get_untracked()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            members: self.members.get_untracked(),
+            credential_ids: self
+                .granted
+                .with_untracked(|granted| granted.iter().map(|(id, _)| *id).collect()),
+        }
+    }
+}
+
 #[component]
 fn GroupForm(
     group: Option<AccessGroup>,
@@ -60,71 +141,82 @@ fn GroupForm(
     list: List<AccessGroup>,
 ) -> impl IntoView {
     let id = group.as_ref().map(|group| group.id);
-    let defaults = AccessGroupInput::default();
-    let name = RwSignal::new(group.as_ref().map(|g| g.name.clone()).unwrap_or_default());
-    let description = RwSignal::new(
-        group
-            .as_ref()
-            .map(|g| g.description.clone())
-            .unwrap_or_default(),
-    );
-    let justification =
-        RwSignal::new(group.as_ref().map_or(defaults.justification_required, |g| {
-            g.justification_required
-        }));
-    let approvals = RwSignal::new(
-        group
-            .as_ref()
-            .map_or(defaults.approvals_required, |g| g.approvals_required)
-            .to_string(),
-    );
-    let passkey = RwSignal::new(
-        group
-            .as_ref()
-            .map_or(defaults.passkey_required_to_approve, |g| {
-                g.passkey_required_to_approve
-            }),
-    );
-    let unplanned = RwSignal::new(
-        group
-            .as_ref()
-            .map_or(defaults.unplanned_sessions_allowed, |g| {
-                g.unplanned_sessions_allowed
-            }),
-    );
-    let benign = RwSignal::new(
-        group
-            .as_ref()
-            .map_or(defaults.benign_commands.clone(), |g| {
-                g.benign_commands.clone()
-            })
-            .join(" "),
-    );
-    let members = RwSignal::new(
-        group
-            .as_ref()
-            .map(|g| g.members.clone())
-            .unwrap_or_default(),
-    );
-    let granted: RwSignal<pick::Choices> = RwSignal::new(
-        group
-            .as_ref()
-            .map(|g| {
-                g.credentials
-                    .iter()
-                    .map(|c| (c.id, c.name.clone()))
-                    .collect()
-            })
-            .unwrap_or_default(),
-    );
-    let users = RwSignal::new(pick::Choices::new());
-    let credentials = RwSignal::new(pick::Choices::new());
-    let adding = RwSignal::new(String::new());
-    let granting = RwSignal::new(String::new());
+    let fields = Fields::of(group.as_ref());
     let errors = FieldErrors::new();
     let message = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
+    let done = move |outcome: Result<(), ApiError>| match outcome {
+        Ok(()) => {
+            editing.set(None);
+            list.refetch();
+        }
+        Err(error) => message.set(Some(errors.take(error))),
+    };
+    let save = move |_| {
+        let input = fields.input();
+        submit(pending, async move {
+            done(api::groups::save(id, &input).await.map(|_| ()));
+        });
+    };
+    let delete = move |_| {
+        let Some(id) = id else { return };
+        submit(pending, async move { done(api::groups::delete(id).await) });
+    };
+    view! {
+        <section class="panel" data-testid="group-form">
+            <h2>{if id.is_some() { "Edit access group" } else { "New access group" }}</h2>
+            {move || message.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <div class="tab-panel">
+                <Rules fields errors/>
+                <Members members=fields.members errors/>
+                <Granted granted=fields.granted errors/>
+            </div>
+            <div class="actions">
+                <button type="button" class="primary" disabled=move || pending.get() on:click=save>"Save"</button>
+                <button type="button" class="link-button" on:click=move |_| editing.set(None)>"Close"</button>
+                {id.is_some().then(|| view! { <button type="button" class="danger" disabled=move || pending.get() on:click=delete>"Delete"</button> })}
+            </div>
+        </section>
+    }
+}
 
+/// The group's name and the rules its requests and sessions follow.
+#[component]
+fn Rules(fields: Fields, errors: FieldErrors) -> impl IntoView {
+    let Fields {
+        name,
+        description,
+        approvals,
+        passkey,
+        justification,
+        unplanned,
+        benign,
+        ..
+    } = fields;
+    view! {
+        <label for="group-name">"Name"</label>
+        <input id="group-name" bind:value=name/>
+        {errors.under("name")}
+        <label for="group-description">"Description"</label>
+        <input id="group-description" bind:value=description/>
+        {errors.under("description")}
+        <label for="group-approvals">"Approvals required"</label>
+        <input id="group-approvals" type="number" min="1" bind:value=approvals/>
+        {errors.under("approvals_required")}
+        <label class="check"><input type="checkbox" bind:checked=passkey/>"Approving needs the approver's passkey"</label>
+        <label class="check"><input type="checkbox" bind:checked=justification/>"Requests need a justification"</label>
+        <label class="check"><input type="checkbox" bind:checked=unplanned/>"Sessions outside any change are allowed (still recorded)"</label>
+        <label for="group-benign">"Benign commands: never counted as unplanned (separated by spaces)"</label>
+        <input id="group-benign" bind:value=benign/>
+        {errors.under("benign_commands")}
+    }
+}
+
+/// The members, each an executor, an approver or both, and a search to add one.
+#[component]
+fn Members(members: RwSignal<Vec<Member>>, errors: FieldErrors) -> impl IntoView {
+    let users = RwSignal::new(pick::Choices::new());
+    let adding = RwSignal::new(String::new());
     let add_member = move |_| {
         let Ok(user_id) = adding.get_untracked().parse::<i64>() else {
             return;
@@ -142,59 +234,7 @@ fn GroupForm(
         });
         adding.set(String::new());
     };
-    let grant = move |_| {
-        let Ok(credential_id) = granting.get_untracked().parse::<i64>() else {
-            return;
-        };
-        let label = label_of(credentials, credential_id);
-        granted.update(|granted| {
-            if !granted.iter().any(|(id, _)| *id == credential_id) {
-                granted.push((credential_id, label));
-            }
-        });
-        granting.set(String::new());
-    };
-    let save = move |_| {
-        let input = AccessGroupInput {
-            name: name.get_untracked(),
-            description: description.get_untracked(),
-            justification_required: justification.get_untracked(),
-            approvals_required: approvals.get_untracked().trim().parse().unwrap_or(0),
-            passkey_required_to_approve: passkey.get_untracked(),
-            unplanned_sessions_allowed: unplanned.get_untracked(),
-            benign_commands: benign
-                .get_untracked()
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect(),
-            members: members.get_untracked(),
-            credential_ids: granted
-                .with_untracked(|granted| granted.iter().map(|(id, _)| *id).collect()),
-        };
-        submit(pending, async move {
-            let saved: Result<AccessGroup, ApiError> = api::groups::save(id, &input).await;
-            match saved {
-                Ok(_) => {
-                    editing.set(None);
-                    list.refetch();
-                }
-                Err(error) => message.set(Some(errors.take(error))),
-            }
-        });
-    };
-    let delete = move |_| {
-        let Some(id) = id else { return };
-        submit(pending, async move {
-            match api::groups::delete(id).await {
-                Ok(()) => {
-                    editing.set(None);
-                    list.refetch();
-                }
-                Err(error) => message.set(Some(errors.take(error))),
-            }
-        });
-    };
-    let member_flag = move |user_id: i64, approver: bool| {
+    let flag = move |user_id: i64, approver: bool| {
         move |event: leptos::ev::Event| {
             let on = event_target_checked(&event);
             members.update(|members| {
@@ -208,71 +248,65 @@ fn GroupForm(
             });
         }
     };
-
     view! {
-        <section class="panel" data-testid="group-form">
-            <h2>{if id.is_some() { "Edit access group" } else { "New access group" }}</h2>
-            {move || message.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
-            <div class="tab-panel">
-                <label for="group-name">"Name"</label>
-                <input id="group-name" bind:value=name/>
-                {errors.under("name")}
-                <label for="group-description">"Description"</label>
-                <input id="group-description" bind:value=description/>
-                {errors.under("description")}
-                <label for="group-approvals">"Approvals required"</label>
-                <input id="group-approvals" type="number" min="1" bind:value=approvals/>
-                {errors.under("approvals_required")}
-                <label class="check"><input type="checkbox" bind:checked=passkey/>"Approving needs the approver's passkey"</label>
-                <label class="check"><input type="checkbox" bind:checked=justification/>"Requests need a justification"</label>
-                <label class="check"><input type="checkbox" bind:checked=unplanned/>"Sessions outside any change are allowed (still recorded)"</label>
-                <label for="group-benign">"Benign commands: never counted as unplanned (separated by spaces)"</label>
-                <input id="group-benign" bind:value=benign/>
-                {errors.under("benign_commands")}
-                <h2>"Members"</h2>
-                <table class="list">
-                    <thead><tr><th>"User"</th><th>"Executor"</th><th>"Approver"</th><th></th></tr></thead>
-                    <tbody>
-                        {move || members.get().into_iter().map(|member| {
-                            let user_id = member.user_id;
-                            view! {
-                                <tr>
-                                    <td>{member.username.clone()}</td>
-                                    <td><input type="checkbox" prop:checked=member.executor on:change=member_flag(user_id, false)/></td>
-                                    <td><input type="checkbox" prop:checked=member.approver on:change=member_flag(user_id, true)/></td>
-                                    <td><button type="button" class="link-button"
-                                        on:click=move |_| members.update(|members| members.retain(|m| m.user_id != user_id))>"Remove"</button></td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
-                {errors.under("members")}
-                <div class="filters">
-                    <SearchSelect id="group-member" prompt="Add a member…" hint="Search people"
-                        value=adding known=users search=pick::users/>
-                    <button type="button" class="link-button" on:click=add_member>"Add"</button>
-                </div>
-                <h2>"Credentials granted"</h2>
-                <ul class="granted">
-                    {move || granted.get().into_iter().map(|(credential_id, label)| view! {
-                        <li>{label}" "<button type="button" class="link-button"
-                            on:click=move |_| granted.update(|granted| granted.retain(|(id, _)| *id != credential_id))>"Remove"</button></li>
-                    }).collect_view()}
-                </ul>
-                <div class="filters">
-                    <SearchSelect id="group-credential" prompt="Grant a credential…" hint="Search credentials"
-                        value=granting known=credentials search=pick::credentials/>
-                    <button type="button" class="link-button" on:click=grant>"Grant"</button>
-                </div>
-                {errors.under("credential_ids")}
-            </div>
-            <div class="actions">
-                <button type="button" class="primary" disabled=move || pending.get() on:click=save>"Save"</button>
-                <button type="button" class="link-button" on:click=move |_| editing.set(None)>"Close"</button>
-                {id.is_some().then(|| view! { <button type="button" class="danger" disabled=move || pending.get() on:click=delete>"Delete"</button> })}
-            </div>
-        </section>
+        <h2>"Members"</h2>
+        <table class="list">
+            <thead><tr><th>"User"</th><th>"Executor"</th><th>"Approver"</th><th></th></tr></thead>
+            <tbody>
+                {move || members.get().into_iter().map(|member| {
+                    let user_id = member.user_id;
+                    view! {
+                        <tr>
+                            <td>{member.username.clone()}</td>
+                            <td><input type="checkbox" prop:checked=member.executor on:change=flag(user_id, false)/></td>
+                            <td><input type="checkbox" prop:checked=member.approver on:change=flag(user_id, true)/></td>
+                            <td><button type="button" class="link-button"
+                                on:click=move |_| members.update(|members| members.retain(|m| m.user_id != user_id))>"Remove"</button></td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+        {errors.under("members")}
+        <div class="filters">
+            <SearchSelect id="group-member" prompt="Add a member…" hint="Search people"
+                value=adding known=users search=pick::users/>
+            <button type="button" class="link-button" on:click=add_member>"Add"</button>
+        </div>
+    }
+}
+
+/// The credentials the group grants, and a search to grant one more.
+#[component]
+fn Granted(granted: RwSignal<pick::Choices>, errors: FieldErrors) -> impl IntoView {
+    let credentials = RwSignal::new(pick::Choices::new());
+    let granting = RwSignal::new(String::new());
+    let grant = move |_| {
+        let Ok(credential_id) = granting.get_untracked().parse::<i64>() else {
+            return;
+        };
+        let label = label_of(credentials, credential_id);
+        granted.update(|granted| {
+            if !granted.iter().any(|(id, _)| *id == credential_id) {
+                granted.push((credential_id, label));
+            }
+        });
+        granting.set(String::new());
+    };
+    view! {
+        <h2>"Credentials granted"</h2>
+        <ul class="granted">
+            {move || granted.get().into_iter().map(|(credential_id, label)| view! {
+                <li>{label}" "<button type="button" class="link-button"
+                    on:click=move |_| granted.update(|granted| granted.retain(|(id, _)| *id != credential_id))>"Remove"</button></li>
+            }).collect_view()}
+        </ul>
+        <div class="filters">
+            <SearchSelect id="group-credential" prompt="Grant a credential…" hint="Search credentials"
+                value=granting known=credentials search=pick::credentials/>
+            <button type="button" class="link-button" on:click=grant>"Grant"</button>
+        </div>
+        {errors.under("credential_ids")}
     }
 }
 
