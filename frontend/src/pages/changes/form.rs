@@ -55,6 +55,57 @@ pub fn EditChange() -> impl IntoView {
     view! { <Loaded resource=loaded show/> }
 }
 
+/// The form's fields, each a signal, filled from the change being edited.
+#[derive(Clone, Copy)]
+struct Fields {
+    id: RwSignal<String>,
+    title: RwSignal<String>,
+    description: RwSignal<String>,
+    start: RwSignal<String>,
+    due: RwSignal<String>,
+    group: RwSignal<String>,
+    devices: RwSignal<Vec<Named>>,
+    script: RwSignal<String>,
+    /// The groups seen, the change's own first.
+    groups: RwSignal<pick::Choices>,
+}
+
+impl Fields {
+    fn of(existing: Option<&Change>) -> Fields {
+        let text = |of: fn(&Change) -> String| RwSignal::new(existing.map(of).unwrap_or_default());
+        Fields {
+            id: text(|c| c.id.clone()),
+            title: text(|c| c.title.clone()),
+            description: text(|c| c.description.clone()),
+            start: text(|c| local_time::to_input(c.start_at)),
+            due: text(|c| local_time::to_input(c.due_at)),
+            group: text(|c| c.access_group.id.to_string()),
+            devices: RwSignal::new(existing.map(|c| c.devices.clone()).unwrap_or_default()),
+            script: text(|c| c.script.clone()),
+            groups: RwSignal::new(
+                existing
+                    .map(|c| vec![(c.access_group.id, c.access_group.name.clone())])
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
+    fn input(&self) -> ChangeInput {
+        ChangeInput {
+            id: self.id.get_untracked(),
+            title: self.title.get_untracked(),
+            description: self.description.get_untracked(),
+            start_at: local_time::input_to_rfc3339(&self.start.get_untracked()),
+            due_at: local_time::input_to_rfc3339(&self.due.get_untracked()),
+            access_group_id: self.group.get_untracked().parse().ok(),
+            device_ids: self
+                .devices
+                .with_untracked(|devices| devices.iter().map(|d| d.id).collect()),
+            script: self.script.get_untracked(),
+        }
+    }
+}
+
 /// Registers a new change (`existing` is `None`) or edits one.
 #[component]
 pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
@@ -69,90 +120,21 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
         None => "New change".to_owned(),
     };
     let status = existing.as_ref().map(|change| change.status);
-
-    let id = RwSignal::new(existing.as_ref().map(|c| c.id.clone()).unwrap_or_default());
-    let title = RwSignal::new(
-        existing
-            .as_ref()
-            .map(|c| c.title.clone())
-            .unwrap_or_default(),
-    );
-    let description = RwSignal::new(
-        existing
-            .as_ref()
-            .map(|c| c.description.clone())
-            .unwrap_or_default(),
-    );
-    let start = RwSignal::new(
-        existing
-            .as_ref()
-            .map(|c| local_time::to_input(c.start_at))
-            .unwrap_or_default(),
-    );
-    let due = RwSignal::new(
-        existing
-            .as_ref()
-            .map(|c| local_time::to_input(c.due_at))
-            .unwrap_or_default(),
-    );
-    let group = RwSignal::new(
-        existing
-            .as_ref()
-            .map(|c| c.access_group.id.to_string())
-            .unwrap_or_default(),
-    );
-    let devices = RwSignal::new(
-        existing
-            .as_ref()
-            .map(|c| c.devices.clone())
-            .unwrap_or_default(),
-    );
-    let script = RwSignal::new(
-        existing
-            .as_ref()
-            .map(|c| c.script.clone())
-            .unwrap_or_default(),
-    );
-
+    let fields = Fields::of(existing.as_ref());
     let tab = RwSignal::new(Tab::General);
     let errors = FieldErrors::new();
     let message = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
-    // The change's own group is a choice from the start; a planner searches the others (which
-    // only the global roles may list).
-    let groups = RwSignal::new(
-        existing
-            .as_ref()
-            .map(|change| vec![(change.access_group.id, change.access_group.name.clone())])
-            .unwrap_or_default(),
-    );
 
     let navigate = use_navigate();
     let stored = stored_id.clone();
     let save = move |_| {
-        let input = ChangeInput {
-            id: id.get_untracked(),
-            title: title.get_untracked(),
-            description: description.get_untracked(),
-            start_at: local_time::input_to_rfc3339(&start.get_untracked()),
-            due_at: local_time::input_to_rfc3339(&due.get_untracked()),
-            access_group_id: group.get_untracked().parse().ok(),
-            device_ids: devices
-                .get_untracked()
-                .iter()
-                .map(|device: &Named| device.id)
-                .collect(),
-            script: script.get_untracked(),
-        };
+        let input = fields.input();
         message.set(None);
         let stored = stored.clone();
         let navigate = navigate.clone();
         submit(pending, async move {
-            let outcome = match &stored {
-                Some(stored) => api::changes::save(Some(stored), &input).await,
-                None => api::changes::save(None, &input).await,
-            };
-            match outcome {
+            match api::changes::save(stored.as_deref(), &input).await {
                 Ok(_) => navigate("/changes", Default::default()),
                 Err(error) => {
                     message.set(Some(errors.take(error)));
@@ -177,13 +159,10 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
             }
         });
     };
-    let tab_has_errors = move |which: Tab| {
-        errors
-            .0
-            .get()
-            .iter()
-            .any(|error| Tab::of_field(&error.field) == which)
-    };
+    let Fields {
+        devices, script, ..
+    } = fields;
+    let registered = existing.is_some();
 
     view! {
         <div class="page-head">
@@ -191,57 +170,10 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
             {status.map(|status| view! { <span class=format!("status status-{}", status.as_str())>{status.label()}</span> })}
         </div>
         {move || message.get().map(|text| view! { <p class="error" role="alert" data-testid="form-error">{text}</p> })}
-        <div class="tabs" role="tablist">
-            {Tab::ALL
-                .into_iter()
-                .map(|which| {
-                    view! {
-                        <button type="button" role="tab" class="tab"
-                            data-tab=which.label()
-                            class:active=move || tab.get() == which
-                            class:has-errors=move || tab_has_errors(which)
-                            aria-selected=move || (tab.get() == which).to_string()
-                            on:click=move |_| tab.set(which)>
-                            {which.label()}
-                        </button>
-                    }
-                })
-                .collect_view()}
-        </div>
+        <Tabs tab errors/>
         <fieldset class="form" disabled=!editable>
             <div class="tab-panel" hidden=move || tab.get() != Tab::General>
-                <label for="change-id">"ID"</label>
-                <input id="change-id" placeholder="CHG-1042" bind:value=id readonly=existing.is_some()/>
-                {errors.under("id")}
-                <label for="change-title">"Title"</label>
-                <input id="change-title" bind:value=title/>
-                {errors.under("title")}
-                <label for="change-description">"Description"</label>
-                <textarea id="change-description" rows="3" bind:value=description></textarea>
-                {errors.under("description")}
-                <div class="row">
-                    <div>
-                        <label for="change-start">"Start time"</label>
-                        <input id="change-start" type="datetime-local" bind:value=start/>
-                        {errors.under("start_at")}
-                    </div>
-                    <div>
-                        <label for="change-due">"Due date"</label>
-                        <input id="change-due" type="datetime-local" bind:value=due/>
-                        {errors.under("due_at")}
-                    </div>
-                </div>
-                <label for="change-group">"Access group"</label>
-                {move || if editable {
-                    view! {
-                        <SearchSelect id="change-group" prompt="Choose a group" hint="Search groups"
-                            value=group known=groups search=pick::groups/>
-                    }.into_any()
-                } else {
-                    let name = groups.with(|known| known.first().map(|(_, name)| name.clone()));
-                    view! { <input id="change-group" readonly prop:value=name.unwrap_or_default()/> }.into_any()
-                }}
-                {errors.under("access_group_id")}
+                <GeneralTab fields errors editable registered/>
             </div>
             <div class="tab-panel" hidden=move || tab.get() != Tab::Devices>
                 <DevicesTab selected=devices errors editable/>
@@ -256,9 +188,95 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
                     {move || if pending.get() { "Saving…" } else { "Save" }}
                 </button>
             })}
-            {(editable && existing.is_some()).then(|| view! {
+            {(editable && registered).then(|| view! {
                 <button type="button" class="danger" disabled=move || pending.get() on:click=cancel_change>"Cancel change"</button>
             })}
         </div>
+    }
+}
+
+/// The tabs, each marked when a field of it is at fault.
+#[component]
+fn Tabs(tab: RwSignal<Tab>, errors: FieldErrors) -> impl IntoView {
+    let has_errors = move |which: Tab| {
+        errors
+            .0
+            .get()
+            .iter()
+            .any(|error| Tab::of_field(&error.field) == which)
+    };
+    view! {
+        <div class="tabs" role="tablist">
+            {Tab::ALL
+                .into_iter()
+                .map(|which| {
+                    view! {
+                        <button type="button" role="tab" class="tab"
+                            data-tab=which.label()
+                            class:active=move || tab.get() == which
+                            class:has-errors=move || has_errors(which)
+                            aria-selected=move || (tab.get() == which).to_string()
+                            on:click=move |_| tab.set(which)>
+                            {which.label()}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </div>
+    }
+}
+
+/// The ID, title, description, window and access group.
+#[component]
+fn GeneralTab(
+    fields: Fields,
+    errors: FieldErrors,
+    editable: bool,
+    registered: bool,
+) -> impl IntoView {
+    let Fields {
+        id,
+        title,
+        description,
+        start,
+        due,
+        group,
+        groups,
+        ..
+    } = fields;
+    view! {
+        <label for="change-id">"ID"</label>
+        <input id="change-id" placeholder="CHG-1042" bind:value=id readonly=registered/>
+        {errors.under("id")}
+        <label for="change-title">"Title"</label>
+        <input id="change-title" bind:value=title/>
+        {errors.under("title")}
+        <label for="change-description">"Description"</label>
+        <textarea id="change-description" rows="3" bind:value=description></textarea>
+        {errors.under("description")}
+        <div class="row">
+            <div>
+                <label for="change-start">"Start time"</label>
+                <input id="change-start" type="datetime-local" bind:value=start/>
+                {errors.under("start_at")}
+            </div>
+            <div>
+                <label for="change-due">"Due date"</label>
+                <input id="change-due" type="datetime-local" bind:value=due/>
+                {errors.under("due_at")}
+            </div>
+        </div>
+        <label for="change-group">"Access group"</label>
+        {if editable {
+            view! {
+                <SearchSelect id="change-group" prompt="Choose a group" hint="Search groups"
+                    value=group known=groups search=pick::groups/>
+            }.into_any()
+        } else {
+            // The change's own group; only the global roles may list the others.
+            let name = groups.with_untracked(|known| known.first().map(|(_, name)| name.clone()));
+            view! { <input id="change-group" readonly prop:value=name.unwrap_or_default()/> }.into_any()
+        }}
+        {errors.under("access_group_id")}
     }
 }
