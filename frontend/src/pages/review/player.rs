@@ -87,8 +87,7 @@ pub fn Player(
     // How many seeks were drawn, and how long the last one took.
     let seek_ms = RwSignal::new(None::<(u64, f64)>);
     let element = NodeRef::<Div>::new();
-    let screen: StoredValue<Option<SendWrapper<Rc<Screen>>>, LocalStorage> =
-        StoredValue::new_local(None);
+    let screen: Shown = StoredValue::new_local(None);
     let timeline = RefCell::new(Some(timeline));
     let (cols, rows) = (cast.header.width, cast.header.height);
 
@@ -96,46 +95,7 @@ pub fn Player(
         let Some(timeline) = timeline.borrow_mut().take() else {
             return;
         };
-        let options = js_sys::Object::new();
-        let set = |key: &str, value: JsValue| {
-            // Setting a property of a fresh plain object cannot fail.
-            js_sys::Reflect::set(&options, &JsValue::from_str(key), &value).ok();
-        };
-        set("cols", JsValue::from_f64(f64::from(cols.max(1))));
-        set("rows", JsValue::from_f64(f64::from(rows.max(1))));
-        set("disableStdin", JsValue::TRUE);
-        // The recording's resizes reach the terminal as `CSI 8 ; rows ; cols t`.
-        let window_options = js_sys::Object::new();
-        js_sys::Reflect::set(
-            &window_options,
-            &JsValue::from_str("setWinSizeChars"),
-            &JsValue::TRUE,
-        )
-        .ok();
-        set("windowOptions", window_options.into());
-        set("cursorBlink", JsValue::FALSE);
-        set(
-            "fontFamily",
-            JsValue::from_str("ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"),
-        );
-        let terminal = xterm::new(&options);
-        terminal.open(div.clone().into());
-        let shown = Rc::new(Screen {
-            terminal,
-            timeline,
-            next: Cell::new(0),
-            pending: RefCell::new(None),
-        });
-        // A moment asked for is a command's: show it once it is whole on the screen.
-        let asked = time.get_untracked();
-        let first = if asked > 0.0 {
-            shown.timeline.line_shown(asked)
-        } else {
-            asked
-        };
-        time.set(first);
-        let started = now_ms();
-        shown.show(&shown.timeline.seek(first), seek_ms, started);
+        let shown = mount(&div, timeline, (cols, rows), time, seek_ms);
         screen.set_value(Some(SendWrapper::new(shown)));
     });
 
@@ -163,33 +123,14 @@ pub fn Player(
         }
     });
 
-    let ticking = set_interval_with_handle(
-        move || {
-            if !playing.get_untracked() {
-                return;
-            }
-            let from = time.get_untracked();
-            screen.with_value(|screen| {
-                let Some(screen) = screen else { return };
-                let to = screen.timeline.play(
-                    from,
-                    TICK.as_secs_f64() * speed.get_untracked(),
-                    skip_idle.get_untracked(),
-                );
-                screen.show(
-                    &screen.timeline.advance(screen.next.get(), to),
-                    seek_ms,
-                    0.0,
-                );
-                time.set(to);
-                if to >= duration {
-                    playing.set(false);
-                }
-            });
-        },
-        TICK,
-    )
-    .ok();
+    let playback = Playback {
+        time,
+        playing,
+        speed,
+        skip_idle,
+    };
+    let ticking =
+        set_interval_with_handle(move || tick(playback, screen, seek_ms, duration), TICK).ok();
     let kept = SendWrapper::new(ticking);
     on_cleanup(move || {
         if let Some(ticking) = kept.take() {
@@ -208,6 +149,124 @@ pub fn Player(
         }
         playing.update(|playing| *playing = !*playing);
     };
+    view! {
+        <div class="player" data-testid="player"
+            data-time=move || format!("{:.3}", time.get())
+            data-seek-ms=move || seek_ms.get().map(|(_, ms)| format!("{ms:.1}")).unwrap_or_default()
+            data-seeks=move || seek_ms.get().map(|(n, _)| n.to_string()).unwrap_or_default()>
+            <div class="player-screen" node_ref=element data-testid="player-screen"></div>
+            <Controls playback duration markers seek toggle/>
+        </div>
+    }
+}
+
+type Shown = StoredValue<Option<SendWrapper<Rc<Screen>>>, LocalStorage>;
+
+/// The player's terminal drawn in `div`, showing the moment asked for (a command's, once it is
+/// whole on the screen).
+fn mount(
+    div: &web_sys::HtmlDivElement,
+    timeline: Timeline,
+    (cols, rows): (u16, u16),
+    time: RwSignal<f64>,
+    seek_ms: RwSignal<Option<(u64, f64)>>,
+) -> Rc<Screen> {
+    let terminal = xterm::new(&player_options(cols, rows));
+    terminal.open(div.clone().into());
+    let shown = Rc::new(Screen {
+        terminal,
+        timeline,
+        next: Cell::new(0),
+        pending: RefCell::new(None),
+    });
+    let asked = time.get_untracked();
+    let first = if asked > 0.0 {
+        shown.timeline.line_shown(asked)
+    } else {
+        asked
+    };
+    time.set(first);
+    let started = now_ms();
+    shown.show(&shown.timeline.seek(first), seek_ms, started);
+    shown
+}
+
+/// One tick of playing: the screen moved on by the time a tick is worth at the chosen speed.
+fn tick(playback: Playback, screen: Shown, seek_ms: RwSignal<Option<(u64, f64)>>, duration: f64) {
+    let Playback {
+        time,
+        playing,
+        speed,
+        skip_idle,
+    } = playback;
+    if !playing.get_untracked() {
+        return;
+    }
+    let from = time.get_untracked();
+    screen.with_value(|screen| {
+        let Some(screen) = screen else { return };
+        let step = TICK.as_secs_f64() * speed.get_untracked();
+        let to = screen.timeline.play(from, step, skip_idle.get_untracked());
+        screen.show(
+            &screen.timeline.advance(screen.next.get(), to),
+            seek_ms,
+            0.0,
+        );
+        time.set(to);
+        if to >= duration {
+            playing.set(false);
+        }
+    });
+}
+
+/// The options of the player's terminal: the recording's size, read-only, its resizes obeyed.
+fn player_options(cols: u16, rows: u16) -> js_sys::Object {
+    let options = js_sys::Object::new();
+    let set = |target: &js_sys::Object, key: &str, value: JsValue| {
+        // Setting a property of a fresh plain object cannot fail.
+        js_sys::Reflect::set(target, &JsValue::from_str(key), &value).ok();
+    };
+    set(&options, "cols", JsValue::from_f64(f64::from(cols.max(1))));
+    set(&options, "rows", JsValue::from_f64(f64::from(rows.max(1))));
+    set(&options, "disableStdin", JsValue::TRUE);
+    // The recording's resizes reach the terminal as `CSI 8 ; rows ; cols t`.
+    let window_options = js_sys::Object::new();
+    set(&window_options, "setWinSizeChars", JsValue::TRUE);
+    set(&options, "windowOptions", window_options.into());
+    set(&options, "cursorBlink", JsValue::FALSE);
+    let font = "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace";
+    set(&options, "fontFamily", JsValue::from_str(font));
+    options
+}
+
+/// Where the player stands and how it plays.
+#[derive(Clone, Copy)]
+struct Playback {
+    time: RwSignal<f64>,
+    playing: RwSignal<bool>,
+    speed: RwSignal<f64>,
+    skip_idle: RwSignal<bool>,
+}
+
+/// Play and pause, the seek bar with the commands' markers, the clock, speed and idle skipping.
+#[component]
+fn Controls<Seek, Toggle>(
+    playback: Playback,
+    duration: f64,
+    markers: Vec<Marker>,
+    seek: Seek,
+    toggle: Toggle,
+) -> impl IntoView
+where
+    Seek: Fn(f64) + Copy + Send + Sync + 'static,
+    Toggle: Fn(leptos::ev::MouseEvent) + Copy + Send + Sync + 'static,
+{
+    let Playback {
+        time,
+        playing,
+        speed,
+        skip_idle,
+    } = playback;
     let percent = move |at: f64| {
         if duration > 0.0 {
             at / duration * 100.0
@@ -216,55 +275,49 @@ pub fn Player(
         }
     };
     view! {
-        <div class="player" data-testid="player"
-            data-time=move || format!("{:.3}", time.get())
-            data-seek-ms=move || seek_ms.get().map(|(_, ms)| format!("{ms:.1}")).unwrap_or_default()
-            data-seeks=move || seek_ms.get().map(|(n, _)| n.to_string()).unwrap_or_default()>
-            <div class="player-screen" node_ref=element data-testid="player-screen"></div>
             <div class="player-controls">
-                <button type="button" data-testid="play" on:click=toggle>
-                    {move || if playing.get() { "Pause" } else { "Play" }}
-                </button>
-                <div class="seek">
-                    <input type="range" min="0" max=duration.to_string() step="0.1" aria-label="Position"
-                        data-testid="seek-bar"
-                        prop:value=move || time.get().to_string()
-                        on:input=move |event| {
-                            if let Ok(to) = event_target_value(&event).parse::<f64>() {
-                                seek(to);
-                            }
-                        }/>
-                    <div class="markers">
-                        {markers.into_iter().map(|marker| {
-                            let at = marker.time;
-                            view! {
-                                <button type="button" class="marker" title=format!("{} {}", clock(at), marker.label)
-                                    style=format!("left: {:.3}%", percent(at))
-                                    on:click=move |_| seek(at)></button>
-                            }
-                        }).collect_view()}
-                    </div>
-                </div>
-                <span class="player-time" data-testid="player-time">
-                    {move || format!("{} / {}", clock(time.get()), clock(duration))}
-                </span>
-                <label class="check">"Speed "
-                    <select aria-label="Speed" on:change=move |event| {
-                        if let Ok(chosen) = event_target_value(&event).parse::<f64>() {
-                            speed.set(chosen);
+            <button type="button" data-testid="play" on:click=toggle>
+                {move || if playing.get() { "Pause" } else { "Play" }}
+            </button>
+            <div class="seek">
+                <input type="range" min="0" max=duration.to_string() step="0.1" aria-label="Position"
+                    data-testid="seek-bar"
+                    prop:value=move || time.get().to_string()
+                    on:input=move |event| {
+                        if let Ok(to) = event_target_value(&event).parse::<f64>() {
+                            seek(to);
                         }
-                    }>
-                        {SPEEDS.iter().map(|choice| view! {
-                            <option value=choice.to_string() selected=*choice == 1.0>{format!("{choice}×")}</option>
-                        }).collect_view()}
-                    </select>
-                </label>
-                <label class="check">
-                    <input type="checkbox" prop:checked=move || skip_idle.get()
-                        on:change=move |event| skip_idle.set(event_target_checked(&event))/>
-                    "Skip idle time"
-                </label>
+                    }/>
+                <div class="markers">
+                    {markers.into_iter().map(|marker| {
+                        let at = marker.time;
+                        view! {
+                            <button type="button" class="marker" title=format!("{} {}", clock(at), marker.label)
+                                style=format!("left: {:.3}%", percent(at))
+                                on:click=move |_| seek(at)></button>
+                        }
+                    }).collect_view()}
+                </div>
             </div>
+            <span class="player-time" data-testid="player-time">
+                {move || format!("{} / {}", clock(time.get()), clock(duration))}
+            </span>
+            <label class="check">"Speed "
+                <select aria-label="Speed" on:change=move |event| {
+                    if let Ok(chosen) = event_target_value(&event).parse::<f64>() {
+                        speed.set(chosen);
+                    }
+                }>
+                    {SPEEDS.iter().map(|choice| view! {
+                        <option value=choice.to_string() selected=*choice == 1.0>{format!("{choice}×")}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label class="check">
+                <input type="checkbox" prop:checked=move || skip_idle.get()
+                    on:change=move |event| skip_idle.set(event_target_checked(&event))/>
+                "Skip idle time"
+            </label>
         </div>
     }
 }
