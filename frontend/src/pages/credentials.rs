@@ -4,6 +4,7 @@
 
 use changeaudit_shared::api::requests::{StartAnswer, StartInput};
 use changeaudit_shared::api::routes;
+use changeaudit_shared::api::sessions::GrantedCredential;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
@@ -51,49 +52,16 @@ pub fn GrantedCredentials() -> impl IntoView {
             {
                 return;
             }
-            let mut next = current.clone();
-            next.needs = None;
-            match answer {
-                Ok(StartAnswer::Open) => {
+            match next_of(current.clone(), answer) {
+                Some(next) => asking.set(Some(next)),
+                None => {
                     asking.set(None);
                     navigate(
                         &format!("/credentials/{}/terminal", current.credential_id),
                         Default::default(),
                     );
-                    return;
                 }
-                Ok(StartAnswer::Requested { request }) => {
-                    next.said = Some(format!(
-                        "Request #{} for {} sent: the approvers have been told.",
-                        request.id, request.change_id
-                    ));
-                }
-                Ok(StartAnswer::Pending { request }) => {
-                    next.said = Some(format!(
-                        "Request #{} for {} is waiting for approval ({} of {}).",
-                        request.id,
-                        request.change_id,
-                        request.approvals,
-                        request.approvals_required
-                    ));
-                }
-                Ok(StartAnswer::NotYet { request }) => {
-                    next.said = Some(format!(
-                        "Request #{} is approved; the terminal opens at {}.",
-                        request.id,
-                        local_time::show(request.start_at)
-                    ));
-                }
-                Err(error)
-                    if error.field("justification").is_some()
-                        || error.field("change_id").is_some() =>
-                {
-                    next.said = None;
-                    next.needs = Some(error);
-                }
-                Err(error) => next.said = Some(error.message()),
             }
-            asking.set(Some(next));
         });
     };
     // Asking is started from inside the list by a signal, which (unlike the navigator) the
@@ -121,35 +89,87 @@ pub fn GrantedCredentials() -> impl IntoView {
             <input type="search" placeholder="Device, host, account or tag" aria-label="Filter credentials"
                 bind:value=filter/>
         </div>
-        {move || asking.get().map(|current| {
-            let needs = current.needs.clone();
-            view! {
-                <section class="card asking" data-testid="start-session-panel">
-                    <h2>{format!("Start session on {}", current.label)}</h2>
-                    {current.said.clone().map(|text| view! { <p class="notice" role="status" data-testid="start-answer">{text}</p> })}
-                    {needs.map(|error| {
-                        let justification = error.field("justification");
-                        let change = error.field("change_id");
-                        view! {
-                            {change.map(|detail| view! {
-                                <label for="change-id">"Change ID"</label>
-                                <input id="change-id" type="text"
-                                    on:input=move |event| asking.update(|a| if let Some(a) = a { a.change_id = event_target_value(&event) })/>
-                                <span class="field-error">{detail}</span>
-                            })}
-                            {justification.map(|detail| view! {
-                                <label for="justification">"Justification"</label>
-                                <textarea id="justification" rows="3"
-                                    on:input=move |event| asking.update(|a| if let Some(a) = a { a.justification = event_target_value(&event) })></textarea>
-                                <span class="field-error">{detail}</span>
-                            })}
-                            <button data-testid="send-request" disabled=move || pending.get() on:click=resend>"Send request"</button>
-                        }
+        {move || asking.get().map(|current| view! { <AskingPanel current asking pending resend/> })}
+        {list_view(list, move |items| granted_table(items, pending, start))}
+    }
+}
+
+/// The answer to Start session, as the panel shows it; `None` when the terminal opens.
+fn next_of(current: Asking, answer: Result<StartAnswer, ApiError>) -> Option<Asking> {
+    let mut next = current;
+    next.needs = None;
+    next.said = match answer {
+        Ok(StartAnswer::Open) => return None,
+        Ok(StartAnswer::Requested { request }) => Some(format!(
+            "Request #{} for {} sent: the approvers have been told.",
+            request.id, request.change_id
+        )),
+        Ok(StartAnswer::Pending { request }) => Some(format!(
+            "Request #{} for {} is waiting for approval ({} of {}).",
+            request.id, request.change_id, request.approvals, request.approvals_required
+        )),
+        Ok(StartAnswer::NotYet { request }) => Some(format!(
+            "Request #{} is approved; the terminal opens at {}.",
+            request.id,
+            local_time::show(request.start_at)
+        )),
+        Err(error)
+            if error.field("justification").is_some() || error.field("change_id").is_some() =>
+        {
+            next.needs = Some(error);
+            None
+        }
+        Err(error) => Some(error.message()),
+    };
+    Some(next)
+}
+
+/// Start session's panel: what it answered, and what it still needs.
+#[component]
+fn AskingPanel<Resend>(
+    current: Asking,
+    asking: RwSignal<Option<Asking>>,
+    pending: RwSignal<bool>,
+    resend: Resend,
+) -> impl IntoView
+where
+    Resend: Fn(leptos::ev::MouseEvent) + Copy + Send + Sync + 'static,
+{
+    let needs = current.needs.clone();
+    view! {
+        <section class="card asking" data-testid="start-session-panel">
+            <h2>{format!("Start session on {}", current.label)}</h2>
+            {current.said.clone().map(|text| view! { <p class="notice" role="status" data-testid="start-answer">{text}</p> })}
+            {needs.map(|error| {
+                let justification = error.field("justification");
+                let change = error.field("change_id");
+                view! {
+                    {change.map(|detail| view! {
+                        <label for="change-id">"Change ID"</label>
+                        <input id="change-id" type="text"
+                            on:input=move |event| asking.update(|a| if let Some(a) = a { a.change_id = event_target_value(&event) })/>
+                        <span class="field-error">{detail}</span>
                     })}
-                </section>
-            }
-        })}
-        {list_view(list, move |items| view! {
+                    {justification.map(|detail| view! {
+                        <label for="justification">"Justification"</label>
+                        <textarea id="justification" rows="3"
+                            on:input=move |event| asking.update(|a| if let Some(a) = a { a.justification = event_target_value(&event) })></textarea>
+                        <span class="field-error">{detail}</span>
+                    })}
+                    <button data-testid="send-request" disabled=move || pending.get() on:click=resend>"Send request"</button>
+                }
+            })}
+        </section>
+    }
+}
+
+/// The credentials granted, each with Start session.
+fn granted_table(
+    items: Vec<GrantedCredential>,
+    pending: RwSignal<bool>,
+    start: impl Fn(i64, String) + Copy + Send + Sync + 'static,
+) -> AnyView {
+    view! {
             <table class="list" data-testid="granted-credentials">
                 <thead>
                     <tr><th>"Device"</th><th>"Host"</th><th>"Account"</th><th>"Tags"</th><th>"Access groups"</th><th></th></tr>
@@ -173,6 +193,6 @@ pub fn GrantedCredentials() -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-        }.into_any())}
     }
+    .into_any()
 }

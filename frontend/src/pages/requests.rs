@@ -89,6 +89,25 @@ pub fn MyApprovals() -> impl IntoView {
     }
 }
 
+/// A vote on request `id`, signed with a passkey when approving needs one.
+async fn cast_vote(
+    id: i64,
+    decision: Vote,
+    passkey_required: bool,
+    comment: String,
+) -> Result<RequestSummary, ApiError> {
+    if decision == Vote::Approved && passkey_required {
+        return approve_with_passkey(id, comment).await;
+    }
+    let vote = VoteInput {
+        decision,
+        comment,
+        ceremony: None,
+        credential: None,
+    };
+    api::requests::vote(id, &vote).await
+}
+
 /// Signs the approval of request `id` with a passkey, then votes.
 async fn approve_with_passkey(id: i64, comment: String) -> Result<RequestSummary, ApiError> {
     let start: CeremonyStart = api::requests::start_signing(id).await?;
@@ -144,19 +163,7 @@ pub fn RequestPage() -> impl IntoView {
         let id = id();
         let text = comment.get_untracked();
         spawn_local(async move {
-            let outcome = match decision {
-                Vote::Approved if passkey_required => approve_with_passkey(id, text).await,
-                _ => {
-                    let vote = VoteInput {
-                        decision,
-                        comment: text,
-                        ceremony: None,
-                        credential: None,
-                    };
-                    api::requests::vote(id, &vote).await
-                }
-            };
-            match outcome {
+            match cast_vote(id, decision, passkey_required, text).await {
                 Ok(request) => message.set(Some(format!(
                     "Recorded. The request is {}.",
                     request.status.label().to_lowercase()
@@ -180,47 +187,9 @@ pub fn RequestPage() -> impl IntoView {
     view! {
         {move || message.get().map(|text| view! { <p class="notice" role="status" data-testid="request-message">{text}</p> })}
         <Loaded resource=detail show={move |detail: RequestDetail| {
-                let request = detail.request.clone();
-                let change = detail.change.clone();
                 let passkey_required = detail.passkey_required;
-                let devices = change.devices.iter().map(|d| d.name.clone()).collect::<Vec<_>>().join(", ");
-                let status = request.status.as_str();
                 view! {
-                    <div class="page-head">
-                        <h1>{format!("Request #{} — {}", request.id, change.id)}</h1>
-                        <span class=format!("status status-{status}") data-testid="request-status">{request.status.label()}</span>
-                    </div>
-                    {(!request.status_reason.is_empty()).then(|| view! { <p class="muted">{request.status_reason.clone()}</p> })}
-                    <dl class="facts">
-                        <dt>"Change"</dt><dd>{format!("{} — {}", change.id, change.title)}</dd>
-                        <dt>"Description"</dt><dd>{change.description.clone()}</dd>
-                        <dt>"Window"</dt><dd>{format!("{} – {}", local_time::show(change.start_at), local_time::show(change.due_at))}</dd>
-                        <dt>"Devices"</dt><dd>{devices}</dd>
-                        <dt>"Credential"</dt><dd>{format!("{}@{}", request.account, request.device.name)}</dd>
-                        <dt>"Requester"</dt><dd>{request.requester.clone()}</dd>
-                        <dt>"Justification"</dt><dd data-testid="justification">{request.justification.clone()}</dd>
-                        <dt>"Approvals"</dt><dd>{format!("{} of {}", request.approvals, request.approvals_required)}</dd>
-                        <dt>"Change digest"</dt><dd><code>{detail.change_digest.clone()}</code></dd>
-                    </dl>
-                    <h2>"Script"</h2>
-                    <pre class="script" data-testid="request-script">{change.script.clone()}</pre>
-                    <h2>"Decisions"</h2>
-                    {if detail.decisions.is_empty() {
-                        view! { <p class="muted">"No votes yet."</p> }.into_any()
-                    } else {
-                        view! {
-                            <ul class="decisions">
-                                {detail.decisions.iter().map(|decision| view! {
-                                    <li>
-                                        {format!("{} {} {}", decision.approver, decision.decision.as_str(), local_time::show(decision.decided_at))}
-                                        {decision.signed.then_some(" · signed with a passkey")}
-                                        {decision.voided.then_some(" · void")}
-                                        {(!decision.comment.is_empty()).then(|| format!(" — {}", decision.comment))}
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any()
-                    }}
+                    {described(&detail)}
                     {match detail.cannot_vote.clone() {
                         Some(why) => view! { <p class="muted" data-testid="cannot-vote">{sentence(&why)}</p> }.into_any(),
                         None => view! {
@@ -245,4 +214,55 @@ pub fn RequestPage() -> impl IntoView {
                 }.into_any()
         }}/>
     }
+}
+
+/// The request as it stands: its change, its credential, its script and its votes.
+fn described(detail: &RequestDetail) -> AnyView {
+    let request = detail.request.clone();
+    let change = detail.change.clone();
+    let devices = change
+        .devices
+        .iter()
+        .map(|d| d.name.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let status = request.status.as_str();
+    view! {
+        <div class="page-head">
+            <h1>{format!("Request #{} — {}", request.id, change.id)}</h1>
+            <span class=format!("status status-{status}") data-testid="request-status">{request.status.label()}</span>
+        </div>
+        {(!request.status_reason.is_empty()).then(|| view! { <p class="muted">{request.status_reason.clone()}</p> })}
+        <dl class="facts">
+            <dt>"Change"</dt><dd>{format!("{} — {}", change.id, change.title)}</dd>
+            <dt>"Description"</dt><dd>{change.description.clone()}</dd>
+            <dt>"Window"</dt><dd>{format!("{} – {}", local_time::show(change.start_at), local_time::show(change.due_at))}</dd>
+            <dt>"Devices"</dt><dd>{devices}</dd>
+            <dt>"Credential"</dt><dd>{format!("{}@{}", request.account, request.device.name)}</dd>
+            <dt>"Requester"</dt><dd>{request.requester.clone()}</dd>
+            <dt>"Justification"</dt><dd data-testid="justification">{request.justification.clone()}</dd>
+            <dt>"Approvals"</dt><dd>{format!("{} of {}", request.approvals, request.approvals_required)}</dd>
+            <dt>"Change digest"</dt><dd><code>{detail.change_digest.clone()}</code></dd>
+        </dl>
+        <h2>"Script"</h2>
+        <pre class="script" data-testid="request-script">{change.script.clone()}</pre>
+        <h2>"Decisions"</h2>
+        {if detail.decisions.is_empty() {
+            view! { <p class="muted">"No votes yet."</p> }.into_any()
+        } else {
+            view! {
+                <ul class="decisions">
+                    {detail.decisions.iter().map(|decision| view! {
+                        <li>
+                            {format!("{} {} {}", decision.approver, decision.decision.as_str(), local_time::show(decision.decided_at))}
+                            {decision.signed.then_some(" · signed with a passkey")}
+                            {decision.voided.then_some(" · void")}
+                            {(!decision.comment.is_empty()).then(|| format!(" — {}", decision.comment))}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+        }}
+    }
+    .into_any()
 }
