@@ -86,25 +86,7 @@ fn CredentialForm(
             return;
         }
         submit(pending, async move {
-            let saved: Result<Credential, ApiError> = match (rotating, device_id) {
-                (Some(existing), _) => {
-                    let update = SecretUpdate {
-                        kind,
-                        secret: secret_text,
-                    };
-                    api::credentials::rotate_secret(existing.id, &update).await
-                }
-                (None, Some(device_id)) => {
-                    let new = NewCredential {
-                        device_id,
-                        username,
-                        kind,
-                        secret: secret_text,
-                    };
-                    api::credentials::create(&new).await
-                }
-                (None, None) => return,
-            };
+            let saved = store(rotating.as_ref(), device_id, username, kind, secret_text).await;
             // The secret leaves the page whatever the outcome: it is never shown again.
             secret.set(String::new());
             match saved {
@@ -138,16 +120,7 @@ fn CredentialForm(
                     <input id="credential-username" bind:value=username/>
                     {errors.under("username")}
                 })}
-                <label for="credential-kind">"Secret"</label>
-                <select id="credential-kind" bind:value=kind>
-                    <option value="password">"Password"</option>
-                    <option value="private_key">"Private key (OpenSSH or PEM, no passphrase)"</option>
-                </select>
-                {move || if kind.get() == "private_key" {
-                    view! { <textarea id="credential-secret" rows="8" spellcheck="false" autocomplete="off" bind:value=secret></textarea> }.into_any()
-                } else {
-                    view! { <input id="credential-secret" type="password" autocomplete="new-password" bind:value=secret/> }.into_any()
-                }}
+                <SecretField kind secret/>
                 {errors.under("secret")}
                 <p class="muted">"The secret is sealed by the vault when saved. Nobody can read it back, admins included."</p>
             </div>
@@ -156,5 +129,47 @@ fn CredentialForm(
                 <button type="button" class="link-button" on:click=move |_| editing.set(None)>"Close"</button>
             </div>
         </section>
+    }
+}
+
+/// Seals a new secret for `rotating`, or stores a new credential on `device_id`.
+async fn store(
+    rotating: Option<&Credential>,
+    device_id: Option<i64>,
+    username: String,
+    kind: SecretKind,
+    secret: String,
+) -> Result<Credential, ApiError> {
+    match (rotating, device_id) {
+        (Some(existing), _) => {
+            let update = SecretUpdate { kind, secret };
+            api::credentials::rotate_secret(existing.id, &update).await
+        }
+        (None, device_id) => {
+            let new = NewCredential {
+                device_id: device_id.unwrap_or_default(),
+                username,
+                kind,
+                secret,
+            };
+            api::credentials::create(&new).await
+        }
+    }
+}
+
+/// The kind of secret, and the secret: a password field, or a text area for a private key.
+#[component]
+fn SecretField(kind: RwSignal<String>, secret: RwSignal<String>) -> impl IntoView {
+    view! {
+        <label for="credential-kind">"Secret"</label>
+        <select id="credential-kind" bind:value=kind>
+            <option value="password">"Password"</option>
+            <option value="private_key">"Private key (OpenSSH or PEM, no passphrase)"</option>
+        </select>
+        {move || if kind.get() == "private_key" {
+            view! { <textarea id="credential-secret" rows="8" spellcheck="false" autocomplete="off" bind:value=secret></textarea> }.into_any()
+        } else {
+            view! { <input id="credential-secret" type="password" autocomplete="new-password" bind:value=secret/> }.into_any()
+        }}
     }
 }

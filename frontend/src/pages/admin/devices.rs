@@ -61,33 +61,15 @@ fn DeviceForm(
             .map(|d| d.host_key_fingerprint.clone())
             .unwrap_or_default(),
     );
-    let scanned = RwSignal::new(None::<HostKeyScan>);
     let errors = FieldErrors::new();
     let message = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
-
-    let fetch = move |_| {
-        let request = HostKeyScanRequest {
-            host: host.get_untracked(),
-            port: port.get_untracked().trim().parse().unwrap_or(-1),
-        };
-        message.set(None);
-        scanned.set(None);
-        submit(pending, async move {
-            match api::devices::scan_host_key(&request).await {
-                Ok(scan) => {
-                    errors.clear();
-                    scanned.set(Some(scan));
-                }
-                Err(error) => message.set(Some(errors.take(error))),
-            }
-        });
-    };
-    let trust = move |_| {
-        if let Some(scan) = scanned.get_untracked() {
-            host_key.set(scan.public_key);
-            scanned.set(None);
+    let done = move |outcome: Result<(), ApiError>| match outcome {
+        Ok(()) => {
+            editing.set(None);
+            list.refetch();
         }
+        Err(error) => message.set(Some(errors.take(error))),
     };
     let save = move |_| {
         let input = DeviceInput {
@@ -102,27 +84,12 @@ fn DeviceForm(
             host_key: host_key.get_untracked(),
         };
         submit(pending, async move {
-            let saved: Result<Device, ApiError> = api::devices::save(id, &input).await;
-            match saved {
-                Ok(_) => {
-                    editing.set(None);
-                    list.refetch();
-                }
-                Err(error) => message.set(Some(errors.take(error))),
-            }
+            done(api::devices::save(id, &input).await.map(|_| ()));
         });
     };
     let delete = move |_| {
         let Some(id) = id else { return };
-        submit(pending, async move {
-            match api::devices::delete(id).await {
-                Ok(()) => {
-                    editing.set(None);
-                    list.refetch();
-                }
-                Err(error) => message.set(Some(errors.take(error))),
-            }
-        });
+        submit(pending, async move { done(api::devices::delete(id).await) });
     };
 
     view! {
@@ -148,21 +115,7 @@ fn DeviceForm(
                 <label for="device-tags">"Tags (separated by spaces)"</label>
                 <input id="device-tags" bind:value=tags/>
                 {errors.under("tags")}
-                <label for="device-host-key">"Host key: its SHA256 fingerprint, or the public key"</label>
-                <textarea id="device-host-key" rows="2" bind:value=host_key></textarea>
-                {errors.under("host_key")}
-                <div class="actions">
-                    <button type="button" class="link-button" data-testid="fetch-host-key" disabled=move || pending.get() on:click=fetch>"Fetch from the device"</button>
-                </div>
-                {move || scanned.get().map(|scan| view! {
-                    <div class="confirm" data-testid="host-key-confirm">
-                        <p>"The device presents this " <strong>{scan.algorithm.clone()}</strong> " key:"</p>
-                        <p><code data-testid="scanned-fingerprint">{scan.fingerprint.clone()}</code></p>
-                        <p class="muted">"Compare it with the device's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on its console) before trusting it."</p>
-                        <button type="button" class="primary" on:click=trust>"Trust this key"</button>
-                        <button type="button" class="link-button" on:click=move |_| scanned.set(None)>"Discard"</button>
-                    </div>
-                })}
+                <HostKey host port host_key errors message pending/>
             </div>
             <div class="actions">
                 <button type="button" class="primary" data-testid="save-device" disabled=move || pending.get() on:click=save>"Save"</button>
@@ -170,5 +123,58 @@ fn DeviceForm(
                 {id.is_some().then(|| view! { <button type="button" class="danger" disabled=move || pending.get() on:click=delete>"Delete"</button> })}
             </div>
         </section>
+    }
+}
+
+/// The host key to pin: pasted, or fetched from the device and confirmed by the admin.
+#[component]
+fn HostKey(
+    host: RwSignal<String>,
+    port: RwSignal<String>,
+    host_key: RwSignal<String>,
+    errors: FieldErrors,
+    message: RwSignal<Option<String>>,
+    pending: RwSignal<bool>,
+) -> impl IntoView {
+    let scanned = RwSignal::new(None::<HostKeyScan>);
+    let fetch = move |_| {
+        let request = HostKeyScanRequest {
+            host: host.get_untracked(),
+            port: port.get_untracked().trim().parse().unwrap_or(-1),
+        };
+        message.set(None);
+        scanned.set(None);
+        submit(pending, async move {
+            match api::devices::scan_host_key(&request).await {
+                Ok(scan) => {
+                    errors.clear();
+                    scanned.set(Some(scan));
+                }
+                Err(error) => message.set(Some(errors.take(error))),
+            }
+        });
+    };
+    let trust = move |_| {
+        if let Some(scan) = scanned.get_untracked() {
+            host_key.set(scan.public_key);
+            scanned.set(None);
+        }
+    };
+    view! {
+        <label for="device-host-key">"Host key: its SHA256 fingerprint, or the public key"</label>
+        <textarea id="device-host-key" rows="2" bind:value=host_key></textarea>
+        {errors.under("host_key")}
+        <div class="actions">
+            <button type="button" class="link-button" data-testid="fetch-host-key" disabled=move || pending.get() on:click=fetch>"Fetch from the device"</button>
+        </div>
+        {move || scanned.get().map(|scan| view! {
+            <div class="confirm" data-testid="host-key-confirm">
+                <p>"The device presents this " <strong>{scan.algorithm.clone()}</strong> " key:"</p>
+                <p><code data-testid="scanned-fingerprint">{scan.fingerprint.clone()}</code></p>
+                <p class="muted">"Compare it with the device's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on its console) before trusting it."</p>
+                <button type="button" class="primary" on:click=trust>"Trust this key"</button>
+                <button type="button" class="link-button" on:click=move |_| scanned.set(None)>"Discard"</button>
+            </div>
+        })}
     }
 }
