@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api;
-use crate::listing::{list_view, use_list};
+use crate::listing::{List, list_view, use_list};
 use crate::loaded::Loaded;
 use crate::local_time;
 use crate::pages::review::clock;
@@ -55,24 +55,26 @@ fn all_sessions() -> impl IntoView {
     });
     let list = use_list(routes::sessions::list, move || {
         let offset = offset.get();
-        vec![
-            (
-                "offset",
-                if offset > 0 {
-                    offset.to_string()
-                } else {
-                    String::new()
-                },
-            ),
-            ("limit", PAGE.to_string()),
-            ("change", change.get()),
-            ("user", user.get()),
-            ("device", device.get()),
-            ("from", from.get()),
-            ("to", to.get()),
-            ("verdict", verdict.get()),
-            ("q", q.get()),
-        ]
+        let offset = if offset > 0 {
+            offset.to_string()
+        } else {
+            String::new()
+        };
+        let mut query = vec![("offset", offset), ("limit", PAGE.to_string())];
+        let filters = [
+            ("change", change),
+            ("user", user),
+            ("device", device),
+            ("from", from),
+        ];
+        let more = [("to", to), ("verdict", verdict), ("q", q)];
+        query.extend(
+            filters
+                .into_iter()
+                .chain(more)
+                .map(|(key, value)| (key, value.get())),
+        );
+        query
     });
     view! {
         <h2>"All sessions"</h2>
@@ -88,57 +90,71 @@ fn all_sessions() -> impl IntoView {
                 {VERDICTS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
             </select>
         </div>
-        <div class="pager">
-            <button type="button" data-testid="newer-sessions"
-                disabled=move || offset.get() == 0
-                on:click=move |_| offset.update(|offset| *offset = (*offset - PAGE).max(0))>"Newer"</button>
-            <button type="button" data-testid="older-sessions"
-                disabled=move || {
-                    let total = list.get().and_then(Result::ok).map_or(0, |page| page.total);
-                    offset.get() + PAGE >= total
-                }
-                on:click=move |_| offset.update(|offset| *offset += PAGE)>"Older"</button>
-            <span class="muted">{move || {
-                let total = list.get().and_then(Result::ok).map_or(0, |page| page.total);
-                let first = if total == 0 { 0 } else { offset.get() + 1 };
-                format!("{first}–{} of {total}", (offset.get() + PAGE).min(total))
-            }}</span>
-        </div>
-        {list_view(list, |sessions| view! {
-            <table class="list" data-testid="audited-sessions">
-                <thead><tr><th>"Started"</th><th>"User"</th><th>"Device"</th><th>"Change"</th><th>"Duration"</th>
-                    <th>"Score"</th><th>"Verdict"</th><th></th></tr></thead>
-                <tbody>
-                    {sessions.into_iter().map(|session| {
-                        let id = session.id;
-                        view! {
-                            <tr data-session=id>
-                                <td class="nowrap">{local_time::show(session.started_at)}</td>
-                                <td>{session.username.clone()}</td>
-                                <td>{format!("{} as {}", session.device.name, session.account)}</td>
-                                <td>{session.change_id.clone().unwrap_or_else(|| "unplanned".to_owned())}</td>
-                                <td>{clock(session.duration_seconds)}</td>
-                                <td>{session.score.map(|score| score.to_string()).unwrap_or_else(|| "—".to_owned())}</td>
-                                <td>{match (&session.verdict, session.state) {
-                                    (Some(verdict), _) => verdict_label(verdict),
-                                    (None, SessionState::Running) => "running".to_owned(),
-                                    (None, SessionState::Ended) => session.end_reason
-                                        .map(|reason| reason.as_str().replace('_', " "))
-                                        .unwrap_or_else(|| "ended".to_owned()),
-                                }}</td>
-                                <td class="row-actions">
-                                    <A href=format!("/sessions/{id}?view=details")>"Change details"</A>
-                                    <A href=format!("/sessions/{id}?view=board")>"Change Audit"</A>
-                                    <A href=format!("/sessions/{id}?view=logs")>"Session logs"</A>
-                                    <A href=format!("/sessions/{id}?view=video")>"Video of session"</A>
-                                </td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        }.into_any())}
+        <Pager offset list/>
+        {list_view(list, sessions_table)}
     }
+}
+
+/// Newer and older pages of the list, and where this page stands in it.
+#[component]
+fn Pager(offset: RwSignal<i64>, list: List<TerminalSession>) -> impl IntoView {
+    view! {
+    <div class="pager">
+        <button type="button" data-testid="newer-sessions"
+            disabled=move || offset.get() == 0
+            on:click=move |_| offset.update(|offset| *offset = (*offset - PAGE).max(0))>"Newer"</button>
+        <button type="button" data-testid="older-sessions"
+            disabled=move || {
+                let total = list.get().and_then(Result::ok).map_or(0, |page| page.total);
+                offset.get() + PAGE >= total
+            }
+            on:click=move |_| offset.update(|offset| *offset += PAGE)>"Older"</button>
+        <span class="muted">{move || {
+            let total = list.get().and_then(Result::ok).map_or(0, |page| page.total);
+            let first = if total == 0 { 0 } else { offset.get() + 1 };
+            format!("{first}–{} of {total}", (offset.get() + PAGE).min(total))
+        }}</span>
+    </div>
+    }
+}
+
+/// Audited sessions, newest first, each with its four views.
+fn sessions_table(sessions: Vec<TerminalSession>) -> AnyView {
+    view! {
+        <table class="list" data-testid="audited-sessions">
+            <thead><tr><th>"Started"</th><th>"User"</th><th>"Device"</th><th>"Change"</th><th>"Duration"</th>
+                <th>"Score"</th><th>"Verdict"</th><th></th></tr></thead>
+            <tbody>
+                {sessions.into_iter().map(|session| {
+                    let id = session.id;
+                    view! {
+                        <tr data-session=id>
+                            <td class="nowrap">{local_time::show(session.started_at)}</td>
+                            <td>{session.username.clone()}</td>
+                            <td>{format!("{} as {}", session.device.name, session.account)}</td>
+                            <td>{session.change_id.clone().unwrap_or_else(|| "unplanned".to_owned())}</td>
+                            <td>{clock(session.duration_seconds)}</td>
+                            <td>{session.score.map(|score| score.to_string()).unwrap_or_else(|| "—".to_owned())}</td>
+                            <td>{match (&session.verdict, session.state) {
+                                (Some(verdict), _) => verdict_label(verdict),
+                                (None, SessionState::Running) => "running".to_owned(),
+                                (None, SessionState::Ended) => session.end_reason
+                                    .map(|reason| reason.as_str().replace('_', " "))
+                                    .unwrap_or_else(|| "ended".to_owned()),
+                            }}</td>
+                            <td class="row-actions">
+                                <A href=format!("/sessions/{id}?view=details")>"Change details"</A>
+                                <A href=format!("/sessions/{id}?view=board")>"Change Audit"</A>
+                                <A href=format!("/sessions/{id}?view=logs")>"Session logs"</A>
+                                <A href=format!("/sessions/{id}?view=video")>"Video of session"</A>
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }
 
 #[component]

@@ -20,18 +20,7 @@ struct Wiring {
 }
 
 pub fn connect(element: &HtmlDivElement, path: &str, read_only: bool, live: Live) {
-    let options = js_sys::Object::new();
-    let set = |key: &str, value: JsValue| {
-        // Setting a property of a fresh plain object cannot fail.
-        js_sys::Reflect::set(&options, &JsValue::from_str(key), &value).ok();
-    };
-    set("cursorBlink", JsValue::from_bool(!read_only));
-    set("disableStdin", JsValue::from_bool(read_only));
-    set("scrollback", JsValue::from_f64(5000.0));
-    set(
-        "fontFamily",
-        JsValue::from_str("ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"),
-    );
+    let options = terminal_options(read_only);
     let terminal = Rc::new(xterm::new(&options));
     let fit = Rc::new(FitAddon::new());
     xterm::load_fit(&terminal, &fit);
@@ -84,34 +73,7 @@ pub fn connect(element: &HtmlDivElement, path: &str, read_only: bool, live: Live
 
     let mut listeners = vec![on_message.into_js_value(), on_close.into_js_value()];
     if !read_only {
-        let on_data = {
-            let socket = socket.clone();
-            Closure::<dyn FnMut(String)>::new(move |data: String| {
-                send(&socket, &ClientMessage::Input { data });
-            })
-        };
-        terminal.on_data(on_data.as_ref().unchecked_ref());
-        let on_resize = {
-            let socket = socket.clone();
-            Closure::<dyn FnMut(JsValue)>::new(move |size: JsValue| {
-                let number = |key: &str| {
-                    js_sys::Reflect::get(&size, &JsValue::from_str(key))
-                        .ok()
-                        .and_then(|value| value.as_f64())
-                        .map_or(0, |value| value as u16)
-                };
-                send(
-                    &socket,
-                    &ClientMessage::Resize {
-                        cols: number("cols"),
-                        rows: number("rows"),
-                    },
-                );
-            })
-        };
-        terminal.on_resize(on_resize.as_ref().unchecked_ref());
-        listeners.push(on_data.into_js_value());
-        listeners.push(on_resize.into_js_value());
+        listeners.extend(send_input(&terminal, &socket));
     }
     let refit = {
         let fit = fit.clone();
@@ -130,6 +92,53 @@ pub fn connect(element: &HtmlDivElement, path: &str, read_only: bool, live: Live
         wiring.socket.close().ok();
         wiring.terminal.dispose();
     });
+}
+
+/// The terminal's options: a read-only one (watching) neither blinks nor takes keys.
+fn terminal_options(read_only: bool) -> js_sys::Object {
+    let options = js_sys::Object::new();
+    let set = |key: &str, value: JsValue| {
+        // Setting a property of a fresh plain object cannot fail.
+        js_sys::Reflect::set(&options, &JsValue::from_str(key), &value).ok();
+    };
+    set("cursorBlink", JsValue::from_bool(!read_only));
+    set("disableStdin", JsValue::from_bool(read_only));
+    set("scrollback", JsValue::from_f64(5000.0));
+    let font = "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace";
+    set("fontFamily", JsValue::from_str(font));
+    options
+}
+
+/// Sends the person's keystrokes and the terminal's new sizes to the server; answers the
+/// listeners, which must live as long as the page.
+fn send_input(terminal: &Terminal, socket: &WebSocket) -> [JsValue; 2] {
+    let on_data = {
+        let socket = socket.clone();
+        Closure::<dyn FnMut(String)>::new(move |data: String| {
+            send(&socket, &ClientMessage::Input { data });
+        })
+    };
+    terminal.on_data(on_data.as_ref().unchecked_ref());
+    let on_resize = {
+        let socket = socket.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |size: JsValue| {
+            let number = |key: &str| {
+                js_sys::Reflect::get(&size, &JsValue::from_str(key))
+                    .ok()
+                    .and_then(|value| value.as_f64())
+                    .map_or(0, |value| value as u16)
+            };
+            send(
+                &socket,
+                &ClientMessage::Resize {
+                    cols: number("cols"),
+                    rows: number("rows"),
+                },
+            );
+        })
+    };
+    terminal.on_resize(on_resize.as_ref().unchecked_ref());
+    [on_data.into_js_value(), on_resize.into_js_value()]
 }
 
 fn apply(message: ServerMessage, terminal: &Terminal, live: Live) {
