@@ -3,7 +3,7 @@ use changeaudit_shared::api::routes;
 use changeaudit_shared::problem::FieldError;
 use leptos::prelude::*;
 
-use super::list::{Admin, AdminList, Editing};
+use super::list::{Admin, AdminList, Editing, settle};
 use crate::api::{self, ApiError};
 use crate::forms::{FieldErrors, submit};
 use crate::listing::List;
@@ -72,6 +72,7 @@ fn CredentialForm(
         secret.set(String::new());
     });
 
+    let done = settle(editing, list, message, errors);
     let save = move |_| {
         let kind = SecretKind::parse(&kind.get_untracked()).unwrap_or(SecretKind::Password);
         let secret_text = secret.get_untracked();
@@ -89,13 +90,7 @@ fn CredentialForm(
             let saved = store(rotating.as_ref(), device_id, username, kind, secret_text).await;
             // The secret leaves the page whatever the outcome: it is never shown again.
             secret.set(String::new());
-            match saved {
-                Ok(_) => {
-                    editing.set(None);
-                    list.refetch();
-                }
-                Err(error) => message.set(Some(errors.take(error))),
-            }
+            done(saved.map(|_| ()));
         });
     };
     let heading = match &credential {

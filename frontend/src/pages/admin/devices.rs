@@ -2,8 +2,8 @@ use changeaudit_shared::api::devices::{Device, DeviceInput, HostKeyScan, HostKey
 use changeaudit_shared::api::routes;
 use leptos::prelude::*;
 
-use super::list::{Admin, AdminList, Editing};
-use crate::api::{self, ApiError};
+use super::list::{Admin, AdminList, Editing, settle};
+use crate::api;
 use crate::forms::{FieldErrors, submit};
 use crate::listing::List;
 
@@ -64,13 +64,7 @@ fn DeviceForm(
     let errors = FieldErrors::new();
     let message = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
-    let done = move |outcome: Result<(), ApiError>| match outcome {
-        Ok(()) => {
-            editing.set(None);
-            list.refetch();
-        }
-        Err(error) => message.set(Some(errors.take(error))),
-    };
+    let done = settle(editing, list, message, errors);
     let save = move |_| {
         let input = DeviceInput {
             name: name.get_untracked(),

@@ -2,8 +2,8 @@ use changeaudit_shared::api::groups::{AccessGroup, AccessGroupInput, Member};
 use changeaudit_shared::api::routes;
 use leptos::prelude::*;
 
-use super::list::{Admin, AdminList, Editing};
-use crate::api::{self, ApiError};
+use super::list::{Admin, AdminList, Editing, settle};
+use crate::api;
 use crate::forms::{FieldErrors, submit};
 use crate::listing::List;
 use crate::pick::{self, SearchSelect};
@@ -145,13 +145,7 @@ fn GroupForm(
     let errors = FieldErrors::new();
     let message = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
-    let done = move |outcome: Result<(), ApiError>| match outcome {
-        Ok(()) => {
-            editing.set(None);
-            list.refetch();
-        }
-        Err(error) => message.set(Some(errors.take(error))),
-    };
+    let done = settle(editing, list, message, errors);
     let save = move |_| {
         let input = fields.input();
         submit(pending, async move {

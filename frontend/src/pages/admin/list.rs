@@ -11,6 +11,7 @@ use leptos::task::spawn_local;
 use serde::de::DeserializeOwned;
 
 use crate::api::ApiError;
+use crate::forms::FieldErrors;
 use crate::listing::{List, list_view, use_list};
 
 /// Which object is being edited: `None` for none, `Some(None)` for a new one.
@@ -94,5 +95,22 @@ where
                 <tbody>{items.into_iter().map(row).collect_view()}</tbody>
             </table>
         }.into_any())}
+    }
+}
+
+/// What an admin form does with the server's answer: closes and reloads the list, or shows
+/// why not, each field's words under it.
+pub fn settle<T: Send + Sync + 'static>(
+    editing: Editing<T>,
+    list: List<T>,
+    message: RwSignal<Option<String>>,
+    errors: FieldErrors,
+) -> impl Fn(Result<(), ApiError>) + Copy {
+    move |outcome| match outcome {
+        Ok(()) => {
+            editing.set(None);
+            list.refetch();
+        }
+        Err(error) => message.set(Some(errors.take(error))),
     }
 }

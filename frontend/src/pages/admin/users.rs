@@ -3,8 +3,8 @@ use changeaudit_shared::api::users::{User, UserInput};
 use changeaudit_shared::role::Role;
 use leptos::prelude::*;
 
-use super::list::{Admin, AdminList, Editing};
-use crate::api::{self, ApiError};
+use super::list::{Admin, AdminList, Editing, settle};
+use crate::api;
 use crate::forms::{FieldErrors, submit};
 use crate::listing::List;
 
@@ -63,6 +63,7 @@ fn UserForm(user: Option<User>, editing: Editing<User>, list: List<User>) -> imp
     let message = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
 
+    let done = settle(editing, list, message, errors);
     let save = move |_| {
         let input = UserInput {
             username: username.get_untracked(),
@@ -73,14 +74,7 @@ fn UserForm(user: Option<User>, editing: Editing<User>, list: List<User>) -> imp
             password: password.get_untracked(),
         };
         submit(pending, async move {
-            let saved: Result<User, ApiError> = api::users::save(id, &input).await;
-            match saved {
-                Ok(_) => {
-                    editing.set(None);
-                    list.refetch();
-                }
-                Err(error) => message.set(Some(errors.take(error))),
-            }
+            done(api::users::save(id, &input).await.map(|_| ()));
         });
     };
 
