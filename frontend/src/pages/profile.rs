@@ -23,6 +23,21 @@ async fn register(name: String) -> Result<PasskeyInfo, ApiError> {
     .await
 }
 
+/// The new passkey's name, checked before the authenticator is asked: a refusal after it
+/// would leave a passkey on the authenticator that the server never registered.
+fn named(name: RwSignal<String>, errors: FieldErrors) -> Option<String> {
+    let chosen = name.get_untracked().trim().to_owned();
+    if chosen.is_empty() {
+        errors.0.set(vec![FieldError {
+            field: "name".to_owned(),
+            detail: "is required: name the device holding the passkey".to_owned(),
+        }]);
+        return None;
+    }
+    errors.clear();
+    Some(chosen)
+}
+
 #[component]
 pub fn Profile() -> impl IntoView {
     let reload = RwSignal::new(0_u32);
@@ -40,18 +55,10 @@ pub fn Profile() -> impl IntoView {
         }
         pending.set(true);
         message.set(None);
-        let chosen = name.get_untracked().trim().to_owned();
-        // Checked before the authenticator is asked: a refusal after it would leave a passkey
-        // on the authenticator that the server never registered.
-        if chosen.is_empty() {
-            errors.0.set(vec![FieldError {
-                field: "name".to_owned(),
-                detail: "is required: name the device holding the passkey".to_owned(),
-            }]);
+        let Some(chosen) = named(name, errors) else {
             pending.set(false);
             return;
-        }
-        errors.clear();
+        };
         spawn_local(async move {
             match register(chosen).await {
                 Ok(key) => {

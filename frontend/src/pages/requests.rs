@@ -89,6 +89,35 @@ pub fn MyApprovals() -> impl IntoView {
     }
 }
 
+/// The comment and the two votes.
+#[component]
+fn VoteBox<Act>(
+    comment: RwSignal<String>,
+    errors: FieldErrors,
+    pending: RwSignal<bool>,
+    act: Act,
+    passkey_required: bool,
+) -> impl IntoView
+where
+    Act: Fn(Vote, bool) + Copy + Send + Sync + 'static,
+{
+    view! {
+        <div class="vote">
+            <label for="comment">"Comment"</label>
+            <textarea id="comment" rows="2" bind:value=comment></textarea>
+            {errors.under("comment")}
+            <div class="actions">
+                <button data-testid="approve" disabled=move || pending.get()
+                    on:click=move |_| act(Vote::Approved, passkey_required)>
+                    {if passkey_required { "Approve with passkey" } else { "Approve" }}
+                </button>
+                <button class="danger" data-testid="disapprove" disabled=move || pending.get()
+                    on:click=move |_| act(Vote::Disapproved, false)>"Disapprove"</button>
+            </div>
+        </div>
+    }
+}
+
 /// A vote on request `id`, signed with a passkey when approving needs one.
 async fn cast_vote(
     id: i64,
@@ -192,21 +221,7 @@ pub fn RequestPage() -> impl IntoView {
                     {described(&detail)}
                     {match detail.cannot_vote.clone() {
                         Some(why) => view! { <p class="muted" data-testid="cannot-vote">{sentence(&why)}</p> }.into_any(),
-                        None => view! {
-                            <div class="vote">
-                                <label for="comment">"Comment"</label>
-                                <textarea id="comment" rows="2" bind:value=comment></textarea>
-                                {errors.under("comment")}
-                                <div class="actions">
-                                    <button data-testid="approve" disabled=move || pending.get()
-                                        on:click=move |_| act(Vote::Approved, passkey_required)>
-                                        {if passkey_required { "Approve with passkey" } else { "Approve" }}
-                                    </button>
-                                    <button class="danger" data-testid="disapprove" disabled=move || pending.get()
-                                        on:click=move |_| act(Vote::Disapproved, false)>"Disapprove"</button>
-                                </div>
-                            </div>
-                        }.into_any(),
+                        None => view! { <VoteBox comment errors pending act passkey_required/> }.into_any(),
                     }}
                     {detail.can_cancel.then(|| view! {
                         <button class="link-button" on:click=cancel>"Cancel this request"</button>

@@ -18,43 +18,25 @@ pub fn SignIn() -> impl IntoView {
 
     let submit = move |event: SubmitEvent| {
         event.prevent_default();
-        if pending.get_untracked() {
-            return;
-        }
-        pending.set(true);
-        error.set(None);
         let request = LoginRequest {
             username: username.get_untracked(),
             password: password.get_untracked(),
         };
-        leptos::task::spawn_local(async move {
-            match api::session::sign_in(&request).await {
-                Ok(me) => session.set(SessionState::SignedIn(me)),
-                Err(refusal) => {
-                    password.set(String::new());
-                    error.set(Some(refusal));
-                }
+        let signing = async move {
+            let answer = api::session::sign_in(&request).await;
+            if answer.is_err() {
+                password.set(String::new());
             }
-            pending.set(false);
-        });
+            answer
+        };
+        attempt(pending, error, session, signing);
     };
     // The alternative to the password: the server challenges the person's passkeys by username.
     let passkey_sign_in = move |_| {
-        if pending.get_untracked() {
-            return;
-        }
-        pending.set(true);
-        error.set(None);
         let start = PasskeySignInStart {
             username: username.get_untracked(),
         };
-        leptos::task::spawn_local(async move {
-            match sign_in_with_passkey(start).await {
-                Ok(me) => session.set(SessionState::SignedIn(me)),
-                Err(refusal) => error.set(Some(refusal)),
-            }
-            pending.set(false);
-        });
+        attempt(pending, error, session, sign_in_with_passkey(start));
     };
     let field_error = move |field: &'static str| {
         move || {
@@ -95,6 +77,28 @@ pub fn SignIn() -> impl IntoView {
             </form>
         </main>
     }
+}
+
+/// One way of signing in, one at a time: the session starts when it succeeds, and its
+/// refusal shows when it does not.
+fn attempt(
+    pending: RwSignal<bool>,
+    error: RwSignal<Option<ApiError>>,
+    session: RwSignal<SessionState>,
+    signing: impl std::future::Future<Output = Result<Me, ApiError>> + 'static,
+) {
+    if pending.get_untracked() {
+        return;
+    }
+    pending.set(true);
+    error.set(None);
+    leptos::task::spawn_local(async move {
+        match signing.await {
+            Ok(me) => session.set(SessionState::SignedIn(me)),
+            Err(refusal) => error.set(Some(refusal)),
+        }
+        pending.set(false);
+    });
 }
 
 async fn sign_in_with_passkey(start: PasskeySignInStart) -> Result<Me, ApiError> {

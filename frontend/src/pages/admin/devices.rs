@@ -42,25 +42,14 @@ fn DeviceForm(
     list: List<Device>,
 ) -> impl IntoView {
     let id = device.as_ref().map(|device| device.id);
-    let name = RwSignal::new(device.as_ref().map(|d| d.name.clone()).unwrap_or_default());
-    let host = RwSignal::new(device.as_ref().map(|d| d.host.clone()).unwrap_or_default());
-    let port = RwSignal::new(
-        device
-            .as_ref()
-            .map_or("22".to_owned(), |d| d.port.to_string()),
-    );
-    let tags = RwSignal::new(
-        device
-            .as_ref()
-            .map(|d| d.tags.join(" "))
-            .unwrap_or_default(),
-    );
-    let host_key = RwSignal::new(
-        device
-            .as_ref()
-            .map(|d| d.host_key_fingerprint.clone())
-            .unwrap_or_default(),
-    );
+    let text = |of: fn(&Device) -> String, default: &str| {
+        RwSignal::new(device.as_ref().map_or(default.to_owned(), of))
+    };
+    let name = text(|d| d.name.clone(), "");
+    let host = text(|d| d.host.clone(), "");
+    let port = text(|d| d.port.to_string(), "22");
+    let tags = text(|d| d.tags.join(" "), "");
+    let host_key = text(|d| d.host_key_fingerprint.clone(), "");
     let errors = FieldErrors::new();
     let message = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);

@@ -146,19 +146,7 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
             }
         });
     };
-    let navigate = use_navigate();
-    let cancel_change = move |_| {
-        let Some(stored) = stored_id.clone() else {
-            return;
-        };
-        let navigate = navigate.clone();
-        submit(pending, async move {
-            match api::changes::cancel(&stored).await {
-                Ok(_) => navigate("/changes", Default::default()),
-                Err(error) => message.set(Some(error.message())),
-            }
-        });
-    };
+    let cancel_change = cancelling(stored_id, pending, message);
     let Fields {
         devices, script, ..
     } = fields;
@@ -192,6 +180,27 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
                 <button type="button" class="danger" disabled=move || pending.get() on:click=cancel_change>"Cancel change"</button>
             })}
         </div>
+    }
+}
+
+/// Cancels the registered change `stored`, then goes back to the list.
+fn cancelling(
+    stored: Option<String>,
+    pending: RwSignal<bool>,
+    message: RwSignal<Option<String>>,
+) -> impl Fn(leptos::ev::MouseEvent) + Clone + 'static {
+    let navigate = use_navigate();
+    move |_| {
+        let Some(stored) = stored.clone() else {
+            return;
+        };
+        let navigate = navigate.clone();
+        submit(pending, async move {
+            match api::changes::cancel(&stored).await {
+                Ok(_) => navigate("/changes", Default::default()),
+                Err(error) => message.set(Some(error.message())),
+            }
+        });
     }
 }
 

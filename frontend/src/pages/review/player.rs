@@ -129,19 +129,7 @@ pub fn Player(
         speed,
         skip_idle,
     };
-    let ticking =
-        set_interval_with_handle(move || tick(playback, screen, seek_ms, duration), TICK).ok();
-    let kept = SendWrapper::new(ticking);
-    on_cleanup(move || {
-        if let Some(ticking) = kept.take() {
-            ticking.clear();
-        }
-        screen.with_value(|screen| {
-            if let Some(screen) = screen {
-                screen.terminal.dispose();
-            }
-        });
-    });
+    play(playback, screen, seek_ms, duration);
 
     let toggle = move |_| {
         if time.get_untracked() >= duration {
@@ -158,6 +146,23 @@ pub fn Player(
             <Controls playback duration markers seek toggle/>
         </div>
     }
+}
+
+/// Ticks while the player lives; when it goes, the ticking stops and its terminal is released.
+fn play(playback: Playback, screen: Shown, seek_ms: RwSignal<Option<(u64, f64)>>, duration: f64) {
+    let ticking =
+        set_interval_with_handle(move || tick(playback, screen, seek_ms, duration), TICK).ok();
+    let kept = SendWrapper::new(ticking);
+    on_cleanup(move || {
+        if let Some(ticking) = kept.take() {
+            ticking.clear();
+        }
+        screen.with_value(|screen| {
+            if let Some(screen) = screen {
+                screen.terminal.dispose();
+            }
+        });
+    });
 }
 
 type Shown = StoredValue<Option<SendWrapper<Rc<Screen>>>, LocalStorage>;
