@@ -198,28 +198,24 @@ fn mount(
 
 /// One tick of playing: the screen moved on by the time a tick is worth at the chosen speed.
 fn tick(playback: Playback, screen: Shown, seek_ms: RwSignal<Option<(u64, f64)>>, duration: f64) {
-    let Playback {
-        time,
-        playing,
-        speed,
-        skip_idle,
-    } = playback;
-    if !playing.get_untracked() {
+    if !playback.playing.get_untracked() {
         return;
     }
-    let from = time.get_untracked();
+    let from = playback.time.get_untracked();
     screen.with_value(|screen| {
         let Some(screen) = screen else { return };
-        let step = TICK.as_secs_f64() * speed.get_untracked();
-        let to = screen.timeline.play(from, step, skip_idle.get_untracked());
+        let step = TICK.as_secs_f64() * playback.speed.get_untracked();
+        let to = screen
+            .timeline
+            .play(from, step, playback.skip_idle.get_untracked());
         screen.show(
             &screen.timeline.advance(screen.next.get(), to),
             seek_ms,
             0.0,
         );
-        time.set(to);
+        playback.time.set(to);
         if to >= duration {
-            playing.set(false);
+            playback.playing.set(false);
         }
     });
 }
