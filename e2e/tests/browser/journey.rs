@@ -516,6 +516,12 @@ async fn verify_in_the_browser(
     key_file: &std::path::Path,
 ) {
     click(driver, "//a[text()='Verify a bundle']").await;
+    // Before anything, the verifier checks itself, in this browser, against RFC 6962's vectors.
+    see(
+        driver,
+        "//p[@data-testid='self-check'][@data-passed='true']",
+    )
+    .await;
     choose_file(driver, "public-key-file", key_file).await;
     see(driver, "//p[@data-testid='key-id'][starts-with(., 'Key ')]").await;
     choose_file(driver, "bundle-file", bundle_file).await;

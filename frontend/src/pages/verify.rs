@@ -4,7 +4,7 @@
 
 use changeaudit_shared::evidence::BundleSummary;
 use changeaudit_shared::export::key_id;
-use changeaudit_shared::verify::{Fault, keys, verify_bundle};
+use changeaudit_shared::verify::{Fault, keys, rfc6962, verify_bundle};
 use leptos::prelude::*;
 
 /// A file as read: its name and its text, or why it could not be read.
@@ -88,6 +88,18 @@ pub fn VerifyBundle() -> impl IntoView {
              signature, each recording and board. Nothing is sent to the server; take the public \
              key from a copy you keep apart from it."
         </p>
+        {match rfc6962::self_check() {
+            Ok(()) => view! {
+                <p class="muted" data-testid="self-check" data-passed="true">
+                    "Self-check: this verifier reproduces RFC 6962's published Merkle test vectors."
+                </p>
+            }.into_any(),
+            Err(which) => view! {
+                <p class="error" role="alert" data-testid="self-check" data-passed="false">
+                    {format!("Self-check failed: this verifier does not reproduce RFC 6962's {which}. Do not trust its answers.")}
+                </p>
+            }.into_any(),
+        }}
         <form class="card asking" on:submit=verify>
             <label for="bundle-file">"Evidence bundle (.jsonl)"</label>
             <input id="bundle-file" type="file" accept=".jsonl,.json,application/jsonl"

@@ -9,6 +9,7 @@
 //! - `assertion` and `cose`: an approval's passkey signature, checked with the key its
 //!   registration recorded in the trail.
 //! - `keys`: the trail's Ed25519 public key and its signatures.
+//! - `rfc6962`: the published Merkle vectors, and the verifier's check of itself against them.
 //!
 //! The Merkle tree (RFC 6962) and the canonical form of events are in `crate::merkle` and
 //! `crate::export`, shared with the server that writes them.
@@ -18,6 +19,7 @@ pub mod bundle;
 mod cose;
 pub mod export;
 pub mod keys;
+pub mod rfc6962;
 
 use std::fmt;
 
