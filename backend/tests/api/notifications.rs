@@ -254,10 +254,11 @@ async fn notices_go_out_by_email_and_by_signed_webhook_with_retries() {
 
 #[tokio::test]
 async fn an_unreachable_mail_server_never_holds_up_the_flow() {
-    // A port nobody listens on.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // A port held but not listened on, for the whole test: connecting to it is refused, and no
+    // receiver another test starts meanwhile can be handed it (a port merely let go could be).
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let url = format!("smtp://{}", closed.local_addr().unwrap());
-    drop(closed);
     let app = TestApp::spawn_with(&[("CHANGEAUDIT_SMTP_URL", &url)]).await;
     let (executor, approver, credential) = world(&app).await;
     let asked = executor

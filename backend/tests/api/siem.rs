@@ -123,10 +123,10 @@ async fn every_event_reaches_a_syslog_collector_once_in_order_as_rfc_5424() {
 async fn a_collector_that_is_away_delays_the_stream_and_it_catches_up() {
     let app = TestApp::spawn().await;
     app.sign_in_as_admin().await;
-    // Nothing listens here yet.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = closed.local_addr().unwrap();
-    drop(closed);
+    // Nothing listens here yet; the address is held, so no other test can be handed it.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = held.local_addr().unwrap();
     let sink = Sink::Syslog(address.to_string());
     let http = reqwest::Client::new();
     let error = ship(&app.db, &http, &sink, app.clock.now())
@@ -149,7 +149,7 @@ async fn a_collector_that_is_away_delays_the_stream_and_it_catches_up() {
     );
 
     // The collector comes up at that address; after the pause everything arrives.
-    let mut received = collect_on(tokio::net::TcpListener::bind(address).await.unwrap());
+    let mut received = collect_on(held.listen(16).unwrap());
     app.clock.advance(Duration::from_secs(31));
     let sent = ship(&app.db, &http, &sink, app.clock.now()).await.unwrap();
     assert_eq!(sent, event_count(&app).await);
