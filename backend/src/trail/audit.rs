@@ -104,26 +104,21 @@ pub async fn load(db: &Database) -> Result<Result<Vec<(AuditEvent, String)>, Cha
     .await?;
     let mut events = Vec::with_capacity(rows.len());
     for row in rows {
-        let seq: i64 = row.try_get("seq")?;
-        let details: String = row.try_get("details")?;
-        let Ok(details) = serde_json::from_str(&details) else {
-            return Ok(Err(ChainBreak {
-                seq,
-                reason: "its details are not valid JSON".to_owned(),
-            }));
-        };
-        events.push((
-            AuditEvent {
-                seq,
-                at: row.try_get("at")?,
-                actor: row.try_get("actor")?,
-                action: row.try_get("action")?,
-                object: row.try_get("object")?,
-                details,
-                prev_hash: row.try_get("prev_hash")?,
-            },
-            row.try_get("hash")?,
-        ));
+        match event_of(&row) {
+            Ok(event) => events.push(event),
+            // Details that are not JSON break the chain where they stand; anything else is the
+            // database's failure.
+            Err(error) => {
+                let details: String = row.try_get("details")?;
+                if serde_json::from_str::<serde_json::Value>(&details).is_ok() {
+                    return Err(error);
+                }
+                return Ok(Err(ChainBreak {
+                    seq: row.try_get("seq")?,
+                    reason: "its details are not valid JSON".to_owned(),
+                }));
+            }
+        }
     }
     Ok(Ok(events))
 }
