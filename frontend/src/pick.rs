@@ -51,20 +51,17 @@ pub fn SearchSelect(
             choices.extend(kept);
         }
         choices
-            .into_iter()
-            .map(|(id, label)| {
-                let option = id.to_string();
-                let selected = option == chosen;
-                view! { <option value=option selected=selected>{label}</option> }
-            })
-            .collect_view()
     };
     view! {
         <input type="search" class="pick-search" placeholder=hint aria-label=format!("Search: {prompt}")
             data-testid=format!("{id}-search") bind:value=query/>
         <select id=id bind:value=value>
             <option value="">{prompt}</option>
-            {options}
+            // Keyed by id: the option a person chose stays the same element while the matches
+            // change around it, so the select keeps showing what it holds.
+            <For each=options key=|(id, _)| *id let((id, label))>
+                <option value=id.to_string() selected=move || value.get_untracked() == id.to_string()>{label}</option>
+            </For>
         </select>
         {move || found.get().and_then(Result::err).map(|error| view! {
             <p class="error" role="alert">{error.message()}</p>

@@ -5,8 +5,8 @@ use changeaudit_shared::role::Role;
 use sqlx::AnyConnection;
 
 use super::store::{self, Facts};
-use crate::auth::CurrentUser;
 use crate::db::DbError;
+use crate::users::User;
 
 /// What keeps a person from voting on a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ impl Barrier {
 /// What keeps `me` from voting on the request, if anything.
 pub async fn barrier(
     connection: &mut AnyConnection,
-    me: &CurrentUser,
+    me: &User,
     request: &RequestSummary,
     facts: &Facts,
 ) -> Result<Option<Barrier>, DbError> {
@@ -50,22 +50,22 @@ pub async fn barrier(
         "SELECT COUNT(*) FROM group_members WHERE group_id = $1 AND user_id = $2 AND approver",
     )
     .bind(facts.group_id)
-    .bind(me.0.id)
+    .bind(me.id)
     .fetch_one(&mut *connection)
     .await?;
     Ok(if approver == 0 {
         Some(Barrier::NotApprover {
             group: facts.group_name.clone(),
         })
-    } else if facts.requester_id == me.0.id {
+    } else if facts.requester_id == me.id {
         Some(Barrier::OwnRequest)
-    } else if facts.change_author_id == me.0.id {
+    } else if facts.change_author_id == me.id {
         Some(Barrier::OwnChange {
             change_id: request.change_id.clone(),
         })
     } else if request.status != RequestStatus::Pending {
         Some(Barrier::Closed(request.status))
-    } else if store::has_voted(connection, request.id, me.0.id).await? {
+    } else if store::has_voted(connection, request.id, me.id).await? {
         Some(Barrier::AlreadyVoted)
     } else {
         None
@@ -74,8 +74,10 @@ pub async fn barrier(
 
 /// Whether `me` may see the request at all: its requester, its group's approvers and those who
 /// oversee everything do; for anyone else it does not exist.
-pub fn may_see(me: &CurrentUser, facts: &Facts, barrier: Option<&Barrier>) -> bool {
-    facts.requester_id == me.0.id
+pub fn may_see(me: &User, facts: &Facts, barrier: Option<&Barrier>) -> bool {
+    facts.requester_id == me.id
         || !matches!(barrier, Some(Barrier::NotApprover { .. }))
-        || me.has_any(&[Role::Admin, Role::Auditor])
+        || [Role::Admin, Role::Auditor]
+            .iter()
+            .any(|role| me.roles.contains(role))
 }

@@ -242,9 +242,9 @@ async fn require_vote(
     request: &RequestSummary,
     facts: &Facts,
 ) -> Result<(), ApprovalError> {
-    match barrier(connection, me, request, facts).await? {
+    match barrier(connection, &me.0, request, facts).await? {
         None => Ok(()),
-        Some(barrier) if !may_see(me, facts, Some(&barrier)) => Err(ApprovalError::NotFound),
+        Some(barrier) if !may_see(&me.0, facts, Some(&barrier)) => Err(ApprovalError::NotFound),
         Some(barrier) => Err(ApprovalError::Barred(barrier)),
     }
 }
@@ -536,8 +536,8 @@ pub async fn cancel(
     let request = store::summary(connection, request_id, now).await?;
     let facts = store::facts(connection, request_id).await?;
     if facts.requester_id != me.0.id {
-        let barrier = barrier(connection, me, &request, &facts).await?;
-        return Err(if may_see(me, &facts, barrier.as_ref()) {
+        let barrier = barrier(connection, &me.0, &request, &facts).await?;
+        return Err(if may_see(&me.0, &facts, barrier.as_ref()) {
             ApprovalError::NotTheRequester
         } else {
             ApprovalError::NotFound

@@ -95,8 +95,8 @@ pub async fn get_request(
     let mut connection = state.db.pool().acquire().await?;
     let request = store::summary(&mut connection, id, now).await?;
     let facts = store::facts(&mut connection, id).await?;
-    let barrier = barrier::barrier(&mut connection, &me, &request, &facts).await?;
-    if !barrier::may_see(&me, &facts, barrier.as_ref()) {
+    let barrier = barrier::barrier(&mut connection, &me.0, &request, &facts).await?;
+    if !barrier::may_see(&me.0, &facts, barrier.as_ref()) {
         return Err(AppError::NotFound);
     }
     let change = changes::view(&mut connection, &request.change_id, Visibility::All, now).await?;

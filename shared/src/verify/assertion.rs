@@ -102,7 +102,7 @@ impl StoredAssertion {
             });
         }
         let rp_hash = Sha256::digest(self.rp_id.as_bytes());
-        if origin_host(&client.origin) != Some(self.rp_id.as_str())
+        if origin_host(&client.origin).as_deref() != Some(self.rp_id.as_str())
             || authenticator_data.get(..32) != Some(rp_hash.as_slice())
         {
             return Err(AssertionError::RelyingParty(self.rp_id.clone()));
@@ -120,13 +120,22 @@ impl StoredAssertion {
     }
 }
 
-/// The host of a web origin (`https://host[:port]`); origins carry no path, user or query.
-fn origin_host(origin: &str) -> Option<&str> {
+/// The host of a web origin (`https://host[:port]`), lowercase; `None` for anything else (a
+/// user part, a port that is not a number, a path, query or fragment).
+fn origin_host(origin: &str) -> Option<String> {
     let rest = origin
         .strip_prefix("https://")
         .or_else(|| origin.strip_prefix("http://"))?;
-    let host = rest.split([':', '/']).next()?;
-    (!host.is_empty() && !host.contains(['@', '?', '#'])).then_some(host)
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains(['@', '/', '?', '#', '[']) {
+        return None;
+    }
+    let host = match authority.split_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        Some(_) => return None,
+        None => authority,
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
 /// A vote's assertion checked as the trail records it: for this vote's request and change
@@ -174,11 +183,21 @@ mod tests {
 
     #[test]
     fn the_host_of_an_origin() {
-        assert_eq!(origin_host("https://ca.example"), Some("ca.example"));
-        assert_eq!(origin_host("http://localhost:8080"), Some("localhost"));
-        assert_eq!(origin_host("https://ca.example/"), Some("ca.example"));
-        assert_eq!(origin_host("ftp://ca.example"), None);
-        assert_eq!(origin_host("https://"), None);
-        assert_eq!(origin_host("https://user@evil.example"), None);
+        let host = |origin| origin_host(origin);
+        assert_eq!(host("https://ca.example").as_deref(), Some("ca.example"));
+        assert_eq!(host("http://localhost:8080").as_deref(), Some("localhost"));
+        assert_eq!(host("https://ca.example/").as_deref(), Some("ca.example"));
+        assert_eq!(host("https://CA.Example").as_deref(), Some("ca.example"));
+        for refused in [
+            "ftp://ca.example",
+            "https://",
+            "https://user@evil.example",
+            "https://ca.example:x@evil.example",
+            "https://ca.example:notaport",
+            "https://ca.example/path",
+            "https://ca.example?x",
+        ] {
+            assert_eq!(host(refused), None, "{refused}");
+        }
     }
 }

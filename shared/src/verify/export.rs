@@ -51,6 +51,8 @@ pub struct ExportVerifier {
     frontier: Frontier,
     last_checkpoint: u64,
     canonical: Vec<u8>,
+    /// A sealed recording named to the caller and not yet reported back.
+    unreported: Option<i64>,
     /// Session object → recording name, from `session.started`.
     sessions: HashMap<String, String>,
     /// Passkey credential ID → who registered it and its public key, from `passkey.registered`.
@@ -72,6 +74,7 @@ impl ExportVerifier {
             frontier: Frontier::default(),
             last_checkpoint: 0,
             canonical: Vec::with_capacity(1024),
+            unreported: None,
             sessions: HashMap::new(),
             passkeys: HashMap::new(),
             summary: Summary::default(),
@@ -89,6 +92,7 @@ impl ExportVerifier {
     /// Verifies the next line of the export. When it ends a session whose recording is to be
     /// checked, answers which; the caller reports its digest with `recording` before going on.
     pub fn line(&mut self, text: &str) -> Result<Option<SealedRecording>, Fault> {
+        self.reported()?;
         self.line += 1;
         if text.trim().is_empty() {
             return Ok(None);
@@ -235,7 +239,7 @@ impl ExportVerifier {
 
     /// The recording a session's end sealed, when recordings are checked.
     fn sealed(
-        &self,
+        &mut self,
         seq: i64,
         object: &str,
         details: &Value,
@@ -252,6 +256,7 @@ impl ExportVerifier {
                 format!("{object} ended, but the trail never saw it start"),
             ));
         };
+        self.unreported = Some(seq);
         Ok(Some(SealedRecording {
             seq,
             name: name.clone(),
@@ -265,6 +270,7 @@ impl ExportVerifier {
         sealed: &SealedRecording,
         digest: Result<String, String>,
     ) -> Result<(), Fault> {
+        self.unreported = None;
         let name = &sealed.name;
         let digest = digest.map_err(|error| {
             self.fault(
@@ -342,7 +348,17 @@ impl ExportVerifier {
         Ok(())
     }
 
+    /// A recording named to the caller is reported back before anything else is verified:
+    /// one left unchecked would otherwise pass unnoticed.
+    fn reported(&self) -> Result<(), Fault> {
+        match self.unreported {
+            Some(seq) => Err(self.fault(Some(seq), "its recording was never checked")),
+            None => Ok(()),
+        }
+    }
+
     pub fn finish(self) -> Result<Summary, Fault> {
+        self.reported()?;
         if !self.header_seen {
             return Err(self.fault(None, "the export is empty"));
         }
@@ -541,5 +557,19 @@ mod tests {
                 .reason
                 .contains("no header")
         );
+    }
+
+    #[test]
+    fn a_recording_named_to_the_caller_must_be_reported_before_going_on() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let lines = export(&key, 2);
+        let mut verifier = ExportVerifier::new(key.verifying_key(), true);
+        verifier.line(&lines[0]).unwrap();
+        verifier.unreported = Some(7);
+        let fault = verifier.line(&lines[1]).unwrap_err();
+        assert_eq!(fault.seq, Some(7));
+        assert!(fault.reason.contains("never checked"), "{fault}");
+        let fault = verifier.finish().unwrap_err();
+        assert!(fault.reason.contains("never checked"), "{fault}");
     }
 }
