@@ -12,7 +12,37 @@ use figment::{Figment, Metadata, Profile, Provider};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 
-use super::{ConfigError, ENV_VARS};
+use super::ConfigError;
+
+/// The variables read, in the order the README lists them.
+pub const ENV_VARS: [&str; 26] = [
+    "CHANGEAUDIT_CONFIG",
+    "CHANGEAUDIT_LISTEN",
+    "CHANGEAUDIT_DATA_DIR",
+    "CHANGEAUDIT_DATABASE_URL",
+    "CHANGEAUDIT_ADMIN_PASSWORD",
+    "CHANGEAUDIT_MASTER_KEY",
+    "CHANGEAUDIT_MASTER_KEY_FILE",
+    "CHANGEAUDIT_STATIC_DIR",
+    "CHANGEAUDIT_PUBLIC_URL",
+    "CHANGEAUDIT_TRUSTED_ORIGINS",
+    "CHANGEAUDIT_SESSION_IDLE_MINUTES",
+    "CHANGEAUDIT_SESSION_MAX_HOURS",
+    "CHANGEAUDIT_RECORDINGS_DIR",
+    "CHANGEAUDIT_TRUSTED_PROXIES",
+    "CHANGEAUDIT_DUE_WARNING_MINUTES",
+    "CHANGEAUDIT_TERMINAL_MAX_MINUTES",
+    "CHANGEAUDIT_SMTP_URL",
+    "CHANGEAUDIT_SMTP_FROM",
+    "CHANGEAUDIT_WEBHOOK_URL",
+    "CHANGEAUDIT_WEBHOOK_SECRET",
+    "CHANGEAUDIT_TRAIL_KEY_FILE",
+    "CHANGEAUDIT_CHECKPOINT_EVENTS",
+    "CHANGEAUDIT_CHECKPOINT_SECONDS",
+    "CHANGEAUDIT_SIEM_SYSLOG",
+    "CHANGEAUDIT_SIEM_URL",
+    "CHANGEAUDIT_LOG",
+];
 
 /// One file key per variable: `CHANGEAUDIT_` and the key in capitals.
 #[derive(Debug, Default, Deserialize)]

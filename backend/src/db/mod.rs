@@ -1,6 +1,7 @@
 //! The database: SQLite by default, PostgreSQL when the URL says so, through one pool type so
 //! every query is written once. Queries use `$1`-style placeholders, which both accept.
 
+mod backend;
 mod error;
 mod migrations;
 
@@ -9,35 +10,11 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+pub use backend::Backend;
 pub use error::DbError;
 
 /// Any number, as long as it is the same on every replica: it names PostgreSQL's write lock.
 const WRITE_LOCK: i64 = 0x6361_7564_6974;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn of_url(url: &str) -> Option<Backend> {
-        if url.starts_with("sqlite:") {
-            Some(Backend::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Some(Backend::Postgres)
-        } else {
-            None
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {

@@ -4,91 +4,43 @@
 
 mod local;
 pub mod recorder;
+mod store;
 
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
 
 pub use local::LocalFolder;
 pub use recorder::Recorder;
+pub use store::{BoxFuture, RecordingSink, RecordingStore, is_valid_name};
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-pub trait RecordingStore: Send + Sync {
-    /// Creates the recording `name`; one that exists already is an error, never overwritten.
-    fn create<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<Box<dyn RecordingSink>>>;
-
-    /// Removes a recording of a session that never started (nothing of the device is in it).
-    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<()>>;
-
-    /// Up to `limit` bytes of recording `name` from `offset` on; fewer at its end.
-    fn read<'a>(
-        &'a self,
-        name: &'a str,
-        offset: u64,
-        limit: usize,
-    ) -> BoxFuture<'a, io::Result<Vec<u8>>>;
-}
-
-/// A recording being written.
-pub trait RecordingSink: Send {
-    /// Hands `bytes` to the store: once this returns, a crash of the server does not lose them.
-    fn write<'a>(&'a mut self, bytes: &'a [u8]) -> BoxFuture<'a, io::Result<()>>;
-
-    /// Makes everything written so far durable.
-    fn sync(&mut self) -> BoxFuture<'_, io::Result<()>>;
-}
-
-/// The whole of recording `name`, read in pieces of a megabyte.
-pub async fn read_all(store: &dyn RecordingStore, name: &str) -> io::Result<Vec<u8>> {
+/// Hands each piece of recording `name`, a megabyte at most, to `take`, from its start.
+async fn each_piece(
+    store: &dyn RecordingStore,
+    name: &str,
+    mut take: impl FnMut(&[u8]),
+) -> io::Result<()> {
     const PIECE: usize = 1 << 20;
-    let mut bytes = Vec::new();
-    loop {
-        let piece = store.read(name, bytes.len() as u64, PIECE).await?;
-        let done = piece.len() < PIECE;
-        bytes.extend_from_slice(&piece);
-        if done {
-            return Ok(bytes);
-        }
-    }
-}
-
-/// The SHA-256 of recording `name`, hex, read in pieces of a megabyte.
-pub async fn digest(store: &dyn RecordingStore, name: &str) -> io::Result<String> {
-    use sha2::{Digest, Sha256};
-    const PIECE: usize = 1 << 20;
-    let mut hasher = Sha256::new();
     let mut offset = 0u64;
     loop {
         let piece = store.read(name, offset, PIECE).await?;
-        hasher.update(&piece);
+        take(&piece);
         offset += piece.len() as u64;
         if piece.len() < PIECE {
-            return Ok(changeaudit_shared::trail::hex(&hasher.finalize()));
+            return Ok(());
         }
     }
 }
 
-/// A recording's name in the store: letters, digits, `-`, `_` and one `.cast`, nothing that
-/// could climb out of a folder or a bucket prefix.
-pub fn is_valid_name(name: &str) -> bool {
-    name.strip_suffix(".cast").is_some_and(|stem| {
-        !stem.is_empty()
-            && stem
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    })
+/// The whole of recording `name`.
+pub async fn read_all(store: &dyn RecordingStore, name: &str) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    each_piece(store, name, |piece| bytes.extend_from_slice(piece)).await?;
+    Ok(bytes)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_stay_inside_the_store() {
-        assert!(is_valid_name("20260102-0a1b2c.cast"));
-        for bad in ["../x.cast", "x.cast.cast", ".cast", "a/b.cast", "x.txt", ""] {
-            assert!(!is_valid_name(bad), "{bad}");
-        }
-    }
+/// The SHA-256 of recording `name`, hex.
+pub async fn digest(store: &dyn RecordingStore, name: &str) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    each_piece(store, name, |piece| hasher.update(piece)).await?;
+    Ok(changeaudit_shared::trail::hex(&hasher.finalize()))
 }

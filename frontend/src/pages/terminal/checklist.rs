@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::pages::review::Findings;
 
-use super::Live;
+use super::live::Live;
 
 #[component]
 pub fn ChecklistPanel(live: Live) -> impl IntoView {

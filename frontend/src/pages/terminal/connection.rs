@@ -9,7 +9,7 @@ use leptos::web_sys::{HtmlDivElement, MessageEvent, WebSocket};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-use super::{Heading, Live};
+use super::live::{Heading, Live};
 use crate::xterm::{self, FitAddon, Terminal};
 
 /// Everything that must live as long as the page, released when it goes.

@@ -3,10 +3,10 @@
 
 mod checklist;
 mod connection;
+mod live;
 
 use changeaudit_shared::api::routes;
-use changeaudit_shared::command::ExecutedCommand;
-use changeaudit_shared::terminal::{Checklist, EndReason};
+use changeaudit_shared::terminal::EndReason;
 use leptos::html::Div;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -14,37 +14,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api;
 use checklist::ChecklistPanel;
-
-/// What the server has said of the session so far.
-#[derive(Clone, Copy)]
-pub struct Live {
-    pub heading: RwSignal<Option<Heading>>,
-    pub commands: RwSignal<Vec<ExecutedCommand>>,
-    pub checklist: RwSignal<Option<Checklist>>,
-    pub warnings: RwSignal<Vec<String>>,
-    pub closed: RwSignal<Option<(EndReason, String)>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Heading {
-    pub session_id: i64,
-    pub device: String,
-    pub account: String,
-    pub change_id: Option<String>,
-    pub closes_at: String,
-}
-
-impl Live {
-    fn new() -> Self {
-        Live {
-            heading: RwSignal::new(None),
-            commands: RwSignal::new(Vec::new()),
-            checklist: RwSignal::new(None),
-            warnings: RwSignal::new(Vec::new()),
-            closed: RwSignal::new(None),
-        }
-    }
-}
+use live::Live;
 
 /// `/credentials/:id/terminal`: a session on that credential.
 #[component]

@@ -1,0 +1,115 @@
+//! The sections the server reads its configuration in, one per concern.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use secrecy::SecretString;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub sessions: SessionsConfig,
+    pub terminal: TerminalConfig,
+    pub notifications: NotificationsConfig,
+    pub trail: TrailConfig,
+    pub siem: SiemConfig,
+}
+
+/// Where the server listens and who it believes.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Holds the SQLite database, the keys and the recordings unless configured elsewhere.
+    pub data_dir: PathBuf,
+    /// The built single-page app (Trunk's output).
+    pub static_dir: PathBuf,
+    /// The address people use, e.g. `https://changeaudit.example.com`; an `https` URL marks the
+    /// session cookie `Secure`, and its origin is trusted for state-changing requests.
+    pub public_url: Option<String>,
+    /// Further origins allowed to send state-changing requests (besides the server's own).
+    pub trusted_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` names the client; anyone else's is ignored.
+    pub trusted_proxies: Vec<IpNet>,
+    /// A tracing filter such as `info` or `info,sqlx=warn`.
+    pub log: String,
+}
+
+/// The database, the key that seals the secrets it stores, and its first admin.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: SecretString,
+    /// The master key that seals stored secrets, as 32 bytes in base64; when absent, the key
+    /// file is used (and created on first run).
+    pub master_key: Option<SecretString>,
+    pub master_key_file: PathBuf,
+    /// The first admin's password; generated and printed once when absent.
+    pub admin_password: Option<SecretString>,
+}
+
+/// People's sign-in sessions.
+#[derive(Debug, Clone)]
+pub struct SessionsConfig {
+    pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
+}
+
+/// Terminal sessions and their recordings.
+#[derive(Debug, Clone)]
+pub struct TerminalConfig {
+    /// Where session recordings are written.
+    pub recordings_dir: PathBuf,
+    /// How long before a change's due date its sessions are warned.
+    pub due_warning: Duration,
+    /// The longest a terminal session may last, whatever the change's window.
+    pub max_length: Duration,
+}
+
+/// Where notifications go besides the app.
+#[derive(Debug, Clone)]
+pub struct NotificationsConfig {
+    /// `smtp://host:port` (plain; `?tls=required` for STARTTLS), `smtps://host:port` (TLS), with
+    /// `user:password@` when the server wants a login. No e-mail without it.
+    pub smtp_url: Option<SecretString>,
+    /// The sender of changeaudit's e-mail.
+    pub smtp_from: String,
+    /// Where each notification is also POSTed as JSON; none without it.
+    pub webhook_url: Option<String>,
+    /// The key of the webhook's HMAC-SHA256 signature header.
+    pub webhook_secret: Option<SecretString>,
+}
+
+/// The audit trail's signing.
+#[derive(Debug, Clone)]
+pub struct TrailConfig {
+    /// The trail's Ed25519 signing key (created with its `.pub` on first run). Every replica
+    /// needs the same one.
+    pub key_file: PathBuf,
+    /// A checkpoint is signed once this many events are new…
+    pub checkpoint_events: u64,
+    /// …or once this long has passed with any new event.
+    pub checkpoint_interval: Duration,
+}
+
+/// Where the trail is streamed besides the database.
+#[derive(Debug, Clone)]
+pub struct SiemConfig {
+    /// A syslog collector (`host:port`, TCP), RFC 5424.
+    pub syslog: Option<String>,
+    /// An HTTP endpoint, sent JSON.
+    pub url: Option<String>,
+}
+
+pub const MIN_ADMIN_PASSWORD_CHARS: usize = 12;
+
+impl Config {
+    /// The cookie is only sent back over TLS when people reach the server over TLS.
+    pub fn cookie_secure(&self) -> bool {
+        self.server
+            .public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
+    }
+}

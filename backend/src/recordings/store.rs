@@ -1,0 +1,56 @@
+//! The two traits every recording store implements, and the names recordings may have.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub trait RecordingStore: Send + Sync {
+    /// Creates the recording `name`; one that exists already is an error, never overwritten.
+    fn create<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<Box<dyn RecordingSink>>>;
+
+    /// Removes a recording of a session that never started (nothing of the device is in it).
+    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<()>>;
+
+    /// Up to `limit` bytes of recording `name` from `offset` on; fewer at its end.
+    fn read<'a>(
+        &'a self,
+        name: &'a str,
+        offset: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, io::Result<Vec<u8>>>;
+}
+
+/// A recording being written.
+pub trait RecordingSink: Send {
+    /// Hands `bytes` to the store: once this returns, a crash of the server does not lose them.
+    fn write<'a>(&'a mut self, bytes: &'a [u8]) -> BoxFuture<'a, io::Result<()>>;
+
+    /// Makes everything written so far durable.
+    fn sync(&mut self) -> BoxFuture<'_, io::Result<()>>;
+}
+
+/// A recording's name in the store: letters, digits, `-`, `_` and one `.cast`, nothing that
+/// could climb out of a folder or a bucket prefix.
+pub fn is_valid_name(name: &str) -> bool {
+    name.strip_suffix(".cast").is_some_and(|stem| {
+        !stem.is_empty()
+            && stem
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_stay_inside_the_store() {
+        assert!(is_valid_name("20260102-0a1b2c.cast"));
+        for bad in ["../x.cast", "x.cast.cast", ".cast", "a/b.cast", "x.txt", ""] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
+}
