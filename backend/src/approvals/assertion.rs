@@ -17,8 +17,8 @@ pub fn stored(
     nonce: &[u8],
     signed: &Signed,
     public_key: &COSEKey,
-) -> StoredAssertion {
-    StoredAssertion {
+) -> serde_json::Result<StoredAssertion> {
+    Ok(StoredAssertion {
         request_id,
         rp_id: rp_id.to_owned(),
         change_digest: change_digest.to_owned(),
@@ -27,6 +27,6 @@ pub fn stored(
         authenticator_data: URL_SAFE_NO_PAD.encode(&signed.authenticator_data),
         client_data_json: URL_SAFE_NO_PAD.encode(&signed.client_data_json),
         signature: URL_SAFE_NO_PAD.encode(&signed.signature),
-        public_key: serde_json::to_value(public_key).unwrap_or_default(),
-    }
+        public_key: serde_json::to_value(public_key)?,
+    })
 }

@@ -351,7 +351,8 @@ async fn signed_approval(
         &nonce,
         &signed,
         key.passkey.get_public_key(),
-    );
+    )
+    .map_err(|error| ApprovalError::internal("encoding a passkey's public key", error))?;
     // The same check an auditor runs later, on what is about to be stored.
     stored
         .verify()

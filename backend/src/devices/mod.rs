@@ -20,8 +20,7 @@ fn device_of(row: &AnyRow) -> Result<Device, DbError> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         host: row.try_get("host")?,
-        // The schema holds ports to 1..=65535.
-        port: u16::try_from(port).unwrap_or_default(),
+        port: u16::try_from(port).map_err(DbError::decode)?,
         tags: serde_json::from_str(&tags)
             .map_err(|error| DbError::Other(sqlx::Error::Decode(Box::new(error))))?,
         host_key_fingerprint: row.try_get("host_key_fingerprint")?,

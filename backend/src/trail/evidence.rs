@@ -12,6 +12,7 @@ use changeaudit_shared::evidence::{
 use changeaudit_shared::merkle::Hash;
 use changeaudit_shared::report::AuditReport;
 use changeaudit_shared::trail::hex;
+use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -26,7 +27,8 @@ use crate::trail::key::TrailKey;
 use crate::trail::proofs;
 
 /// Writes one line of a bundle.
-pub fn write_line(out: &mut impl Write, kind: &str, value: &Value) -> std::io::Result<()> {
+pub fn write_line(out: &mut impl Write, kind: &str, value: &impl Serialize) -> std::io::Result<()> {
+    let value = serde_json::to_value(value)?;
     writeln!(out, "{}", json!({ kind: value }))
 }
 
@@ -110,16 +112,8 @@ pub async fn write_bundle(
         signature: key.sign(&manifest_text(change_id, signed.tree_size, &manifest)),
         manifest,
     };
-    write_line(
-        out,
-        "bundle",
-        &serde_json::to_value(&header).unwrap_or_default(),
-    )?;
-    write_line(
-        out,
-        "checkpoint",
-        &serde_json::to_value(&signed).unwrap_or_default(),
-    )?;
+    write_line(out, "bundle", &header)?;
+    write_line(out, "checkpoint", &signed)?;
     let mut summary = BundleSummary {
         change_id: change_id.to_owned(),
         tree_size: signed.tree_size,

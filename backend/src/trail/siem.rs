@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use changeaudit_shared::trail::AuditEvent;
-use serde_json::{Value, json};
+use serde::Serialize;
 use sqlx::Row;
 use tokio::io::AsyncWriteExt;
 
@@ -71,7 +71,7 @@ fn param(value: &str) -> String {
 
 /// One event as an RFC 5424 message: the action as MSGID, the sequence, actor and object as
 /// structured data, and the event with its hash as JSON for the message.
-pub fn syslog_message(event: &AuditEvent, hash: &str) -> String {
+pub fn syslog_message(event: &AuditEvent, hash: &str) -> serde_json::Result<String> {
     let at = Timestamp::from_millis(event.at)
         .to_datetime()
         .format(&time::format_description::well_known::Rfc3339)
@@ -82,19 +82,26 @@ pub fn syslog_message(event: &AuditEvent, hash: &str) -> String {
         .filter(|c| c.is_ascii_graphic())
         .take(32)
         .collect();
-    format!(
+    Ok(format!(
         "<{PRIORITY}>1 {at} - changeaudit - {msgid} [changeaudit@32473 seq=\"{}\" actor=\"{}\" object=\"{}\" hash=\"{hash}\"] {}",
         event.seq,
         param(&event.actor),
         param(event.object.as_deref().unwrap_or_default()),
-        json_of(event, hash)
-    )
+        serde_json::to_string(&Shipped { event, hash })?
+    ))
 }
 
-fn json_of(event: &AuditEvent, hash: &str) -> Value {
-    let mut value = serde_json::to_value(event).unwrap_or_default();
-    value["hash"] = json!(hash);
-    value
+/// An event as a SIEM receives it: its fields and its hash.
+#[derive(Serialize)]
+struct Shipped<'a> {
+    #[serde(flatten)]
+    event: &'a AuditEvent,
+    hash: &'a str,
+}
+
+#[derive(Serialize)]
+struct Batch<'a> {
+    events: Vec<Shipped<'a>>,
 }
 
 async fn send(
@@ -106,7 +113,8 @@ async fn send(
         Sink::Syslog(address) => {
             let mut frames = Vec::new();
             for (event, hash) in events {
-                let message = syslog_message(event, hash);
+                let message = syslog_message(event, hash)
+                    .map_err(|error| format!("encoding event {}: {error}", event.seq))?;
                 frames.extend_from_slice(format!("{} {message}", message.len()).as_bytes());
             }
             let write = async {
@@ -120,11 +128,14 @@ async fn send(
                 .map_err(|error| format!("{address}: {error}"))
         }
         Sink::Http(url) => {
-            let body = json!({ "events": events.iter().map(|(event, hash)| json_of(event, hash)).collect::<Vec<_>>() });
+            let events = events
+                .iter()
+                .map(|(event, hash)| Shipped { event, hash })
+                .collect();
             let response = http
                 .post(url)
                 .timeout(SEND_TIMEOUT)
-                .json(&body)
+                .json(&Batch { events })
                 .send()
                 .await
                 .map_err(|error| format!("{url}: {error}"))?;
