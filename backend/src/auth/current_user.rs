@@ -67,3 +67,17 @@ impl FromRequestParts<AppState> for CurrentUser {
         Ok(CurrentUser(users::find(&state.db, user_id).await?))
     }
 }
+
+/// The sign-in a request is made under, by its key: a socket or stream that outlives the
+/// request re-checks it, so it ends when the sign-in does.
+#[derive(Debug, Clone)]
+pub struct SignIn(pub session::SessionKey);
+
+impl FromRequestParts<AppState> for SignIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, AppError> {
+        let token = session::token_from(&parts.headers).ok_or(AppError::Unauthenticated)?;
+        Ok(SignIn(session::SessionKey::of(&token)))
+    }
+}

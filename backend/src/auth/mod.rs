@@ -6,4 +6,4 @@ pub mod password;
 pub mod session;
 pub mod throttle;
 
-pub use current_user::CurrentUser;
+pub use current_user::{CurrentUser, SignIn};

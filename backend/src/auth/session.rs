@@ -87,32 +87,51 @@ pub async fn create(
     Ok(token)
 }
 
-/// The user and last use of the live session `token` opens; an expired one is removed.
-async fn live(
-    db: &Database,
-    hash: &str,
-    policy: &SessionPolicy,
-    now: Timestamp,
-) -> Result<Option<(i64, Timestamp)>, DbError> {
-    let row: Option<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT s.user_id, s.created_at, s.last_seen_at
-         FROM web_sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = $1 AND u.enabled = TRUE",
-    )
-    .bind(hash)
-    .fetch_optional(db.pool())
-    .await?;
-    let Some((user_id, created_at, last_seen_at)) = row else {
-        return Ok(None);
-    };
-    let created_at = Timestamp::from_millis(created_at);
-    let last_seen_at = Timestamp::from_millis(last_seen_at);
-    if now >= last_seen_at.plus(policy.idle_timeout) || now >= created_at.plus(policy.max_lifetime)
-    {
-        delete_by_hash(db, hash).await?;
-        return Ok(None);
+/// A sign-in session as the database names it: the SHA-256 of its token. It opens nothing, so
+/// a long-lived socket or stream holds this rather than the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    pub fn of(token: &SecretString) -> SessionKey {
+        SessionKey(token_hash(token.expose_secret()))
     }
-    Ok(Some((user_id, last_seen_at)))
+}
+
+/// Why a sign-in no longer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lapse {
+    /// The sign-in is gone: the person signed out, or an admin reset their password.
+    SignedOut,
+    /// Idle too long, or past its absolute lifetime.
+    Expired,
+    /// The person's account was disabled (or removed).
+    Disabled,
+}
+
+impl Lapse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lapse::SignedOut => "signed_out",
+            Lapse::Expired => "expired",
+            Lapse::Disabled => "disabled",
+        }
+    }
+
+    /// The reason in words, for the person whose session it was.
+    pub fn words(self) -> &'static str {
+        match self {
+            Lapse::SignedOut => "You signed out, or your sign-in was ended.",
+            Lapse::Expired => "Your sign-in expired.",
+            Lapse::Disabled => "Your account was disabled.",
+        }
+    }
+}
+
+/// Whether a sign-in created and last used at these times still holds at `now`.
+fn within(policy: &SessionPolicy, created_at: i64, last_seen_at: i64, now: Timestamp) -> bool {
+    now < Timestamp::from_millis(last_seen_at).plus(policy.idle_timeout)
+        && now < Timestamp::from_millis(created_at).plus(policy.max_lifetime)
 }
 
 /// The user whose live session `token` opens, which counts as a use of it; an expired session
@@ -123,13 +142,25 @@ pub async fn user_of(
     policy: &SessionPolicy,
     now: Timestamp,
 ) -> Result<Option<i64>, DbError> {
-    let hash = token_hash(token.expose_secret());
-    let Some((user_id, last_seen_at)) = live(db, &hash, policy, now).await? else {
+    let key = SessionKey::of(token);
+    let row: Option<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT s.user_id, s.created_at, s.last_seen_at
+         FROM web_sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = $1 AND u.enabled = TRUE",
+    )
+    .bind(&key.0)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some((user_id, created_at, last_seen_at)) = row else {
         return Ok(None);
     };
-    if now.as_millis() - last_seen_at.as_millis() >= TOUCH_INTERVAL_MS {
+    if !within(policy, created_at, last_seen_at, now) {
+        delete_by_hash(db, &key.0).await?;
+        return Ok(None);
+    }
+    if now.as_millis() - last_seen_at >= TOUCH_INTERVAL_MS {
         sqlx::query("UPDATE web_sessions SET last_seen_at = $2 WHERE token_hash = $1")
-            .bind(&hash)
+            .bind(&key.0)
             .bind(now.as_millis())
             .execute(db.pool())
             .await?;
@@ -137,17 +168,38 @@ pub async fn user_of(
     Ok(Some(user_id))
 }
 
-/// Whether the session `token` opens is still live, without counting as a use: a long-lived
-/// stream asks this so it ends with its session, yet does not keep it alive.
-pub async fn still_live(
+/// Whether `user_id`'s sign-in `key` still holds, without counting as a use: a long-lived
+/// socket or stream asks this so it ends with its sign-in, yet does not keep it alive. An
+/// expired sign-in is removed.
+pub async fn standing(
     db: &Database,
-    token: &SecretString,
+    key: &SessionKey,
+    user_id: i64,
     policy: &SessionPolicy,
     now: Timestamp,
-) -> Result<bool, DbError> {
-    Ok(live(db, &token_hash(token.expose_secret()), policy, now)
-        .await?
-        .is_some())
+) -> Result<Result<(), Lapse>, DbError> {
+    let row: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT CAST(CASE WHEN u.enabled THEN 1 ELSE 0 END AS BIGINT), s.created_at, s.last_seen_at
+         FROM users u LEFT JOIN web_sessions s ON s.user_id = u.id AND s.token_hash = $1
+         WHERE u.id = $2",
+    )
+    .bind(&key.0)
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(match row {
+        None => Err(Lapse::Disabled),
+        Some((0, _, _)) => Err(Lapse::Disabled),
+        Some((_, Some(created_at), Some(last_seen_at))) => {
+            if within(policy, created_at, last_seen_at, now) {
+                Ok(())
+            } else {
+                delete_by_hash(db, &key.0).await?;
+                Err(Lapse::Expired)
+            }
+        }
+        Some(_) => Err(Lapse::SignedOut),
+    })
 }
 
 /// Ends the session `token` opens; answers whose it was, if it was anyone's.

@@ -8,19 +8,19 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use changeaudit_shared::api::requests::{Inbox, MarkRead, Notification, NotificationKind};
 use changeaudit_shared::problem::Problem;
 use futures_util::Stream;
 use sqlx::{AnyConnection, Row};
 
-use crate::auth::{CurrentUser, session};
+use crate::auth::session::{self, SessionKey};
+use crate::auth::{CurrentUser, SignIn};
 use crate::clock::Timestamp;
 use crate::db::DbError;
 use crate::error::{ApiJson, AppError};
 use crate::state::AppState;
-use secrecy::SecretString;
 
 const INBOX_LENGTH: i64 = 30;
 const POLL: Duration = Duration::from_secs(1);
@@ -112,7 +112,7 @@ const POLLS_PER_SESSION_CHECK: u32 = 5;
 /// the sign-in session has ended.
 async fn next_inbox(
     state: &AppState,
-    token: &SecretString,
+    sign_in: &SessionKey,
     user_id: i64,
     last: Option<Seen>,
 ) -> Option<(Inbox, Seen)> {
@@ -122,9 +122,17 @@ async fn next_inbox(
     loop {
         ticks.tick().await;
         if polls.is_multiple_of(POLLS_PER_SESSION_CHECK) {
-            match session::still_live(&state.db, token, &state.sessions, state.clock.now()).await {
-                Ok(true) => {}
-                Ok(false) => return None,
+            match session::standing(
+                &state.db,
+                sign_in,
+                user_id,
+                &state.sessions,
+                state.clock.now(),
+            )
+            .await
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return None,
                 Err(error) => {
                     tracing::warn!(%error, "checking the session of a notification stream")
                 }
@@ -152,15 +160,14 @@ async fn next_inbox(
 pub async fn notification_stream(
     State(state): State<AppState>,
     me: CurrentUser,
-    headers: HeaderMap,
+    SignIn(sign_in): SignIn,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let token = session::token_from(&headers).ok_or(AppError::Unauthenticated)?;
     let user_id = me.0.id;
     let stream = futures_util::stream::unfold(None, move |last| {
         let state = state.clone();
-        let token = token.clone();
+        let sign_in = sign_in.clone();
         async move {
-            let (inbox, seen) = next_inbox(&state, &token, user_id, last).await?;
+            let (inbox, seen) = next_inbox(&state, &sign_in, user_id, last).await?;
             let event = Event::default()
                 .event("inbox")
                 .json_data(&inbox)

@@ -29,12 +29,16 @@ use super::gate::{self, Permit};
 use super::opening::{self, Opened, Request};
 use super::socket::{close, send, send_raw};
 use super::store::{self, Ending, HEARTBEAT_EVERY, Recognised};
+use crate::auth::session;
 use crate::clock::Timestamp;
 use crate::recordings::recorder::{SYNC_EVERY, Sealed};
 use crate::state::AppState;
 
 /// An idle terminal is pinged this many ticks apart.
 const PING_EVERY_TICKS: u64 = 20;
+/// What let the person in is asked again this many ticks apart, so a session ends within a
+/// few seconds of the person's rights.
+const RIGHTS_EVERY_TICKS: u64 = 2;
 /// Keystroke messages waiting for the device.
 const INPUT_QUEUE: usize = 16;
 
@@ -109,6 +113,14 @@ impl Stop {
             message: message.into(),
             by: None,
         }
+    }
+
+    /// What let the person in no longer holds, for the reason in `detail`.
+    fn revoked(detail: &str) -> Self {
+        Stop::new(
+            EndReason::Revoked,
+            format!("The session was closed: it is no longer allowed. {detail}"),
+        )
     }
 
     fn recording_failed(error: std::io::Error) -> Self {
@@ -387,10 +399,11 @@ impl Session {
                 .await
                 .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))?;
         }
-        if heartbeat {
-            if let Err(error) = store::heartbeat(&self.state.db, self.opened.id, now).await {
-                tracing::warn!(%error, session = self.opened.id, "session heartbeat");
-            }
+        if heartbeat && let Err(error) = store::heartbeat(&self.state.db, self.opened.id, now).await
+        {
+            tracing::warn!(%error, session = self.opened.id, "session heartbeat");
+        }
+        if count.is_multiple_of(RIGHTS_EVERY_TICKS) {
             self.still_allowed(now).await?;
         }
         match store::termination_request(&self.state.db, self.opened.id).await {
@@ -407,9 +420,21 @@ impl Session {
         }
     }
 
-    /// Asks the gate again: a session lasts only while what allowed it holds. A due date moved
-    /// is followed; a change cancelled, a request withdrawn or a membership removed ends it.
+    /// Asks again what let the person in: a session lasts only while their sign-in and the
+    /// gate hold. A due date moved is followed; signing out, a sign-in expired, an account
+    /// disabled, a change cancelled, a request withdrawn or a membership removed ends it.
     async fn still_allowed(&mut self, now: Timestamp) -> Result<(), Stop> {
+        let state = &self.state;
+        let (sign_in, user_id) = (&self.request.sign_in, self.request.user.id);
+        match session::standing(&state.db, sign_in, user_id, &state.sessions, now).await {
+            Ok(Ok(())) => {}
+            Ok(Err(lapse)) => return Err(Stop::revoked(lapse.words())),
+            // The database is not answering; the missing heartbeat tells the other replicas.
+            Err(error) => {
+                tracing::warn!(%error, session = self.opened.id, "checking the sign-in again");
+                return Ok(());
+            }
+        }
         let judged = match self.state.db.pool().acquire().await {
             Ok(mut connection) => {
                 gate::judge(
@@ -422,19 +447,13 @@ impl Session {
             }
             Err(error) => Err(error.into()),
         };
-        let revoked = |detail: &str| {
-            Stop::new(
-                EndReason::Revoked,
-                format!("The session was closed: it is no longer allowed. {detail}"),
-            )
-        };
         match judged {
             // The database is not answering; the missing heartbeat tells the other replicas.
             Err(error) => {
                 tracing::warn!(%error, session = self.opened.id, "asking the gate again");
                 Ok(())
             }
-            Ok(Err(refusal)) => Err(revoked(&refusal.to_string())),
+            Ok(Err(refusal)) => Err(Stop::revoked(&refusal.to_string())),
             Ok(Ok(Permit::Planned {
                 change_id, due_at, ..
             })) if self.opened.change_id.as_deref() == Some(change_id.as_str()) => {
@@ -447,7 +466,7 @@ impl Session {
                 Ok(())
             }
             Ok(Ok(Permit::Unplanned { .. })) if self.opened.change_id.is_none() => Ok(()),
-            Ok(Ok(_)) => Err(revoked("The approval it ran under no longer holds.")),
+            Ok(Ok(_)) => Err(Stop::revoked("The approval it ran under no longer holds.")),
         }
     }
 
@@ -538,8 +557,14 @@ impl Session {
                 findings.clone(),
             )
         });
+        let message = if stop.message.is_empty() {
+            "The session is closed.".to_owned()
+        } else {
+            stop.message
+        };
         let ending = Ending {
             reason: stop.reason,
+            message: &message,
             by: stop.by.as_deref(),
             at: state.clock.now(),
             recording: sealed.as_ref(),
@@ -552,11 +577,6 @@ impl Session {
         {
             tracing::error!(%error, session = opened.id, "storing the end of a session");
         }
-        let message = if stop.message.is_empty() {
-            "The session is closed.".to_owned()
-        } else {
-            stop.message
-        };
         close(socket, stop.reason, &message).await;
     }
 }

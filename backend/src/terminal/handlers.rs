@@ -10,13 +10,13 @@ use axum::response::Response;
 use changeaudit_shared::api::sessions::{GrantedCredential, SessionState, TerminalSession};
 use changeaudit_shared::api::{FieldErrors, Page};
 use changeaudit_shared::problem::Problem;
-use changeaudit_shared::role::Role;
 use changeaudit_shared::terminal::{MAX_COLS, MAX_ROWS};
 use serde::Deserialize;
 
 use super::opening::Request;
+use super::watch::{OVERSEERS, Watcher};
 use super::{broker, granted, store, watch};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, SignIn};
 use crate::error::{ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
 use crate::state::AppState;
@@ -70,6 +70,7 @@ pub struct TerminalSize {
 pub async fn open_terminal(
     State(state): State<AppState>,
     me: CurrentUser,
+    SignIn(sign_in): SignIn,
     ApiPath(credential_id): ApiPath<i64>,
     ApiQuery(size): ApiQuery<TerminalSize>,
     client: ClientInfo,
@@ -87,6 +88,7 @@ pub async fn open_terminal(
     let upgrade = upgrade.map_err(not_a_websocket)?;
     let request = Request {
         user: me.0,
+        sign_in,
         credential_id,
         client_ip: client.ip,
         user_agent: client.user_agent,
@@ -156,6 +158,7 @@ pub async fn terminate_session(
 pub async fn watch_session(
     State(state): State<AppState>,
     me: CurrentUser,
+    SignIn(sign_in): SignIn,
     ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -170,11 +173,13 @@ pub async fn watch_session(
     }
     let upgrade = upgrade.map_err(not_a_websocket)?;
     store::record_watching(&state.db, id, &me.0.username, state.clock.now()).await?;
-    Ok(upgrade.on_upgrade(move |socket| watch::run(state, socket, stored)))
+    let watcher = Watcher {
+        user_id: me.0.id,
+        username: me.0.username,
+        sign_in,
+    };
+    Ok(upgrade.on_upgrade(move |socket| watch::run(state, socket, stored, watcher)))
 }
-
-/// Auditors and admins oversee every session.
-const OVERSEERS: &[Role] = &[Role::Auditor, Role::Admin];
 
 fn require_overseer(me: &CurrentUser) -> Result<(), AppError> {
     me.require_any(OVERSEERS)

@@ -14,6 +14,7 @@ use russh::client::Msg;
 use super::gate::{self, Permit};
 use super::ssh::{self, Connection, SshError, Target};
 use super::store::{self, NewSession};
+use crate::auth::session::SessionKey;
 use crate::clock::Timestamp;
 use crate::recordings::Recorder;
 use crate::state::AppState;
@@ -24,6 +25,8 @@ use crate::{credentials, devices, random};
 #[derive(Debug, Clone)]
 pub struct Request {
     pub user: User,
+    /// The sign-in the terminal was opened under: the session ends with it.
+    pub sign_in: SessionKey,
     pub credential_id: i64,
     pub client_ip: String,
     pub user_agent: String,

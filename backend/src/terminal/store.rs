@@ -252,6 +252,8 @@ async fn save_commands(
 
 pub struct Ending<'a> {
     pub reason: EndReason,
+    /// What the person was told, in words.
+    pub message: &'a str,
     /// Who ended it, when it was not the person running it (a termination).
     pub by: Option<&'a str>,
     pub at: Timestamp,
@@ -304,6 +306,7 @@ pub async fn end(
             object(id),
             json!({
                 "reason": ending.reason.as_str(),
+                "message": ending.message,
                 "duration_seconds": duration.as_secs_f64(),
                 "recording_sha256": ending.recording.map(|sealed| &sealed.sha256),
                 "recording_bytes": ending.recording.map(|sealed| sealed.bytes),
@@ -551,6 +554,19 @@ pub async fn record_watching(
     now: Timestamp,
 ) -> Result<(), DbError> {
     let event = NewEvent::by(by, "session.watched", object(id), json!({ "live": true }));
+    audit::record(db, event, now).await
+}
+
+/// A watching of session `id` closed because the watcher may no longer watch.
+pub async fn record_watching_revoked(
+    db: &Database,
+    id: i64,
+    by: &str,
+    message: &str,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    let details = json!({ "reason": EndReason::Revoked.as_str(), "message": message });
+    let event = NewEvent::by(by, "session.watching_revoked", object(id), details);
     audit::record(db, event, now).await
 }
 

@@ -7,17 +7,32 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket};
 use changeaudit_shared::api::sessions::{SessionState, TerminalSession};
 use changeaudit_shared::asciicast::{Event, EventData, Header};
+use changeaudit_shared::role::Role;
 use changeaudit_shared::terminal::{EndReason, ServerMessage};
 
 use super::socket::{close, send};
 use super::store::{self, Stored};
+use crate::auth::session::{self, SessionKey};
 use crate::state::AppState;
+use crate::users;
 
 /// How often the recording is looked at for more.
 const POLL: Duration = Duration::from_millis(200);
 const CHUNK: usize = 256 * 1024;
 
-pub async fn run(state: AppState, mut socket: WebSocket, session: Stored) {
+/// Auditors and admins oversee every session.
+pub const OVERSEERS: &[Role] = &[Role::Auditor, Role::Admin];
+/// How often the watcher's sign-in and role are asked again.
+const RIGHTS_EVERY: Duration = Duration::from_secs(2);
+
+/// Who watches, under which sign-in: the watching ends with either.
+pub struct Watcher {
+    pub user_id: i64,
+    pub username: String,
+    pub sign_in: SessionKey,
+}
+
+pub async fn run(state: AppState, mut socket: WebSocket, session: Stored, watcher: Watcher) {
     let id = session.record.id;
     let started = ServerMessage::Started {
         session_id: id,
@@ -33,7 +48,15 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored) {
     let mut lines = Lines::default();
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + POLL, POLL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rights_asked = tokio::time::Instant::now();
     loop {
+        if rights_asked.elapsed() >= RIGHTS_EVERY {
+            rights_asked = tokio::time::Instant::now();
+            if let Some(why) = lapsed(&state, &watcher).await {
+                revoke(&state, &mut socket, id, &watcher, why).await;
+                return;
+            }
+        }
         let chunk = match state
             .recordings
             .read(&session.recording, offset, CHUNK)
@@ -76,6 +99,46 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored) {
             _ = ticks.tick() => {}
         }
     }
+}
+
+/// Why the watcher may no longer watch, if they may not: their sign-in has lapsed or they no
+/// longer oversee sessions. A database that does not answer for a moment ends nothing.
+async fn lapsed(state: &AppState, watcher: &Watcher) -> Option<&'static str> {
+    let now = state.clock.now();
+    let user_id = watcher.user_id;
+    match session::standing(&state.db, &watcher.sign_in, user_id, &state.sessions, now).await {
+        Ok(Ok(())) => {}
+        Ok(Err(lapse)) => return Some(lapse.words()),
+        Err(error) => {
+            tracing::warn!(%error, "checking a watcher's sign-in again");
+            return None;
+        }
+    }
+    match users::find(&state.db, user_id).await {
+        Ok(user) if user.roles.iter().any(|role| OVERSEERS.contains(role)) => None,
+        Ok(_) => Some("You no longer hold the auditor or admin role."),
+        Err(error) => {
+            tracing::warn!(%error, "checking a watcher's roles again");
+            None
+        }
+    }
+}
+
+/// Ends the watching, audited, telling the watcher why.
+async fn revoke(state: &AppState, socket: &mut WebSocket, id: i64, watcher: &Watcher, why: &str) {
+    let message = format!("The watching was closed: it is no longer allowed. {why}");
+    if let Err(error) = store::record_watching_revoked(
+        &state.db,
+        id,
+        &watcher.username,
+        &message,
+        state.clock.now(),
+    )
+    .await
+    {
+        tracing::error!(%error, session = id, "auditing the end of a watching");
+    }
+    close(socket, EndReason::Revoked, &message).await;
 }
 
 /// The recording's lines as they arrive: only whole lines are events; the rest waits for its

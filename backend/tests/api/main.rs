@@ -22,6 +22,7 @@ mod logs;
 mod master_key;
 mod notifications;
 mod recognition;
+mod revocation;
 mod schema;
 mod sessions;
 mod siem;
