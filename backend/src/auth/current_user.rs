@@ -1,4 +1,5 @@
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use changeaudit_shared::role::Role;
 
@@ -77,7 +78,14 @@ impl FromRequestParts<AppState> for SignIn {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, AppError> {
-        let token = session::token_from(&parts.headers).ok_or(AppError::Unauthenticated)?;
+        SignIn::of(&parts.headers)
+    }
+}
+
+impl SignIn {
+    /// The sign-in whose cookie `headers` carry.
+    pub fn of(headers: &HeaderMap) -> Result<SignIn, AppError> {
+        let token = session::token_from(headers).ok_or(AppError::Unauthenticated)?;
         Ok(SignIn(session::SessionKey::of(&token)))
     }
 }

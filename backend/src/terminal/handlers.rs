@@ -70,7 +70,6 @@ pub struct TerminalSize {
 pub async fn open_terminal(
     State(state): State<AppState>,
     me: CurrentUser,
-    SignIn(sign_in): SignIn,
     ApiPath(credential_id): ApiPath<i64>,
     ApiQuery(size): ApiQuery<TerminalSize>,
     client: ClientInfo,
@@ -78,6 +77,7 @@ pub async fn open_terminal(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     refuse_foreign_origin(&state, &headers)?;
+    let SignIn(sign_in) = SignIn::of(&headers)?;
     let mut errors = FieldErrors::default();
     for (field, value, max) in [("cols", size.cols, MAX_COLS), ("rows", size.rows, MAX_ROWS)] {
         if !(1..=max).contains(&value) {
