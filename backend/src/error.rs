@@ -250,7 +250,10 @@ impl From<ApprovalError> for AppError {
             ApprovalError::NotGranted(_)
             | ApprovalError::NotTheRequester
             | ApprovalError::Barred(
-                Barrier::NotApprover { .. } | Barrier::OwnRequest | Barrier::OwnChange { .. },
+                Barrier::NotApprover { .. }
+                | Barrier::OwnRequest
+                | Barrier::OwnChange { .. }
+                | Barrier::EditedChange { .. },
             ) => AppError::Forbidden(detail.into()),
             ApprovalError::Barred(Barrier::Closed(_)) | ApprovalError::AlreadyClosed(_) => {
                 AppError::rule("status", detail)

@@ -14,6 +14,7 @@ pub enum Barrier {
     NotApprover { group: String },
     OwnRequest,
     OwnChange { change_id: String },
+    EditedChange { change_id: String },
     Closed(RequestStatus),
     AlreadyVoted,
 }
@@ -29,6 +30,9 @@ impl Barrier {
             }
             Barrier::OwnChange { change_id } => format!(
                 "separation of duties: you registered {change_id}, so you do not approve requests to run it"
+            ),
+            Barrier::EditedChange { change_id } => format!(
+                "separation of duties: you edited {change_id}, so you do not approve requests to run it"
             ),
             Barrier::Closed(status) => format!(
                 "the request is {} and takes no more votes",
@@ -63,6 +67,10 @@ pub async fn barrier(
         Some(Barrier::OwnChange {
             change_id: request.change_id.clone(),
         })
+    } else if edited(connection, &request.change_id, me.id).await? {
+        Some(Barrier::EditedChange {
+            change_id: request.change_id.clone(),
+        })
     } else if request.status != RequestStatus::Pending {
         Some(Barrier::Closed(request.status))
     } else if store::has_voted(connection, request.id, me.id).await? {
@@ -70,6 +78,22 @@ pub async fn barrier(
     } else {
         None
     })
+}
+
+/// Whether `user_id` edited change `change_id` since it was registered.
+async fn edited(
+    connection: &mut AnyConnection,
+    change_id: &str,
+    user_id: i64,
+) -> Result<bool, DbError> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM change_editors WHERE change_id = $1 AND user_id = $2",
+    )
+    .bind(change_id)
+    .bind(user_id)
+    .fetch_one(connection)
+    .await?;
+    Ok(count > 0)
 }
 
 /// Whether `me` may see the request at all: its requester, its group's approvers and those who

@@ -105,6 +105,7 @@ pub async fn get_request(
         decisions: store::decisions(&mut connection, id).await?,
         passkey_required: facts.passkey_required,
         cannot_vote: barrier.map(|barrier| barrier.message()),
+        change_editors: changes::editors(&mut connection, &request.change_id).await?,
         can_cancel: facts.requester_id == me.0.id && request.status.is_live(),
         request,
         change,

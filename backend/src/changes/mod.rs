@@ -268,7 +268,27 @@ pub async fn update(
     .bind(editor_id)
     .execute(&mut *connection)
     .await?;
+    // Whoever edits a change may not approve it: remembered for as long as the change lives.
+    sqlx::query(
+        "INSERT INTO change_editors (change_id, user_id) VALUES ($1, $2)
+         ON CONFLICT (change_id, user_id) DO NOTHING",
+    )
+    .bind(stored_id)
+    .bind(editor_id)
+    .execute(&mut *connection)
+    .await?;
     set_devices(connection, stored_id, &change.device_ids).await
+}
+
+/// The usernames of those who edited change `id` since it was registered, by name.
+pub async fn editors(connection: &mut AnyConnection, id: &str) -> Result<Vec<String>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT u.username FROM change_editors e JOIN users u ON u.id = e.user_id
+         WHERE e.change_id = $1 ORDER BY u.username",
+    )
+    .bind(id)
+    .fetch_all(connection)
+    .await?)
 }
 
 pub async fn set_status(

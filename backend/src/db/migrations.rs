@@ -96,6 +96,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0012_session_findings.sql"),
         postgres: include_str!("../../migrations/postgres/0012_session_findings.sql"),
     },
+    Step {
+        version: 13,
+        description: "change editors",
+        sqlite: include_str!("../../migrations/sqlite/0013_change_editors.sql"),
+        postgres: include_str!("../../migrations/postgres/0013_change_editors.sql"),
+    },
 ];
 
 #[derive(Debug)]

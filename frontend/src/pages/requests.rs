@@ -258,6 +258,7 @@ fn described(detail: &RequestDetail) -> AnyView {
             <dt>"Justification"</dt><dd data-testid="justification">{request.justification.clone()}</dd>
             <dt>"Approvals"</dt><dd>{format!("{} of {}", request.approvals, request.approvals_required)}</dd>
             <dt>"Change digest"</dt><dd><code>{detail.change_digest.clone()}</code></dd>
+            <dt>"Who may not approve"</dt><dd data-testid="separation-of-duties">{separation(&request.requester, &change.author, &detail.change_editors)}</dd>
         </dl>
         <h2>"Script"</h2>
         <pre class="script" data-testid="request-script">{change.script.clone()}</pre>
@@ -280,4 +281,17 @@ fn described(detail: &RequestDetail) -> AnyView {
         }}
     }
     .into_any()
+}
+
+/// Separation of duties, named for this request: nobody approves their own request, nor a
+/// request for a change they registered or edited.
+fn separation(requester: &str, author: &str, editors: &[String]) -> String {
+    let edited = match editors {
+        [] => "nobody has edited it since".to_owned(),
+        names => format!("edited by {}", names.join(", ")),
+    };
+    format!(
+        "Separation of duties: not the requester ({requester}), nor the change's author \
+         ({author}), nor anyone who edited it ({edited})."
+    )
 }

@@ -168,6 +168,10 @@ pub struct RequestDetail {
     pub change_digest: String,
     /// Why the person asking may not vote on it, if they may not.
     pub cannot_vote: Option<String>,
+    /// Who edited the change since it was registered: like its author and the requester, none
+    /// of them may approve (separation of duties).
+    #[serde(default)]
+    pub change_editors: Vec<String>,
     pub can_cancel: bool,
 }
 
