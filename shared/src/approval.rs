@@ -1,31 +1,51 @@
 //! What an approval signs. The approver's passkey signs a WebAuthn challenge derived from the
-//! request and a digest of the change's content, so a stored assertion proves, on its own, which
-//! request and which exact change it approved: recompute the challenge, compare it with the one
-//! in the signed client data, check the signature with the public key.
+//! request and a digest of what it approves (the change's content, where its devices are, and
+//! the request's credential), so a stored assertion proves, on its own, which request and which
+//! exact content it approved: recompute the challenge, compare it with the one in the signed
+//! client data, check the signature with the public key.
 
 use sha2::{Digest, Sha256};
 
 use crate::trail::hex;
 
 /// Separates these hashes from every other SHA-256 the product computes.
-const DIGEST_DOMAIN: &str = "changeaudit change content v1";
+const DIGEST_DOMAIN: &str = "changeaudit approved content v2";
 const CHALLENGE_DOMAIN: &[u8] = b"changeaudit approval challenge v1\0";
+/// Marks a digest as this version's. Version 1 digests (bare hex) covered the change's ID,
+/// window, device IDs and names, and script only; signatures over them still verify, since a
+/// signature is checked against the digest it signed, as the trail recorded it.
+const DIGEST_VERSION: &str = "v2:";
 
-/// The parts of a change an approval covers: its ID, window, devices and script.
+/// A device as an approval covers it: where the session goes, not only its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangeContent<'a> {
+pub struct DeviceTarget<'a> {
+    pub id: i64,
+    pub name: &'a str,
+    pub host: &'a str,
+    pub port: u16,
+    /// The pinned host key's fingerprint (`SHA256:…`).
+    pub host_key_fingerprint: &'a str,
+}
+
+/// What an approval of a request covers: the change's ID, window, devices (with their
+/// targets) and script, and the credential the request runs it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovedContent<'a> {
     pub id: &'a str,
     /// Milliseconds since the Unix epoch, as stored.
     pub start_at_ms: i64,
     pub due_at_ms: i64,
-    /// Device IDs and names in the change's order.
-    pub devices: Vec<(i64, &'a str)>,
+    /// The change's devices, in its order.
+    pub devices: Vec<DeviceTarget<'a>>,
     pub script: &'a str,
+    /// The request's credential: the device it opens and the account it signs in as.
+    pub credential_device_id: i64,
+    pub account: &'a str,
 }
 
-impl ChangeContent<'_> {
-    /// Hex SHA-256 over an unambiguous encoding: each part is length-prefixed, so no two
-    /// different changes encode alike.
+impl ApprovedContent<'_> {
+    /// `v2:` and the hex SHA-256 over an unambiguous encoding: each part is length-prefixed,
+    /// so no two different contents encode alike.
     pub fn digest(&self) -> String {
         let mut hash = Sha256::new();
         let mut part = |bytes: &[u8]| {
@@ -37,12 +57,17 @@ impl ChangeContent<'_> {
         part(&self.start_at_ms.to_be_bytes());
         part(&self.due_at_ms.to_be_bytes());
         part(&(self.devices.len() as u64).to_be_bytes());
-        for (id, name) in &self.devices {
-            part(&id.to_be_bytes());
-            part(name.as_bytes());
+        for device in &self.devices {
+            part(&device.id.to_be_bytes());
+            part(device.name.as_bytes());
+            part(device.host.as_bytes());
+            part(&device.port.to_be_bytes());
+            part(device.host_key_fingerprint.as_bytes());
         }
         part(self.script.as_bytes());
-        hex(&hash.finalize())
+        part(&self.credential_device_id.to_be_bytes());
+        part(self.account.as_bytes());
+        format!("{DIGEST_VERSION}{}", hex(&hash.finalize()))
     }
 }
 
@@ -62,44 +87,77 @@ pub fn challenge(request_id: i64, change_digest: &str, nonce: &[u8]) -> [u8; 32]
 mod tests {
     use super::*;
 
-    fn content() -> ChangeContent<'static> {
-        ChangeContent {
+    fn device(id: i64, name: &'static str) -> DeviceTarget<'static> {
+        DeviceTarget {
+            id,
+            name,
+            host: "10.0.0.1",
+            port: 22,
+            host_key_fingerprint: "SHA256:abc",
+        }
+    }
+
+    fn content() -> ApprovedContent<'static> {
+        ApprovedContent {
             id: "CHG-1",
             start_at_ms: 1_000,
             due_at_ms: 2_000,
-            devices: vec![(1, "db-1"), (2, "db-2")],
+            devices: vec![device(1, "db-1"), device(2, "db-2")],
             script: "echo one\necho two\n",
+            credential_device_id: 1,
+            account: "postgres",
         }
     }
 
     #[test]
     fn every_part_of_the_content_changes_the_digest() {
         let base = content().digest();
-        assert_eq!(base.len(), 64);
+        assert!(base.starts_with("v2:"), "{base}");
+        assert_eq!(base.len(), 3 + 64);
         assert_eq!(base, content().digest());
+        let moved = |edit: fn(&mut DeviceTarget<'static>)| {
+            let mut devices = content().devices;
+            edit(&mut devices[0]);
+            ApprovedContent {
+                devices,
+                ..content()
+            }
+        };
         let variants = [
-            ChangeContent {
+            ApprovedContent {
                 id: "CHG-2",
                 ..content()
             },
-            ChangeContent {
+            ApprovedContent {
                 start_at_ms: 1_001,
                 ..content()
             },
-            ChangeContent {
+            ApprovedContent {
                 due_at_ms: 2_001,
                 ..content()
             },
-            ChangeContent {
-                devices: vec![(2, "db-2"), (1, "db-1")],
+            ApprovedContent {
+                devices: vec![device(2, "db-2"), device(1, "db-1")],
                 ..content()
             },
-            ChangeContent {
-                devices: vec![(1, "db-1")],
+            ApprovedContent {
+                devices: vec![device(1, "db-1")],
                 ..content()
             },
-            ChangeContent {
+            moved(|d| d.name = "db-9"),
+            moved(|d| d.host = "10.0.0.2"),
+            moved(|d| d.port = 2222),
+            moved(|d| d.host_key_fingerprint = "SHA256:abd"),
+            ApprovedContent {
                 script: "echo one\n",
+                ..content()
+            },
+            ApprovedContent {
+                credential_device_id: 2,
+                ..content()
+            },
+            ApprovedContent {
+                account: "root",
                 ..content()
             },
         ];
@@ -110,17 +168,21 @@ mod tests {
 
     #[test]
     fn parts_cannot_run_into_one_another() {
-        let a = ChangeContent {
-            devices: vec![(1, "ab")],
+        let a = ApprovedContent {
             script: "c",
+            account: "ab",
             ..content()
         };
-        let b = ChangeContent {
-            devices: vec![(1, "a")],
-            script: "bc",
+        let b = ApprovedContent {
+            script: "ca",
+            account: "b",
             ..content()
         };
         assert_ne!(a.digest(), b.digest());
+        let mut c = content();
+        c.devices[0].host = "10.0.0.1:2";
+        c.devices[0].host_key_fingerprint = "2SHA256:abc";
+        assert_ne!(c.digest(), content().digest());
     }
 
     #[test]
@@ -133,7 +195,7 @@ mod tests {
             base,
             challenge(
                 7,
-                &ChangeContent {
+                &ApprovedContent {
                     script: "x",
                     ..content()
                 }
@@ -142,5 +204,22 @@ mod tests {
             )
         );
         assert_ne!(base, challenge(7, &digest, b"other"));
+    }
+
+    #[test]
+    fn a_version_1_digest_still_makes_the_challenge_it_made() {
+        // A bare-hex digest of the first version, as older trails hold it: its challenge is
+        // the same function of the same text, so the signatures over it still verify.
+        let v1 = "4f9c2a0e1b7d3c5a6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5";
+        let expected = {
+            let mut hash = Sha256::new();
+            hash.update(CHALLENGE_DOMAIN);
+            hash.update(7_i64.to_be_bytes());
+            hash.update((v1.len() as u64).to_be_bytes());
+            hash.update(v1.as_bytes());
+            hash.update(b"nonce");
+            <[u8; 32]>::from(hash.finalize())
+        };
+        assert_eq!(challenge(7, v1, b"nonce"), expected);
     }
 }

@@ -2,6 +2,8 @@
 //! voting, cancelling, voiding on an edit of the change, and expiring at the due date. Each step
 //! is audited and tells whom it concerns.
 
+use std::collections::BTreeSet;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use changeaudit_shared::api::changes::{Change, ChangeStatus};
@@ -9,13 +11,14 @@ use changeaudit_shared::api::requests::{
     CeremonyStart, NotificationKind, RequestStatus, RequestSummary, StartAnswer, StartInput, Vote,
     VoteInput,
 };
-use changeaudit_shared::approval::{self, ChangeContent};
+use changeaudit_shared::approval;
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 use webauthn_rs::prelude::{PasskeyAuthentication, PublicKeyCredential};
 
 use super::assertion::{self, StoredAssertion};
 use super::barrier::{barrier, may_see};
+use super::digest;
 use super::error::ApprovalError;
 use super::store::{self, Facts, NewDecision};
 use crate::auth::CurrentUser;
@@ -31,22 +34,6 @@ use crate::trail::audit::{self, Actor, NewEvent};
 
 const MAX_JUSTIFICATION_CHARS: usize = 2000;
 const MAX_COMMENT_CHARS: usize = 2000;
-
-/// The digest of what an approval of `change` signs.
-pub fn digest_of(change: &Change) -> String {
-    ChangeContent {
-        id: &change.id,
-        start_at_ms: Timestamp::from_datetime(change.start_at).as_millis(),
-        due_at_ms: Timestamp::from_datetime(change.due_at).as_millis(),
-        devices: change
-            .devices
-            .iter()
-            .map(|device| (device.id, device.name.as_str()))
-            .collect(),
-        script: &change.script,
-    }
-    .digest()
-}
 
 /// Start session: open, or ask.
 pub async fn start(
@@ -270,7 +257,8 @@ pub async fn start_signing(
     let request = store::summary(connection, request_id, now).await?;
     let facts = store::facts(connection, request_id).await?;
     require_vote(connection, me, &request, &facts).await?;
-    let digest = digest_of(&change_of(connection, &request, now).await?);
+    let change = change_of(connection, &request, now).await?;
+    let digest = digest::of_request(connection, &request, &change).await?;
     let keys = passkeys::passkeys_of(connection, me.0.id).await?;
     if keys.is_empty() {
         return Err(ApprovalError::NoPasskey);
@@ -374,7 +362,8 @@ pub async fn vote(
     let facts = store::facts(connection, request_id).await?;
     require_vote(connection, me, &request, &facts).await?;
     let comment = checked_comment(input)?;
-    let digest = digest_of(&change_of(connection, &request, now).await?);
+    let change = change_of(connection, &request, now).await?;
+    let digest = digest::of_request(connection, &request, &change).await?;
     let assertion = if input.decision == Vote::Approved && facts.passkey_required {
         let rp = &state.passkeys;
         Some(signed_approval(rp, connection, me, request_id, &digest, signature, now).await?)
@@ -568,69 +557,106 @@ pub async fn cancel(
     Ok(after)
 }
 
-/// An edit or a cancellation of change `change_id` ends its live requests: their votes are
-/// void, and the requesters are told to ask again. An approved change waits for approval again.
-pub async fn void_requests_of(
+/// The live (pending or approved) requests a voiding reaches.
+#[derive(Debug, Clone, Copy)]
+pub enum Reach<'a> {
+    /// Those of a change.
+    Change(&'a str),
+    /// Those of every change that includes a device.
+    Device(i64),
+    /// Those that would run with a credential.
+    Credential(i64),
+}
+
+/// Voids the live requests `reach` names: their votes no longer count, each is cancelled with
+/// `reason`, audited and its requester told; an approved change waits for approval again.
+pub async fn void_requests(
     state: &AppState,
     connection: &mut AnyConnection,
-    change_id: &str,
+    reach: Reach<'_>,
     reason: &str,
     now: Timestamp,
 ) -> Result<(), ApprovalError> {
-    let live: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT id, requester_id FROM requests
-         WHERE change_id = $1 AND status IN ('pending', 'approved') ORDER BY id",
-    )
-    .bind(change_id)
-    .fetch_all(&mut *connection)
-    .await?;
-    for (id, requester) in live {
-        let before = store::summary(connection, id, now).await?;
+    let filter = match reach {
+        Reach::Change(_) => "change_id = $1",
+        Reach::Device(_) => {
+            "change_id IN (SELECT change_id FROM change_devices WHERE device_id = $1)"
+        }
+        Reach::Credential(_) => "credential_id = $1",
+    };
+    let sql = format!(
+        "SELECT id, requester_id, change_id FROM requests
+         WHERE {filter} AND status IN ('pending', 'approved') ORDER BY id"
+    );
+    let query = sqlx::query_as(&sql);
+    let query = match reach {
+        Reach::Change(id) => query.bind(id),
+        Reach::Device(id) | Reach::Credential(id) => query.bind(id),
+    };
+    let live: Vec<(i64, i64, String)> = query.fetch_all(&mut *connection).await?;
+    let mut touched: BTreeSet<String> = live.iter().map(|(.., change)| change.clone()).collect();
+    if let Reach::Change(id) = reach {
+        touched.insert(id.to_owned());
+    }
+    for (id, requester, change_id) in live {
+        void_one(state, connection, (id, requester, &change_id), reason, now).await?;
+    }
+    for change_id in touched {
         sqlx::query(
-            "UPDATE decisions SET voided_at = $2 WHERE request_id = $1 AND voided_at IS NULL",
+            "UPDATE changes SET status = 'waiting_approval', updated_at = $3
+             WHERE id = $1 AND status = $2",
         )
+        .bind(&change_id)
+        .bind(ChangeStatus::Approved.as_str())
+        .bind(now.as_millis())
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Voids request `id` of `requester` for `change_id`.
+async fn void_one(
+    state: &AppState,
+    connection: &mut AnyConnection,
+    (id, requester, change_id): (i64, i64, &str),
+    reason: &str,
+    now: Timestamp,
+) -> Result<(), ApprovalError> {
+    let before = store::summary(connection, id, now).await?;
+    sqlx::query("UPDATE decisions SET voided_at = $2 WHERE request_id = $1 AND voided_at IS NULL")
         .bind(id)
         .bind(now.as_millis())
         .execute(&mut *connection)
         .await?;
-        store::set_status(connection, id, RequestStatus::Cancelled, reason, now).await?;
-        audit::append(
-            connection,
-            NewEvent {
-                actor: Actor::System,
-                action: "request.voided",
-                object: Some(format!("request:{id}")),
-                details: json!({
-                    "change_id": change_id,
-                    "reason": reason,
-                    "before": { "status": before.status, "approvals": before.approvals },
-                }),
-            },
-            now,
-        )
-        .await?;
-        notifications::post(
-            connection,
-            &state.outbound,
-            &[requester],
-            &Notice {
-                kind: NotificationKind::RequestVoided,
-                request_id: id,
-                change_id: change_id.to_owned(),
-                text: format!("Your request to run {change_id} is void: {reason}"),
-            },
-            now,
-        )
-        .await?;
-    }
-    sqlx::query(
-        "UPDATE changes SET status = 'waiting_approval', updated_at = $3
-         WHERE id = $1 AND status = $2",
+    store::set_status(connection, id, RequestStatus::Cancelled, reason, now).await?;
+    audit::append(
+        connection,
+        NewEvent {
+            actor: Actor::System,
+            action: "request.voided",
+            object: Some(format!("request:{id}")),
+            details: json!({
+                "change_id": change_id,
+                "reason": reason,
+                "before": { "status": before.status, "approvals": before.approvals },
+            }),
+        },
+        now,
     )
-    .bind(change_id)
-    .bind(ChangeStatus::Approved.as_str())
-    .bind(now.as_millis())
-    .execute(&mut *connection)
+    .await?;
+    notifications::post(
+        connection,
+        &state.outbound,
+        &[requester],
+        &Notice {
+            kind: NotificationKind::RequestVoided,
+            request_id: id,
+            change_id: change_id.to_owned(),
+            text: format!("Your request to run {change_id} is void: {reason}"),
+        },
+        now,
+    )
     .await?;
     Ok(())
 }

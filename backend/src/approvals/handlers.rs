@@ -14,7 +14,7 @@ use serde::Deserialize;
 use webauthn_rs::prelude::PublicKeyCredential;
 
 use super::store::{self, Listing};
-use super::{barrier, flow};
+use super::{barrier, digest, flow};
 use crate::auth::CurrentUser;
 use crate::changes::{self, Visibility};
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
@@ -101,7 +101,7 @@ pub async fn get_request(
     }
     let change = changes::view(&mut connection, &request.change_id, Visibility::All, now).await?;
     Ok(Json(RequestDetail {
-        change_digest: flow::digest_of(&change),
+        change_digest: digest::of_request(&mut connection, &request, &change).await?,
         decisions: store::decisions(&mut connection, id).await?,
         passkey_required: facts.passkey_required,
         cannot_vote: barrier.map(|barrier| barrier.message()),

@@ -14,6 +14,7 @@ use sqlx::AnyConnection;
 
 use super::{ChangeQuery, Visibility, insert, list, set_status, update, view};
 use crate::approvals;
+use crate::approvals::flow::Reach;
 use crate::auth::CurrentUser;
 use crate::clock::Timestamp;
 use crate::db::missing_ids;
@@ -185,10 +186,10 @@ pub async fn update_change(
     refuse_unless_open(&before, "edited")?;
     let change = check(&mut tx, &input, Some(&before.id), now).await?;
     update(&mut tx, &before.id, &change, &input.script, me.0.id, now).await?;
-    approvals::flow::void_requests_of(
+    approvals::flow::void_requests(
         &state,
         &mut tx,
-        &before.id,
+        Reach::Change(&before.id),
         approvals::store::VOIDED_REASON,
         now,
     )
@@ -223,8 +224,8 @@ pub async fn cancel_change(
     let before = view(&mut tx, &id, Visibility::All, now).await?;
     refuse_unless_open(&before, "cancelled")?;
     set_status(&mut tx, &before.id, ChangeStatus::Cancelled, me.0.id, now).await?;
-    approvals::flow::void_requests_of(&state, &mut tx, &before.id, "the change was cancelled", now)
-        .await?;
+    let reach = Reach::Change(&before.id);
+    approvals::flow::void_requests(&state, &mut tx, reach, "the change was cancelled", now).await?;
     let after = view(&mut tx, &before.id, Visibility::All, now).await?;
     audit::append(
         &mut tx,

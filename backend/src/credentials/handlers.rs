@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use super::{
     CredentialError, CredentialQuery, check_private_key, list, replace_secret, store, view,
 };
+use crate::approvals;
+use crate::approvals::flow::Reach;
 use crate::auth::CurrentUser;
 use crate::db::DbError;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
@@ -184,6 +186,12 @@ pub async fn delete_credential(
     .bind(id)
     .fetch_all(&mut *tx)
     .await?;
+    // Requests to run with it are void: the requesters are told, and a session on it ends.
+    let reason = format!(
+        "the credential {}@{} was deleted",
+        before.username, before.device_name
+    );
+    approvals::flow::void_requests(&state, &mut tx, Reach::Credential(id), &reason, now).await?;
     sqlx::query("DELETE FROM credentials WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)

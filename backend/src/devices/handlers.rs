@@ -12,6 +12,8 @@ use changeaudit_shared::role::Role;
 use serde_json::{Value, json};
 
 use super::{DeviceQuery, insert, list, name_taken, scan, update, view};
+use crate::approvals;
+use crate::approvals::flow::Reach;
 use crate::auth::CurrentUser;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
@@ -110,6 +112,14 @@ pub async fn update_device(
     }
     update(&mut tx, id, &device, now).await?;
     let after = view(&mut tx, id).await?;
+    if target_of(&after) != target_of(&before) {
+        // Approvals name where their sessions go: they do not follow a device elsewhere.
+        let reason = format!(
+            "device {} was changed (name, host, port or host key) after the request was made: ask again",
+            before.name
+        );
+        approvals::flow::void_requests(&state, &mut tx, Reach::Device(id), &reason, now).await?;
+    }
     audit::append(
         &mut tx,
         NewEvent::by(
@@ -123,6 +133,16 @@ pub async fn update_device(
     .await?;
     tx.commit().await?;
     Ok(Json(after))
+}
+
+/// What of a device an approval covers.
+fn target_of(device: &Device) -> (&str, &str, u16, &str) {
+    (
+        &device.name,
+        &device.host,
+        device.port,
+        &device.host_key_fingerprint,
+    )
 }
 
 #[utoipa::path(delete, path = "/api/devices/{id}", tag = "devices", params(("id" = i64, Path)),

@@ -19,7 +19,7 @@ use crate::clock::Timestamp;
 use crate::recordings::Recorder;
 use crate::state::AppState;
 use crate::users::User;
-use crate::{credentials, devices, random};
+use crate::{approvals, credentials, devices, random};
 
 /// Who asks for a terminal on what, from where, at what size.
 #[derive(Debug, Clone)]
@@ -184,6 +184,18 @@ async fn admitted(
         .await
         .map_err(|error| Failure::internal("session gate", error))?
         .map_err(|refusal| Failure::new(EndReason::Refused, refusal.to_string()))?;
+    if let Permit::Planned { request_id, .. } = &permit {
+        let covered = approvals::digest::approvals_still_cover(&mut connection, *request_id, now)
+            .await
+            .map_err(|error| Failure::internal("checking what the approvals signed", error))?;
+        if !covered {
+            return Err(Failure::new(
+                EndReason::Refused,
+                "What was approved has changed since (the change, a device's host, port or host \
+                 key, or the credential): ask for approval again.",
+            ));
+        }
+    }
     let credential = credentials::view(&mut connection, request.credential_id)
         .await
         .map_err(|error| Failure::internal("loading the credential", error))?;

@@ -1023,6 +1023,63 @@ async fn a_group_without_passkeys_approves_with_a_plain_vote_and_requesters_may_
 }
 
 #[tokio::test]
+async fn a_device_moved_after_approval_voids_it_and_the_old_signatures_still_verify() {
+    let mut flow = Flow::start().await;
+    let id = flow.request(0).await;
+    let signed_digest = flow.detail(&flow.first.person, id).await["change_digest"].clone();
+    assert!(signed_digest.as_str().unwrap().starts_with("v2:"));
+    assert_eq!(flow.first.approve(id).await.status(), 200);
+    assert_eq!(flow.second.approve(id).await.status(), 200);
+    assert_eq!(
+        flow.detail(&flow.executor, id).await["request"]["status"],
+        "approved"
+    );
+
+    // The admin repoints db-1 at another host, keeping its name and pinned key.
+    let path = format!("/api/devices/{}", flow.devices[0]);
+    let mut device = flow.admin.expect("GET", &path, None, 200).await;
+    device["host"] = json!("10.9.9.9");
+    device["host_key"] = json!(crate::fixtures::HOST_KEY);
+    flow.admin.expect("PUT", &path, Some(&device), 200).await;
+    let detail = flow.detail(&flow.executor, id).await;
+    assert_eq!(detail["request"]["status"], "cancelled");
+    assert!(
+        detail["request"]["status_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("device db-1 was changed"),
+        "{detail}"
+    );
+    // What an approval would sign now is another digest.
+    assert_ne!(detail["change_digest"], signed_digest);
+    let actions = flow.actions(&format!("request:{id}")).await;
+    assert!(
+        actions.contains(&"request.voided".to_owned()),
+        "{actions:?}"
+    );
+
+    // The votes made before, now void, still verify against the digest they signed.
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT assertion FROM decisions WHERE request_id = $1 AND voided_at IS NOT NULL",
+    )
+    .bind(id)
+    .fetch_all(flow.app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), 2);
+    for text in stored {
+        let assertion: StoredAssertion = serde_json::from_str(&text).unwrap();
+        assert_eq!(json!(assertion.change_digest), signed_digest);
+        assertion.verify().unwrap();
+    }
+    let export = trail::export_file(&flow.app).await;
+    assert_eq!(
+        trail::verify(&flow.app, &export).await.unwrap().assertions,
+        2
+    );
+}
+
+#[tokio::test]
 async fn the_trail_verifies_each_approval_signature_and_names_an_altered_one() {
     let mut flow = Flow::start().await;
     let id = flow.request(0).await;

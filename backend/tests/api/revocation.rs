@@ -234,3 +234,58 @@ async fn a_session_whose_person_keeps_their_rights_runs_on() {
     assert!(watched.terminal.closed.is_none());
     assert!(watched.watcher.closed.is_none());
 }
+
+#[tokio::test]
+async fn a_device_repointed_after_approval_voids_it_and_stops_its_running_session() {
+    let mut watched = watched().await;
+    let rig = &watched.rig;
+    let path = format!("/api/devices/{}", rig.device);
+    let mut device = rig.admin.expect("GET", &path, None, 200).await;
+    // The same name and pinned key, another port: where the vaulted password would go next.
+    device["port"] = json!(device["port"].as_u64().unwrap() + 1);
+    device["host_key"] = json!(rig.sshd.host_key);
+    let since = Instant::now();
+    rig.admin.expect("PUT", &path, Some(&device), 200).await;
+    let told = watched.terminal_revoked(since).await;
+    assert!(told.contains("No approved request covers you"), "{told}");
+    let voided: (String, String) =
+        sqlx::query_as("SELECT status, status_reason FROM requests ORDER BY id DESC LIMIT 1")
+            .fetch_one(watched.rig.app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(voided.0, "cancelled");
+    assert!(
+        voided.1.starts_with("device sshd-1 was changed"),
+        "{voided:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_approval_does_not_open_a_session_on_a_device_moved_behind_the_api() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    // Someone with the database moves the device without the API's voiding.
+    sqlx::query("UPDATE devices SET host = 'localhost' WHERE id = $1")
+        .bind(rig.device)
+        .execute(rig.app.db.pool())
+        .await
+        .unwrap();
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    let (reason, told) = terminal.closed().await;
+    assert_eq!(reason, EndReason::Refused);
+    assert!(
+        told.starts_with("What was approved has changed since"),
+        "{told}"
+    );
+    // Put back as it was approved, it opens.
+    sqlx::query("UPDATE devices SET host = $2 WHERE id = $1")
+        .bind(rig.device)
+        .bind(rig.sshd.address.ip().to_string())
+        .execute(rig.app.db.pool())
+        .await
+        .unwrap();
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+}

@@ -28,7 +28,7 @@ pub(crate) struct Rig {
     pub(crate) member: Person,
     member_id: i64,
     pub(crate) group: i64,
-    device: i64,
+    pub(crate) device: i64,
     pub(crate) password_credential: i64,
     pub(crate) key_credential: i64,
 }

@@ -164,7 +164,8 @@ pub struct RequestDetail {
     pub decisions: Vec<Decision>,
     /// Whether approving needs a passkey signature.
     pub passkey_required: bool,
-    /// Hex SHA-256 of the change's content (ID, window, devices, script) an approval signs.
+    /// The digest an approval signs (`v2:` and a hex SHA-256): the change's ID, window, script
+    /// and devices with their hosts, ports and host keys, and this request's credential.
     pub change_digest: String,
     /// Why the person asking may not vote on it, if they may not.
     pub cannot_vote: Option<String>,
