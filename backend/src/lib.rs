@@ -10,6 +10,7 @@ pub mod config;
 pub mod credentials;
 pub mod db;
 pub mod devices;
+pub mod endpoint;
 pub mod error;
 pub mod groups;
 mod health;

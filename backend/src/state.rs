@@ -103,7 +103,10 @@ impl AppState {
                 .syslog
                 .iter()
                 .map(|address| Sink::Syslog(address.clone()))
-                .chain(config.siem.url.iter().map(|url| Sink::Http(url.clone())))
+                .chain(config.siem.url.iter().map(|url| Sink::Http {
+                    url: url.clone(),
+                    authorization: config.siem.authorization.clone(),
+                }))
                 .collect(),
             siem_client: reqwest::Client::new(),
         })))

@@ -39,7 +39,7 @@ fn validate(request: &LoginRequest) -> Result<(), AppError> {
         }
     };
     check("username", &request.username, MAX_USERNAME_CHARS);
-    check("password", &request.password, MAX_PASSWORD_CHARS);
+    check("password", request.password.expose(), MAX_PASSWORD_CHARS);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -54,7 +54,7 @@ fn validate(request: &LoginRequest) -> Result<(), AppError> {
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
-    ApiJson(request): ApiJson<LoginRequest>,
+    ApiJson(mut request): ApiJson<LoginRequest>,
 ) -> Result<Response, AppError> {
     validate(&request)?;
     let username = request.username.trim();
@@ -66,7 +66,7 @@ pub async fn login(
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
-    let password_ok = password::verify(SecretString::from(request.password), stored).await?;
+    let password_ok = password::verify(SecretString::from(request.password.take()), stored).await?;
     let Some(user_id) = user_id.filter(|_| password_ok) else {
         throttle::record_failure(&state.db, username, now).await?;
         tracing::info!(username, client_ip = %client.ip, "sign-in refused");

@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer};
 use super::ConfigError;
 
 /// The variables read, in the order the README lists them.
-pub const ENV_VARS: [&str; 26] = [
+pub const ENV_VARS: [&str; 27] = [
     "CHANGEAUDIT_CONFIG",
     "CHANGEAUDIT_LISTEN",
     "CHANGEAUDIT_DATA_DIR",
@@ -41,6 +41,7 @@ pub const ENV_VARS: [&str; 26] = [
     "CHANGEAUDIT_CHECKPOINT_SECONDS",
     "CHANGEAUDIT_SIEM_SYSLOG",
     "CHANGEAUDIT_SIEM_URL",
+    "CHANGEAUDIT_SIEM_AUTHORIZATION",
     "CHANGEAUDIT_LOG",
 ];
 
@@ -67,13 +68,14 @@ pub(super) struct Keys {
     pub terminal_max_minutes: Option<u64>,
     pub smtp_url: Option<SecretString>,
     pub smtp_from: Option<String>,
-    pub webhook_url: Option<String>,
+    pub webhook_url: Option<SecretString>,
     pub webhook_secret: Option<SecretString>,
     pub trail_key_file: Option<PathBuf>,
     pub checkpoint_events: Option<u64>,
     pub checkpoint_seconds: Option<u64>,
     pub siem_syslog: Option<String>,
-    pub siem_url: Option<String>,
+    pub siem_url: Option<SecretString>,
+    pub siem_authorization: Option<SecretString>,
     pub log: Option<String>,
 }
 

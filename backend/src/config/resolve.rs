@@ -126,7 +126,7 @@ fn notifications(keys: &Keys) -> Result<NotificationsConfig, ConfigError> {
     {
         return Err(invalid("smtp_url", "must start with smtp:// or smtps://"));
     }
-    check_http_url("webhook_url", keys.webhook_url.as_deref())?;
+    check_http_url("webhook_url", keys.webhook_url.as_ref())?;
     if keys.webhook_url.is_some() && keys.webhook_secret.is_none() {
         return Err(invalid(
             "webhook_secret",
@@ -167,15 +167,31 @@ fn siem(keys: &Keys) -> Result<SiemConfig, ConfigError> {
     {
         return Err(invalid("siem_syslog", "must be host:port"));
     }
-    check_http_url("siem_url", keys.siem_url.as_deref())?;
+    check_http_url("siem_url", keys.siem_url.as_ref())?;
+    if let Some(header) = &keys.siem_authorization {
+        if keys.siem_url.is_none() {
+            return Err(invalid(
+                "siem_authorization",
+                "is sent to siem_url, which is not set",
+            ));
+        }
+        let text = header.expose_secret();
+        if text.trim().is_empty() || !text.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+            return Err(invalid(
+                "siem_authorization",
+                "must be a header value: printable ASCII, such as `Bearer <token>`",
+            ));
+        }
+    }
     Ok(SiemConfig {
         syslog: keys.siem_syslog.clone(),
         url: keys.siem_url.clone(),
+        authorization: keys.siem_authorization.clone(),
     })
 }
 
-fn check_http_url(key: &str, url: Option<&str>) -> Result<(), ConfigError> {
-    match url {
+fn check_http_url(key: &str, url: Option<&SecretString>) -> Result<(), ConfigError> {
+    match url.map(ExposeSecret::expose_secret) {
         Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
             Err(invalid(key, "must start with http:// or https://"))
         }

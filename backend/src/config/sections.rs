@@ -75,8 +75,9 @@ pub struct NotificationsConfig {
     pub smtp_url: Option<SecretString>,
     /// The sender of changeaudit's e-mail.
     pub smtp_from: String,
-    /// Where each notification is also POSTed as JSON; none without it.
-    pub webhook_url: Option<String>,
+    /// Where each notification is also POSTed as JSON; none without it. A secret: chat
+    /// services take the URL itself as the key, so only its scheme, host and port are shown.
+    pub webhook_url: Option<SecretString>,
     /// The key of the webhook's HMAC-SHA256 signature header.
     pub webhook_secret: Option<SecretString>,
 }
@@ -98,8 +99,10 @@ pub struct TrailConfig {
 pub struct SiemConfig {
     /// A syslog collector (`host:port`, TCP), RFC 5424.
     pub syslog: Option<String>,
-    /// An HTTP endpoint, sent JSON.
-    pub url: Option<String>,
+    /// An HTTP endpoint, sent JSON. Held as a secret, shown as scheme, host and port only.
+    pub url: Option<SecretString>,
+    /// The `Authorization` header sent to `url` (e.g. `Bearer …` or `Splunk …`).
+    pub authorization: Option<SecretString>,
 }
 
 pub const MIN_ADMIN_PASSWORD_CHARS: usize = 12;

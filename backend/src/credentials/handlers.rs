@@ -80,11 +80,11 @@ pub async fn get_credential(
 pub async fn create_credential(
     State(state): State<AppState>,
     me: CurrentUser,
-    ApiJson(input): ApiJson<NewCredential>,
+    ApiJson(mut input): ApiJson<NewCredential>,
 ) -> Result<(StatusCode, Json<Credential>), AppError> {
     me.require(Role::Admin)?;
     input.check()?;
-    check_kind(input.kind, &input.secret)?;
+    check_kind(input.kind, input.secret.expose())?;
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
     let (devices, taken): (i64, i64) = sqlx::query_as(
@@ -104,7 +104,7 @@ pub async fn create_credential(
             "this device already has a credential for this account: rotate its secret instead",
         ));
     }
-    let secret = SecretString::from(input.secret);
+    let secret = SecretString::from(input.secret.take());
     let id = store(
         &mut tx,
         &state.master_key,
@@ -138,15 +138,15 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     me: CurrentUser,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<SecretUpdate>,
+    ApiJson(mut input): ApiJson<SecretUpdate>,
 ) -> Result<Json<Credential>, AppError> {
     me.require(Role::Admin)?;
     input.check()?;
-    check_kind(input.kind, &input.secret)?;
+    check_kind(input.kind, input.secret.expose())?;
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
     let before = view(&mut tx, id).await?;
-    let secret = SecretString::from(input.secret);
+    let secret = SecretString::from(input.secret.take());
     replace_secret(&mut tx, &state.master_key, id, input.kind, &secret, now).await?;
     let after = view(&mut tx, id).await?;
     audit::append(

@@ -145,6 +145,10 @@ pub fn signature(secret: &[u8], body: &[u8]) -> Result<String, String> {
 }
 
 async fn webhook(outbound: &Outbound, delivery: &Leased) -> Result<(), String> {
+    let url = outbound
+        .webhook_url
+        .as_ref()
+        .ok_or("the webhook is no longer configured")?;
     let secret = outbound
         .webhook_secret
         .as_ref()
@@ -155,7 +159,7 @@ async fn webhook(outbound: &Outbound, delivery: &Leased) -> Result<(), String> {
         .build()
         .map_err(|error| format!("HTTP client: {error}"))?;
     let response = client
-        .post(&delivery.target)
+        .post(url.expose_secret())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header("X-Changeaudit-Event", &delivery.kind)
         .header(
@@ -165,7 +169,8 @@ async fn webhook(outbound: &Outbound, delivery: &Leased) -> Result<(), String> {
         .body(delivery.body.clone())
         .send()
         .await
-        .map_err(|error| format!("webhook: {error}"))?;
+        // The library's words name the URL: the endpoint is shown, never the URL.
+        .map_err(|error| format!("webhook {}: {}", delivery.target, error.without_url()))?;
     if response.status().is_success() {
         Ok(())
     } else {

@@ -15,15 +15,16 @@ use crate::clock::Timestamp;
 use crate::config::NotificationsConfig;
 use crate::db::DbError;
 use crate::db::placeholders;
+use crate::endpoint;
 use crate::trail::audit::{self, Actor, NewEvent};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Where notices go besides the app.
 #[derive(Clone)]
 pub struct Outbound {
     pub smtp_url: Option<SecretString>,
     pub smtp_from: String,
-    pub webhook_url: Option<String>,
+    pub webhook_url: Option<SecretString>,
     pub webhook_secret: Option<SecretString>,
     /// The address links in e-mail point to.
     pub public_url: Option<String>,
@@ -107,7 +108,9 @@ pub async fn post(
             "at": now.to_datetime().unix_timestamp(),
         })
         .to_string();
-        queue(connection, "webhook", url, notice, "", &body, now).await?;
+        // The queue names the endpoint only; the sender takes the URL from the configuration.
+        let target = endpoint::shown(url.expose_secret());
+        queue(connection, "webhook", &target, notice, "", &body, now).await?;
     }
     audit::append(
         connection,

@@ -7,12 +7,15 @@
 use std::time::Duration;
 
 use changeaudit_shared::trail::AuditEvent;
+use reqwest::header::AUTHORIZATION;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sqlx::Row;
 use tokio::io::AsyncWriteExt;
 
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
+use crate::endpoint;
 use crate::trail::audit;
 
 /// Events per batch.
@@ -26,19 +29,22 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 const PRIORITY: u8 = 13 * 8 + 6;
 
 /// Where the trail goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Sink {
     /// `host:port`, syslog over TCP.
     Syslog(String),
-    /// An `http(s)://` URL taking `{"events":[…]}`.
-    Http(String),
+    /// An `http(s)://` URL taking `{"events":[…]}`, with the `Authorization` header to send.
+    Http {
+        url: SecretString,
+        authorization: Option<SecretString>,
+    },
 }
 
 impl Sink {
     fn name(&self) -> &'static str {
         match self {
             Sink::Syslog(_) => "syslog",
-            Sink::Http(_) => "http",
+            Sink::Http { .. } => "http",
         }
     }
 }
@@ -127,22 +133,28 @@ async fn send(
                 .map_err(|_| format!("{address}: no answer within {}s", SEND_TIMEOUT.as_secs()))?
                 .map_err(|error| format!("{address}: {error}"))
         }
-        Sink::Http(url) => {
+        Sink::Http { url, authorization } => {
+            // Only the endpoint is ever named: the URL and the header may hold a key.
+            let shown = endpoint::shown(url.expose_secret());
             let events = events
                 .iter()
                 .map(|(event, hash)| Shipped { event, hash })
                 .collect();
-            let response = http
-                .post(url)
+            let mut request = http
+                .post(url.expose_secret())
                 .timeout(SEND_TIMEOUT)
-                .json(&Batch { events })
+                .json(&Batch { events });
+            if let Some(header) = authorization {
+                request = request.header(AUTHORIZATION, header.expose_secret());
+            }
+            let response = request
                 .send()
                 .await
-                .map_err(|error| format!("{url}: {error}"))?;
+                .map_err(|error| format!("{shown}: {}", error.without_url()))?;
             if response.status().is_success() {
                 Ok(())
             } else {
-                Err(format!("{url}: answered {}", response.status()))
+                Err(format!("{shown}: answered {}", response.status()))
             }
         }
     }

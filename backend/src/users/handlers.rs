@@ -62,11 +62,11 @@ pub async fn get_user(
 pub async fn create_user(
     State(state): State<AppState>,
     me: CurrentUser,
-    ApiJson(input): ApiJson<UserInput>,
+    ApiJson(mut input): ApiJson<UserInput>,
 ) -> Result<(StatusCode, Json<User>), AppError> {
     me.require(Role::Admin)?;
     input.check(true)?;
-    let hash = password::hash(SecretString::from(input.password.clone())).await?;
+    let hash = password::hash(SecretString::from(input.password.take())).await?;
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
     let taken: i64 =
@@ -113,14 +113,14 @@ pub async fn update_user(
     State(state): State<AppState>,
     me: CurrentUser,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<UserInput>,
+    ApiJson(mut input): ApiJson<UserInput>,
 ) -> Result<Json<User>, AppError> {
     me.require(Role::Admin)?;
     input.check(false)?;
     let hash = if input.password.is_empty() {
         None
     } else {
-        Some(password::hash(SecretString::from(input.password.clone())).await?)
+        Some(password::hash(SecretString::from(input.password.take())).await?)
     };
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;

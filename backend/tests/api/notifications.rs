@@ -14,8 +14,11 @@ use serde_json::{Value, json};
 
 use crate::fixtures::{PASSWORD, credential, device};
 use crate::helpers::{ADMIN_PASSWORD, Person, TestApp};
+use crate::{logs, trail};
 
 const SECRET: &str = "webhook secret for the tests";
+/// The part of the webhook's URL that is a key.
+const HOOK_KEY: &str = "hook-key-93fd";
 
 /// A webhook receiver: it refuses the first call with 503 (to be tried again), then takes
 /// every call whose signature is right, and keeps what it took.
@@ -30,7 +33,7 @@ impl Receiver {
     async fn start(&self) -> String {
         let receiver = self.clone();
         let app = axum::Router::new().route(
-            "/hook",
+            "/hook/T0001/B0002/hook-key-93fd",
             post(move |headers: HeaderMap, body: Bytes| {
                 let receiver = receiver.clone();
                 async move { receiver.take(&headers, &body) }
@@ -39,7 +42,8 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        format!("http://{address}/hook")
+        // A chat service's kind of URL: the key is in its path.
+        format!("http://{address}/hook/T0001/B0002/{HOOK_KEY}")
     }
 
     fn take(&self, headers: &HeaderMap, body: &[u8]) -> StatusCode {
@@ -172,7 +176,12 @@ async fn notices_go_out_by_email_and_by_signed_webhook_with_retries() {
                 "pending".to_owned(),
                 0
             ),
-            ("webhook".to_owned(), hook.clone(), "pending".to_owned(), 0),
+            (
+                "webhook".to_owned(),
+                endpoint(&hook),
+                "pending".to_owned(),
+                0
+            ),
         ]
     );
     assert_eq!(delivery::send_due(&app.state).await.unwrap(), 2);
@@ -250,6 +259,34 @@ async fn notices_go_out_by_email_and_by_signed_webhook_with_retries() {
             "notification.sent",
         ]
     );
+
+    // The URL's key is nowhere but in the configuration: not in an event, an export, a row of
+    // the queue or a log line.
+    let events: Vec<String> = sqlx::query_scalar("SELECT details FROM audit_events")
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|details| details.contains(&endpoint(&hook)))
+    );
+    assert!(events.iter().all(|details| !details.contains(HOOK_KEY)));
+    let export = std::fs::read_to_string(trail::export_file(&app).await).unwrap();
+    assert!(!export.contains(HOOK_KEY));
+    assert!(
+        deliveries(&app)
+            .await
+            .iter()
+            .all(|(_, target, ..)| !target.contains(HOOK_KEY))
+    );
+    assert!(!logs::text().contains(HOOK_KEY), "a log line holds the key");
+}
+
+/// `http://host:port` of `url`: all the trail may show of it.
+fn endpoint(url: &str) -> String {
+    let rest = url.strip_prefix("http://").unwrap();
+    format!("http://{}", &rest[..rest.find('/').unwrap()])
 }
 
 #[tokio::test]

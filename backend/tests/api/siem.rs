@@ -6,14 +6,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use changeaudit_backend::clock::Clock;
 use changeaudit_backend::trail::siem::{Sink, ship};
+use secrecy::SecretString;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
 use crate::helpers::TestApp;
+use crate::logs;
 
 /// Splits octet-counted frames (RFC 6587): `LEN SP MSG`, one after another.
 fn frames(mut bytes: &[u8]) -> Vec<String> {
@@ -157,30 +161,85 @@ async fn a_collector_that_is_away_delays_the_stream_and_it_catches_up() {
 }
 
 #[tokio::test]
-async fn every_event_reaches_an_http_collector_as_json() {
+async fn every_event_reaches_an_http_collector_as_json_with_its_header_and_no_secret_shows() {
     let app = TestApp::spawn().await;
     app.sign_in_as_admin().await;
     let received = Arc::new(Mutex::new(Vec::<Value>::new()));
     let kept = received.clone();
+    // The collector takes a bearer token in the header; its URL holds a key of its own too.
     let collector = axum::Router::new().route(
         "/events",
-        post(move |Json(body): Json<Value>| {
+        post(move |headers: HeaderMap, Json(body): Json<Value>| {
             let kept = kept.clone();
             async move {
+                if headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
+                    != Some("Bearer hec-7f3a9c")
+                {
+                    return StatusCode::UNAUTHORIZED;
+                }
                 kept.lock()
                     .unwrap()
                     .extend(body["events"].as_array().unwrap().iter().cloned());
-                "ok"
+                StatusCode::OK
             }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    let address = listener.local_addr().unwrap();
+    let url = format!("http://{address}/events?key=url-key-51c2");
     tokio::spawn(async move { axum::serve(listener, collector).await });
-    let sink = Sink::Http(url);
-    ship(&app.db, &reqwest::Client::new(), &sink, app.clock.now())
+    let sink = |authorization: &str| Sink::Http {
+        url: SecretString::from(url.clone()),
+        authorization: Some(SecretString::from(authorization.to_owned())),
+    };
+
+    // Unreachable first (a port held, never listened on): the library's error names the URL,
+    // and only the endpoint is kept of it.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let closed = closed.local_addr().unwrap();
+    let away = Sink::Http {
+        url: SecretString::from(format!("http://{closed}/events?key=url-key-51c2")),
+        authorization: None,
+    };
+    let unreachable = ship(&app.db, &reqwest::Client::new(), &away, app.clock.now())
         .await
-        .unwrap();
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unreachable.starts_with(&format!("http://{closed}: ")),
+        "{unreachable}"
+    );
+    assert!(!unreachable.contains("url-key-51c2"), "{unreachable}");
+    app.clock.advance(Duration::from_secs(31));
+
+    let refused = ship(
+        &app.db,
+        &reqwest::Client::new(),
+        &sink("Bearer wrong"),
+        app.clock.now(),
+    )
+    .await
+    .unwrap_err();
+    let said = refused.to_string();
+    let expected = format!("http://{address}: answered 401 Unauthorized");
+    assert!(said.starts_with(&expected), "{said}");
+    let stored: String =
+        sqlx::query_scalar("SELECT last_error FROM siem_cursors WHERE sink = 'http'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(stored, expected);
+
+    app.clock.advance(Duration::from_secs(61));
+    ship(
+        &app.db,
+        &reqwest::Client::new(),
+        &sink("Bearer hec-7f3a9c"),
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
     let events = received.lock().unwrap().clone();
     assert_eq!(events.len(), event_count(&app).await);
     assert_eq!(events[1]["action"], "session.signed_in");
@@ -188,4 +247,7 @@ async fn every_event_reaches_an_http_collector_as_json() {
         events[1]["prev_hash"].as_str().unwrap(),
         events[0]["hash"].as_str().unwrap()
     );
+    for secret in ["url-key-51c2", "hec-7f3a9c"] {
+        assert!(!logs::text().contains(secret), "a log line holds {secret}");
+    }
 }

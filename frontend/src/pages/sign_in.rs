@@ -20,7 +20,7 @@ pub fn SignIn() -> impl IntoView {
         event.prevent_default();
         let request = LoginRequest {
             username: username.get_untracked(),
-            password: password.get_untracked(),
+            password: password.get_untracked().into(),
         };
         let signing = async move {
             let answer = api::session::sign_in(&request).await;

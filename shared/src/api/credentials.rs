@@ -1,6 +1,7 @@
 //! Credentials: an account on a device. The secret goes in (when set or rotated) and never
 //! comes out: these types have no field that could carry it back.
 
+use crate::api::secret::SecretText;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -58,7 +59,7 @@ pub struct NewCredential {
     pub username: String,
     pub kind: SecretKind,
     #[serde(default)]
-    pub secret: String,
+    pub secret: SecretText,
 }
 
 /// A new secret for an existing credential.
@@ -67,7 +68,7 @@ pub struct NewCredential {
 pub struct SecretUpdate {
     pub kind: SecretKind,
     #[serde(default)]
-    pub secret: String,
+    pub secret: SecretText,
 }
 
 impl NewCredential {
@@ -77,7 +78,7 @@ impl NewCredential {
         if self.username.starts_with('-') || self.username.chars().any(char::is_whitespace) {
             errors.add("username", "must be one word not starting with -");
         }
-        check_secret(&mut errors, &self.secret);
+        check_secret(&mut errors, self.secret.expose());
         errors.into_result(())
     }
 }
@@ -85,7 +86,7 @@ impl NewCredential {
 impl SecretUpdate {
     pub fn check(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = FieldErrors::default();
-        check_secret(&mut errors, &self.secret);
+        check_secret(&mut errors, self.secret.expose());
         errors.into_result(())
     }
 }

@@ -7,12 +7,14 @@ pub mod devices;
 pub mod groups;
 pub mod requests;
 pub mod routes;
+pub mod secret;
 pub mod sessions;
 pub mod trail;
 pub mod users;
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::secret::SecretText;
 use crate::problem::FieldError;
 use crate::role::Role;
 
@@ -20,7 +22,7 @@ use crate::role::Role;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub username: String,
-    pub password: String,
+    pub password: SecretText,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

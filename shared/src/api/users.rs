@@ -1,5 +1,6 @@
 //! People: what admins see and send in Admin → Users. A password goes in, never out.
 
+use crate::api::secret::SecretText;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -37,7 +38,7 @@ pub struct UserInput {
     pub roles: Vec<Role>,
     pub enabled: bool,
     /// Required for a new user; empty keeps the current one on update.
-    pub password: String,
+    pub password: SecretText,
 }
 
 impl Default for UserInput {
@@ -49,7 +50,7 @@ impl Default for UserInput {
             email: String::new(),
             roles: Vec::new(),
             enabled: true,
-            password: String::new(),
+            password: SecretText::default(),
         }
     }
 }
@@ -70,7 +71,7 @@ impl UserInput {
         if !self.email.is_empty() && !is_plausible_email(&self.email) {
             errors.add("email", "is not an e-mail address");
         }
-        let length = self.password.chars().count();
+        let length = self.password.expose().chars().count();
         if creating || length > 0 {
             if length < MIN_PASSWORD_CHARS {
                 errors.add(
@@ -151,7 +152,7 @@ mod tests {
     #[test]
     fn a_password_is_needed_to_create_but_not_to_update() {
         let keep = UserInput {
-            password: String::new(),
+            password: SecretText::default(),
             ..valid()
         };
         assert_eq!(fields(&keep, true), ["password"]);

@@ -137,7 +137,10 @@ async fn store(
 ) -> Result<Credential, ApiError> {
     match (rotating, device_id) {
         (Some(existing), _) => {
-            let update = SecretUpdate { kind, secret };
+            let update = SecretUpdate {
+                kind,
+                secret: secret.into(),
+            };
             api::credentials::rotate_secret(existing.id, &update).await
         }
         (None, device_id) => {
@@ -145,7 +148,7 @@ async fn store(
                 device_id: device_id.unwrap_or_default(),
                 username,
                 kind,
-                secret,
+                secret: secret.into(),
             };
             api::credentials::create(&new).await
         }

@@ -71,7 +71,7 @@ fn UserForm(user: Option<User>, editing: Editing<User>, list: List<User>) -> imp
             email: email.get_untracked(),
             roles: roles.get_untracked(),
             enabled: enabled.get_untracked(),
-            password: password.get_untracked(),
+            password: password.get_untracked().into(),
         };
         submit(pending, async move {
             done(api::users::save(id, &input).await.map(|_| ()));
