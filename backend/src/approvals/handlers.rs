@@ -11,6 +11,7 @@ use changeaudit_shared::api::requests::{
 };
 use changeaudit_shared::problem::Problem;
 use serde::Deserialize;
+use serde_json::json;
 use webauthn_rs::prelude::PublicKeyCredential;
 
 use super::store::{self, Listing};
@@ -21,6 +22,7 @@ use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
 use crate::passkeys::ceremony::{self, Purpose};
 use crate::state::AppState;
+use crate::trail::audit::{self, NewEvent};
 
 #[utoipa::path(post, path = "/api/requests", tag = "requests", request_body = StartInput,
     responses((status = 200, body = StartAnswer, description = "The terminal may open, or a request already answers"),
@@ -158,9 +160,28 @@ pub async fn vote(
         _ => None,
     };
     let mut tx = state.db.begin_write().await?;
-    let request = flow::vote(&state, &mut tx, &me, id, &input, signature.as_ref(), now).await?;
-    tx.commit().await?;
-    Ok(Json(request))
+    let voted = flow::vote(&state, &mut tx, &me, id, &input, signature.as_ref(), now).await;
+    match voted {
+        Ok(request) => {
+            tx.commit().await?;
+            Ok(Json(request))
+        }
+        Err(error) => {
+            drop(tx);
+            if signature.is_some() {
+                // The vote's transaction is undone; the refused signature is kept in its own.
+                let details = json!({ "decision": input.decision, "reason": error.to_string() });
+                let event = NewEvent::by(
+                    &me.0.username,
+                    "request.signature_refused",
+                    format!("request:{id}"),
+                    details,
+                );
+                audit::record(&state.db, event, now).await?;
+            }
+            Err(error.into())
+        }
+    }
 }
 
 #[utoipa::path(post, path = "/api/requests/{id}/cancel", tag = "requests", params(("id" = i64, Path)),

@@ -9,6 +9,7 @@ use changeaudit_shared::problem::{FieldError, Problem};
 
 use serde_json::json;
 
+use crate::auth::failures::{self, Attempt};
 use crate::auth::session::{self, NewSession};
 use crate::auth::{CurrentUser, password, throttle};
 use crate::db::DbError;
@@ -58,8 +59,12 @@ pub async fn login(
 ) -> Result<Response, AppError> {
     validate(&request)?;
     let username = request.username.trim();
-    let now = state.clock.now();
-    throttle::check(&state.db, username, now).await?;
+    let attempt = Attempt {
+        username,
+        method: "password",
+        client: &client,
+    };
+    failures::check(&state, &attempt).await?;
 
     let record = users::login_record(&state.db, username).await?;
     let (user_id, stored) = match record {
@@ -68,9 +73,11 @@ pub async fn login(
     };
     let password_ok = password::verify(SecretString::from(request.password.take()), stored).await?;
     let Some(user_id) = user_id.filter(|_| password_ok) else {
-        throttle::record_failure(&state.db, username, now).await?;
-        tracing::info!(username, client_ip = %client.ip, "sign-in refused");
-        return Err(AppError::InvalidCredentials);
+        let reason = match user_id {
+            Some(_) => "wrong password",
+            None => "no such enabled account",
+        };
+        return Err(failures::failed(&state, &attempt, reason).await);
     };
 
     open_session(&state, &client, user_id, username, "password").await

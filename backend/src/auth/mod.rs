@@ -1,6 +1,7 @@
 //! Who is asking: passwords, sign-in sessions, and the guard against password guessing.
 
 mod current_user;
+pub mod failures;
 pub mod handlers;
 pub mod password;
 pub mod session;

@@ -47,7 +47,12 @@ pub async fn check(db: &Database, username: &str, now: Timestamp) -> Result<(), 
     }
 }
 
-pub async fn record_failure(db: &Database, username: &str, now: Timestamp) -> Result<(), DbError> {
+/// Counts a failed sign-in of `username`; answers how long this failure blocks it, if it does.
+pub async fn record_failure(
+    db: &Database,
+    username: &str,
+    now: Timestamp,
+) -> Result<Option<Duration>, DbError> {
     let forget_before = now.minus(MEMORY).as_millis();
     let failures: i64 = sqlx::query_scalar(
         "INSERT INTO login_throttle (username, failures, last_failure_at, blocked_until)
@@ -77,7 +82,7 @@ pub async fn record_failure(db: &Database, username: &str, now: Timestamp) -> Re
         .bind(now.as_millis())
         .execute(db.pool())
         .await?;
-    Ok(())
+    Ok(Some(block).filter(|block| !block.is_zero()))
 }
 
 pub async fn clear(db: &Database, username: &str) -> Result<(), DbError> {

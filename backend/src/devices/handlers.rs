@@ -210,13 +210,26 @@ pub async fn delete_device(
     responses((status = 200, body = HostKeyScan), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 422, body = Problem, description = "Bad address, or the device could not be reached")))]
 pub async fn scan_host_key(
+    State(state): State<AppState>,
     me: CurrentUser,
     ApiJson(request): ApiJson<HostKeyScanRequest>,
 ) -> Result<Json<HostKeyScan>, AppError> {
     me.require(Role::Admin)?;
     let (host, port) = request.check()?;
-    scan::fetch_host_key(host, port)
-        .await
+    let scanned = scan::fetch_host_key(host, port).await;
+    // Which key a device presented, and to whom, is evidence for the pin made from it.
+    let details = match &scanned {
+        Ok(scan) => json!({ "host": host, "port": port, "fingerprint": scan.fingerprint }),
+        Err(error) => json!({ "host": host, "port": port, "error": error.to_string() }),
+    };
+    let event = NewEvent {
+        actor: audit::Actor::User(&me.0.username),
+        action: "device.host_key_scanned",
+        object: None,
+        details,
+    };
+    audit::record(&state.db, event, state.clock.now()).await?;
+    scanned
         .map(Json)
         .map_err(|error| AppError::field("host", error.to_string()))
 }

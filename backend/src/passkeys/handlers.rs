@@ -21,8 +21,9 @@ use webauthn_rs::prelude::{
 
 use super::ceremony::{self, Ceremony, Purpose};
 use super::store;
+use crate::auth::CurrentUser;
+use crate::auth::failures::{self, Attempt};
 use crate::auth::handlers::open_session;
-use crate::auth::{CurrentUser, throttle};
 use crate::db::DbError;
 use crate::error::{ApiJson, ApiPath, AppError};
 use crate::state::AppState;
@@ -195,6 +196,7 @@ pub async fn delete_passkey(
         (status = 429, body = Problem)))]
 pub async fn start_sign_in(
     State(state): State<AppState>,
+    client: ClientInfo,
     ApiJson(input): ApiJson<PasskeySignInStart>,
 ) -> Result<Json<CeremonyStart>, AppError> {
     let username = input.username.trim();
@@ -202,11 +204,15 @@ pub async fn start_sign_in(
         return Err(AppError::field("username", "is required"));
     }
     let now = state.clock.now();
-    throttle::check(&state.db, username, now).await?;
-    let user_id = users::login_record(&state.db, username)
-        .await?
-        .map(|(id, _)| id)
-        .ok_or(AppError::InvalidCredentials)?;
+    let attempt = Attempt {
+        username,
+        method: "passkey",
+        client: &client,
+    };
+    failures::check(&state, &attempt).await?;
+    let Some((user_id, _)) = users::login_record(&state.db, username).await? else {
+        return Err(failures::failed(&state, &attempt, "no such enabled account").await);
+    };
     let mut connection = state.db.pool().acquire().await?;
     let passkeys: Vec<_> = store::passkeys_of(&mut connection, user_id)
         .await?
@@ -215,7 +221,7 @@ pub async fn start_sign_in(
         .collect();
     drop(connection);
     if passkeys.is_empty() {
-        return Err(AppError::InvalidCredentials);
+        return Err(failures::failed(&state, &attempt, "the account has no passkey").await);
     }
     let (options, authentication) = state
         .passkeys
@@ -242,16 +248,27 @@ pub async fn sign_in(
     let mut tx = state.db.begin_write().await?;
     let taken = ceremony::take(&mut tx, &input.ceremony, Purpose::SignIn, now).await?;
     tx.commit().await?;
-    let ceremony = taken.ok_or(AppError::InvalidCredentials)?;
+    let Some(ceremony) = taken else {
+        return Err(failures::stale_challenge(&state, &client).await);
+    };
     // The user may have been disabled since the challenge.
-    let username: Option<String> =
-        sqlx::query_scalar("SELECT username FROM users WHERE id = $1 AND enabled = TRUE")
-            .bind(ceremony.user_id)
-            .fetch_optional(state.db.pool())
-            .await
-            .map_err(DbError::from)?;
-    let username = username.ok_or(AppError::InvalidCredentials)?;
-    throttle::check(&state.db, &username, now).await?;
+    let (username, enabled): (String, i64) = sqlx::query_as(
+        "SELECT username, CAST(CASE WHEN enabled THEN 1 ELSE 0 END AS BIGINT)
+         FROM users WHERE id = $1",
+    )
+    .bind(ceremony.user_id)
+    .fetch_one(state.db.pool())
+    .await
+    .map_err(DbError::from)?;
+    let attempt = Attempt {
+        username: &username,
+        method: "passkey",
+        client: &client,
+    };
+    if enabled == 0 {
+        return Err(failures::failed(&state, &attempt, "the account is disabled").await);
+    }
+    failures::check(&state, &attempt).await?;
     let authentication: PasskeyAuthentication = ceremony.state()?;
     let checked = state
         .passkeys
@@ -268,9 +285,8 @@ pub async fn sign_in(
     });
     let Some(key) = signed else {
         tx.commit().await?;
-        throttle::record_failure(&state.db, &username, now).await?;
-        tracing::info!(username, client_ip = %client.ip, "passkey sign-in refused");
-        return Err(AppError::InvalidCredentials);
+        let reason = "the passkey's signature was refused";
+        return Err(failures::failed(&state, &attempt, reason).await);
     };
     store::touch(&mut tx, key.id, &key.passkey, now).await?;
     tx.commit().await?;

@@ -187,6 +187,16 @@ pub async fn save_recognised(
     Ok(())
 }
 
+/// What the trail keeps of a recognised command.
+fn command_facts(command: &ExecutedCommand) -> serde_json::Value {
+    json!({
+        "command": command.text,
+        "offset": command.offset,
+        "exit_code": command.exit_code,
+        "source": source_code(command.source),
+    })
+}
+
 async fn save_commands(
     tx: &mut AnyConnection,
     id: i64,
@@ -199,7 +209,7 @@ async fn save_commands(
         let seq_value = i64::try_from(seq).unwrap_or(i64::MAX);
         match stored.get(seq) {
             Some(old) if old == command => {}
-            Some(_) => {
+            Some(old) => {
                 sqlx::query(
                     "UPDATE session_commands SET command = $3, offset_us = $4, exit_code = $5,
                          source = $6
@@ -213,6 +223,14 @@ async fn save_commands(
                 .bind(source_code(command.source))
                 .execute(&mut *tx)
                 .await?;
+                // An exit code arriving, or a line read again, is evidence like the first.
+                let details = json!({
+                    "seq": seq,
+                    "before": command_facts(old),
+                    "after": command_facts(command),
+                });
+                let event = NewEvent::by(username, "session.command_updated", object(id), details);
+                audit::append(tx, event, now).await?;
             }
             None => {
                 sqlx::query(
@@ -230,17 +248,11 @@ async fn save_commands(
                 .await?;
                 audit::append(
                     tx,
-                    NewEvent::by(
-                        username,
-                        "session.command",
-                        object(id),
-                        json!({
-                            "seq": seq,
-                            "command": command.text,
-                            "offset": command.offset,
-                            "source": source_code(command.source),
-                        }),
-                    ),
+                    NewEvent::by(username, "session.command", object(id), {
+                        let mut facts = command_facts(command);
+                        facts["seq"] = json!(seq);
+                        facts
+                    }),
                     now,
                 )
                 .await?;

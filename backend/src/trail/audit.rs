@@ -15,6 +15,9 @@ use crate::db::{Database, DbError};
 pub enum Actor<'a> {
     System,
     User(&'a str),
+    /// Someone not signed in: a failed sign-in names the account it tried in its details,
+    /// never as the actor.
+    Anonymous,
 }
 
 impl Actor<'_> {
@@ -22,6 +25,7 @@ impl Actor<'_> {
         match self {
             Actor::System => "system",
             Actor::User(username) => username,
+            Actor::Anonymous => "anonymous",
         }
     }
 }

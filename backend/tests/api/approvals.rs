@@ -856,6 +856,40 @@ async fn a_signature_fits_only_its_request_its_change_and_one_use() {
         "{detail}"
     );
 
+    // Each refused signature is in the trail, with why, though its vote was undone.
+    let refused: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT actor, object, details FROM audit_events
+         WHERE action = 'request.signature_refused' ORDER BY seq",
+    )
+    .fetch_all(flow.app.db.pool())
+    .await
+    .unwrap();
+    let said: Vec<(&str, String, String)> = refused
+        .iter()
+        .map(|(actor, object, details)| {
+            let details: Value = serde_json::from_str(details).unwrap();
+            (
+                actor.as_str(),
+                object.clone(),
+                details["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(said.len(), 3, "{said:?}");
+    assert_eq!(
+        (said[0].0, said[0].1.as_str(), said[0].2.as_str()),
+        (
+            "first",
+            format!("request:{second_request}").as_str(),
+            "this signature was made for another request"
+        )
+    );
+    assert_eq!(said[1].0, "second");
+    assert!(
+        said[2].2.starts_with("the passkey signature was refused"),
+        "{said:?}"
+    );
+
     // The change edited between signing and voting: the signature covers the old content.
     let signed = flow.second.sign(second_request).await;
     let edited = change(CHANGE, flow.group, &flow.devices, "echo other\n");
@@ -961,6 +995,37 @@ async fn passkeys_are_managed_in_the_profile_and_sign_in() {
         )
         .await;
     assert_eq!(disabled.status(), 401);
+
+    // Every failed passkey sign-in above is in the trail.
+    let failed: Vec<String> = sqlx::query_scalar(
+        "SELECT details FROM audit_events WHERE action = 'session.sign_in_failed' ORDER BY seq",
+    )
+    .fetch_all(flow.app.db.pool())
+    .await
+    .unwrap();
+    let failed: Vec<(String, String)> = failed
+        .iter()
+        .map(|details| {
+            let details: Value = serde_json::from_str(details).unwrap();
+            assert_eq!(details["method"], "passkey");
+            (
+                details["username"].as_str().unwrap_or("-").to_owned(),
+                details["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // Removing a passkey ends the sign-ins it could still finish, so that one is stale.
+    let stale = "the sign-in challenge is unknown, expired or already used";
+    let expected = [
+        ("-", stale),
+        ("executor", "the account has no passkey"),
+        ("-", stale),
+        ("first", "no such enabled account"),
+    ];
+    assert_eq!(
+        failed,
+        expected.map(|(who, why)| (who.to_owned(), why.to_owned()))
+    );
 }
 
 #[tokio::test]

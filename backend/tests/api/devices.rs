@@ -107,6 +107,27 @@ async fn the_key_a_real_sshd_presents_is_fetched_for_confirmation_and_pinned_whe
         )
         .await;
     assert_eq!(device["host_key_fingerprint"], sshd.fingerprint.as_str());
+    // The scan is evidence for the pin made from it: who saw which key, where.
+    let scanned = scans(&app).await;
+    assert_eq!(scanned.len(), 1);
+    assert_eq!(scanned[0].0, "admin");
+    assert_eq!(
+        scanned[0].1,
+        json!({ "host": "127.0.0.1", "port": sshd.address.port(), "fingerprint": sshd.fingerprint })
+    );
+}
+
+/// The trail's host-key scans: (actor, details).
+async fn scans(app: &TestApp) -> Vec<(String, Value)> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, details FROM audit_events WHERE action = 'device.host_key_scanned' ORDER BY seq",
+    )
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    rows.into_iter()
+        .map(|(actor, details)| (actor, serde_json::from_str(&details).unwrap()))
+        .collect()
 }
 
 #[tokio::test]
@@ -128,6 +149,15 @@ async fn an_unreachable_device_is_reported_on_the_host_field() {
             .as_str()
             .unwrap()
             .contains("could not reach 127.0.0.1:1: the connection was refused")
+    );
+    let scanned = scans(&app).await;
+    assert_eq!(scanned.len(), 1);
+    assert!(
+        scanned[0].1["error"]
+            .as_str()
+            .unwrap()
+            .contains("the connection was refused"),
+        "{scanned:?}"
     );
     let bad = world
         .admin

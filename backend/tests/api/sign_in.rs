@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_PASSWORD, TestApp, problem};
 
@@ -165,4 +165,59 @@ async fn throttling_one_account_leaves_others_alone() {
     }
     assert_eq!(app.sign_in("admin", ADMIN_PASSWORD).await.status(), 429);
     assert_eq!(app.sign_in("grace", "grace-password-1").await.status(), 200);
+}
+
+/// The trail's events of `action`, oldest first: (actor, details).
+async fn events(app: &TestApp, action: &str) -> Vec<(String, Value)> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT actor, details FROM audit_events WHERE action = $1 ORDER BY seq")
+            .bind(action)
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
+    rows.into_iter()
+        .map(|(actor, details)| (actor, serde_json::from_str(&details).unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn failed_sign_ins_and_lockouts_are_in_the_trail() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.sign_in("nobody", "guess").await.status(), 401);
+    for _ in 1..=6 {
+        assert_eq!(app.sign_in("admin", "guess").await.status(), 401);
+    }
+    assert_eq!(app.sign_in("admin", ADMIN_PASSWORD).await.status(), 429);
+
+    let failed = events(&app, "session.sign_in_failed").await;
+    let reasons: Vec<(&str, &str)> = failed
+        .iter()
+        .map(|(_, details)| {
+            (
+                details["username"].as_str().unwrap(),
+                details["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let mut expected = vec![("nobody", "no such enabled account")];
+    expected.extend([("admin", "wrong password"); 6]);
+    expected.push(("admin", "locked out"));
+    assert_eq!(reasons, expected);
+    // Nobody signed in did it: the account tried is a detail, never the actor.
+    assert!(failed.iter().all(|(actor, _)| actor == "anonymous"));
+    assert!(
+        failed
+            .iter()
+            .all(|(_, details)| details["method"] == "password"
+                && details["client_ip"] == "127.0.0.1")
+    );
+    assert_eq!(failed[7].1["retry_after_seconds"], 1);
+
+    let locked = events(&app, "session.locked_out").await;
+    assert_eq!(locked.len(), 1);
+    assert_eq!(locked[0].1["username"], "admin");
+    assert_eq!(locked[0].1["blocked_seconds"], 1);
+    crate::trail::checkpoint(&app).await;
+    let export = crate::trail::export_file(&app).await;
+    crate::trail::verify(&app, &export).await.unwrap();
 }

@@ -393,6 +393,30 @@ async fn a_shell_with_the_integration_script_gives_exit_codes_and_a_key_logs_in(
     assert_eq!(record["account"], KEY_USER);
     assert_eq!(record["commands"][1]["exit_code"], 1);
     assert_eq!(record["commands"][1]["source"], "shell_integration");
+
+    // The trail says each command as it was last known, exit code included: a command and
+    // every update of it (an exit code arriving) are events.
+    let mut last_said = std::collections::BTreeMap::new();
+    for (_, action, details) in rig.actions(&format!("terminal_session:{id}")).await {
+        match action.as_str() {
+            "session.command" => last_said.insert(details["seq"].as_i64(), details.clone()),
+            "session.command_updated" => {
+                last_said.insert(details["seq"].as_i64(), details["after"].clone())
+            }
+            _ => None,
+        };
+    }
+    let said: Vec<(Value, Value)> = last_said
+        .values()
+        .map(|facts| (facts["command"].clone(), facts["exit_code"].clone()))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            (json!("echo planned-one"), json!(0)),
+            (json!("echo planned-two; false"), json!(1))
+        ]
+    );
 }
 
 /// A session's record once its server has ended it.
