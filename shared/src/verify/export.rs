@@ -14,9 +14,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::assertion::{StoredAssertion, check_vote};
+use super::key_chain::{KeyChain, ROTATION};
 use super::keys::checkpoint_signed;
 use super::{Fault, Summary};
-use crate::export::{Checkpoint, EventFields, FORMAT, Line, VERSION, event_leaf, key_id};
+use crate::export::{Checkpoint, EventFields, FORMAT, Line, VERSION, event_leaf};
 use crate::merkle::{Frontier, Hash, parse_hash};
 use crate::trail::{GENESIS, hex};
 
@@ -29,17 +30,21 @@ pub struct SealedRecording {
     pub sha256: String,
 }
 
-/// Events whose details are checked further: recordings and approval signatures.
-const FACT_ACTIONS: [&str; 4] = [
+/// Events whose details are checked further: recordings, approval signatures, and the trail
+/// key's rotations.
+const FACT_ACTIONS: [&str; 5] = [
     "session.started",
     "session.ended",
     "passkey.registered",
     "request.vote",
+    ROTATION,
 ];
 
 pub struct ExportVerifier {
-    public_key: VerifyingKey,
-    key_id: String,
+    /// The trail's keys, from the one given on.
+    keys: KeyChain,
+    /// A checkpoint kept apart from the server earlier: the trail must be its continuation.
+    trusted: Option<Checkpoint>,
     /// Whether the caller reads recordings: then each sealed one is named.
     with_recordings: bool,
     line: u64,
@@ -63,8 +68,8 @@ pub struct ExportVerifier {
 impl ExportVerifier {
     pub fn new(public_key: VerifyingKey, with_recordings: bool) -> ExportVerifier {
         ExportVerifier {
-            key_id: key_id(&public_key.to_bytes()),
-            public_key,
+            keys: KeyChain::new(public_key),
+            trusted: None,
             with_recordings,
             line: 0,
             header_seen: false,
@@ -79,6 +84,14 @@ impl ExportVerifier {
             passkeys: HashMap::new(),
             summary: Summary::default(),
         }
+    }
+
+    /// Holds the trail to `checkpoint`, taken earlier and kept apart from the server: the
+    /// events up to its size must hash to its root, which a history rewritten and signed again
+    /// since cannot.
+    pub fn trusting(mut self, checkpoint: Checkpoint) -> ExportVerifier {
+        self.trusted = Some(checkpoint);
+        self
     }
 
     fn fault(&self, seq: Option<i64>, reason: impl Into<String>) -> Fault {
@@ -101,6 +114,7 @@ impl ExportVerifier {
             && let Some(event) = Exact::of(text)
             && self.exact(&event)
         {
+            self.at_trusted()?;
             return Ok(None);
         }
         let line: Line = serde_json::from_str(text).map_err(|error| {
@@ -124,9 +138,50 @@ impl ExportVerifier {
             return Ok(None);
         }
         match (line.event, line.hash) {
-            (Some(event), Some(hash)) => self.event(&event, hash),
+            (Some(event), Some(hash)) => {
+                let sealed = self.event(&event, hash)?;
+                self.at_trusted()?;
+                Ok(sealed)
+            }
             _ => Err(self.fault(None, "is neither an event with its hash nor a checkpoint")),
         }
+    }
+
+    /// At the trusted checkpoint's size: its signature under the key then in force, and the
+    /// root of the events so far against the one it signed.
+    fn at_trusted(&mut self) -> Result<(), Fault> {
+        let Some(trusted) = &self.trusted else {
+            return Ok(());
+        };
+        let size = trusted.tree_size;
+        if self.frontier.size() != size {
+            return Ok(());
+        }
+        let seq = i64::try_from(size).unwrap_or(i64::MAX);
+        let signed = self
+            .keys
+            .known(&trusted.key_id)
+            .is_some_and(|key| checkpoint_signed(key, trusted));
+        if !signed {
+            return Err(self.fault(
+                Some(seq),
+                format!(
+                    "the trusted checkpoint of {size} events is not signed by a key of this trail (it names key {})",
+                    trusted.key_id
+                ),
+            ));
+        }
+        if hex(&self.frontier.root()) != trusted.root {
+            return Err(self.fault(
+                Some(seq),
+                format!(
+                    "the trusted checkpoint of {size} events (root {}) is not a past state of this trail: events up to {size} were rewritten since it was taken",
+                    trusted.root
+                ),
+            ));
+        }
+        self.summary.trusted_checkpoint = Some(size);
+        Ok(())
     }
 
     /// An event the full way: its place in the chain, its hash, then what it says.
@@ -232,6 +287,10 @@ impl ExportVerifier {
                 }
             }
             "request.vote" => self.vote(seq, actor, object, details)?,
+            ROTATION => self
+                .keys
+                .announce(seq, details)
+                .map_err(|reason| self.fault(Some(seq), reason))?,
             _ => {}
         }
         Ok(None)
@@ -316,34 +375,29 @@ impl ExportVerifier {
 
     fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), Fault> {
         let covered = i64::try_from(checkpoint.tree_size).unwrap_or(i64::MAX);
-        let at_fault = |reason: String| self.fault(Some(covered), reason);
         if checkpoint.tree_size != self.frontier.size() {
-            return Err(at_fault(format!(
-                "a checkpoint of {} events stands after event {}",
-                checkpoint.tree_size,
-                self.frontier.size()
-            )));
-        }
-        if checkpoint.key_id != self.key_id {
-            return Err(at_fault(format!(
-                "its checkpoint is signed by key {}, not by the given key {}",
-                checkpoint.key_id, self.key_id
-            )));
-        }
-        if !checkpoint_signed(&self.public_key, checkpoint) {
-            return Err(at_fault(
-                "its checkpoint's signature does not verify".to_owned(),
+            return Err(self.fault(
+                Some(covered),
+                format!(
+                    "a checkpoint of {} events stands after event {}",
+                    checkpoint.tree_size,
+                    self.frontier.size()
+                ),
             ));
+        }
+        if let Err(reason) = self.keys.checkpoint(checkpoint) {
+            return Err(self.fault(Some(covered), reason));
         }
         let root = hex(&self.frontier.root());
         if root != checkpoint.root {
-            return Err(at_fault(format!(
+            return Err(self.fault(Some(covered), format!(
                 "the events up to it do not have the root its checkpoint signed: one of events {} to {covered} was changed, removed or reordered",
                 self.last_checkpoint + 1
             )));
         }
         self.last_checkpoint = checkpoint.tree_size;
         self.summary.checkpoints += 1;
+        self.summary.key_rotations = self.keys.rotations();
         self.summary.root = root;
         Ok(())
     }
@@ -364,6 +418,18 @@ impl ExportVerifier {
         }
         if self.frontier.size() == 0 {
             return Err(self.fault(None, "the export holds no event"));
+        }
+        if let Some(trusted) = &self.trusted
+            && self.frontier.size() < trusted.tree_size
+        {
+            return Err(self.fault(
+                None,
+                format!(
+                    "the export holds {} events, fewer than the {} of the trusted checkpoint: events were removed since it was taken",
+                    self.frontier.size(),
+                    trusted.tree_size
+                ),
+            ));
         }
         // An export ends with a checkpoint over all it holds: events after the last signature
         // could have been added, and events cut off after it would go unnoticed otherwise.
@@ -458,7 +524,7 @@ mod tests {
 
     use super::*;
     use crate::export::{
-        Header, canonical_into, checkpoint_line, event_line, header_line, signed_text,
+        Header, canonical_into, checkpoint_line, event_line, header_line, key_id, signed_text,
     };
 
     /// An export of `n` events with a checkpoint after the last, as the server writes it.
@@ -571,5 +637,212 @@ mod tests {
         assert!(fault.reason.contains("never checked"), "{fault}");
         let fault = verifier.finish().unwrap_err();
         assert!(fault.reason.contains("never checked"), "{fault}");
+    }
+
+    /// A trail written event by event, its checkpoints signed by whichever key a test says.
+    #[derive(Clone)]
+    struct Trail {
+        lines: Vec<String>,
+        previous: String,
+        frontier: Frontier,
+        seq: i64,
+    }
+
+    impl Trail {
+        fn new(key: &SigningKey) -> Trail {
+            let mut lines = export(key, 0);
+            lines.truncate(1);
+            Trail {
+                lines,
+                previous: GENESIS.to_owned(),
+                frontier: Frontier::default(),
+                seq: 0,
+            }
+        }
+
+        fn event(&mut self, action: &str, details: &str) {
+            self.seq += 1;
+            let mut canonical = Vec::new();
+            let (seq, previous) = (self.seq, self.previous.clone());
+            canonical_into(
+                &mut canonical,
+                action,
+                "system",
+                seq,
+                details,
+                None,
+                &previous,
+                seq,
+            );
+            let hash: Hash = Sha256::digest(&canonical).into();
+            self.lines.push(event_line(
+                std::str::from_utf8(&canonical).unwrap(),
+                &hex(&hash),
+            ));
+            self.frontier.push(event_leaf(&hash), |_, _, _| {});
+            self.previous = hex(&hash);
+        }
+
+        fn events(&mut self, count: usize) {
+            for n in 0..count {
+                self.event("user.updated", &format!("{{\"n\":{n}}}"));
+            }
+        }
+
+        /// Announces `next` as the key after `current`.
+        fn rotate(&mut self, current: &SigningKey, next: &SigningKey) {
+            let id = |key: &SigningKey| key_id(&key.verifying_key().to_bytes());
+            let details = serde_json::json!({
+                "key_id": id(next),
+                "previous_key_id": id(current),
+                "public_key": hex(&next.verifying_key().to_bytes()),
+            });
+            self.event(ROTATION, &details.to_string());
+        }
+
+        fn checkpoint(&mut self, key: &SigningKey) -> Checkpoint {
+            let root = hex(&self.frontier.root());
+            let size = self.frontier.size();
+            let checkpoint = Checkpoint {
+                tree_size: size,
+                signature: hex(&key.sign(signed_text(size, &root, 9).as_bytes()).to_bytes()),
+                root,
+                at: 9,
+                key_id: key_id(&key.verifying_key().to_bytes()),
+            };
+            self.lines.push(checkpoint_line(&checkpoint));
+            checkpoint
+        }
+    }
+
+    fn verify_trusting(
+        key: &SigningKey,
+        lines: &[String],
+        trusted: Checkpoint,
+    ) -> Result<Summary, Fault> {
+        let mut verifier = ExportVerifier::new(key.verifying_key(), false).trusting(trusted);
+        for line in lines {
+            verifier.line(line)?;
+        }
+        verifier.finish()
+    }
+
+    #[test]
+    fn a_rotated_key_verifies_once_the_key_before_signed_its_announcement() {
+        let (first, second) = (
+            SigningKey::from_bytes(&[1; 32]),
+            SigningKey::from_bytes(&[2; 32]),
+        );
+        let mut trail = Trail::new(&first);
+        trail.events(3);
+        trail.checkpoint(&first);
+        trail.rotate(&first, &second);
+        trail.checkpoint(&first);
+        trail.events(2);
+        trail.checkpoint(&second);
+        let summary = verify(&first, &trail.lines).unwrap();
+        assert_eq!((summary.checkpoints, summary.key_rotations), (3, 1));
+        assert!(
+            summary.to_string().contains("key changed 1 times"),
+            "{summary}"
+        );
+
+        // After the rotation, the old key signs nothing more.
+        let mut old_again = trail.clone();
+        old_again.events(1);
+        old_again.checkpoint(&first);
+        let fault = verify(&first, &old_again.lines).unwrap_err();
+        assert!(
+            fault.reason.contains("which no key before it announced"),
+            "{fault}"
+        );
+    }
+
+    #[test]
+    fn a_key_its_predecessor_did_not_announce_is_refused() {
+        let (first, stranger) = (
+            SigningKey::from_bytes(&[1; 32]),
+            SigningKey::from_bytes(&[7; 32]),
+        );
+        let mut trail = Trail::new(&first);
+        trail.events(3);
+        trail.checkpoint(&first);
+        trail.events(2);
+        trail.checkpoint(&stranger);
+        let fault = verify(&first, &trail.lines).unwrap_err();
+        assert_eq!(fault.seq, Some(5));
+        assert!(fault.reason.contains("not by the given key"), "{fault}");
+
+        // Announced, but used before the key in force signed the announcement.
+        let mut early = Trail::new(&first);
+        early.events(2);
+        early.rotate(&first, &stranger);
+        early.checkpoint(&stranger);
+        let fault = verify(&first, &early.lines).unwrap_err();
+        assert!(
+            fault.reason.contains("before a checkpoint of key"),
+            "{fault}"
+        );
+
+        // An announcement that names another key than the one in force is refused where it stands.
+        let mut crossed = Trail::new(&first);
+        crossed.events(2);
+        crossed.rotate(&stranger, &first);
+        let fault = verify(&first, &crossed.lines).unwrap_err();
+        assert_eq!(fault.seq, Some(3));
+        assert!(fault.reason.contains("but the trail's key is"), "{fault}");
+    }
+
+    #[test]
+    fn a_history_rewritten_and_signed_again_does_not_continue_a_trusted_checkpoint() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let mut trail = Trail::new(&key);
+        trail.events(5);
+        let trusted = trail.checkpoint(&key);
+        trail.events(3);
+        trail.checkpoint(&key);
+        let summary = verify_trusting(&key, &trail.lines, trusted.clone()).unwrap();
+        assert_eq!(summary.trusted_checkpoint, Some(5));
+
+        // Someone with the key rewrites event 3 and signs the whole again: alone it verifies.
+        let mut forged = Trail::new(&key);
+        forged.events(2);
+        forged.event("user.updated", "{\"n\":\"rewritten\"}");
+        forged.events(2);
+        forged.checkpoint(&key);
+        forged.events(3);
+        forged.checkpoint(&key);
+        verify(&key, &forged.lines).unwrap();
+        let fault = verify_trusting(&key, &forged.lines, trusted.clone()).unwrap_err();
+        assert_eq!(fault.seq, Some(5));
+        assert!(
+            fault.reason.contains("the trusted checkpoint of 5 events"),
+            "{fault}"
+        );
+        assert!(
+            fault.reason.contains("not a past state of this trail"),
+            "{fault}"
+        );
+
+        // Cut short before it, the trail is caught too.
+        let mut short = Trail::new(&key);
+        short.events(3);
+        short.checkpoint(&key);
+        let fault = verify_trusting(&key, &short.lines, trusted.clone()).unwrap_err();
+        assert!(
+            fault
+                .reason
+                .contains("fewer than the 5 of the trusted checkpoint"),
+            "{fault}"
+        );
+
+        // A trusted checkpoint whose signature was made up is no anchor.
+        let mut made_up = trusted;
+        made_up.signature = "00".repeat(64);
+        let fault = verify_trusting(&key, &trail.lines, made_up).unwrap_err();
+        assert!(
+            fault.reason.contains("not signed by a key of this trail"),
+            "{fault}"
+        );
     }
 }

@@ -8,7 +8,8 @@
 //!   list of its events, its approvals, recordings and boards.
 //! - `assertion` and `cose`: an approval's passkey signature, checked with the key its
 //!   registration recorded in the trail.
-//! - `keys`: the trail's Ed25519 public key and its signatures.
+//! - `keys`: the trail's Ed25519 public key and its signatures; `key_chain`: the keys that
+//!   follow the first, each announced in the trail and signed in by the key before it.
 //! - `rfc6962`: the published Merkle vectors, and the verifier's check of itself against them.
 //!
 //! The Merkle tree (RFC 6962) and the canonical form of events are in `crate::merkle` and
@@ -18,6 +19,7 @@ pub mod assertion;
 pub mod bundle;
 mod cose;
 pub mod export;
+pub mod key_chain;
 pub mod keys;
 pub mod rfc6962;
 
@@ -56,6 +58,10 @@ pub struct Summary {
     pub recordings: u64,
     pub assertions: u64,
     pub root: String,
+    /// How many times the trail's key changed, each announced by the key before.
+    pub key_rotations: u64,
+    /// The size of the trusted checkpoint the trail was found to continue, when one was given.
+    pub trusted_checkpoint: Option<u64>,
 }
 
 impl fmt::Display for Summary {
@@ -69,6 +75,17 @@ impl fmt::Display for Summary {
             f,
             "{} events verified: the chain, {} signed checkpoints (root {root}), {} recordings, {} approval signatures",
             self.events, self.checkpoints, self.recordings, self.assertions
-        )
+        )?;
+        if self.key_rotations > 0 {
+            write!(
+                f,
+                "; the trail's key changed {} times, each announced by the key before",
+                self.key_rotations
+            )?;
+        }
+        if let Some(size) = self.trusted_checkpoint {
+            write!(f, "; it continues the trusted checkpoint of {size} events")?;
+        }
+        Ok(())
     }
 }
