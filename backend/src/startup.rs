@@ -1,6 +1,7 @@
 //! What `changeaudit serve` and `changeaudit migrate` do.
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -14,7 +15,7 @@ use crate::state::AppState;
 use crate::trail::key::TrailKey;
 use crate::vault::MasterKey;
 use crate::vault::rotation;
-use crate::{random, users};
+use crate::{random, trail, users};
 use secrecy::{ExposeSecret, SecretString};
 
 pub async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
@@ -25,6 +26,42 @@ pub async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
         "master key rotated: {} secret(s) resealed under key {} (was {}); the old key is gone",
         done.resealed, done.new_key_id, done.old_key_id
     ))
+}
+
+/// Replaces the trail's signing key: the new key waits beside the key file while the trail
+/// announces it and the old key signs the announcement in, then takes the file's place. An
+/// interrupted rotation is finished by running it again.
+pub async fn rotate_trail_key(config: &Config) -> anyhow::Result<()> {
+    let key_file = &config.trail.key_file;
+    let current = TrailKey::load(key_file)?;
+    let waiting = trail::rotation::next_path(key_file);
+    let next = if waiting.exists() {
+        TrailKey::load(&waiting)?
+    } else {
+        TrailKey::create(&waiting)?
+    };
+    let db = Database::open(config.database.url.expose_secret()).await?;
+    let signed = trail::rotation::announce(&db, &current, &next, SystemClock.now()).await?;
+    db.close().await;
+    // The old public key stays beside the new one, for whoever verifies what it signed.
+    current.write_public(&retired_public_path(key_file, current.id()))?;
+    std::fs::rename(&waiting, key_file)
+        .with_context(|| format!("putting the new key in place of {}", key_file.display()))?;
+    next.write_public(&trail::key::public_path(key_file))?;
+    announce(&format!(
+        "trail key rotated: key {} follows key {}, announced in the trail and signed in by its checkpoint of {} events; give the new {} to every replica before they sign again, and keep verifying with the trail's first public key",
+        next.id(),
+        current.id(),
+        signed.tree_size,
+        key_file.display()
+    ))
+}
+
+/// Where a retired key's public half is kept: `<key file>.<key id>.pub`.
+fn retired_public_path(key_file: &Path, id: &str) -> std::path::PathBuf {
+    let mut name = key_file.as_os_str().to_owned();
+    name.push(format!(".{id}.pub"));
+    std::path::PathBuf::from(name)
 }
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -91,7 +128,7 @@ pub fn load_trail_key(config: &Config) -> anyhow::Result<TrailKey> {
 /// `change`, that change's evidence bundle instead.
 pub async fn export(
     config: &Config,
-    output: Option<&std::path::Path>,
+    output: Option<&Path>,
     change: Option<&str>,
 ) -> anyhow::Result<()> {
     // Only the server makes the key: an export with the wrong configuration must not sign

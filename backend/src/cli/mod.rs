@@ -34,6 +34,9 @@ pub enum Command {
     Migrate,
     /// Reseal every stored secret under a new master key, then replace the key file.
     RotateMasterKey,
+    /// Replace the trail's signing key: the new key is announced in the trail and signed in by
+    /// the old one, then replaces the key file (stop the replicas first).
+    RotateTrailKey,
     /// Check a recording against a script, offline: the commands run, the board, the score.
     Audit(AuditOptions),
     /// Write the whole audit trail with its signed checkpoints as JSON lines.
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve => server::run(ServerTask::Serve, cli.config.as_deref()),
         Command::Migrate => server::run(ServerTask::Migrate, cli.config.as_deref()),
         Command::RotateMasterKey => server::run(ServerTask::RotateMasterKey, cli.config.as_deref()),
+        Command::RotateTrailKey => server::run(ServerTask::RotateTrailKey, cli.config.as_deref()),
         Command::Export(options) => server::run(
             ServerTask::Export {
                 output: options.output,

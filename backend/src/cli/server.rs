@@ -14,6 +14,7 @@ pub enum ServerTask {
     Serve,
     Migrate,
     RotateMasterKey,
+    RotateTrailKey,
     Export {
         output: Option<PathBuf>,
         change: Option<String>,
@@ -56,6 +57,7 @@ pub fn run(task: ServerTask, config_file: Option<&Path>) -> ExitCode {
             ServerTask::Serve => startup::serve(config).await,
             ServerTask::Migrate => startup::migrate(&config).await,
             ServerTask::RotateMasterKey => startup::rotate_master_key(&config).await,
+            ServerTask::RotateTrailKey => startup::rotate_trail_key(&config).await,
             ServerTask::Export { output, change } => {
                 startup::export(&config, output.as_deref(), change.as_deref()).await
             }

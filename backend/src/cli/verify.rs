@@ -6,12 +6,12 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use changeaudit_shared::export::Checkpoint;
 use changeaudit_shared::verify::verify_bundle;
-use ed25519_dalek::VerifyingKey;
 
 use crate::recordings::{LocalFolder, RecordingStore};
 use crate::trail::key::read_public_key;
-use crate::trail::verify::verify_file;
+use crate::trail::verify::{Anchors, verify_file};
 
 #[derive(Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["export", "bundle"])))]
@@ -28,6 +28,11 @@ pub struct VerifyOptions {
     /// A folder holding the session recordings, to check each against its sealed digest.
     #[arg(long, value_name = "DIR")]
     pub recordings: Option<PathBuf>,
+    /// A checkpoint kept apart from the server (downloaded from Admin → Audit trail, or taken
+    /// from the SIEM): the export must continue it, so a history rewritten and signed again
+    /// since is caught.
+    #[arg(long, value_name = "FILE", requires = "export")]
+    pub trusted_checkpoint: Option<PathBuf>,
 }
 
 /// Needs no configuration or database: the export, the public key and the recordings are all.
@@ -49,7 +54,23 @@ pub fn run(options: &VerifyOptions) -> ExitCode {
                     .map_err(|fault| format!("FAILED at {fault}"))
             })
     } else if let Some(export) = &options.export {
-        verify_export(export, public_key, options.recordings.clone())
+        let trusted = match options
+            .trusted_checkpoint
+            .as_deref()
+            .map(read_checkpoint)
+            .transpose()
+        {
+            Ok(trusted) => trusted,
+            Err(error) => {
+                eprintln!("changeaudit verify: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        let anchors = Anchors {
+            first_key: public_key,
+            trusted,
+        };
+        verify_export(export, anchors, options.recordings.clone())
     } else {
         eprintln!("changeaudit verify: give --export or --bundle");
         return ExitCode::from(2);
@@ -66,10 +87,28 @@ pub fn run(options: &VerifyOptions) -> ExitCode {
     }
 }
 
+/// A checkpoint file: the checkpoint as JSON, alone or as a line of an export.
+fn read_checkpoint(path: &Path) -> Result<Checkpoint, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|error| format!("{}: not JSON: {error}", path.display()))?;
+    let inner = value.get("checkpoint").cloned().unwrap_or(value);
+    let checkpoint: Checkpoint = serde_json::from_value(inner)
+        .map_err(|error| format!("{}: not a trail checkpoint: {error}", path.display()))?;
+    if checkpoint.tree_size == 0 {
+        return Err(format!(
+            "{}: a checkpoint of no events anchors nothing",
+            path.display()
+        ));
+    }
+    Ok(checkpoint)
+}
+
 /// The export verified, with the recordings of `folder` when given.
 fn verify_export(
     export: &Path,
-    public_key: VerifyingKey,
+    anchors: Anchors,
     folder: Option<PathBuf>,
 ) -> Result<String, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -79,7 +118,7 @@ fn verify_export(
     let store = folder.map(LocalFolder::new);
     let store = store.as_ref().map(|store| store as &dyn RecordingStore);
     runtime
-        .block_on(verify_file(export, public_key, store))
+        .block_on(verify_file(export, anchors, store))
         .map(|summary| summary.to_string())
         .map_err(|fault| format!("FAILED at {fault}"))
 }

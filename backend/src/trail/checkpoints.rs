@@ -9,6 +9,8 @@ use std::time::Duration;
 use changeaudit_shared::export::{Checkpoint, event_leaf, signed_text};
 use changeaudit_shared::merkle::{Frontier, Hash, parse_hash};
 use changeaudit_shared::trail::{ChainBreak, GENESIS, hex};
+use changeaudit_shared::verify::key_chain::ROTATION;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
@@ -102,6 +104,50 @@ pub async fn all(db: &Database) -> Result<Vec<Checkpoint>, DbError> {
         .collect()
 }
 
+/// The trail's latest key announcement: its event, the key it names and the key before.
+pub struct Announcement {
+    pub seq: i64,
+    pub key_id: String,
+    pub previous_key_id: String,
+}
+
+pub async fn latest_announcement(
+    connection: &mut AnyConnection,
+) -> Result<Option<Announcement>, DbError> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT seq, details FROM audit_events WHERE action = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(ROTATION)
+    .fetch_optional(&mut *connection)
+    .await?;
+    let Some((seq, details)) = row else {
+        return Ok(None);
+    };
+    let details: Value = serde_json::from_str(&details).map_err(DbError::decode)?;
+    let text = |field: &str| details[field].as_str().unwrap_or_default().to_owned();
+    Ok(Some(Announcement {
+        seq,
+        key_id: text("key_id"),
+        previous_key_id: text("previous_key_id"),
+    }))
+}
+
+/// The ID of the key that must sign the next checkpoint; `None` before the first.
+pub async fn key_in_force(connection: &mut AnyConnection) -> Result<Option<String>, DbError> {
+    let last = latest(connection).await?;
+    let announced = latest_announcement(connection).await?;
+    Ok(match (announced, last) {
+        // The old key signs the announcement in; the new one signs after.
+        (Some(next), Some(last))
+            if next.seq <= i64::try_from(last.checkpoint.tree_size).unwrap_or(i64::MAX) =>
+        {
+            Some(next.key_id)
+        }
+        (Some(next), _) => Some(next.previous_key_id),
+        (None, last) => last.map(|stored| stored.checkpoint.key_id),
+    })
+}
+
 async fn event_count(connection: &mut AnyConnection) -> Result<u64, DbError> {
     let count: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
         .fetch_one(&mut *connection)
@@ -152,12 +198,11 @@ pub async fn checkpoint_if_due(
     }
     let last = latest(&mut tx).await?;
     let count = event_count(&mut tx).await?;
-    if let Some(stored) = &last
-        && stored.checkpoint.key_id != key.id()
+    if let Some(in_force) = key_in_force(&mut tx).await?
+        && in_force != key.id()
     {
         return Err(CheckpointError::WrongKey(format!(
-            "the trail's checkpoints are signed by key {}, and this server holds key {}: check trail_key_file",
-            stored.checkpoint.key_id,
+            "the trail's key is {in_force}, and this server holds key {}: check trail_key_file (after rotate-trail-key, every replica needs the new key file)",
             key.id()
         )));
     }

@@ -24,8 +24,8 @@ use crate::error::{ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
 use crate::state::AppState;
 use crate::trail::audit::{self, NewEvent};
-use crate::trail::verify::verify_export;
-use crate::trail::{checkpoints, evidence, export, proofs};
+use crate::trail::verify::{Anchors, verify_export};
+use crate::trail::{checkpoints, evidence, export, proofs, rotation};
 
 const READERS: &[Role] = &[Role::Admin, Role::Auditor];
 
@@ -56,7 +56,7 @@ pub async fn trail_status(
 }
 
 #[utoipa::path(get, path = "/api/trail/public-key", tag = "trail",
-    description = "The checkpoints' Ed25519 public key as 64 hex digits and a newline: the file `changeaudit verify --public-key` takes.",
+    description = "The trail's first Ed25519 public key as 64 hex digits and a newline: the file `changeaudit verify --public-key` takes (it follows every rotation announced since).",
     responses((status = 200, body = String, content_type = "text/plain"), (status = 401, body = Problem),
         (status = 403, body = Problem)))]
 pub async fn public_key(
@@ -64,6 +64,8 @@ pub async fn public_key(
     me: CurrentUser,
 ) -> Result<Response, AppError> {
     me.require_any(READERS)?;
+    // The key an export is verified from: the first, whose rotations the trail announces.
+    let first = rotation::first_key(&state.db, &state.trail_key).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -72,7 +74,7 @@ pub async fn public_key(
                 "attachment; filename=\"trail.key.pub\"",
             ),
         ],
-        format!("{}\n", state.trail_key.public_key_hex()),
+        format!("{}\n", hex(&first.to_bytes())),
     )
         .into_response())
 }
@@ -95,6 +97,37 @@ pub async fn list_checkpoints(
         .take(usize::try_from(paging.limit()).unwrap_or(0))
         .collect();
     Ok(Json(paging.page(items, total)))
+}
+
+#[utoipa::path(get, path = "/api/trail/checkpoints/latest", tag = "trail",
+    description = "The latest signed checkpoint as a file, to keep apart from the server: `changeaudit verify --trusted-checkpoint` then proves a later export continues it.",
+    responses((status = 200, body = Checkpoint), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+pub async fn latest_checkpoint(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> Result<Response, AppError> {
+    me.require_any(READERS)?;
+    let mut connection = state.db.pool().acquire().await?;
+    let latest = checkpoints::latest(&mut connection).await?;
+    drop(connection);
+    let checkpoint = latest.ok_or(AppError::NotFound)?.checkpoint;
+    let event = NewEvent {
+        actor: audit::Actor::User(&me.0.username),
+        action: "trail.checkpoint_downloaded",
+        object: None,
+        details: json!({ "tree_size": checkpoint.tree_size, "root": checkpoint.root }),
+    };
+    audit::record(&state.db, event, state.clock.now()).await?;
+    let disposition = format!(
+        "attachment; filename=\"changeaudit-checkpoint-{}.json\"",
+        checkpoint.tree_size
+    );
+    Ok((
+        [(header::CONTENT_DISPOSITION, disposition)],
+        Json(checkpoint),
+    )
+        .into_response())
 }
 
 #[utoipa::path(get, path = "/api/trail/events/{seq}", tag = "trail", params(("seq" = i64, Path)),
@@ -227,9 +260,13 @@ pub async fn run_verification(
     export::export(&state.db, &state.trail_key, now, &mut file.writer()?)
         .await
         .map_err(|error| AppError::internal("exporting the trail", error))?;
-    let public_key = state.trail_key.verifying_key();
+    // From the trail's first key, through every rotation since.
+    let anchors = Anchors {
+        first_key: rotation::first_key(&state.db, &state.trail_key).await?,
+        trusted: None,
+    };
     let result = match file.async_reader().await {
-        Ok(read) => verify_export(read, public_key, Some(state.recordings.as_ref())).await,
+        Ok(read) => verify_export(read, anchors, Some(state.recordings.as_ref())).await,
         Err(error) => Err(Fault {
             seq: None,
             line: 0,

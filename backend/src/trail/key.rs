@@ -47,24 +47,32 @@ impl TrailKey {
     /// Reads the key file, or creates it (mode 0600, and its `.pub`) when it does not exist.
     /// Answers the key and whether it was created.
     pub fn load_or_create(path: &Path) -> Result<(TrailKey, bool), TrailKeyError> {
-        let io = |source| TrailKeyError::Io {
-            path: path.to_owned(),
-            source,
-        };
         if !path.exists() {
-            let seed = random::bytes::<32>();
-            write_private(path, &format!("{}\n", hex(&seed))).map_err(io)?;
-            let key = TrailKey::from_seed(&seed);
-            let public = public_path(path);
-            std::fs::write(&public, format!("{}\n", key.public_key_hex())).map_err(|source| {
-                TrailKeyError::Io {
-                    path: public,
-                    source,
-                }
-            })?;
+            let key = TrailKey::create(path)?;
+            key.write_public(&public_path(path))?;
             return Ok((key, true));
         }
         Ok((TrailKey::load(path)?, false))
+    }
+
+    /// A new key, its seed written to `path` (mode 0600), which must not exist.
+    pub fn create(path: &Path) -> Result<TrailKey, TrailKeyError> {
+        let seed = random::bytes::<32>();
+        write_private(path, &format!("{}\n", hex(&seed))).map_err(|source| TrailKeyError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(TrailKey::from_seed(&seed))
+    }
+
+    /// Writes the public key, in hex, to `path`.
+    pub fn write_public(&self, path: &Path) -> Result<(), TrailKeyError> {
+        std::fs::write(path, format!("{}\n", self.public_key_hex())).map_err(|source| {
+            TrailKeyError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        })
     }
 
     /// Reads an existing key file, refusing one that others can read; never makes one.

@@ -9,5 +9,6 @@ pub mod export;
 pub mod handlers;
 pub mod key;
 pub mod proofs;
+pub mod rotation;
 pub mod siem;
 pub mod verify;

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use changeaudit_shared::export::Checkpoint;
 use changeaudit_shared::verify::{ExportVerifier, Fault, Summary};
 use ed25519_dalek::VerifyingKey;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
@@ -12,13 +13,23 @@ use crate::recordings::{RecordingStore, digest};
 
 const LINES_BETWEEN_YIELDS: u64 = 4096;
 
+/// What an export is verified against: the trail's first key, and a checkpoint kept apart that
+/// it must continue, if any.
+pub struct Anchors {
+    pub first_key: VerifyingKey,
+    pub trusted: Option<Checkpoint>,
+}
+
 /// Verifies the export `reader` gives; with `store`, each sealed recording too.
 pub async fn verify_export(
     mut reader: impl AsyncBufRead + Unpin,
-    public_key: VerifyingKey,
+    anchors: Anchors,
     store: Option<&dyn RecordingStore>,
 ) -> Result<Summary, Fault> {
-    let mut verifier = ExportVerifier::new(public_key, store.is_some());
+    let mut verifier = ExportVerifier::new(anchors.first_key, store.is_some());
+    if let Some(trusted) = anchors.trusted {
+        verifier = verifier.trusting(trusted);
+    }
     let mut text = String::new();
     for number in 1.. {
         text.clear();
@@ -45,7 +56,7 @@ pub async fn verify_export(
 /// Verifies the export at `path`.
 pub async fn verify_file(
     path: &Path,
-    public_key: VerifyingKey,
+    anchors: Anchors,
     store: Option<&dyn RecordingStore>,
 ) -> Result<Summary, Fault> {
     let file = tokio::fs::File::open(path).await.map_err(|error| Fault {
@@ -54,5 +65,5 @@ pub async fn verify_file(
         reason: format!("{} cannot be opened: {error}", path.display()),
     })?;
     let reader = tokio::io::BufReader::with_capacity(1 << 20, file);
-    verify_export(reader, public_key, store).await
+    verify_export(reader, anchors, store).await
 }

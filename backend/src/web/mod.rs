@@ -108,6 +108,7 @@ fn session_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trail::handlers::trail_status))
         .routes(routes!(trail::handlers::public_key))
         .routes(routes!(trail::handlers::list_checkpoints))
+        .routes(routes!(trail::handlers::latest_checkpoint))
         .routes(routes!(trail::handlers::event_proof))
         .routes(routes!(trail::handlers::consistency_proof))
         .routes(routes!(trail::handlers::download_export))

@@ -239,6 +239,7 @@ fn routes(world: &World, spare: &Spare) -> Vec<Route> {
         route("GET", "/api/trail", "/api/trail").only(OVERSEERS, 200),
         route("GET", "/api/trail/public-key", "/api/trail/public-key").only(OVERSEERS, 200),
         route("GET", "/api/trail/checkpoints", "/api/trail/checkpoints").only(OVERSEERS, 200),
+        route("GET", "/api/trail/checkpoints/latest", "/api/trail/checkpoints/latest").only(OVERSEERS, 404),
         route("GET", "/api/trail/events/{seq}", "/api/trail/events/1").only(OVERSEERS, 409),
         route("GET", "/api/trail/consistency", "/api/trail/consistency?from=1&to=2").only(OVERSEERS, 404),
         route("GET", "/api/trail/export", "/api/trail/export").only(OVERSEERS, 200),

@@ -11,8 +11,8 @@ use changeaudit_backend::trail::audit;
 use changeaudit_backend::trail::checkpoints::{self, Policy};
 use changeaudit_backend::trail::export::export;
 use changeaudit_backend::trail::key::{public_path, read_public_key};
-use changeaudit_backend::trail::verify::verify_file;
-use changeaudit_shared::export::event_leaf;
+use changeaudit_backend::trail::verify::{Anchors, verify_file};
+use changeaudit_shared::export::{Checkpoint, event_leaf};
 use changeaudit_shared::merkle::{self, parse_hash};
 use changeaudit_shared::trail::hex;
 use changeaudit_shared::verify::{Fault, Summary};
@@ -50,10 +50,22 @@ pub async fn export_file(app: &TestApp) -> PathBuf {
 /// `changeaudit verify` on an export, with the public key from the `.pub` file beside the key
 /// and the server's recordings.
 pub async fn verify(app: &TestApp, export: &std::path::Path) -> Result<Summary, Fault> {
+    verify_trusting(app, export, None).await
+}
+
+/// `verify` holding the export to a checkpoint kept apart (`--trusted-checkpoint`).
+pub async fn verify_trusting(
+    app: &TestApp,
+    export: &std::path::Path,
+    trusted: Option<Checkpoint>,
+) -> Result<Summary, Fault> {
     let config_key = app.dir().join("trail.key");
-    let public_key = read_public_key(&public_path(&config_key)).unwrap();
+    let anchors = Anchors {
+        first_key: read_public_key(&public_path(&config_key)).unwrap(),
+        trusted,
+    };
     let recordings = LocalFolder::new(app.dir().join("recordings"));
-    verify_file(export, public_key, Some(&recordings)).await
+    verify_file(export, anchors, Some(&recordings)).await
 }
 
 /// Runs `sql` with the database's protection switched off, as someone holding its keys could.
@@ -349,9 +361,11 @@ async fn another_key_and_a_forged_signature_are_refused() {
     checkpoint(&app).await;
     let export = export_file(&app).await;
     let other = changeaudit_backend::trail::key::TrailKey::from_seed(&[9; 32]);
-    let fault = verify_file(&export, other.verifying_key(), None)
-        .await
-        .unwrap_err();
+    let anchors = Anchors {
+        first_key: other.verifying_key(),
+        trusted: None,
+    };
+    let fault = verify_file(&export, anchors, None).await.unwrap_err();
     assert!(fault.reason.contains("signed by key"), "{fault}");
 
     let text = std::fs::read_to_string(&export).unwrap();

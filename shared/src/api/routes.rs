@@ -234,6 +234,8 @@ pub mod trail {
         /// The public key, as 64 hex digits.
         public_key() Get "/api/trail/public-key", () => Raw;
         checkpoints() Get "/api/trail/checkpoints", () => Page<Checkpoint>;
+        /// The latest checkpoint, as a file to keep apart from the server.
+        latest_checkpoint() Get "/api/trail/checkpoints/latest", () => Checkpoint;
         event_proof(seq) Get "/api/trail/events/{seq}", () => EventProof;
         consistency() Get "/api/trail/consistency", () => ConsistencyProof;
         /// The whole trail, as JSON lines.

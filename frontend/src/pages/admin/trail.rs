@@ -78,7 +78,14 @@ pub fn AuditTrailAdmin() -> impl IntoView {
         <div class="actions">
             <a class="button" href=routes::trail::public_key().path download="trail.key.pub">"Download the public key"</a>
             <a class="button" href=routes::trail::export().path download="changeaudit-trail.jsonl">"Download the export"</a>
+            <a class="button" href=routes::trail::latest_checkpoint().path download="changeaudit-checkpoint.json" data-testid="download-checkpoint">"Download the latest checkpoint"</a>
         </div>
+        <p class="muted">
+            "Keep each checkpoint you download (or the SIEM receives) apart from this server: a \
+             later export must continue it, which a history rewritten and signed again with this \
+             server's key cannot:"
+        </p>
+        <pre class="script">"changeaudit verify --export changeaudit-trail.jsonl --public-key trail.key.pub --trusted-checkpoint changeaudit-checkpoint.json"</pre>
         <h2>"Verify it yourself"</h2>
         <p class="muted">
             "Keep the public key apart from this server. With the export and the recordings, the \
