@@ -102,6 +102,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0013_change_editors.sql"),
         postgres: include_str!("../../migrations/postgres/0013_change_editors.sql"),
     },
+    Step {
+        version: 14,
+        description: "siem checkpoints",
+        sqlite: include_str!("../../migrations/sqlite/0014_siem_checkpoints.sql"),
+        postgres: include_str!("../../migrations/postgres/0014_siem_checkpoints.sql"),
+    },
 ];
 
 #[derive(Debug)]

@@ -148,6 +148,25 @@ pub async fn key_in_force(connection: &mut AnyConnection) -> Result<Option<Strin
     })
 }
 
+/// The checkpoints over more than `after` events and at most `through`, oldest first.
+pub async fn between(
+    connection: &mut AnyConnection,
+    after: i64,
+    through: i64,
+) -> Result<Vec<Checkpoint>, DbError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM trail_checkpoints WHERE tree_size > $1 AND tree_size <= $2
+         ORDER BY tree_size"
+    ))
+    .bind(after)
+    .bind(through)
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.iter()
+        .map(|row| read(row).map(|stored| stored.checkpoint))
+        .collect()
+}
+
 async fn event_count(connection: &mut AnyConnection) -> Result<u64, DbError> {
     let count: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
         .fetch_one(&mut *connection)

@@ -17,7 +17,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
 use crate::helpers::TestApp;
-use crate::logs;
+use crate::{logs, trail};
 
 /// Splits octet-counted frames (RFC 6587): `LEN SP MSG`, one after another.
 fn frames(mut bytes: &[u8]) -> Vec<String> {
@@ -124,6 +124,58 @@ async fn every_event_reaches_a_syslog_collector_once_in_order_as_rfc_5424() {
 }
 
 #[tokio::test]
+async fn checkpoints_follow_the_events_they_sign_and_one_from_the_siem_anchors_a_verification() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as_admin().await;
+    let (address, mut received) = syslog_collector().await;
+    let sink = Sink::Syslog(address);
+    let http = reqwest::Client::new();
+    let first = ship(&app.db, &http, &sink, app.clock.now()).await.unwrap();
+    // The checkpoint is signed after its events went: it follows on its own.
+    trail::checkpoint(&app).await;
+    assert_eq!(
+        ship(&app.db, &http, &sink, app.clock.now()).await.unwrap(),
+        0
+    );
+    app.sign_in_as_admin().await;
+    trail::checkpoint(&app).await;
+    let second = ship(&app.db, &http, &sink, app.clock.now()).await.unwrap();
+    assert_eq!(
+        ship(&app.db, &http, &sink, app.clock.now()).await.unwrap(),
+        0
+    );
+
+    let messages = received_all(&mut received, first + second + 2).await;
+    assert_eq!(messages.len(), first + second + 2);
+    let kinds: Vec<bool> = messages
+        .iter()
+        .map(|message| message.contains(" trail.checkpoint [changeaudit@32473 tree_size="))
+        .collect();
+    // Events, the checkpoint over them, the next events, the checkpoint over all.
+    let mut expected = vec![false; first];
+    expected.push(true);
+    expected.extend(vec![false; second]);
+    expected.push(true);
+    assert_eq!(kinds, expected);
+    let json = |message: &str| -> Value {
+        serde_json::from_str(&message[message.find("] {").unwrap() + 2..]).unwrap()
+    };
+    let taken = json(&messages[first]);
+    assert_eq!(taken["checkpoint"]["tree_size"], first);
+
+    // The checkpoint the SIEM kept anchors a later export.
+    let trusted = serde_json::from_value(taken["checkpoint"].clone()).unwrap();
+    let export = trail::export_file(&app).await;
+    let summary = trail::verify_trusting(&app, &export, Some(trusted))
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.trusted_checkpoint,
+        Some(u64::try_from(first).unwrap())
+    );
+}
+
+#[tokio::test]
 async fn a_collector_that_is_away_delays_the_stream_and_it_catches_up() {
     let app = TestApp::spawn().await;
     app.sign_in_as_admin().await;
@@ -166,11 +218,14 @@ async fn every_event_reaches_an_http_collector_as_json_with_its_header_and_no_se
     app.sign_in_as_admin().await;
     let received = Arc::new(Mutex::new(Vec::<Value>::new()));
     let kept = received.clone();
+    let checkpoints_received = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let kept_checkpoints = checkpoints_received.clone();
     // The collector takes a bearer token in the header; its URL holds a key of its own too.
     let collector = axum::Router::new().route(
         "/events",
         post(move |headers: HeaderMap, Json(body): Json<Value>| {
             let kept = kept.clone();
+            let kept_checkpoints = kept_checkpoints.clone();
             async move {
                 if headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
                     != Some("Bearer hec-7f3a9c")
@@ -180,6 +235,10 @@ async fn every_event_reaches_an_http_collector_as_json_with_its_header_and_no_se
                 kept.lock()
                     .unwrap()
                     .extend(body["events"].as_array().unwrap().iter().cloned());
+                kept_checkpoints
+                    .lock()
+                    .unwrap()
+                    .extend(body["checkpoints"].as_array().unwrap().iter().cloned());
                 StatusCode::OK
             }
         }),
@@ -243,6 +302,21 @@ async fn every_event_reaches_an_http_collector_as_json_with_its_header_and_no_se
     let events = received.lock().unwrap().clone();
     assert_eq!(events.len(), event_count(&app).await);
     assert_eq!(events[1]["action"], "session.signed_in");
+    // A checkpoint signed since goes next, in the body's `checkpoints`.
+    trail::checkpoint(&app).await;
+    let signed = checkpoints_received.lock().unwrap().len();
+    assert_eq!(signed, 0);
+    ship(
+        &app.db,
+        &reqwest::Client::new(),
+        &sink("Bearer hec-7f3a9c"),
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    let checkpoints = checkpoints_received.lock().unwrap().clone();
+    assert_eq!(checkpoints.len(), 1);
+    assert_eq!(checkpoints[0]["tree_size"], events.len());
     assert_eq!(
         events[1]["prev_hash"].as_str().unwrap(),
         events[0]["hash"].as_str().unwrap()

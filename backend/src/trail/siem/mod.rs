@@ -1,22 +1,28 @@
-//! The trail streamed to a SIEM: every event, in order, as syslog (RFC 5424 over TCP, framed by
-//! octet counting as RFC 6587 says) and/or as JSON over HTTP. Each sink has a cursor in the
+//! The trail streamed to a SIEM: every event, in order, and every signed checkpoint right after
+//! the event it completes, as syslog (RFC 5424 over TCP, framed by octet counting as RFC 6587
+//! says) and/or as JSON over HTTP. The checkpoints anchor the trail outside the server: one
+//! taken from the SIEM is what `verify --trusted-checkpoint` holds a later export to. Each sink has a cursor in the
 //! database; a replica leases it under the write lock, sends the next batch, and moves it on,
 //! or, when the SIEM is away, keeps it and tries again after a pause (30 s doubling to an hour).
 //! Nothing else waits for it.
 
 use std::time::Duration;
 
+mod message;
+
+use changeaudit_shared::export::Checkpoint;
 use changeaudit_shared::trail::AuditEvent;
 use reqwest::header::AUTHORIZATION;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
 use sqlx::Row;
 use tokio::io::AsyncWriteExt;
 
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
 use crate::endpoint;
-use crate::trail::audit;
+use crate::trail::{audit, checkpoints};
+use message::Batch;
+pub use message::{checkpoint_message, syslog_message};
 
 /// Events per batch.
 const BATCH: i64 = 500;
@@ -25,8 +31,6 @@ const LEASE: Duration = Duration::from_secs(60);
 const FIRST_PAUSE: Duration = Duration::from_secs(30);
 const LONGEST_PAUSE: Duration = Duration::from_secs(3600);
 const SEND_TIMEOUT: Duration = Duration::from_secs(20);
-/// Facility 13 ("log audit"), severity 6 (informational).
-const PRIORITY: u8 = 13 * 8 + 6;
 
 /// Where the trail goes.
 #[derive(Debug, Clone)]
@@ -63,66 +67,10 @@ impl From<sqlx::Error> for SiemError {
     }
 }
 
-/// An SD-PARAM value: `"`, `\` and `]` escaped (RFC 5424, section 6.3.3).
-fn param(value: &str) -> String {
-    let mut escaped = String::with_capacity(value.len());
-    for c in value.chars() {
-        if matches!(c, '"' | '\\' | ']') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
-}
-
-/// One event as an RFC 5424 message: the action as MSGID, the sequence, actor and object as
-/// structured data, and the event with its hash as JSON for the message.
-pub fn syslog_message(event: &AuditEvent, hash: &str) -> serde_json::Result<String> {
-    let at = Timestamp::from_millis(event.at)
-        .to_datetime()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "-".to_owned());
-    let msgid: String = event
-        .action
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(32)
-        .collect();
-    Ok(format!(
-        "<{PRIORITY}>1 {at} - changeaudit - {msgid} [changeaudit@32473 seq=\"{}\" actor=\"{}\" object=\"{}\" hash=\"{hash}\"] {}",
-        event.seq,
-        param(&event.actor),
-        param(event.object.as_deref().unwrap_or_default()),
-        serde_json::to_string(&Shipped { event, hash })?
-    ))
-}
-
-/// An event as a SIEM receives it: its fields and its hash.
-#[derive(Serialize)]
-struct Shipped<'a> {
-    #[serde(flatten)]
-    event: &'a AuditEvent,
-    hash: &'a str,
-}
-
-#[derive(Serialize)]
-struct Batch<'a> {
-    events: Vec<Shipped<'a>>,
-}
-
-async fn send(
-    sink: &Sink,
-    http: &reqwest::Client,
-    events: &[(AuditEvent, String)],
-) -> Result<(), String> {
+async fn send(sink: &Sink, http: &reqwest::Client, lease: &Lease) -> Result<(), String> {
     match sink {
         Sink::Syslog(address) => {
-            let mut frames = Vec::new();
-            for (event, hash) in events {
-                let message = syslog_message(event, hash)
-                    .map_err(|error| format!("encoding event {}: {error}", event.seq))?;
-                frames.extend_from_slice(format!("{} {message}", message.len()).as_bytes());
-            }
+            let frames = message::frames(&lease.events, &lease.checkpoints)?;
             let write = async {
                 let mut stream = tokio::net::TcpStream::connect(address).await?;
                 stream.write_all(&frames).await?;
@@ -136,14 +84,10 @@ async fn send(
         Sink::Http { url, authorization } => {
             // Only the endpoint is ever named: the URL and the header may hold a key.
             let shown = endpoint::shown(url.expose_secret());
-            let events = events
-                .iter()
-                .map(|(event, hash)| Shipped { event, hash })
-                .collect();
             let mut request = http
                 .post(url.expose_secret())
                 .timeout(SEND_TIMEOUT)
-                .json(&Batch { events });
+                .json(&Batch::of(&lease.events, &lease.checkpoints));
             if let Some(header) = authorization {
                 request = request.header(AUTHORIZATION, header.expose_secret());
             }
@@ -178,18 +122,25 @@ pub async fn ship(
         .events
         .last()
         .map_or(lease.last_seq, |(event, _)| event.seq);
-    let outcome = send(sink, http, &lease.events).await;
+    let last_checkpoint = lease
+        .checkpoints
+        .last()
+        .map_or(lease.last_checkpoint, |checkpoint| {
+            i64::try_from(checkpoint.tree_size).unwrap_or(i64::MAX)
+        });
+    let outcome = send(sink, http, &lease).await;
     let mut tx = db.begin_write().await?;
     match &outcome {
         Ok(()) => {
             // Only forward: a replica whose lease ran out meanwhile never moves it back.
             sqlx::query(
-                "UPDATE siem_cursors SET last_seq = $2, attempts = 0, next_attempt_at = 0,
-                     last_error = '' WHERE sink = $1 AND last_seq = $3",
+                "UPDATE siem_cursors SET last_seq = $2, last_checkpoint = $4, attempts = 0,
+                     next_attempt_at = 0, last_error = '' WHERE sink = $1 AND last_seq = $3",
             )
             .bind(name)
             .bind(last)
             .bind(lease.last_seq)
+            .bind(last_checkpoint)
             .execute(&mut *tx)
             .await?;
         }
@@ -218,36 +169,45 @@ pub async fn ship(
 
 /// Looked at without the write lock first: most ticks find nothing to send.
 async fn nothing_due(db: &Database, name: &str, now: Timestamp) -> Result<bool, SiemError> {
-    let waiting: Option<(i64, i64)> =
-        sqlx::query_as("SELECT last_seq, next_attempt_at FROM siem_cursors WHERE sink = $1")
-            .bind(name)
-            .fetch_optional(db.pool())
-            .await?;
-    let Some((last_seq, next)) = waiting else {
+    let waiting: Option<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT last_seq, last_checkpoint, next_attempt_at FROM siem_cursors WHERE sink = $1",
+    )
+    .bind(name)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some((last_seq, last_checkpoint, next)) = waiting else {
         return Ok(false);
     };
-    let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
-        .fetch_one(db.pool())
-        .await?;
-    Ok(next > now.as_millis() || newest <= last_seq)
+    let (newest, signed): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COALESCE(MAX(seq), 0) FROM audit_events),
+                (SELECT COALESCE(MAX(tree_size), 0) FROM trail_checkpoints)",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    Ok(next > now.as_millis() || (newest <= last_seq && signed <= last_checkpoint))
 }
 
 /// A batch to send, leased to this replica for `LEASE`.
 struct Lease {
     last_seq: i64,
+    last_checkpoint: i64,
     attempts: i64,
     events: Vec<(AuditEvent, String)>,
+    /// The checkpoints not sent yet over events sent before or in this batch.
+    checkpoints: Vec<Checkpoint>,
 }
 
 /// The lease: one replica at a time, and none before the pause after a failure ends.
 async fn take_lease(db: &Database, name: &str, now: Timestamp) -> Result<Option<Lease>, SiemError> {
     let mut tx = db.begin_write().await?;
-    let cursor =
-        sqlx::query("SELECT last_seq, attempts, next_attempt_at FROM siem_cursors WHERE sink = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (last_seq, attempts) = match cursor {
+    let cursor = sqlx::query(
+        "SELECT last_seq, last_checkpoint, attempts, next_attempt_at FROM siem_cursors
+         WHERE sink = $1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (last_seq, last_checkpoint, attempts) = match cursor {
         None => {
             sqlx::query(
                 "INSERT INTO siem_cursors (sink, last_seq, attempts, next_attempt_at, last_error)
@@ -256,14 +216,18 @@ async fn take_lease(db: &Database, name: &str, now: Timestamp) -> Result<Option<
             .bind(name)
             .execute(&mut *tx)
             .await?;
-            (0_i64, 0_i64)
+            (0_i64, 0_i64, 0_i64)
         }
         Some(row) => {
             let next: i64 = row.try_get("next_attempt_at")?;
             if next > now.as_millis() {
                 return Ok(None);
             }
-            (row.try_get("last_seq")?, row.try_get("attempts")?)
+            (
+                row.try_get("last_seq")?,
+                row.try_get("last_checkpoint")?,
+                row.try_get("attempts")?,
+            )
         }
     };
     let rows = sqlx::query(
@@ -274,7 +238,11 @@ async fn take_lease(db: &Database, name: &str, now: Timestamp) -> Result<Option<
     .bind(BATCH)
     .fetch_all(&mut *tx)
     .await?;
-    if rows.is_empty() {
+    let events: Vec<(AuditEvent, String)> =
+        rows.iter().map(audit::event_of).collect::<Result<_, _>>()?;
+    let through = events.last().map_or(last_seq, |(event, _)| event.seq);
+    let checkpoints = checkpoints::between(&mut tx, last_checkpoint, through).await?;
+    if events.is_empty() && checkpoints.is_empty() {
         return Ok(None);
     }
     sqlx::query("UPDATE siem_cursors SET next_attempt_at = $2 WHERE sink = $1")
@@ -283,11 +251,12 @@ async fn take_lease(db: &Database, name: &str, now: Timestamp) -> Result<Option<
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    let events = rows.iter().map(audit::event_of).collect::<Result<_, _>>()?;
     Ok(Some(Lease {
         last_seq,
+        last_checkpoint,
         attempts,
         events,
+        checkpoints,
     }))
 }
 
