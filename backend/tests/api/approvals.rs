@@ -889,6 +889,8 @@ async fn a_signature_fits_only_its_request_its_change_and_one_use() {
         said[2].2.starts_with("the passkey signature was refused"),
         "{said:?}"
     );
+    let export = trail::export_file(&flow.app).await;
+    trail::verify(&flow.app, &export).await.unwrap();
 
     // The change edited between signing and voting: the signature covers the old content.
     let signed = flow.second.sign(second_request).await;
@@ -1026,6 +1028,8 @@ async fn passkeys_are_managed_in_the_profile_and_sign_in() {
         failed,
         expected.map(|(who, why)| (who.to_owned(), why.to_owned()))
     );
+    let export = trail::export_file(&flow.app).await;
+    trail::verify(&flow.app, &export).await.unwrap();
 }
 
 #[tokio::test]

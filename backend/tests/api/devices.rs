@@ -115,6 +115,8 @@ async fn the_key_a_real_sshd_presents_is_fetched_for_confirmation_and_pinned_whe
         scanned[0].1,
         json!({ "host": "127.0.0.1", "port": sshd.address.port(), "fingerprint": sshd.fingerprint })
     );
+    let export = crate::trail::export_file(&app).await;
+    crate::trail::verify(&app, &export).await.unwrap();
 }
 
 /// The trail's host-key scans: (actor, details).

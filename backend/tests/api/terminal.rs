@@ -417,6 +417,8 @@ async fn a_shell_with_the_integration_script_gives_exit_codes_and_a_key_logs_in(
             (json!("echo planned-two; false"), json!(1))
         ]
     );
+    let export = trail::export_file(&rig.app).await;
+    trail::verify(&rig.app, &export).await.unwrap();
 }
 
 /// A session's record once its server has ended it.
