@@ -46,6 +46,37 @@ fn one_hour_cast() -> String {
     lines.join("\n") + "\n"
 }
 
+/// The number of the last `marker-N` prompt the recording printed by `seconds`.
+fn last_marker(cast: &str, seconds: f64) -> u64 {
+    let mut last = 0;
+    for line in cast.lines().skip(1) {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        if event[0].as_f64().unwrap() > seconds {
+            break;
+        }
+        let text = event[2].as_str().unwrap();
+        if let Some(at) = text.rfind("marker-") {
+            let digits: String = text[at + 7..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            last = digits.parse().unwrap();
+        }
+    }
+    last
+}
+
+/// Whether `text` shows `marker-N` (not the start of a longer number).
+fn shows_marker(text: &str, marker: u64) -> bool {
+    let wanted = format!("marker-{marker}");
+    text.match_indices(&wanted).any(|(at, _)| {
+        !text[at + wanted.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
 /// The player's count of drawn seeks and the last one's time, as it shows them.
 async fn seeks(driver: &WebDriver) -> (String, String) {
     let value = driver
@@ -115,6 +146,7 @@ async fn a_one_hour_recording_shows_any_point_at_once() {
     )
     .await;
 
+    let cast = one_hour_cast();
     let mut times = Vec::new();
     for (step, seconds) in [
         3555.5, 12.0, 1800.0, 2711.3, 600.2, 3300.0, 45.6, 2222.2, 1234.5, 3000.0,
@@ -123,17 +155,31 @@ async fn a_one_hour_recording_shows_any_point_at_once() {
     .enumerate()
     {
         times.push(seek_to(driver, seconds).await);
-        // What shows is the screen of that moment: its last prompt is on it.
-        let shown = driver
-            .find("[data-testid=player-screen] .xterm-rows")
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        // What shows is the screen of that moment: the last prompt printed by then is on it.
+        // xterm.js paints on the next animation frame after the seek is written, so the rows
+        // are read until they show it, for a moment at most.
+        let marker = last_marker(&cast, seconds);
+        let mut shown = String::new();
+        for _ in 0..100 {
+            shown = driver
+                .find("[data-testid=player-screen] .xterm-rows")
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if shows_marker(&shown, marker) {
+                break;
+            }
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "WebDriver cannot tell when xterm.js has painted: the rows are read again"
+            )]
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         assert!(
-            shown.contains("marker-"),
-            "seek {step} to {seconds} s: {shown}"
+            shows_marker(&shown, marker),
+            "seek {step} to {seconds} s: marker-{marker} is not on the screen: {shown}"
         );
     }
     let mut sorted = times.clone();
