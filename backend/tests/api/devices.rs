@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::fixtures::{HOST_KEY, HOST_KEY_FINGERPRINT, World};
-use crate::helpers::{TestApp, fields};
+use crate::helpers::{TestApp, events_of, fields};
 use changeaudit_e2e::Sshd;
 
 #[tokio::test]
@@ -108,7 +108,7 @@ async fn the_key_a_real_sshd_presents_is_fetched_for_confirmation_and_pinned_whe
         .await;
     assert_eq!(device["host_key_fingerprint"], sshd.fingerprint.as_str());
     // The scan is evidence for the pin made from it: who saw which key, where.
-    let scanned = scans(&app).await;
+    let scanned = events_of(&app, "device.host_key_scanned").await;
     assert_eq!(scanned.len(), 1);
     assert_eq!(scanned[0].0, "admin");
     assert_eq!(
@@ -117,19 +117,6 @@ async fn the_key_a_real_sshd_presents_is_fetched_for_confirmation_and_pinned_whe
     );
     let export = crate::trail::export_file(&app).await;
     crate::trail::verify(&app, &export).await.unwrap();
-}
-
-/// The trail's host-key scans: (actor, details).
-async fn scans(app: &TestApp) -> Vec<(String, Value)> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT actor, details FROM audit_events WHERE action = 'device.host_key_scanned' ORDER BY seq",
-    )
-    .fetch_all(app.db.pool())
-    .await
-    .unwrap();
-    rows.into_iter()
-        .map(|(actor, details)| (actor, serde_json::from_str(&details).unwrap()))
-        .collect()
 }
 
 #[tokio::test]
@@ -152,7 +139,7 @@ async fn an_unreachable_device_is_reported_on_the_host_field() {
             .unwrap()
             .contains("could not reach 127.0.0.1:1: the connection was refused")
     );
-    let scanned = scans(&app).await;
+    let scanned = events_of(&app, "device.host_key_scanned").await;
     assert_eq!(scanned.len(), 1);
     assert!(
         scanned[0].1["error"]

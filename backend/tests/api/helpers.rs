@@ -397,6 +397,19 @@ fn browser_like_client(cookies: Arc<Jar>) -> reqwest::Client {
         .expect("HTTP client")
 }
 
+/// The trail's events of `action`, oldest first: their actor and details.
+pub async fn events_of(app: &TestApp, action: &str) -> Vec<(String, Value)> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT actor, details FROM audit_events WHERE action = $1 ORDER BY seq")
+            .bind(action)
+            .fetch_all(app.db.pool())
+            .await
+            .expect("reading the trail");
+    rows.into_iter()
+        .map(|(actor, details)| (actor, serde_json::from_str(&details).expect("JSON details")))
+        .collect()
+}
+
 /// A problem-details body, checked for its media type.
 pub async fn problem(response: reqwest::Response) -> Value {
     assert_eq!(

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, problem};
+use crate::helpers::{ADMIN_PASSWORD, TestApp, events_of, problem};
 
 #[tokio::test]
 async fn the_first_admin_signs_in_and_sees_who_they_are() {
@@ -167,19 +167,6 @@ async fn throttling_one_account_leaves_others_alone() {
     assert_eq!(app.sign_in("grace", "grace-password-1").await.status(), 200);
 }
 
-/// The trail's events of `action`, oldest first: (actor, details).
-async fn events(app: &TestApp, action: &str) -> Vec<(String, Value)> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT actor, details FROM audit_events WHERE action = $1 ORDER BY seq")
-            .bind(action)
-            .fetch_all(app.db.pool())
-            .await
-            .unwrap();
-    rows.into_iter()
-        .map(|(actor, details)| (actor, serde_json::from_str(&details).unwrap()))
-        .collect()
-}
-
 #[tokio::test]
 async fn failed_sign_ins_and_lockouts_are_in_the_trail() {
     let app = TestApp::spawn().await;
@@ -189,7 +176,7 @@ async fn failed_sign_ins_and_lockouts_are_in_the_trail() {
     }
     assert_eq!(app.sign_in("admin", ADMIN_PASSWORD).await.status(), 429);
 
-    let failed = events(&app, "session.sign_in_failed").await;
+    let failed = events_of(&app, "session.sign_in_failed").await;
     let reasons: Vec<(&str, &str)> = failed
         .iter()
         .map(|(_, details)| {
@@ -213,7 +200,7 @@ async fn failed_sign_ins_and_lockouts_are_in_the_trail() {
     );
     assert_eq!(failed[7].1["retry_after_seconds"], 1);
 
-    let locked = events(&app, "session.locked_out").await;
+    let locked = events_of(&app, "session.locked_out").await;
     assert_eq!(locked.len(), 1);
     assert_eq!(locked[0].1["username"], "admin");
     assert_eq!(locked[0].1["blocked_seconds"], 1);

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::{ADMIN_PASSWORD, click, fill_sign_in, open_app, see, signed_in_user};
+use crate::{
+    ADMIN_PASSWORD, click, fill_sign_in, open_app, player_screen_until, see, signed_in_user,
+};
 
 const PASSWORD: &str = "lab member password";
 /// WebDriver's Enter key.
@@ -409,18 +411,11 @@ async fn review_the_session(driver: &WebDriver) {
     click(driver, &format!("{board}//tr[@data-status='unplanned']//a")).await;
     see(driver, "//div[@data-testid='player']").await;
     player_at(driver, seconds(&unplanned_at)).await;
-    let screen = driver
-        .find("[data-testid=player-screen] .xterm-rows")
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     // The moment it was run: the command is on the screen, and nothing typed after it.
-    assert!(
-        screen.contains("$ uname -s") && !screen.contains("planned-two"),
-        "{screen}"
-    );
+    let at_that_moment =
+        |screen: &str| screen.contains("$ uname -s") && !screen.contains("planned-two");
+    let screen = player_screen_until(driver, at_that_moment).await;
+    assert!(at_that_moment(&screen), "{screen}");
     save_screenshot(driver, "video-at-green-line.png").await;
 
     // Red: planned but never run; the video opens at the last line run before it.

@@ -69,6 +69,31 @@ pub async fn click(driver: &WebDriver, xpath: &str) {
     panic!("{xpath}: the page kept drawing it again");
 }
 
+/// The player's screen as xterm.js painted it, read again until `shows` holds: xterm.js paints
+/// on the animation frame after a seek is written, which a loaded machine may delay. Answers
+/// the last text read (two seconds at most).
+pub async fn player_screen_until(driver: &WebDriver, shows: impl Fn(&str) -> bool) -> String {
+    let mut screen = String::new();
+    for _ in 0..100 {
+        screen = driver
+            .find("[data-testid=player-screen] .xterm-rows")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if shows(&screen) {
+            break;
+        }
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "WebDriver cannot tell when xterm.js has painted: the rows are read again"
+        )]
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    screen
+}
+
 /// Waits (up to the driver's implicit wait) until the page shows `xpath`.
 pub async fn see(driver: &WebDriver, xpath: &str) {
     driver

@@ -5,7 +5,7 @@
 use changeaudit_e2e::WebDriver;
 use serde_json::json;
 
-use crate::{ADMIN_PASSWORD, fill_sign_in, open_app, see, signed_in_user};
+use crate::{ADMIN_PASSWORD, fill_sign_in, open_app, player_screen_until, see, signed_in_user};
 
 /// An hour of work: commands typed a key at a time, their output, and pauses.
 fn one_hour_cast() -> String {
@@ -156,27 +156,8 @@ async fn a_one_hour_recording_shows_any_point_at_once() {
     {
         times.push(seek_to(driver, seconds).await);
         // What shows is the screen of that moment: the last prompt printed by then is on it.
-        // xterm.js paints on the next animation frame after the seek is written, so the rows
-        // are read until they show it, for a moment at most.
         let marker = last_marker(&cast, seconds);
-        let mut shown = String::new();
-        for _ in 0..100 {
-            shown = driver
-                .find("[data-testid=player-screen] .xterm-rows")
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            if shows_marker(&shown, marker) {
-                break;
-            }
-            #[expect(
-                clippy::disallowed_methods,
-                reason = "WebDriver cannot tell when xterm.js has painted: the rows are read again"
-            )]
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let shown = player_screen_until(driver, |screen| shows_marker(screen, marker)).await;
         assert!(
             shows_marker(&shown, marker),
             "seek {step} to {seconds} s: marker-{marker} is not on the screen: {shown}"
