@@ -75,24 +75,33 @@ pub fn AuditTrailAdmin() -> impl IntoView {
                 </dl>
             }.into_any()
         }/>
+        <Downloads/>
+    }
+}
+
+/// What an outside verifier takes away, and how to run it.
+#[component]
+fn Downloads() -> impl IntoView {
+    view! {
         <div class="actions">
             <a class="button" href=routes::trail::public_key().path download="trail.key.pub">"Download the public key"</a>
             <a class="button" href=routes::trail::export().path download="changeaudit-trail.jsonl">"Download the export"</a>
             <a class="button" href=routes::trail::latest_checkpoint().path download="changeaudit-checkpoint.json" data-testid="download-checkpoint">"Download the latest checkpoint"</a>
         </div>
+        <h2>"Verify it yourself"</h2>
+        <p class="muted">
+            "Keep the public key (the trail's first: verify follows each key rotation from it) \
+             apart from this server. With the export and the recordings, the \
+             changeaudit binary checks the chain, every checkpoint's root and signature, every \
+             recording and every approval signature, with no server or database:"
+        </p>
+        <pre class="script">"changeaudit verify --export changeaudit-trail.jsonl --public-key trail.key.pub --recordings data/recordings"</pre>
         <p class="muted">
             "Keep each checkpoint you download (or the SIEM receives) apart from this server: a \
              later export must continue it, which a history rewritten and signed again with this \
              server's key cannot:"
         </p>
         <pre class="script">"changeaudit verify --export changeaudit-trail.jsonl --public-key trail.key.pub --trusted-checkpoint changeaudit-checkpoint.json"</pre>
-        <h2>"Verify it yourself"</h2>
-        <p class="muted">
-            "Keep the public key apart from this server. With the export and the recordings, the \
-             changeaudit binary checks the chain, every checkpoint's root and signature, every \
-             recording and every approval signature, with no server or database:"
-        </p>
-        <pre class="script">"changeaudit verify --export changeaudit-trail.jsonl --public-key trail.key.pub --recordings data/recordings"</pre>
         <p class="muted">
             "A change's evidence bundle is checked the same way, by the binary ("
             <code>"changeaudit verify --bundle"</code>
