@@ -41,6 +41,8 @@ pub async fn rotate_trail_key(config: &Config) -> anyhow::Result<()> {
         TrailKey::create(&waiting)?
     };
     let db = Database::open(config.database.url.expose_secret()).await?;
+    // The first public key stays the anchor of every verification: kept before anything moves.
+    trail::rotation::first_key(key_file, &current, &db).await?;
     let signed = trail::rotation::announce(&db, &current, &next, SystemClock.now()).await?;
     db.close().await;
     // The old public key stays beside the new one, for whoever verifies what it signed.

@@ -41,6 +41,8 @@ pub struct Shared {
     pub outbound: Outbound,
     /// Signs the trail's checkpoints.
     pub trail_key: Arc<TrailKey>,
+    /// Beside it, `<file>.first.pub`: the trail's first public key (`trail::rotation`).
+    pub trail_key_file: PathBuf,
     pub checkpoints: checkpoints::Policy,
     /// Where the trail is streamed besides the database.
     pub siem: Vec<Sink>,
@@ -94,6 +96,7 @@ impl AppState {
             passkeys: RelyingParty::new(config.server.public_url.as_deref())?,
             outbound: Outbound::new(&config.notifications, config.server.public_url.clone()),
             trail_key: Arc::new(trail_key),
+            trail_key_file: config.trail.key_file.clone(),
             checkpoints: checkpoints::Policy {
                 every_events: config.trail.checkpoint_events,
                 every: config.trail.checkpoint_interval,

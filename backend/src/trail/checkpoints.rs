@@ -215,18 +215,54 @@ pub async fn checkpoint_if_due(
     if !due(&mut tx, policy, now).await? {
         return Ok(None);
     }
-    let last = latest(&mut tx).await?;
-    let count = event_count(&mut tx).await?;
-    if let Some(in_force) = key_in_force(&mut tx).await?
-        && in_force != key.id()
+    let checkpoint = sign(&mut tx, key, now, None).await?;
+    tx.commit().await?;
+    tracing::debug!(tree_size = checkpoint.tree_size, root = %checkpoint.root, "trail checkpoint signed");
+    Ok(Some(checkpoint))
+}
+
+/// Refuses to sign with a key that is not in force, or over a key announcement that its own
+/// rotation (`announcing`) did not make: an announcement is only ever appended together with
+/// the checkpoint that signs it in, so one found waiting was written behind the server's back.
+async fn check_key(
+    tx: &mut AnyConnection,
+    key: &TrailKey,
+    announcing: Option<&str>,
+) -> Result<(), CheckpointError> {
+    let signed = latest(tx)
+        .await?
+        .map_or(0, |stored| stored.checkpoint.tree_size);
+    if let Some(pending) = latest_announcement(tx).await?
+        && u64::try_from(pending.seq).is_ok_and(|seq| seq > signed)
+        && announcing != Some(pending.key_id.as_str())
     {
         return Err(CheckpointError::WrongKey(format!(
-            "the trail's key is {in_force}, and this server holds key {}: check trail_key_file (after rotate-trail-key, every replica needs the new key file)",
-            key.id()
+            "event {} announces key {}, which no rotation of this server signed in: not signing over it",
+            pending.seq, pending.key_id
         )));
     }
+    match key_in_force(tx).await? {
+        Some(in_force) if in_force != key.id() => Err(CheckpointError::WrongKey(format!(
+            "the trail's key is {in_force}, and this server holds key {}: check trail_key_file (after rotate-trail-key, every replica needs the new key file)",
+            key.id()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Extends the tree over every event and signs it with `key`, in `tx`; answers the checkpoint.
+/// `announcing` is the key a rotation is announcing in the same transaction, if any.
+pub async fn sign(
+    tx: &mut AnyConnection,
+    key: &TrailKey,
+    now: Timestamp,
+    announcing: Option<&str>,
+) -> Result<Checkpoint, CheckpointError> {
+    check_key(tx, key, announcing).await?;
+    let last = latest(tx).await?;
+    let count = event_count(tx).await?;
     let mut frontier = last.map_or_else(Frontier::default, |stored| stored.frontier);
-    let nodes = extend(&mut tx, &mut frontier, count).await?;
+    let nodes = extend(tx, &mut frontier, count).await?;
     for (level, index, hash) in nodes {
         sqlx::query("INSERT INTO trail_nodes (level, idx, hash) VALUES ($1, $2, $3)")
             .bind(i64::from(level))
@@ -256,9 +292,7 @@ pub async fn checkpoint_if_due(
     .bind(serde_json::Value::from(edge).to_string())
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    tracing::debug!(tree_size = checkpoint.tree_size, root = %checkpoint.root, "trail checkpoint signed");
-    Ok(Some(checkpoint))
+    Ok(checkpoint)
 }
 
 /// Takes the events after the frontier into it, each checked against the chain on the way, up

@@ -65,7 +65,7 @@ pub async fn public_key(
 ) -> Result<Response, AppError> {
     me.require_any(READERS)?;
     // The key an export is verified from: the first, whose rotations the trail announces.
-    let first = rotation::first_key(&state.db, &state.trail_key).await?;
+    let first = first_key(&state).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -262,7 +262,7 @@ pub async fn run_verification(
         .map_err(|error| AppError::internal("exporting the trail", error))?;
     // From the trail's first key, through every rotation since.
     let anchors = Anchors {
-        first_key: rotation::first_key(&state.db, &state.trail_key).await?,
+        first_key: first_key(&state).await?,
         trusted: None,
     };
     let result = match file.async_reader().await {
@@ -273,6 +273,20 @@ pub async fn run_verification(
             reason: format!("the export cannot be read back: {error}"),
         }),
     };
+    // The chain of keys must end at this server's own: one ending elsewhere was announced
+    // behind its back.
+    let own = state.trail_key.id();
+    let result = result.and_then(|summary| match summary.key_id == own {
+        true => Ok(summary),
+        false => Err(Fault {
+            seq: None,
+            line: 0,
+            reason: format!(
+                "the trail's keys lead to key {}, not to this server's key {own}",
+                summary.key_id
+            ),
+        }),
+    });
     let verification = match result {
         Ok(summary) => Verification {
             ok: true,
@@ -390,4 +404,11 @@ impl Spool {
             tokio_util::io::ReaderStream::new(file),
         ))
     }
+}
+
+/// The trail's first public key, kept beside the key file.
+async fn first_key(state: &AppState) -> Result<ed25519_dalek::VerifyingKey, AppError> {
+    rotation::first_key(&state.trail_key_file, &state.trail_key, &state.db)
+        .await
+        .map_err(|error| AppError::internal("reading the trail's first public key", error))
 }

@@ -50,6 +50,7 @@ impl TrailKey {
         if !path.exists() {
             let key = TrailKey::create(path)?;
             key.write_public(&public_path(path))?;
+            key.write_public(&first_public_path(path))?;
             return Ok((key, true));
         }
         Ok((TrailKey::load(path)?, false))
@@ -115,6 +116,14 @@ impl TrailKey {
 pub fn public_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".pub");
+    PathBuf::from(name)
+}
+
+/// Where the trail's first public key is kept beside the key file (`<file>.first.pub`): the
+/// key a verification of the whole trail starts from, whatever rotations came since.
+pub fn first_public_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".first.pub");
     PathBuf::from(name)
 }
 

@@ -7,31 +7,51 @@ use std::path::{Path, PathBuf};
 
 use changeaudit_shared::export::Checkpoint;
 use changeaudit_shared::verify::key_chain::ROTATION;
-use changeaudit_shared::verify::keys;
 use ed25519_dalek::VerifyingKey;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::audit::{self, Actor, NewEvent};
-use super::checkpoints::{self, CheckpointError, Policy};
-use super::key::TrailKey;
+use super::checkpoints::{self, CheckpointError};
+use super::key::{TrailKey, TrailKeyError, first_public_path, read_public_key};
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
 
-/// The trail's first key, which a verification of the whole trail starts from: the key before
-/// the first announcement, or `own` when the key never changed.
-pub async fn first_key(db: &Database, own: &TrailKey) -> Result<VerifyingKey, DbError> {
-    let first: Option<String> = sqlx::query_scalar(
-        "SELECT details FROM audit_events WHERE action = $1 ORDER BY seq LIMIT 1",
-    )
-    .bind(ROTATION)
-    .fetch_optional(db.pool())
-    .await?;
-    let Some(details) = first else {
-        return Ok(own.verifying_key());
-    };
-    let details: Value = serde_json::from_str(&details).map_err(DbError::decode)?;
-    keys::public_key(details["previous_public_key"].as_str().unwrap_or_default())
-        .map_err(DbError::decode)
+#[derive(Debug, thiserror::Error)]
+pub enum FirstKeyError {
+    #[error(
+        "{}: the trail's key was rotated, and its first public key is missing: copy this file from where the key was first made",
+        .0.display()
+    )]
+    Missing(PathBuf),
+    #[error(transparent)]
+    Key(#[from] TrailKeyError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// The trail's first public key, from `first_public_path(key_file)`: the key a verification
+/// of the whole trail starts from, never read from the database, which whoever holds it could
+/// fill with announcements of their own. A trail never rotated has `own`
+/// as its first key, and the file is written then; after a rotation a missing file is an error.
+pub async fn first_key(
+    key_file: &Path,
+    own: &TrailKey,
+    db: &Database,
+) -> Result<VerifyingKey, FirstKeyError> {
+    let path = first_public_path(key_file);
+    if path.exists() {
+        return Ok(read_public_key(&path)?);
+    }
+    let rotated: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = $1")
+        .bind(ROTATION)
+        .fetch_one(db.pool())
+        .await
+        .map_err(DbError::from)?;
+    if rotated > 0 {
+        return Err(FirstKeyError::Missing(path));
+    }
+    own.write_public(&path)?;
+    Ok(own.verifying_key())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,16 +60,15 @@ pub enum RotationError {
         "this server's key {held} is not the trail's key {in_force}: rotate with the key in force"
     )]
     NotInForce { held: String, in_force: String },
-    #[error("the announcement of the new key was not signed in by a checkpoint")]
-    NotSignedIn,
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
 
-/// Announces `next` as the key after `current` and has `current` sign the announcement in.
-/// Answers the checkpoint that did.
+/// Announces `next` as the key after `current` and has `current` sign the announcement in, in
+/// one transaction, so no announcement ever waits unsigned. Answers the checkpoint that did.
+/// Run again after it committed (the key file not yet replaced), it answers that checkpoint.
 pub async fn announce(
     db: &Database,
     current: &TrailKey,
@@ -58,17 +77,17 @@ pub async fn announce(
 ) -> Result<Checkpoint, RotationError> {
     let mut tx = db.begin_write().await?;
     let in_force = checkpoints::key_in_force(&mut tx).await?;
+    if in_force.as_deref() == Some(next.id()) {
+        let latest = checkpoints::latest(&mut tx).await?;
+        if let Some(stored) = latest {
+            return Ok(stored.checkpoint);
+        }
+    }
     if in_force.as_deref().is_some_and(|id| id != current.id()) {
         return Err(RotationError::NotInForce {
             held: current.id().to_owned(),
             in_force: in_force.unwrap_or_default(),
         });
-    }
-    // A rotation interrupted after its announcement only needs it signed in.
-    let announced = checkpoints::latest_announcement(&mut tx).await?;
-    if announced.is_some_and(|announced| announced.key_id == next.id()) {
-        drop(tx);
-        return sign_in(db, current, now).await;
     }
     let details = json!({
         "key_id": next.id(),
@@ -76,40 +95,16 @@ pub async fn announce(
         "previous_key_id": current.id(),
         "previous_public_key": current.public_key_hex(),
     });
-    audit::append(
-        &mut tx,
-        NewEvent {
-            actor: Actor::System,
-            action: ROTATION,
-            object: None,
-            details,
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await.map_err(DbError::from)?;
-    sign_in(db, current, now).await
-}
-
-/// Has `current` sign a checkpoint over everything so far, the announcement included.
-async fn sign_in(
-    db: &Database,
-    current: &TrailKey,
-    now: Timestamp,
-) -> Result<Checkpoint, RotationError> {
-    let everything = Policy {
-        every_events: 1,
-        every: std::time::Duration::ZERO,
+    let event = NewEvent {
+        actor: Actor::System,
+        action: ROTATION,
+        object: None,
+        details,
     };
-    if let Some(checkpoint) = checkpoints::checkpoint_if_due(db, current, everything, now).await? {
-        return Ok(checkpoint);
-    }
-    // Nothing was due: another replica with the same key signed the announcement a moment ago.
-    let mut connection = db.pool().acquire().await.map_err(DbError::from)?;
-    let latest = checkpoints::latest(&mut connection).await?;
-    latest
-        .map(|stored| stored.checkpoint)
-        .ok_or(RotationError::NotSignedIn)
+    audit::append(&mut tx, event, now).await?;
+    let checkpoint = checkpoints::sign(&mut tx, current, now, Some(next.id())).await?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(checkpoint)
 }
 
 /// Where the next key waits while it is announced: beside the key file.

@@ -8,9 +8,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use changeaudit_backend::clock::Clock;
+use changeaudit_backend::trail::audit::{self, Actor, NewEvent};
 use changeaudit_backend::trail::checkpoints::{self, CheckpointError, Policy};
 use changeaudit_backend::trail::export::export;
 use changeaudit_backend::trail::key::{TrailKey, public_path};
+use changeaudit_backend::trail::rotation;
 use changeaudit_backend::trail::verify::{Anchors, verify_file};
 use changeaudit_shared::export::{Checkpoint, checkpoint_line, event_leaf, signed_text};
 use changeaudit_shared::merkle::{Frontier, parse_hash};
@@ -247,8 +249,100 @@ async fn a_rotated_trail_key_verifies_old_and_new_checkpoints_and_an_unannounced
     );
 
     // The server's own verification (Admin → Audit trail) starts from the first key too.
-    let found = changeaudit_backend::trail::rotation::first_key(&app.db, &second)
+    let found = rotation::first_key(&key_file, &second, &app.db)
         .await
         .unwrap();
     assert_eq!(found, first.verifying_key());
+}
+
+#[tokio::test]
+async fn an_announcement_written_behind_the_servers_back_is_never_signed_in() {
+    let app = TestApp::spawn().await;
+    history(&app, &["alice"]).await;
+    checkpoint(&app).await;
+    let key_file = app.dir().join("trail.key");
+    let first = TrailKey::load(&key_file).unwrap();
+    let admin = app.person("admin", ADMIN_PASSWORD).await;
+    let public_key = || async {
+        let answer = admin.send("GET", "/api/trail/public-key", None).await;
+        assert_eq!(answer.status(), 200);
+        answer.text().await.unwrap()
+    };
+    let public = public_key().await;
+    assert_eq!(public.trim(), first.public_key_hex());
+    // Someone who can write the database announces a key of their own, chained properly.
+    let theirs = TrailKey::from_seed(&[66; 32]);
+    let details = json!({
+        "key_id": theirs.id(),
+        "public_key": theirs.public_key_hex(),
+        "previous_key_id": first.id(),
+        "previous_public_key": first.public_key_hex(),
+    });
+    let forged = NewEvent {
+        actor: Actor::System,
+        action: "trail.key_rotated",
+        object: None,
+        details,
+    };
+    audit::record(&app.db, forged, app.clock.now())
+        .await
+        .unwrap();
+    // The server signs nothing over it, and says why.
+    let everything = Policy {
+        every_events: 1,
+        every: Duration::ZERO,
+    };
+    let refused =
+        checkpoints::checkpoint_if_due(&app.db, &first, everything, app.clock.now()).await;
+    let Err(CheckpointError::WrongKey(reason)) = refused else {
+        panic!("signed over a forged announcement: {refused:?}");
+    };
+    assert!(
+        reason.contains(&format!("announces key {}", theirs.id())),
+        "{reason}"
+    );
+    // The key to verify from is still the first, read from beside the key file.
+    assert_eq!(public_key().await, public);
+}
+
+#[tokio::test]
+async fn a_rotation_stopped_before_the_key_file_moved_is_finished_by_running_it_again() {
+    let app = TestApp::spawn().await;
+    history(&app, &["alice"]).await;
+    checkpoint(&app).await;
+    let key_file = app.dir().join("trail.key");
+    let first = TrailKey::load(&key_file).unwrap();
+    // The announcement was signed in, then the process stopped before the file swap.
+    let next = TrailKey::create(&rotation::next_path(&key_file)).unwrap();
+    rotation::announce(&app.db, &first, &next, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(TrailKey::load(&key_file).unwrap().id(), first.id());
+    let output = Command::new(env!("CARGO_BIN_EXE_changeaudit"))
+        .arg("rotate-trail-key")
+        .env("CHANGEAUDIT_DATA_DIR", app.dir())
+        .env("CHANGEAUDIT_DATABASE_URL", &app.database_url)
+        .env("CHANGEAUDIT_TRAIL_KEY_FILE", &key_file)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert_eq!(TrailKey::load(&key_file).unwrap().id(), next.id());
+    // One announcement only: the export verifies from the first key.
+    let path = app.dir().join("finished.jsonl");
+    let mut file = std::fs::File::create(&path).unwrap();
+    export(&app.db, &next, app.clock.now(), &mut file)
+        .await
+        .unwrap();
+    drop(file);
+    let anchors = Anchors {
+        first_key: first.verifying_key(),
+        trusted: None,
+    };
+    let summary = verify_file(&path, anchors, None).await.unwrap();
+    assert_eq!(
+        (summary.key_rotations, summary.key_id.as_str()),
+        (1, next.id())
+    );
 }

@@ -398,6 +398,7 @@ impl ExportVerifier {
         self.last_checkpoint = checkpoint.tree_size;
         self.summary.checkpoints += 1;
         self.summary.key_rotations = self.keys.rotations();
+        self.summary.key_id = self.keys.current_id().to_owned();
         self.summary.root = root;
         Ok(())
     }
@@ -695,6 +696,7 @@ mod tests {
             let details = serde_json::json!({
                 "key_id": id(next),
                 "previous_key_id": id(current),
+                "previous_public_key": hex(&current.verifying_key().to_bytes()),
                 "public_key": hex(&next.verifying_key().to_bytes()),
             });
             self.event(ROTATION, &details.to_string());

@@ -1,8 +1,8 @@
 //! The trail's keys as a verifier follows them. The first is the one the auditor trusts, kept
 //! apart from the server. Each next key is announced by a `trail.key_rotated` event (its public
 //! key, its ID, and the ID of the key it follows), and takes over only once a checkpoint of the
-//! key before it has signed that announcement. A checkpoint signed by any other key is refused,
-//! so whoever holds a key file cannot bring in a key of their own.
+//! key before it has signed that announcement. A checkpoint signed by any other key is refused:
+//! a key comes in only through an announcement the key in force signed.
 
 use std::collections::HashMap;
 
@@ -72,6 +72,12 @@ impl KeyChain {
             return Err(format!(
                 "it announces a key to follow key {}, but the trail's key is {}",
                 text("previous_key_id"),
+                self.current.0
+            ));
+        }
+        if text("previous_public_key") != crate::trail::hex(&self.current.1.to_bytes()) {
+            return Err(format!(
+                "it announces a key to follow a public key other than the trail's key {}",
                 self.current.0
             ));
         }

@@ -60,6 +60,8 @@ pub struct Summary {
     pub root: String,
     /// How many times the trail's key changed, each announced by the key before.
     pub key_rotations: u64,
+    /// The ID of the key in force at the end.
+    pub key_id: String,
     /// The size of the trusted checkpoint the trail was found to continue, when one was given.
     pub trusted_checkpoint: Option<u64>,
 }
