@@ -91,5 +91,6 @@ pub async fn approvals_still_cover(
     .bind(request_id)
     .fetch_all(connection)
     .await?;
-    Ok(signed.iter().all(|signed| *signed == digest))
+    // No approval counted (the request voided meanwhile, say) covers nothing.
+    Ok(!signed.is_empty() && signed.iter().all(|signed| *signed == digest))
 }

@@ -566,6 +566,8 @@ pub enum Reach<'a> {
     Device(i64),
     /// Those that would run with a credential.
     Credential(i64),
+    /// One request.
+    Request(i64),
 }
 
 /// Voids the live requests `reach` names: their votes no longer count, each is cancelled with
@@ -580,9 +582,11 @@ pub async fn void_requests(
     let filter = match reach {
         Reach::Change(_) => "change_id = $1",
         Reach::Device(_) => {
-            "change_id IN (SELECT change_id FROM change_devices WHERE device_id = $1)"
+            "(change_id IN (SELECT change_id FROM change_devices WHERE device_id = $1)
+              OR credential_id IN (SELECT id FROM credentials WHERE device_id = $1))"
         }
         Reach::Credential(_) => "credential_id = $1",
+        Reach::Request(_) => "id = $1",
     };
     let sql = format!(
         "SELECT id, requester_id, change_id FROM requests
@@ -591,7 +595,7 @@ pub async fn void_requests(
     let query = sqlx::query_as(&sql);
     let query = match reach {
         Reach::Change(id) => query.bind(id),
-        Reach::Device(id) | Reach::Credential(id) => query.bind(id),
+        Reach::Device(id) | Reach::Credential(id) | Reach::Request(id) => query.bind(id),
     };
     let live: Vec<(i64, i64, String)> = query.fetch_all(&mut *connection).await?;
     let mut touched: BTreeSet<String> = live.iter().map(|(.., change)| change.clone()).collect();

@@ -15,7 +15,7 @@ use serde_json::json;
 use webauthn_rs::prelude::PublicKeyCredential;
 
 use super::store::{self, Listing};
-use super::{barrier, digest, flow};
+use super::{ApprovalError, barrier, digest, flow};
 use crate::auth::CurrentUser;
 use crate::changes::{self, Visibility};
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
@@ -168,16 +168,25 @@ pub async fn vote(
         }
         Err(error) => {
             drop(tx);
-            if signature.is_some() {
-                // The vote's transaction is undone; the refused signature is kept in its own.
-                let details = json!({ "decision": input.decision, "reason": error.to_string() });
+            if let ApprovalError::SignatureRefused(reason) = &error {
+                // The vote's transaction is undone; the refusal is kept in one of its own.
+                let credential = signature
+                    .as_ref()
+                    .map(|signed| signed.credential.id.clone());
+                let details = json!({
+                    "decision": input.decision,
+                    "reason": reason,
+                    "credential_id": credential,
+                });
                 let event = NewEvent::by(
                     &me.0.username,
                     "request.signature_refused",
                     format!("request:{id}"),
                     details,
                 );
-                audit::record(&state.db, event, now).await?;
+                if let Err(failed) = audit::record(&state.db, event, now).await {
+                    tracing::error!(error = %failed, request = id, "auditing a refused signature");
+                }
             }
             Err(error.into())
         }

@@ -36,15 +36,19 @@ impl Attempt<'_> {
     }
 }
 
-/// Refuses the attempt while its account is locked out, audited; lets it through otherwise.
+/// Refuses the attempt while its account is locked out; lets it through otherwise. The lockout
+/// itself is in the trail (`session.locked_out`); attempts against it are only logged, so a
+/// flood of them writes nothing.
 pub async fn check(state: &AppState, attempt: &Attempt<'_>) -> Result<(), AppError> {
     let now = state.clock.now();
     match throttle::check(&state.db, attempt.username, now).await {
         Err(ThrottleError::Blocked { retry_after }) => {
-            let details =
-                json!({ "reason": "locked out", "retry_after_seconds": retry_after.as_secs() });
-            let event = attempt.event("session.sign_in_failed", details);
-            audit::record(&state.db, event, now).await?;
+            tracing::info!(
+                username = attempt.username,
+                client_ip = %attempt.client.ip,
+                method = attempt.method,
+                "sign-in refused: the account is locked out"
+            );
             Err(ThrottleError::Blocked { retry_after }.into())
         }
         other => Ok(other?),

@@ -20,7 +20,7 @@ use crate::users;
 use crate::web::client_ip::ClientInfo;
 use secrecy::SecretString;
 
-const MAX_USERNAME_CHARS: usize = 128;
+pub const MAX_USERNAME_CHARS: usize = 128;
 /// Long enough for any passphrase, short enough that hashing it costs nothing unusual.
 const MAX_PASSWORD_CHARS: usize = 1024;
 

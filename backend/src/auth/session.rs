@@ -202,6 +202,20 @@ pub async fn standing(
     })
 }
 
+/// Counts the sign-in `key` names as used now (at most once per `TOUCH_INTERVAL_MS`): a person
+/// typing in a terminal is using it, though no page asks the server anything meanwhile.
+pub async fn touch(db: &Database, key: &SessionKey, now: Timestamp) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE web_sessions SET last_seen_at = $2 WHERE token_hash = $1 AND last_seen_at <= $3",
+    )
+    .bind(&key.0)
+    .bind(now.as_millis())
+    .bind(now.as_millis() - TOUCH_INTERVAL_MS)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
 /// Ends the session `token` opens; answers whose it was, if it was anyone's.
 pub async fn delete(
     connection: &mut AnyConnection,

@@ -108,6 +108,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0014_siem_checkpoints.sql"),
         postgres: include_str!("../../migrations/postgres/0014_siem_checkpoints.sql"),
     },
+    Step {
+        version: 15,
+        description: "quiet endpoints",
+        sqlite: include_str!("../../migrations/sqlite/0015_quiet_endpoints.sql"),
+        postgres: include_str!("../../migrations/postgres/0015_quiet_endpoints.sql"),
+    },
 ];
 
 #[derive(Debug)]

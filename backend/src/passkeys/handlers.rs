@@ -23,6 +23,7 @@ use super::ceremony::{self, Ceremony, Purpose};
 use super::store;
 use crate::auth::CurrentUser;
 use crate::auth::failures::{self, Attempt};
+use crate::auth::handlers::MAX_USERNAME_CHARS;
 use crate::auth::handlers::open_session;
 use crate::db::DbError;
 use crate::error::{ApiJson, ApiPath, AppError};
@@ -202,6 +203,10 @@ pub async fn start_sign_in(
     let username = input.username.trim();
     if username.is_empty() {
         return Err(AppError::field("username", "is required"));
+    }
+    if username.chars().count() > MAX_USERNAME_CHARS {
+        let detail = format!("must be at most {MAX_USERNAME_CHARS} characters");
+        return Err(AppError::field("username", detail));
     }
     let now = state.clock.now();
     let attempt = Attempt {

@@ -150,6 +150,8 @@ struct Session {
     warned: bool,
     /// The device said the shell ended (as opposed to the connection dropping).
     shell_ended: bool,
+    /// The person typed since their sign-in was last counted as used.
+    typed: bool,
 }
 
 impl Session {
@@ -172,6 +174,7 @@ impl Session {
             revision: 0,
             warned: false,
             shell_ended: false,
+            typed: false,
             state,
             request,
             opened,
@@ -222,6 +225,7 @@ impl Session {
                 if data.is_empty() {
                     return Ok(());
                 }
+                self.typed = true;
                 // Recorded first: input that cannot be recorded never reaches the device.
                 let EventData::Input(data) = self.take(EventData::Input(data)).await? else {
                     return Ok(());
@@ -427,6 +431,12 @@ impl Session {
         let state = &self.state;
         let (sign_in, user_id) = (&self.request.sign_in, self.request.user.id);
         match session::standing(&state.db, sign_in, user_id, &state.sessions, now).await {
+            // Typing in the terminal is using the sign-in: it does not go idle under the person.
+            Ok(Ok(())) if std::mem::take(&mut self.typed) => {
+                if let Err(error) = session::touch(&state.db, sign_in, now).await {
+                    tracing::warn!(%error, session = self.opened.id, "counting the sign-in as used");
+                }
+            }
             Ok(Ok(())) => {}
             Ok(Err(lapse)) => return Err(Stop::revoked(lapse.words())),
             // The database is not answering; the missing heartbeat tells the other replicas.

@@ -14,8 +14,10 @@ use russh::client::Msg;
 use super::gate::{self, Permit};
 use super::ssh::{self, Connection, SshError, Target};
 use super::store::{self, NewSession};
+use crate::approvals::flow::Reach;
 use crate::auth::session::SessionKey;
 use crate::clock::Timestamp;
+use crate::db::DbError;
 use crate::recordings::Recorder;
 use crate::state::AppState;
 use crate::users::User;
@@ -167,6 +169,20 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
     Ok((opened, channel))
 }
 
+/// Voids request `id`, whose approvals no longer cover what it would run.
+async fn void_stale(state: &AppState, id: i64, reason: &str) -> Result<(), Failure> {
+    let voided = async {
+        let mut tx = state.db.begin_write().await?;
+        let now = state.clock.now();
+        approvals::flow::void_requests(state, &mut tx, Reach::Request(id), reason, now).await?;
+        tx.commit().await.map_err(DbError::from)?;
+        Ok::<(), approvals::ApprovalError>(())
+    };
+    voided
+        .await
+        .map_err(|error| Failure::internal("voiding a request whose approvals are stale", error))
+}
+
 /// The gate's permit, then what the session connects with: the credential's account, its
 /// device and the SSH target with the vaulted secret opened.
 async fn admitted(
@@ -189,6 +205,10 @@ async fn admitted(
             .await
             .map_err(|error| Failure::internal("checking what the approvals signed", error))?;
         if !covered {
+            // Void it, so Start session asks for approval again instead of opening this.
+            let reason = "what it approved has changed since (the change, a device's host, port \
+                          or host key, or the credential): ask again";
+            void_stale(state, *request_id, reason).await?;
             return Err(Failure::new(
                 EndReason::Refused,
                 "What was approved has changed since (the change, a device's host, port or host \

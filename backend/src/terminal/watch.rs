@@ -24,6 +24,8 @@ const CHUNK: usize = 256 * 1024;
 pub const OVERSEERS: &[Role] = &[Role::Auditor, Role::Admin];
 /// How often the watcher's sign-in and role are asked again.
 const RIGHTS_EVERY: Duration = Duration::from_secs(2);
+/// Checks in a row the database may leave unanswered before the watching ends.
+const UNANSWERED_CHECKS: u32 = 3;
 
 /// Who watches, under which sign-in: the watching ends with either.
 pub struct Watcher {
@@ -49,10 +51,24 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored, watche
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + POLL, POLL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut rights_asked = tokio::time::Instant::now();
+    let mut unanswered = 0;
     loop {
         if rights_asked.elapsed() >= RIGHTS_EVERY {
             rights_asked = tokio::time::Instant::now();
-            if let Some(why) = lapsed(&state, &watcher).await {
+            let why = match lapsed(&state, &watcher).await {
+                Rights::Hold => {
+                    unanswered = 0;
+                    None
+                }
+                Rights::Lapsed(why) => Some(why),
+                // A moment without the database ends nothing; a longer one ends the watching.
+                Rights::Unknown => {
+                    unanswered += 1;
+                    (unanswered >= UNANSWERED_CHECKS)
+                        .then_some("Your rights could not be checked for several seconds.")
+                }
+            };
+            if let Some(why) = why {
                 revoke(&state, &mut socket, id, &watcher, why).await;
                 return;
             }
@@ -101,25 +117,33 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored, watche
     }
 }
 
-/// Why the watcher may no longer watch, if they may not: their sign-in has lapsed or they no
-/// longer oversee sessions. A database that does not answer for a moment ends nothing.
-async fn lapsed(state: &AppState, watcher: &Watcher) -> Option<&'static str> {
+/// What a check of the watcher's rights found.
+enum Rights {
+    Hold,
+    /// Their sign-in has lapsed or they no longer oversee sessions, for this reason.
+    Lapsed(&'static str),
+    /// The database did not answer.
+    Unknown,
+}
+
+/// Whether the watcher may still watch.
+async fn lapsed(state: &AppState, watcher: &Watcher) -> Rights {
     let now = state.clock.now();
     let user_id = watcher.user_id;
     match session::standing(&state.db, &watcher.sign_in, user_id, &state.sessions, now).await {
         Ok(Ok(())) => {}
-        Ok(Err(lapse)) => return Some(lapse.words()),
+        Ok(Err(lapse)) => return Rights::Lapsed(lapse.words()),
         Err(error) => {
             tracing::warn!(%error, "checking a watcher's sign-in again");
-            return None;
+            return Rights::Unknown;
         }
     }
     match users::find(&state.db, user_id).await {
-        Ok(user) if user.roles.iter().any(|role| OVERSEERS.contains(role)) => None,
-        Ok(_) => Some("You no longer hold the auditor or admin role."),
+        Ok(user) if user.roles.iter().any(|role| OVERSEERS.contains(role)) => Rights::Hold,
+        Ok(_) => Rights::Lapsed("You no longer hold the auditor or admin role."),
         Err(error) => {
             tracing::warn!(%error, "checking a watcher's roles again");
-            None
+            Rights::Unknown
         }
     }
 }

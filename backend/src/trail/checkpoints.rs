@@ -148,18 +148,21 @@ pub async fn key_in_force(connection: &mut AnyConnection) -> Result<Option<Strin
     })
 }
 
-/// The checkpoints over more than `after` events and at most `through`, oldest first.
+/// Up to `limit` checkpoints over more than `after` events and at most `through`, oldest
+/// first.
 pub async fn between(
     connection: &mut AnyConnection,
     after: i64,
     through: i64,
+    limit: i64,
 ) -> Result<Vec<Checkpoint>, DbError> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM trail_checkpoints WHERE tree_size > $1 AND tree_size <= $2
-         ORDER BY tree_size"
+         ORDER BY tree_size LIMIT $3"
     ))
     .bind(after)
     .bind(through)
+    .bind(limit)
     .fetch_all(&mut *connection)
     .await?;
     rows.iter()

@@ -277,15 +277,58 @@ async fn an_approval_does_not_open_a_session_on_a_device_moved_behind_the_api() 
         told.starts_with("What was approved has changed since"),
         "{told}"
     );
-    // Put back as it was approved, it opens.
-    sqlx::query("UPDATE devices SET host = $2 WHERE id = $1")
-        .bind(rig.device)
-        .bind(rig.sshd.address.ip().to_string())
-        .execute(rig.app.db.pool())
-        .await
-        .unwrap();
-    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
-    terminal
-        .until(|t| t.output.ends_with("$ "), "the prompt")
+    // The request is void now, so Start session asks for approval again rather than opening.
+    let (status, reason): (String, String) =
+        sqlx::query_as("SELECT status, status_reason FROM requests ORDER BY id DESC LIMIT 1")
+            .fetch_one(rig.app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(status, "cancelled");
+    assert!(
+        reason.starts_with("what it approved has changed since"),
+        "{reason}"
+    );
+    let asked = rig
+        .member
+        .expect(
+            "POST",
+            "/api/requests",
+            Some(&json!({ "credential_id": rig.password_credential })),
+            201,
+        )
         .await;
+    assert_eq!(asked["outcome"], "requested");
+}
+
+#[tokio::test]
+async fn typing_in_the_terminal_keeps_the_sign_in_from_going_idle() {
+    let mut watched = watched().await;
+    // Twenty minutes pass; the person types (no page asks the server anything meanwhile).
+    watched.time_passes(Duration::from_secs(20 * 60)).await;
+    watched.terminal.run("echo still-typing").await;
+    let typed_at = watched.rig.app.state.clock.now().as_millis();
+    // Within a rights check or two, the sign-in counts as used then.
+    let used = async {
+        let mut ticks = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            ticks.tick().await;
+            let last: Vec<i64> = sqlx::query_scalar(
+                "SELECT s.last_seen_at FROM web_sessions s JOIN users u ON u.id = s.user_id
+                 WHERE u.username = 'member'",
+            )
+            .fetch_all(watched.rig.app.db.pool())
+            .await
+            .unwrap();
+            if last.contains(&typed_at) {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(WITHIN, used)
+        .await
+        .expect("the sign-in was never counted as used");
+    // Twenty more minutes: forty since sign-in, twenty since typing. The session runs on.
+    watched.time_passes(Duration::from_secs(20 * 60)).await;
+    watched.terminal.run("echo still-here").await;
+    assert!(watched.terminal.closed.is_none());
 }

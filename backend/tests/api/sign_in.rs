@@ -186,9 +186,9 @@ async fn failed_sign_ins_and_lockouts_are_in_the_trail() {
             )
         })
         .collect();
+    // The attempt against the lockout is refused without a write: the lockout is the event.
     let mut expected = vec![("nobody", "no such enabled account")];
     expected.extend([("admin", "wrong password"); 6]);
-    expected.push(("admin", "locked out"));
     assert_eq!(reasons, expected);
     // Nobody signed in did it: the account tried is a detail, never the actor.
     assert!(failed.iter().all(|(actor, _)| actor == "anonymous"));
@@ -198,7 +198,6 @@ async fn failed_sign_ins_and_lockouts_are_in_the_trail() {
             .all(|(_, details)| details["method"] == "password"
                 && details["client_ip"] == "127.0.0.1")
     );
-    assert_eq!(failed[7].1["retry_after_seconds"], 1);
 
     let locked = events_of(&app, "session.locked_out").await;
     assert_eq!(locked.len(), 1);

@@ -41,6 +41,9 @@ pub struct UserInput {
     pub password: SecretText,
 }
 
+/// The trail's actors that are not people.
+pub const RESERVED_USERNAMES: [&str; 2] = ["system", "anonymous"];
+
 impl Default for UserInput {
     /// Enabled unless said otherwise: a body that leaves `enabled` out never locks someone out.
     fn default() -> Self {
@@ -65,6 +68,10 @@ impl UserInput {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
         {
             errors.add("username", "may hold only letters, digits and . - _ @");
+        }
+        // The trail names the server and people not signed in so: no person may look like them.
+        if RESERVED_USERNAMES.contains(&self.username.to_ascii_lowercase().as_str()) {
+            errors.add("username", "is reserved for the trail's own actors");
         }
         errors.text("display_name", &self.display_name, 128);
         errors.at_most("email", &self.email, 254);
@@ -141,6 +148,17 @@ mod tests {
             fields(&bad, true),
             ["username", "display_name", "email", "password"]
         );
+    }
+
+    #[test]
+    fn nobody_may_be_named_as_the_trail_names_the_server_or_a_stranger() {
+        for name in ["system", "anonymous", "System"] {
+            let taken = UserInput {
+                username: name.into(),
+                ..valid()
+            };
+            assert_eq!(fields(&taken, true), ["username"], "{name}");
+        }
     }
 
     #[test]

@@ -241,7 +241,7 @@ async fn take_lease(db: &Database, name: &str, now: Timestamp) -> Result<Option<
     let events: Vec<(AuditEvent, String)> =
         rows.iter().map(audit::event_of).collect::<Result<_, _>>()?;
     let through = events.last().map_or(last_seq, |(event, _)| event.seq);
-    let checkpoints = checkpoints::between(&mut tx, last_checkpoint, through).await?;
+    let checkpoints = checkpoints::between(&mut tx, last_checkpoint, through, BATCH).await?;
     if events.is_empty() && checkpoints.is_empty() {
         return Ok(None);
     }
