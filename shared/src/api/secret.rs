@@ -1,6 +1,6 @@
 //! A secret in an API body (a password, a credential's secret): it travels as a plain JSON
-//! string, never prints, and is wiped from memory when dropped, on the server and in the
-//! browser alike.
+//! string, never prints, and its copy is wiped from memory when dropped. (The request's bytes
+//! and, in the browser, the form's own fields are other copies, outside this type's reach.)
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
