@@ -50,28 +50,11 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored, watche
     let mut lines = Lines::default();
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + POLL, POLL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut rights_asked = tokio::time::Instant::now();
-    let mut unanswered = 0;
+    let mut rights = RightsCheck::default();
     loop {
-        if rights_asked.elapsed() >= RIGHTS_EVERY {
-            rights_asked = tokio::time::Instant::now();
-            let why = match lapsed(&state, &watcher).await {
-                Rights::Hold => {
-                    unanswered = 0;
-                    None
-                }
-                Rights::Lapsed(why) => Some(why),
-                // A moment without the database ends nothing; a longer one ends the watching.
-                Rights::Unknown => {
-                    unanswered += 1;
-                    (unanswered >= UNANSWERED_CHECKS)
-                        .then_some("Your rights could not be checked for several seconds.")
-                }
-            };
-            if let Some(why) = why {
-                revoke(&state, &mut socket, id, &watcher, why).await;
-                return;
-            }
+        if let Some(why) = rights.lapsed(&state, &watcher).await {
+            revoke(&state, &mut socket, id, &watcher, why).await;
+            return;
         }
         let chunk = match state
             .recordings
@@ -117,6 +100,45 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored, watche
     }
 }
 
+/// The watcher's rights, asked again every `RIGHTS_EVERY`.
+struct RightsCheck {
+    asked: tokio::time::Instant,
+    /// Checks in a row the database left unanswered.
+    unanswered: u32,
+}
+
+impl Default for RightsCheck {
+    fn default() -> Self {
+        RightsCheck {
+            asked: tokio::time::Instant::now(),
+            unanswered: 0,
+        }
+    }
+}
+
+impl RightsCheck {
+    /// Why the watching must end, when a check is due and finds so. A moment without the
+    /// database ends nothing; a longer one ends the watching.
+    async fn lapsed(&mut self, state: &AppState, watcher: &Watcher) -> Option<&'static str> {
+        if self.asked.elapsed() < RIGHTS_EVERY {
+            return None;
+        }
+        self.asked = tokio::time::Instant::now();
+        match rights(state, watcher).await {
+            Rights::Hold => {
+                self.unanswered = 0;
+                None
+            }
+            Rights::Lapsed(why) => Some(why),
+            Rights::Unknown => {
+                self.unanswered += 1;
+                (self.unanswered >= UNANSWERED_CHECKS)
+                    .then_some("Your rights could not be checked for several seconds.")
+            }
+        }
+    }
+}
+
 /// What a check of the watcher's rights found.
 enum Rights {
     Hold,
@@ -127,7 +149,7 @@ enum Rights {
 }
 
 /// Whether the watcher may still watch.
-async fn lapsed(state: &AppState, watcher: &Watcher) -> Rights {
+async fn rights(state: &AppState, watcher: &Watcher) -> Rights {
     let now = state.clock.now();
     let user_id = watcher.user_id;
     match session::standing(&state.db, &watcher.sign_in, user_id, &state.sessions, now).await {

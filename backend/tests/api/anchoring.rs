@@ -79,6 +79,22 @@ fn verify_command(public: &Path, export: &Path, extra: &[&str]) -> (bool, String
     (output.status.success(), said)
 }
 
+/// `changeaudit rotate-trail-key` run as a process on the app's database and key file; it must
+/// succeed. Answers what it said.
+fn rotate_command(app: &TestApp) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_changeaudit"))
+        .arg("rotate-trail-key")
+        .env("CHANGEAUDIT_DATA_DIR", app.dir())
+        .env("CHANGEAUDIT_DATABASE_URL", &app.database_url)
+        .env("CHANGEAUDIT_TRAIL_KEY_FILE", app.dir().join("trail.key"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    said
+}
+
 #[tokio::test]
 async fn a_history_rewritten_and_signed_again_fails_against_a_checkpoint_kept_apart() {
     let app = TestApp::spawn().await;
@@ -160,16 +176,7 @@ async fn a_rotated_trail_key_verifies_old_and_new_checkpoints_and_an_unannounced
     let first_public = std::fs::read_to_string(public_path(&key_file)).unwrap();
 
     // The operator rotates the key with the real command.
-    let output = Command::new(env!("CARGO_BIN_EXE_changeaudit"))
-        .arg("rotate-trail-key")
-        .env("CHANGEAUDIT_DATA_DIR", app.dir())
-        .env("CHANGEAUDIT_DATABASE_URL", &app.database_url)
-        .env("CHANGEAUDIT_TRAIL_KEY_FILE", &key_file)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{said}");
+    let said = rotate_command(&app);
     let second = TrailKey::load(&key_file).unwrap();
     assert_ne!(second.id(), first.id());
     assert!(
@@ -318,16 +325,11 @@ async fn a_rotation_stopped_before_the_key_file_moved_is_finished_by_running_it_
         .await
         .unwrap();
     assert_eq!(TrailKey::load(&key_file).unwrap().id(), first.id());
-    let output = Command::new(env!("CARGO_BIN_EXE_changeaudit"))
-        .arg("rotate-trail-key")
-        .env("CHANGEAUDIT_DATA_DIR", app.dir())
-        .env("CHANGEAUDIT_DATABASE_URL", &app.database_url)
-        .env("CHANGEAUDIT_TRAIL_KEY_FILE", &key_file)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{said}");
+    let said = rotate_command(&app);
+    assert!(
+        said.contains(&format!("key {} follows key {}", next.id(), first.id())),
+        "{said}"
+    );
     assert_eq!(TrailKey::load(&key_file).unwrap().id(), next.id());
     // One announcement only: the export verifies from the first key.
     let path = app.dir().join("finished.jsonl");

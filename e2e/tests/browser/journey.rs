@@ -423,13 +423,7 @@ async fn review_the_session(driver: &WebDriver) {
     click(driver, &format!("{board}//tr[@data-status='missing']//a")).await;
     see(driver, "//div[@data-testid='player']").await;
     player_at(driver, seconds(&planned_two_at).max(seconds(&unplanned_at))).await;
-    let screen = driver
-        .find("[data-testid=player-screen] .xterm-rows")
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let screen = player_screen_until(driver, |screen| screen.contains("$ echo planned-two")).await;
     assert!(screen.contains("$ echo planned-two"), "{screen}");
     save_screenshot(driver, "video-at-red-line.png").await;
     let seek_ms: f64 = player_data(driver, "seekMs").await.parse().unwrap();
