@@ -36,18 +36,24 @@ impl Attempt<'_> {
     }
 }
 
-/// Refuses the attempt while its account is locked out; lets it through otherwise. The lockout
-/// itself is in the trail (`session.locked_out`); attempts against it are only logged, so a
-/// flood of them writes nothing.
-pub async fn check(state: &AppState, attempt: &Attempt<'_>) -> Result<(), AppError> {
+impl Attempt<'_> {
+    fn limits(&self) -> [throttle::Limit; 2] {
+        throttle::limits(self.method, self.username, &self.client.ip)
+    }
+}
+
+/// Admits the attempt under the sign-in limits, or refuses it with how long to wait. Refusals
+/// are logged, not written to the trail (a flood of them writes nothing); the lockouts that
+/// cause them are in it (`session.locked_out`).
+pub async fn admit(state: &AppState, attempt: &Attempt<'_>) -> Result<(), AppError> {
     let now = state.clock.now();
-    match throttle::check(&state.db, attempt.username, now).await {
+    match throttle::admit(&state.db, &attempt.limits(), now).await {
         Err(ThrottleError::Blocked { retry_after }) => {
             tracing::info!(
                 username = attempt.username,
                 client_ip = %attempt.client.ip,
                 method = attempt.method,
-                "sign-in refused: the account is locked out"
+                "sign-in refused: too many failures from this address"
             );
             Err(ThrottleError::Blocked { retry_after }.into())
         }
@@ -55,7 +61,19 @@ pub async fn check(state: &AppState, attempt: &Attempt<'_>) -> Result<(), AppErr
     }
 }
 
-/// Counts a failed attempt against its account, audits it and the lockout it may start, and
+/// Settles an admitted attempt that succeeded: its pair starts afresh.
+pub async fn succeeded(state: &AppState, attempt: &Attempt<'_>) -> Result<(), AppError> {
+    let now = state.clock.now();
+    Ok(throttle::succeeded(&state.db, &attempt.limits(), now).await?)
+}
+
+/// Settles an admitted attempt that was not a guess (a passkey challenge handed out).
+pub async fn withdraw(state: &AppState, attempt: &Attempt<'_>) -> Result<(), AppError> {
+    let now = state.clock.now();
+    Ok(throttle::withdraw(&state.db, &attempt.limits(), now).await?)
+}
+
+/// Counts an admitted attempt that failed, audits it and the lockout it may start, and
 /// answers the refusal to give.
 pub async fn failed(state: &AppState, attempt: &Attempt<'_>, reason: &str) -> AppError {
     match record(state, attempt, reason).await {
@@ -89,8 +107,7 @@ pub async fn stale_challenge(state: &AppState, client: &ClientInfo) -> AppError 
 
 async fn record(state: &AppState, attempt: &Attempt<'_>, reason: &str) -> Result<(), AppError> {
     let now = state.clock.now();
-    let block: Option<Duration> =
-        throttle::record_failure(&state.db, attempt.username, now).await?;
+    let block: Option<Duration> = throttle::failed(&state.db, &attempt.limits(), now).await?;
     let event = attempt.event("session.sign_in_failed", json!({ "reason": reason }));
     audit::record(&state.db, event, now).await?;
     if let Some(block) = block {

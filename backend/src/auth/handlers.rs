@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::auth::failures::{self, Attempt};
 use crate::auth::session::{self, NewSession};
-use crate::auth::{CurrentUser, password, throttle};
+use crate::auth::{CurrentUser, password};
 use crate::db::DbError;
 use crate::error::{ApiJson, AppError};
 use crate::state::AppState;
@@ -64,7 +64,7 @@ pub async fn login(
         method: "password",
         client: &client,
     };
-    failures::check(&state, &attempt).await?;
+    failures::admit(&state, &attempt).await?;
 
     let record = users::login_record(&state.db, username).await?;
     let (user_id, stored) = match record {
@@ -79,6 +79,7 @@ pub async fn login(
         };
         return Err(failures::failed(&state, &attempt, reason).await);
     };
+    failures::succeeded(&state, &attempt).await?;
 
     open_session(&state, &client, user_id, username, "password").await
 }
@@ -93,7 +94,6 @@ pub async fn open_session(
     method: &str,
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
-    throttle::clear(&state.db, username).await?;
     session::delete_expired(&state.db, &state.sessions, now).await?;
     let mut transaction = state.db.begin_write().await?;
     let token = session::create(

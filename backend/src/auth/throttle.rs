@@ -1,21 +1,33 @@
-//! Slows down password guessing: after a few failures for one username, each further failure
-//! blocks that username for twice as long as the last. Kept in the database so every replica
-//! enforces the same block.
+//! Slows down guessing. Two limits, each a row of `sign_in_limits` in the database, so every
+//! replica enforces the same:
+//!
+//! - **the pair** (method, account, address): a few free failures, then each further failure
+//!   blocks that pair for twice as long as the last (1 s up to 15 min). Someone else's failures,
+//!   from another address, never block a person, and password failures never block a passkey.
+//! - **the address**: many more free failures across accounts (spraying), then the same growth.
+//!
+//! An attempt is admitted before its password or passkey is checked, and counted as in flight
+//! until it is settled: a parallel burst gets the free allowance and no more, and the rest are
+//! refused without any hash being computed.
 
 use std::time::Duration;
 
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
 
-/// Failures allowed before any block, so a person who mistypes is never slowed down.
-const FREE_FAILURES: i64 = 5;
+/// Failures of one pair before any block, so a person who mistypes is never slowed down.
+const FREE_PER_PAIR: i64 = 5;
+/// Failures from one address, across accounts, before any block.
+const FREE_PER_ADDRESS: i64 = 50;
 const LONGEST_BLOCK: Duration = Duration::from_secs(15 * 60);
 /// Failures are forgotten this long after the last one.
 const MEMORY: Duration = Duration::from_secs(15 * 60);
+/// An attempt in flight for longer is taken as lost (its server stopped midway).
+const STALE_PENDING: Duration = Duration::from_secs(60);
 
-/// How long a username is blocked after its `failures`-th failure in a row.
-fn block_after(failures: i64) -> Duration {
-    let over = failures - FREE_FAILURES;
+/// How long a limit blocks after its `failures`-th failure in a row, `free` of them free.
+fn block_after(failures: i64, free: i64) -> Duration {
+    let over = failures - free;
     if over <= 0 {
         return Duration::ZERO;
     }
@@ -31,65 +43,187 @@ pub enum ThrottleError {
     Db(#[from] DbError),
 }
 
-/// Refuses at once, before any password is checked, while `username` is blocked.
-pub async fn check(db: &Database, username: &str, now: Timestamp) -> Result<(), ThrottleError> {
-    let blocked_until: Option<i64> =
-        sqlx::query_scalar("SELECT blocked_until FROM login_throttle WHERE username = $1")
-            .bind(username)
-            .fetch_optional(db.pool())
-            .await
-            .map_err(DbError::from)?;
-    match blocked_until.map(Timestamp::from_millis) {
-        Some(until) if until > now => Err(ThrottleError::Blocked {
-            retry_after: now.until(until),
-        }),
-        _ => Ok(()),
-    }
+/// One limit an attempt is held to.
+#[derive(Debug, Clone)]
+pub struct Limit {
+    scope: &'static str,
+    key: String,
+    free: i64,
 }
 
-/// Counts a failed sign-in of `username`; answers how long this failure blocks it, if it does.
-pub async fn record_failure(
+/// The limits of a sign-in by `method` as `username` from `address`: its pair, its address.
+pub fn limits(method: &str, username: &str, address: &str) -> [Limit; 2] {
+    let pair = serde_json::json!([method, username.to_lowercase(), address]).to_string();
+    [
+        Limit {
+            scope: "pair",
+            key: pair,
+            free: FREE_PER_PAIR,
+        },
+        Limit {
+            scope: "address",
+            key: address.to_owned(),
+            free: FREE_PER_ADDRESS,
+        },
+    ]
+}
+
+/// Admits an attempt under every limit, counting it in flight, or refuses it with how long to
+/// wait. An admitted attempt is settled with `failed` or `succeeded`.
+pub async fn admit(db: &Database, limits: &[Limit], now: Timestamp) -> Result<(), ThrottleError> {
+    for (index, limit) in limits.iter().enumerate() {
+        if let Err(refused) = admit_one(db, limit, now).await {
+            // The limits admitted before this one do not keep it in flight.
+            for admitted in &limits[..index] {
+                release(db, admitted, now).await?;
+            }
+            return Err(refused);
+        }
+    }
+    Ok(())
+}
+
+async fn admit_one(db: &Database, limit: &Limit, now: Timestamp) -> Result<(), ThrottleError> {
+    sqlx::query(
+        "INSERT INTO sign_in_limits (scope, key, failures, last_failure_at, blocked_until, pending, pending_at)
+         VALUES ($1, $2, 0, 0, 0, 0, 0) ON CONFLICT (scope, key) DO NOTHING",
+    )
+    .bind(limit.scope)
+    .bind(&limit.key)
+    .execute(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    // One statement, so two replicas cannot both take the last free place. Failures long past
+    // are forgotten and attempts lost in flight dropped on the way.
+    let admitted = sqlx::query(
+        "UPDATE sign_in_limits SET
+             failures = CASE WHEN last_failure_at < $4 THEN 0 ELSE failures END,
+             pending = CASE WHEN pending_at < $5 THEN 1 ELSE pending + 1 END,
+             pending_at = $3
+         WHERE scope = $1 AND key = $2 AND blocked_until <= $3
+           AND ((CASE WHEN last_failure_at < $4 THEN 0 ELSE failures END)
+                + (CASE WHEN pending_at < $5 THEN 0 ELSE pending END) < $6
+                OR (CASE WHEN pending_at < $5 THEN 0 ELSE pending END) = 0)",
+    )
+    .bind(limit.scope)
+    .bind(&limit.key)
+    .bind(now.as_millis())
+    .bind(now.minus(MEMORY).as_millis())
+    .bind(now.minus(STALE_PENDING).as_millis())
+    .bind(limit.free)
+    .execute(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    if admitted.rows_affected() == 1 {
+        return Ok(());
+    }
+    let blocked_until: i64 = sqlx::query_scalar(
+        "SELECT blocked_until FROM sign_in_limits WHERE scope = $1 AND key = $2",
+    )
+    .bind(limit.scope)
+    .bind(&limit.key)
+    .fetch_one(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    // Blocked, or past the allowance with attempts still in flight: try again in a moment.
+    let retry_after = now
+        .until(Timestamp::from_millis(blocked_until))
+        .max(Duration::from_secs(1));
+    Err(ThrottleError::Blocked { retry_after })
+}
+
+/// Takes admitted attempts out of flight without counting them: a passkey challenge handed out
+/// is no guess yet.
+pub async fn withdraw(db: &Database, limits: &[Limit], now: Timestamp) -> Result<(), DbError> {
+    for limit in limits {
+        release(db, limit, now).await?;
+    }
+    Ok(())
+}
+
+/// Takes an admitted attempt out of flight without counting it.
+async fn release(db: &Database, limit: &Limit, _now: Timestamp) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE sign_in_limits SET pending = CASE WHEN pending > 0 THEN pending - 1 ELSE 0 END
+         WHERE scope = $1 AND key = $2",
+    )
+    .bind(limit.scope)
+    .bind(&limit.key)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Settles an admitted attempt that failed; answers how long the pair is now blocked, if it is.
+pub async fn failed(
     db: &Database,
-    username: &str,
+    limits: &[Limit],
     now: Timestamp,
 ) -> Result<Option<Duration>, DbError> {
-    let forget_before = now.minus(MEMORY).as_millis();
-    let failures: i64 = sqlx::query_scalar(
-        "INSERT INTO login_throttle (username, failures, last_failure_at, blocked_until)
-         VALUES ($1, 1, $2, 0)
-         ON CONFLICT (username) DO UPDATE SET
-             failures = CASE WHEN login_throttle.last_failure_at < $3 THEN 1
-                             ELSE login_throttle.failures + 1 END,
-             last_failure_at = $2
-         RETURNING failures",
-    )
-    .bind(username)
-    .bind(now.as_millis())
-    .bind(forget_before)
-    .fetch_one(db.pool())
-    .await?;
-    let block = block_after(failures);
-    if !block.is_zero() {
-        sqlx::query("UPDATE login_throttle SET blocked_until = $2 WHERE username = $1")
-            .bind(username)
+    let mut pair_block = None;
+    for limit in limits {
+        let counted: Option<i64> = sqlx::query_scalar(
+            "UPDATE sign_in_limits SET
+                 pending = CASE WHEN pending > 0 THEN pending - 1 ELSE 0 END,
+                 failures = failures + 1, last_failure_at = $3
+             WHERE scope = $1 AND key = $2 RETURNING failures",
+        )
+        .bind(limit.scope)
+        .bind(&limit.key)
+        .bind(now.as_millis())
+        .fetch_optional(db.pool())
+        .await?;
+        // Admitted attempts always have their row; none means nothing to count against.
+        let Some(failures) = counted else {
+            continue;
+        };
+        let block = block_after(failures, limit.free);
+        if !block.is_zero() {
+            sqlx::query(
+                "UPDATE sign_in_limits SET blocked_until = $3 WHERE scope = $1 AND key = $2",
+            )
+            .bind(limit.scope)
+            .bind(&limit.key)
             .bind(now.plus(block).as_millis())
             .execute(db.pool())
             .await?;
+        }
+        if limit.scope == "pair" && !block.is_zero() {
+            pair_block = Some(block);
+        }
     }
-    // Rows for names nobody has tried lately would otherwise pile up.
-    sqlx::query("DELETE FROM login_throttle WHERE last_failure_at < $1 AND blocked_until < $2")
-        .bind(forget_before)
-        .bind(now.as_millis())
-        .execute(db.pool())
-        .await?;
-    Ok(Some(block).filter(|block| !block.is_zero()))
+    forget_quiet(db, now).await?;
+    Ok(pair_block)
 }
 
-pub async fn clear(db: &Database, username: &str) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM login_throttle WHERE username = $1")
-        .bind(username)
-        .execute(db.pool())
-        .await?;
+/// Settles an admitted attempt that succeeded: its pair starts afresh.
+pub async fn succeeded(db: &Database, limits: &[Limit], now: Timestamp) -> Result<(), DbError> {
+    for limit in limits {
+        match limit.scope {
+            "pair" => {
+                sqlx::query("DELETE FROM sign_in_limits WHERE scope = $1 AND key = $2")
+                    .bind(limit.scope)
+                    .bind(&limit.key)
+                    .execute(db.pool())
+                    .await?;
+            }
+            _ => release(db, limit, now).await?,
+        }
+    }
+    Ok(())
+}
+
+/// Rows nobody has failed on lately would otherwise pile up.
+async fn forget_quiet(db: &Database, now: Timestamp) -> Result<(), DbError> {
+    sqlx::query(
+        "DELETE FROM sign_in_limits
+         WHERE last_failure_at < $1 AND blocked_until < $2 AND pending_at < $3",
+    )
+    .bind(now.minus(MEMORY).as_millis())
+    .bind(now.as_millis())
+    .bind(now.minus(STALE_PENDING).as_millis())
+    .execute(db.pool())
+    .await?;
     Ok(())
 }
 
@@ -98,10 +232,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_double_after_the_free_failures_up_to_a_cap() {
-        let blocks: Vec<u64> = (1..=8).map(|n| block_after(n).as_secs()).collect();
-        assert_eq!(blocks, vec![0, 0, 0, 0, 0, 1, 2, 4]);
-        assert_eq!(block_after(20), Duration::from_secs(900));
-        assert_eq!(block_after(1_000), LONGEST_BLOCK);
+    fn blocks_double_after_the_free_failures_up_to_a_quarter_hour() {
+        assert_eq!(block_after(5, 5), Duration::ZERO);
+        assert_eq!(block_after(6, 5), Duration::from_secs(1));
+        assert_eq!(block_after(7, 5), Duration::from_secs(2));
+        assert_eq!(block_after(15, 5), Duration::from_secs(512));
+        assert_eq!(block_after(16, 5), LONGEST_BLOCK);
+        assert_eq!(block_after(500, 5), LONGEST_BLOCK);
+    }
+
+    #[test]
+    fn a_pair_names_the_method_the_account_and_the_address() {
+        let [password, _] = limits("password", "Admin", "10.0.0.1");
+        let [passkey, _] = limits("passkey", "admin", "10.0.0.1");
+        let [elsewhere, address] = limits("password", "admin", "10.0.0.2");
+        assert_ne!(password.key, passkey.key);
+        assert_ne!(password.key, elsewhere.key);
+        assert_eq!(address.key, "10.0.0.2");
+        assert_eq!(limits("password", "ADMIN", "10.0.0.1")[0].key, password.key);
     }
 }

@@ -114,6 +114,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0015_quiet_endpoints.sql"),
         postgres: include_str!("../../migrations/postgres/0015_quiet_endpoints.sql"),
     },
+    Step {
+        version: 16,
+        description: "sign-in limits",
+        sqlite: include_str!("../../migrations/sqlite/0016_sign_in_limits.sql"),
+        postgres: include_str!("../../migrations/postgres/0016_sign_in_limits.sql"),
+    },
 ];
 
 #[derive(Debug)]

@@ -214,7 +214,7 @@ pub async fn start_sign_in(
         method: "passkey",
         client: &client,
     };
-    failures::check(&state, &attempt).await?;
+    failures::admit(&state, &attempt).await?;
     let Some((user_id, _)) = users::login_record(&state.db, username).await? else {
         return Err(failures::failed(&state, &attempt, "no such enabled account").await);
     };
@@ -236,6 +236,8 @@ pub async fn start_sign_in(
     let mut tx = state.db.begin_write().await?;
     let started = ceremony::start(&mut tx, &ceremony, &options, now).await?;
     tx.commit().await?;
+    // A challenge handed out is no guess yet: its answer is counted when it comes back.
+    failures::withdraw(&state, &attempt).await?;
     Ok(Json(started))
 }
 
@@ -270,10 +272,10 @@ pub async fn sign_in(
         method: "passkey",
         client: &client,
     };
+    failures::admit(&state, &attempt).await?;
     if enabled == 0 {
         return Err(failures::failed(&state, &attempt, "the account is disabled").await);
     }
-    failures::check(&state, &attempt).await?;
     let authentication: PasskeyAuthentication = ceremony.state()?;
     let checked = state
         .passkeys
@@ -295,5 +297,6 @@ pub async fn sign_in(
     };
     store::touch(&mut tx, key.id, &key.passkey, now).await?;
     tx.commit().await?;
+    failures::succeeded(&state, &attempt).await?;
     open_session(&state, &client, ceremony.user_id, &username, "passkey").await
 }

@@ -114,13 +114,18 @@ async fn an_event_changed_behind_the_triggers_back_is_named() {
 async fn replicas_appending_at_once_keep_one_unbroken_chain() {
     let first = TestApp::spawn().await;
     let second = first.replica().await;
+    // Sixteen people at once (one account would be held to its allowance of attempts in flight).
+    for index in 0..16 {
+        first
+            .add_user(&format!("person{index}"), ADMIN_PASSWORD, &[])
+            .await;
+    }
     let mut sign_ins = tokio::task::JoinSet::new();
     for index in 0..16 {
         let app = if index % 2 == 0 { &first } else { &second };
-        let request = app
-            .client
-            .post(app.url("/api/session"))
-            .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}));
+        let request = app.client.post(app.url("/api/session")).json(
+            &serde_json::json!({"username": format!("person{index}"), "password": ADMIN_PASSWORD}),
+        );
         sign_ins.spawn(async move { request.send().await.unwrap().status() });
     }
     while let Some(status) = sign_ins.join_next().await {

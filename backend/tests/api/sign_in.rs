@@ -207,3 +207,68 @@ async fn failed_sign_ins_and_lockouts_are_in_the_trail() {
     let export = crate::trail::export_file(&app).await;
     crate::trail::verify(&app, &export).await.unwrap();
 }
+
+/// A wrong (or right) sign-in as `username` from `address`, through a trusted proxy.
+async fn sign_in_from(app: &TestApp, address: &str, username: &str, password: &str) -> u16 {
+    let client = reqwest::Client::new();
+    client
+        .post(app.url("/api/session"))
+        .header("X-Forwarded-For", address)
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_parallel_burst_of_wrong_passwords_is_held_to_the_free_allowance() {
+    let app = TestApp::spawn().await;
+    let burst: Vec<_> = (0..50).map(|_| app.sign_in("admin", "guess")).collect();
+    let statuses: Vec<u16> = futures_util::future::join_all(burst)
+        .await
+        .iter()
+        .map(|response| response.status().as_u16())
+        .collect();
+    let checked = statuses.iter().filter(|status| **status == 401).count();
+    let refused = statuses.iter().filter(|status| **status == 429).count();
+    // Five free tries, and one more whenever none is in flight: the rest never reach a hash.
+    assert!((5..=6).contains(&checked), "{statuses:?}");
+    assert_eq!(checked + refused, 50, "{statuses:?}");
+    assert_eq!(
+        events_of(&app, "session.sign_in_failed").await.len(),
+        checked
+    );
+}
+
+#[tokio::test]
+async fn a_person_signing_in_from_another_address_during_a_flood_on_their_name_gets_in() {
+    let app = TestApp::spawn_with(&[("CHANGEAUDIT_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    for _ in 0..20 {
+        sign_in_from(&app, "203.0.113.7", "admin", "guess").await;
+    }
+    // The flood's address is blocked for admin…
+    assert_eq!(
+        sign_in_from(&app, "203.0.113.7", "admin", ADMIN_PASSWORD).await,
+        429
+    );
+    // …and the admin, from their own address, is not.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        sign_in_from(&app, "198.51.100.9", "admin", ADMIN_PASSWORD).await,
+        200
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let locked = events_of(&app, "session.locked_out").await;
+    assert!(
+        locked
+            .iter()
+            .all(|(_, details)| details["client_ip"] == "203.0.113.7")
+    );
+    assert!(!locked.is_empty());
+}
