@@ -55,6 +55,8 @@ pub struct TerminalPolicy {
     pub warning: Duration,
     /// The longest a session may last.
     pub max_length: Duration,
+    /// The most a session may record, in bytes.
+    pub recording_limit: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +93,7 @@ impl AppState {
             terminal: TerminalPolicy {
                 warning: config.terminal.due_warning,
                 max_length: config.terminal.max_length,
+                recording_limit: config.terminal.recording_limit,
             },
             trusted_proxies: config.server.trusted_proxies.clone(),
             passkeys: RelyingParty::new(config.server.public_url.as_deref())?,

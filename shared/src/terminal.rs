@@ -85,6 +85,8 @@ pub enum EndReason {
     Interrupted,
     /// The recording could not be written: nothing runs unrecorded.
     RecordingFailed,
+    /// The recording reached the most a session may record.
+    RecordingLimit,
     /// Not started: the gate refused (no approval, not a member, outside the window).
     Refused,
     /// Not started: the device's host key is not the pinned one.
@@ -106,6 +108,7 @@ impl EndReason {
             EndReason::Revoked => "revoked",
             EndReason::Interrupted => "interrupted",
             EndReason::RecordingFailed => "recording_failed",
+            EndReason::RecordingLimit => "recording_limit",
             EndReason::Refused => "refused",
             EndReason::HostKeyMismatch => "host_key_mismatch",
             EndReason::AuthenticationFailed => "authentication_failed",
@@ -123,6 +126,7 @@ impl EndReason {
             EndReason::Revoked,
             EndReason::Interrupted,
             EndReason::RecordingFailed,
+            EndReason::RecordingLimit,
             EndReason::Refused,
             EndReason::HostKeyMismatch,
             EndReason::AuthenticationFailed,

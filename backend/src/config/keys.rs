@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer};
 use super::ConfigError;
 
 /// The variables read, in the order the README lists them.
-pub const ENV_VARS: [&str; 27] = [
+pub const ENV_VARS: [&str; 28] = [
     "CHANGEAUDIT_CONFIG",
     "CHANGEAUDIT_LISTEN",
     "CHANGEAUDIT_DATA_DIR",
@@ -32,6 +32,7 @@ pub const ENV_VARS: [&str; 27] = [
     "CHANGEAUDIT_TRUSTED_PROXIES",
     "CHANGEAUDIT_DUE_WARNING_MINUTES",
     "CHANGEAUDIT_TERMINAL_MAX_MINUTES",
+    "CHANGEAUDIT_RECORDING_MAX_MIB",
     "CHANGEAUDIT_SMTP_URL",
     "CHANGEAUDIT_SMTP_FROM",
     "CHANGEAUDIT_WEBHOOK_URL",
@@ -66,6 +67,7 @@ pub(super) struct Keys {
     pub trusted_proxies: Option<Vec<String>>,
     pub due_warning_minutes: Option<u64>,
     pub terminal_max_minutes: Option<u64>,
+    pub recording_max_mib: Option<u64>,
     pub smtp_url: Option<SecretString>,
     pub smtp_from: Option<String>,
     pub webhook_url: Option<SecretString>,

@@ -116,6 +116,8 @@ fn terminal(keys: &Keys, data_dir: &Path) -> Result<TerminalConfig, ConfigError>
             .unwrap_or_else(|| data_dir.join("recordings")),
         due_warning: minutes(keys.due_warning_minutes.unwrap_or(10)),
         max_length: minutes(max_minutes),
+        recording_limit: at_least_one("recording_max_mib", keys.recording_max_mib, 2048)?
+            .saturating_mul(1 << 20),
     })
 }
 

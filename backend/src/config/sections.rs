@@ -65,6 +65,8 @@ pub struct TerminalConfig {
     pub due_warning: Duration,
     /// The longest a terminal session may last, whatever the change's window.
     pub max_length: Duration,
+    /// The most a session may record, in bytes: at it the session is closed.
+    pub recording_limit: u64,
 }
 
 /// Where notifications go besides the app.

@@ -47,6 +47,11 @@ impl Recorder {
         Ok(recorder)
     }
 
+    /// The bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// Seconds since the recording started: the time of an event happening now.
     pub fn elapsed(&self) -> f64 {
         self.started.elapsed().as_secs_f64()

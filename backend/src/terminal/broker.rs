@@ -494,8 +494,19 @@ impl Session {
         }
     }
 
-    /// Records what happened now and feeds it to the recognizer; answers it to pass on.
+    /// Records what happened now and feeds it to the recognizer; answers it to pass on. A
+    /// recording at its limit takes nothing more: the session ends, its recording whole.
     async fn take(&mut self, data: EventData) -> Result<EventData, Stop> {
+        let limit = self.state.terminal.recording_limit;
+        if self.opened.recorder.bytes() >= limit {
+            let mib = limit >> 20;
+            return Err(Stop::new(
+                EndReason::RecordingLimit,
+                format!(
+                    "The session was closed: its recording reached {mib} MiB, the most a session may record. Start another to go on."
+                ),
+            ));
+        }
         let event = Event {
             time: self.opened.recorder.elapsed(),
             data,

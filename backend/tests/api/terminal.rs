@@ -45,7 +45,7 @@ impl Rig {
 
     /// The sshd as a device with a password credential and a key credential, both granted to
     /// `member` through group `ops`, and change CHG-7 on the device.
-    async fn on(app: TestApp, sshd: Sshd) -> Rig {
+    pub(crate) async fn on(app: TestApp, sshd: Sshd) -> Rig {
         Rig::scripted(app, sshd, SCRIPT).await
     }
 
@@ -1166,4 +1166,39 @@ async fn a_change_s_evidence_bundle_verifies_alone_and_names_what_was_altered() 
     .await
     .unwrap();
     assert_eq!(exported.len(), 1);
+}
+
+#[tokio::test]
+async fn a_session_at_its_recording_limit_closes_with_a_whole_sealed_recording() {
+    let app = TestApp::spawn_with(&[("CHANGEAUDIT_RECORDING_MAX_MIB", "1")]).await;
+    let rig = Rig::on(app, Sshd::start().await.unwrap()).await;
+    let mut terminal = rig.approved_terminal().await;
+    // Three megabytes of output against a one-mebibyte limit.
+    terminal
+        .type_text("head -c 2300000 /dev/zero | base64\r")
+        .await;
+    let (reason, told) = terminal.closed().await;
+    assert_eq!(reason, EndReason::RecordingLimit, "{told}");
+    assert!(told.contains("reached 1 MiB"), "{told}");
+    let id = terminal.session_id.unwrap();
+    let record = rig.session(id).await;
+    assert_eq!(record["end_reason"], "recording_limit");
+    // The recording is whole asciicast, about the limit, and its seal matches it.
+    let recording = rig.recording(id).await;
+    assert!(
+        recording.len() >= 1 << 20 && recording.len() < (1 << 20) + (1 << 18),
+        "{}",
+        recording.len()
+    );
+    Cast::parse(std::str::from_utf8(&recording).unwrap()).unwrap();
+    assert_eq!(record["recording_bytes"], recording.len());
+    assert_eq!(
+        record["recording_sha256"],
+        hex::encode(Sha256::digest(&recording))
+    );
+    let export = trail::export_file(&rig.app).await;
+    assert_eq!(
+        trail::verify(&rig.app, &export).await.unwrap().recordings,
+        1
+    );
 }
