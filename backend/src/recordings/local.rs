@@ -36,6 +36,7 @@ impl RecordingStore for LocalFolder {
             let path = self.path(name)?;
             tokio::fs::create_dir_all(&self.dir).await?;
             let file = OpenOptions::new()
+                .read(true)
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
@@ -80,6 +81,25 @@ impl RecordingSink for LocalSink {
         Box::pin(async move {
             self.file.flush().await?;
             self.file.sync_data().await
+        })
+    }
+
+    fn tail(&mut self, from: u64) -> BoxFuture<'_, io::Result<Vec<u8>>> {
+        Box::pin(async move {
+            // What a failed write left in the process's buffer is dropped, not retried.
+            let _ = self.file.flush().await;
+            let mut file = self.file.try_clone().await?;
+            file.seek(SeekFrom::Start(from)).await?;
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).await?;
+            Ok(bytes)
+        })
+    }
+
+    fn truncate(&mut self, len: u64) -> BoxFuture<'_, io::Result<()>> {
+        Box::pin(async move {
+            self.file.set_len(len).await?;
+            self.file.sync_all().await
         })
     }
 }

@@ -18,9 +18,14 @@ pub struct Recorder {
     sink: Box<dyn RecordingSink>,
     digest: Sha256,
     bytes: u64,
+    /// The size and digest at the last sync that held: what a failure is cut back from.
+    synced_bytes: u64,
+    synced_digest: Sha256,
     started: Instant,
     /// Whether something was written since the last sync.
     unsynced: bool,
+    /// Why a write or sync failed, if one did: the recording is cut back when sealed.
+    failed: Option<String>,
 }
 
 /// A finished recording: its size and the hex SHA-256 of its bytes.
@@ -28,6 +33,8 @@ pub struct Recorder {
 pub struct Sealed {
     pub bytes: u64,
     pub sha256: String,
+    /// Why it was cut back to its last whole event, when a write failed.
+    pub cut: Option<String>,
 }
 
 impl Recorder {
@@ -38,8 +45,11 @@ impl Recorder {
             sink,
             digest: Sha256::new(),
             bytes: 0,
+            synced_bytes: 0,
+            synced_digest: Sha256::new(),
             started: Instant::now(),
             unsynced: false,
+            failed: None,
         };
         recorder.append(&header.to_line()).await?;
         recorder.sync().await?;
@@ -65,7 +75,10 @@ impl Recorder {
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
-        self.sink.write(&bytes).await?;
+        if let Err(error) = self.sink.write(&bytes).await {
+            self.failed = Some(error.to_string());
+            return Err(error);
+        }
         self.digest.update(&bytes);
         self.bytes += bytes.len() as u64;
         self.unsynced = true;
@@ -74,19 +87,48 @@ impl Recorder {
 
     pub async fn sync(&mut self) -> io::Result<()> {
         if self.unsynced {
-            self.sink.sync().await?;
+            if let Err(error) = self.sink.sync().await {
+                self.failed = Some(error.to_string());
+                return Err(error);
+            }
             self.unsynced = false;
+            self.synced_bytes = self.bytes;
+            self.synced_digest = self.digest.clone();
         }
         Ok(())
     }
 
-    /// Syncs what is left and answers the recording's size and digest.
+    /// Syncs what is left and answers the recording's size and digest. After a failed write,
+    /// the recording is first cut back to its last whole event, so its seal is its content.
     pub async fn finish(mut self) -> io::Result<Sealed> {
-        self.sync().await?;
+        if self.failed.is_some() {
+            self.cut_back().await?;
+        } else {
+            self.sync().await?;
+        }
         Ok(Sealed {
             bytes: self.bytes,
             sha256: hex::encode(self.digest.finalize()),
+            cut: self.failed,
         })
+    }
+
+    /// Keeps what the recording holds after its last good sync up to its last whole line,
+    /// hashed again from the file, and cuts off the rest.
+    async fn cut_back(&mut self) -> io::Result<()> {
+        let tail = self.sink.tail(self.synced_bytes).await?;
+        let whole = tail
+            .iter()
+            .rposition(|byte| *byte == b'\n')
+            .map_or(0, |end| end + 1);
+        let mut digest = self.synced_digest.clone();
+        digest.update(&tail[..whole]);
+        let kept = self.synced_bytes + whole as u64;
+        self.sink.truncate(kept).await?;
+        self.digest = digest;
+        self.bytes = kept;
+        self.unsynced = false;
+        Ok(())
     }
 }
 

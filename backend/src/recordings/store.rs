@@ -29,6 +29,12 @@ pub trait RecordingSink: Send {
 
     /// Makes everything written so far durable.
     fn sync(&mut self) -> BoxFuture<'_, io::Result<()>>;
+
+    /// What the recording holds from byte `from` on, as it stands (after a failed write).
+    fn tail(&mut self, from: u64) -> BoxFuture<'_, io::Result<Vec<u8>>>;
+
+    /// Cuts the recording to its first `len` bytes, durably.
+    fn truncate(&mut self, len: u64) -> BoxFuture<'_, io::Result<()>>;
 }
 
 /// A recording's name in the store: letters, digits, `-`, `_` and one `.cast`, nothing that

@@ -322,6 +322,8 @@ pub async fn end(
                 "duration_seconds": duration.as_secs_f64(),
                 "recording_sha256": ending.recording.map(|sealed| &sealed.sha256),
                 "recording_bytes": ending.recording.map(|sealed| sealed.bytes),
+                // A recording cut back to its last whole event after a write failed says why.
+                "recording_cut": ending.recording.and_then(|sealed| sealed.cut.as_deref()),
                 "commands": ending.commands,
                 "score": ending.score,
                 "verdict": ending.verdict,

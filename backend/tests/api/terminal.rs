@@ -1202,3 +1202,88 @@ async fn a_session_at_its_recording_limit_closes_with_a_whole_sealed_recording()
         1
     );
 }
+
+/// A small tmpfs for recordings, unmounted when dropped: a disk that fills.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(bytes: u64) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("mount (this test mounts a small tmpfs, as root)");
+        assert!(mounted.success(), "mounting a tmpfs needs root");
+        SmallDisk { dir }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_recordings_disk_that_fills_mid_session_leaves_a_whole_recording_whose_seal_verifies() {
+    let disk = SmallDisk::mount(2 << 20);
+    let folder = disk.dir.path().to_str().unwrap().to_owned();
+    let app = TestApp::spawn_with(&[("CHANGEAUDIT_RECORDINGS_DIR", &folder)]).await;
+    let rig = Rig::on(app, Sshd::start().await.unwrap()).await;
+    let mut terminal = rig.approved_terminal().await;
+    terminal
+        .type_text("head -c 4000000 /dev/zero | base64\r")
+        .await;
+    let (reason, told) = terminal.closed().await;
+    assert_eq!(reason, EndReason::RecordingFailed, "{told}");
+    let id = terminal.session_id.unwrap();
+    let record = rig.session(id).await;
+    assert_eq!(record["end_reason"], "recording_failed");
+
+    // Cut back to its last whole event: valid asciicast, and the seal is the file's.
+    let name: String = sqlx::query_scalar("SELECT recording FROM terminal_sessions WHERE id = $1")
+        .bind(id)
+        .fetch_one(rig.app.db.pool())
+        .await
+        .unwrap();
+    let recording = std::fs::read(disk.dir.path().join(&name)).unwrap();
+    assert!(recording.ends_with(b"\n"));
+    Cast::parse(std::str::from_utf8(&recording).unwrap()).unwrap();
+    assert_eq!(record["recording_bytes"], recording.len());
+    assert_eq!(
+        record["recording_sha256"],
+        hex::encode(Sha256::digest(&recording))
+    );
+    let ended = rig
+        .actions(&format!("terminal_session:{id}"))
+        .await
+        .into_iter()
+        .find(|(_, action, _)| action == "session.ended")
+        .unwrap();
+    let cut = ended.2["recording_cut"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(cut.contains("No space left"), "{}", ended.2);
+
+    // The trail, with the recordings of that disk, verifies.
+    let export = trail::export_file(&rig.app).await;
+    let anchors = changeaudit_backend::trail::verify::Anchors {
+        first_key: changeaudit_backend::trail::key::TrailKey::load(
+            &rig.app.dir().join("trail.key"),
+        )
+        .unwrap()
+        .verifying_key(),
+        trusted: None,
+    };
+    let store = changeaudit_backend::recordings::LocalFolder::new(disk.dir.path().to_owned());
+    let summary = changeaudit_backend::trail::verify::verify_file(&export, anchors, Some(&store))
+        .await
+        .unwrap();
+    assert_eq!(summary.recordings, 1);
+}
