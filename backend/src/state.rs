@@ -57,6 +57,8 @@ pub struct TerminalPolicy {
     pub max_length: Duration,
     /// The most a session may record, in bytes.
     pub recording_limit: u64,
+    /// The free space on the recordings' volume below which no session starts.
+    pub free_floor: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +96,7 @@ impl AppState {
                 warning: config.terminal.due_warning,
                 max_length: config.terminal.max_length,
                 recording_limit: config.terminal.recording_limit,
+                free_floor: config.terminal.free_floor,
             },
             trusted_proxies: config.server.trusted_proxies.clone(),
             passkeys: RelyingParty::new(config.server.public_url.as_deref())?,

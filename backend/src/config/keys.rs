@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer};
 use super::ConfigError;
 
 /// The variables read, in the order the README lists them.
-pub const ENV_VARS: [&str; 28] = [
+pub const ENV_VARS: [&str; 29] = [
     "CHANGEAUDIT_CONFIG",
     "CHANGEAUDIT_LISTEN",
     "CHANGEAUDIT_DATA_DIR",
@@ -33,6 +33,7 @@ pub const ENV_VARS: [&str; 28] = [
     "CHANGEAUDIT_DUE_WARNING_MINUTES",
     "CHANGEAUDIT_TERMINAL_MAX_MINUTES",
     "CHANGEAUDIT_RECORDING_MAX_MIB",
+    "CHANGEAUDIT_RECORDINGS_MIN_FREE_MIB",
     "CHANGEAUDIT_SMTP_URL",
     "CHANGEAUDIT_SMTP_FROM",
     "CHANGEAUDIT_WEBHOOK_URL",
@@ -68,6 +69,7 @@ pub(super) struct Keys {
     pub due_warning_minutes: Option<u64>,
     pub terminal_max_minutes: Option<u64>,
     pub recording_max_mib: Option<u64>,
+    pub recordings_min_free_mib: Option<u64>,
     pub smtp_url: Option<SecretString>,
     pub smtp_from: Option<String>,
     pub webhook_url: Option<SecretString>,

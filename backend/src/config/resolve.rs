@@ -118,6 +118,10 @@ fn terminal(keys: &Keys, data_dir: &Path) -> Result<TerminalConfig, ConfigError>
         max_length: minutes(max_minutes),
         recording_limit: at_least_one("recording_max_mib", keys.recording_max_mib, 2048)?
             .saturating_mul(1 << 20),
+        free_floor: keys
+            .recordings_min_free_mib
+            .unwrap_or(256)
+            .saturating_mul(1 << 20),
     })
 }
 

@@ -67,6 +67,9 @@ pub struct TerminalConfig {
     pub max_length: Duration,
     /// The most a session may record, in bytes: at it the session is closed.
     pub recording_limit: u64,
+    /// The free space, in bytes, below which no session starts on the recordings' volume;
+    /// running sessions are warned below it and closed below half of it.
+    pub free_floor: u64,
 }
 
 /// Where notifications go besides the app.

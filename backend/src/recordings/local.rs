@@ -46,6 +46,19 @@ impl RecordingStore for LocalFolder {
         })
     }
 
+    fn free_bytes(&self) -> BoxFuture<'_, io::Result<Option<u64>>> {
+        Box::pin(async move {
+            let dir = self.dir.clone();
+            let stats = tokio::task::spawn_blocking(move || {
+                std::fs::create_dir_all(&dir)?;
+                rustix::fs::statvfs(&dir).map_err(io::Error::from)
+            })
+            .await
+            .map_err(io::Error::other)??;
+            Ok(Some(stats.f_bavail.saturating_mul(stats.f_frsize)))
+        })
+    }
+
     fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<()>> {
         Box::pin(async move { tokio::fs::remove_file(self.path(name)?).await })
     }

@@ -13,6 +13,9 @@ pub trait RecordingStore: Send + Sync {
     /// Removes a recording of a session that never started (nothing of the device is in it).
     fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<()>>;
 
+    /// The bytes free for recordings, when the store can tell.
+    fn free_bytes(&self) -> BoxFuture<'_, io::Result<Option<u64>>>;
+
     /// Up to `limit` bytes of recording `name` from `offset` on; fewer at its end.
     fn read<'a>(
         &'a self,

@@ -152,6 +152,8 @@ struct Session {
     shell_ended: bool,
     /// The person typed since their sign-in was last counted as used.
     typed: bool,
+    /// The person was told the recordings' volume is nearly full.
+    warned_of_space: bool,
 }
 
 impl Session {
@@ -175,6 +177,7 @@ impl Session {
             warned: false,
             shell_ended: false,
             typed: false,
+            warned_of_space: false,
             state,
             request,
             opened,
@@ -410,6 +413,9 @@ impl Session {
         if count.is_multiple_of(RIGHTS_EVERY_TICKS) {
             self.still_allowed(now).await?;
         }
+        if heartbeat {
+            self.room_to_record(socket).await?;
+        }
         match store::termination_request(&self.state.db, self.opened.id).await {
             Ok(Some(by)) => Err(Stop {
                 reason: EndReason::Terminated,
@@ -478,6 +484,41 @@ impl Session {
             Ok(Ok(Permit::Unplanned { .. })) if self.opened.change_id.is_none() => Ok(()),
             Ok(Ok(_)) => Err(Stop::revoked("The approval it ran under no longer holds.")),
         }
+    }
+
+    /// Below the free-space floor of the recordings' volume the person is warned; below half of
+    /// it the session is closed, before the volume is full and a write fails.
+    async fn room_to_record(&mut self, socket: &mut WebSocket) -> Result<(), Stop> {
+        let floor = self.state.terminal.free_floor;
+        let free = match self.state.recordings.free_bytes().await {
+            Ok(Some(free)) => free,
+            Ok(None) => return Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, session = self.opened.id, "reading the recordings' free space");
+                return Ok(());
+            }
+        };
+        if free < floor / 2 {
+            return Err(Stop::new(
+                EndReason::RecordingFailed,
+                format!(
+                    "The session was closed before the recordings' volume filled: {} MiB left. Tell an admin.",
+                    free >> 20
+                ),
+            ));
+        }
+        if free < floor && !self.warned_of_space {
+            self.warned_of_space = true;
+            let message = format!(
+                "The recordings' volume is nearly full ({} MiB left): this session will be closed if it falls below {} MiB. Tell an admin.",
+                free >> 20,
+                (floor / 2) >> 20
+            );
+            send(socket, &ServerMessage::Warning { message })
+                .await
+                .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))?;
+        }
+        Ok(())
     }
 
     fn window_closed(&self) -> Stop {

@@ -306,6 +306,28 @@ struct Started<'a> {
     now: Timestamp,
 }
 
+/// No session starts while the recordings' volume is below its free-space floor: one would
+/// soon be closed, its recording cut.
+async fn refuse_when_full(state: &AppState) -> Result<(), Failure> {
+    let floor = state.terminal.free_floor;
+    let free = state
+        .recordings
+        .free_bytes()
+        .await
+        .map_err(|error| Failure::internal("reading the recordings' free space", error))?;
+    match free {
+        Some(free) if free < floor => Err(Failure::new(
+            EndReason::RecordingFailed,
+            format!(
+                "The session was not started: the recordings' volume has {} MiB free, below the floor of {} MiB. Tell an admin.",
+                free >> 20,
+                floor >> 20
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 async fn start_recording(
     state: &AppState,
     name: &str,
@@ -325,6 +347,7 @@ async fn start_recording(
             "The session was not started: its recording cannot be written. Tell an admin.",
         )
     };
+    refuse_when_full(state).await?;
     let sink = state.recordings.create(name).await.map_err(refuse)?;
     let mut header = Header::new(request.cols, request.rows);
     header.timestamp = Some(now.as_millis().div_euclid(1000));

@@ -1287,3 +1287,60 @@ async fn a_recordings_disk_that_fills_mid_session_leaves_a_whole_recording_whose
         .unwrap();
     assert_eq!(summary.recordings, 1);
 }
+
+/// Takes `bytes` of the disk at `dir` with a file of its own.
+fn fill(dir: &std::path::Path, name: &str, bytes: usize) {
+    std::fs::write(dir.join(name), vec![0_u8; bytes]).unwrap();
+}
+
+#[tokio::test]
+async fn below_the_free_space_floor_no_session_starts_and_running_ones_are_warned_then_closed() {
+    let disk = SmallDisk::mount(8 << 20);
+    let folder = disk.dir.path().to_str().unwrap().to_owned();
+    let settings = [
+        ("CHANGEAUDIT_RECORDINGS_DIR", folder.as_str()),
+        ("CHANGEAUDIT_RECORDINGS_MIN_FREE_MIB", "4"),
+    ];
+    let rig = Rig::on(
+        TestApp::spawn_with(&settings).await,
+        Sshd::start().await.unwrap(),
+    )
+    .await;
+    rig.approve(rig.password_credential).await;
+
+    // 3 MiB free, below the 4 MiB floor: refused, saying why.
+    fill(disk.dir.path(), "ballast", 5 << 20);
+    let mut refused = Terminal::open(&rig.member, rig.password_credential).await;
+    let (reason, told) = refused.closed().await;
+    assert_eq!(reason, EndReason::RecordingFailed);
+    assert!(told.contains("below the floor of 4 MiB"), "{told}");
+
+    // Room again: it starts. Then the volume fills: a warning, then the session is closed.
+    std::fs::remove_file(disk.dir.path().join("ballast")).unwrap();
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    fill(disk.dir.path(), "ballast", 5 << 20);
+    terminal
+        .until(
+            |t| !t.warnings.is_empty(),
+            "the warning that the volume is nearly full",
+        )
+        .await;
+    assert!(
+        terminal.warnings[0].contains("nearly full"),
+        "{:?}",
+        terminal.warnings
+    );
+    fill(disk.dir.path(), "more-ballast", (3 << 20) / 2);
+    let (reason, told) = terminal.closed().await;
+    assert_eq!(reason, EndReason::RecordingFailed, "{told}");
+    assert!(
+        told.contains("before the recordings' volume filled"),
+        "{told}"
+    );
+    let record = rig.session(terminal.session_id.unwrap()).await;
+    assert_eq!(record["end_reason"], "recording_failed");
+    assert!(record["recording_sha256"].is_string());
+}
