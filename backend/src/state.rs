@@ -59,6 +59,8 @@ pub struct TerminalPolicy {
     pub recording_limit: u64,
     /// The free space on the recordings' volume below which no session starts.
     pub free_floor: u64,
+    /// The most terminal sessions one person may have running at once.
+    pub per_person: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +99,7 @@ impl AppState {
                 max_length: config.terminal.max_length,
                 recording_limit: config.terminal.recording_limit,
                 free_floor: config.terminal.free_floor,
+                per_person: config.terminal.per_person,
             },
             trusted_proxies: config.server.trusted_proxies.clone(),
             passkeys: RelyingParty::new(config.server.public_url.as_deref())?,

@@ -122,6 +122,7 @@ fn terminal(keys: &Keys, data_dir: &Path) -> Result<TerminalConfig, ConfigError>
             .recordings_min_free_mib
             .unwrap_or(256)
             .saturating_mul(1 << 20),
+        per_person: at_least_one("terminals_per_person", keys.terminals_per_person, 4)?,
     })
 }
 

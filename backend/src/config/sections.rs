@@ -70,6 +70,8 @@ pub struct TerminalConfig {
     /// The free space, in bytes, below which no session starts on the recordings' volume;
     /// running sessions are warned below it and closed below half of it.
     pub free_floor: u64,
+    /// The most terminal sessions one person may have running at once.
+    pub per_person: u64,
 }
 
 /// Where notifications go besides the app.

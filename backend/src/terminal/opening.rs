@@ -200,6 +200,18 @@ async fn admitted(
         .await
         .map_err(|error| Failure::internal("session gate", error))?
         .map_err(|refusal| Failure::new(EndReason::Refused, refusal.to_string()))?;
+    let running = store::running_of(&mut connection, request.user.id, now)
+        .await
+        .map_err(|error| Failure::internal("counting the person's sessions", error))?;
+    let most = state.terminal.per_person;
+    if running >= most {
+        return Err(Failure::new(
+            EndReason::Refused,
+            format!(
+                "You have {running} terminal session(s) running, the most one person may ({most}): close one first."
+            ),
+        ));
+    }
     if let Permit::Planned { request_id, .. } = &permit {
         let covered = approvals::digest::approvals_still_cover(&mut connection, *request_id, now)
             .await

@@ -22,6 +22,23 @@ use crate::trail::audit::{self, NewEvent};
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 pub const STALE_AFTER: Duration = Duration::from_secs(30);
 
+/// How many sessions of `user_id` are running now (their heartbeat fresh).
+pub async fn running_of(
+    connection: &mut AnyConnection,
+    user_id: i64,
+    now: Timestamp,
+) -> Result<u64, DbError> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM terminal_sessions
+         WHERE user_id = $1 AND status = 'running' AND heartbeat_at >= $2",
+    )
+    .bind(user_id)
+    .bind(now.minus(STALE_AFTER).as_millis())
+    .fetch_one(connection)
+    .await?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 pub struct NewSession<'a> {
     pub user_id: i64,
     pub username: &'a str,

@@ -1344,3 +1344,24 @@ async fn below_the_free_space_floor_no_session_starts_and_running_ones_are_warne
     assert_eq!(record["end_reason"], "recording_failed");
     assert!(record["recording_sha256"].is_string());
 }
+
+#[tokio::test]
+async fn one_terminal_more_than_a_person_may_run_is_refused_saying_so() {
+    let app = TestApp::spawn_with(&[("CHANGEAUDIT_TERMINALS_PER_PERSON", "1")]).await;
+    let rig = Rig::on(app, Sshd::start().await.unwrap()).await;
+    let mut first = rig.approved_terminal().await;
+    let mut second = Terminal::open(&rig.member, rig.password_credential).await;
+    let (reason, told) = second.closed().await;
+    assert_eq!(reason, EndReason::Refused);
+    assert_eq!(
+        told,
+        "You have 1 terminal session(s) running, the most one person may (1): close one first."
+    );
+    // Closed, the first makes room.
+    first.type_text("exit\r").await;
+    first.closed().await;
+    let mut third = Terminal::open(&rig.member, rig.password_credential).await;
+    third
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+}
