@@ -5,7 +5,7 @@ use changeaudit_shared::role::Role;
 
 use crate::auth::session;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::state::{AppState, SessionPolicy};
 use crate::users::{self, User};
 
 /// The signed-in person making the request; extracting it refuses anyone else with 401.
@@ -61,7 +61,8 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let token = session::token_from(&parts.headers).ok_or(AppError::Unauthenticated)?;
+        let token = session::token_from(&parts.headers, &state.sessions)
+            .ok_or(AppError::Unauthenticated)?;
         let user_id = session::user_of(&state.db, &token, &state.sessions, state.clock.now())
             .await?
             .ok_or(AppError::Unauthenticated)?;
@@ -77,15 +78,15 @@ pub struct SignIn(pub session::SessionKey);
 impl FromRequestParts<AppState> for SignIn {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, AppError> {
-        SignIn::of(&parts.headers)
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        SignIn::of(&parts.headers, &state.sessions)
     }
 }
 
 impl SignIn {
     /// The sign-in whose cookie `headers` carry.
-    pub fn of(headers: &HeaderMap) -> Result<SignIn, AppError> {
-        let token = session::token_from(headers).ok_or(AppError::Unauthenticated)?;
+    pub fn of(headers: &HeaderMap, policy: &SessionPolicy) -> Result<SignIn, AppError> {
+        let token = session::token_from(headers, policy).ok_or(AppError::Unauthenticated)?;
         Ok(SignIn(session::SessionKey::of(&token)))
     }
 }

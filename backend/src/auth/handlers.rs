@@ -138,7 +138,7 @@ pub async fn logout(
     client: ClientInfo,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    if let Some(token) = session::token_from(&headers) {
+    if let Some(token) = session::token_from(&headers, &state.sessions) {
         let mut transaction = state.db.begin_write().await?;
         if let Some(user_id) = session::delete(&mut transaction, &token).await? {
             let username: String = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")

@@ -15,6 +15,18 @@ use crate::state::SessionPolicy;
 use secrecy::{ExposeSecret, SecretString};
 
 pub const COOKIE_NAME: &str = "changeaudit_session";
+/// The name over https: a `__Host-` cookie is only taken when it is `Secure`, for the exact
+/// host and path `/`, so no other site of the domain can set or shadow it.
+pub const SECURE_COOKIE_NAME: &str = "__Host-changeaudit_session";
+
+/// The session cookie's name under `policy`.
+pub fn cookie_name(policy: &SessionPolicy) -> &'static str {
+    if policy.cookie_secure {
+        SECURE_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
 
 /// A session's row is only rewritten when it was last seen longer ago than this, so reading
 /// pages does not turn into a write per request.
@@ -29,34 +41,31 @@ fn token_hash(token: &str) -> String {
 }
 
 /// The session token sent by the browser, if any.
-pub fn token_from(headers: &HeaderMap) -> Option<SecretString> {
+pub fn token_from(headers: &HeaderMap, policy: &SessionPolicy) -> Option<SecretString> {
+    let name = cookie_name(policy);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(found, _)| *found == name)
         .map(|(_, value)| SecretString::from(value.to_owned()))
 }
 
 pub fn set_cookie(token: &SecretString, policy: &SessionPolicy) -> HeaderValue {
-    cookie(
-        token.expose_secret(),
-        policy.max_lifetime.as_secs(),
-        policy.cookie_secure,
-    )
+    cookie(token.expose_secret(), policy.max_lifetime.as_secs(), policy)
 }
 
 pub fn clear_cookie(policy: &SessionPolicy) -> HeaderValue {
-    cookie("", 0, policy.cookie_secure)
+    cookie("", 0, policy)
 }
 
-fn cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    let text = format!(
-        "{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    );
+fn cookie(value: &str, max_age: u64, policy: &SessionPolicy) -> HeaderValue {
+    let name = cookie_name(policy);
+    let secure = if policy.cookie_secure { "; Secure" } else { "" };
+    let text =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
     // The token is base64url, so the value is always a valid header.
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -272,11 +281,9 @@ mod tests {
             set_cookie(&token, &policy(false)),
             "changeaudit_session=abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600"
         );
-        assert!(
-            set_cookie(&token, &policy(true))
-                .to_str()
-                .unwrap()
-                .ends_with("; Secure")
+        assert_eq!(
+            set_cookie(&token, &policy(true)),
+            "__Host-changeaudit_session=abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600; Secure"
         );
         assert!(
             clear_cookie(&policy(false))
@@ -293,12 +300,20 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("theme=dark; changeaudit_session=tok; x=y"),
         );
-        assert_eq!(token_from(&headers).unwrap().expose_secret(), "tok");
+        assert_eq!(
+            token_from(&headers, &policy(false))
+                .unwrap()
+                .expose_secret(),
+            "tok"
+        );
+        // Over https only the `__Host-` cookie counts: another site of the domain could set
+        // the plain one.
+        assert!(token_from(&headers, &policy(true)).is_none());
         headers.insert(
             header::COOKIE,
             HeaderValue::from_static("changeaudit_sessionx=no"),
         );
-        assert!(token_from(&headers).is_none());
+        assert!(token_from(&headers, &policy(false)).is_none());
     }
 
     #[test]

@@ -322,11 +322,11 @@ struct Started<'a> {
 /// soon be closed, its recording cut.
 async fn refuse_when_full(state: &AppState) -> Result<(), Failure> {
     let floor = state.terminal.free_floor;
-    let free = state
-        .recordings
-        .free_bytes()
-        .await
-        .map_err(|error| Failure::internal("reading the recordings' free space", error))?;
+    // A store that cannot say how much room it has is tried: creating the recording tells.
+    let free = state.recordings.free_bytes().await.unwrap_or_else(|error| {
+        tracing::warn!(%error, "reading the recordings' free space");
+        None
+    });
     match free {
         Some(free) if free < floor => Err(Failure::new(
             EndReason::RecordingFailed,

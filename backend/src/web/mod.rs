@@ -133,7 +133,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .fallback_service(spa::service(&state.static_dir))
-        .layer(middleware::from_fn(headers::protective_headers))
+        .layer(middleware::from_fn_with_state(
+            state.sessions.cookie_secure,
+            headers::protective_headers,
+        ))
         .layer(middleware::from_fn(headers::log_request))
         .with_state(state)
 }

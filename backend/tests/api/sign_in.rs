@@ -38,11 +38,62 @@ async fn the_cookie_is_secure_when_people_come_over_tls() {
         TestApp::spawn_with(&[("CHANGEAUDIT_PUBLIC_URL", "https://changeaudit.example")]).await;
     let response = app.sign_in("admin", ADMIN_PASSWORD).await;
     assert_eq!(response.status(), 200);
+    // A `__Host-` cookie: Secure, the exact host (no Domain), path `/`.
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(
-        response.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .ends_with("; Secure")
+        cookie.starts_with("__Host-changeaudit_session="),
+        "{cookie}"
+    );
+    assert!(
+        cookie.ends_with("; Secure") && cookie.contains("; Path=/;"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    // Browsers are told to come back over https only.
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    // The plain cookie another site of the domain could set is not taken.
+    let token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("__Host-changeaudit_session=");
+    let plain = reqwest::Client::new()
+        .get(app.url("/api/me"))
+        .header("Cookie", format!("changeaudit_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 401);
+    let prefixed = reqwest::Client::new()
+        .get(app.url("/api/me"))
+        .header("Cookie", format!("__Host-changeaudit_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(prefixed.status(), 200);
+}
+
+#[tokio::test]
+async fn over_plain_http_the_cookie_is_plain_and_no_hsts_is_sent() {
+    let app = TestApp::spawn().await;
+    let response = app.sign_in("admin", ADMIN_PASSWORD).await;
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("changeaudit_session="), "{cookie}");
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    assert!(
+        response
+            .headers()
+            .get("strict-transport-security")
+            .is_none()
     );
 }
 

@@ -1233,7 +1233,12 @@ impl Drop for SmallDisk {
 async fn a_recordings_disk_that_fills_mid_session_leaves_a_whole_recording_whose_seal_verifies() {
     let disk = SmallDisk::mount(2 << 20);
     let folder = disk.dir.path().to_str().unwrap().to_owned();
-    let app = TestApp::spawn_with(&[("CHANGEAUDIT_RECORDINGS_DIR", &folder)]).await;
+    // No free-space floor: the disk is let fill to the last byte.
+    let settings = [
+        ("CHANGEAUDIT_RECORDINGS_DIR", folder.as_str()),
+        ("CHANGEAUDIT_RECORDINGS_MIN_FREE_MIB", "0"),
+    ];
+    let app = TestApp::spawn_with(&settings).await;
     let rig = Rig::on(app, Sshd::start().await.unwrap()).await;
     let mut terminal = rig.approved_terminal().await;
     terminal
