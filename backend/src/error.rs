@@ -38,6 +38,9 @@ pub enum AppError {
     CrossOrigin,
     #[error("too many failed sign-ins")]
     TooManyAttempts { retry_after: Duration },
+    /// The server has no room for this now (every password-hashing place taken).
+    #[error("busy")]
+    Busy { retry_after: Duration },
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -132,6 +135,11 @@ impl AppError {
                 "/problems/too-many-attempts",
                 "Too many failed sign-ins",
             ),
+            AppError::Busy { .. } => (
+                S::SERVICE_UNAVAILABLE,
+                "/problems/busy",
+                "The server is busy",
+            ),
             AppError::NotFound => (S::NOT_FOUND, "about:blank", "Not Found"),
             AppError::MethodNotAllowed => {
                 (S::METHOD_NOT_ALLOWED, "about:blank", "Method Not Allowed")
@@ -167,6 +175,10 @@ impl AppError {
             }
             AppError::TooManyAttempts { retry_after } => Some(format!(
                 "Too many failed sign-ins for this account; try again in {} s.",
+                whole_seconds(*retry_after)
+            )),
+            AppError::Busy { retry_after } => Some(format!(
+                "Too many sign-ins are being checked at once; try again in {} s.",
                 whole_seconds(*retry_after)
             )),
             AppError::Rule { field, detail } => Some(format!("{field}: {detail}")),
@@ -209,7 +221,7 @@ impl IntoResponse for AppError {
         let mut response = (status, Json(problem)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let AppError::TooManyAttempts { retry_after } = self {
+        if let AppError::TooManyAttempts { retry_after } | AppError::Busy { retry_after } = self {
             headers.insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(whole_seconds(retry_after)),
@@ -296,7 +308,12 @@ impl From<ListError> for AppError {
 
 impl From<PasswordError> for AppError {
     fn from(error: PasswordError) -> Self {
-        AppError::internal("password hashing", error)
+        match error {
+            PasswordError::Busy => AppError::Busy {
+                retry_after: Duration::from_secs(1),
+            },
+            other => AppError::internal("password hashing", other),
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::auth::password;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Database;
@@ -47,6 +48,8 @@ pub struct Shared {
     /// Where the trail is streamed besides the database.
     pub siem: Vec<Sink>,
     pub siem_client: reqwest::Client,
+    /// Sign-ins' password checks, a few at a time (this replica's cores).
+    pub hashing: password::Gate,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +124,7 @@ impl AppState {
                 }))
                 .collect(),
             siem_client: reqwest::Client::new(),
+            hashing: password::Gate::for_this_machine(),
         })))
     }
 }

@@ -51,7 +51,7 @@ fn validate(request: &LoginRequest) -> Result<(), AppError> {
 /// Signs in with a username and password; the answer sets the session cookie.
 #[utoipa::path(post, path = "/api/session", tag = "session", security(), request_body = LoginRequest,
     responses((status = 200, body = Me), (status = 401, body = Problem), (status = 422, body = Problem),
-        (status = 429, body = Problem)))]
+        (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -71,7 +71,16 @@ pub async fn login(
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
-    let password_ok = password::verify(SecretString::from(request.password.take()), stored).await?;
+    let offered = SecretString::from(request.password.take());
+    let verified = password::verify(&state.hashing, offered, stored).await;
+    let password_ok = match verified {
+        Ok(matches) => matches,
+        // Not checked (the server is busy): no guess was made, so none is counted.
+        Err(error) => {
+            failures::withdraw(&state, &attempt).await?;
+            return Err(error.into());
+        }
+    };
     let Some(user_id) = user_id.filter(|_| password_ok) else {
         let reason = match user_id {
             Some(_) => "wrong password",
