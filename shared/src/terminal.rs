@@ -87,6 +87,8 @@ pub enum EndReason {
     RecordingFailed,
     /// The recording reached the most a session may record.
     RecordingLimit,
+    /// The browser sent a message over the most a message may hold.
+    MessageTooLarge,
     /// Not started: the gate refused (no approval, not a member, outside the window).
     Refused,
     /// Not started: the device's host key is not the pinned one.
@@ -109,6 +111,7 @@ impl EndReason {
             EndReason::Interrupted => "interrupted",
             EndReason::RecordingFailed => "recording_failed",
             EndReason::RecordingLimit => "recording_limit",
+            EndReason::MessageTooLarge => "message_too_large",
             EndReason::Refused => "refused",
             EndReason::HostKeyMismatch => "host_key_mismatch",
             EndReason::AuthenticationFailed => "authentication_failed",
@@ -127,6 +130,7 @@ impl EndReason {
             EndReason::Interrupted,
             EndReason::RecordingFailed,
             EndReason::RecordingLimit,
+            EndReason::MessageTooLarge,
             EndReason::Refused,
             EndReason::HostKeyMismatch,
             EndReason::AuthenticationFailed,
@@ -137,8 +141,42 @@ impl EndReason {
     }
 }
 
+/// The most bytes of typed or pasted text one `input` message carries: a paste is sent in
+/// pieces this size, so even escaped as JSON (at most six bytes a byte) each stays well under
+/// the 4 MiB a terminal message may hold.
+pub const INPUT_PIECE: usize = 256 * 1024;
+
+/// `data` in pieces of at most `INPUT_PIECE` bytes, cut between characters, in order.
+pub fn input_pieces(data: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = data;
+    while rest.len() > INPUT_PIECE {
+        let mut cut = INPUT_PIECE;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (piece, after) = rest.split_at(cut);
+        pieces.push(piece);
+        rest = after;
+    }
+    if !rest.is_empty() || pieces.is_empty() {
+        pieces.push(rest);
+    }
+    pieces
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_large_paste_goes_in_pieces_cut_between_characters() {
+        assert_eq!(input_pieces("ls\r"), ["ls\r"]);
+        let paste = "é".repeat(INPUT_PIECE);
+        let pieces = input_pieces(&paste);
+        assert_eq!(pieces.concat(), paste);
+        assert!(pieces.iter().all(|piece| piece.len() <= INPUT_PIECE));
+        assert_eq!(pieces.len(), 2);
+    }
+
     use super::*;
     use crate::command::Recognition;
 

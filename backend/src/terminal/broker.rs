@@ -26,8 +26,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::gate::{self, Permit};
+use super::handlers;
 use super::opening::{self, Opened, Request};
-use super::socket::{close, send, send_raw};
+use super::socket::{self, close, send, send_raw};
 use super::store::{self, Ending, HEARTBEAT_EVERY, Recognised};
 use crate::auth::session;
 use crate::clock::Timestamp;
@@ -209,6 +210,10 @@ impl Session {
         message: Option<Result<Message, axum::Error>>,
     ) -> Result<(), Stop> {
         let text = match message {
+            Some(Err(error)) if socket::too_large(&error) => {
+                let words = socket::too_large_words(handlers::MAX_MESSAGE);
+                return Err(Stop::new(EndReason::MessageTooLarge, words));
+            }
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => {
                 return Err(Stop::new(EndReason::ClosedByUser, ""));
             }

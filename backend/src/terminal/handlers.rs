@@ -23,8 +23,11 @@ use crate::state::AppState;
 use crate::web::client_ip::ClientInfo;
 use crate::web::csrf;
 
-/// The largest message a terminal takes: a paste of a few megabytes.
-const MAX_MESSAGE: usize = 4 * 1024 * 1024;
+/// The largest message a terminal takes: a paste of a few megabytes (the web app splits larger
+/// ones).
+pub const MAX_MESSAGE: usize = 4 * 1024 * 1024;
+/// The largest message a watcher's socket takes: a watcher has nothing to say.
+pub const MAX_WATCH_MESSAGE: usize = 4 * 1024;
 
 /// Filters of `GET /api/me/credentials`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -178,7 +181,9 @@ pub async fn watch_session(
         username: me.0.username,
         sign_in,
     };
-    Ok(upgrade.on_upgrade(move |socket| watch::run(state, socket, stored, watcher)))
+    Ok(upgrade
+        .max_message_size(MAX_WATCH_MESSAGE)
+        .on_upgrade(move |socket| watch::run(state, socket, stored, watcher)))
 }
 
 fn require_overseer(me: &CurrentUser) -> Result<(), AppError> {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use changeaudit_shared::terminal::{EndReason, ServerMessage};
 
 /// The longest a message to the browser may wait to be taken: a browser that takes nothing
@@ -31,6 +31,25 @@ pub async fn close(socket: &mut WebSocket, reason: EndReason, message: &str) {
     };
     // The browser may be gone already; then there is no one to tell.
     if send(socket, &closed).await.is_ok() {
-        send_raw(socket, Message::Close(None)).await.ok();
+        let frame = (reason == EndReason::MessageTooLarge).then(|| CloseFrame {
+            code: close_code::SIZE,
+            reason: "message too large".into(),
+        });
+        send_raw(socket, Message::Close(frame)).await.ok();
     }
+}
+
+/// Whether a receive failed on a message over the socket's size limit.
+pub fn too_large(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|inner| inner.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|error| matches!(error, tungstenite::Error::Capacity(_)))
+}
+
+/// Why a message from the browser was refused, in words.
+pub fn too_large_words(limit: usize) -> String {
+    format!(
+        "The session was closed: the browser sent a message over the {} KiB a message may hold.",
+        limit >> 10
+    )
 }

@@ -1370,3 +1370,25 @@ async fn one_terminal_more_than_a_person_may_run_is_refused_saying_so() {
         .until(|t| t.output.ends_with("$ "), "the prompt")
         .await;
 }
+
+#[tokio::test]
+async fn a_message_over_the_limit_closes_the_session_with_1009_and_says_so() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    let mut terminal = rig.approved_terminal().await;
+    let id = terminal.session_id.unwrap();
+    // A paste of 5 MiB in one message, over the 4 MiB a message may hold.
+    let paste = serde_json::to_string(&ClientMessage::Input {
+        data: "x".repeat(5 << 20),
+    })
+    .unwrap();
+    terminal.send_text(paste).await;
+    assert_eq!(terminal.close_code().await, Some(1009));
+    let (reason, told) = terminal.closed.clone().expect("a closed message");
+    assert_eq!(reason, EndReason::MessageTooLarge);
+    assert!(
+        told.contains("over the 4096 KiB a message may hold"),
+        "{told}"
+    );
+    let record = wait_for_end(&rig, id).await;
+    assert_eq!(record["end_reason"], "message_too_large");
+}

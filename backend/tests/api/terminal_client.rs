@@ -95,6 +95,35 @@ impl Terminal {
         .unwrap_or_else(|status| panic!("the terminal was refused with HTTP {status}"))
     }
 
+    /// Sends `text` as one WebSocket text message, whatever it holds.
+    pub async fn send_text(&mut self, text: String) {
+        send_text(&mut self.socket, text).await;
+    }
+
+    /// Reads until the socket closes; answers the close frame's code, if one came.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        let read = async {
+            while let Some(item) = self.socket.next().await {
+                match item {
+                    Ok(Message::Close(frame)) => return frame.map(|frame| u16::from(frame.code)),
+                    Err(_) => return None,
+                    Ok(Message::Text(text)) => {
+                        if let Ok(ServerMessage::Closed { reason, message }) =
+                            serde_json::from_str::<ServerMessage>(&text)
+                        {
+                            self.closed = Some((reason, message));
+                        }
+                    }
+                    Ok(_) => {}
+                }
+            }
+            None
+        };
+        tokio::time::timeout(PATIENCE, read)
+            .await
+            .expect("the socket to close")
+    }
+
     pub async fn send(&mut self, message: &ClientMessage) {
         send_text(&mut self.socket, serde_json::to_string(message).unwrap()).await;
     }

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use changeaudit_shared::terminal::{ClientMessage, EndReason, ServerMessage};
+use changeaudit_shared::terminal::{ClientMessage, EndReason, ServerMessage, input_pieces};
 use leptos::prelude::*;
 use leptos::web_sys::{HtmlDivElement, MessageEvent, WebSocket};
 use wasm_bindgen::JsCast;
@@ -115,7 +115,11 @@ fn send_input(terminal: &Terminal, socket: &WebSocket) -> [JsValue; 2] {
     let on_data = {
         let socket = socket.clone();
         Closure::<dyn FnMut(String)>::new(move |data: String| {
-            send(&socket, &ClientMessage::Input { data });
+            // A paste of any size goes in pieces under the server's message limit.
+            for piece in input_pieces(&data) {
+                let data = piece.to_owned();
+                send(&socket, &ClientMessage::Input { data });
+            }
         })
     };
     terminal.on_data(on_data.as_ref().unchecked_ref());
