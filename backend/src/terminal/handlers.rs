@@ -14,6 +14,7 @@ use changeaudit_shared::terminal::{MAX_COLS, MAX_ROWS};
 use serde::Deserialize;
 
 use super::opening::Request;
+use super::socket::{MAX_MESSAGE, MAX_WATCH_MESSAGE};
 use super::watch::{OVERSEERS, Watcher};
 use super::{broker, granted, store, watch};
 use crate::auth::{CurrentUser, SignIn};
@@ -22,12 +23,6 @@ use crate::listing::Paging;
 use crate::state::AppState;
 use crate::web::client_ip::ClientInfo;
 use crate::web::csrf;
-
-/// The largest message a terminal takes: a paste of a few megabytes (the web app splits larger
-/// ones).
-pub const MAX_MESSAGE: usize = 4 * 1024 * 1024;
-/// The largest message a watcher's socket takes: a watcher has nothing to say.
-pub const MAX_WATCH_MESSAGE: usize = 4 * 1024;
 
 /// Filters of `GET /api/me/credentials`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

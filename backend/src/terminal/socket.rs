@@ -8,6 +8,11 @@ use changeaudit_shared::terminal::{EndReason, ServerMessage};
 /// The longest a message to the browser may wait to be taken: a browser that takes nothing
 /// for this long is gone, and must not hold up the task that enforces the session's rules.
 pub const SEND_LIMIT: Duration = Duration::from_secs(20);
+/// The largest message a terminal takes: a paste of a few megabytes (the web app splits larger
+/// ones).
+pub const MAX_MESSAGE: usize = 4 * 1024 * 1024;
+/// The largest message a watcher's socket takes: a watcher has nothing to say.
+pub const MAX_WATCH_MESSAGE: usize = 4 * 1024;
 
 /// Sends `message`; an error means the browser is gone or stalled.
 pub async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), ()> {
