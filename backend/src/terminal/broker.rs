@@ -26,7 +26,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::gate::{self, Permit};
-use super::handlers;
 use super::opening::{self, Opened, Request};
 use super::socket::{self, close, send, send_raw};
 use super::store::{self, Ending, HEARTBEAT_EVERY, Recognised};
@@ -211,7 +210,7 @@ impl Session {
     ) -> Result<(), Stop> {
         let text = match message {
             Some(Err(error)) if socket::too_large(&error) => {
-                let words = socket::too_large_words(handlers::MAX_MESSAGE);
+                let words = socket::too_large_words(socket::MAX_MESSAGE);
                 return Err(Stop::new(EndReason::MessageTooLarge, words));
             }
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => {

@@ -10,7 +10,6 @@ use changeaudit_shared::asciicast::{Event, EventData, Header};
 use changeaudit_shared::role::Role;
 use changeaudit_shared::terminal::{EndReason, ServerMessage};
 
-use super::handlers;
 use super::socket::{self, close, send};
 use super::store::{self, Stored};
 use crate::auth::session::{self, SessionKey};
@@ -93,7 +92,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored, watche
         tokio::select! {
             message = socket.recv() => match message {
                 Some(Err(error)) if socket::too_large(&error) => {
-                    let words = socket::too_large_words(handlers::MAX_WATCH_MESSAGE);
+                    let words = socket::too_large_words(socket::MAX_WATCH_MESSAGE);
                     close(&mut socket, EndReason::MessageTooLarge, &words).await;
                     return;
                 }
