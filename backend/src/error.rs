@@ -41,6 +41,9 @@ pub enum AppError {
     /// The server has no room for this now (every password-hashing place taken).
     #[error("busy")]
     Busy { retry_after: Duration },
+    /// The person has as many of something open as they may; says what.
+    #[error("limit: {0}")]
+    Limit(String),
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -140,6 +143,7 @@ impl AppError {
                 "/problems/busy",
                 "The server is busy",
             ),
+            AppError::Limit(_) => (S::TOO_MANY_REQUESTS, "/problems/limit", "Too many at once"),
             AppError::NotFound => (S::NOT_FOUND, "about:blank", "Not Found"),
             AppError::MethodNotAllowed => {
                 (S::METHOD_NOT_ALLOWED, "about:blank", "Method Not Allowed")
@@ -177,6 +181,7 @@ impl AppError {
                 "Too many failed sign-ins for this account; try again in {} s.",
                 whole_seconds(*retry_after)
             )),
+            AppError::Limit(words) => Some(words.clone()),
             AppError::Busy { retry_after } => Some(format!(
                 "Too many sign-ins are being checked at once; try again in {} s.",
                 whole_seconds(*retry_after)

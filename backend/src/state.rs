@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Database;
 use crate::notifications::Outbound;
+use crate::notifications::streams::Streams;
 use crate::passkeys::{RelyingParty, RelyingPartyError};
 use crate::recordings::{LocalFolder, RecordingStore};
 use crate::trail::checkpoints;
@@ -50,6 +51,8 @@ pub struct Shared {
     pub siem_client: reqwest::Client,
     /// Sign-ins' password checks, a few at a time (this replica's cores).
     pub hashing: password::Gate,
+    /// The event streams open on this replica, per person.
+    pub streams: Streams,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -125,6 +128,9 @@ impl AppState {
                 .collect(),
             siem_client: reqwest::Client::new(),
             hashing: password::Gate::for_this_machine(),
+            streams: Streams::new(
+                usize::try_from(config.sessions.streams_per_person).unwrap_or(usize::MAX),
+            ),
         })))
     }
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer};
 use super::ConfigError;
 
 /// The variables read, in the order the README lists them.
-pub const ENV_VARS: [&str; 30] = [
+pub const ENV_VARS: [&str; 31] = [
     "CHANGEAUDIT_CONFIG",
     "CHANGEAUDIT_LISTEN",
     "CHANGEAUDIT_DATA_DIR",
@@ -35,6 +35,7 @@ pub const ENV_VARS: [&str; 30] = [
     "CHANGEAUDIT_RECORDING_MAX_MIB",
     "CHANGEAUDIT_RECORDINGS_MIN_FREE_MIB",
     "CHANGEAUDIT_TERMINALS_PER_PERSON",
+    "CHANGEAUDIT_STREAMS_PER_PERSON",
     "CHANGEAUDIT_SMTP_URL",
     "CHANGEAUDIT_SMTP_FROM",
     "CHANGEAUDIT_WEBHOOK_URL",
@@ -72,6 +73,7 @@ pub(super) struct Keys {
     pub recording_max_mib: Option<u64>,
     pub recordings_min_free_mib: Option<u64>,
     pub terminals_per_person: Option<u64>,
+    pub streams_per_person: Option<u64>,
     pub smtp_url: Option<SecretString>,
     pub smtp_from: Option<String>,
     pub webhook_url: Option<SecretString>,

@@ -102,6 +102,7 @@ fn sessions(keys: &Keys) -> Result<SessionsConfig, ConfigError> {
     let idle_minutes = at_least_one("session_idle_minutes", keys.session_idle_minutes, 30)?;
     let max_hours = at_least_one("session_max_hours", keys.session_max_hours, 12)?;
     Ok(SessionsConfig {
+        streams_per_person: at_least_one("streams_per_person", keys.streams_per_person, 8)?,
         idle_timeout: minutes(idle_minutes),
         max_lifetime: Duration::from_secs(max_hours.saturating_mul(3600)),
     })

@@ -54,6 +54,8 @@ pub struct DatabaseConfig {
 pub struct SessionsConfig {
     pub idle_timeout: Duration,
     pub max_lifetime: Duration,
+    /// The most live event streams (the bell's) one person may hold open on a replica.
+    pub streams_per_person: u64,
 }
 
 /// Terminal sessions and their recordings.

@@ -156,14 +156,22 @@ async fn next_inbox(
 
 #[utoipa::path(get, path = "/api/me/notifications/stream", tag = "notifications",
     responses((status = 200, description = "Server-sent events: `inbox`, an Inbox, at once and on every change; the stream ends with the sign-in session", content_type = "text/event-stream"),
-        (status = 401, body = Problem)))]
+        (status = 401, body = Problem), (status = 429, body = Problem)))]
 pub async fn notification_stream(
     State(state): State<AppState>,
     me: CurrentUser,
     SignIn(sign_in): SignIn,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let user_id = me.0.id;
+    let most = state.streams.per_person();
+    let open = state.streams.open(user_id).ok_or_else(|| {
+        AppError::Limit(format!(
+            "You have {most} live notification streams open here, the most one person may: close a tab or two."
+        ))
+    })?;
     let stream = futures_util::stream::unfold(None, move |last| {
+        // Held as long as the stream: its end makes room for another.
+        let _open = &open;
         let state = state.clone();
         let sign_in = sign_in.clone();
         async move {

@@ -5,6 +5,7 @@
 
 pub mod delivery;
 pub mod handlers;
+pub mod streams;
 
 use changeaudit_shared::api::requests::NotificationKind;
 use serde::Serialize;

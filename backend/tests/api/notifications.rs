@@ -420,3 +420,30 @@ async fn the_bell_counts_unread_notices_and_its_stream_pushes_them() {
         (Some(0), Some(true))
     );
 }
+
+#[tokio::test]
+async fn one_event_stream_more_than_a_person_may_hold_is_refused_saying_so() {
+    let app = TestApp::spawn_with(&[("CHANGEAUDIT_STREAMS_PER_PERSON", "2")]).await;
+    let admin = app.person("admin", ADMIN_PASSWORD).await;
+    let open = || admin.send("GET", "/api/me/notifications/stream", None);
+    let first = open().await;
+    let second = open().await;
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let third = open().await;
+    assert_eq!(third.status(), 429);
+    let refused: Value = third.json().await.unwrap();
+    assert_eq!(
+        refused["detail"],
+        "You have 2 live notification streams open here, the most one person may: close a tab or two."
+    );
+    // Another person has their own share.
+    app.add_user("other", PASSWORD, &[]).await;
+    let other = app.person("other", PASSWORD).await;
+    let theirs = other
+        .send("GET", "/api/me/notifications/stream", None)
+        .await;
+    assert_eq!(theirs.status(), 200);
+}
