@@ -4,6 +4,7 @@
 //! audit event (`session.viewed`): auditors are audited.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -24,7 +25,7 @@ use crate::auth::CurrentUser;
 use crate::db::DbError;
 use crate::error::{ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
-use crate::recordings::read_all;
+use crate::recordings;
 use crate::state::AppState;
 use crate::trail::audit::{self, NewEvent};
 
@@ -152,9 +153,8 @@ pub async fn session_recording(
     let mut connection = state.db.pool().acquire().await?;
     let stored = store::view(&mut connection, id, state.clock.now()).await?;
     drop(connection);
-    let bytes = read_all(state.recordings.as_ref(), &stored.recording)
-        .await
-        .map_err(|error| AppError::internal("reading a recording", error))?;
+    // Streamed from the store: a recording of any size is served in little memory.
+    let pieces = recordings::stream(state.recordings.clone(), stored.recording.clone());
     viewed(
         &state,
         &me,
@@ -176,7 +176,7 @@ pub async fn session_recording(
             (header::CONTENT_TYPE, "application/x-asciicast".to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
-        bytes,
+        Body::from_stream(pieces),
     )
         .into_response())
 }

@@ -20,7 +20,7 @@ use sqlx::{AnyConnection, Row};
 use crate::clock::Timestamp;
 use crate::db::placeholders;
 use crate::db::{Database, DbError};
-use crate::recordings::{RecordingStore, read_all};
+use crate::recordings::{RecordingStore, write_json_string};
 use crate::trail::audit::{EVENT_COLUMNS, RowParts, canonical_of};
 use crate::trail::checkpoints::{self, Policy};
 use crate::trail::key::TrailKey;
@@ -224,11 +224,17 @@ async fn write_sessions(
     summary: &mut BundleSummary,
 ) -> Result<(), BundleError> {
     for (session, name) in sessions {
-        let bytes = read_all(store, name).await.map_err(BundleError::Write)?;
-        let cast = String::from_utf8(bytes)
-            .map_err(|_| BundleError::Other(format!("recording {name} is not text")))?;
-        let recording = json!({ "session": session, "name": name, "cast": cast });
-        write_line(out, "recording", &recording)?;
+        // The cast goes straight from the store into the line, never whole in memory.
+        write!(
+            out,
+            "{{\"recording\":{{\"session\":{session},\"name\":{},\"cast\":",
+            serde_json::Value::from(name.as_str())
+        )
+        .map_err(BundleError::Write)?;
+        write_json_string(store, name, out)
+            .await
+            .map_err(BundleError::Write)?;
+        writeln!(out, "}}}}").map_err(BundleError::Write)?;
         summary.recordings += 1;
         if let Some(report) = reports.get(session) {
             write_line(
