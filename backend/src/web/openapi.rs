@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 
@@ -16,7 +17,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
         description = "Controlled, audited privileged changes. Every refusal answers RFC 9457 problem details; \
             state-changing requests from browsers must come from changeaudit's own origin.",
     ),
-    components(schemas(changeaudit_shared::problem::Problem)),
+    components(schemas(
+        changeaudit_shared::problem::Problem,
+        changeaudit_shared::api::sessions::AuditView,
+    )),
     modifiers(&SessionCookie),
     security(("session" = [])),
 )]
@@ -48,11 +52,64 @@ pub struct Served(Arc<str>);
 impl Served {
     pub fn new(document: &utoipa::openapi::OpenApi) -> Self {
         // Rendering a document of plain data cannot fail; an empty object stands in if it did.
+        let mut value = serde_json::to_value(document).unwrap_or_else(|_| json!({}));
+        made_true(&mut value);
         Served(Arc::from(
-            document
-                .to_pretty_json()
-                .unwrap_or_else(|_| "{}".to_owned()),
+            serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_owned()),
         ))
+    }
+}
+
+const PROBLEM: &str = "#/components/schemas/Problem";
+
+/// Says what the server really answers, where the handlers' annotations cannot: refusals go
+/// as `application/problem+json`, and any route taking a path, query or body answers 400 when
+/// one is malformed.
+pub fn made_true(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            let takes_input = operation
+                .get("parameters")
+                .is_some_and(|p| p.as_array().is_some_and(|p| !p.is_empty()))
+                || operation.get("requestBody").is_some();
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for response in responses.values_mut() {
+                problems_as_problem_json(response);
+            }
+            if takes_input && !responses.contains_key("400") {
+                responses.insert(
+                    "400".to_owned(),
+                    json!({
+                        "description": "A malformed path, query or body",
+                        "content": { "application/problem+json": { "schema": { "$ref": PROBLEM } } },
+                    }),
+                );
+            }
+        }
+    }
+}
+
+/// A response whose body is a `Problem` is documented with the media type it is sent as.
+fn problems_as_problem_json(response: &mut Value) {
+    let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let is_problem = content
+        .get("application/json")
+        .is_some_and(|media| media["schema"]["$ref"] == PROBLEM);
+    if is_problem && let Some(media) = content.remove("application/json") {
+        content.insert("application/problem+json".to_owned(), media);
     }
 }
 

@@ -123,3 +123,71 @@ async fn a_configured_origin_is_trusted() {
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+/// Every `$ref` of `value` that names a component.
+fn references(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner.as_str()) {
+                    ("$ref", Some(target)) => out.push(target.to_owned()),
+                    _ => references(inner, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| references(item, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_api_document_holds_together_and_names_what_is_sent() {
+    let app = TestApp::spawn().await;
+    let document: serde_json::Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    // Every reference resolves: a client generator stops at the first that does not.
+    let mut targets = Vec::new();
+    references(&document, &mut targets);
+    assert!(!targets.is_empty());
+    for target in &targets {
+        let name = target.strip_prefix("#/components/schemas/").unwrap();
+        assert!(
+            document["components"]["schemas"].get(name).is_some(),
+            "{target} names no schema"
+        );
+    }
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            // Refusals are problem documents, sent as such.
+            for (status, response) in responses {
+                if let Some(content) = response["content"].as_object() {
+                    let problem = content
+                        .values()
+                        .any(|media| media["schema"]["$ref"] == "#/components/schemas/Problem");
+                    if problem {
+                        assert!(
+                            content.contains_key("application/problem+json"),
+                            "{method} {path} {status}: {content:?}"
+                        );
+                    }
+                }
+            }
+            // What takes a path, a query or a body answers a malformed one with 400.
+            let takes_input = operation["parameters"]
+                .as_array()
+                .is_some_and(|parameters| !parameters.is_empty())
+                || operation.get("requestBody").is_some();
+            if takes_input {
+                assert!(responses.contains_key("400"), "{method} {path}");
+            }
+        }
+    }
+    // And it does: a query that is not a number.
+    let admin = app.person("admin", crate::helpers::ADMIN_PASSWORD).await;
+    let malformed = admin.send("GET", "/api/users?limit=many", None).await;
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(
+        malformed.headers()["content-type"],
+        "application/problem+json"
+    );
+}
