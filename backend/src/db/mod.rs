@@ -117,6 +117,16 @@ impl Database {
         }
     }
 
+    /// A write transaction that needs no place in the trail's order, so it does not take the
+    /// global write lock (PostgreSQL's advisory lock): what anyone may ask for before signing in
+    /// never queues behind, or holds up, the trail. SQLite still writes one at a time.
+    pub async fn begin_local(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, DbError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => Ok(self.pool.begin().await?),
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), DbError> {
         self.pool.execute("SELECT 1").await?;
         Ok(())

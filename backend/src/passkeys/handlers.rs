@@ -233,7 +233,8 @@ pub async fn start_sign_in(
         .start_assertion(&passkeys, None)
         .map_err(|error| AppError::internal("starting a passkey sign-in", error))?;
     let ceremony = Ceremony::new(Purpose::SignIn, user_id, &authentication)?;
-    let mut tx = state.db.begin_write().await?;
+    // Before anyone signs in: no global write lock (the ceremony is in no order with the trail).
+    let mut tx = state.db.begin_local().await?;
     let started = ceremony::start(&mut tx, &ceremony, &options, now).await?;
     tx.commit().await?;
     // A challenge handed out is no guess yet: its answer is counted when it comes back.
@@ -252,7 +253,7 @@ pub async fn sign_in(
     let credential: PublicKeyCredential = serde_json::from_value(input.credential)
         .map_err(|_| AppError::field("credential", "is not a WebAuthn assertion"))?;
     let now = state.clock.now();
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_local().await?;
     let taken = ceremony::take(&mut tx, &input.ceremony, Purpose::SignIn, now).await?;
     tx.commit().await?;
     let Some(ceremony) = taken else {
