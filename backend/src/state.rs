@@ -17,7 +17,7 @@ use crate::trail::checkpoints;
 use crate::trail::key::TrailKey;
 use crate::trail::siem::Sink;
 use crate::vault::MasterKey;
-use crate::web::client_ip::TrustedProxies;
+use crate::web::client_ip::{ClientInfo, TrustedProxies};
 use crate::web::csrf::TrustedOrigins;
 
 /// What every handler may reach. Nothing here is state another replica would need: the
@@ -76,6 +76,20 @@ pub struct SessionPolicy {
     /// A session ends this long after sign-in, however busy.
     pub max_lifetime: Duration,
     pub cookie_secure: bool,
+    /// Whether a trusted proxy's `X-Forwarded-Proto: https` makes a request one over TLS.
+    pub trust_forwarded_proto: bool,
+}
+
+impl SessionPolicy {
+    /// The policy for a request from `client`: over TLS when the server is reached over https,
+    /// or when a trusted proxy says so and the configuration believes it.
+    pub fn for_request(&self, client: &ClientInfo) -> SessionPolicy {
+        SessionPolicy {
+            cookie_secure: self.cookie_secure
+                || (self.trust_forwarded_proto && client.forwarded_https),
+            ..*self
+        }
+    }
 }
 
 impl AppState {
@@ -95,6 +109,7 @@ impl AppState {
                 idle_timeout: config.sessions.idle_timeout,
                 max_lifetime: config.sessions.max_lifetime,
                 cookie_secure: config.cookie_secure(),
+                trust_forwarded_proto: config.server.trust_forwarded_proto,
             },
             trusted_origins: Arc::new(TrustedOrigins::new(origins)),
             static_dir: config.server.static_dir.clone(),

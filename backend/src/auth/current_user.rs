@@ -7,6 +7,7 @@ use crate::auth::session;
 use crate::error::AppError;
 use crate::state::{AppState, SessionPolicy};
 use crate::users::{self, User};
+use crate::web::client_ip::ClientInfo;
 
 /// The signed-in person making the request; extracting it refuses anyone else with 401.
 #[derive(Debug, Clone)]
@@ -61,8 +62,9 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let token = session::token_from(&parts.headers, &state.sessions)
-            .ok_or(AppError::Unauthenticated)?;
+        let policy = request_policy(parts, state).await;
+        let token =
+            session::token_from(&parts.headers, &policy).ok_or(AppError::Unauthenticated)?;
         let user_id = session::user_of(&state.db, &token, &state.sessions, state.clock.now())
             .await?
             .ok_or(AppError::Unauthenticated)?;
@@ -79,7 +81,8 @@ impl FromRequestParts<AppState> for SignIn {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        SignIn::of(&parts.headers, &state.sessions)
+        let policy = request_policy(parts, state).await;
+        SignIn::of(&parts.headers, &policy)
     }
 }
 
@@ -89,4 +92,13 @@ impl SignIn {
         let token = session::token_from(headers, policy).ok_or(AppError::Unauthenticated)?;
         Ok(SignIn(session::SessionKey::of(&token)))
     }
+}
+
+/// The session policy for this request (over TLS or not: a trusted proxy may say).
+async fn request_policy(parts: &mut Parts, state: &AppState) -> SessionPolicy {
+    let client = match ClientInfo::from_request_parts(parts, state).await {
+        Ok(client) => client,
+        Err(never) => match never {},
+    };
+    state.sessions.for_request(&client)
 }

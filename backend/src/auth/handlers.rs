@@ -132,7 +132,7 @@ pub async fn open_session(
     Ok((
         [(
             header::SET_COOKIE,
-            session::set_cookie(&token, &state.sessions),
+            session::set_cookie(&token, &state.sessions.for_request(client)),
         )],
         Json(me),
     )
@@ -147,7 +147,8 @@ pub async fn logout(
     client: ClientInfo,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    if let Some(token) = session::token_from(&headers, &state.sessions) {
+    let policy = state.sessions.for_request(&client);
+    if let Some(token) = session::token_from(&headers, &policy) {
         let mut transaction = state.db.begin_write().await?;
         if let Some(user_id) = session::delete(&mut transaction, &token).await? {
             let username: String = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
@@ -171,7 +172,7 @@ pub async fn logout(
     }
     Ok((
         StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, session::clear_cookie(&state.sessions))],
+        [(header::SET_COOKIE, session::clear_cookie(&policy))],
     )
         .into_response())
 }

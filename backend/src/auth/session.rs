@@ -271,6 +271,7 @@ mod tests {
             idle_timeout: Duration::from_secs(60),
             max_lifetime: Duration::from_secs(3600),
             cookie_secure: secure,
+            trust_forwarded_proto: false,
         }
     }
 

@@ -55,6 +55,7 @@ fn server(keys: Keys, data_dir: PathBuf) -> Result<ServerConfig, ConfigError> {
             .map(|url| url.trim_end_matches('/').to_owned()),
         trusted_origins: keys.trusted_origins.unwrap_or_default(),
         trusted_proxies,
+        trust_forwarded_proto: keys.trust_forwarded_proto.unwrap_or(false),
         log: keys.log.unwrap_or_else(|| "info".to_owned()),
     })
 }

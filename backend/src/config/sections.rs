@@ -33,6 +33,9 @@ pub struct ServerConfig {
     pub trusted_origins: Vec<String>,
     /// Proxies whose `X-Forwarded-For` names the client; anyone else's is ignored.
     pub trusted_proxies: Vec<IpNet>,
+    /// Whether a trusted proxy's `X-Forwarded-Proto: https` means the person came over TLS
+    /// (TLS ends at the proxy): the cookie is then `Secure` and HSTS is sent.
+    pub trust_forwarded_proto: bool,
     /// A tracing filter such as `info` or `info,sqlx=warn`.
     pub log: String,
 }

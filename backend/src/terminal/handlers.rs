@@ -75,7 +75,7 @@ pub async fn open_terminal(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     refuse_foreign_origin(&state, &headers)?;
-    let SignIn(sign_in) = SignIn::of(&headers, &state.sessions)?;
+    let SignIn(sign_in) = SignIn::of(&headers, &state.sessions.for_request(&client))?;
     let mut errors = FieldErrors::default();
     for (field, value, max) in [("cols", size.cols, MAX_COLS), ("rows", size.rows, MAX_ROWS)] {
         if !(1..=max).contains(&value) {

@@ -18,6 +18,8 @@ const MAX_USER_AGENT_CHARS: usize = 512;
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
     pub ip: String,
+    /// A trusted proxy says the person reached it over https (`X-Forwarded-Proto`).
+    pub forwarded_https: bool,
     pub user_agent: String,
 }
 
@@ -45,8 +47,31 @@ impl<S: TrustedProxies + Send + Sync> FromRequestParts<S> for ClientInfo {
             .chars()
             .take(MAX_USER_AGENT_CHARS)
             .collect();
-        Ok(ClientInfo { ip, user_agent })
+        let forwarded_https = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_some_and(|ConnectInfo(peer)| {
+                let trusted = state.trusted_proxies();
+                trusted.iter().any(|net| holds(net, peer.ip()))
+                    && forwarded_proto_is_https(&parts.headers)
+            });
+        Ok(ClientInfo {
+            ip,
+            user_agent,
+            forwarded_https,
+        })
     }
+}
+
+/// Whether the nearest `X-Forwarded-Proto` says `https` (the proxy in front writes it last).
+fn forwarded_proto_is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("x-forwarded-proto")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .next_back()
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
 }
 
 /// Whether `network` holds `address`, an IPv4 address seen through an IPv6 socket being the

@@ -7,13 +7,18 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// `over_tls`: people reach the server over https (its `public_url`), so browsers are told to
-/// come back only that way (HSTS).
+use crate::state::AppState;
+use crate::web::client_ip::ClientInfo;
+
+/// Over https (the server's `public_url`, or a trusted proxy's word when it is believed),
+/// browsers are told to come back only that way (HSTS).
 pub async fn protective_headers(
-    State(over_tls): State<bool>,
+    State(state): State<AppState>,
+    client: ClientInfo,
     request: Request,
     next: Next,
 ) -> Response {
+    let over_tls = state.sessions.for_request(&client).cookie_secure;
     let is_api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();

@@ -134,7 +134,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .fallback_service(spa::service(&state.static_dir))
         .layer(middleware::from_fn_with_state(
-            state.sessions.cookie_secure,
+            state.clone(),
             headers::protective_headers,
         ))
         .layer(middleware::from_fn(headers::log_request))

@@ -323,3 +323,71 @@ async fn a_person_signing_in_from_another_address_during_a_flood_on_their_name_g
     );
     assert!(!locked.is_empty());
 }
+
+/// Signs in through a proxy at 127.0.0.1 that says (or not) the person came over https;
+/// answers the cookie set and whether HSTS came.
+async fn sign_in_through(app: &TestApp, proto: Option<&str>) -> (String, bool) {
+    let mut request = reqwest::Client::new()
+        .post(app.url("/api/session"))
+        .header("X-Forwarded-For", "198.51.100.20")
+        .json(&json!({ "username": "admin", "password": ADMIN_PASSWORD }));
+    if let Some(proto) = proto {
+        request = request.header("X-Forwarded-Proto", proto);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (
+        cookie,
+        response.headers().contains_key("strict-transport-security"),
+    )
+}
+
+#[tokio::test]
+async fn tls_ended_at_a_trusted_proxy_gives_a_secure_cookie_when_believed() {
+    let believed = TestApp::spawn_with(&[
+        ("CHANGEAUDIT_TRUSTED_PROXIES", "127.0.0.1"),
+        ("CHANGEAUDIT_TRUST_FORWARDED_PROTO", "true"),
+    ])
+    .await;
+    let (cookie, hsts) = sign_in_through(&believed, Some("https")).await;
+    assert!(
+        cookie.starts_with("__Host-changeaudit_session="),
+        "{cookie}"
+    );
+    assert!(cookie.ends_with("; Secure") && hsts, "{cookie}");
+    // The cookie is read back under the same name through the proxy.
+    let token = cookie.split(';').next().unwrap().to_owned();
+    let me = reqwest::Client::new()
+        .get(believed.url("/api/me"))
+        .header("X-Forwarded-For", "198.51.100.20")
+        .header("X-Forwarded-Proto", "https")
+        .header("Cookie", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    // Plain http through the proxy stays plain.
+    let (cookie, hsts) = sign_in_through(&believed, Some("http")).await;
+    assert!(
+        cookie.starts_with("changeaudit_session=") && !hsts,
+        "{cookie}"
+    );
+
+    // Not believed unless configured, nor from a peer that is not a trusted proxy.
+    let proxies_only = TestApp::spawn_with(&[("CHANGEAUDIT_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let (cookie, hsts) = sign_in_through(&proxies_only, Some("https")).await;
+    assert!(
+        cookie.starts_with("changeaudit_session=") && !hsts,
+        "{cookie}"
+    );
+    let no_proxies = TestApp::spawn_with(&[("CHANGEAUDIT_TRUST_FORWARDED_PROTO", "true")]).await;
+    let (cookie, hsts) = sign_in_through(&no_proxies, Some("https")).await;
+    assert!(
+        cookie.starts_with("changeaudit_session=") && !hsts,
+        "{cookie}"
+    );
+}
