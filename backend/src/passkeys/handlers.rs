@@ -20,6 +20,7 @@ use webauthn_rs::prelude::{
 };
 
 use super::ceremony::{self, Ceremony, Purpose};
+use super::decoy;
 use super::store;
 use crate::auth::CurrentUser;
 use crate::auth::failures::{self, Attempt};
@@ -216,7 +217,7 @@ pub async fn start_sign_in(
     };
     failures::admit(&state, &attempt).await?;
     let Some((user_id, _)) = users::login_record(&state.db, username).await? else {
-        return Err(failures::failed(&state, &attempt, "no such enabled account").await);
+        return decoy(&state, &attempt, "no such enabled account").await;
     };
     let mut connection = state.db.pool().acquire().await?;
     let passkeys: Vec<_> = store::passkeys_of(&mut connection, user_id)
@@ -226,7 +227,7 @@ pub async fn start_sign_in(
         .collect();
     drop(connection);
     if passkeys.is_empty() {
-        return Err(failures::failed(&state, &attempt, "the account has no passkey").await);
+        return decoy(&state, &attempt, "the account has no passkey").await;
     }
     let (options, authentication) = state
         .passkeys
@@ -240,6 +241,22 @@ pub async fn start_sign_in(
     // A challenge handed out is no guess yet: its answer is counted when it comes back.
     failures::withdraw(&state, &attempt).await?;
     Ok(Json(started))
+}
+
+/// Counts and audits the attempt as failed for `reason`, yet answers as for any account: the
+/// challenge route tells nobody who exists or who has a passkey.
+async fn decoy(
+    state: &AppState,
+    attempt: &Attempt<'_>,
+    reason: &str,
+) -> Result<Json<CeremonyStart>, AppError> {
+    match failures::failed(state, attempt, reason).await {
+        AppError::InvalidCredentials => {}
+        other => return Err(other),
+    }
+    let answer = decoy::challenge(&state.passkeys, &state.trail_key, attempt.username)
+        .map_err(|error| AppError::internal("answering a passkey challenge", error))?;
+    Ok(Json(answer))
 }
 
 #[utoipa::path(post, path = "/api/session/passkey", tag = "session", security(), request_body = PasskeySignIn,

@@ -3,6 +3,7 @@
 //! signing in with one; approvals sign with them in `approvals`.
 
 pub mod ceremony;
+mod decoy;
 pub mod handlers;
 mod relying_party;
 mod store;

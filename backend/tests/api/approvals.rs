@@ -968,14 +968,53 @@ async fn passkeys_are_managed_in_the_profile_and_sign_in() {
     // The same assertion again is refused.
     let again = anonymous.post("/api/session/passkey", &signed_in).await;
     assert_eq!(again.status(), 401);
-    // Nobody without a passkey gets a challenge.
-    let none = anonymous
-        .post(
-            "/api/session/passkey/challenge",
-            &json!({ "username": "executor" }),
-        )
-        .await;
-    assert_eq!(none.status(), 401);
+    // Unknown and passkey-less usernames get the same kind of answer as first: the route tells
+    // nobody who exists or who has a passkey. A decoy's credential stays the same for its name.
+    let challenge = |username: &'static str| {
+        let anonymous = flow.app.anonymous();
+        async move {
+            anonymous
+                .expect(
+                    "POST",
+                    "/api/session/passkey/challenge",
+                    Some(&json!({ "username": username })),
+                    200,
+                )
+                .await
+        }
+    };
+    let shape = |answer: &Value| -> Vec<String> {
+        let mut keys: Vec<String> = answer["options"]["publicKey"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        keys.push(answer["options"]["publicKey"]["allowCredentials"][0]["type"].to_string());
+        keys.sort();
+        keys
+    };
+    let credential_id =
+        |answer: &Value| answer["options"]["publicKey"]["allowCredentials"][0]["id"].clone();
+    let real = challenge("first").await;
+    let passkey_less = challenge("executor").await;
+    let unknown = challenge("nobody-at-all").await;
+    assert_eq!(shape(&passkey_less), shape(&real));
+    assert_eq!(shape(&unknown), shape(&real));
+    assert_eq!(
+        credential_id(&unknown),
+        credential_id(&challenge("nobody-at-all").await)
+    );
+    assert_ne!(credential_id(&unknown), credential_id(&passkey_less));
+    assert_eq!(
+        credential_id(&real).as_str().unwrap().len(),
+        credential_id(&unknown).as_str().unwrap().len()
+    );
+    // A decoy's ceremony is kept nowhere: answering it fails as a wrong signature does.
+    let answered =
+        json!({ "ceremony": unknown["ceremony"], "credential": signed_in["credential"] });
+    let refused = anonymous.post("/api/session/passkey", &answered).await;
+    assert_eq!(refused.status(), 401);
 
     // A sign-in signed before its passkey is removed does not finish after.
     let id = key["id"].as_i64().unwrap();
@@ -996,7 +1035,7 @@ async fn passkeys_are_managed_in_the_profile_and_sign_in() {
         .await;
     assert_eq!(keys.as_array().unwrap().len(), 1);
 
-    // A disabled person gets no challenge.
+    // A disabled person gets a decoy, as anyone unknown does.
     flow.app.set_enabled("first", false).await;
     let disabled = later
         .post(
@@ -1004,7 +1043,7 @@ async fn passkeys_are_managed_in_the_profile_and_sign_in() {
             &json!({ "username": "first" }),
         )
         .await;
-    assert_eq!(disabled.status(), 401);
+    assert_eq!(disabled.status(), 200);
 
     // Every failed passkey sign-in above is in the trail.
     let failed: Vec<String> = sqlx::query_scalar(
@@ -1027,9 +1066,13 @@ async fn passkeys_are_managed_in_the_profile_and_sign_in() {
         .collect();
     // Removing a passkey ends the sign-ins it could still finish, so that one is stale.
     let stale = "the sign-in challenge is unknown, expired or already used";
+    // The decoys' askings count as failures too, and so does answering one.
     let expected = [
         ("-", stale),
         ("executor", "the account has no passkey"),
+        ("nobody-at-all", "no such enabled account"),
+        ("nobody-at-all", "no such enabled account"),
+        ("-", stale),
         ("-", stale),
         ("first", "no such enabled account"),
     ];
