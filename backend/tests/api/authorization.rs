@@ -216,9 +216,10 @@ fn routes(world: &World, spare: &Spare) -> Vec<Route> {
         route("DELETE", "/api/me/passkeys/{id}", format!("/api/me/passkeys/{NO_SESSION}"))
             .only(&[], 204)
             .hidden_from_others(),
+        // Anyone gets a challenge: a decoy for a name with no account tells nothing.
         route("POST", "/api/session/passkey/challenge", "/api/session/passkey/challenge")
             .body(json!({ "username": "no-such-person" }))
-            .public(401),
+            .public(200),
         route("POST", "/api/session/passkey", "/api/session/passkey")
             .body(json!({ "ceremony": "none", "credential": {} }))
             .public(422),
