@@ -1,5 +1,7 @@
 use std::ops::Deref;
 use std::path::PathBuf;
+
+use axum::http::HeaderValue;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +21,7 @@ use crate::trail::siem::Sink;
 use crate::vault::MasterKey;
 use crate::web::client_ip::{ClientInfo, TrustedProxies};
 use crate::web::csrf::TrustedOrigins;
+use crate::web::spa;
 
 /// What every handler may reach. Nothing here is state another replica would need: the
 /// database holds that.
@@ -31,6 +34,8 @@ pub struct Shared {
     pub sessions: SessionPolicy,
     pub trusted_origins: Arc<TrustedOrigins>,
     pub static_dir: PathBuf,
+    /// The Content-Security-Policy of the app's pages (their inline scripts by hash).
+    pub content_security_policy: HeaderValue,
     /// Seals and opens stored secrets.
     pub master_key: MasterKey,
     pub recordings: Arc<dyn RecordingStore>,
@@ -113,6 +118,7 @@ impl AppState {
             },
             trusted_origins: Arc::new(TrustedOrigins::new(origins)),
             static_dir: config.server.static_dir.clone(),
+            content_security_policy: spa::content_security_policy(&config.server.static_dir),
             master_key,
             recordings: Arc::new(LocalFolder::new(config.terminal.recordings_dir.clone())),
             terminal: TerminalPolicy {

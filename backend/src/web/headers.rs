@@ -46,6 +46,10 @@ pub async fn protective_headers(
     } else if is_html {
         // index.html names the hashed wasm and JS of the current build: always revalidate it.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            state.content_security_policy.clone(),
+        );
     }
     response
 }

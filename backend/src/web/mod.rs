@@ -5,7 +5,7 @@ pub mod client_ip;
 pub mod csrf;
 mod headers;
 mod openapi;
-mod spa;
+pub mod spa;
 
 use axum::Router;
 use axum::middleware;

@@ -191,3 +191,53 @@ async fn the_api_document_holds_together_and_names_what_is_sent() {
         "application/problem+json"
     );
 }
+
+#[tokio::test]
+async fn pages_carry_a_content_security_policy_that_names_their_inline_scripts() {
+    let dist = tempfile::tempdir().unwrap();
+    let importmap = r#"{ "imports": { "xterm": "/xterm.mjs" } }"#;
+    let loader = "\nimport init from '/app.js';\nawait init();\n";
+    std::fs::write(
+        dist.path().join("index.html"),
+        format!(
+            "<!DOCTYPE html><html><head><title>changeaudit</title>\
+             <script type=\"importmap\">{importmap}</script>\
+             <script type=\"module\">{loader}</script>\
+             <script src=\"/other.js\"></script></head><body></body></html>"
+        ),
+    )
+    .unwrap();
+    let folder = dist.path().to_str().unwrap().to_owned();
+    let app = TestApp::spawn_with(&[("CHANGEAUDIT_STATIC_DIR", &folder)]).await;
+    let page = app.get("/changes").await;
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let hash = |text: &str| {
+        use base64::Engine;
+        use sha2::Digest;
+        format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(text.as_bytes()))
+        )
+    };
+    let script_src = policy
+        .split(';')
+        .map(str::trim)
+        .find(|directive| directive.starts_with("script-src"))
+        .unwrap()
+        .to_owned();
+    assert!(script_src.contains(&hash(importmap)), "{policy}");
+    assert!(script_src.contains(&hash(loader)), "{policy}");
+    assert!(!script_src.contains("unsafe-inline"), "{policy}");
+    assert!(policy.contains("object-src 'none'") && policy.contains("frame-ancestors 'none'"));
+    // The API's answers are not pages: no policy there.
+    assert!(
+        app.get("/api/health")
+            .await
+            .headers()
+            .get("content-security-policy")
+            .is_none()
+    );
+}

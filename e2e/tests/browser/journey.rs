@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::{
-    ADMIN_PASSWORD, click, fill_sign_in, open_app, player_screen_until, see, signed_in_user,
+    ADMIN_PASSWORD, click, fill_sign_in, no_policy_violations, open_app, player_screen_until, see,
+    signed_in_user,
 };
 
 const PASSWORD: &str = "lab member password";
@@ -426,6 +427,8 @@ async fn review_the_session(driver: &WebDriver) {
     let screen = player_screen_until(driver, |screen| screen.contains("$ echo planned-two")).await;
     assert!(screen.contains("$ echo planned-two"), "{screen}");
     save_screenshot(driver, "video-at-red-line.png").await;
+    // The terminal, the board and the player ran under the Content-Security-Policy, refused nothing.
+    no_policy_violations(driver).await;
     let seek_ms: f64 = player_data(driver, "seekMs").await.parse().unwrap();
     println!("seek in the session's recording: {seek_ms:.1} ms");
 

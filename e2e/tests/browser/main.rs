@@ -94,6 +94,21 @@ pub async fn player_screen_until(driver: &WebDriver, shows: impl Fn(&str) -> boo
     screen
 }
 
+/// The page's Content-Security-Policy refused nothing (the app counts refusals on `<html>`).
+pub async fn no_policy_violations(driver: &WebDriver) {
+    let seen = driver
+        .execute(
+            "return document.documentElement.getAttribute('data-csp-violations');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        seen.is_null(),
+        "the Content-Security-Policy refused {seen} things"
+    );
+}
+
 /// Waits (up to the driver's implicit wait) until the page shows `xpath`.
 pub async fn see(driver: &WebDriver, xpath: &str) {
     driver

@@ -5,7 +5,10 @@
 use changeaudit_e2e::WebDriver;
 use serde_json::json;
 
-use crate::{ADMIN_PASSWORD, fill_sign_in, open_app, player_screen_until, see, signed_in_user};
+use crate::{
+    ADMIN_PASSWORD, fill_sign_in, no_policy_violations, open_app, player_screen_until, see,
+    signed_in_user,
+};
 
 /// An hour of work: commands typed a key at a time, their output, and pauses.
 fn one_hour_cast() -> String {
@@ -170,4 +173,5 @@ async fn a_one_hour_recording_shows_any_point_at_once() {
         sorted[sorted.len() / 2],
         sorted[sorted.len() - 1]
     );
+    no_policy_violations(driver).await;
 }
