@@ -178,7 +178,7 @@ impl AppError {
                 Some("State-changing requests must come from changeaudit's own pages.".to_owned())
             }
             AppError::TooManyAttempts { retry_after } => Some(format!(
-                "Too many failed sign-ins for this account; try again in {} s.",
+                "Too many failed sign-ins; try again in {} s.",
                 whole_seconds(*retry_after)
             )),
             AppError::Limit(words) => Some(words.clone()),

@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::throttle::{self, ThrottleError};
+use crate::clock::Timestamp;
+use crate::db::Database;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::trail::audit::{self, Actor, NewEvent};
@@ -42,41 +44,99 @@ impl Attempt<'_> {
     }
 }
 
+/// An attempt admitted and not yet settled. Dropped unsettled (an error on the way, a client
+/// gone mid-check), it is taken out of flight all the same, so nothing leaks into the counts.
+pub struct Admission {
+    db: Database,
+    limits: [throttle::Limit; 2],
+    now: Timestamp,
+    settled: bool,
+}
+
+impl Admission {
+    fn settle(mut self) -> [throttle::Limit; 2] {
+        self.settled = true;
+        self.limits.clone()
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let (db, limits, now) = (self.db.clone(), self.limits.clone(), self.now);
+        tokio::spawn(async move {
+            if let Err(error) = throttle::withdraw(&db, &limits, now).await {
+                tracing::warn!(%error, "taking an unsettled sign-in out of flight");
+            }
+        });
+    }
+}
+
 /// Admits the attempt under the sign-in limits, or refuses it with how long to wait. Refusals
 /// are logged, not written to the trail (a flood of them writes nothing); the lockouts that
 /// cause them are in it (`session.locked_out`).
-pub async fn admit(state: &AppState, attempt: &Attempt<'_>) -> Result<(), AppError> {
+pub async fn admit(state: &AppState, attempt: &Attempt<'_>) -> Result<Admission, AppError> {
     let now = state.clock.now();
-    match throttle::admit(&state.db, &attempt.limits(), now).await {
+    let limits = attempt.limits();
+    match throttle::admit(&state.db, &limits, now).await {
+        Ok(()) => Ok(Admission {
+            db: state.db.clone(),
+            limits,
+            now,
+            settled: false,
+        }),
         Err(ThrottleError::Blocked { retry_after }) => {
             tracing::info!(
                 username = attempt.username,
                 client_ip = %attempt.client.ip,
                 method = attempt.method,
-                "sign-in refused: too many failures from this address"
+                "sign-in refused: too many failures"
             );
             Err(ThrottleError::Blocked { retry_after }.into())
         }
-        other => Ok(other?),
+        Err(other) => Err(other.into()),
     }
 }
 
 /// Settles an admitted attempt that succeeded: its pair starts afresh.
-pub async fn succeeded(state: &AppState, attempt: &Attempt<'_>) -> Result<(), AppError> {
+pub async fn succeeded(state: &AppState, admission: Admission) -> Result<(), AppError> {
     let now = state.clock.now();
-    Ok(throttle::succeeded(&state.db, &attempt.limits(), now).await?)
+    Ok(throttle::succeeded(&state.db, &admission.settle(), now).await?)
 }
 
 /// Settles an admitted attempt that was not a guess (a passkey challenge handed out).
-pub async fn withdraw(state: &AppState, attempt: &Attempt<'_>) -> Result<(), AppError> {
+pub async fn withdraw(state: &AppState, admission: Admission) -> Result<(), AppError> {
     let now = state.clock.now();
-    Ok(throttle::withdraw(&state.db, &attempt.limits(), now).await?)
+    Ok(throttle::withdraw(&state.db, &admission.settle(), now).await?)
+}
+
+/// Audits an admitted attempt as failed without counting it, and takes it out of flight: a
+/// passkey challenge for a name with no passkey must count, for every limit, as one for a name
+/// with one does.
+pub async fn audited_only(
+    state: &AppState,
+    attempt: &Attempt<'_>,
+    admission: Admission,
+    reason: &str,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    throttle::withdraw(&state.db, &admission.settle(), now).await?;
+    let event = attempt.event("session.sign_in_failed", json!({ "reason": reason }));
+    audit::record(&state.db, event, now).await?;
+    Ok(())
 }
 
 /// Counts an admitted attempt that failed, audits it and the lockout it may start, and
 /// answers the refusal to give.
-pub async fn failed(state: &AppState, attempt: &Attempt<'_>, reason: &str) -> AppError {
-    match record(state, attempt, reason).await {
+pub async fn failed(
+    state: &AppState,
+    attempt: &Attempt<'_>,
+    admission: Admission,
+    reason: &str,
+) -> AppError {
+    match record(state, attempt, admission, reason).await {
         Ok(()) => AppError::InvalidCredentials,
         Err(error) => error,
     }
@@ -105,9 +165,15 @@ pub async fn stale_challenge(state: &AppState, client: &ClientInfo) -> AppError 
     }
 }
 
-async fn record(state: &AppState, attempt: &Attempt<'_>, reason: &str) -> Result<(), AppError> {
+async fn record(
+    state: &AppState,
+    attempt: &Attempt<'_>,
+    admission: Admission,
+    reason: &str,
+) -> Result<(), AppError> {
     let now = state.clock.now();
-    let block: Option<Duration> = throttle::failed(&state.db, &attempt.limits(), now).await?;
+    let limits = admission.settle();
+    let block: Option<Duration> = throttle::failed(&state.db, &limits, now).await?;
     let event = attempt.event("session.sign_in_failed", json!({ "reason": reason }));
     audit::record(&state.db, event, now).await?;
     if let Some(block) = block {

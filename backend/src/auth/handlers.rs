@@ -64,7 +64,7 @@ pub async fn login(
         method: "password",
         client: &client,
     };
-    failures::admit(&state, &attempt).await?;
+    let admission = failures::admit(&state, &attempt).await?;
 
     let record = users::login_record(&state.db, username).await?;
     let (user_id, stored) = match record {
@@ -77,7 +77,7 @@ pub async fn login(
         Ok(matches) => matches,
         // Not checked (the server is busy): no guess was made, so none is counted.
         Err(error) => {
-            failures::withdraw(&state, &attempt).await?;
+            failures::withdraw(&state, admission).await?;
             return Err(error.into());
         }
     };
@@ -86,9 +86,9 @@ pub async fn login(
             Some(_) => "wrong password",
             None => "no such enabled account",
         };
-        return Err(failures::failed(&state, &attempt, reason).await);
+        return Err(failures::failed(&state, &attempt, admission, reason).await);
     };
-    failures::succeeded(&state, &attempt).await?;
+    failures::succeeded(&state, admission).await?;
 
     open_session(&state, &client, user_id, username, "password").await
 }

@@ -162,10 +162,10 @@ pub async fn failed(
 ) -> Result<Option<Duration>, DbError> {
     let mut pair_block = None;
     for limit in limits {
+        // Counted first, still in flight: until the block below is written, no other attempt
+        // is admitted in its place.
         let counted: Option<i64> = sqlx::query_scalar(
-            "UPDATE sign_in_limits SET
-                 pending = CASE WHEN pending > 0 THEN pending - 1 ELSE 0 END,
-                 failures = failures + 1, last_failure_at = $3
+            "UPDATE sign_in_limits SET failures = failures + 1, last_failure_at = $3
              WHERE scope = $1 AND key = $2 RETURNING failures",
         )
         .bind(limit.scope)
@@ -178,16 +178,18 @@ pub async fn failed(
             continue;
         };
         let block = block_after(failures, limit.free);
-        if !block.is_zero() {
-            sqlx::query(
-                "UPDATE sign_in_limits SET blocked_until = $3 WHERE scope = $1 AND key = $2",
-            )
-            .bind(limit.scope)
-            .bind(&limit.key)
-            .bind(now.plus(block).as_millis())
-            .execute(db.pool())
-            .await?;
-        }
+        // Out of flight and blocked at once; a longer block already there is kept.
+        sqlx::query(
+            "UPDATE sign_in_limits SET
+                 blocked_until = CASE WHEN blocked_until < $3 THEN $3 ELSE blocked_until END,
+                 pending = CASE WHEN pending > 0 THEN pending - 1 ELSE 0 END
+             WHERE scope = $1 AND key = $2",
+        )
+        .bind(limit.scope)
+        .bind(&limit.key)
+        .bind(now.plus(block).as_millis())
+        .execute(db.pool())
+        .await?;
         if limit.scope == "pair" && !block.is_zero() {
             pair_block = Some(block);
         }

@@ -215,9 +215,9 @@ pub async fn start_sign_in(
         method: "passkey",
         client: &client,
     };
-    failures::admit(&state, &attempt).await?;
+    let admission = failures::admit(&state, &attempt).await?;
     let Some((user_id, _)) = users::login_record(&state.db, username).await? else {
-        return decoy(&state, &attempt, "no such enabled account").await;
+        return decoy(&state, &attempt, admission, "no such enabled account").await;
     };
     let mut connection = state.db.pool().acquire().await?;
     let passkeys: Vec<_> = store::passkeys_of(&mut connection, user_id)
@@ -227,7 +227,7 @@ pub async fn start_sign_in(
         .collect();
     drop(connection);
     if passkeys.is_empty() {
-        return decoy(&state, &attempt, "the account has no passkey").await;
+        return decoy(&state, &attempt, admission, "the account has no passkey").await;
     }
     let (options, authentication) = state
         .passkeys
@@ -239,21 +239,19 @@ pub async fn start_sign_in(
     let started = ceremony::start(&mut tx, &ceremony, &options, now).await?;
     tx.commit().await?;
     // A challenge handed out is no guess yet: its answer is counted when it comes back.
-    failures::withdraw(&state, &attempt).await?;
+    failures::withdraw(&state, admission).await?;
     Ok(Json(started))
 }
 
-/// Counts and audits the attempt as failed for `reason`, yet answers as for any account: the
-/// challenge route tells nobody who exists or who has a passkey.
+/// Audits the attempt as failed for `reason`, counted as a real challenge is (not at all), and
+/// answers as for any account: the challenge route tells nobody who exists or who has a passkey.
 async fn decoy(
     state: &AppState,
     attempt: &Attempt<'_>,
+    admission: failures::Admission,
     reason: &str,
 ) -> Result<Json<CeremonyStart>, AppError> {
-    match failures::failed(state, attempt, reason).await {
-        AppError::InvalidCredentials => {}
-        other => return Err(other),
-    }
+    failures::audited_only(state, attempt, admission, reason).await?;
     let answer = decoy::challenge(&state.passkeys, &state.trail_key, attempt.username)
         .map_err(|error| AppError::internal("answering a passkey challenge", error))?;
     Ok(Json(answer))
@@ -290,9 +288,10 @@ pub async fn sign_in(
         method: "passkey",
         client: &client,
     };
-    failures::admit(&state, &attempt).await?;
+    let admission = failures::admit(&state, &attempt).await?;
     if enabled == 0 {
-        return Err(failures::failed(&state, &attempt, "the account is disabled").await);
+        let reason = "the account is disabled";
+        return Err(failures::failed(&state, &attempt, admission, reason).await);
     }
     let authentication: PasskeyAuthentication = ceremony.state()?;
     let checked = state
@@ -311,10 +310,10 @@ pub async fn sign_in(
     let Some(key) = signed else {
         tx.commit().await?;
         let reason = "the passkey's signature was refused";
-        return Err(failures::failed(&state, &attempt, reason).await);
+        return Err(failures::failed(&state, &attempt, admission, reason).await);
     };
     store::touch(&mut tx, key.id, &key.passkey, now).await?;
     tx.commit().await?;
-    failures::succeeded(&state, &attempt).await?;
+    failures::succeeded(&state, admission).await?;
     open_session(&state, &client, ceremony.user_id, &username, "passkey").await
 }

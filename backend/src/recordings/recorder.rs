@@ -101,10 +101,14 @@ impl Recorder {
     /// Syncs what is left and answers the recording's size and digest. After a failed write,
     /// the recording is first cut back to its last whole event, so its seal is its content.
     pub async fn finish(mut self) -> io::Result<Sealed> {
+        // A write's failure may show only now (the file's buffer), as this sync's: cut back then
+        // too, so a recording is never left unsealed.
+        if self.failed.is_none() {
+            // A failure here is kept in `failed`, which the cut below answers.
+            self.sync().await.ok();
+        }
         if self.failed.is_some() {
             self.cut_back().await?;
-        } else {
-            self.sync().await?;
         }
         Ok(Sealed {
             bytes: self.bytes,

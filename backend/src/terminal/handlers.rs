@@ -178,6 +178,8 @@ pub async fn watch_session(
     };
     Ok(upgrade
         .max_message_size(MAX_WATCH_MESSAGE)
+        // A watcher has nothing to say: not even one large frame is read.
+        .max_frame_size(MAX_WATCH_MESSAGE)
         .on_upgrade(move |socket| watch::run(state, socket, stored, watcher)))
 }
 

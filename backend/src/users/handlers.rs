@@ -58,7 +58,7 @@ pub async fn get_user(
 
 #[utoipa::path(post, path = "/api/users", tag = "users", request_body = UserInput,
     responses((status = 201, body = User), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_user(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -108,8 +108,7 @@ pub async fn create_user(
 
 #[utoipa::path(put, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UserInput,
     responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
-        (status = 503, body = Problem)))]
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_user(
     State(state): State<AppState>,
     me: CurrentUser,
