@@ -2,8 +2,6 @@
 //! sign-in report each attempt that fails here, so an auditor sees guessing as it happened:
 //! which account was tried, how, from where, and when it was locked.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use super::throttle::{self, ThrottleError};
@@ -173,11 +171,12 @@ async fn record(
 ) -> Result<(), AppError> {
     let now = state.clock.now();
     let limits = admission.settle();
-    let block: Option<Duration> = throttle::failed(&state.db, &limits, now).await?;
+    let blocks = throttle::failed(&state.db, &limits, now).await?;
     let event = attempt.event("session.sign_in_failed", json!({ "reason": reason }));
     audit::record(&state.db, event, now).await?;
-    if let Some(block) = block {
-        let details = json!({ "blocked_seconds": block.as_secs() });
+    // The pair's lockout, and the address's when its spraying is held too.
+    for (scope, block) in blocks {
+        let details = json!({ "scope": scope, "blocked_seconds": block.as_secs() });
         audit::record(&state.db, attempt.event("session.locked_out", details), now).await?;
     }
     tracing::info!(

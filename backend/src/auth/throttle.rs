@@ -86,10 +86,12 @@ pub async fn admit(db: &Database, limits: &[Limit], now: Timestamp) -> Result<()
 async fn admit_one(db: &Database, limit: &Limit, now: Timestamp) -> Result<(), ThrottleError> {
     sqlx::query(
         "INSERT INTO sign_in_limits (scope, key, failures, last_failure_at, blocked_until, pending, pending_at)
-         VALUES ($1, $2, 0, 0, 0, 0, 0) ON CONFLICT (scope, key) DO NOTHING",
+         VALUES ($1, $2, 0, 0, 0, 0, $3) ON CONFLICT (scope, key) DO NOTHING",
     )
     .bind(limit.scope)
     .bind(&limit.key)
+    // Touched now, so the clean-up of quiet rows cannot take it before the update below.
+    .bind(now.as_millis())
     .execute(db.pool())
     .await
     .map_err(DbError::from)?;
@@ -154,13 +156,14 @@ async fn release(db: &Database, limit: &Limit, _now: Timestamp) -> Result<(), Db
     Ok(())
 }
 
-/// Settles an admitted attempt that failed; answers how long the pair is now blocked, if it is.
+/// Settles an admitted attempt that failed; answers the limits it blocks now (scope and how
+/// long).
 pub async fn failed(
     db: &Database,
     limits: &[Limit],
     now: Timestamp,
-) -> Result<Option<Duration>, DbError> {
-    let mut pair_block = None;
+) -> Result<Vec<(&'static str, Duration)>, DbError> {
+    let mut blocks = Vec::new();
     for limit in limits {
         // Counted first, still in flight: until the block below is written, no other attempt
         // is admitted in its place.
@@ -190,12 +193,12 @@ pub async fn failed(
         .bind(now.plus(block).as_millis())
         .execute(db.pool())
         .await?;
-        if limit.scope == "pair" && !block.is_zero() {
-            pair_block = Some(block);
+        if !block.is_zero() {
+            blocks.push((limit.scope, block));
         }
     }
     forget_quiet(db, now).await?;
-    Ok(pair_block)
+    Ok(blocks)
 }
 
 /// Settles an admitted attempt that succeeded: its pair starts afresh.

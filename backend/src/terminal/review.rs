@@ -154,6 +154,12 @@ pub async fn session_recording(
     let stored = store::view(&mut connection, id, state.clock.now()).await?;
     drop(connection);
     // Streamed from the store: a recording of any size is served in little memory.
+    // Readable before anything is answered: a missing file is an error, not a cut-short 200.
+    state
+        .recordings
+        .read(&stored.recording, 0, 1)
+        .await
+        .map_err(|error| AppError::internal("reading a recording", error))?;
     let pieces = recordings::stream(state.recordings.clone(), stored.recording.clone());
     viewed(
         &state,

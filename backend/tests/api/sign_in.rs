@@ -254,6 +254,7 @@ async fn failed_sign_ins_and_lockouts_are_in_the_trail() {
     assert_eq!(locked.len(), 1);
     assert_eq!(locked[0].1["username"], "admin");
     assert_eq!(locked[0].1["blocked_seconds"], 1);
+    assert_eq!(locked[0].1["scope"], "pair");
     crate::trail::checkpoint(&app).await;
     let export = crate::trail::export_file(&app).await;
     crate::trail::verify(&app, &export).await.unwrap();
