@@ -51,8 +51,21 @@ pub struct Limit {
     free: i64,
 }
 
+/// Where attempts are counted from: an IPv4 address, or an IPv6 address's /64 (one subscriber
+/// holds a whole /64, and would otherwise have 2^64 addresses to spend).
+fn source(address: &str) -> String {
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+        _ => address.to_owned(),
+    }
+}
+
 /// The limits of a sign-in by `method` as `username` from `address`: its pair, its address.
 pub fn limits(method: &str, username: &str, address: &str) -> [Limit; 2] {
+    let address = source(address);
     let pair = serde_json::json!([method, username.to_lowercase(), address]).to_string();
     [
         Limit {
@@ -62,7 +75,7 @@ pub fn limits(method: &str, username: &str, address: &str) -> [Limit; 2] {
         },
         Limit {
             scope: "address",
-            key: address.to_owned(),
+            key: address,
             free: FREE_PER_ADDRESS,
         },
     ]
@@ -255,5 +268,15 @@ mod tests {
         assert_ne!(password.key, elsewhere.key);
         assert_eq!(address.key, "10.0.0.2");
         assert_eq!(limits("password", "ADMIN", "10.0.0.1")[0].key, password.key);
+    }
+
+    #[test]
+    fn an_ipv6_address_counts_as_its_slash_64() {
+        let [_, one] = limits("password", "admin", "2001:db8:1:2::1");
+        let [_, other] = limits("password", "admin", "2001:db8:1:2:ffff::9");
+        let [_, elsewhere] = limits("password", "admin", "2001:db8:1:3::1");
+        assert_eq!(one.key, "2001:db8:1:2::/64");
+        assert_eq!(one.key, other.key);
+        assert_ne!(one.key, elsewhere.key);
     }
 }
