@@ -5,7 +5,6 @@
 use serde_json::json;
 
 use super::throttle::{self, ThrottleError};
-use crate::clock::Timestamp;
 use crate::db::Database;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -47,7 +46,6 @@ impl Attempt<'_> {
 pub struct Admission {
     db: Database,
     limits: [throttle::Limit; 2],
-    now: Timestamp,
     settled: bool,
 }
 
@@ -63,9 +61,9 @@ impl Drop for Admission {
         if self.settled {
             return;
         }
-        let (db, limits, now) = (self.db.clone(), self.limits.clone(), self.now);
+        let (db, limits) = (self.db.clone(), self.limits.clone());
         tokio::spawn(async move {
-            if let Err(error) = throttle::withdraw(&db, &limits, now).await {
+            if let Err(error) = throttle::withdraw(&db, &limits).await {
                 tracing::warn!(%error, "taking an unsettled sign-in out of flight");
             }
         });
@@ -82,7 +80,6 @@ pub async fn admit(state: &AppState, attempt: &Attempt<'_>) -> Result<Admission,
         Ok(()) => Ok(Admission {
             db: state.db.clone(),
             limits,
-            now,
             settled: false,
         }),
         Err(ThrottleError::Blocked { retry_after }) => {
@@ -100,14 +97,12 @@ pub async fn admit(state: &AppState, attempt: &Attempt<'_>) -> Result<Admission,
 
 /// Settles an admitted attempt that succeeded: its pair starts afresh.
 pub async fn succeeded(state: &AppState, admission: Admission) -> Result<(), AppError> {
-    let now = state.clock.now();
-    Ok(throttle::succeeded(&state.db, &admission.settle(), now).await?)
+    Ok(throttle::succeeded(&state.db, &admission.settle()).await?)
 }
 
 /// Settles an admitted attempt that was not a guess (a passkey challenge handed out).
 pub async fn withdraw(state: &AppState, admission: Admission) -> Result<(), AppError> {
-    let now = state.clock.now();
-    Ok(throttle::withdraw(&state.db, &admission.settle(), now).await?)
+    Ok(throttle::withdraw(&state.db, &admission.settle()).await?)
 }
 
 /// Audits an admitted attempt as failed without counting it, and takes it out of flight: a
@@ -119,10 +114,9 @@ pub async fn audited_only(
     admission: Admission,
     reason: &str,
 ) -> Result<(), AppError> {
-    let now = state.clock.now();
-    throttle::withdraw(&state.db, &admission.settle(), now).await?;
+    withdraw(state, admission).await?;
     let event = attempt.event("session.sign_in_failed", json!({ "reason": reason }));
-    audit::record(&state.db, event, now).await?;
+    audit::record(&state.db, event, state.clock.now()).await?;
     Ok(())
 }
 

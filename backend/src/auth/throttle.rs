@@ -88,7 +88,7 @@ pub async fn admit(db: &Database, limits: &[Limit], now: Timestamp) -> Result<()
         if let Err(refused) = admit_one(db, limit, now).await {
             // The limits admitted before this one do not keep it in flight.
             for admitted in &limits[..index] {
-                release(db, admitted, now).await?;
+                release(db, admitted).await?;
             }
             return Err(refused);
         }
@@ -149,15 +149,15 @@ async fn admit_one(db: &Database, limit: &Limit, now: Timestamp) -> Result<(), T
 
 /// Takes admitted attempts out of flight without counting them: a passkey challenge handed out
 /// is no guess yet.
-pub async fn withdraw(db: &Database, limits: &[Limit], now: Timestamp) -> Result<(), DbError> {
+pub async fn withdraw(db: &Database, limits: &[Limit]) -> Result<(), DbError> {
     for limit in limits {
-        release(db, limit, now).await?;
+        release(db, limit).await?;
     }
     Ok(())
 }
 
 /// Takes an admitted attempt out of flight without counting it.
-async fn release(db: &Database, limit: &Limit, _now: Timestamp) -> Result<(), DbError> {
+async fn release(db: &Database, limit: &Limit) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE sign_in_limits SET pending = CASE WHEN pending > 0 THEN pending - 1 ELSE 0 END
          WHERE scope = $1 AND key = $2",
@@ -215,7 +215,7 @@ pub async fn failed(
 }
 
 /// Settles an admitted attempt that succeeded: its pair starts afresh.
-pub async fn succeeded(db: &Database, limits: &[Limit], now: Timestamp) -> Result<(), DbError> {
+pub async fn succeeded(db: &Database, limits: &[Limit]) -> Result<(), DbError> {
     for limit in limits {
         match limit.scope {
             "pair" => {
@@ -225,7 +225,7 @@ pub async fn succeeded(db: &Database, limits: &[Limit], now: Timestamp) -> Resul
                     .execute(db.pool())
                     .await?;
             }
-            _ => release(db, limit, now).await?,
+            _ => release(db, limit).await?,
         }
     }
     Ok(())

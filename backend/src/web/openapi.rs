@@ -74,10 +74,7 @@ pub fn made_true(document: &mut Value) {
             continue;
         };
         for operation in item.values_mut() {
-            let takes_input = operation
-                .get("parameters")
-                .is_some_and(|p| p.as_array().is_some_and(|p| !p.is_empty()))
-                || operation.get("requestBody").is_some();
+            let takes_input = takes_query_or_body(operation);
             let Some(responses) = operation
                 .get_mut("responses")
                 .and_then(Value::as_object_mut)
@@ -98,6 +95,19 @@ pub fn made_true(document: &mut Value) {
             }
         }
     }
+}
+
+/// Whether `operation` reads a query or a body, which answer 400 when malformed (a malformed
+/// path names nothing: 404).
+fn takes_query_or_body(operation: &Value) -> bool {
+    let query = operation["parameters"]
+        .as_array()
+        .is_some_and(|parameters| {
+            parameters
+                .iter()
+                .any(|parameter| parameter["in"] == "query")
+        });
+    query || operation.get("requestBody").is_some()
 }
 
 /// A response whose body is a `Problem` is documented with the media type it is sent as.
