@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 pub const ADMIN_PASSWORD: &str = "first-admin-password";
 /// Every replica of a test shares one master key, as replicas in production do.
-const TEST_MASTER_KEY: &str = "Y2hhbmdlYXVkaXQgdGVzdCBtYXN0ZXIga2V5IDMyQiE=";
+pub const TEST_MASTER_KEY: &str = "Y2hhbmdlYXVkaXQgdGVzdCBtYXN0ZXIga2V5IDMyQiE=";
 /// 2026-01-01T00:00:00Z: tests start from a fixed moment and move the clock by hand.
 pub const START: Timestamp = Timestamp::from_millis(1_767_225_600_000);
 
@@ -259,12 +259,7 @@ impl TestApp {
 
     /// A client of its own that has not signed in.
     pub fn anonymous(&self) -> Person {
-        let cookies = Arc::new(Jar::default());
-        Person {
-            address: self.address.clone(),
-            client: browser_like_client(cookies.clone()),
-            cookies,
-        }
+        Person::anonymous_at(&self.address)
     }
 
     pub fn advance(&self, by: Duration) {
@@ -315,6 +310,16 @@ pub struct Person {
 }
 
 impl Person {
+    /// A client of its own, not signed in, for the server at `address`.
+    pub fn anonymous_at(address: &str) -> Person {
+        let cookies = Arc::new(Jar::default());
+        Person {
+            address: address.to_owned(),
+            client: browser_like_client(cookies.clone()),
+            cookies,
+        }
+    }
+
     /// The server's address, e.g. `http://127.0.0.1:PORT`.
     pub fn address(&self) -> &str {
         &self.address

@@ -21,6 +21,7 @@ mod http_surface;
 mod layout;
 mod logs;
 mod master_key;
+mod memory;
 mod notifications;
 mod recognition;
 mod revocation;

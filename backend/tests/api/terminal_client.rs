@@ -15,13 +15,17 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use crate::helpers::Person;
 
 const PATIENCE: Duration = Duration::from_secs(20);
+/// How much output a terminal keeps when told to keep only its tail.
+const OUTPUT_TAIL: usize = 64 * 1024;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub struct Terminal {
     socket: Socket,
-    /// Everything the device printed so far, in order.
+    /// Everything the device printed so far, in order (its last `OUTPUT_TAIL` characters
+    /// once `keep_tail_only` is called).
     pub output: String,
+    tail_only: bool,
     pub commands: Vec<ExecutedCommand>,
     pub checklist: Option<Checklist>,
     pub warnings: Vec<String>,
@@ -72,6 +76,7 @@ impl Terminal {
             Ok((socket, _)) => Ok(Terminal {
                 socket,
                 output: String::new(),
+                tail_only: false,
                 commands: Vec::new(),
                 checklist: None,
                 warnings: Vec::new(),
@@ -93,6 +98,11 @@ impl Terminal {
         )
         .await
         .unwrap_or_else(|status| panic!("the terminal was refused with HTTP {status}"))
+    }
+
+    /// Keeps only the end of the output, for sessions that print more than a test should hold.
+    pub fn keep_tail_only(&mut self) {
+        self.tail_only = true;
     }
 
     /// Sends `text` as one WebSocket text message, whatever it holds.
@@ -190,7 +200,16 @@ impl Terminal {
         };
         match serde_json::from_str::<ServerMessage>(&text).expect("a server message") {
             ServerMessage::Started { session_id, .. } => self.session_id = Some(session_id),
-            ServerMessage::Output { data } => self.output.push_str(&data),
+            ServerMessage::Output { data } => {
+                self.output.push_str(&data);
+                if self.tail_only && self.output.len() > 2 * OUTPUT_TAIL {
+                    let cut = self.output.len() - OUTPUT_TAIL;
+                    let cut = (cut..self.output.len())
+                        .find(|&at| self.output.is_char_boundary(at))
+                        .unwrap_or(cut);
+                    self.output.drain(..cut);
+                }
+            }
             ServerMessage::Resize { .. } => {}
             ServerMessage::Command { index, command } => {
                 self.commands.truncate(index);
