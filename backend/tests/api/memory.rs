@@ -84,9 +84,10 @@ impl PeakMemory {
         let running = Arc::new(AtomicBool::new(true));
         let (seen, going) = (peak.clone(), running.clone());
         tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(10));
             while going.load(Ordering::Relaxed) {
+                every.tick().await;
                 seen.fetch_max(Binary::resident(pid), Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         });
         PeakMemory { peak, running }
