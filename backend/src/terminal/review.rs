@@ -52,6 +52,7 @@ pub async fn list_sessions(
 
 /// Which view of `GET /api/terminal-sessions/{id}/audit`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ViewQuery {
     pub view: AuditView,
 }
@@ -132,6 +133,7 @@ pub async fn report_of(
 
 /// Why the recording is fetched.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RecordingQuery {
     /// `true` to save it as a file; otherwise it is for the player.
     #[serde(default)]

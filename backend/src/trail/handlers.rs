@@ -172,6 +172,7 @@ pub async fn event_proof(
 
 /// The two checkpoints of `GET /api/trail/consistency`, by tree size.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Between {
     pub from: u64,
     pub to: u64,

@@ -5,6 +5,7 @@ pub mod client_ip;
 pub mod csrf;
 mod headers;
 mod openapi;
+mod openapi_links;
 pub mod spa;
 
 use axum::Router;

@@ -54,6 +54,7 @@ impl Served {
         // Rendering a document of plain data cannot fail; an empty object stands in if it did.
         let mut value = serde_json::to_value(document).unwrap_or_else(|_| json!({}));
         made_true(&mut value);
+        super::openapi_links::link_created_things(&mut value);
         Served(Arc::from(
             serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_owned()),
         ))
@@ -75,20 +76,31 @@ pub fn made_true(document: &mut Value) {
         };
         for operation in item.values_mut() {
             let takes_input = takes_query_or_body(operation);
+            let names_something = has_parameter_in(operation, "path");
             let Some(responses) = operation
                 .get_mut("responses")
                 .and_then(Value::as_object_mut)
             else {
                 continue;
             };
-            for response in responses.values_mut() {
+            for (status, response) in responses.iter_mut() {
                 problems_as_problem_json(response);
+                described(status, response);
             }
             if takes_input && !responses.contains_key("400") {
                 responses.insert(
                     "400".to_owned(),
                     json!({
                         "description": "A malformed path, query or body",
+                        "content": { "application/problem+json": { "schema": { "$ref": PROBLEM } } },
+                    }),
+                );
+            }
+            if names_something && !responses.contains_key("404") {
+                responses.insert(
+                    "404".to_owned(),
+                    json!({
+                        "description": "Nothing has that ID, or the ID is malformed",
                         "content": { "application/problem+json": { "schema": { "$ref": PROBLEM } } },
                     }),
                 );
@@ -100,14 +112,31 @@ pub fn made_true(document: &mut Value) {
 /// Whether `operation` reads a query or a body, which answer 400 when malformed (a malformed
 /// path names nothing: 404).
 fn takes_query_or_body(operation: &Value) -> bool {
-    let query = operation["parameters"]
+    has_parameter_in(operation, "query") || operation.get("requestBody").is_some()
+}
+
+fn has_parameter_in(operation: &Value, place: &str) -> bool {
+    operation["parameters"]
         .as_array()
-        .is_some_and(|parameters| {
-            parameters
-                .iter()
-                .any(|parameter| parameter["in"] == "query")
-        });
-    query || operation.get("requestBody").is_some()
+        .is_some_and(|parameters| parameters.iter().any(|parameter| parameter["in"] == place))
+}
+
+/// OpenAPI requires every response to say what it is; where a handler did not, its status's
+/// reason phrase does.
+fn described(status: &str, response: &mut Value) {
+    let Some(response) = response.as_object_mut() else {
+        return;
+    };
+    if response.contains_key("description") {
+        return;
+    }
+    let reason = status
+        .parse::<u16>()
+        .ok()
+        .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+        .and_then(|code| code.canonical_reason())
+        .unwrap_or("An answer");
+    response.insert("description".to_owned(), Value::from(reason));
 }
 
 /// A response whose body is a `Problem` is documented with the media type it is sent as.

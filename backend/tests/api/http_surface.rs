@@ -184,7 +184,40 @@ async fn the_api_document_holds_together_and_names_what_is_sent() {
             if takes_input {
                 assert!(responses.contains_key("400"), "{method} {path}");
             }
+            // A path parameter is one the path names, and what names something may find
+            // nothing: 404.
+            let in_path: Vec<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|parameter| parameter["in"] == "path")
+                .filter_map(|parameter| parameter["name"].as_str())
+                .collect();
+            let named: Vec<&str> = path
+                .split('/')
+                .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
+                .collect();
+            assert_eq!(in_path, named, "{method} {path}");
+            if !named.is_empty() {
+                assert!(responses.contains_key("404"), "{method} {path}");
+            }
         }
+    }
+    // What creates a thing links to the operations on it, and every link names an operation.
+    let operations: Vec<&str> = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    let device_links = document["paths"]["/api/devices"]["post"]["responses"]["201"]["links"]
+        .as_object()
+        .expect("creating a device links to it");
+    assert!(device_links.len() >= 3, "{device_links:?}");
+    for link in device_links.values() {
+        assert!(operations.contains(&link["operationId"].as_str().unwrap()));
+        assert_eq!(link["parameters"]["id"], "$response.body#/id");
     }
     // And it does: a query that is not a number.
     let admin = app.person("admin", crate::helpers::ADMIN_PASSWORD).await;

@@ -65,6 +65,7 @@ pub struct TerminalSession {
 /// The filters of Change Audit → Audited sessions (`GET /api/terminal-sessions`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(default)]
 pub struct SessionFilters {
     /// A change ID, exactly.
