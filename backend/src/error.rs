@@ -41,6 +41,9 @@ pub enum AppError {
     /// The server has no room for this now (every password-hashing place taken).
     #[error("busy")]
     Busy { retry_after: Duration },
+    /// The answer was not ready within the server's deadline; the work was abandoned.
+    #[error("overdue")]
+    Overdue { retry_after: Duration },
     /// The person has as many of something open as they may; says what.
     #[error("limit: {0}")]
     Limit(String),
@@ -143,6 +146,11 @@ impl AppError {
                 "/problems/busy",
                 "The server is busy",
             ),
+            AppError::Overdue { .. } => (
+                S::SERVICE_UNAVAILABLE,
+                "/problems/overdue",
+                "The answer took too long",
+            ),
             AppError::Limit(_) => (S::TOO_MANY_REQUESTS, "/problems/limit", "Too many at once"),
             AppError::NotFound => (S::NOT_FOUND, "about:blank", "Not Found"),
             AppError::MethodNotAllowed => {
@@ -186,6 +194,10 @@ impl AppError {
                 "Too many sign-ins are being checked at once; try again in {} s.",
                 whole_seconds(*retry_after)
             )),
+            AppError::Overdue { retry_after } => Some(format!(
+                "The server could not answer in time, and nothing was changed; try again in {} s.",
+                whole_seconds(*retry_after)
+            )),
             AppError::Rule { field, detail } => Some(format!("{field}: {detail}")),
             _ => None,
         }
@@ -226,7 +238,10 @@ impl IntoResponse for AppError {
         let mut response = (status, Json(problem)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let AppError::TooManyAttempts { retry_after } | AppError::Busy { retry_after } = self {
+        if let AppError::TooManyAttempts { retry_after }
+        | AppError::Busy { retry_after }
+        | AppError::Overdue { retry_after } = self
+        {
             headers.insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(whole_seconds(retry_after)),

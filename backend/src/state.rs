@@ -42,6 +42,8 @@ pub struct Shared {
     pub terminal: TerminalPolicy,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// How long an API answer may take (`web::deadline`).
+    pub answer_deadline: Duration,
     /// Checks passkey registrations and signatures.
     pub passkeys: RelyingParty,
     /// Where notifications go besides the app.
@@ -129,6 +131,7 @@ impl AppState {
                 per_person: config.terminal.per_person,
             },
             trusted_proxies: config.server.trusted_proxies.clone(),
+            answer_deadline: config.server.answer_deadline,
             passkeys: RelyingParty::new(config.server.public_url.as_deref())?,
             outbound: Outbound::new(&config.notifications, config.server.public_url.clone()),
             trail_key: Arc::new(trail_key),

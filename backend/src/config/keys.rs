@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer};
 use super::ConfigError;
 
 /// The variables read, in the order the README lists them.
-pub const ENV_VARS: [&str; 32] = [
+pub const ENV_VARS: [&str; 33] = [
     "CHANGEAUDIT_CONFIG",
     "CHANGEAUDIT_LISTEN",
     "CHANGEAUDIT_DATA_DIR",
@@ -31,6 +31,7 @@ pub const ENV_VARS: [&str; 32] = [
     "CHANGEAUDIT_RECORDINGS_DIR",
     "CHANGEAUDIT_TRUSTED_PROXIES",
     "CHANGEAUDIT_TRUST_FORWARDED_PROTO",
+    "CHANGEAUDIT_ANSWER_DEADLINE_SECONDS",
     "CHANGEAUDIT_DUE_WARNING_MINUTES",
     "CHANGEAUDIT_TERMINAL_MAX_MINUTES",
     "CHANGEAUDIT_RECORDING_MAX_MIB",
@@ -70,6 +71,7 @@ pub(super) struct Keys {
     #[serde(default, deserialize_with = "list")]
     pub trusted_proxies: Option<Vec<String>>,
     pub trust_forwarded_proto: Option<bool>,
+    pub answer_deadline_seconds: Option<u64>,
     pub due_warning_minutes: Option<u64>,
     pub terminal_max_minutes: Option<u64>,
     pub recording_max_mib: Option<u64>,

@@ -56,6 +56,11 @@ fn server(keys: Keys, data_dir: PathBuf) -> Result<ServerConfig, ConfigError> {
         trusted_origins: keys.trusted_origins.unwrap_or_default(),
         trusted_proxies,
         trust_forwarded_proto: keys.trust_forwarded_proto.unwrap_or(false),
+        answer_deadline: Duration::from_secs(at_least_one(
+            "answer_deadline_seconds",
+            keys.answer_deadline_seconds,
+            30,
+        )?),
         log: keys.log.unwrap_or_else(|| "info".to_owned()),
     })
 }

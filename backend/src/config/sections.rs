@@ -36,6 +36,9 @@ pub struct ServerConfig {
     /// Whether a trusted proxy's `X-Forwarded-Proto: https` means the person came over TLS
     /// (TLS ends at the proxy): the cookie is then `Secure` and HSTS is sent.
     pub trust_forwarded_proto: bool,
+    /// How long an API request may take to be answered (its head, for a stream) before it is
+    /// abandoned with 503; a request's head must arrive within `connections::HEADER_READ_LIMIT`.
+    pub answer_deadline: Duration,
     /// A tracing filter such as `info` or `info,sqlx=warn`.
     pub log: String,
 }

@@ -2,7 +2,9 @@
 //! and the single-page app everywhere else.
 
 pub mod client_ip;
+pub mod connections;
 pub mod csrf;
+mod deadline;
 mod headers;
 mod openapi;
 mod openapi_links;
@@ -24,6 +26,21 @@ use crate::{
 
 /// Every API route, each registered with its OpenAPI description so the two cannot drift.
 pub fn api_routes() -> OpenApiRouter<AppState> {
+    bounded_routes().merge(unbounded_routes())
+}
+
+/// The API, every answer but the unbounded ones held to the server's deadline.
+fn api_with_deadlines(state: &AppState) -> OpenApiRouter<AppState> {
+    bounded_routes()
+        .layer(middleware::from_fn_with_state(
+            state.answer_deadline,
+            deadline::within_deadline,
+        ))
+        .merge(unbounded_routes())
+}
+
+/// The routes that answer within the server's deadline.
+fn bounded_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::document())
         .routes(routes!(health::health))
         .routes(routes!(auth::login, auth::logout))
@@ -113,12 +130,17 @@ fn session_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trail::handlers::event_proof))
         .routes(routes!(trail::handlers::consistency_proof))
         .routes(routes!(trail::handlers::download_export))
-        .routes(routes!(trail::handlers::run_verification))
         .routes(routes!(trail::handlers::change_evidence))
 }
 
+/// Routes whose work is as long as what they read: verifying the whole trail hashes every
+/// recording, which no fixed deadline fits.
+fn unbounded_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(trail::handlers::run_verification))
+}
+
 pub fn router(state: AppState) -> Router {
-    let (api, document) = api_routes().split_for_parts();
+    let (api, document) = api_with_deadlines(&state).split_for_parts();
     let document = openapi::Served::new(&document);
     let api = api
         .route(

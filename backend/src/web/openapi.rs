@@ -96,6 +96,15 @@ pub fn made_true(document: &mut Value) {
                     }),
                 );
             }
+            if !responses.contains_key("503") {
+                responses.insert(
+                    "503".to_owned(),
+                    json!({
+                        "description": "Not answered within the server's deadline, or too busy; see Retry-After",
+                        "content": { "application/problem+json": { "schema": { "$ref": PROBLEM } } },
+                    }),
+                );
+            }
             if names_something && !responses.contains_key("404") {
                 responses.insert(
                     "404".to_owned(),

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::helpers::{ADMIN_PASSWORD, TestApp, problem};
@@ -276,5 +278,72 @@ async fn pages_carry_a_content_security_policy_that_names_their_inline_scripts()
             .headers()
             .get("content-security-policy")
             .is_none()
+    );
+}
+
+#[tokio::test]
+async fn an_answer_that_misses_the_deadline_is_abandoned_with_503_and_changes_nothing() {
+    let app = TestApp::spawn_with(&[("CHANGEAUDIT_ANSWER_DEADLINE_SECONDS", "1")]).await;
+    let admin = app.person("admin", crate::helpers::ADMIN_PASSWORD).await;
+    // A "device" that accepts the connection and never says a word: the scan would wait ten
+    // seconds for its SSH banner.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let _held = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let asked = std::time::Instant::now();
+    let response = admin
+        .post(
+            "/api/devices/host-key-scan",
+            &serde_json::json!({ "host": "127.0.0.1", "port": port }),
+        )
+        .await;
+    let waited = asked.elapsed();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/overdue");
+    assert!(
+        waited >= Duration::from_secs(1) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    // The abandoned scan left nothing behind: its audit event was never written.
+    assert!(
+        crate::helpers::events_of(&app, "device.host_key_scanned")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    // A slow client: the request line and one header, then silence.
+    stream
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let asked = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        changeaudit_backend::web::connections::HEADER_READ_LIMIT + Duration::from_secs(5),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "still connected after {:?}", asked.elapsed());
+    assert!(
+        asked.elapsed()
+            >= changeaudit_backend::web::connections::HEADER_READ_LIMIT - Duration::from_secs(1)
     );
 }

@@ -1,0 +1,434 @@
+//! The server under a sign-in flood: the built `changeaudit` binary, a real sshd, and 2,000
+//! wrong passwords from 50 concurrent clients (each its own address, through a trusted proxy's
+//! `X-Forwarded-For`) aimed at one person's username. Meanwhile that person signs in from an
+//! address of their own, and a terminal session types a keystroke every 100 ms and runs a
+//! command every second. The same person and session are measured first on a quiet server, in
+//! the same run, so the two columns compare.
+//!
+//!     cargo bench -p changeaudit-backend --bench sign_in_flood
+//!
+//! Prints the person's sign-in time, the session's echo median and p99, the server's peak
+//! resident memory, and what the flood was answered (401, 429, 503).
+
+// A measuring tool: it prints, and stops on any failure.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use changeaudit_e2e::{KEY_USER, Sshd};
+use changeaudit_shared::terminal::{ClientMessage, ServerMessage};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::cookie::CookieStore;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+const ADMIN_PASSWORD: &str = "flood benchmark admin password";
+const PERSON: &str = "alice";
+const PERSON_PASSWORD: &str = "alice's own long password";
+const FLOOD_CLIENTS: usize = 50;
+const FLOOD_REQUESTS: usize = 2_000;
+const PERSON_SIGN_INS: usize = 5;
+const MIB: u64 = 1 << 20;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[tokio::main]
+async fn main() {
+    let sshd = Sshd::start().await.unwrap();
+    let server = Server::start().await;
+    let admin = server.signed_in("admin", ADMIN_PASSWORD, "192.0.2.1").await;
+    let credential = provision(&server, &admin, &sshd).await;
+    let memory = PeakMemory::watch(server.pid());
+    let idle = PeakMemory::resident(server.pid());
+
+    let quiet = measure(&server, &admin, credential, false).await;
+    let flooded = measure(&server, &admin, credential, true).await;
+
+    println!(
+        "sign-in flood: {FLOOD_REQUESTS} wrong passwords for `{PERSON}` from {FLOOD_CLIENTS} clients at once"
+    );
+    println!("  {:<34} {:>12} {:>12}", "", "quiet", "flooded");
+    println!(
+        "  {:<34} {:>9.0} ms {:>9.0} ms",
+        "person's sign-in, slowest of 5",
+        quiet.sign_in.as_secs_f64() * 1e3,
+        flooded.sign_in.as_secs_f64() * 1e3
+    );
+    for (label, q) in [("session echo median", 0.5), ("session echo p99", 0.99)] {
+        println!(
+            "  {label:<34} {:>9.2} ms {:>9.2} ms",
+            percentile(&quiet.echoes, q).as_secs_f64() * 1e3,
+            percentile(&flooded.echoes, q).as_secs_f64() * 1e3
+        );
+    }
+    println!(
+        "  {:<34} {:>9} {:>12}",
+        "echo samples",
+        quiet.echoes.len(),
+        flooded.echoes.len()
+    );
+    println!(
+        "  server RSS: {} MiB idle, {} MiB at peak",
+        idle / MIB,
+        memory.peak() / MIB
+    );
+    println!(
+        "  flood answered in {:.1} s: {}",
+        flooded.flood_time.as_secs_f64(),
+        flooded
+            .answers
+            .iter()
+            .map(|(status, count)| format!("{count} × {status}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+/// What one round measured.
+struct Round {
+    sign_in: Duration,
+    echoes: Vec<Duration>,
+    answers: BTreeMap<u16, usize>,
+    flood_time: Duration,
+}
+
+/// Runs the session and the person's sign-ins, with or without the flood beside them.
+async fn measure(server: &Server, admin: &Signed, credential: i64, flood: bool) -> Round {
+    let mut socket = server.terminal(admin, credential).await;
+    let typing = Arc::new(AtomicBool::new(true));
+    let session = {
+        let typing = typing.clone();
+        tokio::spawn(async move { type_while(&mut socket, &typing).await })
+    };
+    let started = Instant::now();
+    let flooding = flood.then(|| tokio::spawn(flood_of_wrong_passwords(server.url.clone())));
+    let mut sign_in = Duration::ZERO;
+    let mut every = tokio::time::interval(Duration::from_millis(400));
+    every.tick().await;
+    for n in 0..PERSON_SIGN_INS {
+        every.tick().await;
+        let client = server.client("198.51.100.7");
+        let asked = Instant::now();
+        let status = server.sign_in(&client, PERSON, PERSON_PASSWORD).await;
+        assert_eq!(status, 200, "the person's sign-in {n} answered {status}");
+        sign_in = sign_in.max(asked.elapsed());
+    }
+    let (answers, flood_time) = match flooding {
+        Some(flooding) => (flooding.await.unwrap(), started.elapsed()),
+        None => (BTreeMap::new(), Duration::ZERO),
+    };
+    typing.store(false, Ordering::Relaxed);
+    let echoes = session.await.unwrap();
+    Round {
+        sign_in,
+        echoes,
+        answers,
+        flood_time,
+    }
+}
+
+/// 2,000 wrong sign-ins for the person, 40 from each of 50 addresses, 50 at a time.
+async fn flood_of_wrong_passwords(url: String) -> BTreeMap<u16, usize> {
+    let clients = (0..FLOOD_CLIENTS).map(|client| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut answers = Vec::new();
+            for attempt in 0..FLOOD_REQUESTS / FLOOD_CLIENTS {
+                let response = http
+                    .post(format!("{url}/api/session"))
+                    .header("origin", &url)
+                    .header("x-forwarded-for", format!("203.0.113.{}", client + 1))
+                    .json(&json!({ "username": PERSON, "password": format!("guess {attempt}") }))
+                    .send()
+                    .await
+                    .unwrap();
+                answers.push(response.status().as_u16());
+            }
+            answers
+        })
+    });
+    let mut counted = BTreeMap::new();
+    for client in clients.collect::<Vec<_>>() {
+        for status in client.await.unwrap() {
+            *counted.entry(status).or_insert(0) += 1;
+        }
+    }
+    counted
+}
+
+/// Types a keystroke every 100 ms and Enter after every ninth, timing each echo, until told
+/// to stop. Each line is `true` plus letters: a command that runs and prints nothing.
+async fn type_while(socket: &mut Socket, typing: &AtomicBool) -> Vec<Duration> {
+    let mut echoes = Vec::new();
+    let mut every = tokio::time::interval(Duration::from_millis(100));
+    let line = ["t", "r", "u", "e", " ", "#", "a", "b", "c"];
+    let mut n = 0;
+    while typing.load(Ordering::Relaxed) {
+        every.tick().await;
+        let key = line[n % line.len()];
+        let sent = Instant::now();
+        send(socket, key).await;
+        while !next_output(socket).await.contains(key) {}
+        echoes.push(sent.elapsed());
+        n += 1;
+        if n % line.len() == 0 {
+            send(socket, "\r").await;
+            while !next_output(socket).await.ends_with("$ ") {}
+        }
+    }
+    echoes
+}
+
+async fn send(socket: &mut Socket, data: &str) {
+    let input = serde_json::to_string(&ClientMessage::Input {
+        data: data.to_owned(),
+    })
+    .unwrap();
+    socket.send(Message::Text(input.into())).await.unwrap();
+}
+
+/// The next output the device printed.
+async fn next_output(socket: &mut Socket) -> String {
+    loop {
+        match socket.next().await.unwrap().unwrap() {
+            Message::Text(text) => {
+                if let ServerMessage::Output { data } = serde_json::from_str(text.as_str()).unwrap()
+                {
+                    return data;
+                }
+            }
+            Message::Close(_) => panic!("the session closed"),
+            _ => {}
+        }
+    }
+}
+
+fn percentile(samples: &[Duration], q: f64) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    sorted
+        .get(((sorted.len().saturating_sub(1)) as f64 * q).round() as usize)
+        .copied()
+        .unwrap_or_default()
+}
+
+/// The device, its key credential, a group that lets admin run unplanned sessions on it, and
+/// the person who signs in. Answers the credential.
+async fn provision(server: &Server, admin: &Signed, sshd: &Sshd) -> i64 {
+    let admin = &admin.http;
+    let device = server
+        .call(
+            admin,
+            "/api/devices",
+            json!({ "name": "bench", "host": "127.0.0.1",
+            "port": sshd.address.port(), "host_key": sshd.host_key }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let credential = server
+        .call(
+            admin,
+            "/api/credentials",
+            json!({ "device_id": device, "username": KEY_USER,
+            "kind": "private_key", "secret": sshd.client_key }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let users: Value = admin
+        .get(format!("{}/api/users", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin_id = users["items"][0]["id"].as_i64().unwrap();
+    server
+        .call(
+            admin,
+            "/api/access-groups",
+            json!({
+                "name": "bench",
+                "unplanned_sessions_allowed": true,
+                "members": [{ "user_id": admin_id, "executor": true, "approver": false }],
+                "credential_ids": [credential],
+            }),
+        )
+        .await;
+    server
+        .call(admin, "/api/users", json!({ "username": PERSON, "display_name": "Alice",
+            "email": "alice@example.org", "roles": [], "enabled": true, "password": PERSON_PASSWORD }))
+        .await;
+    credential
+}
+
+/// A client signed in, and its session cookie for the WebSocket.
+struct Signed {
+    http: reqwest::Client,
+    cookie: String,
+}
+
+/// `changeaudit serve`, the release binary, behind a "proxy" it trusts (loopback), so each
+/// client names its own address in `X-Forwarded-For`.
+struct Server {
+    child: Child,
+    url: String,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_changeaudit"))
+            .arg("serve")
+            .env_clear()
+            .env("CHANGEAUDIT_LISTEN", "127.0.0.1:0")
+            .env("CHANGEAUDIT_DATA_DIR", data.path())
+            .env("CHANGEAUDIT_STATIC_DIR", data.path().join("no-web-app"))
+            .env("CHANGEAUDIT_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("CHANGEAUDIT_TRUSTED_PROXIES", "127.0.0.1/32")
+            .env("CHANGEAUDIT_LOG", "error")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("the server to listen");
+            if let Some(address) = line.strip_prefix("changeaudit listening on ") {
+                break address.to_owned();
+            }
+        };
+        Server {
+            child,
+            url,
+            _data: data,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
+    /// A client that comes through the proxy from `address`.
+    fn client(&self, address: &str) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", address.parse().unwrap());
+        headers.insert("origin", self.url.parse().unwrap());
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    }
+
+    async fn sign_in(&self, client: &reqwest::Client, username: &str, password: &str) -> u16 {
+        client
+            .post(format!("{}/api/session", self.url))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn signed_in(&self, username: &str, password: &str, address: &str) -> Signed {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", address.parse().unwrap());
+        headers.insert("origin", self.url.parse().unwrap());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        assert_eq!(self.sign_in(&client, username, password).await, 200);
+        let cookie = jar.cookies(&self.url.parse().unwrap()).unwrap();
+        Signed {
+            http: client,
+            cookie: cookie.to_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn call(&self, client: &reqwest::Client, path: &str, body: Value) -> Value {
+        let response = client
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// An unplanned terminal on `credential`, at its first prompt.
+    async fn terminal(&self, admin: &Signed, credential: i64) -> Socket {
+        let url = format!(
+            "{}/api/credentials/{credential}/terminal?cols=80&rows=24",
+            self.url.replacen("http://", "ws://", 1)
+        );
+        let mut request = url.into_client_request().unwrap();
+        let headers = request.headers_mut();
+        headers.insert("cookie", HeaderValue::from_str(&admin.cookie).unwrap());
+        headers.insert("origin", HeaderValue::from_str(&self.url).unwrap());
+        headers.insert("x-forwarded-for", HeaderValue::from_static("192.0.2.1"));
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        while !next_output(&mut socket).await.ends_with("$ ") {}
+        socket
+    }
+}
+
+/// The highest resident memory of a process, sampled every 10 ms while this lives.
+struct PeakMemory {
+    peak: Arc<AtomicU64>,
+}
+
+impl PeakMemory {
+    fn watch(pid: u32) -> PeakMemory {
+        let peak = Arc::new(AtomicU64::new(PeakMemory::resident(pid)));
+        let seen = Arc::downgrade(&peak);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(10));
+            while let Some(peak) = seen.upgrade() {
+                peak.fetch_max(PeakMemory::resident(pid), Ordering::Relaxed);
+                drop(peak);
+                every.tick().await;
+            }
+        });
+        PeakMemory { peak }
+    }
+
+    fn peak(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    fn resident(pid: u32) -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kib| kib * 1024)
+    }
+}
