@@ -930,9 +930,8 @@ async fn a_signature_fits_only_its_request_its_change_and_one_use() {
     assert!(elsewhere.verify().is_err());
 }
 
-#[tokio::test]
-async fn passkeys_are_managed_in_the_profile_and_sign_in() {
-    let flow = Flow::start().await;
+/// `first` from `Flow`, with a passkey of its own registered as "phone".
+async fn signer_with_a_passkey(flow: &Flow) -> (Signer, Value) {
     let mut signer = Signer {
         person: flow.app.person("first", PASSWORD).await,
         authenticator: SoftPasskey::new(true),
@@ -949,7 +948,44 @@ async fn passkeys_are_managed_in_the_profile_and_sign_in() {
     // The authenticator of the first registration is gone; register this one.
     let key = signer.register("phone").await;
     assert_eq!(key["name"], "phone");
+    (signer, key)
+}
 
+/// The passkey sign-ins that failed, oldest first: who (or `-`) and why.
+async fn failed_passkey_sign_ins(flow: &Flow) -> Vec<(String, String)> {
+    let failed: Vec<String> = sqlx::query_scalar(
+        "SELECT details FROM audit_events WHERE action = 'session.sign_in_failed' ORDER BY seq",
+    )
+    .fetch_all(flow.app.db.pool())
+    .await
+    .unwrap();
+    failed
+        .iter()
+        .map(|details| serde_json::from_str::<Value>(details).unwrap())
+        .filter(|details| details["method"] == "passkey")
+        .map(|details| {
+            (
+                details["username"].as_str().unwrap_or("-").to_owned(),
+                details["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(who, why)| ((*who).to_owned(), (*why).to_owned()))
+        .collect()
+}
+
+/// A ceremony that is unknown, expired, used, or whose passkey was removed since.
+const STALE: &str = "the sign-in challenge is unknown, expired or already used";
+
+#[tokio::test]
+async fn passkey_sign_in_works_during_a_password_lockout() {
+    let flow = Flow::start().await;
+    let (mut signer, _) = signer_with_a_passkey(&flow).await;
     // Someone guesses first's password from this same address until it is blocked: the
     // passkey is another way in, which those failures do not block.
     let anonymous = flow.app.anonymous();
@@ -965,11 +1001,18 @@ async fn passkeys_are_managed_in_the_profile_and_sign_in() {
         .await;
     assert_eq!(me["username"], "first");
     anonymous.expect("GET", "/api/me", None, 200).await;
-    // The same assertion again is refused.
+    // The same assertion again is refused, and that refusal is in the trail.
     let again = anonymous.post("/api/session/passkey", &signed_in).await;
     assert_eq!(again.status(), 401);
-    // Unknown and passkey-less usernames get the same kind of answer as first: the route tells
-    // nobody who exists or who has a passkey. A decoy's credential stays the same for its name.
+    assert_eq!(failed_passkey_sign_ins(&flow).await, pairs(&[("-", STALE)]));
+}
+
+#[tokio::test]
+async fn unknown_and_passkey_less_usernames_get_the_same_challenge_answer() {
+    let flow = Flow::start().await;
+    let (mut signer, _) = signer_with_a_passkey(&flow).await;
+    // The route tells nobody who exists or who has a passkey. A decoy's credential stays the
+    // same for its name.
     let challenge = |username: &'static str| {
         let anonymous = flow.app.anonymous();
         async move {
@@ -1011,11 +1054,38 @@ async fn passkeys_are_managed_in_the_profile_and_sign_in() {
         credential_id(&unknown).as_str().unwrap().len()
     );
     // A decoy's ceremony is kept nowhere: answering it fails as a wrong signature does.
+    let anonymous = flow.app.anonymous();
+    let signed_in = signer.sign_in_as(&anonymous, "first").await;
     let answered =
         json!({ "ceremony": unknown["ceremony"], "credential": signed_in["credential"] });
     let refused = anonymous.post("/api/session/passkey", &answered).await;
     assert_eq!(refused.status(), 401);
+    // A disabled person gets a decoy, as anyone unknown does.
+    flow.app.set_enabled("first", false).await;
+    let disabled = anonymous
+        .post(
+            "/api/session/passkey/challenge",
+            &json!({ "username": "first" }),
+        )
+        .await;
+    assert_eq!(disabled.status(), 200);
+    // The decoys' askings are in the trail as failures, and so is answering one.
+    assert_eq!(
+        failed_passkey_sign_ins(&flow).await,
+        pairs(&[
+            ("executor", "the account has no passkey"),
+            ("nobody-at-all", "no such enabled account"),
+            ("nobody-at-all", "no such enabled account"),
+            ("-", STALE),
+            ("first", "no such enabled account"),
+        ])
+    );
+}
 
+#[tokio::test]
+async fn passkeys_are_managed_in_the_profile_and_sign_in() {
+    let flow = Flow::start().await;
+    let (mut signer, key) = signer_with_a_passkey(&flow).await;
     // A sign-in signed before its passkey is removed does not finish after.
     let id = key["id"].as_i64().unwrap();
     let later = flow.app.anonymous();
@@ -1034,52 +1104,9 @@ async fn passkeys_are_managed_in_the_profile_and_sign_in() {
         .expect("GET", "/api/me/passkeys", None, 200)
         .await;
     assert_eq!(keys.as_array().unwrap().len(), 1);
-
-    // A disabled person gets a decoy, as anyone unknown does.
-    flow.app.set_enabled("first", false).await;
-    let disabled = later
-        .post(
-            "/api/session/passkey/challenge",
-            &json!({ "username": "first" }),
-        )
-        .await;
-    assert_eq!(disabled.status(), 200);
-
-    // Every failed passkey sign-in above is in the trail.
-    let failed: Vec<String> = sqlx::query_scalar(
-        "SELECT details FROM audit_events WHERE action = 'session.sign_in_failed' ORDER BY seq",
-    )
-    .fetch_all(flow.app.db.pool())
-    .await
-    .unwrap();
-    // The password guesses above are there too; the passkey's own failures follow.
-    let failed: Vec<(String, String)> = failed
-        .iter()
-        .map(|details| serde_json::from_str::<Value>(details).unwrap())
-        .filter(|details| details["method"] == "passkey")
-        .map(|details| {
-            (
-                details["username"].as_str().unwrap_or("-").to_owned(),
-                details["reason"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    // Removing a passkey ends the sign-ins it could still finish, so that one is stale.
-    let stale = "the sign-in challenge is unknown, expired or already used";
-    // The decoys' askings count as failures too, and so does answering one.
-    let expected = [
-        ("-", stale),
-        ("executor", "the account has no passkey"),
-        ("nobody-at-all", "no such enabled account"),
-        ("nobody-at-all", "no such enabled account"),
-        ("-", stale),
-        ("-", stale),
-        ("first", "no such enabled account"),
-    ];
-    assert_eq!(
-        failed,
-        expected.map(|(who, why)| (who.to_owned(), why.to_owned()))
-    );
+    // Removing a passkey ends the sign-ins it could still finish: that one is stale, and in
+    // the trail, which verifies.
+    assert_eq!(failed_passkey_sign_ins(&flow).await, pairs(&[("-", STALE)]));
     let export = trail::export_file(&flow.app).await;
     trail::verify(&flow.app, &export).await.unwrap();
 }
