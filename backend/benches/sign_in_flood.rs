@@ -50,8 +50,13 @@ async fn main() {
     let memory = PeakMemory::watch(server.pid());
     let idle = PeakMemory::resident(server.pid());
 
-    let quiet = measure(&server, &admin, credential, false).await;
-    let flooded = measure(&server, &admin, credential, true).await;
+    // The person's own browser, which has signed in here before.
+    let person = server.client("198.51.100.7");
+    assert_eq!(server.sign_in(&person, PERSON, PERSON_PASSWORD).await, 200);
+    let quiet = measure(&server, &admin, &person, credential, false).await;
+    let peak_quiet = memory.peak();
+    let flooded = measure(&server, &admin, &person, credential, true).await;
+    let after = PeakMemory::resident(server.pid());
 
     println!(
         "sign-in flood: {FLOOD_REQUESTS} wrong passwords for `{PERSON}` from {FLOOD_CLIENTS} clients at once"
@@ -62,6 +67,10 @@ async fn main() {
         "person's sign-in, slowest of 5",
         quiet.sign_in.as_secs_f64() * 1e3,
         flooded.sign_in.as_secs_f64() * 1e3
+    );
+    println!(
+        "  {:<34} {:>12} {:>12}",
+        "the person from a new browser", quiet.new_browser, flooded.new_browser
     );
     for (label, q) in [("session echo median", 0.5), ("session echo p99", 0.99)] {
         println!(
@@ -77,9 +86,11 @@ async fn main() {
         flooded.echoes.len()
     );
     println!(
-        "  server RSS: {} MiB idle, {} MiB at peak",
+        "  server RSS: {} MiB idle, {} MiB at peak when quiet, {} MiB at peak in the flood, {} MiB after",
         idle / MIB,
-        memory.peak() / MIB
+        peak_quiet / MIB,
+        memory.peak() / MIB,
+        after / MIB
     );
     println!(
         "  flood answered in {:.1} s: {}",
@@ -96,13 +107,21 @@ async fn main() {
 /// What one round measured.
 struct Round {
     sign_in: Duration,
+    /// What the person's sign-in from a browser never used before was answered.
+    new_browser: u16,
     echoes: Vec<Duration>,
     answers: BTreeMap<u16, usize>,
     flood_time: Duration,
 }
 
 /// Runs the session and the person's sign-ins, with or without the flood beside them.
-async fn measure(server: &Server, admin: &Signed, credential: i64, flood: bool) -> Round {
+async fn measure(
+    server: &Server,
+    admin: &Signed,
+    person: &reqwest::Client,
+    credential: i64,
+    flood: bool,
+) -> Round {
     let mut socket = server.terminal(admin, credential).await;
     let typing = Arc::new(AtomicBool::new(true));
     let session = {
@@ -116,12 +135,15 @@ async fn measure(server: &Server, admin: &Signed, credential: i64, flood: bool) 
     every.tick().await;
     for n in 0..PERSON_SIGN_INS {
         every.tick().await;
-        let client = server.client("198.51.100.7");
         let asked = Instant::now();
-        let status = server.sign_in(&client, PERSON, PERSON_PASSWORD).await;
+        let status = server.sign_in(person, PERSON, PERSON_PASSWORD).await;
         assert_eq!(status, 200, "the person's sign-in {n} answered {status}");
         sign_in = sign_in.max(asked.elapsed());
     }
+    // The same person on a browser they have never used here, once the flood has passed
+    // the account's allowance for strangers.
+    let stranger = server.client("198.51.100.8");
+    let new_browser = server.sign_in(&stranger, PERSON, PERSON_PASSWORD).await;
     let (answers, flood_time) = match flooding {
         Some(flooding) => (flooding.await.unwrap(), started.elapsed()),
         None => (BTreeMap::new(), Duration::ZERO),
@@ -130,6 +152,7 @@ async fn measure(server: &Server, admin: &Signed, credential: i64, flood: bool) 
     let echoes = session.await.unwrap();
     Round {
         sign_in,
+        new_browser,
         echoes,
         answers,
         flood_time,
@@ -300,6 +323,7 @@ impl Server {
             .env("CHANGEAUDIT_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("CHANGEAUDIT_TRUSTED_PROXIES", "127.0.0.1/32")
             .env("CHANGEAUDIT_LOG", "error")
+            .envs(std::env::var("MALLOC_ARENA_MAX").map(|max| ("MALLOC_ARENA_MAX", max)))
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()

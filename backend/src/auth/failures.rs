@@ -17,6 +17,8 @@ pub struct Attempt<'a> {
     /// `password` or `passkey`.
     pub method: &'a str,
     pub client: &'a ClientInfo,
+    /// Whether the browser has signed in as this account before (`known_browser`).
+    pub known: bool,
 }
 
 impl Attempt<'_> {
@@ -36,8 +38,8 @@ impl Attempt<'_> {
 }
 
 impl Attempt<'_> {
-    fn limits(&self) -> [throttle::Limit; 2] {
-        throttle::limits(self.method, self.username, &self.client.ip)
+    fn limits(&self) -> Vec<throttle::Limit> {
+        throttle::limits(self.method, self.username, &self.client.ip, self.known)
     }
 }
 
@@ -45,12 +47,12 @@ impl Attempt<'_> {
 /// gone mid-check), it is taken out of flight all the same, so nothing leaks into the counts.
 pub struct Admission {
     db: Database,
-    limits: [throttle::Limit; 2],
+    limits: Vec<throttle::Limit>,
     settled: bool,
 }
 
 impl Admission {
-    fn settle(mut self) -> [throttle::Limit; 2] {
+    fn settle(mut self) -> Vec<throttle::Limit> {
         self.settled = true;
         self.limits.clone()
     }

@@ -3,13 +3,14 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use changeaudit_shared::api::{LoginRequest, Me};
 use changeaudit_shared::problem::{FieldError, Problem};
 
 use serde_json::json;
 
 use crate::auth::failures::{self, Attempt};
+use crate::auth::known_browser;
 use crate::auth::session::{self, NewSession};
 use crate::auth::{CurrentUser, password};
 use crate::db::DbError;
@@ -55,14 +56,17 @@ fn validate(request: &LoginRequest) -> Result<(), AppError> {
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
+    headers: HeaderMap,
     ApiJson(mut request): ApiJson<LoginRequest>,
 ) -> Result<Response, AppError> {
     validate(&request)?;
     let username = request.username.trim();
+    let policy = state.sessions.for_request(&client);
     let attempt = Attempt {
         username,
         method: "password",
         client: &client,
+        known: known_browser::vouches_for(&state.master_key, &headers, &policy, username),
     };
     let admission = failures::admit(&state, &attempt).await?;
 
@@ -129,11 +133,15 @@ pub async fn open_session(
     transaction.commit().await.map_err(DbError::from)?;
     let me = users::find(&state.db, user_id).await?.me();
     tracing::info!(username, client_ip = %client.ip, method, "signed in");
+    let policy = state.sessions.for_request(client);
     Ok((
-        [(
-            header::SET_COOKIE,
-            session::set_cookie(&token, &state.sessions.for_request(client)),
-        )],
+        AppendHeaders([
+            (header::SET_COOKIE, session::set_cookie(&token, &policy)),
+            (
+                header::SET_COOKIE,
+                known_browser::set_cookie(&state.master_key, &me.username, &policy),
+            ),
+        ]),
         Json(me),
     )
         .into_response())

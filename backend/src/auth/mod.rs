@@ -3,6 +3,8 @@
 mod current_user;
 pub mod failures;
 pub mod handlers;
+mod hashing;
+pub mod known_browser;
 pub mod password;
 pub mod session;
 pub mod throttle;

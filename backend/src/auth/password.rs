@@ -1,7 +1,7 @@
-//! Argon2id password hashes, computed on blocking threads so they never stall the runtime. The
-//! checks of sign-ins (anyone may ask for one) go through a `Gate`, a few at a time: each takes
-//! 19 MiB and a core for a moment, so a flood of sign-ins queues for a moment and is then
-//! answered 503 rather than exhausting the machine.
+//! Argon2id password hashes, computed on threads of their own (`hashing`) so they never stall
+//! the runtime. The checks of sign-ins (anyone may ask for one) go through a `Gate`, a few at a
+//! time: each takes 19 MiB and a core for a moment, so a flood of sign-ins queues for a moment
+//! and is then answered 503 rather than exhausting the machine.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -11,16 +11,14 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use argon2::Argon2;
-use argon2::{PasswordHash, PasswordHasher, PasswordVerifier};
+use argon2::PasswordHasher;
 
 use crate::random;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 /// A hash that could not be computed: nothing the person can fix.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
-    #[error("password hashing task: {0}")]
-    Task(#[from] tokio::task::JoinError),
     #[error("password hashing: {0}")]
     Hash(String),
     /// Every hashing place stayed taken for the whole wait.
@@ -62,9 +60,9 @@ impl Gate {
 
 /// Hashes `password` with argon2id and its default (OWASP-recommended) parameters.
 pub async fn hash(password: SecretString) -> Result<String, PasswordError> {
-    tokio::task::spawn_blocking(move || hash_now(password.expose_secret()))
+    super::hashing::hash_password(password)
         .await
-        .map_err(PasswordError::Task)?
+        .map_err(PasswordError::Hash)
 }
 
 fn hash_now(password: &str) -> Result<String, PasswordError> {
@@ -81,22 +79,15 @@ pub async fn verify(
     password: SecretString,
     stored: Option<String>,
 ) -> Result<bool, PasswordError> {
-    let place = gate.enter().await?;
-    tokio::task::spawn_blocking(move || {
-        let _place = place;
-        let known = stored.is_some();
-        let Some(stored) = stored.or_else(|| DECOY.clone()) else {
-            return false;
-        };
-        let matches = PasswordHash::new(&stored).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.expose_secret().as_bytes(), &parsed)
-                .is_ok()
-        });
-        known && matches
-    })
-    .await
-    .map_err(PasswordError::Task)
+    let _place = gate.enter().await?;
+    let known = stored.is_some();
+    let Some(stored) = stored.or_else(|| DECOY.clone()) else {
+        return Ok(false);
+    };
+    let matches = super::hashing::password_matches(password, stored)
+        .await
+        .map_err(PasswordError::Hash)?;
+    Ok(known && matches)
 }
 
 static DECOY: LazyLock<Option<String>> =

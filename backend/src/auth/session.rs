@@ -42,7 +42,11 @@ fn token_hash(token: &str) -> String {
 
 /// The session token sent by the browser, if any.
 pub fn token_from(headers: &HeaderMap, policy: &SessionPolicy) -> Option<SecretString> {
-    let name = cookie_name(policy);
+    cookie_value(headers, cookie_name(policy)).map(|value| SecretString::from(value.to_owned()))
+}
+
+/// The value of the cookie `name` the browser sent, if any.
+pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -50,7 +54,7 @@ pub fn token_from(headers: &HeaderMap, policy: &SessionPolicy) -> Option<SecretS
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(found, _)| *found == name)
-        .map(|(_, value)| SecretString::from(value.to_owned()))
+        .map(|(_, value)| value)
 }
 
 pub fn set_cookie(token: &SecretString, policy: &SessionPolicy) -> HeaderValue {

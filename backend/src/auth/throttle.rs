@@ -1,10 +1,13 @@
-//! Slows down guessing. Two limits, each a row of `sign_in_limits` in the database, so every
+//! Slows down guessing. Three limits, each a row of `sign_in_limits` in the database, so every
 //! replica enforces the same:
 //!
 //! - **the pair** (method, account, address): a few free failures, then each further failure
 //!   blocks that pair for twice as long as the last (1 s up to 15 min). Someone else's failures,
 //!   from another address, never block a person, and password failures never block a passkey.
 //! - **the address**: many more free failures across accounts (spraying), then the same growth.
+//! - **the account**, for passwords from browsers it has not been used in (`known_browser`):
+//!   failures from many addresses at once (a botnet on one name) slow down strangers' guesses
+//!   on it. A browser the person has signed in with before is never held to it.
 //!
 //! An attempt is admitted before its password or passkey is checked, and counted as in flight
 //! until it is settled: a parallel burst gets the free allowance and no more, and the rest are
@@ -19,6 +22,9 @@ use crate::db::{Database, DbError};
 const FREE_PER_PAIR: i64 = 5;
 /// Failures from one address, across accounts, before any block.
 const FREE_PER_ADDRESS: i64 = 50;
+/// Password failures on one account from unknown browsers, across addresses, before any block:
+/// six addresses' worth of a pair's free failures.
+const FREE_PER_ACCOUNT: i64 = 30;
 const LONGEST_BLOCK: Duration = Duration::from_secs(15 * 60);
 /// Failures are forgotten this long after the last one.
 const MEMORY: Duration = Duration::from_secs(15 * 60);
@@ -63,11 +69,13 @@ fn source(address: &str) -> String {
     }
 }
 
-/// The limits of a sign-in by `method` as `username` from `address`: its pair, its address.
-pub fn limits(method: &str, username: &str, address: &str) -> [Limit; 2] {
+/// The limits of a sign-in by `method` as `username` from `address`: its pair, its address,
+/// and, for a password from a browser not `known` for the account, the account.
+pub fn limits(method: &str, username: &str, address: &str, known: bool) -> Vec<Limit> {
     let address = source(address);
-    let pair = serde_json::json!([method, username.to_lowercase(), address]).to_string();
-    [
+    let account = username.to_lowercase();
+    let pair = serde_json::json!([method, account, address]).to_string();
+    let mut limits = vec![
         Limit {
             scope: "pair",
             key: pair,
@@ -78,7 +86,15 @@ pub fn limits(method: &str, username: &str, address: &str) -> [Limit; 2] {
             key: address,
             free: FREE_PER_ADDRESS,
         },
-    ]
+    ];
+    if method == "password" && !known {
+        limits.push(Limit {
+            scope: "account",
+            key: serde_json::json!([method, account]).to_string(),
+            free: FREE_PER_ACCOUNT,
+        });
+    }
+    limits
 }
 
 /// Admits an attempt under every limit, counting it in flight, or refuses it with how long to
@@ -259,24 +275,53 @@ mod tests {
         assert_eq!(block_after(500, 5), LONGEST_BLOCK);
     }
 
+    fn keys(limits: &[Limit]) -> Vec<(&str, &str)> {
+        limits
+            .iter()
+            .map(|limit| (limit.scope, limit.key.as_str()))
+            .collect()
+    }
+
     #[test]
     fn a_pair_names_the_method_the_account_and_the_address() {
-        let [password, _] = limits("password", "Admin", "10.0.0.1");
-        let [passkey, _] = limits("passkey", "admin", "10.0.0.1");
-        let [elsewhere, address] = limits("password", "admin", "10.0.0.2");
-        assert_ne!(password.key, passkey.key);
-        assert_ne!(password.key, elsewhere.key);
-        assert_eq!(address.key, "10.0.0.2");
-        assert_eq!(limits("password", "ADMIN", "10.0.0.1")[0].key, password.key);
+        let password = limits("password", "Admin", "10.0.0.1", false);
+        let passkey = limits("passkey", "admin", "10.0.0.1", false);
+        let elsewhere = limits("password", "admin", "10.0.0.2", false);
+        assert_ne!(password[0].key, passkey[0].key);
+        assert_ne!(password[0].key, elsewhere[0].key);
+        assert_eq!(elsewhere[1].key, "10.0.0.2");
+        assert_eq!(
+            limits("password", "ADMIN", "10.0.0.1", false)[0].key,
+            password[0].key
+        );
+    }
+
+    #[test]
+    fn only_passwords_from_unknown_browsers_count_against_the_account() {
+        let stranger = limits("password", "Admin", "10.0.0.1", false);
+        assert_eq!(keys(&stranger)[2], ("account", r#"["password","admin"]"#));
+        // The same account from elsewhere shares that limit.
+        assert_eq!(
+            limits("password", "admin", "10.9.9.9", false)[2].key,
+            stranger[2].key
+        );
+        assert_eq!(
+            keys(&limits("password", "admin", "10.0.0.1", true)).len(),
+            2
+        );
+        assert_eq!(
+            keys(&limits("passkey", "admin", "10.0.0.1", false)).len(),
+            2
+        );
     }
 
     #[test]
     fn an_ipv6_address_counts_as_its_slash_64() {
-        let [_, one] = limits("password", "admin", "2001:db8:1:2::1");
-        let [_, other] = limits("password", "admin", "2001:db8:1:2:ffff::9");
-        let [_, elsewhere] = limits("password", "admin", "2001:db8:1:3::1");
-        assert_eq!(one.key, "2001:db8:1:2::/64");
-        assert_eq!(one.key, other.key);
-        assert_ne!(one.key, elsewhere.key);
+        let one = limits("password", "admin", "2001:db8:1:2::1", true);
+        let other = limits("password", "admin", "2001:db8:1:2:ffff::9", true);
+        let elsewhere = limits("password", "admin", "2001:db8:1:3::1", true);
+        assert_eq!(one[1].key, "2001:db8:1:2::/64");
+        assert_eq!(one[1].key, other[1].key);
+        assert_ne!(one[1].key, elsewhere[1].key);
     }
 }

@@ -120,6 +120,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0016_sign_in_limits.sql"),
         postgres: include_str!("../../migrations/postgres/0016_sign_in_limits.sql"),
     },
+    Step {
+        version: 17,
+        description: "account sign-in limit",
+        sqlite: include_str!("../../migrations/sqlite/0017_account_sign_in_limit.sql"),
+        postgres: include_str!("../../migrations/postgres/0017_account_sign_in_limit.sql"),
+    },
 ];
 
 #[derive(Debug)]

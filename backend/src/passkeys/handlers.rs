@@ -214,6 +214,8 @@ pub async fn start_sign_in(
         username,
         method: "passkey",
         client: &client,
+        // Passkeys cannot be guessed: no account limit to be spared from.
+        known: false,
     };
     let admission = failures::admit(&state, &attempt).await?;
     let Some((user_id, _)) = users::login_record(&state.db, username).await? else {
@@ -287,6 +289,8 @@ pub async fn sign_in(
         username: &username,
         method: "passkey",
         client: &client,
+        // Passkeys cannot be guessed: no account limit to be spared from.
+        known: false,
     };
     let admission = failures::admit(&state, &attempt).await?;
     if enabled == 0 {

@@ -47,6 +47,8 @@ pub enum VaultError {
 pub struct MasterKey {
     cipher: XChaCha20Poly1305,
     id: String,
+    /// Derived from the key, for `recognise`: never used to seal.
+    recognition: [u8; 32],
 }
 
 impl fmt::Debug for MasterKey {
@@ -63,9 +65,15 @@ impl MasterKey {
             .chain_update(bytes)
             .finalize();
         let id = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let recognition = Sha256::new()
+            .chain_update(b"changeaudit recognition key\0")
+            .chain_update(bytes)
+            .finalize()
+            .into();
         MasterKey {
             cipher: XChaCha20Poly1305::new(bytes.into()),
             id,
+            recognition,
         }
     }
 
@@ -126,6 +134,21 @@ impl MasterKey {
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// A keyed digest (HMAC-SHA-256) of `message` for `purpose`: how the server recognises a
+    /// value it handed out earlier (a known browser's cookie) without storing it. Another
+    /// master key, or another purpose, gives another digest.
+    pub fn recognise(&self, purpose: &str, message: &[u8]) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let Ok(mut mac) = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.recognition) else {
+            // HMAC takes a key of any length; a 32-byte key cannot be refused.
+            return [0; 32];
+        };
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(message);
+        mac.finalize().into_bytes().into()
     }
 
     /// Seals `secret` for `context`: `v1:<key id>:<base64 of nonce and ciphertext>`.

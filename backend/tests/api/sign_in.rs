@@ -392,3 +392,62 @@ async fn tls_ended_at_a_trusted_proxy_gives_a_secure_cookie_when_believed() {
         "{cookie}"
     );
 }
+
+#[tokio::test]
+async fn a_flood_from_many_addresses_slows_strangers_on_that_account_but_not_a_browser_it_knows() {
+    let app = TestApp::spawn_with(&[("CHANGEAUDIT_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    // The admin's own browser has signed in before, and was told it is known.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let sign_in = |address: &'static str| {
+        browser
+            .post(app.url("/api/session"))
+            .header("X-Forwarded-For", address)
+            .json(&json!({ "username": "admin", "password": ADMIN_PASSWORD }))
+            .send()
+    };
+    let first = sign_in("198.51.100.9").await.unwrap();
+    assert_eq!(first.status(), 200);
+    let cookies: Vec<&str> = first
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect();
+    assert!(
+        cookies
+            .iter()
+            .any(|cookie| cookie.starts_with("changeaudit_known=") && cookie.contains("HttpOnly")),
+        "{cookies:?}"
+    );
+
+    // Eight addresses guess five times each: within each pair's allowance, past the account's.
+    for n in 1..=8 {
+        let address = format!("203.0.113.{n}");
+        for _ in 0..5 {
+            sign_in_from(&app, &address, "admin", "guess").await;
+        }
+    }
+    // A stranger's browser, even with the right password, now waits…
+    assert_eq!(
+        sign_in_from(&app, "192.0.2.50", "admin", ADMIN_PASSWORD).await,
+        429
+    );
+    // …but the admin's own browser, from yet another address, gets in at once.
+    assert_eq!(sign_in("192.0.2.77").await.unwrap().status(), 200);
+    // Another account is not slowed by it.
+    app.add_user("bob", "bob's long password", &[]).await;
+    assert_eq!(
+        sign_in_from(&app, "192.0.2.50", "bob", "bob's long password").await,
+        200
+    );
+    let locked = events_of(&app, "session.locked_out").await;
+    assert!(
+        locked
+            .iter()
+            .any(|(_, details)| details["scope"] == "account" && details["username"] == "admin"),
+        "{locked:?}"
+    );
+}
