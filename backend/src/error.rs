@@ -41,7 +41,7 @@ pub enum AppError {
     /// The server has no room for this now (every password-hashing place taken).
     #[error("busy")]
     Busy { retry_after: Duration },
-    /// The answer was not ready within the server's deadline; the work was abandoned.
+    /// The answer was not ready within the server's deadline; the work goes on without it.
     #[error("overdue")]
     Overdue { retry_after: Duration },
     /// The person has as many of something open as they may; says what.
@@ -195,7 +195,7 @@ impl AppError {
                 whole_seconds(*retry_after)
             )),
             AppError::Overdue { retry_after } => Some(format!(
-                "The server could not answer in time, and nothing was changed; try again in {} s.",
+                "The server could not answer in time; what was asked may still be done, so look before asking again (in {} s).",
                 whole_seconds(*retry_after)
             )),
             AppError::Rule { field, detail } => Some(format!("{field}: {detail}")),

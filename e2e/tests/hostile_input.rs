@@ -42,8 +42,14 @@ async fn session_cookie(server: &Server, username: &str, password: &str) -> Stri
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "signing in as {username}");
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_owned()
+    let session = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|cookie| cookie.to_str().ok())
+        .find(|cookie| cookie.starts_with("changeaudit_session="))
+        .expect("a session cookie");
+    session.split(';').next().unwrap().to_owned()
 }
 
 async fn add_executor(server: &Server, admin_cookie: &str) {

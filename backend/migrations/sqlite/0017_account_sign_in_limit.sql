@@ -1,10 +1,8 @@
--- A third sign-in limit, per account, for passwords from browsers the account has not been
--- used in. The table holds only counters of the last quarter hour, so it is made again with
--- the wider check rather than altered (SQLite cannot alter a check).
-DROP TABLE sign_in_limits;
-
-CREATE TABLE sign_in_limits (
-    scope           TEXT   NOT NULL CHECK (scope IN ('pair', 'address', 'account')),
+-- Two more sign-in limits: per account, for passwords from browsers the account has not been
+-- used in, and per known browser. SQLite cannot alter a check: the table is made again with
+-- the wider one and its rows (the blocks in force) copied over.
+CREATE TABLE sign_in_limits_new (
+    scope           TEXT   NOT NULL CHECK (scope IN ('pair', 'address', 'account', 'browser')),
     key             TEXT   NOT NULL,
     failures        BIGINT NOT NULL,
     last_failure_at BIGINT NOT NULL,
@@ -13,3 +11,11 @@ CREATE TABLE sign_in_limits (
     pending_at      BIGINT NOT NULL,
     PRIMARY KEY (scope, key)
 );
+
+INSERT INTO sign_in_limits_new
+    SELECT scope, key, failures, last_failure_at, blocked_until, pending, pending_at
+    FROM sign_in_limits;
+
+DROP TABLE sign_in_limits;
+
+ALTER TABLE sign_in_limits_new RENAME TO sign_in_limits;

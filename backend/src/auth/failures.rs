@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use super::known_browser::KnownBrowser;
 use super::throttle::{self, ThrottleError};
 use crate::db::Database;
 use crate::error::AppError;
@@ -17,8 +18,8 @@ pub struct Attempt<'a> {
     /// `password` or `passkey`.
     pub method: &'a str,
     pub client: &'a ClientInfo,
-    /// Whether the browser has signed in as this account before (`known_browser`).
-    pub known: bool,
+    /// The browser, when it has signed in as this account before (`known_browser`).
+    pub known: Option<KnownBrowser>,
 }
 
 impl Attempt<'_> {
@@ -39,7 +40,12 @@ impl Attempt<'_> {
 
 impl Attempt<'_> {
     fn limits(&self) -> Vec<throttle::Limit> {
-        throttle::limits(self.method, self.username, &self.client.ip, self.known)
+        throttle::limits(
+            self.method,
+            self.username,
+            &self.client.ip,
+            self.known.as_ref(),
+        )
     }
 }
 

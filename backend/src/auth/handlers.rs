@@ -10,7 +10,7 @@ use changeaudit_shared::problem::{FieldError, Problem};
 use serde_json::json;
 
 use crate::auth::failures::{self, Attempt};
-use crate::auth::known_browser;
+use crate::auth::known_browser::{self, Account};
 use crate::auth::session::{self, NewSession};
 use crate::auth::{CurrentUser, password};
 use crate::db::DbError;
@@ -61,16 +61,30 @@ pub async fn login(
 ) -> Result<Response, AppError> {
     validate(&request)?;
     let username = request.username.trim();
-    let policy = state.sessions.for_request(&client);
+    let record = users::login_record(&state.db, username).await?;
+    let known = record.as_ref().and_then(|(id, hash)| {
+        let account = Account {
+            username,
+            id: *id,
+            password_hash: hash,
+        };
+        let policy = state.sessions.for_request(&client);
+        known_browser::recognise(
+            &state.master_key,
+            &headers,
+            &policy,
+            &account,
+            state.clock.now(),
+        )
+    });
     let attempt = Attempt {
         username,
         method: "password",
         client: &client,
-        known: known_browser::vouches_for(&state.master_key, &headers, &policy, username),
+        known,
     };
     let admission = failures::admit(&state, &attempt).await?;
 
-    let record = users::login_record(&state.db, username).await?;
     let (user_id, stored) = match record {
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
@@ -134,17 +148,17 @@ pub async fn open_session(
     let me = users::find(&state.db, user_id).await?.me();
     tracing::info!(username, client_ip = %client.ip, method, "signed in");
     let policy = state.sessions.for_request(client);
-    Ok((
-        AppendHeaders([
-            (header::SET_COOKIE, session::set_cookie(&token, &policy)),
-            (
-                header::SET_COOKIE,
-                known_browser::set_cookie(&state.master_key, &me.username, &policy),
-            ),
-        ]),
-        Json(me),
-    )
-        .into_response())
+    let mut cookies = vec![(header::SET_COOKIE, session::set_cookie(&token, &policy))];
+    if let Some((id, password_hash)) = users::login_record(&state.db, username).await? {
+        let account = Account {
+            username,
+            id,
+            password_hash: &password_hash,
+        };
+        let known = known_browser::set_cookie(&state.master_key, &account, &policy, now);
+        cookies.push((header::SET_COOKIE, known));
+    }
+    Ok((AppendHeaders(cookies), Json(me)).into_response())
 }
 
 /// Signs out: the session ends on every replica.

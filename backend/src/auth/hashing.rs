@@ -6,17 +6,31 @@
 //! the system after the first is freed). A sign-in flood left the server hundreds of MiB larger
 //! than before it. Here the memory is `workers × 19 MiB`, whatever comes.
 
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
-/// Jobs waiting for a worker beyond those being worked on; the `Gate` in front keeps this
-/// short for sign-ins, and setting passwords is rare.
-const QUEUE: usize = 64;
+/// Jobs waiting for a worker beyond those being worked on. Sign-ins come through the `Gate`,
+/// which lets no more in than there are workers; setting a password is rare. A full queue is
+/// answered at once as busy, never waited for.
+const QUEUE: usize = 16;
+/// The most Argon2 memory one hash may take (four times the default): a stored hash asking
+/// for more is refused rather than kept in memory for good.
+const MOST_BLOCKS: usize = 4 * Params::DEFAULT_M_COST as usize;
+
+/// Why no answer came.
+#[derive(Debug)]
+pub enum Unanswered {
+    /// The queue is full.
+    Busy,
+    /// No worker is running, or the work failed; says what.
+    Failed(String),
+}
 
 enum Work {
     Hash(SecretString),
@@ -31,13 +45,16 @@ enum Answer {
 struct Job {
     work: Work,
     reply: oneshot::Sender<Answer>,
+    /// The sign-in gate's place, given back only once the hash is done, so that a client who
+    /// leaves mid-check does not free a place while its hash still runs.
+    _place: Option<OwnedSemaphorePermit>,
 }
 
-static WORKERS: LazyLock<Option<SyncSender<Job>>> = LazyLock::new(start);
+static WORKERS: LazyLock<Option<mpsc::Sender<Job>>> = LazyLock::new(start);
 
-fn start() -> Option<SyncSender<Job>> {
+fn start() -> Option<mpsc::Sender<Job>> {
     let count = std::thread::available_parallelism().map_or(2, |cores| cores.get().max(2));
-    let (jobs, queue) = sync_channel::<Job>(QUEUE);
+    let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
     let queue = Arc::new(Mutex::new(queue));
     let mut started = 0;
     for n in 0..count {
@@ -54,70 +71,101 @@ fn start() -> Option<SyncSender<Job>> {
 }
 
 /// A worker: takes jobs until the server stops, hashing in the same memory each time.
-fn work(queue: &Mutex<Receiver<Job>>) {
+fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
     let mut memory = vec![Block::default(); Params::DEFAULT_M_COST as usize];
     loop {
         // The lock is held only while waiting for the next job, never while hashing.
         let next = match queue.lock() {
-            Ok(queue) => queue.recv(),
+            Ok(mut queue) => queue.blocking_recv(),
             Err(_) => return,
         };
-        let Ok(Job { work, reply }) = next else {
+        let Some(Job {
+            work,
+            reply,
+            _place,
+        }) = next
+        else {
             return;
         };
-        let answer = match work {
+        // Its asker has gone (the client left): no one would read the answer.
+        if reply.is_closed() {
+            continue;
+        }
+        // A panic in one hash must not take the worker, and with it a core's sign-ins.
+        let answered = catch_unwind(AssertUnwindSafe(|| match work {
             Work::Hash(password) => Answer::Hashed(hash(&mut memory, &password)),
             Work::Verify(password, stored) => {
                 Answer::Verified(verify(&mut memory, &password, &stored))
             }
-        };
-        // The asker may have gone (its client left); nothing to do then.
-        reply.send(answer).ok();
+        }));
+        match answered {
+            Ok(answer) => {
+                reply.send(answer).ok();
+            }
+            Err(_) => tracing::error!("a password hash panicked; its sign-in is refused"),
+        }
     }
 }
 
-/// Sends `work` to a worker and waits for its answer; `None` if no worker could take it.
-async fn run(work: Work) -> Option<Answer> {
-    let workers = WORKERS.as_ref()?;
+/// Sends `work` to a worker and waits for its answer.
+async fn run(work: Work, place: Option<OwnedSemaphorePermit>) -> Result<Answer, Unanswered> {
+    let workers = WORKERS
+        .as_ref()
+        .ok_or_else(|| Unanswered::Failed("no password-hashing thread is running".to_owned()))?;
     let (reply, answer) = oneshot::channel();
-    let job = Job { work, reply };
-    let workers = workers.clone();
-    // The queue is bounded: wait for room off the runtime's threads.
-    tokio::task::spawn_blocking(move || workers.send(job).ok())
+    let job = Job {
+        work,
+        reply,
+        _place: place,
+    };
+    workers.try_send(job).map_err(|error| match error {
+        TrySendError::Full(_) => Unanswered::Busy,
+        TrySendError::Closed(_) => {
+            Unanswered::Failed("the password-hashing threads have stopped".to_owned())
+        }
+    })?;
+    answer
         .await
-        .ok()??;
-    answer.await.ok()
+        .map_err(|_| Unanswered::Failed("the password hash was not computed".to_owned()))
 }
 
 /// A new argon2id hash of `password` in PHC form, with the default (OWASP) parameters.
-pub async fn hash_password(password: SecretString) -> Result<String, String> {
-    match run(Work::Hash(password)).await {
-        Some(Answer::Hashed(hashed)) => hashed,
-        _ => Err("no password-hashing thread answered".to_owned()),
+pub async fn hash_password(password: SecretString) -> Result<String, Unanswered> {
+    match run(Work::Hash(password), None).await? {
+        Answer::Hashed(hashed) => hashed.map_err(Unanswered::Failed),
+        Answer::Verified(_) => Err(Unanswered::Failed("a verification answered".to_owned())),
     }
 }
 
-/// Whether `password` matches the PHC hash `stored`.
-pub async fn password_matches(password: SecretString, stored: String) -> Result<bool, String> {
-    match run(Work::Verify(password, stored)).await {
-        Some(Answer::Verified(matches)) => Ok(matches),
-        _ => Err("no password-hashing thread answered".to_owned()),
+/// Whether `password` matches the PHC hash `stored`; `place` is the gate's, held until done.
+pub async fn password_matches(
+    password: SecretString,
+    stored: String,
+    place: OwnedSemaphorePermit,
+) -> Result<bool, Unanswered> {
+    match run(Work::Verify(password, stored), Some(place)).await? {
+        Answer::Verified(matches) => Ok(matches),
+        Answer::Hashed(_) => Err(Unanswered::Failed("a hash answered".to_owned())),
     }
 }
 
-fn memory_for(memory: &mut Vec<Block>, params: &Params) -> usize {
+/// The blocks a hash with `params` works in, grown once if needed; `None` past `MOST_BLOCKS`.
+fn memory_for(memory: &mut Vec<Block>, params: &Params) -> Option<usize> {
     let needed = params.block_count();
+    if needed > MOST_BLOCKS {
+        return None;
+    }
     if memory.len() < needed {
         memory.resize(needed, Block::default());
     }
-    needed
+    Some(needed)
 }
 
 fn hash(memory: &mut Vec<Block>, password: &SecretString) -> Result<String, String> {
     let params = Params::default();
     let salt = crate::random::bytes::<16>();
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    let blocks = memory_for(memory, &params);
+    let blocks = memory_for(memory, &params).ok_or("the default parameters are too large")?;
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     argon2
         .hash_password_into_with_memory(
@@ -154,7 +202,10 @@ fn verify(memory: &mut Vec<Block>, password: &SecretString, stored: &str) -> boo
         return false;
     };
     let mut out = vec![0u8; expected.as_bytes().len()];
-    let blocks = memory_for(memory, &params);
+    let Some(blocks) = memory_for(memory, &params) else {
+        tracing::warn!("a stored password hash asks for more memory than allowed");
+        return false;
+    };
     let computed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
         password.expose_secret().as_bytes(),
         salt.as_ref(),
@@ -177,7 +228,7 @@ mod tests {
     async fn its_hashes_are_standard_argon2id_and_verify_both_ways() {
         let ours = hash_password(SecretString::from("correct horse"))
             .await
-            .unwrap_or_default();
+            .unwrap_or_else(|error| panic!("{error:?}"));
         assert!(
             ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{ours}"
@@ -197,20 +248,21 @@ mod tests {
         )
         .map(|hash| hash.to_string())
         .unwrap_or_default();
-        assert!(
-            password_matches(SecretString::from("battery staple"), theirs.clone())
+        let matches = |password: &'static str, stored: String| async move {
+            let place = Arc::new(tokio::sync::Semaphore::new(1))
+                .acquire_owned()
                 .await
-                .unwrap_or(false)
-        );
-        assert!(
-            !password_matches(SecretString::from("battery stable"), theirs)
-                .await
-                .unwrap_or(true)
-        );
-        assert!(
-            !password_matches(SecretString::from("x"), "not a hash".to_owned())
-                .await
-                .unwrap_or(true)
-        );
+                .unwrap_or_else(|error| panic!("{error}"));
+            password_matches(SecretString::from(password), stored, place).await
+        };
+        assert!(matches!(
+            matches("battery staple", theirs.clone()).await,
+            Ok(true)
+        ));
+        assert!(matches!(matches("battery stable", theirs).await, Ok(false)));
+        assert!(matches!(
+            matches("x", "not a hash".to_owned()).await,
+            Ok(false)
+        ));
     }
 }

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::hashing::Unanswered;
+
 use argon2::Argon2;
 use argon2::PasswordHasher;
 
@@ -51,8 +53,10 @@ impl Gate {
 }
 
 impl Gate {
-    /// One hash per core (two at least), each waited for up to two seconds.
+    /// One hash per core (two at least), each waited for up to two seconds. The decoy hash
+    /// that unknown usernames are checked against is made now, not in the first sign-in.
     pub fn for_this_machine() -> Gate {
+        LazyLock::force(&DECOY);
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
         Gate::new(cores.max(2), Duration::from_secs(2))
     }
@@ -62,7 +66,16 @@ impl Gate {
 pub async fn hash(password: SecretString) -> Result<String, PasswordError> {
     super::hashing::hash_password(password)
         .await
-        .map_err(PasswordError::Hash)
+        .map_err(PasswordError::from)
+}
+
+impl From<Unanswered> for PasswordError {
+    fn from(unanswered: Unanswered) -> Self {
+        match unanswered {
+            Unanswered::Busy => PasswordError::Busy,
+            Unanswered::Failed(why) => PasswordError::Hash(why),
+        }
+    }
 }
 
 fn hash_now(password: &str) -> Result<String, PasswordError> {
@@ -79,14 +92,12 @@ pub async fn verify(
     password: SecretString,
     stored: Option<String>,
 ) -> Result<bool, PasswordError> {
-    let _place = gate.enter().await?;
+    let place = gate.enter().await?;
     let known = stored.is_some();
     let Some(stored) = stored.or_else(|| DECOY.clone()) else {
         return Ok(false);
     };
-    let matches = super::hashing::password_matches(password, stored)
-        .await
-        .map_err(PasswordError::Hash)?;
+    let matches = super::hashing::password_matches(password, stored, place).await?;
     Ok(known && matches)
 }
 

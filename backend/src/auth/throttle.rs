@@ -7,7 +7,8 @@
 //! - **the address**: many more free failures across accounts (spraying), then the same growth.
 //! - **the account**, for passwords from browsers it has not been used in (`known_browser`):
 //!   failures from many addresses at once (a botnet on one name) slow down strangers' guesses
-//!   on it. A browser the person has signed in with before is never held to it.
+//!   on it. A browser the person has signed in with before is held instead to a limit of its
+//!   own, **the browser**, so that its cookie, if stolen, is worth a few guesses and no more.
 //!
 //! An attempt is admitted before its password or passkey is checked, and counted as in flight
 //! until it is settled: a parallel burst gets the free allowance and no more, and the rest are
@@ -15,6 +16,7 @@
 
 use std::time::Duration;
 
+use crate::auth::known_browser::KnownBrowser;
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
 
@@ -25,6 +27,8 @@ const FREE_PER_ADDRESS: i64 = 50;
 /// Password failures on one account from unknown browsers, across addresses, before any block:
 /// six addresses' worth of a pair's free failures.
 const FREE_PER_ACCOUNT: i64 = 30;
+/// Failures from one known browser, across addresses, before any block.
+const FREE_PER_BROWSER: i64 = 10;
 const LONGEST_BLOCK: Duration = Duration::from_secs(15 * 60);
 /// Failures are forgotten this long after the last one.
 const MEMORY: Duration = Duration::from_secs(15 * 60);
@@ -70,8 +74,13 @@ fn source(address: &str) -> String {
 }
 
 /// The limits of a sign-in by `method` as `username` from `address`: its pair, its address,
-/// and, for a password from a browser not `known` for the account, the account.
-pub fn limits(method: &str, username: &str, address: &str, known: bool) -> Vec<Limit> {
+/// and, for a password, the browser when it is `known` for the account, else the account.
+pub fn limits(
+    method: &str,
+    username: &str,
+    address: &str,
+    known: Option<&KnownBrowser>,
+) -> Vec<Limit> {
     let address = source(address);
     let account = username.to_lowercase();
     let pair = serde_json::json!([method, account, address]).to_string();
@@ -87,11 +96,18 @@ pub fn limits(method: &str, username: &str, address: &str, known: bool) -> Vec<L
             free: FREE_PER_ADDRESS,
         },
     ];
-    if method == "password" && !known {
-        limits.push(Limit {
-            scope: "account",
-            key: serde_json::json!([method, account]).to_string(),
-            free: FREE_PER_ACCOUNT,
+    if method == "password" {
+        limits.push(match known {
+            Some(KnownBrowser(browser)) => Limit {
+                scope: "browser",
+                key: browser.clone(),
+                free: FREE_PER_BROWSER,
+            },
+            None => Limit {
+                scope: "account",
+                key: serde_json::json!([method, account]).to_string(),
+                free: FREE_PER_ACCOUNT,
+            },
         });
     }
     limits
@@ -284,42 +300,41 @@ mod tests {
 
     #[test]
     fn a_pair_names_the_method_the_account_and_the_address() {
-        let password = limits("password", "Admin", "10.0.0.1", false);
-        let passkey = limits("passkey", "admin", "10.0.0.1", false);
-        let elsewhere = limits("password", "admin", "10.0.0.2", false);
+        let password = limits("password", "Admin", "10.0.0.1", None);
+        let passkey = limits("passkey", "admin", "10.0.0.1", None);
+        let elsewhere = limits("password", "admin", "10.0.0.2", None);
         assert_ne!(password[0].key, passkey[0].key);
         assert_ne!(password[0].key, elsewhere[0].key);
         assert_eq!(elsewhere[1].key, "10.0.0.2");
         assert_eq!(
-            limits("password", "ADMIN", "10.0.0.1", false)[0].key,
+            limits("password", "ADMIN", "10.0.0.1", None)[0].key,
             password[0].key
         );
     }
 
     #[test]
-    fn only_passwords_from_unknown_browsers_count_against_the_account() {
-        let stranger = limits("password", "Admin", "10.0.0.1", false);
+    fn passwords_count_against_the_account_or_the_known_browser() {
+        let known = KnownBrowser("browser-1".to_owned());
+        let stranger = limits("password", "Admin", "10.0.0.1", None);
         assert_eq!(keys(&stranger)[2], ("account", r#"["password","admin"]"#));
         // The same account from elsewhere shares that limit.
         assert_eq!(
-            limits("password", "admin", "10.9.9.9", false)[2].key,
+            limits("password", "admin", "10.9.9.9", None)[2].key,
             stranger[2].key
         );
         assert_eq!(
-            keys(&limits("password", "admin", "10.0.0.1", true)).len(),
+            keys(&limits("password", "admin", "10.0.0.1", Some(&known))).len(),
             2
         );
-        assert_eq!(
-            keys(&limits("passkey", "admin", "10.0.0.1", false)).len(),
-            2
-        );
+        assert_eq!(keys(&limits("passkey", "admin", "10.0.0.1", None)).len(), 2);
     }
 
     #[test]
     fn an_ipv6_address_counts_as_its_slash_64() {
-        let one = limits("password", "admin", "2001:db8:1:2::1", true);
-        let other = limits("password", "admin", "2001:db8:1:2:ffff::9", true);
-        let elsewhere = limits("password", "admin", "2001:db8:1:3::1", true);
+        let known = KnownBrowser("browser-1".to_owned());
+        let one = limits("password", "admin", "2001:db8:1:2::1", Some(&known));
+        let other = limits("password", "admin", "2001:db8:1:2:ffff::9", Some(&known));
+        let elsewhere = limits("password", "admin", "2001:db8:1:3::1", Some(&known));
         assert_eq!(one[1].key, "2001:db8:1:2::/64");
         assert_eq!(one[1].key, other[1].key);
         assert_ne!(one[1].key, elsewhere[1].key);

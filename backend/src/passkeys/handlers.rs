@@ -215,7 +215,7 @@ pub async fn start_sign_in(
         method: "passkey",
         client: &client,
         // Passkeys cannot be guessed: no account limit to be spared from.
-        known: false,
+        known: None,
     };
     let admission = failures::admit(&state, &attempt).await?;
     let Some((user_id, _)) = users::login_record(&state.db, username).await? else {
@@ -290,7 +290,7 @@ pub async fn sign_in(
         method: "passkey",
         client: &client,
         // Passkeys cannot be guessed: no account limit to be spared from.
-        known: false,
+        known: None,
     };
     let admission = failures::admit(&state, &attempt).await?;
     if enabled == 0 {

@@ -17,8 +17,12 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 
 /// How long a client has to send a whole request head, from the connection's start or from
-/// the first byte of a later request on it.
+/// the moment it went idle after an answer (so an idle keep-alive connection is also closed
+/// after this long, which browsers take in their stride).
 pub const HEADER_READ_LIMIT: Duration = Duration::from_secs(10);
+/// How long a stopping server waits for answers in flight. Event streams and sockets never end
+/// by themselves: past this they are cut, and their clients come back to another replica.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// How long to wait before accepting again after the listener failed (out of file
 /// descriptors, say), so the failure does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -36,6 +40,8 @@ pub async fn serve(
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
+                // One connection gone before it was taken: nothing to wait for.
+                Err(error) if error.kind() == std::io::ErrorKind::ConnectionAborted => continue,
                 Err(error) => {
                     tracing::warn!(%error, "accepting a connection failed");
                     backoff().await;
@@ -46,10 +52,20 @@ pub async fn serve(
         };
         tokio::spawn(connection(stream, peer, app.clone(), closing_seen.clone()));
     }
+    // No new connection waits in the backlog of a server that will not answer it.
+    drop(listener);
     drop(closing_seen);
     closing.send_replace(true);
     // Every connection holds a receiver: this resolves once the last has finished.
-    closing.closed().await;
+    if tokio::time::timeout(DRAIN_LIMIT, closing.closed())
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            open = closing.receiver_count(),
+            "stopping with connections still open"
+        );
+    }
     Ok(())
 }
 

@@ -129,14 +129,16 @@ fn session_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trail::handlers::latest_checkpoint))
         .routes(routes!(trail::handlers::event_proof))
         .routes(routes!(trail::handlers::consistency_proof))
-        .routes(routes!(trail::handlers::download_export))
-        .routes(routes!(trail::handlers::change_evidence))
 }
 
-/// Routes whose work is as long as what they read: verifying the whole trail hashes every
-/// recording, which no fixed deadline fits.
+/// Routes whose work is as long as what they read, which no fixed deadline fits: verifying the
+/// whole trail hashes every recording, and an export or a change's evidence bundle is written
+/// whole (recordings included) before its first byte is sent.
 fn unbounded_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(trail::handlers::run_verification))
+    OpenApiRouter::new()
+        .routes(routes!(trail::handlers::run_verification))
+        .routes(routes!(trail::handlers::download_export))
+        .routes(routes!(trail::handlers::change_evidence))
 }
 
 pub fn router(state: AppState) -> Router {
