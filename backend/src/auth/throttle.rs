@@ -323,8 +323,8 @@ mod tests {
             stranger[2].key
         );
         assert_eq!(
-            keys(&limits("password", "admin", "10.0.0.1", Some(&known))).len(),
-            2
+            keys(&limits("password", "admin", "10.0.0.1", Some(&known)))[2],
+            ("browser", "browser-1")
         );
         assert_eq!(keys(&limits("passkey", "admin", "10.0.0.1", None)).len(), 2);
     }
