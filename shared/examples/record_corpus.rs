@@ -240,7 +240,26 @@ fn cases() -> Vec<Case> {
             Enter,
         ],
     );
+    // The first keys of a line come while the last command still runs, the rest once the
+    // prompt is back: the shell's editor takes them all as one line.
+    let partly_ahead = case(
+        "type_ahead_partly",
+        "a line begun while a command runs and finished at the prompt",
+        vec![
+            Type("sleep 1"),
+            Enter,
+            Wait(300),
+            Type("ec"),
+            Wait(1500),
+            Type("ho typed-partly; false"),
+            Enter,
+            Type("exit"),
+            Enter,
+        ],
+    );
     let mut all = vec![
+        with_nonce(partly_ahead.clone(), "type_ahead_partly_nonce"),
+        partly_ahead,
         with_integration(plain.clone(), "plain_integration"),
         with_nonce(plain.clone(), "plain_nonce"),
         with_nonce(nested.clone(), "nested_shell_nonce"),

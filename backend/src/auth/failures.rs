@@ -4,8 +4,7 @@
 
 use serde_json::json;
 
-use super::known_browser::KnownBrowser;
-use super::throttle::{self, ThrottleError};
+use super::throttle::{self, KnownBrowser, ThrottleError};
 use crate::db::Database;
 use crate::error::AppError;
 use crate::state::AppState;

@@ -19,6 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use crate::auth::session;
+pub use crate::auth::throttle::KnownBrowser;
 use crate::clock::Timestamp;
 use crate::state::SessionPolicy;
 use crate::vault::MasterKey;
@@ -34,10 +35,6 @@ pub struct Account<'a> {
     pub id: i64,
     pub password_hash: &'a str,
 }
-
-/// A browser recognised for an account: its own random ID, which `throttle` limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KnownBrowser(pub String);
 
 fn cookie_name(key: &MasterKey, username: &str, policy: &SessionPolicy) -> String {
     let tag = key.recognise(NAME_PURPOSE, username.to_lowercase().as_bytes());

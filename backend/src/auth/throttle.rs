@@ -16,7 +16,6 @@
 
 use std::time::Duration;
 
-use crate::auth::known_browser::KnownBrowser;
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
 
@@ -52,6 +51,12 @@ pub enum ThrottleError {
     #[error(transparent)]
     Db(#[from] DbError),
 }
+
+/// A browser recognised for an account (`known_browser`): its own random ID, which has a
+/// limit of its own. Defined here, where it is limited, so that the limits need nothing of the
+/// cookie's reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownBrowser(pub String);
 
 /// One limit an attempt is held to.
 #[derive(Debug, Clone)]

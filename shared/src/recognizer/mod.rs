@@ -456,6 +456,7 @@ impl CommandRecognizer {
         if self.undrawn_modal {
             self.bring_up_to_date();
         }
+        self.follow_type_ahead();
         if self
             .line
             .as_ref()
@@ -500,6 +501,57 @@ impl CommandRecognizer {
                     }
                 }
             }
+        }
+    }
+
+    /// Keys typed while a command ran opened a line where the cursor was then. Once the shell
+    /// is back at a prompt it showed before, with its line editor reading (bracketed paste on),
+    /// those keys are that prompt's line: the line moves there, keeping what was typed, as the
+    /// shell's editor takes them all as one line.
+    fn follow_type_ahead(&mut self) {
+        let Some(line) = &self.line else {
+            return;
+        };
+        if line.editor
+            || self.in_paste
+            || !self.screen.bracketed_paste()
+            || self.screen.alternate_screen()
+        {
+            return;
+        }
+        self.bring_up_to_date();
+        let (row, cursor) = self.screen.cursor();
+        let shown = self.screen.text_before(row, cursor);
+        // The prompt may follow what the terminal echoed of the keys while the command ran.
+        let Some(end) = self
+            .known_prompts
+            .iter()
+            .filter_map(|known| shown.rfind(known.as_str()).map(|at| at + known.len()))
+            .max()
+        else {
+            return;
+        };
+        // The prompt ends after its trailing blanks: at the cursor while nothing typed is
+        // drawn yet.
+        let before = shown.get(..end).map_or(0, |text| text.chars().count());
+        let width = u16::try_from(before).unwrap_or(u16::MAX);
+        let rest = self.screen.row_text(row, width, 0);
+        let blanks = rest.chars().take_while(|c| *c == ' ').count();
+        let cols = if rest.trim().is_empty() {
+            cursor
+        } else {
+            width
+                .saturating_add(u16::try_from(blanks).unwrap_or(0))
+                .min(cursor)
+        };
+        let text = self.screen.text_before(row, cols);
+        if let Some(line) = &mut self.line {
+            line.prompt = Prompt {
+                text,
+                cols,
+                right: None,
+            };
+            line.editor = true;
         }
     }
 
