@@ -143,12 +143,18 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         now,
         closes_at,
     };
-    let id = match store::start(&state.db, &row.new_session()).await {
+    let most = state.terminal.per_person;
+    let stored = match store::start(&state.db, &row.new_session(), most).await {
+        Ok(Ok(id)) => Ok(id),
+        Ok(Err(running)) => Err(too_many(running, most)),
+        Err(error) => Err(Failure::internal("storing the session", error)),
+    };
+    let id = match stored {
         Ok(id) => id,
-        Err(error) => {
+        Err(failure) => {
             ssh.close().await;
             discard(state, &recording).await;
-            return Err(Failure::internal("storing the session", error));
+            return Err(failure);
         }
     };
     let (change_id, script, benign) = permit.into_plan();
@@ -167,6 +173,16 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         nonce,
     };
     Ok((opened, channel))
+}
+
+/// The refusal of a session past the person's limit.
+fn too_many(running: u64, most: u64) -> Failure {
+    Failure::new(
+        EndReason::Refused,
+        format!(
+            "You have {running} terminal session(s) running, the most one person may ({most}): close one first."
+        ),
+    )
 }
 
 /// Voids request `id`, whose approvals no longer cover what it would run.
@@ -200,17 +216,13 @@ async fn admitted(
         .await
         .map_err(|error| Failure::internal("session gate", error))?
         .map_err(|refusal| Failure::new(EndReason::Refused, refusal.to_string()))?;
+    // Refused early, before connecting; `store::start` counts again where it counts.
     let running = store::running_of(&mut connection, request.user.id, now)
         .await
         .map_err(|error| Failure::internal("counting the person's sessions", error))?;
     let most = state.terminal.per_person;
     if running >= most {
-        return Err(Failure::new(
-            EndReason::Refused,
-            format!(
-                "You have {running} terminal session(s) running, the most one person may ({most}): close one first."
-            ),
-        ));
+        return Err(too_many(running, most));
     }
     if let Permit::Planned { request_id, .. } = &permit {
         let covered = approvals::digest::approvals_still_cover(&mut connection, *request_id, now)

@@ -63,8 +63,19 @@ pub fn object(id: i64) -> String {
     format!("terminal_session:{id}")
 }
 
-pub async fn start(db: &Database, new: &NewSession<'_>) -> Result<i64, DbError> {
+/// Stores a session that has begun, unless its person already runs `most` sessions: then
+/// answers how many. Counted in the same write as the insert, so that sessions opened at once
+/// cannot all pass a count taken before any of them was stored.
+pub async fn start(
+    db: &Database,
+    new: &NewSession<'_>,
+    most: u64,
+) -> Result<Result<i64, u64>, DbError> {
     let mut tx = db.begin_write().await?;
+    let running = running_of(&mut tx, new.user_id, new.started_at).await?;
+    if running >= most {
+        return Ok(Err(running));
+    }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO terminal_sessions (user_id, credential_id, device_id, device_name, account,
              change_id, request_id, client_ip, user_agent, recording, cols, rows, started_at,
@@ -111,7 +122,7 @@ pub async fn start(db: &Database, new: &NewSession<'_>) -> Result<i64, DbError> 
     )
     .await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(Ok(id))
 }
 
 /// Keeps the session alive: other replicas read it as running while this is recent.

@@ -1203,6 +1203,33 @@ async fn a_session_at_its_recording_limit_closes_with_a_whole_sealed_recording()
     );
 }
 
+#[tokio::test]
+async fn terminals_opened_at_once_are_held_to_the_limit_all_the_same() {
+    let app = TestApp::spawn_with(&[("CHANGEAUDIT_TERMINALS_PER_PERSON", "1")]).await;
+    let rig = Rig::on(app, Sshd::start().await.unwrap()).await;
+    rig.approve(rig.password_credential).await;
+    // Four at once: each counts none running before it connects; only one may be stored.
+    let opening = (0..4).map(|_| Terminal::open(&rig.member, rig.password_credential));
+    let mut terminals = futures_util::future::join_all(opening).await;
+    let mut opened = 0;
+    for terminal in &mut terminals {
+        if terminal.prompt_or_closed().await {
+            opened += 1;
+        } else {
+            let (reason, told) = terminal.closed.clone().unwrap();
+            assert_eq!(reason, EndReason::Refused, "{told}");
+            assert!(told.contains("the most one person may (1)"), "{told}");
+        }
+    }
+    assert_eq!(opened, 1);
+    let running: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM terminal_sessions WHERE status = 'running'")
+            .fetch_one(rig.app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(running, 1);
+}
+
 /// A small tmpfs for recordings, unmounted when dropped: a disk that fills.
 struct SmallDisk {
     dir: tempfile::TempDir,

@@ -175,6 +175,18 @@ impl Terminal {
         }
     }
 
+    /// Reads until the device's prompt shows (true) or the session is closed (false).
+    pub async fn prompt_or_closed(&mut self) -> bool {
+        loop {
+            if self.output.ends_with("$ ") {
+                return true;
+            }
+            if self.closed.is_some() || !self.read_one("the prompt or a refusal").await {
+                return false;
+            }
+        }
+    }
+
     /// Reads until the session is closed; answers why.
     pub async fn closed(&mut self) -> (EndReason, String) {
         while self.closed.is_none() {
