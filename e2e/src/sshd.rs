@@ -21,9 +21,9 @@ use tokio::task::JoinHandle;
 use crate::{E2eError, Result};
 
 const SSHD: &str = "/usr/sbin/sshd";
-/// Local accounts made once on the test machine. The password account's password is new random
-/// for each test process, and the key account has none: another sshd on the machine lets
-/// neither in with anything a test ever held.
+/// Local accounts made once on the test machine. The password account's password is random,
+/// made once for the machine and kept root-only (test processes running at once share it), and
+/// the key account has none: only a test's own sshd takes the key a test holds.
 pub const PASSWORD_USER: &str = "changeaudit-pw";
 pub const KEY_USER: &str = "changeaudit-key";
 
@@ -186,8 +186,14 @@ async fn keypair(path: &Path) -> Result<(String, String)> {
     Ok((public, fingerprint))
 }
 
-/// Makes the two test accounts if they are missing, and gives the password account a new random
-/// password, answered. Once per process: `chpasswd` locks the password file.
+/// Where the password account's password is kept for every test process on the machine, and
+/// the lock they take to read or make it (root's only: the folder is 0700).
+const SHARED_DIR: &str = "/var/lib/changeaudit-tests";
+
+/// Makes the two test accounts if they are missing, and answers the password account's
+/// password. Test processes that run at once share one: each giving the account a password of
+/// its own would refuse the others' logins. The first process makes it (random, kept in a
+/// root-only file); the others, under a lock, read it.
 async fn ensure_accounts() -> Result<String> {
     static PASSWORD: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     PASSWORD
@@ -207,29 +213,80 @@ async fn ensure_accounts() -> Result<String> {
             }
             // A locked account (`!`) is refused even with a key; `*` only forbids passwords.
             run("usermod", &["-p", "*", KEY_USER]).await?;
-            let password = random_password()?;
-            let mut chpasswd = Command::new("chpasswd")
-                .stdin(Stdio::piped())
-                .spawn()
-                .map_err(|error| E2eError::context("chpasswd", error))?;
-            if let Some(mut stdin) = chpasswd.stdin.take() {
-                use tokio::io::AsyncWriteExt;
-                stdin
-                    .write_all(format!("{PASSWORD_USER}:{password}\n").as_bytes())
-                    .await
-                    .map_err(|error| E2eError::context("chpasswd", error))?;
-            }
-            let status = chpasswd
-                .wait()
-                .await
-                .map_err(|error| E2eError::context("chpasswd", error))?;
-            if !status.success() {
-                return Err(E2eError(format!("chpasswd failed: {status}")));
-            }
+            let lock = shared_lock()?;
+            let kept = Path::new(SHARED_DIR).join("password");
+            let password = match std::fs::read_to_string(&kept) {
+                Ok(password) if !password.trim().is_empty() => password.trim().to_owned(),
+                _ => {
+                    let password = random_password()?;
+                    keep(&kept, &password)?;
+                    password
+                }
+            };
+            // Set again each time: the same password leaves running tests alone, and repairs an
+            // account something else gave another.
+            set_password(&password).await?;
+            drop(lock);
             Ok(password)
         })
         .await
         .cloned()
+}
+
+/// The machine-wide lock of the shared password, held until dropped.
+fn shared_lock() -> Result<std::fs::File> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(SHARED_DIR)
+        .map_err(|error| E2eError::context(SHARED_DIR, error))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(Path::new(SHARED_DIR).join("lock"))
+        .map_err(|error| E2eError::context("the test password's lock", error))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|error| E2eError::context("locking the test password", error))?;
+    Ok(file)
+}
+
+/// Writes the shared password, readable by root only.
+fn keep(path: &Path, password: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| file.write_all(password.as_bytes()))
+        .map_err(|error| E2eError::context("keeping the test password", error))
+}
+
+/// Gives the password account `password`.
+async fn set_password(password: &str) -> Result<()> {
+    let mut chpasswd = Command::new("chpasswd")
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|error| E2eError::context("chpasswd", error))?;
+    if let Some(mut stdin) = chpasswd.stdin.take() {
+        use tokio::io::AsyncWriteExt;
+        stdin
+            .write_all(format!("{PASSWORD_USER}:{password}\n").as_bytes())
+            .await
+            .map_err(|error| E2eError::context("chpasswd", error))?;
+    }
+    let status = chpasswd
+        .wait()
+        .await
+        .map_err(|error| E2eError::context("chpasswd", error))?;
+    if !status.success() {
+        return Err(E2eError(format!("chpasswd failed: {status}")));
+    }
+    Ok(())
 }
 
 /// 32 hex digits from the kernel's random source.
