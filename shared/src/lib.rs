@@ -9,6 +9,7 @@ pub mod asciicast;
 pub mod benign;
 pub mod board;
 pub mod command;
+pub mod constant_time;
 pub mod evidence;
 pub mod export;
 pub mod host_key;

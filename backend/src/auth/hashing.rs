@@ -11,6 +11,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use changeaudit_shared::constant_time;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
@@ -212,11 +213,7 @@ fn verify(memory: &mut Vec<Block>, password: &SecretString, stored: &str) -> boo
         &mut out,
         &mut memory[..blocks],
     );
-    computed.is_ok() && constant_time_eq(&out, expected.as_bytes())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |differ, (x, y)| differ | (x ^ y)) == 0
+    computed.is_ok() && constant_time::equal(&out, expected.as_bytes())
 }
 
 #[cfg(test)]

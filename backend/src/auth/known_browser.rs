@@ -93,16 +93,9 @@ pub fn recognise(
     let issued: i64 = issued.parse().ok()?;
     let fresh = now.as_millis().saturating_sub(issued) < LIFETIME.as_millis() as i64;
     let expected = digest(key, account, issued, browser);
-    let genuine = id == account.id.to_string() && constant_time_eq(mac, &expected);
+    let genuine = id == account.id.to_string()
+        && changeaudit_shared::constant_time::equal(mac.as_bytes(), expected.as_bytes());
     (fresh && genuine).then(|| KnownBrowser(browser.to_owned()))
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |differ, (x, y)| differ | (x ^ y))
-            == 0
 }
 
 #[cfg(test)]

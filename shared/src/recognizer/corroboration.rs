@@ -241,9 +241,5 @@ fn finding(kind: FindingKind, at: f64, mark: String, detail: &str) -> Effect {
 
 /// Compares without stopping at the first difference, so timing says nothing of the nonce.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    crate::constant_time::equal(a.as_bytes(), b.as_bytes())
 }
