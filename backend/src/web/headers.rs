@@ -9,6 +9,7 @@ use axum::response::Response;
 
 use crate::state::AppState;
 use crate::web::client_ip::ClientInfo;
+use crate::web::spa;
 
 /// Over https (the server's `public_url`, or a trusted proxy's word when it is believed),
 /// browsers are told to come back only that way (HSTS).
@@ -20,7 +21,9 @@ pub async fn protective_headers(
 ) -> Response {
     let over_tls = state.sessions.for_request(&client).cookie_secure;
     let is_api = request.uri().path().starts_with("/api/");
+    let fingerprinted = !is_api && spa::is_fingerprinted(request.uri().path());
     let mut response = next.run(request).await;
+    let ok = response.status() == axum::http::StatusCode::OK;
     let headers = response.headers_mut();
     if over_tls {
         headers.insert(
@@ -43,6 +46,11 @@ pub async fn protective_headers(
     if is_api {
         // Answers about people and changes must not linger in shared caches.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    } else if fingerprinted && ok {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
     } else if is_html {
         // index.html names the hashed wasm and JS of the current build: always revalidate it.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

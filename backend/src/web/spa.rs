@@ -1,15 +1,22 @@
-//! The built single-page app, served from the same origin as the API. Any path that is not a
-//! file gets `index.html`, so the app's own routes survive a reload.
+//! The built single-page app, served from the same origin as the API. A path that names no
+//! file and looks like none (no extension) gets `index.html`, so the app's own routes survive a
+//! reload; a missing file (`/favicon.ico`) is a plain 404. Files are sent compressed when a
+//! `.br` or `.gz` beside them was made at build time and the browser takes it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use axum::http::HeaderValue;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
+use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 
-pub type SpaService = ServeDir<ServeFile>;
+pub type SpaService = ServeDir<MethodRouter>;
 
 pub fn service(static_dir: &Path) -> SpaService {
     let index = static_dir.join("index.html");
@@ -19,7 +26,34 @@ pub fn service(static_dir: &Path) -> SpaService {
             "the single-page app is not built; the API works, the pages do not"
         );
     }
-    ServeDir::new(static_dir).fallback(ServeFile::new(index))
+    ServeDir::new(static_dir)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(get(app_page).with_state(index))
+}
+
+/// The app's page for its own routes; 404 for what asks for a file that is not there.
+async fn app_page(State(index): State<PathBuf>, request: Request) -> Response {
+    let last = request.uri().path().rsplit('/').next().unwrap_or_default();
+    if last.contains('.') {
+        return (StatusCode::NOT_FOUND, "Not Found").into_response();
+    }
+    match ServeFile::new(index).oneshot(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(never) => match never {},
+    }
+}
+
+/// Whether `path` names a file whose name carries its content's hash, as Trunk names the
+/// build's wasm, JS and CSS (`app-1f2e3d4c5b6a7980_bg.wasm`): it never changes, so browsers
+/// may keep it for good.
+pub fn is_fingerprinted(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let stem = name.split('.').next().unwrap_or_default();
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-').is_some_and(|(_, hash)| {
+        hash.len() == 16 && hash.bytes().all(|byte| byte.is_ascii_hexdigit())
+    })
 }
 
 /// The Content-Security-Policy of the app's pages: scripts only from this origin, plus the
@@ -65,5 +99,20 @@ mod tests {
         let html = "<script type=\"importmap\">{ \"a\": 1 }</script>\n<script src=\"/x.js\"></script><script type=\"module\">\nimport x;\n</script>";
         let found: Vec<&str> = inline_scripts(html).collect();
         assert_eq!(found, ["{ \"a\": 1 }", "\nimport x;\n"]);
+    }
+
+    #[test]
+    fn trunk_s_hashed_names_are_fingerprinted_and_others_not() {
+        assert!(is_fingerprinted(
+            "/changeaudit-frontend-15c090de6114351e_bg.wasm"
+        ));
+        assert!(is_fingerprinted(
+            "/changeaudit-frontend-15c090de6114351e.js"
+        ));
+        assert!(is_fingerprinted("/style-0123456789abcdef.css"));
+        assert!(!is_fingerprinted("/index.html"));
+        assert!(!is_fingerprinted("/app-1234.js"));
+        assert!(!is_fingerprinted("/changes/CHG-1"));
+        assert!(!is_fingerprinted("/xterm-0123456789abcdeg.js"));
     }
 }

@@ -358,3 +358,58 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
             >= changeaudit_backend::web::connections::HEADER_READ_LIMIT - Duration::from_secs(1)
     );
 }
+
+#[tokio::test]
+async fn built_files_are_kept_for_good_sent_compressed_and_a_missing_one_is_404() {
+    let app = TestApp::spawn().await;
+    write_built_app(&app);
+    let dist = app.dir().join("dist");
+    let wasm = b"\0asm fingerprinted build";
+    std::fs::write(dist.join("app-0123456789abcdef_bg.wasm"), wasm).unwrap();
+    // As the build does: `gzip -k` leaves the file and writes `.gz` beside it.
+    let zipped = std::process::Command::new("gzip")
+        .args(["-k", "-9"])
+        .arg(dist.join("app-0123456789abcdef_bg.wasm"))
+        .status()
+        .unwrap();
+    assert!(zipped.success());
+    let client = reqwest::Client::new();
+    let fetch = |path: &str, encoding: &'static str| {
+        client
+            .get(app.url(path))
+            .header("accept-encoding", encoding)
+            .send()
+    };
+
+    // A fingerprinted file: kept for good, and compressed for a browser that takes gzip.
+    let compressed = fetch("/app-0123456789abcdef_bg.wasm", "gzip")
+        .await
+        .unwrap();
+    assert_eq!(compressed.status(), 200);
+    assert_eq!(compressed.headers()["content-encoding"], "gzip");
+    assert_eq!(
+        compressed.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let plain = fetch("/app-0123456789abcdef_bg.wasm", "identity")
+        .await
+        .unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.bytes().await.unwrap().as_ref(), wasm);
+    // A file without a hash in its name may change with the next build.
+    let unhashed = fetch("/app-1234.js", "identity").await.unwrap();
+    assert_eq!(unhashed.status(), 200);
+    assert_ne!(
+        unhashed
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap()),
+        Some("public, max-age=31536000, immutable")
+    );
+    // A file that is not there is not the app's page; the app's own routes are.
+    let favicon = fetch("/favicon.ico", "identity").await.unwrap();
+    assert_eq!(favicon.status(), 404);
+    let route = fetch("/changes/CHG-1", "identity").await.unwrap();
+    assert_eq!(route.status(), 200);
+    assert_eq!(route.headers()["cache-control"], "no-cache");
+}
