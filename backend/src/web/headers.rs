@@ -43,10 +43,14 @@ pub async fn protective_headers(
     let is_html = headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+    if !is_api && ok {
+        // The same path is sent compressed or not as the browser asks: a cache must keep both.
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     if is_api {
         // Answers about people and changes must not linger in shared caches.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    } else if fingerprinted && ok {
+    } else if fingerprinted && ok && !is_html {
         headers.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=31536000, immutable"),

@@ -391,6 +391,7 @@ async fn built_files_are_kept_for_good_sent_compressed_and_a_missing_one_is_404(
         compressed.headers()["cache-control"],
         "public, max-age=31536000, immutable"
     );
+    assert_eq!(compressed.headers()["vary"], "accept-encoding");
     let plain = fetch("/app-0123456789abcdef_bg.wasm", "identity")
         .await
         .unwrap();
@@ -409,7 +410,7 @@ async fn built_files_are_kept_for_good_sent_compressed_and_a_missing_one_is_404(
     // A file that is not there is not the app's page; the app's own routes are.
     let favicon = fetch("/favicon.ico", "identity").await.unwrap();
     assert_eq!(favicon.status(), 404);
-    let route = fetch("/changes/CHG-1", "identity").await.unwrap();
+    let route = fetch("/changes/CHG-1.2", "identity").await.unwrap();
     assert_eq!(route.status(), 200);
     assert_eq!(route.headers()["cache-control"], "no-cache");
 }

@@ -519,15 +519,28 @@ impl CommandRecognizer {
         {
             return;
         }
+        let typed = line.typed.raw().unwrap_or_default().to_owned();
         self.bring_up_to_date();
         let (row, cursor) = self.screen.cursor();
         let shown = self.screen.text_before(row, cursor);
-        // The prompt may follow what the terminal echoed of the keys while the command ran.
+        // The prompt may follow what the terminal echoed of the keys while the command ran,
+        // and nothing else: the first place a known prompt stands with only those before it
+        // (a later one may be the typed text's own `$`).
         let Some(end) = self
             .known_prompts
             .iter()
-            .filter_map(|known| shown.rfind(known.as_str()).map(|at| at + known.len()))
-            .max()
+            .flat_map(|known| {
+                shown
+                    .match_indices(known.as_str())
+                    .map(move |(at, _)| (at, at + known.len()))
+            })
+            .filter(|(at, _)| {
+                shown
+                    .get(..*at)
+                    .is_some_and(|echoed| typed.starts_with(echoed.trim()))
+            })
+            .min()
+            .map(|(_, end)| end)
         else {
             return;
         };

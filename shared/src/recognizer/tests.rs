@@ -481,3 +481,23 @@ fn a_right_prompt_drawn_again_is_no_part_of_the_line_but_typed_text_always_is() 
     ]);
     assert_eq!(lines(&hostile), [typed.as_str()]);
 }
+
+#[test]
+fn a_line_begun_while_a_command_runs_is_the_next_prompt_s_even_holding_the_prompt_s_sign() {
+    let commands = session(&[
+        ("o", "\x1b[?2004h$ "),
+        ("i", "sleep 1"),
+        ("o", "sleep 1"),
+        ("i", "\r"),
+        ("o", "\r\n\x1b[?2004l\r"),
+        // Typed while `sleep` runs, echoed by the terminal; the prompt comes after it.
+        ("i", "echo $H"),
+        ("o", "echo $H"),
+        ("o", "\x1b[?2004h$ echo $H"),
+        ("i", "OME"),
+        ("o", "OME"),
+        ("i", "\r"),
+        ("o", "\r\n\x1b[?2004l\r"),
+    ]);
+    assert_eq!(commands, vec!["sleep 1", "echo $HOME"]);
+}
