@@ -16,10 +16,10 @@
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use changeaudit_e2e::{KEY_USER, Sshd};
+use changeaudit_e2e::{KEY_USER, PeakMemory, Sshd, resident};
 use changeaudit_shared::terminal::{ClientMessage, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::CookieStore;
@@ -48,7 +48,7 @@ async fn main() {
     let admin = server.signed_in("admin", ADMIN_PASSWORD, "192.0.2.1").await;
     let credential = provision(&server, &admin, &sshd).await;
     let memory = PeakMemory::watch(server.pid());
-    let idle = PeakMemory::resident(server.pid());
+    let idle = resident(server.pid());
 
     // The person's own browser, which has signed in here before.
     let person = server.client("198.51.100.7");
@@ -56,7 +56,7 @@ async fn main() {
     let quiet = measure(&server, &admin, &person, credential, false).await;
     let peak_quiet = memory.peak();
     let flooded = measure(&server, &admin, &person, credential, true).await;
-    let after = PeakMemory::resident(server.pid());
+    let after = resident(server.pid());
 
     println!(
         "sign-in flood: {FLOOD_REQUESTS} wrong passwords for `{PERSON}` from {FLOOD_CLIENTS} clients at once"
@@ -420,39 +420,5 @@ impl Server {
         let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         while !next_output(&mut socket).await.ends_with("$ ") {}
         socket
-    }
-}
-
-/// The highest resident memory of a process, sampled every 10 ms while this lives.
-struct PeakMemory {
-    peak: Arc<AtomicU64>,
-}
-
-impl PeakMemory {
-    fn watch(pid: u32) -> PeakMemory {
-        let peak = Arc::new(AtomicU64::new(PeakMemory::resident(pid)));
-        let seen = Arc::downgrade(&peak);
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_millis(10));
-            while let Some(peak) = seen.upgrade() {
-                peak.fetch_max(PeakMemory::resident(pid), Ordering::Relaxed);
-                drop(peak);
-                every.tick().await;
-            }
-        });
-        PeakMemory { peak }
-    }
-
-    fn peak(&self) -> u64 {
-        self.peak.load(Ordering::Relaxed)
-    }
-
-    fn resident(pid: u32) -> u64 {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map_or(0, |kib| kib * 1024)
     }
 }

@@ -1,11 +1,13 @@
 //! What the browser tests drive: the real `changeaudit` binary, ChromeDriver with Debian's
 //! headless Chromium, a real sshd as the device, a real SMTP receiver, and a small W3C WebDriver client.
 
+mod memory;
 mod processes;
 mod smtp;
 mod sshd;
 mod webdriver;
 
+pub use memory::{PeakMemory, resident};
 pub use processes::{Browser, Server};
 pub use smtp::{Mail, SmtpReceiver};
 pub use sshd::{KEY_USER, PASSWORD_USER, Sshd};

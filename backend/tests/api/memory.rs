@@ -3,11 +3,9 @@
 //! its own and no other test's.
 
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use changeaudit_e2e::Sshd;
+use changeaudit_e2e::{PeakMemory, Sshd, resident};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -52,55 +50,6 @@ impl Binary {
             .await
             .expect("the binary to listen");
         Binary { child, address }
-    }
-
-    /// Its resident memory now, from `/proc`.
-    fn resident(pid: u32) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| {
-                value
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map_or(0, |kib| kib * 1024)
-    }
-}
-
-/// The highest resident memory of a process, sampled every 10 ms until dropped.
-struct PeakMemory {
-    peak: Arc<AtomicU64>,
-    running: Arc<AtomicBool>,
-}
-
-impl PeakMemory {
-    fn watch(pid: u32) -> PeakMemory {
-        let peak = Arc::new(AtomicU64::new(Binary::resident(pid)));
-        let running = Arc::new(AtomicBool::new(true));
-        let (seen, going) = (peak.clone(), running.clone());
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_millis(10));
-            while going.load(Ordering::Relaxed) {
-                every.tick().await;
-                seen.fetch_max(Binary::resident(pid), Ordering::Relaxed);
-            }
-        });
-        PeakMemory { peak, running }
-    }
-
-    fn peak(&self) -> u64 {
-        self.peak.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for PeakMemory {
-    fn drop(&mut self) {
-        self.running.store(false, Ordering::Relaxed);
     }
 }
 
@@ -170,7 +119,7 @@ async fn a_gigabyte_recording_is_served_to_the_player_and_into_a_bundle_in_littl
         .await;
     assert_eq!(signed_in.status(), 200);
     let pid = binary.child.id().expect("the binary's pid");
-    let before = Binary::resident(pid);
+    let before = resident(pid);
     let memory = PeakMemory::watch(pid);
 
     let (played, last) =
