@@ -941,6 +941,22 @@ fn zsh_cases() -> Vec<Case> {
         with_nonce(plain.clone(), "zsh_plain_nonce"),
         plain,
         zsh(
+            "zsh_type_ahead_partly",
+            "a line begun while a command runs and finished at zsh's prompt",
+            "",
+            vec![
+                Type("sleep 1"),
+                Enter,
+                Wait(300),
+                Type("ec"),
+                Wait(1500),
+                Type("ho typed-partly; false"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        zsh(
             "zsh_continuation",
             "for> and heredoc> continuation prompts, and a quote left open",
             "",
