@@ -501,3 +501,78 @@ fn a_line_begun_while_a_command_runs_is_the_next_prompt_s_even_holding_the_promp
     ]);
     assert_eq!(commands, vec!["sleep 1", "echo $HOME"]);
 }
+
+#[test]
+fn a_line_typed_ahead_is_read_as_typed_however_its_keys_fall_around_the_prompt() {
+    let p = "\x1b[?2004h$ ";
+    let cases: Vec<Vec<(&str, &str)>> = vec![
+        // The next line's first key before the shell has even moved past the last line.
+        vec![
+            ("o", p),
+            ("i", "echo one"),
+            ("o", "echo one"),
+            ("i", "\r"),
+            ("i", "u"),
+            ("o", "\r\n\x1b[?2004l\rone\r\n"),
+            ("o", p),
+            ("o", "u"),
+            ("i", "name -s"),
+            ("o", "name -s"),
+            ("i", "\r"),
+            ("o", "\r\n\x1b[?2004l\rLinux\r\n"),
+            ("o", p),
+        ],
+        // Between the line's end and the shell turning its editor off.
+        vec![
+            ("o", p),
+            ("i", "echo one"),
+            ("o", "echo one"),
+            ("i", "\r"),
+            ("o", "\r\n"),
+            ("i", "u"),
+            ("o", "\x1b[?2004l\rone\r\n"),
+            ("o", p),
+            ("o", "u"),
+            ("i", "name -s"),
+            ("o", "name -s"),
+            ("i", "\r"),
+            ("o", "\r\n\x1b[?2004l\rLinux\r\n"),
+            ("o", p),
+        ],
+        // Several keys before the prompt, echoed after it.
+        vec![
+            ("o", p),
+            ("i", "echo one"),
+            ("o", "echo one"),
+            ("i", "\r"),
+            ("o", "\r\n\x1b[?2004l\r"),
+            ("i", "u"),
+            ("i", "n"),
+            ("o", "one\r\n"),
+            ("o", p),
+            ("o", "un"),
+            ("i", "ame -s"),
+            ("o", "ame -s"),
+            ("i", "\r"),
+            ("o", "\r\n\x1b[?2004l\rLinux\r\n"),
+            ("o", p),
+        ],
+        // The whole next line, Enter too, before the prompt.
+        vec![
+            ("o", p),
+            ("i", "echo one"),
+            ("o", "echo one"),
+            ("i", "\r"),
+            ("o", "\r\n\x1b[?2004l\r"),
+            ("i", "uname -s"),
+            ("i", "\r"),
+            ("o", "one\r\n"),
+            ("o", p),
+            ("o", "uname -s\r\n\x1b[?2004l\rLinux\r\n"),
+            ("o", p),
+        ],
+    ];
+    for (n, events) in cases.iter().enumerate() {
+        assert_eq!(session(events), vec!["echo one", "uname -s"], "case {n}");
+    }
+}
