@@ -40,8 +40,9 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Starts the work every replica does besides answering requests: expiring due requests,
-/// signing the trail's checkpoints, streaming it to a SIEM and sending queued notifications. All keep their state in
-/// the database, so any number of replicas may run them.
+/// closing the windows of due changes, signing the trail's checkpoints, streaming it to a SIEM
+/// and sending queued notifications. All keep their state in the database, so any number of
+/// replicas may run them.
 pub fn spawn_workers(state: &AppState) {
     let expiring = state.clone();
     tokio::spawn(every(
@@ -50,6 +51,19 @@ pub fn spawn_workers(state: &AppState) {
         move || {
             let state = expiring.clone();
             async move { approvals::flow::expire_due(&state).await }
+        },
+    ));
+    let closing = state.clone();
+    tokio::spawn(every(
+        Duration::from_secs(30),
+        "closing change windows",
+        move || {
+            let state = closing.clone();
+            async move {
+                let now = state.clock.now();
+                let fresh = now.minus(terminal::store::STALE_AFTER);
+                changes::life::close_due(&state.db, now, fresh).await
+            }
         },
     ));
     let signing = state.clone();

@@ -1,10 +1,12 @@
 //! What keeps a person from voting on a request, and from seeing it at all.
 
+use changeaudit_shared::api::life::RequestLife;
 use changeaudit_shared::api::requests::{RequestStatus, RequestSummary};
 use changeaudit_shared::role::Role;
 use sqlx::AnyConnection;
 
 use super::store::{self, Facts};
+use crate::clock::Timestamp;
 use crate::db::DbError;
 use crate::users::User;
 
@@ -104,4 +106,24 @@ pub fn may_see(me: &User, facts: &Facts, barrier: Option<&Barrier>) -> bool {
         || [Role::Admin, Role::Auditor]
             .iter()
             .any(|role| me.roles.contains(role))
+}
+
+/// The requests of change `change_id` that `me` may see (`may_see`), newest first, each with
+/// its decisions.
+pub async fn requests_seen(
+    connection: &mut AnyConnection,
+    me: &User,
+    change_id: &str,
+    now: Timestamp,
+) -> Result<Vec<RequestLife>, DbError> {
+    let mut seen = Vec::new();
+    for request in store::of_change(connection, change_id, now).await? {
+        let facts = store::facts(connection, request.id).await?;
+        let barrier = barrier(connection, me, &request, &facts).await?;
+        if may_see(me, &facts, barrier.as_ref()) {
+            let decisions = store::decisions(connection, request.id).await?;
+            seen.push(RequestLife { request, decisions });
+        }
+    }
+    Ok(seen)
 }

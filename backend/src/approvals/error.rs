@@ -15,8 +15,9 @@ pub enum ApprovalError {
     #[error("{0}")]
     NotGranted(String),
     #[error(
-        "no change of your access groups covers this device before its due date, and your group \
-         does not allow sessions outside a change"
+        "no open change of your access groups covers this device before its due date (executed \
+         and cancelled changes run no more), and your group does not allow sessions outside a \
+         change"
     )]
     NoChangeCovers,
     #[error("must be one of the changes covering this device: {}", .0.join(", "))]

@@ -103,8 +103,7 @@ async fn covering_changes(
          JOIN group_credentials gc ON gc.group_id = g.id AND gc.credential_id = $2
          JOIN credentials cr ON cr.id = gc.credential_id
          JOIN change_devices cd ON cd.change_id = c.id AND cd.device_id = cr.device_id
-         WHERE c.status IN ('waiting_approval', 'approved', 'in_progress', 'partially_executed')
-           AND c.due_at > $3
+         WHERE c.status IN ('waiting_approval', 'approved') AND c.due_at > $3
          ORDER BY c.start_at, c.id",
     )
     .bind(user_id)

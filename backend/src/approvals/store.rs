@@ -142,6 +142,28 @@ pub async fn summary(
     summary_of(&row)
 }
 
+/// How many of a change's requests, or sessions, its page shows: the newest.
+pub const LIFE_LIMIT: i64 = 200;
+
+/// The requests of change `change_id` (as stored), newest first.
+pub async fn of_change(
+    connection: &mut AnyConnection,
+    change_id: &str,
+    now: Timestamp,
+) -> Result<Vec<RequestSummary>, DbError> {
+    let sql = format!(
+        "SELECT {} FROM {FROM} WHERE r.change_id = $2 ORDER BY r.id DESC LIMIT $3",
+        columns(1)
+    );
+    let rows = sqlx::query(&sql)
+        .bind(now.as_millis())
+        .bind(change_id)
+        .bind(LIFE_LIMIT)
+        .fetch_all(connection)
+        .await?;
+    rows.iter().map(summary_of).collect()
+}
+
 /// What the rules of a request need beyond its summary.
 #[derive(Debug, Clone)]
 pub struct Facts {

@@ -1,11 +1,13 @@
-//! Change Audit → Changes: `GET/POST /api/changes`, `GET/PUT /api/changes/{id}` and
-//! `POST /api/changes/{id}/cancel`. Planners register, edit and cancel; everyone with a global
-//! role reads them all, and others read the changes of their access groups.
+//! Change Audit → Changes: `GET/POST /api/changes`, `GET/PUT /api/changes/{id}`,
+//! `GET /api/changes/{id}/life` and `POST /api/changes/{id}/cancel`. Planners register, edit
+//! and cancel; everyone with a global role reads them all, and others read the changes of
+//! their access groups.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use changeaudit_shared::api::changes::{Change, ChangeInput, ChangeStatus};
+use changeaudit_shared::api::life::ChangeLife;
 use changeaudit_shared::api::{FieldErrors, Page};
 use changeaudit_shared::problem::Problem;
 use changeaudit_shared::role::Role;
@@ -21,6 +23,7 @@ use crate::db::missing_ids;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
 use crate::listing::Paging;
 use crate::state::AppState;
+use crate::terminal;
 use crate::trail::audit::{self, NewEvent};
 
 /// What the trail keeps of a change: all of it but the timestamps, which the event has.
@@ -126,6 +129,29 @@ pub async fn get_change(
     Ok(Json(
         view(&mut connection, &id, visibility(&me), state.clock.now()).await?,
     ))
+}
+
+#[utoipa::path(get, path = "/api/changes/{id}/life", tag = "changes", params(("id" = String, Path)),
+    responses((status = 200, body = ChangeLife), (status = 401, body = Problem), (status = 404, body = Problem)))]
+/// What happened to a change: its requests with their decisions and its sessions, the newest
+/// 200 of each, as far as the person may see them elsewhere: requests as on their own page,
+/// sessions to auditors and admins, and each person's own.
+pub async fn change_life(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ChangeLife>, AppError> {
+    let now = state.clock.now();
+    let mut connection = state.db.pool().acquire().await?;
+    let change = view(&mut connection, &id, visibility(&me), now).await?;
+    let requests =
+        approvals::barrier::requests_seen(&mut connection, &me.0, &change.id, now).await?;
+    let limit = approvals::store::LIFE_LIMIT;
+    let mut sessions = terminal::store::of_change(&mut connection, &change.id, limit, now).await?;
+    if !me.has_any(terminal::watch::OVERSEERS) {
+        sessions.retain(|session| session.username == me.0.username);
+    }
+    Ok(Json(ChangeLife { requests, sessions }))
 }
 
 #[utoipa::path(post, path = "/api/changes", tag = "changes", request_body = ChangeInput,

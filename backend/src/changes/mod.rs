@@ -1,6 +1,7 @@
 //! Changes: the store, and Change Audit → Changes' API in `handlers`.
 
 pub mod handlers;
+pub mod life;
 
 use changeaudit_shared::api::Named;
 use changeaudit_shared::api::changes::{Change, ChangeStatus, CheckedChange};
@@ -11,21 +12,24 @@ use crate::clock::Timestamp;
 use crate::db::DbError;
 use crate::db::placeholders;
 use crate::listing::{Arg, Filter, Paging};
-
-/// The status as of `?` (now): a change still waiting or approved when its due date comes has
-/// expired, without any job having to mark it.
-const STATUS: &str = "(CASE WHEN c.status IN ('waiting_approval', 'approved') AND c.due_at <= ? \
-     THEN 'expired' ELSE c.status END)";
+use crate::terminal::store::STALE_AFTER;
 
 const FROM: &str = "changes c JOIN access_groups g ON g.id = c.access_group_id \
      JOIN users a ON a.id = c.author_id LEFT JOIN users e ON e.id = c.updated_by";
 
-fn columns(status_placeholder: usize) -> String {
+/// The columns of a change, its status as of `$now`, running sessions' heartbeats fresh since
+/// `$now + 1` (see `life::status_sql`).
+fn columns(now: usize) -> String {
     format!(
         "c.id, c.title, c.description, c.start_at, c.due_at, c.access_group_id, g.name AS group_name,
          c.script, {} AS status, a.username AS author, c.created_at, c.updated_at, e.username AS editor",
-        STATUS.replace('?', &format!("${status_placeholder}"))
+        life::status_sql(&format!("${now}"), &format!("${}", now + 1))
     )
+}
+
+/// When a running session's heartbeat must be from for it to count as running at `now`.
+fn fresh(now: Timestamp) -> Timestamp {
+    now.minus(STALE_AFTER)
 }
 
 fn change_of(row: &AnyRow) -> Result<Change, DbError> {
@@ -137,13 +141,8 @@ pub async fn list(
         filter.contains(&["c.id", "c.title"], q.trim());
     }
     if let Some(status) = query.status {
-        filter.and(
-            &format!("{STATUS} = ?"),
-            [
-                Arg::Int(now.as_millis()),
-                Arg::Text(status.as_str().to_owned()),
-            ],
-        );
+        let (condition, args) = life::status_is(status, now, fresh(now));
+        filter.and(&condition, args);
     }
     if let Some(group) = query.access_group_id {
         filter.and("c.access_group_id = ?", [Arg::Int(group)]);
@@ -178,12 +177,13 @@ pub async fn list(
         "SELECT {} FROM {FROM}{} ORDER BY c.start_at DESC, c.id LIMIT ${} OFFSET ${}",
         columns(next),
         filter.where_clause(),
-        next + 1,
-        next + 2
+        next + 2,
+        next + 3
     );
     let rows = filter
         .bind(sqlx::query(&sql))
         .bind(now.as_millis())
+        .bind(fresh(now).as_millis())
         .bind(paging.limit())
         .bind(paging.offset())
         .fetch_all(&mut *connection)
@@ -210,6 +210,7 @@ pub async fn view(
     let row = filter
         .bind(sqlx::query(&sql))
         .bind(now.as_millis())
+        .bind(fresh(now).as_millis())
         .fetch_one(&mut *connection)
         .await?;
     let change = change_of(&row)?;

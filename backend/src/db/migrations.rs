@@ -126,6 +126,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0017_account_sign_in_limit.sql"),
         postgres: include_str!("../../migrations/postgres/0017_account_sign_in_limit.sql"),
     },
+    Step {
+        version: 18,
+        description: "change windows closed",
+        sqlite: include_str!("../../migrations/sqlite/0018_change_windows_closed.sql"),
+        postgres: include_str!("../../migrations/postgres/0018_change_windows_closed.sql"),
+    },
 ];
 
 #[derive(Debug)]

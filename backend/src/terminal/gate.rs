@@ -114,8 +114,7 @@ pub async fn judge(
          JOIN credentials cr ON cr.id = r.credential_id
          JOIN change_devices cd ON cd.change_id = c.id AND cd.device_id = cr.device_id
          WHERE r.requester_id = $1 AND r.credential_id = $2 AND r.status = 'approved'
-           AND c.status IN ('approved', 'in_progress', 'partially_executed', 'executed')
-           AND c.start_at <= $3 AND $3 < c.due_at
+           AND c.status = 'approved' AND c.start_at <= $3 AND $3 < c.due_at
          ORDER BY c.due_at, r.id
          LIMIT 1",
     )

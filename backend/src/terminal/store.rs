@@ -11,6 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::time::Duration;
 
+use crate::changes::life;
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
 use crate::listing::{Arg, Filter, Paging};
@@ -312,8 +313,8 @@ pub async fn end(
     ending: &Ending<'_>,
 ) -> Result<(), DbError> {
     let mut tx = db.begin_write().await?;
-    let started_at: i64 =
-        sqlx::query_scalar("SELECT started_at FROM terminal_sessions WHERE id = $1")
+    let (started_at, change_id): (i64, Option<String>) =
+        sqlx::query_as("SELECT started_at, change_id FROM terminal_sessions WHERE id = $1")
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
@@ -360,6 +361,9 @@ pub async fn end(
         ending.at,
     )
     .await?;
+    if let Some(change_id) = change_id {
+        life::on_session_end(&mut tx, &change_id, id, ending.at).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -482,6 +486,27 @@ pub async fn view(
     stored.record.commands = commands(connection, id).await?;
     stored.record.findings = findings(connection, id).await?;
     Ok(stored)
+}
+
+/// The sessions of change `change_id` (as stored), newest first, without their commands;
+/// at most `limit`.
+pub async fn of_change(
+    connection: &mut AnyConnection,
+    change_id: &str,
+    limit: i64,
+    now: Timestamp,
+) -> Result<Vec<TerminalSession>, DbError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM terminal_sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.change_id = $1 ORDER BY s.started_at DESC, s.id DESC LIMIT $2"
+    ))
+    .bind(change_id)
+    .bind(limit)
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.iter()
+        .map(|row| session_of(row, now).map(|stored| stored.record))
+        .collect()
 }
 
 /// Sessions still running, newest first.

@@ -90,6 +90,7 @@ fn bounded_routes() -> OpenApiRouter<AppState> {
             changes::handlers::update_change
         ))
         .routes(routes!(changes::handlers::cancel_change))
+        .routes(routes!(changes::handlers::change_life))
         .merge(session_routes())
 }
 

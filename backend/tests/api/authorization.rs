@@ -169,6 +169,9 @@ fn routes(world: &World, spare: &Spare) -> Vec<Route> {
         route("GET", "/api/changes/{id}", "/api/changes/CHG-1")
             .only(&[Member, Planner, Auditor, Admin], 200)
             .hidden_from_others(),
+        route("GET", "/api/changes/{id}/life", "/api/changes/CHG-1/life")
+            .only(&[Member, Planner, Auditor, Admin], 200)
+            .hidden_from_others(),
         route("PUT", "/api/changes/{id}", "/api/changes/CHG-1")
             .body(fixtures::change_body("CHG-1", group, &world.devices))
             .only(PLANNER, 200),

@@ -10,6 +10,7 @@ mod approvals;
 mod audit_command;
 mod audit_trail;
 mod authorization;
+mod change_life;
 mod changes;
 mod credentials;
 mod devices;

@@ -18,7 +18,7 @@ use crate::terminal_client::Terminal;
 use crate::trail;
 
 /// The change every test runs: its window holds the test clock's start.
-const CHANGE: &str = "CHG-7";
+pub(crate) const CHANGE: &str = "CHG-7";
 const SCRIPT: &str = "echo planned-one\necho planned-two\n";
 
 pub(crate) struct Rig {
@@ -26,7 +26,7 @@ pub(crate) struct Rig {
     pub(crate) sshd: Sshd,
     pub(crate) admin: Person,
     pub(crate) member: Person,
-    member_id: i64,
+    pub(crate) member_id: i64,
     pub(crate) group: i64,
     pub(crate) device: i64,
     pub(crate) password_credential: i64,

@@ -5,6 +5,7 @@ pub mod changes;
 pub mod credentials;
 pub mod devices;
 pub mod groups;
+pub mod life;
 pub mod requests;
 pub mod routes;
 pub mod secret;

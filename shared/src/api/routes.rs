@@ -8,6 +8,7 @@ use super::changes::{Change, ChangeInput};
 use super::credentials::{Credential, NewCredential, SecretUpdate};
 use super::devices::{Device, DeviceInput, HostKeyScan, HostKeyScanRequest};
 use super::groups::{AccessGroup, AccessGroupInput};
+use super::life::ChangeLife;
 use super::requests::{
     CeremonyStart, Inbox, MarkRead, PasskeyInfo, PasskeyInput, PasskeySignIn, PasskeySignInStart,
     RequestDetail, RequestSummary, StartAnswer, StartInput, VoteInput,
@@ -174,6 +175,7 @@ pub mod changes {
         get(id) Get "/api/changes/{id}", () => Change;
         update(id) Put "/api/changes/{id}", ChangeInput => Change;
         cancel(id) Post "/api/changes/{id}/cancel", () => Change;
+        life(id) Get "/api/changes/{id}/life", () => ChangeLife;
         /// The change's evidence bundle, as JSON lines.
         evidence(id) Get "/api/changes/{id}/evidence", () => Raw;
     }

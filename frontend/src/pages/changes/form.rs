@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::devices_tab::DevicesTab;
+use super::life::ChangeLifeView;
 use super::script_tab::ScriptTab;
 use crate::api;
 use crate::forms::{FieldErrors, submit};
@@ -146,7 +147,7 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
             }
         });
     };
-    let cancel_change = cancelling(stored_id, pending, message);
+    let cancel_change = cancelling(stored_id.clone(), pending, message);
     let Fields {
         devices, script, ..
     } = fields;
@@ -180,6 +181,7 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
                 <button type="button" class="danger" disabled=move || pending.get() on:click=cancel_change>"Cancel change"</button>
             })}
         </div>
+        {stored_id.map(|id| view! { <ChangeLifeView id/> })}
     }
 }
 

@@ -1,7 +1,9 @@
-//! Change Audit → Changes: the list, and the form that registers or edits one.
+//! Change Audit → Changes: the list, and the form that registers or edits one, with the
+//! change's life under it.
 
 mod devices_tab;
 mod form;
+mod life;
 mod list;
 mod script_tab;
 
