@@ -51,6 +51,13 @@ impl WebDriver {
         self.post("/url", json!({ "url": url })).await.map(drop)
     }
 
+    /// Sizes the browser's window; headless, its viewport is the window.
+    pub async fn set_window_size(&self, width: u32, height: u32) -> Result<()> {
+        self.post("/window/rect", json!({ "width": width, "height": height }))
+            .await
+            .map(drop)
+    }
+
     pub async fn refresh(&self) -> Result<()> {
         self.post("/refresh", json!({})).await.map(drop)
     }
@@ -202,6 +209,23 @@ impl Element {
         self.driver
             .get(&self.path(&format!("/property/{name}")))
             .await
+    }
+
+    /// Whether the element is shown (laid out, not hidden by CSS).
+    pub async fn displayed(&self) -> Result<bool> {
+        let shown = self.driver.get(&self.path("/displayed")).await?;
+        shown
+            .as_bool()
+            .ok_or_else(|| E2eError(format!("displayed answered {shown}")))
+    }
+
+    /// The element's attribute `name`, or an empty string when it has none.
+    pub async fn attribute(&self, name: &str) -> Result<String> {
+        let value = self
+            .driver
+            .get(&self.path(&format!("/attribute/{name}")))
+            .await?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
     }
 
     fn path(&self, command: &str) -> String {

@@ -25,9 +25,11 @@ where
     })
 }
 
-/// The list as `table` shows it, with how many of how many are shown.
+/// The list as `table` shows it, with how many of how many are shown; `empty` says what to do
+/// when nothing is there.
 pub fn list_view<T>(
     list: List<T>,
+    empty: &'static str,
     table: impl Fn(Vec<T>) -> AnyView + Clone + Send + Sync + 'static,
 ) -> impl IntoView
 where
@@ -35,7 +37,7 @@ where
 {
     let show = move |page: Page<T>| {
         if page.items.is_empty() {
-            return view! { <p class="empty">"Nothing matches."</p> }.into_any();
+            return view! { <p class="empty" data-testid="empty">{empty}</p> }.into_any();
         }
         let count = format!("{} of {}", page.items.len(), page.total);
         view! { {table(page.items)} <p class="muted">{count}</p> }.into_any()

@@ -19,11 +19,15 @@ pub fn input_to_rfc3339(local: &str) -> String {
     }
 }
 
+fn date_of(at: OffsetDateTime) -> Date {
+    Date::new(&JsValue::from_f64(
+        (at.unix_timestamp_nanos() / 1_000_000) as f64,
+    ))
+}
+
 /// An API time as a `datetime-local` input's value.
 pub fn to_input(at: OffsetDateTime) -> String {
-    let date = Date::new(&JsValue::from_f64(
-        (at.unix_timestamp_nanos() / 1_000_000) as f64,
-    ));
+    let date = date_of(at);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}",
         date.get_full_year(),
@@ -34,7 +38,19 @@ pub fn to_input(at: OffsetDateTime) -> String {
     )
 }
 
-/// An API time for reading: `2026-12-01 23:00` in the browser's time zone.
+/// An API time for reading, in the browser's time zone, which it names: `2026-12-01 23:00 UTC`,
+/// `2026-12-02 00:00 UTC+01:00`. Pickers take the same date and time, without the zone.
 pub fn show(at: OffsetDateTime) -> String {
-    to_input(at).replace('T', " ")
+    format!("{} {}", to_input(at).replace('T', " "), zone(&date_of(at)))
+}
+
+/// The zone's offset from UTC on `date` (summer time included).
+fn zone(date: &Date) -> String {
+    // JavaScript counts the offset the other way round: minutes to add to reach UTC.
+    let east = -(date.get_timezone_offset() as i64);
+    if east == 0 {
+        return "UTC".to_owned();
+    }
+    let sign = if east > 0 { '+' } else { '-' };
+    format!("UTC{sign}{:02}:{:02}", east.abs() / 60, east.abs() % 60)
 }

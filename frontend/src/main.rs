@@ -3,6 +3,7 @@
 mod api;
 mod app;
 mod bell;
+mod confirm;
 mod forms;
 mod listing;
 mod loaded;

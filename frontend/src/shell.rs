@@ -5,6 +5,7 @@ use changeaudit_shared::navigation::visible_sections;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::{A, Route, Routes};
+use leptos_router::hooks::use_location;
 use leptos_router::path;
 
 use crate::api;
@@ -37,35 +38,13 @@ pub fn Shell(me: Me) -> impl IntoView {
             }
         });
     };
-    let sections = visible_sections(&me);
     let display_name = me.display_name.clone();
+    let menu = main_menu(&me);
 
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">"changeaudit"</A>
-            <nav class="menu" aria-label="Main">
-                {sections
-                    .into_iter()
-                    .map(|section| {
-                        view! {
-                            <div class="menu-section">
-                                <span class="menu-title">{section.label}</span>
-                                <ul>
-                                    {section
-                                        .entries
-                                        .into_iter()
-                                        .filter_map(|entry| {
-                                            entry.route.map(|route| {
-                                                view! { <li><A href=route>{entry.label}</A></li> }
-                                            })
-                                        })
-                                        .collect_view()}
-                                </ul>
-                            </div>
-                        }
-                    })
-                    .collect_view()}
-            </nav>
+            {menu}
             <div class="who">
                 <BellButton/>
                 <A href="/profile" attr:class="who-name" attr:data-testid="signed-in-user">{display_name}</A>
@@ -101,5 +80,62 @@ pub fn Shell(me: Me) -> impl IntoView {
                 <Route path=path!("/verify") view=VerifyBundle/>
             </Routes>
         </main>
+    }
+}
+
+/// The main menu: each section opens its list; on a narrow screen the whole menu folds behind
+/// one button. The section holding the current page, and its link, are marked; moving to
+/// another page folds everything again.
+fn main_menu(me: &Me) -> impl IntoView + use<> {
+    let sections = visible_sections(me);
+    let location = use_location();
+    let open_section = RwSignal::new(None::<&'static str>);
+    let unfolded = RwSignal::new(false);
+    Effect::new(move |_| {
+        location.pathname.track();
+        open_section.set(None);
+        unfolded.set(false);
+    });
+    let here = move |route: &str| {
+        location
+            .pathname
+            .with(|path| path == route || path.starts_with(&format!("{route}/")))
+    };
+    view! {
+        <button type="button" class="menu-toggle" aria-controls="main-menu" data-testid="menu-toggle"
+            aria-expanded=move || unfolded.get().to_string()
+            on:click=move |_| unfolded.update(|open| *open = !*open)>"Menu"</button>
+        <nav id="main-menu" class="menu" class:unfolded=move || unfolded.get() aria-label="Main">
+            {sections
+                .into_iter()
+                .map(|section| {
+                    let label = section.label;
+                    let routes: Vec<&'static str> =
+                        section.entries.iter().filter_map(|entry| entry.route).collect();
+                    let current = move || routes.iter().any(|route| here(route));
+                    view! {
+                        <div class="menu-section" class:current=current
+                            on:mouseleave=move |_| open_section.set(None)>
+                            <button type="button" class="menu-title"
+                                aria-expanded=move || (open_section.get() == Some(label)).to_string()
+                                on:click=move |_| open_section.update(|open| {
+                                    *open = if *open == Some(label) { None } else { Some(label) };
+                                })>{label}</button>
+                            <ul class:open=move || open_section.get() == Some(label)>
+                                {section
+                                    .entries
+                                    .into_iter()
+                                    .filter_map(|entry| {
+                                        entry.route.map(|route| {
+                                            view! { <li><A href=route>{entry.label}</A></li> }
+                                        })
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        </div>
+                    }
+                })
+                .collect_view()}
+        </nav>
     }
 }

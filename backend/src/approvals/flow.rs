@@ -13,11 +13,12 @@ use changeaudit_shared::api::requests::{
 };
 use changeaudit_shared::approval;
 use serde_json::json;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use webauthn_rs::prelude::{PasskeyAuthentication, PublicKeyCredential};
 
 use super::assertion::{self, StoredAssertion};
 use super::barrier::{barrier, may_see};
+use super::covering::{Covering, covering};
 use super::digest;
 use super::error::ApprovalError;
 use super::store::{self, Facts, NewDecision};
@@ -51,7 +52,7 @@ pub async fn start(
         }
         Err(Refusal::NeedsApproval) => {}
     }
-    let covering = covering_changes(connection, me.0.id, input.credential_id, now).await?;
+    let covering = covering(connection, me.0.id, Some(input.credential_id), now).await?;
     let change = choose(covering, input.change_id.as_deref())?;
     if let Some(request) = live_request(connection, me, &change.id, input, now).await? {
         return Ok(request);
@@ -76,51 +77,6 @@ pub async fn start(
     };
     notifications::post(connection, &state.outbound, &approvers, &notice, now).await?;
     Ok(StartAnswer::Requested { request })
-}
-
-/// A change a session on the credential may be asked for.
-struct Covering {
-    id: String,
-    group_id: i64,
-    group_name: String,
-    justification_required: bool,
-}
-
-/// The changes of the person's groups (as executor, granting this credential) that cover its
-/// device and are still to be run, the soonest first.
-async fn covering_changes(
-    connection: &mut AnyConnection,
-    user_id: i64,
-    credential_id: i64,
-    now: Timestamp,
-) -> Result<Vec<Covering>, ApprovalError> {
-    let rows = sqlx::query(
-        "SELECT DISTINCT c.id, c.start_at, c.due_at, g.id AS group_id, g.name AS group_name,
-                CAST(CASE WHEN g.justification_required THEN 1 ELSE 0 END AS BIGINT) AS justify
-         FROM changes c
-         JOIN access_groups g ON g.id = c.access_group_id
-         JOIN group_members m ON m.group_id = g.id AND m.user_id = $1 AND m.executor
-         JOIN group_credentials gc ON gc.group_id = g.id AND gc.credential_id = $2
-         JOIN credentials cr ON cr.id = gc.credential_id
-         JOIN change_devices cd ON cd.change_id = c.id AND cd.device_id = cr.device_id
-         WHERE c.status IN ('waiting_approval', 'approved') AND c.due_at > $3
-         ORDER BY c.start_at, c.id",
-    )
-    .bind(user_id)
-    .bind(credential_id)
-    .bind(now.as_millis())
-    .fetch_all(&mut *connection)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Covering {
-                id: row.try_get("id")?,
-                group_id: row.try_get("group_id")?,
-                group_name: row.try_get("group_name")?,
-                justification_required: crate::db::flag(row, "justify")?,
-            })
-        })
-        .collect()
 }
 
 /// The change the person named, or the only one there is.

@@ -6,6 +6,7 @@
 pub mod assertion;
 pub mod barrier;
 pub mod checks;
+pub mod covering;
 pub mod digest;
 mod error;
 pub mod flow;

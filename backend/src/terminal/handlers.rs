@@ -41,7 +41,8 @@ pub async fn my_credentials(
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> Result<Json<Page<GrantedCredential>>, AppError> {
     let mut connection = state.db.pool().acquire().await?;
-    let all = granted::list(&mut connection, me.0.id, query.q.as_deref()).await?;
+    let now = state.clock.now();
+    let all = granted::list(&mut connection, me.0.id, query.q.as_deref(), now).await?;
     let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
     let items = all
         .into_iter()

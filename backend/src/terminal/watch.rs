@@ -7,9 +7,14 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket};
 use changeaudit_shared::api::sessions::{SessionState, TerminalSession};
 use changeaudit_shared::asciicast::{Event, EventData, Header};
+use changeaudit_shared::board::BenignCommands;
+use changeaudit_shared::command::{ExecutedCommand, Finding};
+use changeaudit_shared::report::AuditReport;
 use changeaudit_shared::role::Role;
-use changeaudit_shared::terminal::{EndReason, ServerMessage};
+use changeaudit_shared::script::Script;
+use changeaudit_shared::terminal::{Checklist, EndReason, ServerMessage};
 
+use super::review;
 use super::socket::{self, close, send};
 use super::store::{self, Stored};
 use crate::auth::session::{self, SessionKey};
@@ -51,6 +56,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored, watche
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + POLL, POLL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut rights = RightsCheck::default();
+    let mut checklist = ChecklistNews::default();
     loop {
         if let Some(why) = rights.lapsed(&state, &watcher).await {
             revoke(&state, &mut socket, id, &watcher, why).await;
@@ -80,7 +86,13 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored, watche
         if chunk.len() == CHUNK {
             continue;
         }
-        if let Some(record) = ended(&state, id).await {
+        let record = current(&state, id).await;
+        if let Some(message) = checklist.news(&state, record.as_ref()).await
+            && send(&mut socket, &message).await.is_err()
+        {
+            return;
+        }
+        if let Some(record) = record.filter(|record| record.state == SessionState::Ended) {
             // One more read would find nothing: the recording was sealed before the row ended.
             if chunk.is_empty() {
                 let reason = record.end_reason.unwrap_or(EndReason::Interrupted);
@@ -225,21 +237,62 @@ impl Lines {
     }
 }
 
-/// The session's record once it has ended. A database that does not answer for a moment does
-/// not end the watching.
-async fn ended(state: &AppState, id: i64) -> Option<TerminalSession> {
+/// The session's record as it stands. A database that does not answer for a moment does not
+/// end the watching.
+async fn current(state: &AppState, id: i64) -> Option<TerminalSession> {
     let record = match state.db.pool().acquire().await {
         Ok(mut connection) => store::view(&mut connection, id, state.clock.now())
             .await
             .map(|stored| stored.record),
         Err(error) => Err(error.into()),
     };
-    match record {
-        Ok(record) => Some(record).filter(|record| record.state == SessionState::Ended),
-        Err(error) => {
-            tracing::warn!(%error, session = id, "reading a watched session's state");
-            None
+    record
+        .inspect_err(|error| tracing::warn!(%error, session = id, "reading a watched session"))
+        .ok()
+}
+
+/// The checklist and score as the watcher last saw them: sent again when the session's
+/// stored commands or findings change, from the script the session is held against.
+#[derive(Default)]
+struct ChecklistNews {
+    shown: Option<(Vec<ExecutedCommand>, Vec<Finding>)>,
+}
+
+impl ChecklistNews {
+    async fn news(
+        &mut self,
+        state: &AppState,
+        record: Option<&TerminalSession>,
+    ) -> Option<ServerMessage> {
+        let record = record?;
+        let now = (record.commands.clone(), record.findings.clone());
+        if self.shown.as_ref() == Some(&now) {
+            return None;
         }
+        let mut connection = state.db.pool().acquire().await.ok()?;
+        let report = match review::report_of(&mut connection, record).await {
+            Ok((_, report)) => report,
+            Err(error) => {
+                tracing::warn!(%error, session = record.id, "scoring a watched session");
+                return None;
+            }
+        };
+        self.shown = Some(now);
+        let report = report.unwrap_or_else(|| {
+            // An unplanned session has no script: every command stands on its own.
+            AuditReport::new(
+                &Script::default(),
+                record.commands.clone(),
+                &BenignCommands::default(),
+                record.findings.clone(),
+            )
+        });
+        Some(ServerMessage::Checklist(Checklist {
+            lines: report.board,
+            score: report.score,
+            verdict: report.verdict,
+            findings: report.findings,
+        }))
     }
 }
 

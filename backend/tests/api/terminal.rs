@@ -706,6 +706,20 @@ async fn an_auditor_watches_live_then_terminates_and_both_are_audited() {
             "the watched output",
         )
         .await;
+    // The watcher follows the checklist and the score as the executor does.
+    watcher
+        .until(
+            |w| {
+                w.checklist.as_ref().is_some_and(|checklist| {
+                    checklist.lines.iter().any(|line| {
+                        line.command == "echo being-watched" && line.status == Status::Unplanned
+                    })
+                })
+            },
+            "the watched checklist flagging the unplanned command",
+        )
+        .await;
+    assert_eq!(watcher.checklist.as_ref().unwrap().verdict, "not_executed");
     // Read-only: what a watcher types never reaches the device. The member's next command,
     // run after it, has come back before the check, so a forwarded keystroke would show.
     watcher.type_text("echo intruder\r").await;

@@ -4,7 +4,7 @@
 
 use changeaudit_e2e::{Sshd, WebDriver};
 
-use crate::{ADMIN_PASSWORD, fill_sign_in, open_app, signed_in_user};
+use crate::{ADMIN_PASSWORD, fill_sign_in, menu, open_app, signed_in_user};
 
 async fn click(driver: &WebDriver, css: &str) {
     driver.find(css).await.unwrap().click().await.unwrap();
@@ -28,13 +28,7 @@ async fn an_admin_pins_a_fetched_host_key_and_stores_a_secret_that_is_never_show
     fill_sign_in(&browser, "admin", ADMIN_PASSWORD).await;
     assert_eq!(signed_in_user(driver).await, "Administrator");
 
-    driver
-        .find_xpath("//nav//a[text()='Devices']")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    menu(driver, "Admin", "Devices").await;
     driver
         .find_xpath("//button[text()='New device']")
         .await
@@ -77,13 +71,7 @@ async fn an_admin_pins_a_fetched_host_key_and_stores_a_secret_that_is_never_show
     assert!(row.text().await.unwrap().contains(&sshd.fingerprint));
 
     let secret = "s3cret-for-the-deploy-account";
-    driver
-        .find_xpath("//nav//a[text()='Credentials']")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    menu(driver, "Admin", "Credentials").await;
     driver
         .find_xpath("//button[text()='New credential']")
         .await
@@ -144,13 +132,7 @@ async fn an_admin_pins_a_fetched_host_key_and_stores_a_secret_that_is_never_show
     );
 
     // Admin → Audit trail: everything above is in the trail, and it verifies from the page.
-    driver
-        .find_xpath("//nav//a[text()='Audit trail']")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    menu(driver, "Admin", "Audit trail").await;
     let public_key = driver
         .find("[data-testid=trail-public-key]")
         .await

@@ -3,7 +3,7 @@
 use changeaudit_e2e::WebDriver;
 use serde_json::{Value, json};
 
-use crate::{ADMIN_PASSWORD, fill_sign_in, open_app, signed_in_user};
+use crate::{ADMIN_PASSWORD, fill_sign_in, menu, open_app, signed_in_user};
 
 const HOST_KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDhy9oJtCVFBp8gu4R0nK0VegOaV9EOlZFtsdmQ1H7tY";
@@ -83,13 +83,7 @@ async fn a_planner_registers_a_change_on_two_devices_and_sees_it_listed() {
     fill_sign_in(&browser, "pat", "pat-plans-changes").await;
     assert_eq!(signed_in_user(driver).await, "Pat Planner");
 
-    driver
-        .find_xpath("//nav//a[text()='Changes']")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    menu(driver, "Change Audit", "Changes").await;
     driver
         .find_xpath("//a[text()='New change']")
         .await

@@ -5,147 +5,25 @@
 //! and one unplanned show two ticks, one flag and the score beside it.
 
 use changeaudit_e2e::{Browser, PASSWORD_USER, Server, Sshd, WebDriver};
-use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use serde_json::json;
 
+use crate::lab::{PASSWORD, Plan, prepare, save_screenshot, type_line};
 use crate::{
-    ADMIN_PASSWORD, click, fill_sign_in, no_policy_violations, open_app, player_screen_until, see,
+    click, fill_sign_in, menu, no_policy_violations, open_app, player_screen_until, see,
     signed_in_user,
 };
 
-const PASSWORD: &str = "lab member password";
-/// WebDriver's Enter key.
-const ENTER: &str = "\u{E007}";
-
-/// Calls the API as the admin or the planner, as their own browsers would.
-struct Api {
-    http: reqwest::Client,
-    url: String,
-}
-
-impl Api {
-    async fn sign_in(server: &Server, username: &str, password: &str) -> Api {
-        let api = Api {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .build()
-                .unwrap(),
-            url: server.url.clone(),
-        };
-        api.call(
-            "POST",
-            "/api/session",
-            json!({ "username": username, "password": password }),
-        )
-        .await;
-        api
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let response = self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{path}: {status} {body}");
-        body
-    }
-}
-
-/// The device, its credential granted to the lab operators (`executor` runs, `approver`
-/// approves, a justification is required), and a change on it open now, written by `planner`.
-async fn prepare(server: &Server, sshd: &Sshd) {
-    let admin = Api::sign_in(server, "admin", ADMIN_PASSWORD).await;
-    let mut ids = Vec::new();
-    for (username, roles) in [
-        ("executor", json!([])),
-        ("approver", json!([])),
-        ("planner", json!(["planner"])),
-        ("auditor", json!(["auditor"])),
-    ] {
-        let user = admin
-            .call(
-                "POST",
-                "/api/users",
-                json!({ "username": username, "display_name": username, "roles": roles, "password": PASSWORD }),
-            )
-            .await;
-        ids.push(user["id"].as_i64().unwrap());
-    }
-    let device = admin
-        .call(
-            "POST",
-            "/api/devices",
-            json!({ "name": "lab-1", "host": "127.0.0.1", "port": sshd.address.port(), "host_key": sshd.host_key, "tags": ["lab"] }),
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap();
-    let credential = admin
-        .call(
-            "POST",
-            "/api/credentials",
-            json!({ "device_id": device, "username": PASSWORD_USER, "kind": "password", "secret": sshd.password }),
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap();
-    let group = admin
-        .call(
-            "POST",
-            "/api/access-groups",
-            json!({
-                "name": "lab operators",
-                "justification_required": true,
-                "members": [
-                    { "user_id": ids[0], "executor": true, "approver": false },
-                    { "user_id": ids[1], "executor": false, "approver": true },
-                ],
-                "credential_ids": [credential],
-            }),
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap();
-    let now = now();
-    let planner = Api::sign_in(server, "planner", PASSWORD).await;
-    planner
-        .call(
-            "POST",
-            "/api/changes",
-            json!({
-                "id": "CHG-42",
-                "title": "Greet the lab",
-                "description": "Say hello on lab-1.",
-                "start_at": (now - time::Duration::hours(1)).format(&Rfc3339).unwrap(),
-                "due_at": (now + time::Duration::hours(2)).format(&Rfc3339).unwrap(),
-                "access_group_id": group,
-                "device_ids": [device],
-                "script": "echo planned-one\necho planned-two\necho planned-three\n",
-            }),
-        )
-        .await;
-}
-
-/// The real server runs on the system clock, so the change's window is set from it.
-#[allow(clippy::disallowed_methods)]
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
-}
-
-async fn type_line(driver: &WebDriver, line: &str) {
-    let input = driver.find(".xterm-helper-textarea").await.unwrap();
-    input.send_keys(&format!("{line}{ENTER}")).await.unwrap();
-}
+/// The journey's change: three planned lines, a justification wanted, approvals signed.
+const PLAN: Plan = Plan {
+    change: "CHG-42",
+    title: "Greet the lab",
+    script: "echo planned-one\necho planned-two\necho planned-three\n",
+    justification_required: true,
+    passkey_required_to_approve: true,
+};
 
 async fn start_session_on_lab_1(driver: &WebDriver) {
-    click(driver, "//nav//a[text()='All']").await;
+    menu(driver, "Credentials", "All").await;
     click(
         driver,
         "//tr[td[text()='lab-1']]//button[text()='Start session']",
@@ -223,12 +101,12 @@ async fn approve_in_own_browser(server: &Server) -> Browser {
 async fn an_approved_request_opens_a_session_that_ticks_the_script_flags_the_rest_and_scores() {
     let sshd = Sshd::start().await.unwrap();
     let (server, browser) = open_app().await;
-    prepare(&server, &sshd).await;
+    prepare(&server, &sshd, &PLAN).await;
     let driver = &browser.driver;
     fill_sign_in(&browser, "executor", PASSWORD).await;
     assert_eq!(signed_in_user(driver).await, "executor");
 
-    click(driver, "//nav//a[text()='All']").await;
+    menu(driver, "Credentials", "All").await;
     let row = driver
         .find_xpath("//table[@data-testid='granted-credentials']//tr[td[text()='lab-1']]")
         .await
@@ -239,8 +117,15 @@ async fn an_approved_request_opens_a_session_that_ticks_the_script_flags_the_res
         "{text}"
     );
 
-    // Without an approved request, Start session asks: the group wants a justification first.
+    // Without an approved request, Start session names the change and asks for the
+    // justification the group wants.
     start_session_on_lab_1(driver).await;
+    see(driver, "//div[@data-testid='start-session-dialog']//p[@data-testid='start-change'][contains(., 'CHG-42 — Greet the lab')]").await;
+    see(
+        driver,
+        "//label[@for='justification'][contains(., 'requires')]",
+    )
+    .await;
     driver
         .find("#justification")
         .await
@@ -254,7 +139,12 @@ async fn an_approved_request_opens_a_session_that_ticks_the_script_flags_the_res
         "//p[@data-testid='start-answer'][contains(., 'sent')]",
     )
     .await;
-    click(driver, "//nav//a[text()='My requests']").await;
+    click(
+        driver,
+        "//div[@data-testid='start-session-dialog']//button[text()='Close']",
+    )
+    .await;
+    menu(driver, "Change Audit", "My requests").await;
     see(driver, "//table[@data-testid='my-requests']//tr[td[contains(., 'CHG-42')]]//span[text()='Pending']").await;
 
     let approver = approve_in_own_browser(&server).await;
@@ -270,8 +160,14 @@ async fn an_approved_request_opens_a_session_that_ticks_the_script_flags_the_res
     see(driver, "//button[@data-testid='bell'][not(span)]").await;
     approver.driver.quit().await.unwrap();
 
-    // Now Start session opens the terminal.
+    // Now Start session names the approved change and connects.
     start_session_on_lab_1(driver).await;
+    see(driver, "//div[@data-testid='start-session-dialog']//p[@data-testid='start-change'][contains(., 'CHG-42 — Greet the lab')][contains(., 'approved')]").await;
+    click(
+        driver,
+        "//button[@data-testid='send-request'][text()='Connect']",
+    )
+    .await;
 
     // The script's two lines wait to be done before anything is typed.
     see(driver, "//aside[@data-testid='checklist']//li[@data-status='missing'][code[text()='echo planned-two']]").await;
@@ -385,7 +281,7 @@ async fn player_at(driver: &WebDriver, moment: f64) {
 /// Change Audit → Audited sessions: the board's red line and green line each open the video
 /// at their moment, and the details show the approval's passkey signature verified now.
 async fn review_the_session(driver: &WebDriver) {
-    click(driver, "//nav//a[text()='Audited sessions']").await;
+    menu(driver, "Change Audit", "Audited sessions").await;
     click(
         driver,
         "//table[@data-testid='audited-sessions']//tr[td[text()='CHG-42']]//a[text()='Change Audit']",
@@ -578,16 +474,4 @@ async fn choose_file(driver: &WebDriver, testid: &str, path: &std::path::Path) {
         .send_keys(&path.display().to_string())
         .await
         .unwrap();
-}
-
-/// Keeps what the browser shows under `target/e2e-screenshots`, for a person to look at.
-#[allow(clippy::print_stdout)] // the test's output says where the picture is
-async fn save_screenshot(driver: &WebDriver, name: &str) {
-    let png = driver.screenshot().await.unwrap();
-    assert!(png.starts_with(b"\x89PNG"));
-    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots");
-    std::fs::create_dir_all(&folder).unwrap();
-    let path = folder.join(name);
-    std::fs::write(&path, &png).unwrap();
-    println!("screenshot: {} ({} bytes)", path.display(), png.len());
 }

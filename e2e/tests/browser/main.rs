@@ -6,6 +6,8 @@
 mod admin;
 mod changes;
 mod journey;
+mod lab;
+mod life;
 mod replay;
 mod sign_in;
 
@@ -67,6 +69,21 @@ pub async fn click(driver: &WebDriver, xpath: &str) {
         }
     }
     panic!("{xpath}: the page kept drawing it again");
+}
+
+/// Goes to `entry` of the main menu's `section`, as a person would: opening the section first
+/// (and, on a narrow screen, the menu itself).
+pub async fn menu(driver: &WebDriver, section: &str, entry: &str) {
+    let toggle = driver.find("[data-testid=menu-toggle]").await.unwrap();
+    if toggle.displayed().await.unwrap()
+        && toggle.attribute("aria-expanded").await.unwrap() != "true"
+    {
+        toggle.click().await.unwrap();
+    }
+    let section =
+        format!("//nav//div[contains(@class,'menu-section')][button[text()='{section}']]");
+    click(driver, &format!("{section}/button")).await;
+    click(driver, &format!("{section}//a[text()='{entry}']")).await;
 }
 
 /// The player's screen as xterm.js painted it, read again until `shows` holds: xterm.js paints

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError};
+use crate::confirm::{Asking, ConfirmDialog, ask};
 use crate::forms::FieldErrors;
 use crate::loaded::Loaded;
 use crate::local_time;
@@ -71,16 +72,27 @@ pub fn Profile() -> impl IntoView {
             reload.update(|n| *n += 1);
         });
     };
-    let remove = move |id: i64| {
-        spawn_local(async move {
-            if let Err(error) = api::passkeys::delete(id).await {
-                message.set(Some(error.message()));
-            }
-            reload.update(|n| *n += 1);
-        });
+    let asking: Asking = RwSignal::new(None);
+    let remove = move |id: i64, name: String| {
+        ask(
+            asking,
+            format!("Remove the passkey {name}?"),
+            "It no longer signs you in or signs approvals. Approvals it signed stay verifiable."
+                .to_owned(),
+            "Remove",
+            move || {
+                spawn_local(async move {
+                    if let Err(error) = api::passkeys::delete(id).await {
+                        message.set(Some(error.message()));
+                    }
+                    reload.update(|n| *n += 1);
+                });
+            },
+        );
     };
     view! {
         <div class="page-head"><h1>"Profile"</h1></div>
+        <ConfirmDialog asking/>
         <h2>"Passkeys"</h2>
         <p class="muted">"Approvals are signed with a passkey, and a passkey can sign you in."</p>
         {move || message.get().map(|text| view! { <p class="notice" role="status" data-testid="passkey-message">{text}</p> })}
@@ -92,12 +104,13 @@ pub fn Profile() -> impl IntoView {
                     <tbody>
                         {keys.into_iter().map(|key| {
                             let id = key.id;
+                            let name = key.name.clone();
                             view! {
                                 <tr>
                                     <td>{key.name.clone()}</td>
                                     <td>{local_time::show(key.created_at)}</td>
                                     <td>{key.last_used_at.map(local_time::show).unwrap_or_else(|| "never".to_owned())}</td>
-                                    <td><button class="link-button" on:click=move |_| remove(id)>"Remove"</button></td>
+                                    <td><button class="link-button danger-link" on:click=move |_| remove(id, name.clone())>"Remove"</button></td>
                                 </tr>
                             }
                         }).collect_view()}

@@ -76,7 +76,7 @@ pub fn MyRequests() -> impl IntoView {
     view! {
         <div class="page-head"><h1>"My requests"</h1></div>
         <p class="muted">"Start session on a credential (Credentials → All) to ask for a change's session."</p>
-        {list_view(list, |items| table(items, "my-requests"))}
+        {list_view(list, "No request yet. Start session in Credentials asks to run a change.", |items| table(items, "my-requests"))}
     }
 }
 
@@ -85,7 +85,7 @@ pub fn MyApprovals() -> impl IntoView {
     let list = live_list(routes::requests::to_approve);
     view! {
         <div class="page-head"><h1>"My approvals"</h1></div>
-        {list_view(list, |items| table(items, "my-approvals"))}
+        {list_view(list, "Nothing waits for your approval. Requests of the groups you approve for appear here.", |items| table(items, "my-approvals"))}
     }
 }
 

@@ -91,7 +91,7 @@ fn all_sessions() -> impl IntoView {
             </select>
         </div>
         <Pager offset list/>
-        {list_view(list, sessions_table)}
+        {list_view(list, "No session matches these filters. Sessions appear here as soon as they start.", sessions_table)}
     }
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::Named;
+use super::requests::RequestStatus;
 use crate::command::{ExecutedCommand, Finding};
 use crate::terminal::EndReason;
 
@@ -19,6 +20,34 @@ pub struct GrantedCredential {
     pub tags: Vec<String>,
     /// The access groups that grant it to this person.
     pub groups: Vec<Named>,
+    /// The changes a session on it may be asked for, the soonest first: Start session names
+    /// them before it asks.
+    #[serde(default)]
+    pub changes: Vec<CoveringChange>,
+}
+
+/// A change of the person's groups that names the credential's device and is still to run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CoveringChange {
+    pub id: String,
+    pub title: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub start_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub due_at: OffsetDateTime,
+    /// Its access group wants a justification with each request.
+    pub justification_required: bool,
+    /// The person's live request to run it with this credential, if any: pending or approved.
+    #[serde(default)]
+    pub request: Option<LiveRequest>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LiveRequest {
+    pub id: i64,
+    pub status: RequestStatus,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

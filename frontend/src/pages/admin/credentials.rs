@@ -3,7 +3,7 @@ use changeaudit_shared::api::routes;
 use changeaudit_shared::problem::FieldError;
 use leptos::prelude::*;
 
-use super::list::{Admin, AdminList, Editing, settle};
+use super::list::{Admin, AdminList, Editing, Removal, settle};
 use crate::api::{self, ApiError};
 use crate::forms::{FieldErrors, submit};
 use crate::listing::List;
@@ -19,11 +19,25 @@ pub fn CredentialsAdmin() -> impl IntoView {
         filter_hint: "Account or device",
         filter_label: "Filter credentials",
         testid: "credentials",
+        empty: "No credential matches. New credential stores an account of a device, its secret sealed in the vault.",
         headers: &["Account", "Device", "Secret", "Set"],
         route: routes::credentials::list,
         // The form on a credential sets a new secret: nothing else of it changes.
         edit_label: "Rotate secret",
-        remove: Some(|credential: &Credential| Box::pin(api::credentials::delete(credential.id))),
+        remove: Some(Removal {
+            run: |credential: &Credential| Box::pin(api::credentials::delete(credential.id)),
+            question: |credential: &Credential| {
+                let name = format!("{}@{}", credential.username, credential.device_name);
+                (
+                    format!("Delete the credential {name}?"),
+                    "Its vaulted secret is destroyed and its access groups stop granting it. \
+                     Requests to run with it are voided, their requesters told, and erased with \
+                     their approvals (the audit trail keeps their events); a session running on \
+                     it ends. Recorded sessions keep their recordings."
+                        .to_owned(),
+                )
+            },
+        }),
     };
     let cells = |credential: &Credential| {
         view! {

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use super::list::{Admin, AdminList, Editing, settle};
 use crate::api;
+use crate::confirm::{Asking, ConfirmDialog, ask};
 use crate::forms::{FieldErrors, submit};
 use crate::listing::List;
 
@@ -17,6 +18,7 @@ pub fn DevicesAdmin() -> impl IntoView {
         filter_hint: "Name, host or tag",
         filter_label: "Filter devices",
         testid: "devices",
+        empty: "No device matches. New device adds a server with its pinned host key.",
         headers: &["Name", "Address", "Tags", "Pinned host key"],
         route: routes::devices::list,
         edit_label: "Edit",
@@ -70,15 +72,26 @@ fn DeviceForm(
             done(api::devices::save(id, &input).await.map(|_| ()));
         });
     };
+    let asking: Asking = RwSignal::new(None);
     let delete = move |_| {
         let Some(id) = id else { return };
-        submit(pending, async move { done(api::devices::delete(id).await) });
+        let device = name.get_untracked();
+        ask(
+            asking,
+            format!("Delete the device {device}?"),
+            "It is gone from the devices list for good. A device that a change names, that \
+             has recorded sessions or that still has credentials is kept: the server says which."
+                .to_owned(),
+            "Delete",
+            move || submit(pending, async move { done(api::devices::delete(id).await) }),
+        );
     };
 
     view! {
         <section class="panel" data-testid="device-form">
             <h2>{if id.is_some() { "Edit device" } else { "New device" }}</h2>
             {move || message.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <ConfirmDialog asking/>
             <div class="tab-panel">
                 <label for="device-name">"Name"</label>
                 <input id="device-name" bind:value=name/>
@@ -103,7 +116,7 @@ fn DeviceForm(
             <div class="actions">
                 <button type="button" class="primary" data-testid="save-device" disabled=move || pending.get() on:click=save>"Save"</button>
                 <button type="button" class="link-button" on:click=move |_| editing.set(None)>"Close"</button>
-                {id.is_some().then(|| view! { <button type="button" class="danger" disabled=move || pending.get() on:click=delete>"Delete"</button> })}
+                {id.is_some().then(|| view! { <button type="button" class="danger" data-testid="delete-device" disabled=move || pending.get() on:click=delete>"Delete"</button> })}
             </div>
         </section>
     }

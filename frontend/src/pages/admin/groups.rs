@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use super::list::{Admin, AdminList, Editing, settle};
 use crate::api;
+use crate::confirm::{Asking, ConfirmDialog, ask};
 use crate::forms::{FieldErrors, submit};
 use crate::listing::List;
 use crate::pick::{self, SearchSelect};
@@ -18,6 +19,7 @@ pub fn GroupsAdmin() -> impl IntoView {
         filter_hint: "Name",
         filter_label: "Filter access groups",
         testid: "access-groups",
+        empty: "No access group matches. New access group brings people and credentials together.",
         headers: &[
             "Name",
             "Executors",
@@ -152,14 +154,25 @@ fn GroupForm(
             done(api::groups::save(id, &input).await.map(|_| ()));
         });
     };
+    let asking: Asking = RwSignal::new(None);
     let delete = move |_| {
         let Some(id) = id else { return };
-        submit(pending, async move { done(api::groups::delete(id).await) });
+        let group = fields.name.get_untracked();
+        ask(
+            asking,
+            format!("Delete the access group {group}?"),
+            "Its members lose the credentials it grants, at once. A group that a change names is \
+             kept, for the change's record: the server says so."
+                .to_owned(),
+            "Delete",
+            move || submit(pending, async move { done(api::groups::delete(id).await) }),
+        );
     };
     view! {
         <section class="panel" data-testid="group-form">
             <h2>{if id.is_some() { "Edit access group" } else { "New access group" }}</h2>
             {move || message.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <ConfirmDialog asking/>
             <div class="tab-panel">
                 <Rules fields errors/>
                 <Members members=fields.members errors/>
@@ -168,7 +181,7 @@ fn GroupForm(
             <div class="actions">
                 <button type="button" class="primary" disabled=move || pending.get() on:click=save>"Save"</button>
                 <button type="button" class="link-button" on:click=move |_| editing.set(None)>"Close"</button>
-                {id.is_some().then(|| view! { <button type="button" class="danger" disabled=move || pending.get() on:click=delete>"Delete"</button> })}
+                {id.is_some().then(|| view! { <button type="button" class="danger" data-testid="delete-group" disabled=move || pending.get() on:click=delete>"Delete"</button> })}
             </div>
         </section>
     }

@@ -11,6 +11,7 @@ use leptos::task::spawn_local;
 use serde::de::DeserializeOwned;
 
 use crate::api::ApiError;
+use crate::confirm::{Asking, ConfirmDialog, ask};
 use crate::forms::FieldErrors;
 use crate::listing::{List, list_view, use_list};
 
@@ -20,6 +21,12 @@ pub type Editing<T> = RwSignal<Option<Option<T>>>;
 /// Deletes an object; the list is fetched again once it is gone.
 pub type Remove<T> = fn(&T) -> Pin<Box<dyn Future<Output = Result<(), ApiError>>>>;
 
+/// A row's Delete: what it does, and the question asked first (its title, and what is lost).
+pub struct Removal<T> {
+    pub run: Remove<T>,
+    pub question: fn(&T) -> (String, String),
+}
+
 /// The words and the route of one admin page.
 pub struct Admin<T: 'static> {
     pub title: &'static str,
@@ -28,11 +35,13 @@ pub struct Admin<T: 'static> {
     pub filter_label: &'static str,
     /// The table's `data-testid`.
     pub testid: &'static str,
+    /// What the page says when nothing is listed, and what to do about it.
+    pub empty: &'static str,
     pub headers: &'static [&'static str],
     pub route: fn() -> Route<(), Page<T>>,
     /// The row action that opens the form on it.
     pub edit_label: &'static str,
-    pub remove: Option<Remove<T>>,
+    pub remove: Option<Removal<T>>,
 }
 
 #[component]
@@ -46,20 +55,26 @@ where
     let list = use_list(admin.route, move || vec![("q", filter.get())]);
     let editing: Editing<T> = RwSignal::new(None);
     let message = RwSignal::new(None::<String>);
-    let (edit_label, remove) = (admin.edit_label, admin.remove);
+    let asking: Asking = RwSignal::new(None);
+    let edit_label = admin.edit_label;
+    let remove = admin.remove.map(|removal| (removal.run, removal.question));
     let row = move |item: T| {
         let chosen = item.clone();
-        let removing = remove.map(|remove| {
+        let removing = remove.map(|(remove, question)| {
             let doomed = item.clone();
             view! {
-                <button type="button" class="link-button" on:click=move |_| {
-                    let gone = remove(&doomed);
-                    message.set(None);
-                    spawn_local(async move {
-                        match gone.await {
-                            Ok(()) => list.refetch(),
-                            Err(error) => message.set(Some(error.message())),
-                        }
+                <button type="button" class="link-button danger-link" on:click=move |_| {
+                    let (title, loses) = question(&doomed);
+                    let doomed = doomed.clone();
+                    ask(asking, title, loses, "Delete", move || {
+                        let gone = remove(&doomed);
+                        message.set(None);
+                        spawn_local(async move {
+                            match gone.await {
+                                Ok(()) => list.refetch(),
+                                Err(error) => message.set(Some(error.message())),
+                            }
+                        });
                     });
                 }>"Delete"</button>
             }
@@ -82,11 +97,12 @@ where
             <button type="button" class="primary" on:click=move |_| editing.set(Some(None))>{admin.new_label}</button>
         </div>
         {move || message.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+        <ConfirmDialog asking/>
         {move || editing.get().map(|item| form(item, editing, list))}
         <div class="filters">
             <input type="search" placeholder=admin.filter_hint aria-label=admin.filter_label bind:value=filter/>
         </div>
-        {list_view(list, move |items| view! {
+        {list_view(list, admin.empty, move |items| view! {
             <table class="list" data-testid=testid>
                 <thead><tr>
                     {headers.iter().map(|header| view! { <th>{*header}</th> }).collect_view()}

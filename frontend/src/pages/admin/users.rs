@@ -17,6 +17,7 @@ pub fn UsersAdmin() -> impl IntoView {
         filter_hint: "Username, name or e-mail",
         filter_label: "Filter users",
         testid: "users",
+        empty: "No user matches. New user adds a person; roles are given there.",
         headers: &["Username", "Name", "E-mail", "Roles", "State"],
         route: routes::users::list,
         edit_label: "Edit",

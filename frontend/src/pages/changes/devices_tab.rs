@@ -53,7 +53,7 @@ fn AddDevices(selected: RwSignal<Vec<Named>>) -> impl IntoView {
     view! {
         <h2>"Add devices"</h2>
         <input type="search" placeholder="Name, host or tag" aria-label="Filter devices" bind:value=filter/>
-        {list_view(found, move |devices| view! {
+        {list_view(found, "No device matches: try part of its name or a tag.", move |devices| view! {
         <table class="list" data-testid="device-choices">
             <tbody>
                 {

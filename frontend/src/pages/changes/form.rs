@@ -8,6 +8,7 @@ use super::devices_tab::DevicesTab;
 use super::life::ChangeLifeView;
 use super::script_tab::ScriptTab;
 use crate::api;
+use crate::confirm::{Asking, ConfirmDialog, ask};
 use crate::forms::{FieldErrors, submit};
 use crate::loaded::Loaded;
 use crate::local_time;
@@ -116,6 +117,7 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
             .as_ref()
             .is_none_or(|change| change.status.is_open());
     let stored_id = existing.as_ref().map(|change| change.id.clone());
+    let stored_id_for_question = stored_id.clone();
     let heading = match &existing {
         Some(change) => format!("{} — {}", change.id, change.title),
         None => "New change".to_owned(),
@@ -147,7 +149,22 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
             }
         });
     };
+    let asking: Asking = RwSignal::new(None);
     let cancel_change = cancelling(stored_id.clone(), pending, message);
+    let confirm_cancel = move |_| {
+        let id = stored_id_for_question.clone().unwrap_or_default();
+        let cancel_change = cancel_change.clone();
+        ask(
+            asking,
+            format!("Cancel {id}?"),
+            format!(
+                "{id} is cancelled for good: its requests are voided and their requesters told, \
+                 and it can no longer be edited or run. Its record and trail stay."
+            ),
+            "Cancel change",
+            cancel_change,
+        );
+    };
     let Fields {
         devices, script, ..
     } = fields;
@@ -178,9 +195,10 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
                 </button>
             })}
             {(editable && registered).then(|| view! {
-                <button type="button" class="danger" disabled=move || pending.get() on:click=cancel_change>"Cancel change"</button>
+                <button type="button" class="danger" data-testid="cancel-change" disabled=move || pending.get() on:click=confirm_cancel.clone()>"Cancel change"</button>
             })}
         </div>
+        <ConfirmDialog asking/>
         {stored_id.map(|id| view! { <ChangeLifeView id/> })}
     }
 }
@@ -190,9 +208,9 @@ fn cancelling(
     stored: Option<String>,
     pending: RwSignal<bool>,
     message: RwSignal<Option<String>>,
-) -> impl Fn(leptos::ev::MouseEvent) + Clone + 'static {
+) -> impl Fn() + Clone + Send + Sync + 'static {
     let navigate = use_navigate();
-    move |_| {
+    move || {
         let Some(stored) = stored.clone() else {
             return;
         };

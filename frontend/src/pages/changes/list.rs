@@ -33,7 +33,7 @@ pub fn ChangesList() -> impl IntoView {
                     .collect_view()}
             </select>
         </div>
-        {list_view(list, |changes| view! { <ChangesTable changes/> }.into_any())}
+        {list_view(list, "No change matches. Planners register one with New change.", |changes| view! { <ChangesTable changes/> }.into_any())}
     }
 }
 

@@ -54,9 +54,19 @@ pub fn SessionReview() -> impl IntoView {
             .and_then(|t| t.parse::<f64>().ok())
             .unwrap_or(0.0)
     });
+    // Named by what people know it by: the change, the person and the device.
+    let title = LocalResource::new(move || {
+        let id = id.get();
+        async move {
+            api::sessions::get(id).await.map(|session| {
+                let change = session.change_id.unwrap_or_else(|| "Unplanned".to_owned());
+                format!("{change} · {} on {}", session.username, session.device.name)
+            })
+        }
+    });
     view! {
         <div class="page-head">
-            <h1>{move || format!("Session {}", id.get())}</h1>
+            <h1>{move || title.get().and_then(Result::ok).unwrap_or_else(|| format!("Session {}", id.get()))}</h1>
             <A href="/sessions">"All audited sessions"</A>
         </div>
         <nav class="tabs" aria-label="Views">

@@ -4,6 +4,7 @@
 mod checklist;
 mod connection;
 mod live;
+mod summary;
 
 use changeaudit_shared::api::routes;
 use changeaudit_shared::terminal::EndReason;
@@ -13,8 +14,10 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
 use crate::api;
+use crate::confirm::{Asking, ConfirmDialog, ask};
 use checklist::ChecklistPanel;
 use live::Live;
+use summary::{EndSummary, SessionClock};
 
 /// `/credentials/:id/terminal`: a session on that credential.
 #[component]
@@ -45,15 +48,29 @@ fn SessionView(path: String, read_only: bool) -> impl IntoView {
     let screen = NodeRef::<Div>::new();
     screen.on_load(move |element| connection::connect(&element, &path, read_only, live));
     let terminate_error = RwSignal::new(None::<String>);
+    let asking: Asking = RwSignal::new(None);
     let terminate = move |_| {
         let Some(heading) = live.heading.get_untracked() else {
             return;
         };
-        spawn_local(async move {
-            if let Err(error) = api::sessions::terminate(heading.session_id).await {
-                terminate_error.set(Some(error.message()));
-            }
-        });
+        ask(
+            asking,
+            format!("Terminate the session on {}?", heading.device),
+            format!(
+                "The session as {} ends at once for the person running it, who is told who \
+                 ended it. Its recording is sealed as it stands and stays evidence.",
+                heading.account
+            ),
+            "Terminate",
+            move || {
+                let session = heading.session_id;
+                spawn_local(async move {
+                    if let Err(error) = api::sessions::terminate(session).await {
+                        terminate_error.set(Some(error.message()));
+                    }
+                });
+            },
+        );
     };
 
     view! {
@@ -70,11 +87,13 @@ fn SessionView(path: String, read_only: bool) -> impl IntoView {
                     None => "Unplanned session (no change)".to_owned(),
                 })}
             </span>
+            {(!read_only).then(|| view! { <SessionClock live/> })}
             {read_only.then(|| view! {
                 <span class="tag">"Watching, read-only"</span>
-                <button type="button" class="danger" on:click=terminate>"Terminate"</button>
+                <button type="button" class="danger" data-testid="terminate" on:click=terminate>"Terminate"</button>
             })}
         </div>
+        <ConfirmDialog asking/>
         {move || terminate_error.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
         {move || live.warnings.get().into_iter().map(|text| view! {
             <p class="warning" role="status" data-testid="session-warning">{text}</p>
@@ -83,6 +102,7 @@ fn SessionView(path: String, read_only: bool) -> impl IntoView {
             <p class=if reason == EndReason::DeviceClosed || reason == EndReason::ClosedByUser { "notice" } else { "error" }
                 role="alert" data-testid="session-closed" data-reason=reason.as_str()>{text}</p>
         })}
+        <EndSummary live/>
         <div class="terminal-layout">
             <div class="terminal-screen" node_ref=screen data-testid="terminal"></div>
             <ChecklistPanel live/>
