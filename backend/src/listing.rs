@@ -6,6 +6,7 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row};
 
+use crate::clock::Timestamp;
 use crate::db::DbError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -50,7 +51,7 @@ pub enum Arg {
 
 /// A `WHERE` clause built from optional filters, with `$n` placeholders numbered as they are
 /// added, so one text serves SQLite and PostgreSQL.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Filter {
     conditions: Vec<String>,
     args: Vec<Arg>,
@@ -126,6 +127,28 @@ impl Filter {
         Ok(row.try_get("total")?)
     }
 }
+
+/// A text filter as given: trimmed, and none when empty.
+pub fn given(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+}
+
+/// Midnight UTC of `day` (`YYYY-MM-DD`), in milliseconds; `None` when it is no such day.
+pub fn day_start(day: &str) -> Option<i64> {
+    let mut parts = day.splitn(3, '-');
+    let mut part = || parts.next().and_then(|part| part.parse::<i32>().ok());
+    let (year, month, date) = (part()?, part()?, part()?);
+    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, u8::try_from(date).ok()?).ok()?;
+    Some(Timestamp::from_datetime(date.midnight().assume_utc()).as_millis())
+}
+
+/// Milliseconds in a day: `to` days are taken whole.
+pub const DAY_MILLIS: i64 = 24 * 3600 * 1000;
 
 /// `LIKE` treats `%` and `_` as wildcards; a search for them means the characters.
 pub fn escape_like(text: &str) -> String {

@@ -80,6 +80,8 @@ impl Server {
             .env("CHANGEAUDIT_STATIC_DIR", &static_dir)
             .env("CHANGEAUDIT_ADMIN_PASSWORD", admin_password)
             .env("CHANGEAUDIT_LOG", "warn")
+            // Each event is under a signed checkpoint within a second or two, for its proof.
+            .env("CHANGEAUDIT_CHECKPOINT_SECONDS", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

@@ -44,3 +44,37 @@ where
     };
     view! { <Loaded resource=list show/> }
 }
+
+/// Newer and older pages of a list `page` long, and where this page stands in it; the buttons'
+/// test IDs are `newer-{what}` and `older-{what}`.
+#[component]
+pub fn Pager<T>(
+    offset: RwSignal<i64>,
+    list: List<T>,
+    page: i64,
+    what: &'static str,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+{
+    let total = move || {
+        list.get()
+            .and_then(Result::ok)
+            .map_or(0, |found| found.total)
+    };
+    view! {
+        <div class="pager">
+            <button type="button" data-testid=format!("newer-{what}")
+                disabled=move || offset.get() == 0
+                on:click=move |_| offset.update(|offset| *offset = (*offset - page).max(0))>"Newer"</button>
+            <button type="button" data-testid=format!("older-{what}")
+                disabled=move || { offset.get() + page >= total() }
+                on:click=move |_| offset.update(|offset| *offset += page)>"Older"</button>
+            <span class="muted">{move || {
+                let total = total();
+                let first = if total == 0 { 0 } else { offset.get() + 1 };
+                format!("{first}–{} of {total}", (offset.get() + page).min(total))
+            }}</span>
+        </div>
+    }
+}

@@ -54,3 +54,9 @@ fn zone(date: &Date) -> String {
     let sign = if east > 0 { '+' } else { '-' };
     format!("UTC{sign}{:02}:{:02}", east.abs() / 60, east.abs() % 60)
 }
+
+/// A time the API sends as milliseconds since the Unix epoch.
+pub fn from_millis(at: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}

@@ -11,6 +11,8 @@ pub enum Audience {
     /// Anyone signed in; what they find there depends on their access groups.
     SignedIn,
     Role(Role),
+    /// Holders of any of these roles.
+    AnyOf(&'static [Role]),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +84,11 @@ const MENU: [(&str, &[NavEntry]); 3] = [
                 Some("/admin/audit-trail"),
                 Audience::Role(Role::Admin),
             ),
+            entry(
+                "Activity",
+                Some("/admin/activity"),
+                Audience::AnyOf(&[Role::Admin, Role::Auditor]),
+            ),
         ],
     ),
 ];
@@ -109,6 +116,7 @@ fn may_see(me: &Me, audience: Audience) -> bool {
     match audience {
         Audience::SignedIn => true,
         Audience::Role(role) => me.has_role(role),
+        Audience::AnyOf(roles) => roles.iter().any(|role| me.has_role(*role)),
     }
 }
 

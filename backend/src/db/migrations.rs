@@ -132,6 +132,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0018_change_windows_closed.sql"),
         postgres: include_str!("../../migrations/postgres/0018_change_windows_closed.sql"),
     },
+    Step {
+        version: 19,
+        description: "activity indexes",
+        sqlite: include_str!("../../migrations/sqlite/0019_activity_indexes.sql"),
+        postgres: include_str!("../../migrations/postgres/0019_activity_indexes.sql"),
+    },
 ];
 
 #[derive(Debug)]

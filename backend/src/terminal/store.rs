@@ -654,13 +654,7 @@ pub async fn list(
     now: Timestamp,
 ) -> Result<(Vec<TerminalSession>, i64), ListError> {
     let mut filter = Filter::default();
-    let text = |value: &Option<String>| {
-        value
-            .as_deref()
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
-            .map(str::to_owned)
-    };
+    let text = crate::listing::given;
     if let Some(change) = text(&filters.change) {
         filter.and("s.change_id = ?", [Arg::Text(change)]);
     }
@@ -711,24 +705,9 @@ pub async fn list(
     Ok((sessions, total))
 }
 
-/// Midnight UTC of `day` (`YYYY-MM-DD`), in milliseconds.
+/// Midnight UTC of `day` (`YYYY-MM-DD`), in milliseconds; refused in words for `field`.
 fn day_start(field: &'static str, day: &str) -> Result<i64, ListError> {
-    let refused = || ListError::NotADay { field };
-    let mut parts = day.splitn(3, '-');
-    let mut part = || parts.next().and_then(|part| part.parse::<i32>().ok());
-    let (year, month, date) = (part(), part(), part());
-    let (Some(year), Some(month), Some(date)) = (year, month, date) else {
-        return Err(refused());
-    };
-    let month = u8::try_from(month)
-        .ok()
-        .and_then(|month| time::Month::try_from(month).ok())
-        .ok_or_else(refused)?;
-    let date = u8::try_from(date)
-        .ok()
-        .and_then(|date| time::Date::from_calendar_date(year, month, date).ok())
-        .ok_or_else(refused)?;
-    Ok(Timestamp::from_datetime(date.midnight().assume_utc()).as_millis())
+    crate::listing::day_start(day).ok_or(ListError::NotADay { field })
 }
 
 /// The session's text as stored when it ended.

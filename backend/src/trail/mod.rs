@@ -2,6 +2,7 @@
 //! (RFC 6962), checkpoints of it signed with the trail's Ed25519 key, exports, and verification
 //! of an export with nothing but the public key.
 
+pub mod activity;
 pub mod audit;
 pub mod checkpoints;
 pub mod evidence;

@@ -130,6 +130,8 @@ fn session_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trail::handlers::latest_checkpoint))
         .routes(routes!(trail::handlers::event_proof))
         .routes(routes!(trail::handlers::consistency_proof))
+        .routes(routes!(trail::activity::activity))
+        .routes(routes!(trail::activity::activity_csv))
 }
 
 /// Routes whose work is as long as what they read, which no fixed deadline fits: verifying the

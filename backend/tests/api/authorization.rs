@@ -169,6 +169,8 @@ fn routes(world: &World, spare: &Spare) -> Vec<Route> {
         route("GET", "/api/changes/{id}", "/api/changes/CHG-1")
             .only(&[Member, Planner, Auditor, Admin], 200)
             .hidden_from_others(),
+        route("GET", "/api/trail/activity", "/api/trail/activity").only(OVERSEERS, 200),
+        route("GET", "/api/trail/activity/csv", "/api/trail/activity/csv").only(OVERSEERS, 200),
         route("GET", "/api/changes/{id}/life", "/api/changes/CHG-1/life")
             .only(&[Member, Planner, Auditor, Admin], 200)
             .hidden_from_others(),

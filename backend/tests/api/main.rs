@@ -5,6 +5,7 @@
 // A test's helpers may panic: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod activity;
 mod anchoring;
 mod approvals;
 mod audit_command;

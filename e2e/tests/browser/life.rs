@@ -3,11 +3,11 @@
 //! names the change; the terminal says it records and counts down, and sums up at the end; a
 //! destructive action asks first; and no page is wider than the phone.
 
-use changeaudit_e2e::{Server, Sshd, WebDriver};
+use changeaudit_e2e::{Browser, Server, Sshd, WebDriver};
 use serde_json::{Value, json};
 
 use crate::lab::{Api, PASSWORD, Plan, prepare, save_screenshot, type_line};
-use crate::{ADMIN_PASSWORD, click, fill_sign_in, menu, open_app, see, signed_in_user};
+use crate::{ADMIN_PASSWORD, absent, click, fill_sign_in, menu, open_app, see, signed_in_user};
 
 const DESKTOP: (u32, u32) = (1366, 768);
 const PHONE: (u32, u32) = (390, 844);
@@ -40,6 +40,16 @@ async fn widths(driver: &WebDriver) -> (i64, i64) {
         .await
         .unwrap();
     (both[0].as_i64().unwrap(), both[1].as_i64().unwrap())
+}
+
+/// The lab at 1366×768, `username` signed in; the sshd is kept for as long as the test runs.
+async fn lab_at_desktop(username: &str, password: &str) -> (Sshd, Server, Browser) {
+    let sshd = Sshd::start().await.unwrap();
+    let (server, browser) = open_app().await;
+    prepare(&server, &sshd, &PLAN).await;
+    viewport(&browser.driver, DESKTOP).await;
+    fill_sign_in(&browser, username, password).await;
+    (sshd, server, browser)
 }
 
 /// Executor `executor` asks for CHG-50 and `approver` approves it, through the API.
@@ -121,13 +131,7 @@ async fn a_change_run_through_its_session_reads_executed_with_its_session_and_no
         "//section[@data-testid='end-summary'][contains(., 'Every line of the script ran.')]",
     )
     .await;
-    assert!(
-        driver
-            .find_all_now("[data-testid=countdown]")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    absent(driver, "[data-testid=countdown]").await;
     save_screenshot(driver, "terminal-end-summary.png").await;
 
     // The auditor finds the change executed, its session linked, and nothing to save.
@@ -142,20 +146,8 @@ async fn a_change_run_through_its_session_reads_executed_with_its_session_and_no
     .await;
     see(driver, "//table[@data-testid='change-sessions']//tr[td[text()='executor']][td[text()='Correct']]//a[text()='Open session']").await;
     see(driver, "//table[@data-testid='change-requests']//tr[td[text()='executor']]//li[contains(., 'approver approved')]").await;
-    assert!(
-        driver
-            .find_all_now("[data-testid=save-change]")
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        driver
-            .find_all_now("[data-testid=cancel-change]")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    absent(driver, "[data-testid=save-change]").await;
+    absent(driver, "[data-testid=cancel-change]").await;
     save_screenshot(driver, "change-executed-1366.png").await;
 
     viewport(driver, PHONE).await;
@@ -176,12 +168,8 @@ async fn a_change_run_through_its_session_reads_executed_with_its_session_and_no
 
 #[tokio::test]
 async fn cancelling_a_change_asks_first_and_keep_it_loses_nothing() {
-    let sshd = Sshd::start().await.unwrap();
-    let (server, browser) = open_app().await;
-    prepare(&server, &sshd, &PLAN).await;
+    let (_sshd, server, browser) = lab_at_desktop("planner", PASSWORD).await;
     let driver = &browser.driver;
-    viewport(driver, DESKTOP).await;
-    fill_sign_in(&browser, "planner", PASSWORD).await;
     menu(driver, "Change Audit", "Changes").await;
     click(driver, "//a[text()='CHG-50']").await;
 
@@ -198,13 +186,7 @@ async fn cancelling_a_change_asks_first_and_keep_it_loses_nothing() {
     .await;
     save_screenshot(driver, "confirm-cancel-change.png").await;
     click(driver, "//button[@data-testid='confirm-keep']").await;
-    assert!(
-        driver
-            .find_all_now("[data-testid=confirm-dialog]")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    absent(driver, "[data-testid=confirm-dialog]").await;
     let planner = Api::sign_in(&server, "planner", PASSWORD).await;
     let change = planner
         .call("GET", "/api/changes/CHG-50", Value::Null)
@@ -229,7 +211,7 @@ async fn cancelling_a_change_asks_first_and_keep_it_loses_nothing() {
 }
 
 /// Every page the admin can open, by its address.
-const PAGES: [&str; 16] = [
+const PAGES: [&str; 17] = [
     "/",
     "/changes",
     "/changes/new",
@@ -244,6 +226,7 @@ const PAGES: [&str; 16] = [
     "/admin/devices",
     "/admin/credentials",
     "/admin/audit-trail",
+    "/admin/activity",
     "/profile",
     "/verify",
 ];
@@ -332,4 +315,84 @@ async fn every_page_fits_a_phone_and_the_menu_folds_and_marks_the_page() {
         .unwrap();
     see(driver, "//a[text()='CHG-50']").await;
     save_screenshot(driver, "changes-390.png").await;
+}
+
+#[tokio::test]
+async fn the_activity_log_filters_to_one_persons_events_each_with_its_proof() {
+    let (_sshd, _server, browser) = lab_at_desktop("auditor", PASSWORD).await;
+    let driver = &browser.driver;
+    menu(driver, "Admin", "Activity").await;
+    see(
+        driver,
+        "//table[@data-testid='activity']//td[text()='admin']",
+    )
+    .await;
+
+    driver
+        .find("[data-testid=activity-actor]")
+        .await
+        .unwrap()
+        .send_keys("planner")
+        .await
+        .unwrap();
+    // The list follows the filter once the server answers: only the planner's rows remain.
+    see(
+        driver,
+        "//table[@data-testid='activity'][not(.//tbody/tr[td[3][text()!='planner']])]",
+    )
+    .await;
+    see(driver, "//table[@data-testid='activity']//tr[td[text()='planner']]/td/code[text()='change.registered']").await;
+    let people = driver
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=activity] tbody tr td:nth-child(3)')].map(td => td.textContent);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let people: Vec<&str> = people
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|name| name.as_str().unwrap())
+        .collect();
+    assert!(
+        !people.is_empty() && people.iter().all(|name| *name == "planner"),
+        "{people:?}"
+    );
+
+    // A checkpoint covers the event within seconds; until then the page says so, and a
+    // person asks again.
+    let mut said = String::new();
+    for _ in 0..20 {
+        click(
+            driver,
+            "//tr[td/code[text()='change.registered']]//button[@data-testid='event-proof']",
+        )
+        .await;
+        said = driver
+            .find("[data-testid=proof-panel]")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if !said.contains("not yet under a checkpoint") {
+            break;
+        }
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the server signs its next checkpoint on its own clock: the test waits for it"
+        )]
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(said.contains("is in the trail"), "{said}");
+    save_screenshot(driver, "activity-1366.png").await;
+
+    viewport(driver, PHONE).await;
+    let (scroll, inner) = widths(driver).await;
+    assert!(
+        scroll <= inner,
+        "the activity log is {scroll} px wide on a {inner} px phone"
+    );
+    save_screenshot(driver, "activity-390.png").await;
 }

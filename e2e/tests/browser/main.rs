@@ -133,3 +133,9 @@ pub async fn see(driver: &WebDriver, xpath: &str) {
         .await
         .unwrap_or_else(|error| panic!("{xpath}: {error}"));
 }
+
+/// The page shows nothing `css` finds, now.
+pub async fn absent(driver: &WebDriver, css: &str) {
+    let found = driver.find_all_now(css).await.unwrap();
+    assert!(found.is_empty(), "{css} is on the page");
+}

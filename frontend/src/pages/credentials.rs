@@ -16,18 +16,12 @@ use crate::api::{self, ApiError};
 use crate::listing::{list_view, use_list};
 use crate::local_time;
 
-/// The dialog's state: the credential, the change chosen, what was typed and answered.
+/// The credential Start session was pressed on, and the changes that cover it.
 #[derive(Debug, Clone, Default)]
 struct Asking {
     credential_id: i64,
     label: String,
     changes: Vec<CoveringChange>,
-    change_id: String,
-    justification: String,
-    /// The last answer, in words, and the request it is about.
-    said: Option<(String, Option<i64>)>,
-    /// What the server refused, field by field.
-    refused: Option<ApiError>,
 }
 
 impl Asking {
@@ -36,19 +30,35 @@ impl Asking {
             credential_id: granted.credential_id,
             label: format!("{}@{}", granted.account, granted.device.name),
             changes: granted.changes.clone(),
-            change_id: granted
-                .changes
-                .first()
-                .map(|change| change.id.clone())
-                .unwrap_or_default(),
-            ..Asking::default()
+        }
+    }
+}
+
+/// What the dialog holds while it is open: the change chosen, the justification typed, and
+/// what the server answered or refused.
+#[derive(Clone, Copy)]
+struct Form {
+    change_id: RwSignal<String>,
+    justification: RwSignal<String>,
+    said: RwSignal<Option<(String, Option<i64>)>>,
+    refused: RwSignal<Option<ApiError>>,
+}
+
+impl Form {
+    fn new(asking: &Asking) -> Form {
+        let first = asking.changes.first().map(|change| change.id.clone());
+        Form {
+            change_id: RwSignal::new(first.unwrap_or_default()),
+            justification: RwSignal::new(String::new()),
+            said: RwSignal::new(None),
+            refused: RwSignal::new(None),
         }
     }
 
-    fn chosen(&self) -> Option<&CoveringChange> {
-        self.changes
-            .iter()
-            .find(|change| change.id == self.change_id)
+    /// The server's words on `field`, once it refused it.
+    fn error(&self, field: &str) -> Option<String> {
+        self.refused
+            .with(|refused| refused.as_ref().and_then(|error| error.field(field)))
     }
 }
 
@@ -66,7 +76,7 @@ pub fn GrantedCredentials() -> impl IntoView {
             <input type="search" placeholder="Device, host, account or tag" aria-label="Filter credentials"
                 bind:value=filter/>
         </div>
-        {move || asking.get().map(|_| view! { <StartDialog asking pending/> })}
+        {move || asking.get().map(|current| view! { <StartDialog current asking pending/> })}
         {list_view(list, "No credential matches. An admin grants credentials through access groups, with you as an executor.", move |items| granted_table(items, pending, asking))}
     }
 }
@@ -105,25 +115,28 @@ fn said_of(answer: &StartAnswer) -> Option<(String, Option<i64>)> {
 
 /// Start session's dialog: the change, the justification, and what the server answered.
 #[component]
-fn StartDialog(asking: RwSignal<Option<Asking>>, pending: RwSignal<bool>) -> impl IntoView {
+fn StartDialog(
+    current: Asking,
+    asking: RwSignal<Option<Asking>>,
+    pending: RwSignal<bool>,
+) -> impl IntoView {
+    let form = Form::new(&current);
     let navigate = use_navigate();
+    let credential_id = current.credential_id;
     let send = move |_| {
-        let Some(current) = asking.get_untracked() else {
-            return;
-        };
         let navigate = navigate.clone();
         pending.set(true);
         spawn_local(async move {
             let input = StartInput {
-                credential_id: current.credential_id,
-                change_id: Some(current.change_id.clone()).filter(|id| !id.is_empty()),
-                justification: current.justification.trim().to_owned(),
+                credential_id,
+                change_id: Some(form.change_id.get_untracked()).filter(|id| !id.is_empty()),
+                justification: form.justification.get_untracked().trim().to_owned(),
             };
             let answer = api::requests::start_session(&input).await;
             pending.set(false);
             // The person may have closed the dialog, or turned to another credential.
             if asking.with_untracked(|now| now.as_ref().map(|a| a.credential_id))
-                != Some(current.credential_id)
+                != Some(credential_id)
             {
                 return;
             }
@@ -131,75 +144,78 @@ fn StartDialog(asking: RwSignal<Option<Asking>>, pending: RwSignal<bool>) -> imp
                 Ok(StartAnswer::Open) => {
                     asking.set(None);
                     navigate(
-                        &format!("/credentials/{}/terminal", current.credential_id),
+                        &format!("/credentials/{credential_id}/terminal"),
                         Default::default(),
                     );
                 }
-                Ok(answer) => asking.update(|a| {
-                    if let Some(a) = a {
-                        a.said = said_of(&answer);
-                        a.refused = None;
-                    }
-                }),
-                Err(error) => asking.update(|a| {
-                    if let Some(a) = a {
-                        a.said = None;
-                        a.refused = Some(error);
-                    }
-                }),
+                Ok(answer) => {
+                    form.refused.set(None);
+                    form.said.set(said_of(&answer));
+                }
+                Err(error) => {
+                    form.said.set(None);
+                    form.refused.set(Some(error));
+                }
             }
         });
     };
-    let current = move || asking.get().unwrap_or_default();
-    let close = move |_| asking.set(None);
+    let wanted = {
+        let changes = current.changes.clone();
+        move || {
+            let chosen = form.change_id.get();
+            changes
+                .iter()
+                .find(|change| change.id == chosen)
+                .is_some_and(|change| change.justification_required)
+        }
+    };
+    let label = {
+        let changes = current.changes.clone();
+        move || {
+            let chosen = form.change_id.get();
+            action_label(&changes, &chosen)
+        }
+    };
+    let justification_error = move || form.error("justification");
+    // Fixed once typed: the field's error goes as the person types.
+    Effect::new(move |_| {
+        form.justification.track();
+        if form.refused.with_untracked(|refused| {
+            refused
+                .as_ref()
+                .is_some_and(|error| error.field("justification").is_some())
+        }) {
+            form.refused.set(None);
+        }
+    });
     view! {
         <div class="backdrop">
             <div class="dialog wide" role="dialog" aria-modal="true" aria-labelledby="start-title"
                 data-testid="start-session-dialog">
-                <h2 id="start-title">{move || format!("Start session on {}", current().label)}</h2>
-                <ChangeChoice asking/>
-                {move || {
-                    let current = current();
-                    let wanted = current.chosen().map(|change| change.justification_required);
-                    let label = match wanted {
-                        Some(true) => "Justification (your group requires one)",
-                        _ => "Justification (optional)",
-                    };
-                    let error = current.refused.as_ref().and_then(|error| error.field("justification"));
-                    view! {
-                        <label for="justification">{label}</label>
-                        <textarea id="justification" rows="3" prop:value=current.justification.clone()
-                            aria-invalid=error.is_some().to_string()
-                            on:input=move |event| asking.update(|a| if let Some(a) = a {
-                                a.justification = event_target_value(&event);
-                                // Fixed once typed: the error goes with it.
-                                a.refused = None;
-                            })></textarea>
-                        {error.map(|detail| view! { <span class="field-error" role="alert">{sentence(&detail)}</span> })}
-                    }
-                }}
-                {move || {
-                    let current = current();
-                    let general = current.refused.as_ref().filter(|error| {
-                        error.field("justification").is_none() && error.field("change_id").is_none()
-                    });
-                    view! {
-                        {general.map(|error| view! { <p class="error" role="alert">{error.message()}</p> })}
-                        {current.said.map(|(text, request)| view! {
-                            <p class="notice" role="status" data-testid="start-answer">
-                                {text}" "
-                                {request.map(|id| view! { <A href=format!("/requests/{id}")>"Open the request"</A> })}
-                            </p>
-                        })}
-                    }
-                }}
+                <h2 id="start-title">{format!("Start session on {}", current.label)}</h2>
+                <ChangeChoice changes=current.changes.clone() form/>
+                <label for="justification">
+                    {move || if wanted() { "Justification (your group requires one)" } else { "Justification (optional)" }}
+                </label>
+                <textarea id="justification" rows="3" bind:value=form.justification
+                    aria-invalid=move || justification_error().is_some().to_string()></textarea>
+                {move || justification_error().map(|detail| view! {
+                    <span class="field-error" role="alert">{sentence(&detail)}</span>
+                })}
+                {move || form.refused.get().filter(|error| {
+                    error.field("justification").is_none() && error.field("change_id").is_none()
+                }).map(|error| view! { <p class="error" role="alert">{error.message()}</p> })}
+                {move || form.said.get().map(|(text, request)| view! {
+                    <p class="notice" role="status" data-testid="start-answer">
+                        {text}" "
+                        {request.map(|id| view! { <A href=format!("/requests/{id}")>"Open the request"</A> })}
+                    </p>
+                })}
                 <p class="muted">"Every byte of the session is recorded and scored against the change's script."</p>
                 <div class="actions">
-                    <button type="button" class="secondary" on:click=close>"Close"</button>
+                    <button type="button" class="secondary" on:click=move |_| asking.set(None)>"Close"</button>
                     <button type="button" class="primary" data-testid="send-request"
-                        disabled=move || pending.get() on:click=send>
-                        {move || action_label(&current())}
-                    </button>
+                        disabled=move || pending.get() on:click=send>{label}</button>
                 </div>
             </div>
         </div>
@@ -207,11 +223,15 @@ fn StartDialog(asking: RwSignal<Option<Asking>>, pending: RwSignal<bool>) -> imp
 }
 
 /// The dialog's button says what it will do.
-fn action_label(current: &Asking) -> &'static str {
-    match current.chosen().and_then(|change| change.request) {
+fn action_label(changes: &[CoveringChange], chosen: &str) -> &'static str {
+    match changes
+        .iter()
+        .find(|change| change.id == chosen)
+        .and_then(|change| change.request)
+    {
         Some(request) if request.status == RequestStatus::Approved => "Connect",
         Some(_) => "Check the request",
-        None if current.changes.is_empty() => "Start session",
+        None if changes.is_empty() => "Start session",
         None => "Send request",
     }
 }
@@ -227,62 +247,57 @@ fn sentence(detail: &str) -> String {
 
 /// The change the session would run: named when one covers the device, chosen when several do.
 #[component]
-fn ChangeChoice(asking: RwSignal<Option<Asking>>) -> impl IntoView {
-    move || {
-        let current = asking.get().unwrap_or_default();
-        let error = current
-            .refused
-            .as_ref()
-            .and_then(|error| error.field("change_id"));
-        let described = |change: &CoveringChange| {
-            let state = match change.request {
-                Some(request) if request.status == RequestStatus::Approved => " · approved",
-                Some(_) => " · waiting for approval",
-                None => "",
-            };
-            format!(
-                "{} — {} (from {} to {}){state}",
-                change.id,
-                change.title,
-                local_time::show(change.start_at),
-                local_time::show(change.due_at)
-            )
+fn ChangeChoice(changes: Vec<CoveringChange>, form: Form) -> impl IntoView {
+    let described = |change: &CoveringChange| {
+        let state = match change.request {
+            Some(request) if request.status == RequestStatus::Approved => " · approved",
+            Some(_) => " · waiting for approval",
+            None => "",
         };
-        let body = match current.changes.len() {
-            0 => view! {
-                <p data-testid="start-change">"No change of your groups covers this device now: the session is unplanned, if your group allows it, and still recorded."</p>
-            }
-            .into_any(),
-            1 => view! {
-                <p data-testid="start-change">"Change "<strong>{described(&current.changes[0])}</strong></p>
-            }
-            .into_any(),
-            _ => view! {
-                <fieldset class="choice" data-testid="start-change">
-                    <legend>"Which change?"</legend>
-                    {current.changes.iter().map(|change| {
-                        let id = change.id.clone();
-                        let checked = id == current.change_id;
-                        view! {
-                            <label class="check">
-                                <input type="radio" name="start-change" prop:checked=checked
-                                    on:change=move |_| asking.update(|a| if let Some(a) = a {
-                                        a.change_id = id.clone();
-                                        a.said = None;
-                                        a.refused = None;
-                                    })/>
-                                {described(change)}
-                            </label>
-                        }
-                    }).collect_view()}
-                </fieldset>
-            }
-            .into_any(),
-        };
-        view! {
-            {body}
-            {error.map(|detail| view! { <span class="field-error" role="alert">{sentence(&detail)}</span> })}
+        format!(
+            "{} — {} (from {} to {}){state}",
+            change.id,
+            change.title,
+            local_time::show(change.start_at),
+            local_time::show(change.due_at)
+        )
+    };
+    let body = match changes.as_slice() {
+        [] => view! {
+            <p data-testid="start-change">"No change of your groups covers this device now: the session is unplanned, if your group allows it, and still recorded."</p>
         }
+        .into_any(),
+        [only] => view! {
+            <p data-testid="start-change">"Change "<strong>{described(only)}</strong></p>
+        }
+        .into_any(),
+        several => view! {
+            <fieldset class="choice" data-testid="start-change">
+                <legend>"Which change?"</legend>
+                {several.iter().map(|change| {
+                    let id = change.id.clone();
+                    let checked = id == form.change_id.get_untracked();
+                    view! {
+                        <label class="check">
+                            <input type="radio" name="start-change" prop:checked=checked
+                                on:change=move |_| {
+                                    form.change_id.set(id.clone());
+                                    form.said.set(None);
+                                    form.refused.set(None);
+                                }/>
+                            {described(change)}
+                        </label>
+                    }
+                }).collect_view()}
+            </fieldset>
+        }
+        .into_any(),
+    };
+    view! {
+        {body}
+        {move || form.error("change_id").map(|detail| view! {
+            <span class="field-error" role="alert">{sentence(&detail)}</span>
+        })}
     }
 }
 

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api;
-use crate::listing::{List, list_view, use_list};
+use crate::listing::{Pager, list_view, use_list};
 use crate::loaded::Loaded;
 use crate::local_time;
 use crate::pages::review::clock;
@@ -90,31 +90,8 @@ fn all_sessions() -> impl IntoView {
                 {VERDICTS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
             </select>
         </div>
-        <Pager offset list/>
+        <Pager offset list page=PAGE what="sessions"/>
         {list_view(list, "No session matches these filters. Sessions appear here as soon as they start.", sessions_table)}
-    }
-}
-
-/// Newer and older pages of the list, and where this page stands in it.
-#[component]
-fn Pager(offset: RwSignal<i64>, list: List<TerminalSession>) -> impl IntoView {
-    view! {
-    <div class="pager">
-        <button type="button" data-testid="newer-sessions"
-            disabled=move || offset.get() == 0
-            on:click=move |_| offset.update(|offset| *offset = (*offset - PAGE).max(0))>"Newer"</button>
-        <button type="button" data-testid="older-sessions"
-            disabled=move || {
-                let total = list.get().and_then(Result::ok).map_or(0, |page| page.total);
-                offset.get() + PAGE >= total
-            }
-            on:click=move |_| offset.update(|offset| *offset += PAGE)>"Older"</button>
-        <span class="muted">{move || {
-            let total = list.get().and_then(Result::ok).map_or(0, |page| page.total);
-            let first = if total == 0 { 0 } else { offset.get() + 1 };
-            format!("{first}–{} of {total}", (offset.get() + PAGE).min(total))
-        }}</span>
-    </div>
     }
 }
 

@@ -14,7 +14,7 @@ use super::requests::{
     RequestDetail, RequestSummary, StartAnswer, StartInput, VoteInput,
 };
 use super::sessions::{GrantedCredential, SessionAudit, TerminalSession};
-use super::trail::{ConsistencyProof, EventProof, TrailStatus, Verification};
+use super::trail::{ActivityEvent, ConsistencyProof, EventProof, TrailStatus, Verification};
 use super::users::{User, UserInput};
 use super::{Health, LoginRequest, Me, Page};
 use crate::export::Checkpoint;
@@ -239,6 +239,10 @@ pub mod trail {
         /// The latest checkpoint, as a file to keep apart from the server.
         latest_checkpoint() Get "/api/trail/checkpoints/latest", () => Checkpoint;
         event_proof(seq) Get "/api/trail/events/{seq}", () => EventProof;
+        /// Admin → Activity: the trail's events, newest first, filtered.
+        activity() Get "/api/trail/activity", () => Page<ActivityEvent>;
+        /// The same events as CSV.
+        activity_csv() Get "/api/trail/activity/csv", () => Raw;
         consistency() Get "/api/trail/consistency", () => ConsistencyProof;
         /// The whole trail, as JSON lines.
         export() Get "/api/trail/export", () => Raw;

@@ -1,5 +1,6 @@
 //! Admin → Users, Access groups, Devices, Credentials, Audit trail.
 
+mod activity;
 mod credentials;
 mod devices;
 mod groups;
@@ -7,6 +8,7 @@ mod list;
 mod trail;
 mod users;
 
+pub use activity::ActivityAdmin;
 pub use credentials::CredentialsAdmin;
 pub use devices::DevicesAdmin;
 pub use groups::GroupsAdmin;

@@ -11,11 +11,6 @@ use crate::api;
 use crate::loaded::Loaded;
 use crate::local_time;
 
-fn millis(at: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-}
-
 #[component]
 pub fn AuditTrailAdmin() -> impl IntoView {
     let reload = RwSignal::new(0_u32);
@@ -66,7 +61,7 @@ pub fn AuditTrailAdmin() -> impl IntoView {
                             "{} events, root {}, signed {}",
                             checkpoint.tree_size,
                             checkpoint.root,
-                            local_time::show(millis(checkpoint.at))
+                            local_time::show(local_time::from_millis(checkpoint.at))
                         ),
                         None => "none yet: one is signed within a minute of the first events".to_owned(),
                     }}</dd>
