@@ -21,7 +21,7 @@ use crate::trail::siem::Sink;
 use crate::vault::MasterKey;
 use crate::web::client_ip::{ClientInfo, TrustedProxies};
 use crate::web::csrf::TrustedOrigins;
-use crate::web::spa;
+use crate::web::spa::{self, WebApp};
 
 /// What every handler may reach. Nothing here is state another replica would need: the
 /// database holds that.
@@ -33,7 +33,8 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     pub sessions: SessionPolicy,
     pub trusted_origins: Arc<TrustedOrigins>,
-    pub static_dir: PathBuf,
+    /// The built web app, from a folder or the binary.
+    pub web_app: WebApp,
     /// The Content-Security-Policy of the app's pages (their inline scripts by hash).
     pub content_security_policy: HeaderValue,
     /// Seals and opens stored secrets.
@@ -109,6 +110,7 @@ impl AppState {
     ) -> Result<Self, RelyingPartyError> {
         let mut origins = config.server.trusted_origins.clone();
         origins.extend(config.server.public_url.clone());
+        let web_app = WebApp::chosen(config.server.static_dir.as_deref());
         Ok(AppState(Arc::new(Shared {
             db,
             clock,
@@ -119,8 +121,8 @@ impl AppState {
                 trust_forwarded_proto: config.server.trust_forwarded_proto,
             },
             trusted_origins: Arc::new(TrustedOrigins::new(origins)),
-            static_dir: config.server.static_dir.clone(),
-            content_security_policy: spa::content_security_policy(&config.server.static_dir),
+            web_app: web_app.clone(),
+            content_security_policy: spa::content_security_policy(&web_app),
             master_key,
             recordings: Arc::new(LocalFolder::new(config.terminal.recordings_dir.clone())),
             terminal: TerminalPolicy {

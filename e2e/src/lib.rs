@@ -8,7 +8,7 @@ mod sshd;
 mod webdriver;
 
 pub use memory::{PeakMemory, resident};
-pub use processes::{Browser, Server};
+pub use processes::{Browser, Server, command_env};
 pub use smtp::{Mail, SmtpReceiver};
 pub use sshd::{KEY_USER, PASSWORD_USER, Sshd};
 pub use webdriver::{Element, WebDriver};

@@ -58,6 +58,8 @@ pub struct Server {
 }
 
 impl Server {
+    /// The binary the tests build (`CHANGEAUDIT_BIN`), serving the built web app's folder
+    /// (`CHANGEAUDIT_STATIC_DIR`).
     pub async fn start(admin_password: &str) -> Result<Server> {
         let binary = std::env::var_os("CHANGEAUDIT_BIN")
             .map(PathBuf::from)
@@ -72,21 +74,45 @@ impl Server {
             )));
         }
         let data = tempfile::tempdir().map_err(|error| E2eError::context("data folder", error))?;
-        let mut child = Command::new(&binary)
+        Server::serve(&binary, Some(&static_dir), data, admin_password).await
+    }
+
+    /// `binary` alone, started in an empty folder of its own with no web app configured: what
+    /// it serves, it carries.
+    pub async fn start_alone(binary: &Path, admin_password: &str) -> Result<Server> {
+        let folder =
+            tempfile::tempdir().map_err(|error| E2eError::context("empty folder", error))?;
+        Server::serve(binary, None, folder, admin_password).await
+    }
+
+    /// `binary serve` in `folder`, with nothing of this process's environment.
+    async fn serve(
+        binary: &Path,
+        static_dir: Option<&Path>,
+        folder: TempDir,
+        admin_password: &str,
+    ) -> Result<Server> {
+        let mut command = Command::new(binary);
+        command
             .arg("serve")
+            .current_dir(folder.path())
             .env_clear()
-            .env("CHANGEAUDIT_LISTEN", "127.0.0.1:0")
-            .env("CHANGEAUDIT_DATA_DIR", data.path())
-            .env("CHANGEAUDIT_STATIC_DIR", &static_dir)
-            .env("CHANGEAUDIT_ADMIN_PASSWORD", admin_password)
-            .env("CHANGEAUDIT_LOG", "warn")
-            // Each event is under a signed checkpoint within a second or two, for its proof.
-            .env("CHANGEAUDIT_CHECKPOINT_SECONDS", "1")
+            .envs(command_env(folder.path(), admin_password));
+        if let Some(static_dir) = static_dir {
+            command.env("CHANGEAUDIT_STATIC_DIR", static_dir);
+        }
+        Server::spawned(command, folder).await
+    }
+
+    /// The server `command` starts (its output read for the address it listens on); `keep`
+    /// lives as long as it does.
+    pub async fn spawned(mut command: Command, keep: TempDir) -> Result<Server> {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|error| E2eError::context(&format!("starting {}", binary.display()), error))?;
+            .map_err(|error| E2eError::context("starting changeaudit", error))?;
         let stdout = child
             .stdout
             .take()
@@ -105,9 +131,24 @@ impl Server {
         Ok(Server {
             url: format!("http://localhost:{port}"),
             _child: child,
-            _data: data,
+            _data: keep,
         })
     }
+}
+
+/// What every test server is given: a free port, its own data folder, the first admin's
+/// password, quiet logs, and a checkpoint each second (each event's proof is soon there).
+pub fn command_env(data: &Path, admin_password: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("CHANGEAUDIT_LISTEN", "127.0.0.1:0".to_owned()),
+        (
+            "CHANGEAUDIT_DATA_DIR",
+            data.join("data").display().to_string(),
+        ),
+        ("CHANGEAUDIT_ADMIN_PASSWORD", admin_password.to_owned()),
+        ("CHANGEAUDIT_LOG", "warn".to_owned()),
+        ("CHANGEAUDIT_CHECKPOINT_SECONDS", "1".to_owned()),
+    ]
 }
 
 /// ChromeDriver on a port of its choosing, and one headless Chromium session through it.

@@ -7,7 +7,7 @@ use changeaudit_shared::problem::FieldError;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::ApiError;
+use crate::api::{ApiError, sentence};
 
 /// The errors the API gave, by field.
 #[derive(Debug, Clone, Copy)]
@@ -18,19 +18,20 @@ impl FieldErrors {
         FieldErrors(RwSignal::new(Vec::new()))
     }
 
-    /// Every message for fields starting with `prefix`, as one line beside the field.
-    pub fn under(self, prefix: &'static str) -> impl Fn() -> Option<AnyView> {
+    /// Every message for field `name` and its parts (`device_ids[1]`, `members[0].user_id`),
+    /// as sentences beside the field; `host` is not `host_key`.
+    pub fn under(self, name: &'static str) -> impl Fn() -> Option<AnyView> {
         move || {
             let messages: Vec<String> = self
                 .0
                 .get()
                 .into_iter()
-                .filter(|error| error.field.starts_with(prefix))
-                .map(|error| error.detail)
+                .filter(|error| names(&error.field, name))
+                .map(|error| sentence(&error.detail))
                 .collect();
             (!messages.is_empty()).then(|| {
                 view! {
-                    <span class="field-error" data-field=prefix>{messages.join("; ")}</span>
+                    <span class="field-error" role="alert" data-field=name>{messages.join(" ")}</span>
                 }
                 .into_any()
             })
@@ -50,6 +51,42 @@ impl FieldErrors {
     pub fn clear(self) {
         self.0.set(Vec::new());
     }
+
+    /// Forgets the errors of field `name` once `value` changes: fixed, they go.
+    pub fn fixed_by<T: Clone + PartialEq + Send + Sync + 'static>(
+        self,
+        name: &'static str,
+        value: RwSignal<T>,
+    ) {
+        Effect::new(move |before: Option<T>| {
+            let now = value.get();
+            if before.is_some_and(|before| before != now) {
+                self.0
+                    .update(|errors| errors.retain(|error| !names(&error.field, name)));
+            }
+            now
+        });
+    }
+}
+
+impl FieldErrors {
+    /// Clears `message` (the form's line on top) once every field it spoke of is fixed.
+    pub fn clears_when_fixed(self, message: RwSignal<Option<String>>) {
+        Effect::new(move |had_errors: Option<bool>| {
+            let has = self.0.with(|errors| !errors.is_empty());
+            if had_errors == Some(true) && !has {
+                message.set(None);
+            }
+            has
+        });
+    }
+}
+
+/// Whether an API field path names field `name` or a part of it.
+fn names(field: &str, name: &str) -> bool {
+    field
+        .strip_prefix(name)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
 }
 
 /// Sends a form's request unless one is already on its way, so a double click sends one.

@@ -13,6 +13,7 @@ mod passkey;
 mod pick;
 mod session;
 mod shell;
+mod toast;
 mod xterm;
 
 fn main() {

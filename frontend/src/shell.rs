@@ -24,11 +24,13 @@ use crate::pages::sessions::AuditedSessions;
 use crate::pages::terminal::{TerminalPage, WatchPage};
 use crate::pages::verify::VerifyBundle;
 use crate::session::{Session, SessionState};
+use crate::toast::{ToastList, Toasts};
 
 #[component]
 pub fn Shell(me: Me) -> impl IntoView {
     let Session(session) = expect_context::<Session>();
     provide_bell();
+    Toasts::provide();
     let sign_out_error = RwSignal::new(None::<String>);
     let sign_out = move |_| {
         spawn_local(async move {
@@ -56,6 +58,7 @@ pub fn Shell(me: Me) -> impl IntoView {
                 .get()
                 .map(|message| view! { <p class="error page-error" role="alert">{message}</p> })
         }}
+        <ToastList/>
         <main class="page">
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/") view=move || view! { <Home me=me.clone()/> }/>

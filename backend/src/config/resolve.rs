@@ -47,9 +47,7 @@ fn server(keys: Keys, data_dir: PathBuf) -> Result<ServerConfig, ConfigError> {
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
         data_dir,
-        static_dir: keys
-            .static_dir
-            .unwrap_or_else(|| PathBuf::from("frontend/dist")),
+        static_dir: keys.static_dir,
         public_url: keys
             .public_url
             .map(|url| url.trim_end_matches('/').to_owned()),

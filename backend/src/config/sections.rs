@@ -24,8 +24,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Holds the SQLite database, the keys and the recordings unless configured elsewhere.
     pub data_dir: PathBuf,
-    /// The built single-page app (Trunk's output).
-    pub static_dir: PathBuf,
+    /// The built single-page app (Trunk's output); none: the one in the binary, or
+    /// `frontend/dist` when the binary holds none.
+    pub static_dir: Option<PathBuf>,
     /// The address people use, e.g. `https://changeaudit.example.com`; an `https` URL marks the
     /// session cookie `Secure`, and its origin is trusted for state-changing requests.
     pub public_url: Option<String>,

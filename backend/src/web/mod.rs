@@ -5,6 +5,8 @@ pub mod client_ip;
 pub mod connections;
 pub mod csrf;
 mod deadline;
+#[cfg(feature = "embedded-web-app")]
+mod embedded;
 mod headers;
 mod openapi;
 mod openapi_links;
@@ -160,7 +162,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(api)
-        .fallback_service(spa::service(&state.static_dir))
+        .merge(state.web_app.router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             headers::protective_headers,

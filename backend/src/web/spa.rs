@@ -1,35 +1,73 @@
 //! The built single-page app, served from the same origin as the API. A path that names no
 //! file and looks like none (no extension) gets `index.html`, so the app's own routes survive a
 //! reload; a missing file (`/favicon.ico`) is a plain 404. Files are sent compressed when a
-//! `.br` or `.gz` beside them was made at build time and the browser takes it.
+//! `.br` or `.gz` beside them was made at build time and the browser takes it. The app comes
+//! from a folder or, in release builds, from the binary itself (`embedded`).
 
 use std::path::{Path, PathBuf};
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
+use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 
-pub type SpaService = ServeDir<MethodRouter>;
+/// Where the built app comes from: a folder (`static_dir`, for development or an override),
+/// or the binary itself when it was built with the app in it.
+#[derive(Debug, Clone)]
+pub enum WebApp {
+    Folder(PathBuf),
+    #[cfg(feature = "embedded-web-app")]
+    Embedded,
+}
 
-pub fn service(static_dir: &Path) -> SpaService {
-    let index = static_dir.join("index.html");
-    if !index.is_file() {
-        tracing::warn!(
-            path = %index.display(),
-            "the single-page app is not built; the API works, the pages do not"
-        );
+impl WebApp {
+    /// `static_dir` when set; otherwise the app in the binary, or `frontend/dist` (relative to
+    /// the working folder) when the binary holds none.
+    pub fn chosen(static_dir: Option<&Path>) -> WebApp {
+        match static_dir {
+            Some(folder) => WebApp::Folder(folder.to_owned()),
+            #[cfg(feature = "embedded-web-app")]
+            None => WebApp::Embedded,
+            #[cfg(not(feature = "embedded-web-app"))]
+            None => WebApp::Folder(PathBuf::from("frontend/dist")),
+        }
     }
-    ServeDir::new(static_dir)
-        .precompressed_br()
-        .precompressed_gzip()
-        .fallback(get(app_page).with_state(index))
+
+    /// The built `index.html`, if there is one.
+    pub fn index(&self) -> Option<String> {
+        match self {
+            WebApp::Folder(folder) => std::fs::read_to_string(folder.join("index.html")).ok(),
+            #[cfg(feature = "embedded-web-app")]
+            WebApp::Embedded => super::embedded::index(),
+        }
+    }
+
+    /// What answers every path the API does not.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        if self.index().is_none() {
+            tracing::warn!(
+                app = ?self,
+                "the single-page app is not built; the API works, the pages do not"
+            );
+        }
+        match self {
+            WebApp::Folder(folder) => Router::new().fallback_service(
+                ServeDir::new(folder)
+                    .precompressed_br()
+                    .precompressed_gzip()
+                    .fallback(get(app_page).with_state(folder.join("index.html"))),
+            ),
+            #[cfg(feature = "embedded-web-app")]
+            WebApp::Embedded => Router::new().fallback(super::embedded::serve),
+        }
+    }
 }
 
 /// The app's page for its own routes; 404 for what asks for a file that is not there.
@@ -46,7 +84,7 @@ async fn app_page(State(index): State<PathBuf>, request: Request) -> Response {
 /// Whether `path` can only mean a file: the build's files sit at the top or under `snippets/`,
 /// and the app's own top-level routes (`/changes`, `/profile`) hold no dot. Deeper routes take
 /// IDs that may (`/changes/CHG-1.2`), so they always get the app.
-fn asks_for_a_file(path: &str) -> bool {
+pub fn asks_for_a_file(path: &str) -> bool {
     let inner = path.trim_start_matches('/');
     (!inner.contains('/') && inner.contains('.')) || inner.starts_with("snippets/")
 }
@@ -69,8 +107,8 @@ pub fn is_fingerprinted(path: &str) -> bool {
 /// inline scripts of the built `index.html` (Trunk's loader and the import map) by their
 /// SHA-256, and WebAssembly; no `unsafe-inline` for scripts. Styles allow inline ones: xterm.js
 /// and the player set them at run time.
-pub fn content_security_policy(static_dir: &Path) -> HeaderValue {
-    let index = std::fs::read_to_string(static_dir.join("index.html")).unwrap_or_default();
+pub fn content_security_policy(app: &WebApp) -> HeaderValue {
+    let index = app.index().unwrap_or_default();
     let hashes: Vec<String> = inline_scripts(&index)
         .map(|script| {
             format!(

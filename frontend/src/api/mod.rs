@@ -31,10 +31,32 @@ pub enum ApiError {
     Browser(String),
 }
 
+/// `detail` as a sentence: its first letter capital, a full stop at its end.
+pub fn sentence(detail: &str) -> String {
+    let mut chars = detail.trim().chars();
+    let mut text: String = chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !text.is_empty() && !text.ends_with(['.', '!', '?']) {
+        text.push('.');
+    }
+    text
+}
+
 impl ApiError {
+    /// The refusal in words, never a field's name: one field's message as a sentence, or how
+    /// many fields need correcting (their messages stand beside them).
     pub fn message(&self) -> String {
         match self {
-            ApiError::Refused(problem) => problem.message().to_owned(),
+            ApiError::Refused(problem) => match problem.errors.as_slice() {
+                [] => problem.message().to_owned(),
+                [only] => sentence(&only.detail),
+                many => format!(
+                    "{} fields need correcting: each says why beside it.",
+                    many.len()
+                ),
+            },
             ApiError::Unreachable(reason) => format!("The server cannot be reached ({reason})."),
             ApiError::Browser(reason) => reason.clone(),
         }

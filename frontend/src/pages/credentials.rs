@@ -12,7 +12,7 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
-use crate::api::{self, ApiError};
+use crate::api::{self, ApiError, sentence};
 use crate::listing::{list_view, use_list};
 use crate::local_time;
 
@@ -234,15 +234,6 @@ fn action_label(changes: &[CoveringChange], chosen: &str) -> &'static str {
         None if changes.is_empty() => "Start session",
         None => "Send request",
     }
-}
-
-/// A server's field message as a sentence: "is required by …" → "Is required by …".
-fn sentence(detail: &str) -> String {
-    let mut chars = detail.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// The change the session would run: named when one covers the device, chosen when several do.

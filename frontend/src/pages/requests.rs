@@ -19,6 +19,7 @@ use crate::listing::{List, list_view, use_list};
 use crate::loaded::Loaded;
 use crate::local_time;
 use crate::passkey;
+use crate::toast::Toasts;
 
 fn table(items: Vec<RequestSummary>, testid: &'static str) -> AnyView {
     view! {
@@ -182,6 +183,7 @@ pub fn RequestPage() -> impl IntoView {
         errors.clear();
     });
 
+    let toasts = Toasts::get();
     let act = move |decision: Vote, passkey_required: bool| {
         if pending.get_untracked() {
             return;
@@ -193,10 +195,10 @@ pub fn RequestPage() -> impl IntoView {
         let text = comment.get_untracked();
         spawn_local(async move {
             match cast_vote(id, decision, passkey_required, text).await {
-                Ok(request) => message.set(Some(format!(
-                    "Recorded. The request is {}.",
+                Ok(request) => toasts.say(format!(
+                    "Your vote is recorded: the request is {}.",
                     request.status.label().to_lowercase()
-                ))),
+                )),
                 Err(error) => message.set(Some(errors.take(error))),
             }
             pending.set(false);

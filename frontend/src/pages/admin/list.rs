@@ -14,6 +14,7 @@ use crate::api::ApiError;
 use crate::confirm::{Asking, ConfirmDialog, ask};
 use crate::forms::FieldErrors;
 use crate::listing::{List, list_view, use_list};
+use crate::toast::Toasts;
 
 /// Which object is being edited: `None` for none, `Some(None)` for a new one.
 pub type Editing<T> = RwSignal<Option<Option<T>>>;
@@ -56,6 +57,7 @@ where
     let editing: Editing<T> = RwSignal::new(None);
     let message = RwSignal::new(None::<String>);
     let asking: Asking = RwSignal::new(None);
+    let toasts = Toasts::get();
     let edit_label = admin.edit_label;
     let remove = admin.remove.map(|removal| (removal.run, removal.question));
     let row = move |item: T| {
@@ -71,7 +73,10 @@ where
                         message.set(None);
                         spawn_local(async move {
                             match gone.await {
-                                Ok(()) => list.refetch(),
+                                Ok(()) => {
+                                    list.refetch();
+                                    toasts.say("Deleted");
+                                }
                                 Err(error) => message.set(Some(error.message())),
                             }
                         });
@@ -122,10 +127,12 @@ pub fn settle<T: Send + Sync + 'static>(
     message: RwSignal<Option<String>>,
     errors: FieldErrors,
 ) -> impl Fn(Result<(), ApiError>) + Copy {
+    let toasts = Toasts::get();
     move |outcome| match outcome {
         Ok(()) => {
             editing.set(None);
             list.refetch();
+            toasts.say("Saved");
         }
         Err(error) => message.set(Some(errors.take(error))),
     }

@@ -14,6 +14,7 @@ use crate::loaded::Loaded;
 use crate::local_time;
 use crate::pick::{self, SearchSelect};
 use crate::session::current_user;
+use crate::toast::Toasts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tab {
@@ -128,8 +129,22 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
     let errors = FieldErrors::new();
     let message = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
+    for (name, value) in [
+        ("id", fields.id),
+        ("title", fields.title),
+        ("description", fields.description),
+        ("start_at", fields.start),
+        ("due_at", fields.due),
+        ("access_group_id", fields.group),
+        ("script", fields.script),
+    ] {
+        errors.fixed_by(name, value);
+    }
+    errors.fixed_by("device_ids", fields.devices);
+    errors.clears_when_fixed(message);
 
     let navigate = use_navigate();
+    let toasts = Toasts::get();
     let stored = stored_id.clone();
     let save = move |_| {
         let input = fields.input();
@@ -138,7 +153,10 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
         let navigate = navigate.clone();
         submit(pending, async move {
             match api::changes::save(stored.as_deref(), &input).await {
-                Ok(_) => navigate("/changes", Default::default()),
+                Ok(saved) => {
+                    toasts.say(format!("{} saved", saved.id));
+                    navigate("/changes", Default::default());
+                }
                 Err(error) => {
                     message.set(Some(errors.take(error)));
                     // Show the tab of the first field at fault.
@@ -210,6 +228,7 @@ fn cancelling(
     message: RwSignal<Option<String>>,
 ) -> impl Fn() + Clone + Send + Sync + 'static {
     let navigate = use_navigate();
+    let toasts = Toasts::get();
     move || {
         let Some(stored) = stored.clone() else {
             return;
@@ -217,7 +236,10 @@ fn cancelling(
         let navigate = navigate.clone();
         submit(pending, async move {
             match api::changes::cancel(&stored).await {
-                Ok(_) => navigate("/changes", Default::default()),
+                Ok(cancelled) => {
+                    toasts.say(format!("{} cancelled", cancelled.id));
+                    navigate("/changes", Default::default());
+                }
                 Err(error) => message.set(Some(error.message())),
             }
         });

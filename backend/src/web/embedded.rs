@@ -1,0 +1,111 @@
+//! The web app built into the binary (the `embedded-web-app` feature, which release builds
+//! and the package use): `frontend/dist` as Trunk and `scripts/dev` left it, with the `.br` and
+//! `.gz` made beside each file, so an installed binary serves its pages from any folder.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rust_embed::{Embed, EmbeddedFile};
+
+use super::spa::asks_for_a_file;
+
+#[derive(Embed)]
+#[folder = "../frontend/dist/"]
+struct Built;
+
+/// The built `index.html`, if the binary holds one.
+pub fn index() -> Option<String> {
+    Built::get("index.html").map(|file| String::from_utf8_lossy(&file.data).into_owned())
+}
+
+/// A file of the app, compressed when the browser takes it; the app's page for its routes.
+pub async fn serve(request: Request) -> Response {
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let path = request.uri().path();
+    let wanted = path.trim_start_matches('/');
+    let name = match Built::get(wanted) {
+        Some(_) if !wanted.is_empty() => wanted,
+        _ if asks_for_a_file(path) => return (StatusCode::NOT_FOUND, "Not Found").into_response(),
+        _ => "index.html",
+    };
+    let Some(file) = Built::get(name) else {
+        return (StatusCode::NOT_FOUND, "Not Found").into_response();
+    };
+    let (coding, sent) = compressed(name, request.headers()).unwrap_or((None, file.clone()));
+    let tag = etag(&sent);
+    if request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|seen| seen.as_bytes() == tag.as_bytes())
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response();
+    }
+    let mut response = Response::new(if request.method() == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(sent.data.into_owned())
+    });
+    let headers = response.headers_mut();
+    if let Ok(kind) = HeaderValue::from_str(file.metadata.mimetype()) {
+        headers.insert(header::CONTENT_TYPE, kind);
+    }
+    if let Some(coding) = coding {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+    }
+    if let Ok(tag) = HeaderValue::from_str(&tag) {
+        headers.insert(header::ETAG, tag);
+    }
+    response
+}
+
+/// The `.br` or `.gz` made beside `name`, when the browser takes that coding.
+fn compressed(name: &str, headers: &HeaderMap) -> Option<(Option<&'static str>, EmbeddedFile)> {
+    let accepted = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    [("br", "br"), ("gzip", "gz")]
+        .into_iter()
+        .filter(|(coding, _)| takes(accepted, coding))
+        .find_map(|(coding, suffix)| {
+            Built::get(&format!("{name}.{suffix}")).map(|file| (Some(coding), file))
+        })
+}
+
+/// Whether an `Accept-Encoding` value takes `coding` (named, and not with `q=0`).
+fn takes(accepted: &str, coding: &str) -> bool {
+    accepted.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        parts
+            .next()
+            .is_some_and(|name| name.eq_ignore_ascii_case(coding))
+            && !parts.any(|parameter| {
+                parameter
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            })
+    })
+}
+
+fn etag(file: &EmbeddedFile) -> String {
+    let hash = file.metadata.sha256_hash();
+    format!("\"{}\"", changeaudit_shared::trail::hex(&hash[..16]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_encoding_is_taken_when_named_without_a_zero_weight() {
+        assert!(takes("gzip, deflate, br, zstd", "br"));
+        assert!(takes("br;q=0.5, gzip", "br"));
+        assert!(!takes("gzip", "br"));
+        assert!(!takes("br;q=0, gzip", "br"));
+        assert!(!takes("", "gzip"));
+    }
+}
