@@ -53,7 +53,7 @@ async fn wait_for_line<R: AsyncRead + Unpin>(
 pub struct Server {
     /// `http://localhost:PORT`: WebAuthn needs a host name, not an IP address.
     pub url: String,
-    _child: Child,
+    child: Child,
     _data: TempDir,
 }
 
@@ -104,6 +104,12 @@ impl Server {
         Server::spawned(command, folder).await
     }
 
+    /// Stops the server and waits until it has exited.
+    pub async fn stop(mut self) {
+        // Killing one that has exited already fails; it is gone either way.
+        self.child.kill().await.ok();
+    }
+
     /// The server `command` starts (its output read for the address it listens on); `keep`
     /// lives as long as it does.
     pub async fn spawned(mut command: Command, keep: TempDir) -> Result<Server> {
@@ -130,7 +136,7 @@ impl Server {
             .ok_or_else(|| E2eError(format!("no port in {address}")))?;
         Ok(Server {
             url: format!("http://localhost:{port}"),
-            _child: child,
+            child,
             _data: keep,
         })
     }

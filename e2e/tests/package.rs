@@ -116,8 +116,26 @@ async fn run(program: &str, args: &[&str]) -> String {
     printed
 }
 
-/// Removes the package and what its test left, however the test ends.
+/// Removes the package and what its test left, however the test ends. Made only on a machine
+/// where neither was there before, so it never touches a real installation.
 struct Installed;
+
+impl Installed {
+    fn on_a_clean_machine() -> Installed {
+        let known = std::process::Command::new("dpkg-query")
+            .args(["-W", "changeaudit"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(
+            !known.success() && !std::path::Path::new("/var/lib/changeaudit").exists(),
+            "changeaudit is installed on this machine, or /var/lib/changeaudit exists: the \
+             package test installs and purges its own and would lose what is there"
+        );
+        Installed
+    }
+}
 
 impl Drop for Installed {
     fn drop(&mut self) {
@@ -141,7 +159,7 @@ async fn the_debian_package_passes_lintian_installs_and_its_binary_serves_the_ap
     .await;
     println!("lintian:\n{lintian}");
 
-    let _installed = Installed;
+    let installed = Installed::on_a_clean_machine();
     run("dpkg", &["-i", deb]).await;
     let account = run("getent", &["passwd", "changeaudit"]).await;
     assert!(account.contains("/var/lib/changeaudit"), "{account}");
@@ -178,4 +196,19 @@ async fn the_debian_package_passes_lintian_installs_and_its_binary_serves_the_ap
     // Its keys were made in the packaged data folder, readable by the service alone.
     let key = run("stat", &["-c", "%U %a", "/var/lib/changeaudit/master.key"]).await;
     assert_eq!(key.trim(), "changeaudit 600");
+
+    // Purged, the package takes its account with it and leaves the data folder.
+    server.stop().await;
+    run("dpkg", &["--purge", "changeaudit"]).await;
+    let gone = Command::new("getent")
+        .args(["passwd", "changeaudit"])
+        .status()
+        .await
+        .unwrap();
+    assert!(
+        !gone.success(),
+        "the changeaudit account outlived the purge"
+    );
+    assert!(std::path::Path::new("/var/lib/changeaudit/master.key").exists());
+    drop(installed);
 }

@@ -40,6 +40,11 @@ pub fn ConfirmDialog(asking: Asking) -> impl IntoView {
     move || {
         asking.get().map(|question| {
             let run = question.run;
+            // Focus goes to "Keep it": Escape and Enter then keep, and nothing is lost by a key.
+            let keep_button = NodeRef::<leptos::html::Button>::new();
+            keep_button.on_load(|button| {
+                button.focus().ok();
+            });
             view! {
                 <div class="backdrop" on:click=move |_| keep()>
                     <div class="dialog" role="alertdialog" aria-modal="true" aria-labelledby="confirm-title"
@@ -49,7 +54,7 @@ pub fn ConfirmDialog(asking: Asking) -> impl IntoView {
                         <h2 id="confirm-title">{question.title}</h2>
                         <p id="confirm-loses">{question.loses}</p>
                         <div class="actions">
-                            <button type="button" class="secondary" data-testid="confirm-keep" autofocus
+                            <button type="button" class="secondary" data-testid="confirm-keep" node_ref=keep_button
                                 on:click=move |_| keep()>"Keep it"</button>
                             <button type="button" class="danger solid" data-testid="confirm-go"
                                 on:click=move |_| {

@@ -9,13 +9,13 @@ use leptos::task::spawn_local;
 
 use crate::api::{ApiError, sentence};
 
-/// The errors the API gave, by field.
+/// The errors the API gave, by field; and how many times a person fixed one (`fixed_by`).
 #[derive(Debug, Clone, Copy)]
-pub struct FieldErrors(pub RwSignal<Vec<FieldError>>);
+pub struct FieldErrors(pub RwSignal<Vec<FieldError>>, RwSignal<u64>);
 
 impl FieldErrors {
     pub fn new() -> Self {
-        FieldErrors(RwSignal::new(Vec::new()))
+        FieldErrors(RwSignal::new(Vec::new()), RwSignal::new(0))
     }
 
     /// Every message for field `name` and its parts (`device_ids[1]`, `members[0].user_id`),
@@ -60,9 +60,13 @@ impl FieldErrors {
     ) {
         Effect::new(move |before: Option<T>| {
             let now = value.get();
-            if before.is_some_and(|before| before != now) {
+            let named = self
+                .0
+                .with_untracked(|errors| errors.iter().any(|error| names(&error.field, name)));
+            if before.is_some_and(|before| before != now) && named {
                 self.0
                     .update(|errors| errors.retain(|error| !names(&error.field, name)));
+                self.1.update(|fixes| *fixes += 1);
             }
             now
         });
@@ -70,14 +74,15 @@ impl FieldErrors {
 }
 
 impl FieldErrors {
-    /// Clears `message` (the form's line on top) once every field it spoke of is fixed.
+    /// Clears `message` (the form's line on top) once the person has fixed every field it
+    /// spoke of; a new refusal's message stays.
     pub fn clears_when_fixed(self, message: RwSignal<Option<String>>) {
-        Effect::new(move |had_errors: Option<bool>| {
-            let has = self.0.with(|errors| !errors.is_empty());
-            if had_errors == Some(true) && !has {
+        Effect::new(move |seen: Option<u64>| {
+            let fixes = self.1.get();
+            if seen.is_some_and(|seen| seen != fixes) && self.0.with_untracked(Vec::is_empty) {
                 message.set(None);
             }
-            has
+            fixes
         });
     }
 }

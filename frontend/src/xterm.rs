@@ -1,6 +1,8 @@
-//! xterm.js 6, vendored in `vendor/xterm`: the terminal through the xterm-js-rs binding (the
-//! page's import map names `xterm.mjs` as the module `xterm` it imports), and here only what
-//! that binding lacks: options from xterm.js 6's own names, and the fit addon.
+//! xterm.js 6, vendored in `vendor/xterm`: the terminal through the xterm-js-rs binding, and
+//! here only what that binding lacks: options from xterm.js 6's own names, the fit addon, and
+//! `ready`. The page's import map names `xterm-lazy.mjs` as the module `xterm` the binding
+//! imports: xterm.js itself is fetched when a page first shows a terminal, so the sign-in page
+//! and every page without one never load it.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -16,6 +18,23 @@ extern "C" {
     /// Resizes the terminal to fill its element.
     #[wasm_bindgen(method)]
     pub fn fit(this: &FitAddon);
+}
+
+#[wasm_bindgen(module = "xterm")]
+extern "C" {
+    #[wasm_bindgen(js_name = loadXterm)]
+    fn load_xterm() -> js_sys::Promise;
+}
+
+/// Waits until xterm.js is loaded (at once, after the first time): before, no terminal can be
+/// made.
+pub async fn ready() -> Result<(), String> {
+    wasm_bindgen_futures::JsFuture::from(load_xterm())
+        .await
+        .map(drop)
+        .map_err(|_| {
+            "The terminal could not be loaded from the server; reload the page.".to_owned()
+        })
 }
 
 /// A terminal made with `options`, a plain object of xterm.js option names.

@@ -79,6 +79,19 @@ pub async fn start(
     Ok(StartAnswer::Requested { request })
 }
 
+/// Sets request `id`'s status as it leaves its course, and takes its question out of the
+/// approvers' bells.
+async fn closed(
+    connection: &mut AnyConnection,
+    id: i64,
+    status: RequestStatus,
+    reason: &str,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    store::set_status(connection, id, status, reason, now).await?;
+    notifications::asked_no_more(connection, id, now).await
+}
+
 /// The change the person named, or the only one there is.
 fn choose(mut covering: Vec<Covering>, wanted: Option<&str>) -> Result<Covering, ApprovalError> {
     if covering.is_empty() {
@@ -418,7 +431,7 @@ async fn settle(
     approvals: i64,
     now: Timestamp,
 ) -> Result<(), ApprovalError> {
-    store::set_status(connection, request.id, status, "", now).await?;
+    closed(connection, request.id, status, "", now).await?;
     let verb = if status == RequestStatus::Approved {
         sqlx::query(
             "UPDATE changes SET status = 'approved', updated_at = $2
@@ -491,7 +504,7 @@ pub async fn cancel(
     if !request.status.is_live() {
         return Err(ApprovalError::AlreadyClosed(request.status));
     }
-    store::set_status(connection, request_id, RequestStatus::Cancelled, "", now).await?;
+    closed(connection, request_id, RequestStatus::Cancelled, "", now).await?;
     let before = request.status;
     let after = RequestSummary {
         status: RequestStatus::Cancelled,
@@ -588,7 +601,7 @@ async fn void_one(
         .bind(now.as_millis())
         .execute(&mut *connection)
         .await?;
-    store::set_status(connection, id, RequestStatus::Cancelled, reason, now).await?;
+    closed(connection, id, RequestStatus::Cancelled, reason, now).await?;
     audit::append(
         connection,
         NewEvent {
@@ -644,7 +657,7 @@ pub async fn expire_due(state: &AppState) -> Result<usize, ApprovalError> {
         .await?;
     for &(id, requester) in &due {
         let request = store::summary(&mut tx, id, now).await?;
-        store::set_status(
+        closed(
             &mut tx,
             id,
             RequestStatus::Expired,

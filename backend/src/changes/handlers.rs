@@ -146,11 +146,10 @@ pub async fn change_life(
     let change = view(&mut connection, &id, visibility(&me), now).await?;
     let requests =
         approvals::barrier::requests_seen(&mut connection, &me.0, &change.id, now).await?;
+    let only = (!me.has_any(terminal::watch::OVERSEERS)).then_some(me.0.id);
     let limit = approvals::store::LIFE_LIMIT;
-    let mut sessions = terminal::store::of_change(&mut connection, &change.id, limit, now).await?;
-    if !me.has_any(terminal::watch::OVERSEERS) {
-        sessions.retain(|session| session.username == me.0.username);
-    }
+    let sessions =
+        terminal::store::of_change(&mut connection, &change.id, only, limit, now).await?;
     Ok(Json(ChangeLife { requests, sessions }))
 }
 

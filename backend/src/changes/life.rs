@@ -58,9 +58,11 @@ pub fn status_is(status: ChangeStatus, now: Timestamp, fresh: Timestamp) -> (Str
     (condition, args)
 }
 
-/// Whether a session's verdict says it ran every planned line (whatever else it ran).
+/// Whether a session's verdict says it ran every planned line, none failing, and its output
+/// held no forged mark: only then does it count towards executing the change. A failed line
+/// leaves the change open to be run again; a session with findings vouches for nothing.
 pub fn ran_every_line(verdict: &str) -> bool {
-    verdict.starts_with("correct") || verdict.starts_with("more_than_necessary")
+    matches!(verdict, "correct" | "more_than_necessary")
 }
 
 /// Called as session `session_id` of change `change_id` ends, in its transaction: marks the
@@ -182,4 +184,20 @@ pub async fn close_due(db: &Database, now: Timestamp, fresh: Timestamp) -> Resul
     }
     tx.commit().await?;
     Ok(rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_clean_whole_run_counts_towards_executing_a_change() {
+        assert!(ran_every_line("correct"));
+        assert!(ran_every_line("more_than_necessary"));
+        assert!(!ran_every_line("correct_with_failures"));
+        assert!(!ran_every_line("more_than_necessary_with_failures"));
+        assert!(!ran_every_line("more_than_necessary_with_findings"));
+        assert!(!ran_every_line("incomplete"));
+        assert!(!ran_every_line("not_executed"));
+    }
 }

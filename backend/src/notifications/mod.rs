@@ -53,6 +53,38 @@ pub struct Notice {
     pub text: String,
 }
 
+/// Marks read every unread "asks to run" notice of request `request_id`, in the caller's
+/// transaction as the request is decided, cancelled, voided or expires: nobody is left asked
+/// for a vote that can no longer be given.
+pub async fn asked_no_more(
+    connection: &mut AnyConnection,
+    request_id: i64,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    // The LIKE finds the candidates; the ID is then matched exactly.
+    let unread: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, payload FROM notifications
+         WHERE kind = $1 AND read_at IS NULL AND payload LIKE $2",
+    )
+    .bind(NotificationKind::RequestCreated.as_str())
+    .bind(format!("%\"request_id\":{request_id}%"))
+    .fetch_all(&mut *connection)
+    .await?;
+    for (id, payload) in unread {
+        let about: Option<i64> = serde_json::from_str::<serde_json::Value>(&payload)
+            .ok()
+            .and_then(|payload| payload["request_id"].as_i64());
+        if about == Some(request_id) {
+            sqlx::query("UPDATE notifications SET read_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now.as_millis())
+                .execute(&mut *connection)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Posts `notice` to each of `recipients` and queues its e-mails and webhook call, inside the
 /// caller's write transaction: the notice exists exactly when what it tells of does.
 pub async fn post(

@@ -488,19 +488,22 @@ pub async fn view(
     Ok(stored)
 }
 
-/// The sessions of change `change_id` (as stored), newest first, without their commands;
-/// at most `limit`.
+/// The sessions of change `change_id` (as stored; only those of `user_id` when given), newest
+/// first, without their commands; at most `limit`.
 pub async fn of_change(
     connection: &mut AnyConnection,
     change_id: &str,
+    user_id: Option<i64>,
     limit: i64,
     now: Timestamp,
 ) -> Result<Vec<TerminalSession>, DbError> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM terminal_sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.change_id = $1 ORDER BY s.started_at DESC, s.id DESC LIMIT $2"
+         WHERE s.change_id = $1 AND ($2 IS NULL OR s.user_id = $2)
+         ORDER BY s.started_at DESC, s.id DESC LIMIT $3"
     ))
     .bind(change_id)
+    .bind(user_id)
     .bind(limit)
     .fetch_all(&mut *connection)
     .await?;

@@ -18,6 +18,7 @@ use super::review;
 use super::socket::{self, close, send};
 use super::store::{self, Stored};
 use crate::auth::session::{self, SessionKey};
+use crate::db::DbError;
 use crate::state::AppState;
 use crate::users;
 
@@ -251,6 +252,30 @@ async fn current(state: &AppState, id: i64) -> Option<TerminalSession> {
         .ok()
 }
 
+/// The session's report as the broker makes it: against its script, or, unplanned, with no
+/// script and the benign commands it was held to.
+async fn scored(
+    connection: &mut sqlx::AnyConnection,
+    record: &TerminalSession,
+) -> Result<AuditReport, crate::error::AppError> {
+    if let (_, Some(report)) = review::report_of(connection, record).await? {
+        return Ok(report);
+    }
+    let benign: String =
+        sqlx::query_scalar("SELECT benign_commands FROM terminal_sessions WHERE id = $1")
+            .bind(record.id)
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(DbError::from)?;
+    let benign: Vec<String> = serde_json::from_str(&benign).map_err(DbError::decode)?;
+    Ok(AuditReport::new(
+        &Script::default(),
+        record.commands.clone(),
+        &BenignCommands::new(benign),
+        record.findings.clone(),
+    ))
+}
+
 /// The checklist and score as the watcher last saw them: sent again when the session's
 /// stored commands or findings change, from the script the session is held against.
 #[derive(Default)]
@@ -270,23 +295,15 @@ impl ChecklistNews {
             return None;
         }
         let mut connection = state.db.pool().acquire().await.ok()?;
-        let report = match review::report_of(&mut connection, record).await {
-            Ok((_, report)) => report,
+        // Scored once, whatever comes of it: a failure is logged once, not at every look.
+        self.shown = Some(now);
+        let report = match scored(&mut connection, record).await {
+            Ok(report) => report,
             Err(error) => {
                 tracing::warn!(%error, session = record.id, "scoring a watched session");
                 return None;
             }
         };
-        self.shown = Some(now);
-        let report = report.unwrap_or_else(|| {
-            // An unplanned session has no script: every command stands on its own.
-            AuditReport::new(
-                &Script::default(),
-                record.commands.clone(),
-                &BenignCommands::default(),
-                record.findings.clone(),
-            )
-        });
         Some(ServerMessage::Checklist(Checklist {
             lines: report.board,
             score: report.score,

@@ -29,7 +29,7 @@ use crate::trail::audit::{self, NewEvent};
 const READERS: &[Role] = &[Role::Admin, Role::Auditor];
 /// Rows read at a time while a CSV is written.
 const CSV_BATCH: i64 = 2000;
-/// The most rows one CSV holds: a larger period is downloaded in parts.
+/// The most rows one CSV holds: more matching is refused, to be asked for in parts.
 const CSV_MOST: i64 = 200_000;
 
 /// The filters as SQL over `audit_events`, each malformed one refused by name.
@@ -127,32 +127,51 @@ pub async fn activity(
 }
 
 #[utoipa::path(get, path = "/api/trail/activity/csv", tag = "trail", params(ActivityFilters),
-    description = "The events the filters keep, newest first, as CSV (at most 200,000): seq, time (RFC 3339, UTC), actor, action, object, details (JSON). A cell that a spreadsheet would read as a formula starts with an apostrophe. The download is itself audited (`trail.activity_exported`).",
+    description = "The events the filters keep, newest first, up to the last event when asked, as CSV: seq, time (RFC 3339, UTC), actor, action, object, details (JSON). More than 200,000 matching is refused (409): narrow the filters. A cell that a spreadsheet would read as a formula starts with an apostrophe. The download is itself audited (`trail.activity_exported`, with the filters, the last event it holds and how many).",
     responses((status = 200, body = String, content_type = "text/csv"), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 422, body = Problem)))]
+        (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn activity_csv(
     State(state): State<AppState>,
     me: CurrentUser,
     ApiQuery(filters): ApiQuery<ActivityFilters>,
 ) -> Result<Response, AppError> {
     me.require_any(READERS)?;
-    let filter = filter_of(&filters)?;
-    // The download is audited as it is asked for: what it held follows from the filters and
-    // the trail, which only grows.
-    let asked: BTreeMap<_, _> = filters.pairs().into_iter().collect();
+    let mut filter = filter_of(&filters)?;
+    let mut connection = state.db.pool().acquire().await?;
+    let matching = filter.count(&mut connection, "audit_events").await?;
+    if matching > CSV_MOST {
+        return Err(AppError::rule(
+            "filters",
+            format!(
+                "{matching} events match, and one download holds at most {CSV_MOST}: narrow the \
+                 days, the person or the kind"
+            ),
+        ));
+    }
+    // What the file holds is pinned: the events up to the last one now, which the audit of the
+    // download names; those appended while it streams are left out.
+    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(DbError::from)?;
+    drop(connection);
+    filter.and("seq <= ?", [Arg::Int(last)]);
+    let mut asked: BTreeMap<_, _> = filters.pairs().into_iter().collect();
+    asked.remove("offset");
+    asked.remove("limit");
     let event = NewEvent {
         actor: audit::Actor::User(&me.0.username),
         action: "trail.activity_exported",
         object: None,
-        details: json!({ "filters": asked }),
+        details: json!({ "filters": asked, "up_to_seq": last, "events": matching }),
     };
     audit::record(&state.db, event, state.clock.now()).await?;
     let reading = Reading {
         db: state.db.clone(),
         filter,
         before: None,
-        rows: 0,
         header: true,
+        failed: false,
     };
     Ok((
         [
@@ -173,8 +192,8 @@ struct Reading {
     db: Database,
     filter: Filter,
     before: Option<i64>,
-    rows: i64,
     header: bool,
+    failed: bool,
 }
 
 impl Reading {
@@ -186,7 +205,7 @@ impl Reading {
                 self,
             ));
         }
-        if self.rows >= CSV_MOST {
+        if self.failed {
             return None;
         }
         let mut filter = self.filter.clone();
@@ -202,12 +221,11 @@ impl Reading {
             Ok(batch) => batch,
             Err(error) => {
                 // Cut short, the download fails in the browser rather than looking whole.
-                self.rows = CSV_MOST;
+                self.failed = true;
                 return Some((Err(error), self));
             }
         };
         self.before = batch.last().map(|event| event.seq);
-        self.rows += i64::try_from(batch.len()).unwrap_or(CSV_BATCH);
         let text = batch.iter().map(csv_line).collect::<String>();
         Some((Ok(text), self))
     }

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::{Embed, EmbeddedFile};
 
-use super::spa::asks_for_a_file;
+use super::paths::asks_for_a_file;
 
 #[derive(Embed)]
 #[folder = "../frontend/dist/"]
@@ -43,11 +43,8 @@ pub async fn serve(request: Request) -> Response {
     {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response();
     }
-    let mut response = Response::new(if request.method() == Method::HEAD {
-        Body::empty()
-    } else {
-        Body::from(sent.data.into_owned())
-    });
+    // HEAD gets the body too: hyper sends its length and drops it.
+    let mut response = Response::new(Body::from(sent.data.into_owned()));
     let headers = response.headers_mut();
     if let Ok(kind) = HeaderValue::from_str(file.metadata.mimetype()) {
         headers.insert(header::CONTENT_TYPE, kind);

@@ -9,7 +9,7 @@ use axum::response::Response;
 
 use crate::state::AppState;
 use crate::web::client_ip::ClientInfo;
-use crate::web::spa;
+use crate::web::paths;
 
 /// Over https (the server's `public_url`, or a trusted proxy's word when it is believed),
 /// browsers are told to come back only that way (HSTS).
@@ -21,7 +21,7 @@ pub async fn protective_headers(
 ) -> Response {
     let over_tls = state.sessions.for_request(&client).cookie_secure;
     let is_api = request.uri().path().starts_with("/api/");
-    let fingerprinted = !is_api && spa::is_fingerprinted(request.uri().path());
+    let fingerprinted = !is_api && paths::is_fingerprinted(request.uri().path());
     let mut response = next.run(request).await;
     let ok = response.status() == axum::http::StatusCode::OK;
     let headers = response.headers_mut();

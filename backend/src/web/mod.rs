@@ -10,6 +10,7 @@ mod embedded;
 mod headers;
 mod openapi;
 mod openapi_links;
+mod paths;
 pub mod spa;
 
 use axum::Router;

@@ -447,3 +447,66 @@ async fn one_event_stream_more_than_a_person_may_hold_is_refused_saying_so() {
         .await;
     assert_eq!(theirs.status(), 200);
 }
+
+#[tokio::test]
+async fn a_request_decided_leaves_no_other_approver_asked() {
+    let app = TestApp::spawn().await;
+    let (executor, approver, credential) = world(&app).await;
+    // A second approver in group `ops`.
+    let second = app.add_user("approver2", PASSWORD, &[]).await;
+    let admin = app.person("admin", ADMIN_PASSWORD).await;
+    let groups = admin.expect("GET", "/api/access-groups", None, 200).await;
+    let mut group = groups["items"][0].clone();
+    let id = group["id"].as_i64().unwrap();
+    group["members"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "user_id": second, "executor": false, "approver": true }));
+    group["credential_ids"] = json!([credential]);
+    admin
+        .expect(
+            "PUT",
+            &format!("/api/access-groups/{id}"),
+            Some(&group),
+            200,
+        )
+        .await;
+    let other = app.person("approver2", PASSWORD).await;
+    let asked = executor
+        .expect(
+            "POST",
+            "/api/requests",
+            Some(&json!({ "credential_id": credential })),
+            201,
+        )
+        .await;
+    let request = asked["request"]["id"].as_i64().unwrap();
+    let unread = |inbox: &serde_json::Value| inbox["unread"].as_i64().unwrap();
+    let inbox = other
+        .expect("GET", "/api/me/notifications", None, 200)
+        .await;
+    assert_eq!(unread(&inbox), 1, "{inbox}");
+
+    approver
+        .expect(
+            "POST",
+            &format!("/api/requests/{request}/decisions"),
+            Some(&json!({ "decision": "approved" })),
+            200,
+        )
+        .await;
+    // Decided: the other approver is no longer asked; the notice stays, read.
+    let inbox = other
+        .expect("GET", "/api/me/notifications", None, 200)
+        .await;
+    assert_eq!(unread(&inbox), 0, "{inbox}");
+    assert_eq!(inbox["items"][0]["read"], true);
+    let told = executor
+        .expect("GET", "/api/me/notifications", None, 200)
+        .await;
+    assert_eq!(
+        unread(&told),
+        1,
+        "the requester still hears of the decision: {told}"
+    );
+}

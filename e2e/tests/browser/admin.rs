@@ -100,7 +100,7 @@ async fn an_admin_pins_a_fetched_host_key_and_stores_a_secret_that_is_never_show
         .find(".field-error[data-field=username]")
         .await
         .unwrap();
-    assert_eq!(refusal.text().await.unwrap(), "is required");
+    assert_eq!(refusal.text().await.unwrap(), "Is required.");
     let field = driver.find("#credential-secret").await.unwrap();
     assert_eq!(field.property("value").await.unwrap(), "");
 

@@ -140,7 +140,10 @@ async fn a_planner_registers_a_change_on_two_devices_and_sees_it_listed() {
         .find(".field-error[data-field=device_ids]")
         .await
         .unwrap();
-    assert_eq!(message.text().await.unwrap(), "add at least one device");
+    assert_eq!(message.text().await.unwrap(), "Add at least one device.");
+    // One field at fault: the line on top says its words, not a field's name.
+    let top = driver.find("[data-testid=form-error]").await.unwrap();
+    assert_eq!(top.text().await.unwrap(), "Add at least one device.");
     let devices_tab = driver.find("[data-tab=Devices]").await.unwrap();
     assert_eq!(devices_tab.property("ariaSelected").await.unwrap(), "true");
     assert!(
@@ -162,6 +165,12 @@ async fn a_planner_registers_a_change_on_two_devices_and_sees_it_listed() {
         .await
         .unwrap();
     assert!(chosen.text().await.unwrap().starts_with("db-2"));
+    // Fixed, the error goes, and the line on top with it.
+    crate::see(
+        driver,
+        "//main[not(.//*[@data-field='device_ids'])][not(.//p[@data-testid='form-error'])]",
+    )
+    .await;
     click(driver, "[data-testid=save-change]").await;
 
     let row = driver

@@ -4,7 +4,7 @@
 
 use changeaudit_shared::api::Page;
 use changeaudit_shared::api::requests::{
-    CeremonyStart, RequestDetail, RequestSummary, Vote, VoteInput,
+    CeremonyStart, RequestDetail, RequestStatus, RequestSummary, Vote, VoteInput,
 };
 use changeaudit_shared::api::routes::{self, Route};
 use leptos::prelude::*;
@@ -12,13 +12,14 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{self, ApiError};
+use crate::api::{self, ApiError, sentence};
 use crate::bell::Bell;
 use crate::forms::FieldErrors;
 use crate::listing::{List, list_view, use_list};
 use crate::loaded::Loaded;
 use crate::local_time;
 use crate::passkey;
+use crate::session::current_user;
 use crate::toast::Toasts;
 
 fn table(items: Vec<RequestSummary>, testid: &'static str) -> AnyView {
@@ -50,13 +51,6 @@ fn table(items: Vec<RequestSummary>, testid: &'static str) -> AnyView {
         </table>
     }
     .into_any()
-}
-
-/// The server's reason ("the request is approved and …") as a sentence on its own.
-fn sentence(reason: &str) -> String {
-    let mut chars = reason.chars();
-    let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
-    format!("{}{}.", first.unwrap_or_default(), chars.as_str())
 }
 
 /// A list that is fetched again whenever the bell hears of something new, or its pulse beats
@@ -108,7 +102,7 @@ where
             <textarea id="comment" rows="2" bind:value=comment></textarea>
             {errors.under("comment")}
             <div class="actions">
-                <button data-testid="approve" disabled=move || pending.get()
+                <button class="primary" data-testid="approve" disabled=move || pending.get()
                     on:click=move |_| act(Vote::Approved, passkey_required)>
                     {if passkey_required { "Approve with passkey" } else { "Approve" }}
                 </button>
@@ -216,7 +210,7 @@ pub fn RequestPage() -> impl IntoView {
     };
 
     view! {
-        {move || message.get().map(|text| view! { <p class="notice" role="status" data-testid="request-message">{text}</p> })}
+        {move || message.get().map(|text| view! { <p class="error" role="alert" data-testid="request-message">{text}</p> })}
         <Loaded resource=detail show={move |detail: RequestDetail| {
                 let passkey_required = detail.passkey_required;
                 view! {
@@ -225,12 +219,33 @@ pub fn RequestPage() -> impl IntoView {
                         Some(why) => view! { <p class="muted" data-testid="cannot-vote">{sentence(&why)}</p> }.into_any(),
                         None => view! { <VoteBox comment errors pending act passkey_required/> }.into_any(),
                     }}
+                    {connect(&detail)}
                     {detail.can_cancel.then(|| view! {
                         <button class="link-button" on:click=cancel>"Cancel this request"</button>
                     })}
                 }.into_any()
         }}/>
     }
+}
+
+/// Connect, for the requester of an approved request while its change's window is open: the
+/// terminal opens on the request's credential.
+fn connect(detail: &RequestDetail) -> Option<AnyView> {
+    let request = &detail.request;
+    let mine = current_user().is_some_and(|me| me.username == request.requester);
+    let now = js_sys::Date::now();
+    let millis = |at: time::OffsetDateTime| (at.unix_timestamp_nanos() / 1_000_000) as f64;
+    let open = millis(request.start_at) <= now && now < millis(request.due_at);
+    (mine && request.status == RequestStatus::Approved && open).then(|| {
+        view! {
+            <p class="actions">
+                <A href=format!("/credentials/{}/terminal", request.credential_id)
+                    attr:class="button" attr:data-testid="connect">"Connect"</A>
+                <span class="muted">"The session is recorded and scored against the script."</span>
+            </p>
+        }
+        .into_any()
+    })
 }
 
 /// The request as it stands: its change, its credential, its script and its votes.

@@ -120,8 +120,8 @@ pub fn ActivityAdmin() -> impl IntoView {
             </select>
             <input type="text" placeholder="Object, e.g. change:CHG-42" aria-label="Object"
                 bind:value=filters.object/>
-            <label class="check">"From" <input type="date" aria-label="From" bind:value=filters.from/></label>
-            <label class="check">"To" <input type="date" aria-label="To" bind:value=filters.to/></label>
+            <label class="check">"From (UTC day)" <input type="date" aria-label="From" bind:value=filters.from/></label>
+            <label class="check">"To (UTC day)" <input type="date" aria-label="To" bind:value=filters.to/></label>
         </div>
         <ProofPanel proof/>
         <Pager offset list page=PAGE what="activity"/>
@@ -192,7 +192,7 @@ fn ProofPanel(proof: RwSignal<Option<(i64, Result<EventProof, ApiError>)>>) -> i
                         {match checked {
                             Ok(()) => view! {
                                 <p class="notice" role="status" data-testid="proof-result">
-                                    {format!("Event {seq} is in the trail: its content matches its hash, and the hash is leaf {} of the {} events under the checkpoint signed at {} (checked in this browser).",
+                                    {format!("Event {seq} is in the trail: its content matches its hash, and the hash is leaf {} of the {} events under the checkpoint of {} (checked in this browser). The checkpoint's signature is checked with the trail's public key, kept apart from this server, by Verify a bundle or `changeaudit verify`.",
                                         proof.leaf_index + 1, checkpoint.tree_size, local_time::show(local_time::from_millis(checkpoint.at)))}
                                 </p>
                             }.into_any(),

@@ -221,26 +221,48 @@ fn board(id: i64, audit: &SessionAudit) -> impl IntoView + use<> {
             </tr>
         }
     };
+    let exits_unknown = report
+        .board
+        .iter()
+        .all(|line| line.offset.is_none() || line.exit_code.is_none());
     let (benign, counted): (Vec<_>, Vec<_>) = report
         .board
         .into_iter()
         .zip(at)
         .partition(|(line, _)| line.status == Status::Benign);
+    let head = || {
+        view! { <thead><tr><th>"Time"</th><th>"Line"</th><th>"Command"</th><th>"Exit"</th><th>"Status"</th></tr></thead> }
+    };
     view! {
         <p class="score-line">
             <span class="score" data-testid="board-score">{report.score}</span>
             <span class="verdict">{verdict_label(&report.verdict)}</span>
         </p>
         <Findings findings=report.findings.clone()/>
-        <table class="list board" data-testid="board">
-            <thead><tr><th>"Time"</th><th>"Line"</th><th>"Command"</th><th>"Exit"</th><th>""</th></tr></thead>
-            <tbody>{counted.into_iter().map(row).collect_view()}</tbody>
-        </table>
+        <ul class="legend" data-testid="board-legend" aria-label="What the colours say">
+            <li class="board-matched">"Executed as planned"</li>
+            <li class="board-missing">"Red: planned, not executed"</li>
+            <li class="board-unplanned">"Green: executed, not planned"</li>
+            <li class="board-failed">"Amber: failed (non-zero exit) or out of order"</li>
+            <li class="board-benign">"Grey: benign, not counted"</li>
+        </ul>
+        {exits_unknown.then(|| view! {
+            <p class="muted" data-testid="exit-hint">"Exit codes are unknown: the device's shell does not announce them. The shell-integration script (see the README) makes it do so."</p>
+        })}
+        <div class="table-box">
+            <table class="list board" data-testid="board">
+                {head()}
+                <tbody>{counted.into_iter().map(row).collect_view()}</tbody>
+            </table>
+        </div>
         {(!benign.is_empty()).then(|| view! {
             <h2>"Benign commands (not counted)"</h2>
-            <table class="list board" data-testid="board-benign">
-                <tbody>{benign.into_iter().map(row).collect_view()}</tbody>
-            </table>
+            <div class="table-box">
+                <table class="list board" data-testid="board-benign">
+                    {head()}
+                    <tbody>{benign.into_iter().map(row).collect_view()}</tbody>
+                </table>
+            </div>
         })}
     }
     .into_any()

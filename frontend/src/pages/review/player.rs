@@ -11,6 +11,7 @@ use changeaudit_shared::asciicast::Cast;
 use changeaudit_shared::replay::{Step, Timeline};
 use leptos::html::Div;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::prelude::*;
 
@@ -95,8 +96,14 @@ pub fn Player(
         let Some(timeline) = timeline.borrow_mut().take() else {
             return;
         };
-        let shown = mount(&div, timeline, (cols, rows), time, seek_ms);
-        screen.set_value(Some(SendWrapper::new(shown)));
+        spawn_local(async move {
+            // xterm.js is fetched the first time a page shows a terminal.
+            if xterm::ready().await.is_err() {
+                return;
+            }
+            let shown = mount(&div, timeline, (cols, rows), time, seek_ms);
+            screen.try_update_value(|screen| *screen = Some(SendWrapper::new(shown)));
+        });
     });
 
     let seek = move |to: f64| {
@@ -277,7 +284,7 @@ where
     };
     view! {
             <div class="player-controls">
-            <button type="button" data-testid="play" on:click=toggle>
+            <button type="button" class="primary" data-testid="play" on:click=toggle>
                 {move || if playing.get() { "Pause" } else { "Play" }}
             </button>
             <div class="seek">

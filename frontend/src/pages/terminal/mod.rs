@@ -46,7 +46,20 @@ fn id_param() -> i64 {
 fn SessionView(path: String, read_only: bool) -> impl IntoView {
     let live = Live::new();
     let screen = NodeRef::<Div>::new();
-    screen.on_load(move |element| connection::connect(&element, &path, read_only, live));
+    screen.on_load(move |element| {
+        // The page's owner, so that what `connect` leaves to clean up goes with the page.
+        let owner = Owner::current();
+        spawn_local(async move {
+            match crate::xterm::ready().await {
+                Ok(()) => {
+                    if let Some(owner) = owner {
+                        owner.with(|| connection::connect(&element, &path, read_only, live));
+                    }
+                }
+                Err(why) => live.closed.set(Some((EndReason::Interrupted, why))),
+            }
+        });
+    });
     let terminate_error = RwSignal::new(None::<String>);
     let asking: Asking = RwSignal::new(None);
     let terminate = move |_| {
