@@ -60,3 +60,12 @@ pub fn from_millis(at: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
+
+/// A `datetime-local` value for reading, as `show` writes times: with its zone.
+pub fn show_input(local: &str) -> String {
+    let date = Date::new(&JsValue::from_str(local));
+    if date.get_time().is_nan() {
+        return local.to_owned();
+    }
+    format!("{} {}", local.replace('T', " "), zone(&date))
+}

@@ -147,6 +147,10 @@ async fn a_change_run_through_its_session_reads_executed_with_its_session_and_no
     see(driver, "//table[@data-testid='change-sessions']//tr[td[text()='executor']][td[text()='Correct']]//a[text()='Open session']").await;
     see(driver, "//table[@data-testid='change-requests']//tr[td[text()='executor']]//li[contains(., 'approver approved')]").await;
     absent(driver, "[data-testid=save-change]").await;
+    // Read-only, its window is written as every list writes times: with the zone.
+    let start = driver.find("#change-start").await.unwrap();
+    let shown = start.property("value").await.unwrap();
+    assert!(shown.as_str().unwrap().contains(" UTC"), "{shown}");
     absent(driver, "[data-testid=cancel-change]").await;
     save_screenshot(driver, "change-executed-1366.png").await;
 

@@ -277,6 +277,17 @@ fn Tabs(tab: RwSignal<Tab>, errors: FieldErrors) -> impl IntoView {
     }
 }
 
+/// A time of the change's window: a picker while it may be edited, else written as every list
+/// writes times, with its zone.
+fn moment(id: &'static str, value: RwSignal<String>, editable: bool) -> AnyView {
+    if editable {
+        view! { <input id=id type="datetime-local" bind:value=value/> }.into_any()
+    } else {
+        let shown = local_time::show_input(&value.get_untracked());
+        view! { <input id=id readonly prop:value=shown/> }.into_any()
+    }
+}
+
 /// The ID, title, description, window and access group.
 #[component]
 fn GeneralTab(
@@ -308,12 +319,12 @@ fn GeneralTab(
         <div class="row">
             <div>
                 <label for="change-start">"Start time"</label>
-                <input id="change-start" type="datetime-local" bind:value=start/>
+                {moment("change-start", start, editable)}
                 {errors.under("start_at")}
             </div>
             <div>
                 <label for="change-due">"Due date"</label>
-                <input id="change-due" type="datetime-local" bind:value=due/>
+                {moment("change-due", due, editable)}
                 {errors.under("due_at")}
             </div>
         </div>
