@@ -169,9 +169,16 @@ pub fn BellButton() -> impl IntoView {
                         } else {
                             inbox.items.into_iter().map(|item| {
                                 let href = item.request_id.map(|id| format!("/requests/{id}")).unwrap_or_default();
+                                // An approved request's notice connects straight away.
+                                let connect = item.credential_id.map(|credential| view! {
+                                    " "
+                                    <A href=format!("/credentials/{credential}/terminal") attr:class="button small"
+                                        attr:data-testid="bell-connect" on:click=move |_| open.set(false)>"Connect"</A>
+                                });
                                 view! {
                                     <li class:unread=!item.read>
                                         <A href=href on:click=move |_| open.set(false)>{item.text.clone()}</A>
+                                        {connect}
                                     </li>
                                 }
                             }).collect_view().into_any()

@@ -74,6 +74,7 @@ pub async fn start(
         request_id: request.id,
         change_id: request.change_id.clone(),
         text,
+        credential_id: None,
     };
     notifications::post(connection, &state.outbound, &approvers, &notice, now).await?;
     Ok(StartAnswer::Requested { request })
@@ -477,6 +478,7 @@ async fn settle(
                 "Your request to run {} on {} is {verb}",
                 request.change_id, request.device.name
             ),
+            credential_id: (status == RequestStatus::Approved).then_some(request.credential_id),
         },
         now,
     )
@@ -626,6 +628,7 @@ async fn void_one(
             request_id: id,
             change_id: change_id.to_owned(),
             text: format!("Your request to run {change_id} is void: {reason}"),
+            credential_id: None,
         },
         now,
     )
@@ -692,6 +695,7 @@ pub async fn expire_due(state: &AppState) -> Result<usize, ApprovalError> {
                     "Your request to run {} on {} expired at its due date",
                     request.change_id, request.device.name
                 ),
+                credential_id: None,
             },
             now,
         )

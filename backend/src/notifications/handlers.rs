@@ -53,6 +53,7 @@ async fn inbox(connection: &mut AnyConnection, user_id: i64) -> Result<Inbox, Db
             text: payload["text"].as_str().unwrap_or_default().to_owned(),
             request_id: payload["request_id"].as_i64(),
             change_id: payload["change_id"].as_str().map(str::to_owned),
+            credential_id: payload["credential_id"].as_i64(),
             read: crate::db::flag(row, "read")?,
             created_at: Timestamp::from_millis(row.try_get("created_at")?).to_datetime(),
         });

@@ -51,6 +51,8 @@ pub struct Notice {
     pub change_id: String,
     /// One line, such as "alice asks to run CHG-7 on db-1".
     pub text: String,
+    /// The credential an approved request opens a terminal on: the bell offers Connect.
+    pub credential_id: Option<i64>,
 }
 
 /// Marks read every unread "asks to run" notice of request `request_id`, in the caller's
@@ -97,12 +99,15 @@ pub async fn post(
     if recipients.is_empty() {
         return Ok(());
     }
-    let payload = json!({
+    let mut payload = json!({
         "request_id": notice.request_id,
         "change_id": notice.change_id,
         "text": notice.text,
-    })
-    .to_string();
+    });
+    if let Some(credential) = notice.credential_id {
+        payload["credential_id"] = json!(credential);
+    }
+    let payload = payload.to_string();
     let sql = format!(
         "SELECT id, username, email FROM users WHERE id IN ({}) ORDER BY id",
         placeholders(1, recipients.len())

@@ -155,6 +155,7 @@ async fn an_approved_request_opens_a_session_that_ticks_the_script_flags_the_res
     see(driver, "//table[@data-testid='my-requests']//tr[td[contains(., 'CHG-42')]]//span[text()='Approved']").await;
     click(driver, "//button[@data-testid='bell']").await;
     see(driver, "//ul[@data-testid='bell-list']//a[text()='Your request to run CHG-42 on lab-1 is approved']").await;
+    see(driver, "//ul[@data-testid='bell-list']//li[a[text()='Your request to run CHG-42 on lab-1 is approved']]/a[@data-testid='bell-connect'][text()='Connect']").await;
     save_screenshot(driver, "approval-notified.png").await;
     // Opening the bell reads what it holds.
     see(driver, "//button[@data-testid='bell'][not(span)]").await;

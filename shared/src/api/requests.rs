@@ -250,6 +250,9 @@ pub struct Notification {
     pub text: String,
     pub request_id: Option<i64>,
     pub change_id: Option<String>,
+    /// On an approved request's notice: the credential its terminal opens on (Connect).
+    #[serde(default)]
+    pub credential_id: Option<i64>,
     pub read: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
