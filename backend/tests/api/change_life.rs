@@ -211,24 +211,10 @@ async fn a_change_on_two_devices_is_executed_only_once_both_ran_the_whole_script
                      "kind": "password", "secret": rig.sshd.password }),
         )
         .await;
-    let mut group = rig
-        .admin
-        .expect(
-            "GET",
-            &format!("/api/access-groups/{}", rig.group),
-            None,
-            200,
-        )
-        .await;
-    group["credential_ids"] = json!([rig.password_credential, rig.key_credential, credential]);
-    rig.admin
-        .expect(
-            "PUT",
-            &format!("/api/access-groups/{}", rig.group),
-            Some(&group),
-            200,
-        )
-        .await;
+    rig.edit_group(|group| {
+        group["credential_ids"] = json!([rig.password_credential, rig.key_credential, credential]);
+    })
+    .await;
     let planner = app.person("planner", PERSON_PASSWORD).await;
     let mut change = planner
         .expect("GET", &format!("/api/changes/{CHANGE}"), None, 200)

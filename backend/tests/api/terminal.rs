@@ -172,6 +172,14 @@ impl Rig {
         terminal.session_id.unwrap()
     }
 
+    /// Group `ops` as stored, changed by `edit`, saved by the admin.
+    pub(crate) async fn edit_group(&self, edit: impl FnOnce(&mut Value)) {
+        let path = format!("/api/access-groups/{}", self.group);
+        let mut group = self.admin.expect("GET", &path, None, 200).await;
+        edit(&mut group);
+        self.admin.expect("PUT", &path, Some(&group), 200).await;
+    }
+
     pub(crate) async fn session(&self, id: i64) -> Value {
         self.admin
             .expect("GET", &format!("/api/terminal-sessions/{id}"), None, 200)

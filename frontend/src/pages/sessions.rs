@@ -95,6 +95,18 @@ fn all_sessions() -> impl IntoView {
     }
 }
 
+/// How a session came out, in words: its verdict, or that it runs, or why it ended.
+pub fn outcome(session: &TerminalSession) -> String {
+    match (&session.verdict, session.state) {
+        (Some(verdict), _) => verdict_label(verdict),
+        (None, SessionState::Running) => "running".to_owned(),
+        (None, SessionState::Ended) => session
+            .end_reason
+            .map(|reason| reason.as_str().replace('_', " "))
+            .unwrap_or_else(|| "ended".to_owned()),
+    }
+}
+
 /// Audited sessions, newest first, each with its four views.
 fn sessions_table(sessions: Vec<TerminalSession>) -> AnyView {
     view! {
@@ -112,13 +124,7 @@ fn sessions_table(sessions: Vec<TerminalSession>) -> AnyView {
                             <td>{session.change_id.clone().unwrap_or_else(|| "unplanned".to_owned())}</td>
                             <td>{clock(session.duration_seconds)}</td>
                             <td>{session.score.map(|score| score.to_string()).unwrap_or_else(|| "—".to_owned())}</td>
-                            <td>{match (&session.verdict, session.state) {
-                                (Some(verdict), _) => verdict_label(verdict),
-                                (None, SessionState::Running) => "running".to_owned(),
-                                (None, SessionState::Ended) => session.end_reason
-                                    .map(|reason| reason.as_str().replace('_', " "))
-                                    .unwrap_or_else(|| "ended".to_owned()),
-                            }}</td>
+                            <td>{outcome(&session)}</td>
                             <td class="row-actions">
                                 <A href=format!("/sessions/{id}?view=details")>"Change details"</A>
                                 <A href=format!("/sessions/{id}?view=board")>"Change Audit"</A>

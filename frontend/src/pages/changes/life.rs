@@ -3,8 +3,7 @@
 
 use changeaudit_shared::api::life::{ChangeLife, RequestLife};
 use changeaudit_shared::api::requests::Decision;
-use changeaudit_shared::api::sessions::{SessionState, TerminalSession};
-use changeaudit_shared::report::verdict_label;
+use changeaudit_shared::api::sessions::TerminalSession;
 use changeaudit_shared::role::Role;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -13,6 +12,7 @@ use crate::api;
 use crate::loaded::Loaded;
 use crate::local_time;
 use crate::pages::review::clock;
+use crate::pages::sessions::outcome;
 use crate::session::current_user;
 
 #[component]
@@ -37,17 +37,6 @@ pub fn ChangeLifeView(id: String) -> impl IntoView {
 /// Whether the person signed in may open session pages beyond their own.
 fn oversees() -> bool {
     current_user().is_some_and(|me| me.has_role(Role::Auditor) || me.has_role(Role::Admin))
-}
-
-fn outcome(session: &TerminalSession) -> String {
-    match (&session.verdict, session.state) {
-        (Some(verdict), _) => verdict_label(verdict),
-        (None, SessionState::Running) => "Running".to_owned(),
-        (None, SessionState::Ended) => session
-            .end_reason
-            .map(|reason| reason.as_str().replace('_', " "))
-            .unwrap_or_else(|| "ended".to_owned()),
-    }
 }
 
 fn sessions(sessions: Vec<TerminalSession>) -> AnyView {
