@@ -89,14 +89,54 @@ async fn the_release_binary_alone_in_an_empty_folder_serves_the_sign_in_page() {
     let mut total = 0;
     for entry in bytes.as_array().unwrap() {
         let size = entry[1].as_u64().unwrap();
-        println!(
-            "first load: {size:>9} bytes  {}",
-            entry[0].as_str().unwrap()
+        let name = entry[0].as_str().unwrap();
+        println!("first load: {size:>9} bytes  {name}");
+        assert!(
+            !name.ends_with("/xterm.mjs") && !name.contains("/changeaudit-frontend-"),
+            "the sign-in page loads neither the terminal nor the app: {name}"
         );
         total += size;
     }
-    println!("first load of the sign-in page: {total} bytes over the wire (target: under 400,000)");
+    println!(
+        "first load of the sign-in page: {total} bytes over the wire (target: at most 250,000)"
+    );
     assert!(total > 0);
+    assert!(
+        total <= 250_000,
+        "the sign-in page's first visit moved {total} bytes"
+    );
+    let wasm = gzipped_wasm(&server.url).await;
+    println!("the sign-in page's wasm: {wasm} bytes gzipped (target: at most 150,000)");
+    assert!(
+        wasm <= 150_000,
+        "the sign-in page's wasm is {wasm} bytes gzipped"
+    );
+}
+
+/// The size, gzipped, of the wasm the sign-in page loads.
+async fn gzipped_wasm(url: &str) -> usize {
+    let http = reqwest::Client::new();
+    let html = http
+        .get(format!("{url}/sign-in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let wasm = html
+        .split(['"', '\''])
+        .find(|piece| piece.ends_with("_bg.wasm"))
+        .unwrap_or_else(|| panic!("no wasm named in the page: {html}"))
+        .to_owned();
+    let file = http
+        .get(format!("{url}/{}", wasm.trim_start_matches('/')))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.headers()["content-encoding"], "gzip", "{wasm}");
+    file.bytes().await.unwrap().len()
 }
 
 /// Runs `program` with `args`, answering what it printed; fails the test unless it succeeds.

@@ -1,51 +1,5 @@
-//! The changeaudit single-page app.
-
-mod api;
-mod app;
-mod bell;
-mod confirm;
-mod forms;
-mod listing;
-mod loaded;
-mod local_time;
-mod pages;
-mod passkey;
-mod pick;
-mod session;
-mod shell;
-mod toast;
-mod xterm;
+//! The changeaudit app, for a signed-in person.
 
 fn main() {
-    console_error_panic_hook::set_once();
-    count_policy_violations();
-    leptos::mount::mount_to_body(app::App);
-}
-
-/// Counts what the page's Content-Security-Policy refuses on `<html data-csp-violations>`:
-/// nothing should be, and the browser tests look.
-fn count_policy_violations() {
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen::closure::Closure;
-    let Some(document) = web_sys::window().and_then(|window| window.document()) else {
-        return;
-    };
-    let count = Closure::<dyn FnMut()>::new(|| {
-        let root = web_sys::window()
-            .and_then(|window| window.document())
-            .and_then(|document| document.document_element());
-        if let Some(root) = root {
-            let seen: u32 = root
-                .get_attribute("data-csp-violations")
-                .and_then(|count| count.parse().ok())
-                .unwrap_or(0);
-            root.set_attribute("data-csp-violations", &(seen + 1).to_string())
-                .ok();
-        }
-    });
-    document
-        .add_event_listener_with_callback("securitypolicyviolation", count.as_ref().unchecked_ref())
-        .ok();
-    // For as long as the page lives.
-    count.forget();
+    changeaudit_frontend::start_app();
 }

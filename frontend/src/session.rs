@@ -7,7 +7,7 @@ use leptos::prelude::*;
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionState {
     Checking,
-    SignedOut,
+    SignedOut(SignedOut),
     SignedIn(Me),
     Unreachable(String),
 }
@@ -22,4 +22,13 @@ pub fn current_user() -> Option<Me> {
         SessionState::SignedIn(me) => Some(me),
         _ => None,
     }
+}
+
+/// How the session ended, which decides where signing in again leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedOut {
+    /// It ended under the person (expired, ended elsewhere): back to the page they were on.
+    Expired,
+    /// They signed out: the next person starts at the home page.
+    ByThem,
 }

@@ -23,7 +23,7 @@ use crate::pages::review::{ReplayFile, SessionReview};
 use crate::pages::sessions::AuditedSessions;
 use crate::pages::terminal::{TerminalPage, WatchPage};
 use crate::pages::verify::VerifyBundle;
-use crate::session::{Session, SessionState};
+use crate::session::{Session, SessionState, SignedOut};
 use crate::toast::{ToastList, Toasts};
 
 #[component]
@@ -35,7 +35,7 @@ pub fn Shell(me: Me) -> impl IntoView {
     let sign_out = move |_| {
         spawn_local(async move {
             match api::session::sign_out().await {
-                Ok(()) => session.set(SessionState::SignedOut),
+                Ok(()) => session.set(SessionState::SignedOut(SignedOut::ByThem)),
                 Err(error) => sign_out_error.set(Some(error.message())),
             }
         });

@@ -23,6 +23,7 @@ pub mod report;
 pub mod role;
 pub mod script;
 pub mod shell_marks;
+pub mod sign_in;
 pub mod terminal;
 pub mod trail;
 pub mod transcript;

@@ -4,36 +4,24 @@
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::{Embed, EmbeddedFile};
-
-use super::paths::asks_for_a_file;
 
 #[derive(Embed)]
 #[folder = "../frontend/dist/"]
 struct Built;
 
-/// The built `index.html`, if the binary holds one.
-pub fn index() -> Option<String> {
-    Built::get("index.html").map(|file| String::from_utf8_lossy(&file.data).into_owned())
+/// A text file of the build (one of its pages), if the binary holds it.
+pub fn text(name: &str) -> Option<String> {
+    Built::get(name).map(|file| String::from_utf8_lossy(&file.data).into_owned())
 }
 
-/// A file of the app, compressed when the browser takes it; the app's page for its routes.
-pub async fn serve(request: Request) -> Response {
-    if !matches!(*request.method(), Method::GET | Method::HEAD) {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
-    }
-    let path = request.uri().path();
-    let wanted = path.trim_start_matches('/');
-    let name = match Built::get(wanted) {
-        Some(_) if !wanted.is_empty() => wanted,
-        _ if asks_for_a_file(path) => return (StatusCode::NOT_FOUND, "Not Found").into_response(),
-        _ => "index.html",
-    };
-    let Some(file) = Built::get(name) else {
-        return (StatusCode::NOT_FOUND, "Not Found").into_response();
-    };
+/// A file of the build, compressed when the browser takes it; `None` when the path names none
+/// (a page, or a missing file: `pages` answers those).
+pub fn file(request: &Request) -> Option<Response> {
+    let name = request.uri().path().trim_start_matches('/');
+    let file = Built::get(name).filter(|_| !name.is_empty())?;
     let (coding, sent) = compressed(name, request.headers()).unwrap_or((None, file.clone()));
     let tag = etag(&sent);
     if request
@@ -41,7 +29,7 @@ pub async fn serve(request: Request) -> Response {
         .get(header::IF_NONE_MATCH)
         .is_some_and(|seen| seen.as_bytes() == tag.as_bytes())
     {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response();
+        return Some((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
     }
     // HEAD gets the body too: hyper sends its length and drops it.
     let mut response = Response::new(Body::from(sent.data.into_owned()));
@@ -55,7 +43,7 @@ pub async fn serve(request: Request) -> Response {
     if let Ok(tag) = HeaderValue::from_str(&tag) {
         headers.insert(header::ETAG, tag);
     }
-    response
+    Some(response)
 }
 
 /// The `.br` or `.gz` made beside `name`, when the browser takes that coding.

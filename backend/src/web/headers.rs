@@ -56,8 +56,13 @@ pub async fn protective_headers(
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         );
     } else if is_html {
-        // index.html names the hashed wasm and JS of the current build: always revalidate it.
+        // A page names the hashed wasm and JS of the current build: always revalidate it. Which
+        // page a path gets (the app or the sign-in page) depends on the session cookie.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("accept-encoding, cookie"),
+        );
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             state.content_security_policy.clone(),

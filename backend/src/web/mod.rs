@@ -10,6 +10,7 @@ mod embedded;
 mod headers;
 mod openapi;
 mod openapi_links;
+mod pages;
 mod paths;
 pub mod spa;
 
@@ -163,7 +164,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(api)
-        .merge(state.web_app.router())
+        .merge(pages::router(&state))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             headers::protective_headers,

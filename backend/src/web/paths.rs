@@ -1,12 +1,16 @@
 //! What a path of the web app means: a file of the build, or one of the app's own routes; and
 //! whether a file's name carries its content's hash.
 
-/// Whether `path` can only mean a file: the build's files sit at the top or under `snippets/`,
-/// and the app's own top-level routes (`/changes`, `/profile`) hold no dot. Deeper routes take
-/// IDs that may (`/changes/CHG-1.2`), so they always get the app.
+/// Whether `path` can only mean a file: the build's files sit at the top, under `snippets/` or
+/// in the sign-in page's folder, and the app's own top-level routes (`/changes`, `/profile`)
+/// hold no dot. Deeper routes take IDs that may (`/changes/CHG-1.2`), so they always get a page.
 pub fn asks_for_a_file(path: &str) -> bool {
     let inner = path.trim_start_matches('/');
-    (!inner.contains('/') && inner.contains('.')) || inner.starts_with("snippets/")
+    (!inner.contains('/') && inner.contains('.'))
+        || inner.starts_with("snippets/")
+        || inner
+            .strip_prefix("sign-in/")
+            .is_some_and(|file| file.contains('.'))
 }
 
 /// Whether `path` names a file whose name carries its content's hash, as Trunk names the
@@ -32,6 +36,9 @@ mod tests {
         assert!(asks_for_a_file("/favicon.ico"));
         assert!(asks_for_a_file("/robots.txt"));
         assert!(asks_for_a_file("/snippets/x/inline0.js"));
+        assert!(asks_for_a_file("/sign-in/style-0123456789abcdef.css"));
+        assert!(!asks_for_a_file("/sign-in"));
+        assert!(!asks_for_a_file("/sign-in/"));
         assert!(!asks_for_a_file("/changes/CHG-1.2"));
         assert!(!asks_for_a_file("/changes"));
         assert!(!asks_for_a_file("/"));

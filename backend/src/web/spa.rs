@@ -1,24 +1,34 @@
-//! The built single-page app, served from the same origin as the API. A path that names no
-//! file and looks like none (no extension) gets `index.html`, so the app's own routes survive a
-//! reload; a missing file (`/favicon.ico`) is a plain 404. Files are sent compressed when a
-//! `.br` or `.gz` beside them was made at build time and the browser takes it. The app comes
-//! from a folder or, in release builds, from the binary itself (`embedded`).
+//! The built web app: where it comes from (a folder, or in release builds the binary itself,
+//! `embedded`), its two pages, and the Content-Security-Policy they are sent with. How paths
+//! are answered is `pages`.
 
 use std::path::{Path, PathBuf};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::http::HeaderValue;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
-use tower::ServiceExt;
-use tower_http::services::{ServeDir, ServeFile};
 
-use super::paths::asks_for_a_file;
+/// The two pages the build holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// The app, for a signed-in person.
+    App,
+    /// The sign-in page.
+    SignIn,
+}
+
+impl Document {
+    pub const ALL: [Document; 2] = [Document::App, Document::SignIn];
+
+    /// Its file in the build.
+    pub fn file(self) -> &'static str {
+        match self {
+            Document::App => "index.html",
+            Document::SignIn => "sign-in/index.html",
+        }
+    }
+}
 
 /// Where the built app comes from: a folder (`static_dir`, for development or an override),
 /// or the binary itself when it was built with the app in it.
@@ -42,54 +52,28 @@ impl WebApp {
         }
     }
 
-    /// The built `index.html`, if there is one.
-    pub fn index(&self) -> Option<String> {
+    /// One of the built pages, if the build holds it.
+    pub fn document(&self, document: Document) -> Option<String> {
         match self {
-            WebApp::Folder(folder) => std::fs::read_to_string(folder.join("index.html")).ok(),
+            WebApp::Folder(folder) => std::fs::read_to_string(folder.join(document.file())).ok(),
             #[cfg(feature = "embedded-web-app")]
-            WebApp::Embedded => super::embedded::index(),
+            WebApp::Embedded => super::embedded::text(document.file()),
         }
-    }
-
-    /// What answers every path the API does not.
-    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        if self.index().is_none() {
-            tracing::warn!(
-                app = ?self,
-                "the single-page app is not built; the API works, the pages do not"
-            );
-        }
-        match self {
-            WebApp::Folder(folder) => Router::new().fallback_service(
-                ServeDir::new(folder)
-                    .precompressed_br()
-                    .precompressed_gzip()
-                    .fallback(get(app_page).with_state(folder.join("index.html"))),
-            ),
-            #[cfg(feature = "embedded-web-app")]
-            WebApp::Embedded => Router::new().fallback(super::embedded::serve),
-        }
-    }
-}
-
-/// The app's page for its own routes; 404 for what asks for a file that is not there.
-async fn app_page(State(index): State<PathBuf>, request: Request) -> Response {
-    if asks_for_a_file(request.uri().path()) {
-        return (StatusCode::NOT_FOUND, "Not Found").into_response();
-    }
-    match ServeFile::new(index).oneshot(request).await {
-        Ok(response) => response.map(Body::new),
-        Err(never) => match never {},
     }
 }
 
 /// The Content-Security-Policy of the app's pages: scripts only from this origin, plus the
-/// inline scripts of the built `index.html` (Trunk's loader and the import map) by their
-/// SHA-256, and WebAssembly; no `unsafe-inline` for scripts. Styles allow inline ones: xterm.js
-/// and the player set them at run time.
+/// inline scripts of the built pages (Trunk's loaders and the import map) by their SHA-256, and
+/// WebAssembly; no `unsafe-inline` for scripts. Styles allow inline ones: xterm.js and the
+/// player set them at run time.
 pub fn content_security_policy(app: &WebApp) -> HeaderValue {
-    let index = app.index().unwrap_or_default();
-    let hashes: Vec<String> = inline_scripts(&index)
+    let pages: Vec<String> = Document::ALL
+        .into_iter()
+        .filter_map(|document| app.document(document))
+        .collect();
+    let hashes: Vec<String> = pages
+        .iter()
+        .flat_map(|html| inline_scripts(html))
         .map(|script| {
             format!(
                 "'sha256-{}'",

@@ -6,13 +6,34 @@ use crate::helpers::{ADMIN_PASSWORD, TestApp, problem};
 
 fn write_built_app(app: &TestApp) {
     let dist = app.dir().join("dist");
-    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::create_dir_all(dist.join("sign-in")).unwrap();
     std::fs::write(
         dist.join("index.html"),
         "<!doctype html><title>changeaudit</title>",
     )
     .unwrap();
+    std::fs::write(
+        dist.join("sign-in/index.html"),
+        "<!doctype html><title>Sign in</title>",
+    )
+    .unwrap();
     std::fs::write(dist.join("app-1234.js"), "console.log('hi')").unwrap();
+    std::fs::write(dist.join("sign-in/in-1234.js"), "console.log('in')").unwrap();
+}
+
+/// The title of the page `path` answers with, checked to be a page that is always revalidated
+/// and chosen by the session cookie.
+async fn page_title(app: &TestApp, path: &str) -> String {
+    let page = app.get(path).await;
+    assert_eq!(page.status(), 200, "{path}");
+    assert_eq!(page.headers()["cache-control"], "no-cache", "{path}");
+    assert_eq!(page.headers()["vary"], "accept-encoding, cookie", "{path}");
+    let html = page.text().await.unwrap();
+    let title = html
+        .split("<title>")
+        .nth(1)
+        .and_then(|rest| rest.split_once("</title>"));
+    title.map(|(title, _)| title.to_owned()).unwrap_or(html)
 }
 
 #[tokio::test]
@@ -23,19 +44,34 @@ async fn serves_the_single_page_app_with_a_fallback_for_its_routes() {
     let asset = app.get("/app-1234.js").await;
     assert_eq!(asset.status(), 200);
     assert_eq!(asset.text().await.unwrap(), "console.log('hi')");
+    let asset = app.get("/sign-in/in-1234.js").await;
+    assert_eq!(asset.text().await.unwrap(), "console.log('in')");
+    assert_eq!(app.get("/sign-in/missing.js").await.status(), 404);
 
-    for path in ["/", "/changes/CHG-1042", "/admin/users"] {
-        let page = app.get(path).await;
-        assert_eq!(page.status(), 200, "{path}");
-        assert_eq!(page.headers()["cache-control"], "no-cache", "{path}");
-        assert!(
-            page.text()
-                .await
-                .unwrap()
-                .contains("<title>changeaudit</title>"),
-            "{path}"
-        );
+    // Without a session every page is the sign-in page, at the address asked for.
+    let pages = [
+        "/",
+        "/changes/CHG-1042",
+        "/admin/users",
+        "/sign-in",
+        "/sign-in/",
+    ];
+    for path in pages {
+        assert_eq!(page_title(&app, path).await, "Sign in", "{path}");
     }
+    // With one, the app; the sign-in page only when asked for by name.
+    app.sign_in_as_admin().await;
+    for path in pages {
+        let expected = if path.starts_with("/sign-in") {
+            "Sign in"
+        } else {
+            "changeaudit"
+        };
+        assert_eq!(page_title(&app, path).await, expected, "{path}");
+    }
+    // A session that ended is no session.
+    assert_eq!(app.sign_out().await.status(), 204);
+    assert_eq!(page_title(&app, "/changes/CHG-1042").await, "Sign in");
 }
 
 #[tokio::test]
@@ -246,6 +282,13 @@ async fn pages_carry_a_content_security_policy_that_names_their_inline_scripts()
         ),
     )
     .unwrap();
+    let sign_in_loader = "\nimport init from '/sign-in/in.js';\nawait init();\n";
+    std::fs::create_dir_all(dist.path().join("sign-in")).unwrap();
+    std::fs::write(
+        dist.path().join("sign-in/index.html"),
+        format!("<!DOCTYPE html><html><head><script type=\"module\">{sign_in_loader}</script></head></html>"),
+    )
+    .unwrap();
     let folder = dist.path().to_str().unwrap().to_owned();
     let app = TestApp::spawn_with(&[("CHANGEAUDIT_STATIC_DIR", &folder)]).await;
     let page = app.get("/changes").await;
@@ -269,6 +312,7 @@ async fn pages_carry_a_content_security_policy_that_names_their_inline_scripts()
         .to_owned();
     assert!(script_src.contains(&hash(importmap)), "{policy}");
     assert!(script_src.contains(&hash(loader)), "{policy}");
+    assert!(script_src.contains(&hash(sign_in_loader)), "{policy}");
     assert!(!script_src.contains("unsafe-inline"), "{policy}");
     assert!(policy.contains("object-src 'none'") && policy.contains("frame-ancestors 'none'"));
     // The API's answers are not pages: no policy there.

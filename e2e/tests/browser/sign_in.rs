@@ -79,3 +79,48 @@ async fn a_wrong_password_shows_an_error_and_keeps_the_person_out() {
 
     driver.quit().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_page_asked_for_signed_out_opens_once_signed_in_and_next_never_leaves_the_site() {
+    let (server, browser) = open_app().await;
+    let driver = &browser.driver;
+    // The sign-in page stands in for the page at its own address, and opens it once signed in.
+    driver
+        .goto(&format!("{}/profile?from=mail", server.url))
+        .await
+        .unwrap();
+    fill_sign_in(&browser, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(signed_in_user(driver).await, "Administrator");
+    assert_eq!(
+        driver.current_url().await.unwrap(),
+        format!("{}/profile?from=mail", server.url)
+    );
+
+    // Signing out leads to the sign-in page by its name, and the next person starts at home.
+    driver
+        .find("[data-testid=sign-out]")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    driver.find("#username").await.unwrap();
+    assert_eq!(
+        driver.current_url().await.unwrap(),
+        format!("{}/sign-in", server.url)
+    );
+
+    // A `next` that would leave the site leads home instead.
+    driver
+        .goto(&format!("{}/sign-in?next=//example.com/x", server.url))
+        .await
+        .unwrap();
+    fill_sign_in(&browser, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(signed_in_user(driver).await, "Administrator");
+    assert_eq!(
+        driver.current_url().await.unwrap(),
+        format!("{}/", server.url)
+    );
+
+    driver.quit().await.unwrap();
+}

@@ -7,6 +7,5 @@ pub mod profile;
 pub mod requests;
 pub mod review;
 pub mod sessions;
-pub mod sign_in;
 pub mod terminal;
 pub mod verify;

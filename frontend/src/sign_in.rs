@@ -1,16 +1,18 @@
+//! The sign-in page: a program of its own, served in place of any page asked for without a
+//! session. Once signed in, the browser loads the page the person asked for, and with it the app.
+
 use changeaudit_shared::api::LoginRequest;
 use changeaudit_shared::api::Me;
 use changeaudit_shared::api::requests::{CeremonyStart, PasskeySignIn, PasskeySignInStart};
+use changeaudit_shared::sign_in as place;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
 use crate::passkey;
-use crate::session::{Session, SessionState};
 
 #[component]
 pub fn SignIn() -> impl IntoView {
-    let Session(session) = expect_context::<Session>();
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
@@ -29,14 +31,14 @@ pub fn SignIn() -> impl IntoView {
             }
             answer
         };
-        attempt(pending, error, session, signing);
+        attempt(pending, error, signing);
     };
     // The alternative to the password: the server challenges the person's passkeys by username.
     let passkey_sign_in = move |_| {
         let start = PasskeySignInStart {
             username: username.get_untracked(),
         };
-        attempt(pending, error, session, sign_in_with_passkey(start));
+        attempt(pending, error, sign_in_with_passkey(start));
     };
     let field_error = move |field: &'static str| {
         move || {
@@ -79,12 +81,11 @@ pub fn SignIn() -> impl IntoView {
     }
 }
 
-/// One way of signing in, one at a time: the session starts when it succeeds, and its
+/// One way of signing in, one at a time: the asked-for page opens when it succeeds, and the
 /// refusal shows when it does not.
 fn attempt(
     pending: RwSignal<bool>,
     error: RwSignal<Option<ApiError>>,
-    session: RwSignal<SessionState>,
     signing: impl std::future::Future<Output = Result<Me, ApiError>> + 'static,
 ) {
     if pending.get_untracked() {
@@ -94,11 +95,52 @@ fn attempt(
     error.set(None);
     leptos::task::spawn_local(async move {
         match signing.await {
-            Ok(me) => session.set(SessionState::SignedIn(me)),
-            Err(refusal) => error.set(Some(refusal)),
+            // Stays pending: the page is being replaced.
+            Ok(_) => open_asked_page(),
+            Err(refusal) => {
+                error.set(Some(refusal));
+                pending.set(false);
+            }
         }
-        pending.set(false);
     });
+}
+
+/// Loads the page the person asked for, now that the server sends it: the same address when
+/// they were sent here in its place, else the `next` the app gave the sign-in page.
+fn open_asked_page() {
+    let Some(location) = web_sys::window().map(|window| window.location()) else {
+        return;
+    };
+    let path = location.pathname().unwrap_or_default();
+    if !place::is_sign_in(&path) {
+        location.reload().ok();
+        return;
+    }
+    let next = location
+        .search()
+        .ok()
+        .and_then(|search| web_sys::UrlSearchParams::new_with_str(&search).ok())
+        .and_then(|query| query.get(place::NEXT));
+    location.replace(place::return_to(next.as_deref())).ok();
+}
+
+/// Sends the person to the sign-in page, to come back to the page they are on.
+pub fn go_to_sign_in(return_here: bool) {
+    let Some(location) = web_sys::window().map(|window| window.location()) else {
+        return;
+    };
+    let here = format!(
+        "{}{}",
+        location.pathname().unwrap_or_default(),
+        location.search().unwrap_or_default()
+    );
+    let target = if return_here && !place::is_sign_in(&here) {
+        let next: String = js_sys::encode_uri_component(&here).into();
+        format!("{}?{}={next}", place::PATH, place::NEXT)
+    } else {
+        place::PATH.to_owned()
+    };
+    location.replace(&target).ok();
 }
 
 async fn sign_in_with_passkey(start: PasskeySignInStart) -> Result<Me, ApiError> {

@@ -1,0 +1,5 @@
+//! The changeaudit sign-in page.
+
+fn main() {
+    changeaudit_frontend::start_sign_in();
+}
