@@ -13,22 +13,17 @@
 // A measuring tool: it prints, and stops on any failure.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use changeaudit_e2e::{KEY_USER, PeakMemory, Sshd, resident};
-use changeaudit_shared::terminal::{ClientMessage, ServerMessage};
-use futures_util::{SinkExt, StreamExt};
-use reqwest::cookie::CookieStore;
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use changeaudit_e2e::{PeakMemory, Sshd, resident};
+use serde_json::json;
+
+use support::{Server, Signed, Socket, next_output, provision, send};
 
 const ADMIN_PASSWORD: &str = "flood benchmark admin password";
 const PERSON: &str = "alice";
@@ -38,15 +33,16 @@ const FLOOD_REQUESTS: usize = 2_000;
 const PERSON_SIGN_INS: usize = 5;
 const MIB: u64 = 1 << 20;
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 #[tokio::main]
 async fn main() {
     let sshd = Sshd::start().await.unwrap();
-    let server = Server::start().await;
+    let server = Server::start(ADMIN_PASSWORD).await;
     let admin = server.signed_in("admin", ADMIN_PASSWORD, "192.0.2.1").await;
     let credential = provision(&server, &admin, &sshd).await;
+    server
+        .call(&admin.http, "/api/users", json!({ "username": PERSON, "display_name": "Alice",
+            "email": "alice@example.org", "roles": [], "enabled": true, "password": PERSON_PASSWORD }))
+        .await;
     let memory = PeakMemory::watch(server.pid());
     let idle = resident(server.pid());
 
@@ -212,30 +208,6 @@ async fn type_while(socket: &mut Socket, typing: &AtomicBool) -> Vec<Duration> {
     echoes
 }
 
-async fn send(socket: &mut Socket, data: &str) {
-    let input = serde_json::to_string(&ClientMessage::Input {
-        data: data.to_owned(),
-    })
-    .unwrap();
-    socket.send(Message::Text(input.into())).await.unwrap();
-}
-
-/// The next output the device printed.
-async fn next_output(socket: &mut Socket) -> String {
-    loop {
-        match socket.next().await.unwrap().unwrap() {
-            Message::Text(text) => {
-                if let ServerMessage::Output { data } = serde_json::from_str(text.as_str()).unwrap()
-                {
-                    return data;
-                }
-            }
-            Message::Close(_) => panic!("the session closed"),
-            _ => {}
-        }
-    }
-}
-
 fn percentile(samples: &[Duration], q: f64) -> Duration {
     let mut sorted = samples.to_vec();
     sorted.sort();
@@ -243,182 +215,4 @@ fn percentile(samples: &[Duration], q: f64) -> Duration {
         .get(((sorted.len().saturating_sub(1)) as f64 * q).round() as usize)
         .copied()
         .unwrap_or_default()
-}
-
-/// The device, its key credential, a group that lets admin run unplanned sessions on it, and
-/// the person who signs in. Answers the credential.
-async fn provision(server: &Server, admin: &Signed, sshd: &Sshd) -> i64 {
-    let admin = &admin.http;
-    let device = server
-        .call(
-            admin,
-            "/api/devices",
-            json!({ "name": "bench", "host": "127.0.0.1",
-            "port": sshd.address.port(), "host_key": sshd.host_key }),
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap();
-    let credential = server
-        .call(
-            admin,
-            "/api/credentials",
-            json!({ "device_id": device, "username": KEY_USER,
-            "kind": "private_key", "secret": sshd.client_key }),
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap();
-    let users: Value = admin
-        .get(format!("{}/api/users", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let admin_id = users["items"][0]["id"].as_i64().unwrap();
-    server
-        .call(
-            admin,
-            "/api/access-groups",
-            json!({
-                "name": "bench",
-                "unplanned_sessions_allowed": true,
-                "members": [{ "user_id": admin_id, "executor": true, "approver": false }],
-                "credential_ids": [credential],
-            }),
-        )
-        .await;
-    server
-        .call(admin, "/api/users", json!({ "username": PERSON, "display_name": "Alice",
-            "email": "alice@example.org", "roles": [], "enabled": true, "password": PERSON_PASSWORD }))
-        .await;
-    credential
-}
-
-/// A client signed in, and its session cookie for the WebSocket.
-struct Signed {
-    http: reqwest::Client,
-    cookie: String,
-}
-
-/// `changeaudit serve`, the release binary, behind a "proxy" it trusts (loopback), so each
-/// client names its own address in `X-Forwarded-For`.
-struct Server {
-    child: Child,
-    url: String,
-    _data: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_changeaudit"))
-            .arg("serve")
-            .env_clear()
-            .env("CHANGEAUDIT_LISTEN", "127.0.0.1:0")
-            .env("CHANGEAUDIT_DATA_DIR", data.path())
-            .env("CHANGEAUDIT_STATIC_DIR", data.path().join("no-web-app"))
-            .env("CHANGEAUDIT_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("CHANGEAUDIT_TRUSTED_PROXIES", "127.0.0.1/32")
-            .env("CHANGEAUDIT_LOG", "error")
-            .envs(std::env::var("MALLOC_ARENA_MAX").map(|max| ("MALLOC_ARENA_MAX", max)))
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("the server to listen");
-            if let Some(address) = line.strip_prefix("changeaudit listening on ") {
-                break address.to_owned();
-            }
-        };
-        Server {
-            child,
-            url,
-            _data: data,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id().unwrap()
-    }
-
-    /// A client that comes through the proxy from `address`.
-    fn client(&self, address: &str) -> reqwest::Client {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert("x-forwarded-for", address.parse().unwrap());
-        headers.insert("origin", self.url.parse().unwrap());
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .default_headers(headers)
-            .build()
-            .unwrap()
-    }
-
-    async fn sign_in(&self, client: &reqwest::Client, username: &str, password: &str) -> u16 {
-        client
-            .post(format!("{}/api/session", self.url))
-            .json(&json!({ "username": username, "password": password }))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    }
-
-    async fn signed_in(&self, username: &str, password: &str, address: &str) -> Signed {
-        let jar = Arc::new(reqwest::cookie::Jar::default());
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert("x-forwarded-for", address.parse().unwrap());
-        headers.insert("origin", self.url.parse().unwrap());
-        let client = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .default_headers(headers)
-            .build()
-            .unwrap();
-        assert_eq!(self.sign_in(&client, username, password).await, 200);
-        let cookie = jar.cookies(&self.url.parse().unwrap()).unwrap();
-        Signed {
-            http: client,
-            cookie: cookie.to_str().unwrap().to_owned(),
-        }
-    }
-
-    async fn call(&self, client: &reqwest::Client, path: &str, body: Value) -> Value {
-        let response = client
-            .post(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap()
-    }
-
-    /// An unplanned terminal on `credential`, at its first prompt.
-    async fn terminal(&self, admin: &Signed, credential: i64) -> Socket {
-        let url = format!(
-            "{}/api/credentials/{credential}/terminal?cols=80&rows=24",
-            self.url.replacen("http://", "ws://", 1)
-        );
-        let mut request = url.into_client_request().unwrap();
-        let headers = request.headers_mut();
-        headers.insert("cookie", HeaderValue::from_str(&admin.cookie).unwrap());
-        headers.insert("origin", HeaderValue::from_str(&self.url).unwrap());
-        headers.insert("x-forwarded-for", HeaderValue::from_static("192.0.2.1"));
-        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        while !next_output(&mut socket).await.ends_with("$ ") {}
-        socket
-    }
 }
