@@ -1,10 +1,12 @@
 //! Recordings as files in one local folder, created with mode 0600.
 
-use std::io::{self, SeekFrom};
+use std::io::{self, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio::fs::{File, OpenOptions};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{BoxFuture, RecordingSink, RecordingStore, is_valid_name};
 
@@ -41,7 +43,10 @@ impl RecordingStore for LocalFolder {
                 .create_new(true)
                 .mode(0o600)
                 .open(&path)
-                .await?;
+                .await?
+                .into_std()
+                .await;
+            let file = Arc::new(file);
             Ok(Box::new(LocalSink { file }) as Box<dyn RecordingSink>)
         })
     }
@@ -79,40 +84,58 @@ impl RecordingStore for LocalFolder {
     }
 }
 
-/// Each event is written to the file at once (no buffer in the process): a crash of the server
-/// loses nothing that was passed on; `sync` makes it survive a crash of the machine.
+/// Each event is written to the file at once, in the session's own task: once `write` returns,
+/// the kernel holds it, so a crash of the server loses nothing that was passed on, and `sync`
+/// makes it survive a crash of the machine. A write of a few KB to the page cache takes
+/// microseconds; handing each to the blocking pool (as `tokio::fs` does) cost more than the
+/// write itself, a thread switch per chunk of output. Syncs, which wait on the disk, still go
+/// to the blocking pool.
 struct LocalSink {
-    file: File,
+    file: Arc<std::fs::File>,
+}
+
+impl LocalSink {
+    /// Runs `work` on the file in the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&std::fs::File) -> io::Result<T> + Send + 'static,
+    ) -> io::Result<T> {
+        let file = Arc::clone(&self.file);
+        tokio::task::spawn_blocking(move || work(&file))
+            .await
+            .map_err(io::Error::other)?
+    }
 }
 
 impl RecordingSink for LocalSink {
     fn write<'a>(&'a mut self, bytes: &'a [u8]) -> BoxFuture<'a, io::Result<()>> {
-        Box::pin(self.file.write_all(bytes))
+        let written = (&*self.file).write_all(bytes);
+        Box::pin(std::future::ready(written))
     }
 
     fn sync(&mut self) -> BoxFuture<'_, io::Result<()>> {
-        Box::pin(async move {
-            self.file.flush().await?;
-            self.file.sync_data().await
-        })
+        Box::pin(self.blocking(std::fs::File::sync_data))
     }
 
     fn tail(&mut self, from: u64) -> BoxFuture<'_, io::Result<Vec<u8>>> {
-        Box::pin(async move {
-            // What a failed write left in the process's buffer is dropped, not retried.
-            let _ = self.file.flush().await;
-            let mut file = self.file.try_clone().await?;
-            file.seek(SeekFrom::Start(from)).await?;
+        // Read at an offset: the file's own position stays where the writes left it.
+        Box::pin(self.blocking(move |file| {
             let mut bytes = Vec::new();
-            file.read_to_end(&mut bytes).await?;
-            Ok(bytes)
-        })
+            let mut buffer = vec![0; 64 << 10];
+            loop {
+                let read = file.read_at(&mut buffer, from + bytes.len() as u64)?;
+                if read == 0 {
+                    return Ok(bytes);
+                }
+                bytes.extend_from_slice(&buffer[..read]);
+            }
+        }))
     }
 
     fn truncate(&mut self, len: u64) -> BoxFuture<'_, io::Result<()>> {
-        Box::pin(async move {
-            self.file.set_len(len).await?;
-            self.file.sync_all().await
-        })
+        Box::pin(self.blocking(move |file| {
+            file.set_len(len)?;
+            file.sync_all()
+        }))
     }
 }
