@@ -32,29 +32,65 @@ impl Transcript {
         Transcript::default()
     }
 
-    /// Adds output as it came, in pieces of any size.
+    /// Adds output as it came, in pieces of any size. Runs of plain text outside escape
+    /// sequences (most of any output) are copied whole; the rest goes a character at a time.
     pub fn feed(&mut self, data: &str) {
-        for c in data.chars() {
-            self.escape = match (self.escape, c) {
-                // CAN and SUB abandon any sequence, as terminals do.
-                (_, '\u{18}' | '\u{1a}') => Escape::None,
-                (Escape::None, '\u{1b}') => Escape::Start,
-                (Escape::None, c) => {
-                    self.push(c);
-                    Escape::None
+        let mut rest = data;
+        // Once full, nothing more is kept, so nothing more need be read.
+        while !rest.is_empty() && !self.full {
+            if self.escape == Escape::None {
+                let plain = rest
+                    .bytes()
+                    .take_while(|byte| matches!(byte, b' '..=b'~' | b'\n' | b'\t'))
+                    .count();
+                if plain > 0 {
+                    self.push_plain(&rest[..plain]);
+                    rest = &rest[plain..];
+                    continue;
                 }
-                (Escape::Start, '[') => Escape::Csi,
-                (Escape::Start, ']' | 'P' | 'X' | '^' | '_') => Escape::Text,
-                (Escape::Start, _) => Escape::None,
-                (Escape::Csi, '\u{40}'..='\u{7e}') => Escape::None,
-                (Escape::Csi, _) => Escape::Csi,
-                (Escape::Text, '\u{7}') => Escape::None,
-                (Escape::Text, '\u{1b}') => Escape::TextEsc,
-                (Escape::Text, _) => Escape::Text,
-                (Escape::TextEsc, '\\') => Escape::None,
-                (Escape::TextEsc, _) => Escape::Text,
-            };
+            }
+            let mut chars = rest.chars();
+            if let Some(c) = chars.next() {
+                self.step(c);
+            }
+            rest = chars.as_str();
         }
+    }
+
+    /// Printable ASCII, newlines and tabs, kept as they are up to the limit.
+    fn push_plain(&mut self, text: &str) {
+        let room = MAX_BYTES.saturating_sub(self.text.len());
+        if text.len() < room {
+            self.text.push_str(text);
+        } else {
+            // ASCII: any byte is a character boundary.
+            self.text.push_str(&text[..room]);
+            self.text.push_str(CUT);
+            self.full = true;
+        }
+    }
+
+    /// One character through the escape-sequence reader.
+    fn step(&mut self, c: char) {
+        self.escape = match (self.escape, c) {
+            // CAN and SUB abandon any sequence, as terminals do.
+            (_, '\u{18}' | '\u{1a}') => Escape::None,
+            (Escape::None, '\u{1b}') => Escape::Start,
+            (Escape::None, c) => {
+                self.push(c);
+                Escape::None
+            }
+            (Escape::Start, '[') => Escape::Csi,
+            (Escape::Start, ']' | 'P' | 'X' | '^' | '_') => Escape::Text,
+            (Escape::Start, _) => Escape::None,
+            (Escape::Csi, '\u{40}'..='\u{7e}') => Escape::None,
+            (Escape::Csi, _) => Escape::Csi,
+            (Escape::Text, '\u{7}') => Escape::None,
+            (Escape::Text, '\u{1b}') => Escape::TextEsc,
+            (Escape::Text, _) => Escape::Text,
+            (Escape::TextEsc, '\\') => Escape::None,
+            (Escape::TextEsc, _) => Escape::Text,
+        };
     }
 
     fn push(&mut self, c: char) {
@@ -88,7 +124,36 @@ impl Transcript {
 
 #[cfg(test)]
 mod tests {
+    use quickcheck::quickcheck;
+
     use super::*;
+
+    quickcheck! {
+        /// However the output is cut into pieces (plain runs copied whole or a character at a
+        /// time), the text is the same.
+        fn the_text_does_not_depend_on_how_output_is_cut(pieces: Vec<String>) -> bool {
+            let whole: String = pieces.concat();
+            let mut by_char = Transcript::new();
+            for c in whole.chars() {
+                by_char.feed(c.encode_utf8(&mut [0; 4]));
+            }
+            let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+            of(&pieces) == of(&[whole.as_str()]) && by_char.into_text() == of(&pieces)
+        }
+    }
+
+    #[test]
+    fn a_long_session_keeps_exactly_its_first_bytes_and_says_so() {
+        let line = "0123456789abcdef\u{1b}[0m\r\n";
+        let mut transcript = Transcript::new();
+        while !transcript.full {
+            transcript.feed(line);
+        }
+        let text = transcript.into_text();
+        let kept = text.strip_suffix(CUT).unwrap();
+        assert_eq!(kept.len(), MAX_BYTES);
+        assert!(kept.starts_with("0123456789abcdef\n0123"));
+    }
 
     fn of(pieces: &[&str]) -> String {
         let mut transcript = Transcript::new();
