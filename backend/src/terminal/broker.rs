@@ -20,6 +20,7 @@ use changeaudit_shared::terminal::{
     Checklist, ClientMessage, EndReason, MAX_COLS, MAX_ROWS, ServerMessage,
 };
 use changeaudit_shared::transcript::Transcript;
+use futures_util::FutureExt;
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::sync::mpsc;
@@ -36,6 +37,8 @@ use crate::state::AppState;
 
 /// An idle terminal is pinged this many ticks apart.
 const PING_EVERY_TICKS: u64 = 20;
+/// The most output taken as one piece when the device has sent more than one read's worth.
+const COALESCE_MAX: usize = 64 * 1024;
 /// What let the person in is asked again this many ticks apart, so a session ends within a
 /// few seconds of the person's rights.
 const RIGHTS_EVERY_TICKS: u64 = 2;
@@ -264,9 +267,44 @@ impl Session {
     ) -> Result<(), Stop> {
         match message {
             Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
-                let text = self.output.push(&data);
-                self.show(text, socket).await
+                let (bytes, after) = self.queued_output(&data);
+                let text = self.output.push(&bytes);
+                self.show(text, socket).await?;
+                match after {
+                    Some(message) => self.on_device_state(message, socket).await,
+                    None => Ok(()),
+                }
             }
+            other => self.on_device_state(other, socket).await,
+        }
+    }
+
+    /// `first` and the output the device has already sent after it, up to `COALESCE_MAX`
+    /// bytes, as one piece: under bulk output, one record, one check and one message for many
+    /// small reads. Only what is queued is taken, so an echo is never held back. A message that
+    /// is not output ends the piece and is answered, to be handled after it.
+    fn queued_output(&mut self, first: &[u8]) -> (Vec<u8>, Option<Option<ChannelMsg>>) {
+        let mut bytes = first.to_vec();
+        while bytes.len() < COALESCE_MAX {
+            match self.device.wait().now_or_never() {
+                None => break,
+                Some(Some(ChannelMsg::Data { data }))
+                | Some(Some(ChannelMsg::ExtendedData { data, .. })) => {
+                    bytes.extend_from_slice(&data);
+                }
+                Some(other) => return (bytes, Some(other)),
+            }
+        }
+        (bytes, None)
+    }
+
+    /// What the device says besides output: the shell ended, or the connection did.
+    async fn on_device_state(
+        &mut self,
+        message: Option<ChannelMsg>,
+        socket: &mut WebSocket,
+    ) -> Result<(), Stop> {
+        match message {
             Some(ChannelMsg::ExitStatus { .. }) | Some(ChannelMsg::Eof) => {
                 self.shell_ended = true;
                 Ok(())

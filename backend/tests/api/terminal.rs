@@ -1441,3 +1441,36 @@ async fn a_message_over_the_limit_closes_the_session_with_1009_and_says_so() {
     let record = wait_for_end(&rig, id).await;
     assert_eq!(record["end_reason"], "message_too_large");
 }
+
+#[tokio::test]
+async fn bulk_output_is_recorded_byte_for_byte_as_the_browser_was_sent_it() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    let mut terminal = rig.approved_terminal().await;
+    // About 5.4 MB of output in reads of every size, which the broker takes in pieces as they
+    // come; the end is printed by an expression, so the typed line never matches it.
+    terminal
+        .type_text("head -c 4000000 /dev/urandom | base64; echo BULK-$((1+1))-DONE\r")
+        .await;
+    terminal
+        .until(
+            |t| {
+                let tail = &t.output.as_bytes()[t.output.len().saturating_sub(64)..];
+                t.output.ends_with("$ ") && tail.windows(11).any(|seen| seen == b"BULK-2-DONE")
+            },
+            "the end of the output",
+        )
+        .await;
+    terminal.type_text("exit\r").await;
+    terminal.closed().await;
+    let recorded = recorded_output(&rig.recording(terminal.session_id.unwrap()).await);
+    assert!(
+        terminal.output.len() > 5_000_000,
+        "{}",
+        terminal.output.len()
+    );
+    assert_eq!(recorded.len(), terminal.output.len());
+    assert!(
+        recorded == terminal.output,
+        "the recording differs from what was sent"
+    );
+}
