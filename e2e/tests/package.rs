@@ -42,12 +42,7 @@ async fn serves_the_app(url: &str) {
             .unwrap()
             .starts_with("text/html")
     );
-    let html = page.text().await.unwrap();
-    let wasm = html
-        .split(['"', '\''])
-        .find(|piece| piece.ends_with("_bg.wasm"))
-        .unwrap_or_else(|| panic!("no wasm named in the page: {html}"))
-        .to_owned();
+    let wasm = wasm_named(&page.text().await.unwrap());
     let file = http
         .get(format!("{url}/{}", wasm.trim_start_matches('/')))
         .header("accept-encoding", "gzip, deflate, br")
@@ -117,6 +112,14 @@ async fn the_release_binary_alone_in_an_empty_folder_serves_the_sign_in_page() {
     );
 }
 
+/// The wasm file a built page loads.
+fn wasm_named(html: &str) -> String {
+    html.split(['"', '\''])
+        .find(|piece| piece.ends_with("_bg.wasm"))
+        .unwrap_or_else(|| panic!("no wasm named in the page: {html}"))
+        .to_owned()
+}
+
 /// The size, gzipped, of the wasm the sign-in page loads.
 async fn gzipped_wasm(url: &str) -> usize {
     let http = reqwest::Client::new();
@@ -128,11 +131,7 @@ async fn gzipped_wasm(url: &str) -> usize {
         .text()
         .await
         .unwrap();
-    let wasm = html
-        .split(['"', '\''])
-        .find(|piece| piece.ends_with("_bg.wasm"))
-        .unwrap_or_else(|| panic!("no wasm named in the page: {html}"))
-        .to_owned();
+    let wasm = wasm_named(&html);
     let file = http
         .get(format!("{url}/{}", wasm.trim_start_matches('/')))
         .header("accept-encoding", "gzip")
