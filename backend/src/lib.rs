@@ -1,6 +1,7 @@
 //! The changeaudit server. `app` builds the router and `serve` runs it on a listener, so tests
 //! start the real server on `127.0.0.1:0`; `startup` wires both to the configuration.
 
+pub mod allocator;
 pub mod approvals;
 pub mod auth;
 pub mod changes;

@@ -86,20 +86,35 @@ pub struct Server {
 impl Server {
     pub async fn start(admin_password: &str) -> Server {
         let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_changeaudit"))
-            .arg("serve")
-            .env_clear()
-            .env("CHANGEAUDIT_LISTEN", "127.0.0.1:0")
-            .env("CHANGEAUDIT_DATA_DIR", data.path())
-            .env("CHANGEAUDIT_STATIC_DIR", data.path().join("no-web-app"))
-            .env("CHANGEAUDIT_ADMIN_PASSWORD", admin_password)
-            .env("CHANGEAUDIT_TRUSTED_PROXIES", "127.0.0.1/32")
-            .env("CHANGEAUDIT_LOG", "error")
-            .envs(std::env::var("MALLOC_ARENA_MAX").map(|max| ("MALLOC_ARENA_MAX", max)))
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        // `BENCH_SERVER_WRAPPER` runs the server under a profiler (`heaptrack`, `perf record`).
+        let mut command = match std::env::var("BENCH_SERVER_WRAPPER") {
+            Ok(wrapper) => {
+                let mut words = wrapper.split_whitespace();
+                let mut command = Command::new(words.next().unwrap());
+                command.args(words).arg(env!("CARGO_BIN_EXE_changeaudit"));
+                command
+            }
+            Err(_) => Command::new(env!("CARGO_BIN_EXE_changeaudit")),
+        };
+        let mut child =
+            command
+                .arg("serve")
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("CHANGEAUDIT_LISTEN", "127.0.0.1:0")
+                .env("CHANGEAUDIT_DATA_DIR", data.path())
+                .env("CHANGEAUDIT_STATIC_DIR", data.path().join("no-web-app"))
+                .env("CHANGEAUDIT_ADMIN_PASSWORD", admin_password)
+                .env("CHANGEAUDIT_TRUSTED_PROXIES", "127.0.0.1/32")
+                .env("CHANGEAUDIT_LOG", "error")
+                // The allocators' own settings, to measure them.
+                .envs(std::env::vars().filter(|(name, _)| {
+                    name.starts_with("MALLOC_") || name.starts_with("MIMALLOC_")
+                }))
+                .stdout(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let url = loop {
             let line = lines
