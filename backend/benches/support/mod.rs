@@ -85,6 +85,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start(admin_password: &str) -> Server {
+        Server::start_with(admin_password, &[]).await
+    }
+
+    /// The server, with configuration `settings` (variables) besides the benchmarks' own.
+    pub async fn start_with(admin_password: &str, settings: &[(&str, &str)]) -> Server {
         let data = tempfile::tempdir().unwrap();
         // `BENCH_SERVER_WRAPPER` runs the server under a profiler (`heaptrack`, `perf record`).
         let mut command = match std::env::var("BENCH_SERVER_WRAPPER") {
@@ -107,6 +112,7 @@ impl Server {
                 .env("CHANGEAUDIT_ADMIN_PASSWORD", admin_password)
                 .env("CHANGEAUDIT_TRUSTED_PROXIES", "127.0.0.1/32")
                 .env("CHANGEAUDIT_LOG", "error")
+                .envs(settings.iter().copied())
                 // The allocators' own settings, to measure them.
                 .envs(std::env::vars().filter(|(name, _)| {
                     name.starts_with("MALLOC_") || name.starts_with("MIMALLOC_")
@@ -242,12 +248,13 @@ pub async fn send(socket: &mut Socket, data: &str) {
 pub async fn next_output(socket: &mut Socket) -> String {
     loop {
         match socket.next().await.unwrap().unwrap() {
-            Message::Text(text) => {
-                if let ServerMessage::Output { data } = serde_json::from_str(text.as_str()).unwrap()
-                {
-                    return data;
+            Message::Text(text) => match serde_json::from_str(text.as_str()).unwrap() {
+                ServerMessage::Output { data } => return data,
+                ServerMessage::Closed { reason, message } => {
+                    panic!("the session closed ({reason:?}): {message}")
                 }
-            }
+                _ => {}
+            },
             Message::Close(_) => panic!("the session closed"),
             _ => {}
         }
