@@ -19,13 +19,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use changeaudit_e2e::{KEY_USER, Sshd};
-use changeaudit_shared::terminal::ServerMessage;
 use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
-use tokio_tungstenite::tungstenite::Message;
 
-use support::{Server, Socket, provision, send};
+use support::{Server, Socket, output_until, provision, send};
 
 const ADMIN_PASSWORD: &str = "bulk benchmark admin password";
 const MIB: f64 = (1 << 20) as f64;
@@ -193,28 +191,7 @@ async fn through_the_broker(server: &Server, socket: &mut Socket, file: &Path) -
         &format!("base64 {}; echo BULK-$((1+1))-DONE\r", file.display()),
     )
     .await;
-    let mut bytes = 0;
-    let mut tail = String::new();
-    loop {
-        let data = match socket.next().await.unwrap().unwrap() {
-            Message::Text(text) => match serde_json::from_str(text.as_str()).unwrap() {
-                ServerMessage::Output { data } => data,
-                _ => continue,
-            },
-            Message::Close(_) => panic!("the session closed"),
-            _ => continue,
-        };
-        bytes += data.len() as u64;
-        tail.push_str(&data);
-        if tail.contains(DONE) {
-            break;
-        }
-        let keep = tail.len().saturating_sub(DONE.len());
-        let cut = (keep..=tail.len())
-            .find(|at| tail.is_char_boundary(*at))
-            .unwrap_or(0);
-        tail.drain(..cut);
-    }
+    let bytes = output_until(socket, DONE).await;
     Run {
         bytes,
         wall: started.elapsed(),

@@ -14,12 +14,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use changeaudit_e2e::{PeakMemory, Sshd, resident};
-use changeaudit_shared::terminal::ServerMessage;
 use futures_util::StreamExt;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
 
-use support::{Server, provision, send};
+use support::{Server, output_until, provision, send};
 
 const ADMIN_PASSWORD: &str = "soak benchmark admin password";
 const PASSWORD: &str = "a soak person's password";
@@ -57,7 +55,7 @@ async fn main() {
             &format!("head -c {random} /dev/urandom | base64; echo SOAK-$((1+1))-DONE\r"),
         )
         .await;
-        until_done(&mut socket).await;
+        output_until(&mut socket, DONE).await;
         socket.close(None).await.ok();
         while socket.next().await.is_some() {}
     }
@@ -79,11 +77,10 @@ async fn main() {
     );
     // What the resident memory is: the process's own (anonymous), or files mapped in.
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
-    let parts: Vec<&str> = status
+    let parts: Vec<String> = status
         .lines()
         .filter(|line| line.starts_with("Rss"))
         .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
-        .map(|line| Box::leak(line.into_boxed_str()) as &str)
         .collect();
     println!("  after: {}", parts.join(", "));
 }
@@ -142,30 +139,6 @@ async fn people(server: &Server, admin: &support::Signed) {
                         "enabled": true, "password": PASSWORD }),
             )
             .await;
-    }
-}
-
-/// Reads the session's output until the end mark.
-async fn until_done(socket: &mut support::Socket) {
-    let mut tail = String::new();
-    loop {
-        let data = match socket.next().await.unwrap().unwrap() {
-            Message::Text(text) => match serde_json::from_str(text.as_str()).unwrap() {
-                ServerMessage::Output { data } => data,
-                _ => continue,
-            },
-            Message::Close(_) => panic!("the session closed"),
-            _ => continue,
-        };
-        tail.push_str(&data);
-        if tail.contains(DONE) {
-            return;
-        }
-        let keep = tail.len().saturating_sub(DONE.len());
-        let cut = (keep..=tail.len())
-            .find(|at| tail.is_char_boundary(*at))
-            .unwrap_or(0);
-        tail.drain(..cut);
     }
 }
 

@@ -30,19 +30,27 @@ pub fn settle() {
     if missing.is_empty() {
         return;
     }
-    let Ok(program) = std::env::current_exe() else {
-        return;
+    let program = match std::env::current_exe() {
+        Ok(program) => program,
+        Err(error) => {
+            eprintln!("changeaudit: running with the allocator's defaults: {error}");
+            return;
+        }
     };
     let mut arguments = std::env::args_os();
     let name = arguments
         .next()
         .unwrap_or_else(|| OsString::from("changeaudit"));
-    // Only returns if the program could not be started again.
-    let _failed = std::process::Command::new(program)
+    // Only returns if the program could not be started again. Logging is not set up yet: the
+    // reason goes to standard error, and the program runs on with glibc's defaults.
+    let failed = std::process::Command::new(program)
         .arg0(name)
         .args(arguments)
         .envs(missing)
         .exec();
+    eprintln!(
+        "changeaudit: running with the allocator's defaults: starting again failed: {failed}"
+    );
 }
 
 #[cfg(not(unix))]

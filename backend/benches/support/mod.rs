@@ -261,6 +261,26 @@ pub async fn next_output(socket: &mut Socket) -> String {
     }
 }
 
+/// Reads the terminal's output until `mark` shows in it; answers the bytes read. The mark is
+/// looked for across messages, keeping only the end of what came before.
+pub async fn output_until(socket: &mut Socket, mark: &str) -> u64 {
+    let mut bytes = 0;
+    let mut tail = String::new();
+    loop {
+        let data = next_output(socket).await;
+        bytes += data.len() as u64;
+        tail.push_str(&data);
+        if tail.contains(mark) {
+            return bytes;
+        }
+        let keep = tail.len().saturating_sub(mark.len());
+        let cut = (keep..=tail.len())
+            .find(|at| tail.is_char_boundary(*at))
+            .unwrap_or(0);
+        tail.drain(..cut);
+    }
+}
+
 /// The CPU time (user and system) process `pid` has used, from `/proc/<pid>/stat`.
 pub fn process_cpu(pid: u32) -> std::time::Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();

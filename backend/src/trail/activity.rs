@@ -138,7 +138,15 @@ pub async fn activity_csv(
     me.require_any(READERS)?;
     let mut filter = filter_of(&filters)?;
     let mut connection = state.db.pool().acquire().await?;
+    // What the file holds is pinned first: the events up to the last one now, which the audit
+    // of the download names and counts; those appended meanwhile are left out of both.
+    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(DbError::from)?;
+    filter.and("seq <= ?", [Arg::Int(last)]);
     let matching = filter.count(&mut connection, "audit_events").await?;
+    drop(connection);
     if matching > CSV_MOST {
         return Err(AppError::rule(
             "filters",
@@ -148,14 +156,6 @@ pub async fn activity_csv(
             ),
         ));
     }
-    // What the file holds is pinned: the events up to the last one now, which the audit of the
-    // download names; those appended while it streams are left out.
-    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
-        .fetch_one(&mut *connection)
-        .await
-        .map_err(DbError::from)?;
-    drop(connection);
-    filter.and("seq <= ?", [Arg::Int(last)]);
     let mut asked: BTreeMap<_, _> = filters.pairs().into_iter().collect();
     asked.remove("offset");
     asked.remove("limit");

@@ -32,7 +32,8 @@ pub fn file(request: &Request) -> Option<Response> {
         return Some((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
     }
     // HEAD gets the body too: hyper sends its length and drops it.
-    let mut response = Response::new(Body::from(sent.data.into_owned()));
+    // The embedded bytes are sent as they are, not copied for each request.
+    let mut response = Response::new(Body::from(sent.data));
     let headers = response.headers_mut();
     if let Ok(kind) = HeaderValue::from_str(file.metadata.mimetype()) {
         headers.insert(header::CONTENT_TYPE, kind);

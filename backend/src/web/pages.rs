@@ -73,7 +73,7 @@ async fn page(State(state): State<AppState>, request: Request) -> Response {
             Err(_) => Document::SignIn,
         }
     };
-    match state.web_app.document(document) {
+    match state.web_app.read(document).await {
         Some(html) => Html(html).into_response(),
         None => (StatusCode::NOT_FOUND, "The web app is not built.").into_response(),
     }

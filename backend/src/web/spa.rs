@@ -52,7 +52,19 @@ impl WebApp {
         }
     }
 
-    /// One of the built pages, if the build holds it.
+    /// One of the built pages, read as a request is answered: from a folder without holding up
+    /// the runtime, and read each time, so a folder rebuilt in development is served as it is.
+    pub async fn read(&self, document: Document) -> Option<String> {
+        match self {
+            WebApp::Folder(folder) => tokio::fs::read_to_string(folder.join(document.file()))
+                .await
+                .ok(),
+            #[cfg(feature = "embedded-web-app")]
+            WebApp::Embedded => super::embedded::text(document.file()),
+        }
+    }
+
+    /// One of the built pages, if the build holds it (at start-up).
     pub fn document(&self, document: Document) -> Option<String> {
         match self {
             WebApp::Folder(folder) => std::fs::read_to_string(folder.join(document.file())).ok(),
