@@ -8,6 +8,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use crate::auth::password;
+use crate::auth::session::SessionPolicy;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Database;
@@ -15,11 +16,12 @@ use crate::notifications::Outbound;
 use crate::notifications::streams::Streams;
 use crate::passkeys::{RelyingParty, RelyingPartyError};
 use crate::recordings::{LocalFolder, RecordingStore};
+use crate::terminal::watchdog::Watchdog;
 use crate::trail::checkpoints;
 use crate::trail::key::TrailKey;
 use crate::trail::siem::Sink;
 use crate::vault::MasterKey;
-use crate::web::client_ip::{ClientInfo, TrustedProxies};
+use crate::web::client_ip::TrustedProxies;
 use crate::web::csrf::TrustedOrigins;
 use crate::web::spa::{self, WebApp};
 
@@ -61,6 +63,8 @@ pub struct Shared {
     pub hashing: password::Gate,
     /// The event streams open on this replica, per person.
     pub streams: Streams,
+    /// This replica's running sessions, asked about together.
+    pub watchdog: Watchdog,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -77,29 +81,6 @@ pub struct TerminalPolicy {
     pub per_person: u64,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct SessionPolicy {
-    /// A session unused for this long ends.
-    pub idle_timeout: Duration,
-    /// A session ends this long after sign-in, however busy.
-    pub max_lifetime: Duration,
-    pub cookie_secure: bool,
-    /// Whether a trusted proxy's `X-Forwarded-Proto: https` makes a request one over TLS.
-    pub trust_forwarded_proto: bool,
-}
-
-impl SessionPolicy {
-    /// The policy for a request from `client`: over TLS when the server is reached over https,
-    /// or when a trusted proxy says so and the configuration believes it.
-    pub fn for_request(&self, client: &ClientInfo) -> SessionPolicy {
-        SessionPolicy {
-            cookie_secure: self.cookie_secure
-                || (self.trust_forwarded_proto && client.forwarded_https),
-            ..*self
-        }
-    }
-}
-
 impl AppState {
     pub fn new(
         config: &Config,
@@ -111,20 +92,30 @@ impl AppState {
         let mut origins = config.server.trusted_origins.clone();
         origins.extend(config.server.public_url.clone());
         let web_app = WebApp::chosen(config.server.static_dir.as_deref());
+        let sessions = SessionPolicy {
+            idle_timeout: config.sessions.idle_timeout,
+            max_lifetime: config.sessions.max_lifetime,
+            cookie_secure: config.cookie_secure(),
+            trust_forwarded_proto: config.server.trust_forwarded_proto,
+        };
+        let recordings: Arc<dyn RecordingStore> =
+            Arc::new(LocalFolder::new(config.terminal.recordings_dir.clone()));
+        let watchdog = Watchdog::new(
+            db.clone(),
+            Arc::clone(&clock),
+            sessions,
+            Arc::clone(&recordings),
+            config.terminal.free_floor,
+        );
         Ok(AppState(Arc::new(Shared {
             db,
             clock,
-            sessions: SessionPolicy {
-                idle_timeout: config.sessions.idle_timeout,
-                max_lifetime: config.sessions.max_lifetime,
-                cookie_secure: config.cookie_secure(),
-                trust_forwarded_proto: config.server.trust_forwarded_proto,
-            },
+            sessions,
             trusted_origins: Arc::new(TrustedOrigins::new(origins)),
             web_app: web_app.clone(),
             content_security_policy: spa::content_security_policy(&web_app),
             master_key,
-            recordings: Arc::new(LocalFolder::new(config.terminal.recordings_dir.clone())),
+            recordings,
             terminal: TerminalPolicy {
                 warning: config.terminal.due_warning,
                 max_length: config.terminal.max_length,
@@ -157,6 +148,7 @@ impl AppState {
             streams: Streams::new(
                 usize::try_from(config.sessions.streams_per_person).unwrap_or(usize::MAX),
             ),
+            watchdog,
         })))
     }
 }

@@ -5,7 +5,8 @@ use changeaudit_shared::role::Role;
 
 use crate::auth::session;
 use crate::error::AppError;
-use crate::state::{AppState, SessionPolicy};
+use crate::auth::session::SessionPolicy;
+use crate::state::AppState;
 use crate::users::{self, User};
 use crate::web::client_ip::ClientInfo;
 

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::session;
 pub use crate::auth::throttle::KnownBrowser;
 use crate::clock::Timestamp;
-use crate::state::SessionPolicy;
+use crate::auth::session::SessionPolicy;
 use crate::vault::MasterKey;
 
 const PURPOSE: &str = "changeaudit known browser";

@@ -1,6 +1,8 @@
 //! Sign-in sessions: a random token in an HttpOnly cookie; the database keeps only its SHA-256,
 //! so a copy of the database opens no session.
 
+use std::time::Duration;
+
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,8 +13,31 @@ use sqlx::AnyConnection;
 
 use crate::db::{Database, DbError};
 use crate::random;
-use crate::state::SessionPolicy;
+use crate::web::client_ip::ClientInfo;
 use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// A session unused for this long ends.
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, however busy.
+    pub max_lifetime: Duration,
+    pub cookie_secure: bool,
+    /// Whether a trusted proxy's `X-Forwarded-Proto: https` makes a request one over TLS.
+    pub trust_forwarded_proto: bool,
+}
+
+impl SessionPolicy {
+    /// The policy for a request from `client`: over TLS when the server is reached over https,
+    /// or when a trusted proxy says so and the configuration believes it.
+    pub fn for_request(&self, client: &ClientInfo) -> SessionPolicy {
+        SessionPolicy {
+            cookie_secure: self.cookie_secure
+                || (self.trust_forwarded_proto && client.forwarded_https),
+            ..*self
+        }
+    }
+}
 
 pub const COOKIE_NAME: &str = "changeaudit_session";
 /// The name over https: a `__Host-` cookie is only taken when it is `Secure`, for the exact

@@ -95,15 +95,17 @@ struct LocalSink {
 }
 
 impl LocalSink {
-    /// Runs `work` on the file in the blocking pool.
-    async fn blocking<T: Send + 'static>(
+    /// Runs `work` on the file in the blocking pool; the answer does not hold the sink.
+    fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&std::fs::File) -> io::Result<T> + Send + 'static,
-    ) -> io::Result<T> {
+    ) -> BoxFuture<'static, io::Result<T>> {
         let file = Arc::clone(&self.file);
-        tokio::task::spawn_blocking(move || work(&file))
-            .await
-            .map_err(io::Error::other)?
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || work(&file))
+                .await
+                .map_err(io::Error::other)?
+        })
     }
 }
 
@@ -113,13 +115,13 @@ impl RecordingSink for LocalSink {
         Box::pin(std::future::ready(written))
     }
 
-    fn sync(&mut self) -> BoxFuture<'_, io::Result<()>> {
-        Box::pin(self.blocking(std::fs::File::sync_data))
+    fn sync(&mut self) -> BoxFuture<'static, io::Result<()>> {
+        self.blocking(std::fs::File::sync_data)
     }
 
     fn tail(&mut self, from: u64) -> BoxFuture<'_, io::Result<Vec<u8>>> {
         // Read at an offset: the file's own position stays where the writes left it.
-        Box::pin(self.blocking(move |file| {
+        self.blocking(move |file| {
             let mut bytes = Vec::new();
             let mut buffer = vec![0; 64 << 10];
             loop {
@@ -129,13 +131,13 @@ impl RecordingSink for LocalSink {
                 }
                 bytes.extend_from_slice(&buffer[..read]);
             }
-        }))
+        })
     }
 
     fn truncate(&mut self, len: u64) -> BoxFuture<'_, io::Result<()>> {
-        Box::pin(self.blocking(move |file| {
+        self.blocking(move |file| {
             file.set_len(len)?;
             file.sync_all()
-        }))
+        })
     }
 }

@@ -9,7 +9,7 @@ use changeaudit_shared::asciicast::{Event, Header};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
-use super::RecordingSink;
+use super::{BoxFuture, RecordingSink};
 
 /// Written events are made durable at least this often.
 pub const SYNC_EVERY: Duration = Duration::from_secs(1);
@@ -22,10 +22,17 @@ pub struct Recorder {
     synced_bytes: u64,
     synced_digest: Sha256,
     started: Instant,
-    /// Whether something was written since the last sync.
-    unsynced: bool,
+    /// The bytes the last sync begun covers.
+    syncing_to: u64,
     /// Why a write or sync failed, if one did: the recording is cut back when sealed.
     failed: Option<String>,
+}
+
+/// A sync that completed: whether it held, and the size and digest it covered.
+pub struct Synced {
+    result: io::Result<()>,
+    bytes: u64,
+    digest: Sha256,
 }
 
 /// A finished recording: its size and the hex SHA-256 of its bytes.
@@ -48,7 +55,7 @@ impl Recorder {
             synced_bytes: 0,
             synced_digest: Sha256::new(),
             started: Instant::now(),
-            unsynced: false,
+            syncing_to: 0,
             failed: None,
         };
         recorder.append(&header.to_line()).await?;
@@ -81,21 +88,52 @@ impl Recorder {
         }
         self.digest.update(&bytes);
         self.bytes += bytes.len() as u64;
-        self.unsynced = true;
         Ok(())
     }
 
+    /// Makes everything written so far durable, and waits for it.
     pub async fn sync(&mut self) -> io::Result<()> {
-        if self.unsynced {
-            if let Err(error) = self.sink.sync().await {
-                self.failed = Some(error.to_string());
-                return Err(error);
-            }
-            self.unsynced = false;
-            self.synced_bytes = self.bytes;
-            self.synced_digest = self.digest.clone();
+        if self.synced_bytes == self.bytes {
+            return Ok(());
         }
-        Ok(())
+        let syncing = self.syncing();
+        self.synced(syncing.await)
+    }
+
+    /// Begins making what was written so far durable, unless a sync already begun covers it.
+    /// Writes may go on meanwhile; the answer is handed back to `synced` once it completes.
+    pub fn begin_sync(&mut self) -> Option<BoxFuture<'static, Synced>> {
+        (self.syncing_to < self.bytes).then(|| self.syncing())
+    }
+
+    fn syncing(&mut self) -> BoxFuture<'static, Synced> {
+        self.syncing_to = self.bytes;
+        let (bytes, digest) = (self.bytes, self.digest.clone());
+        let durable = self.sink.sync();
+        Box::pin(async move {
+            Synced {
+                result: durable.await,
+                bytes,
+                digest,
+            }
+        })
+    }
+
+    /// Takes a completed sync: what it covered is what a later failure is cut back to.
+    pub fn synced(&mut self, synced: Synced) -> io::Result<()> {
+        match synced.result {
+            Ok(()) => {
+                if synced.bytes > self.synced_bytes {
+                    self.synced_bytes = synced.bytes;
+                    self.synced_digest = synced.digest;
+                }
+                Ok(())
+            }
+            Err(error) => {
+                self.failed = Some(error.to_string());
+                Err(error)
+            }
+        }
     }
 
     /// Syncs what is left and answers the recording's size and digest. After a failed write,
@@ -129,9 +167,11 @@ impl Recorder {
         digest.update(&tail[..whole]);
         let kept = self.synced_bytes + whole as u64;
         self.sink.truncate(kept).await?;
+        self.synced_digest = digest.clone();
         self.digest = digest;
         self.bytes = kept;
-        self.unsynced = false;
+        self.synced_bytes = kept;
+        self.syncing_to = kept;
         Ok(())
     }
 }

@@ -30,8 +30,9 @@ pub trait RecordingSink: Send {
     /// Hands `bytes` to the store: once this returns, a crash of the server does not lose them.
     fn write<'a>(&'a mut self, bytes: &'a [u8]) -> BoxFuture<'a, io::Result<()>>;
 
-    /// Makes everything written so far durable.
-    fn sync(&mut self) -> BoxFuture<'_, io::Result<()>>;
+    /// Makes everything written so far durable. The answer does not hold the sink: writes may
+    /// go on while it is awaited, and whether it covers them is left open.
+    fn sync(&mut self) -> BoxFuture<'static, io::Result<()>>;
 
     /// What the recording holds from byte `from` on, as it stands (after a failed write).
     fn tail(&mut self, from: u64) -> BoxFuture<'_, io::Result<Vec<u8>>>;

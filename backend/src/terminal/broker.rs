@@ -26,22 +26,19 @@ use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::gate::{self, Permit};
 use super::opening::{self, Opened, Request};
 use super::socket::{self, close, send, send_raw};
-use super::store::{self, Ending, HEARTBEAT_EVERY, Recognised};
-use crate::auth::session;
+use super::store::{self, Ending, Recognised};
+use super::watchdog::{End, Subject, Watched};
 use crate::clock::Timestamp;
-use crate::recordings::recorder::{SYNC_EVERY, Sealed};
+use crate::recordings::BoxFuture;
+use crate::recordings::recorder::{SYNC_EVERY, Sealed, Synced};
 use crate::state::AppState;
 
 /// An idle terminal is pinged this many ticks apart.
 const PING_EVERY_TICKS: u64 = 20;
 /// The most output taken as one piece when the device has sent more than one read's worth.
 const COALESCE_MAX: usize = 64 * 1024;
-/// What let the person in is asked again this many ticks apart, so a session ends within a
-/// few seconds of the person's rights.
-const RIGHTS_EVERY_TICKS: u64 = 2;
 /// Keystroke messages waiting for the device.
 const INPUT_QUEUE: usize = 16;
 
@@ -153,8 +150,10 @@ struct Session {
     warned: bool,
     /// The device said the shell ended (as opposed to the connection dropping).
     shell_ended: bool,
-    /// The person typed since their sign-in was last counted as used.
-    typed: bool,
+    /// Its place in the watchdog, which says when it must end.
+    watched: Watched,
+    /// The recording's sync under way, if one is.
+    syncing: Option<BoxFuture<'static, Synced>>,
     /// The person was told the recordings' volume is nearly full.
     warned_of_space: bool,
 }
@@ -162,6 +161,15 @@ struct Session {
 impl Session {
     fn new(state: AppState, request: Request, opened: Opened, channel: Channel<Msg>) -> Self {
         let (device, write) = channel.split();
+        let watched = state.watchdog.watch(
+            opened.id,
+            Subject {
+                sign_in: request.sign_in.clone(),
+                user_id: request.user.id,
+                credential_id: request.credential_id,
+                change_id: opened.change_id.clone(),
+            },
+        );
         let (to_device, queue) = mpsc::channel(INPUT_QUEUE);
         Session {
             device,
@@ -179,7 +187,8 @@ impl Session {
             revision: 0,
             warned: false,
             shell_ended: false,
-            typed: false,
+            watched,
+            syncing: None,
             warned_of_space: false,
             state,
             request,
@@ -200,6 +209,11 @@ impl Session {
                     tick_count += 1;
                     self.tick(socket, tick_count).await
                 }
+                synced = pending(&mut self.syncing) => {
+                    self.syncing = None;
+                    self.opened.recorder.synced(synced).map_err(Stop::recording_failed)
+                }
+                Ok(()) = self.watched.standing.changed() => self.on_standing(socket).await,
             };
             if let Err(stop) = step {
                 return stop;
@@ -235,7 +249,7 @@ impl Session {
                 if data.is_empty() {
                     return Ok(());
                 }
-                self.typed = true;
+                self.watched.typed();
                 // Recorded first: input that cannot be recorded never reaches the device.
                 let EventData::Input(data) = self.take(EventData::Input(data)).await? else {
                     return Ok(());
@@ -410,22 +424,18 @@ impl Session {
         }
     }
 
-    /// Once a second: make the recording durable, enforce the window and terminations, and
-    /// now and then keep the session alive in the database and on the WebSocket.
+    /// Once a second: begin making the recording durable, enforce the window, and now and
+    /// then keep the WebSocket alive. Nothing here waits on the disk or the database.
     async fn tick(&mut self, socket: &mut WebSocket, count: u64) -> Result<(), Stop> {
-        let beats_per_heartbeat = (HEARTBEAT_EVERY.as_secs() / SYNC_EVERY.as_secs()).max(1);
-        let heartbeat = count.is_multiple_of(beats_per_heartbeat);
         if count.is_multiple_of(PING_EVERY_TICKS) {
             // Proxies close a WebSocket that says nothing for a minute or so.
             send_raw(socket, Message::Ping(Default::default()))
                 .await
                 .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))?;
         }
-        self.opened
-            .recorder
-            .sync()
-            .await
-            .map_err(Stop::recording_failed)?;
+        if self.syncing.is_none() {
+            self.syncing = self.opened.recorder.begin_sync();
+        }
         let now = self.state.clock.now();
         if now >= self.opened.closes_at {
             return Err(self.window_closed());
@@ -448,98 +458,42 @@ impl Session {
                 .await
                 .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))?;
         }
-        if heartbeat && let Err(error) = store::heartbeat(&self.state.db, self.opened.id, now).await
-        {
-            tracing::warn!(%error, session = self.opened.id, "session heartbeat");
-        }
-        if count.is_multiple_of(RIGHTS_EVERY_TICKS) {
-            self.still_allowed(now).await?;
-        }
-        if heartbeat {
-            self.room_to_record(socket).await?;
-        }
-        match store::termination_request(&self.state.db, self.opened.id).await {
-            Ok(Some(by)) => Err(Stop {
-                reason: EndReason::Terminated,
-                message: format!("The session was terminated by {by}."),
-                by: Some(by),
-            }),
-            Ok(None) => Ok(()),
-            Err(error) => {
-                tracing::warn!(%error, session = self.opened.id, "reading a termination request");
-                Ok(())
-            }
-        }
+        Ok(())
     }
 
-    /// Asks again what let the person in: a session lasts only while their sign-in and the
-    /// gate hold. A due date moved is followed; signing out, a sign-in expired, an account
-    /// disabled, a change cancelled, a request withdrawn or a membership removed ends it.
-    async fn still_allowed(&mut self, now: Timestamp) -> Result<(), Stop> {
-        let state = &self.state;
-        let (sign_in, user_id) = (&self.request.sign_in, self.request.user.id);
-        match session::standing(&state.db, sign_in, user_id, &state.sessions, now).await {
-            // Typing in the terminal is using the sign-in: it does not go idle under the person.
-            Ok(Ok(())) if std::mem::take(&mut self.typed) => {
-                if let Err(error) = session::touch(&state.db, sign_in, now).await {
-                    tracing::warn!(%error, session = self.opened.id, "counting the sign-in as used");
-                }
+    /// Acts on what the watchdog found: a termination asked for, rights that no longer hold, a
+    /// due date moved, the recordings' volume nearly full.
+    async fn on_standing(&mut self, socket: &mut WebSocket) -> Result<(), Stop> {
+        let standing = self.watched.standing.borrow_and_update().clone();
+        match standing.end {
+            Some(End::Terminated { by }) => {
+                return Err(Stop {
+                    reason: EndReason::Terminated,
+                    message: format!("The session was terminated by {by}."),
+                    by: Some(by),
+                });
             }
-            Ok(Ok(())) => {}
-            Ok(Err(lapse)) => return Err(Stop::revoked(lapse.words())),
-            // The database is not answering; the missing heartbeat tells the other replicas.
-            Err(error) => {
-                tracing::warn!(%error, session = self.opened.id, "checking the sign-in again");
-                return Ok(());
+            Some(End::Revoked(detail)) => return Err(Stop::revoked(&detail)),
+            None => {}
+        }
+        if let Some(due_at) = standing.due_at {
+            let (closes_at, due_date) = opening::closing(Some(due_at), self.opened.longest);
+            if closes_at != self.opened.closes_at {
+                self.opened.closes_at = closes_at;
+                self.opened.closes_at_due_date = due_date;
+                self.warned = false;
             }
         }
-        let judged = match self.state.db.pool().acquire().await {
-            Ok(mut connection) => {
-                gate::judge(
-                    &mut connection,
-                    self.request.user.id,
-                    self.request.credential_id,
-                    now,
-                )
-                .await
-            }
-            Err(error) => Err(error.into()),
-        };
-        match judged {
-            // The database is not answering; the missing heartbeat tells the other replicas.
-            Err(error) => {
-                tracing::warn!(%error, session = self.opened.id, "asking the gate again");
-                Ok(())
-            }
-            Ok(Err(refusal)) => Err(Stop::revoked(&refusal.to_string())),
-            Ok(Ok(Permit::Planned {
-                change_id, due_at, ..
-            })) if self.opened.change_id.as_deref() == Some(change_id.as_str()) => {
-                let (closes_at, due_date) = opening::closing(Some(due_at), self.opened.longest);
-                if closes_at != self.opened.closes_at {
-                    self.opened.closes_at = closes_at;
-                    self.opened.closes_at_due_date = due_date;
-                    self.warned = false;
-                }
-                Ok(())
-            }
-            Ok(Ok(Permit::Unplanned { .. })) if self.opened.change_id.is_none() => Ok(()),
-            Ok(Ok(_)) => Err(Stop::revoked("The approval it ran under no longer holds.")),
+        match standing.low_space {
+            Some(free) => self.room_to_record(free, socket).await,
+            None => Ok(()),
         }
     }
 
     /// Below the free-space floor of the recordings' volume the person is warned; below half of
     /// it the session is closed, before the volume is full and a write fails.
-    async fn room_to_record(&mut self, socket: &mut WebSocket) -> Result<(), Stop> {
+    async fn room_to_record(&mut self, free: u64, socket: &mut WebSocket) -> Result<(), Stop> {
         let floor = self.state.terminal.free_floor;
-        let free = match self.state.recordings.free_bytes().await {
-            Ok(Some(free)) => free,
-            Ok(None) => return Ok(()),
-            Err(error) => {
-                tracing::warn!(%error, session = self.opened.id, "reading the recordings' free space");
-                return Ok(());
-            }
-        };
         if free < floor / 2 {
             return Err(Stop::new(
                 EndReason::RecordingFailed,
@@ -549,7 +503,7 @@ impl Session {
                 ),
             ));
         }
-        if free < floor && !self.warned_of_space {
+        if !self.warned_of_space {
             self.warned_of_space = true;
             let message = format!(
                 "The recordings' volume is nearly full ({} MiB left): this session will be closed if it falls below {} MiB. Tell an admin.",
@@ -682,6 +636,14 @@ impl Session {
             tracing::error!(%error, session = opened.id, "storing the end of a session");
         }
         close(socket, stop.reason, &message).await;
+    }
+}
+
+/// What the sync under way answers; never, when none is.
+async fn pending(syncing: &mut Option<BoxFuture<'static, Synced>>) -> Synced {
+    match syncing {
+        Some(syncing) => syncing.await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The browser terminal: who may open one (`gate`), the SSH side (`ssh`), opening a recorded
-//! session (`opening`), running it (`broker`), its rows (`store`), watching it live (`watch`)
-//! and the routes (`handlers`).
+//! session (`opening`), running it (`broker`), its rows (`store`), what every running session is
+//! asked about together (`watchdog`), watching it live (`watch`) and the routes (`handlers`).
 //!
 //! A session's live state is its task and its WebSocket, on the replica the browser reached;
 //! everything another replica needs (that it runs, its heartbeat, a termination request, its
@@ -16,3 +16,4 @@ mod socket;
 pub mod ssh;
 pub mod store;
 pub mod watch;
+pub mod watchdog;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::changes::life;
 use crate::clock::Timestamp;
-use crate::db::{Database, DbError};
+use crate::db::{Database, DbError, placeholders};
 use crate::listing::{Arg, Filter, Paging};
 use crate::recordings::recorder::Sealed;
 use crate::trail::audit::{self, NewEvent};
@@ -22,6 +22,8 @@ use crate::trail::audit::{self, NewEvent};
 /// off by its server's death and reads as interrupted.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 pub const STALE_AFTER: Duration = Duration::from_secs(30);
+/// Sessions named in one query: well under every backend's limit of bound values.
+const IDS_AT_ONCE: usize = 500;
 
 /// How many sessions of `user_id` are running now (their heartbeat fresh).
 pub async fn running_of(
@@ -126,26 +128,41 @@ pub async fn start(
     Ok(Ok(id))
 }
 
-/// Keeps the session alive: other replicas read it as running while this is recent.
-pub async fn heartbeat(db: &Database, id: i64, now: Timestamp) -> Result<(), DbError> {
-    sqlx::query("UPDATE terminal_sessions SET heartbeat_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(now.as_millis())
-        .execute(db.pool())
-        .await?;
+/// Keeps sessions `ids` alive: other replicas read a session as running while this is recent.
+pub async fn heartbeat(db: &Database, ids: &[i64], now: Timestamp) -> Result<(), DbError> {
+    for ids in ids.chunks(IDS_AT_ONCE) {
+        let sql = format!(
+            "UPDATE terminal_sessions SET heartbeat_at = $1 WHERE id IN ({})",
+            placeholders(2, ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(now.as_millis());
+        for id in ids {
+            query = query.bind(id);
+        }
+        query.execute(db.pool()).await?;
+    }
     Ok(())
 }
 
-/// The username of whoever asked to terminate session `id`, if anyone has.
-pub async fn termination_request(db: &Database, id: i64) -> Result<Option<String>, DbError> {
-    let by: Option<String> = sqlx::query_scalar(
-        "SELECT u.username FROM terminal_sessions s JOIN users u ON u.id = s.terminate_requested_by
-         WHERE s.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(by)
+/// Of sessions `ids`, those someone asked to terminate, with the username of who asked.
+pub async fn termination_requests(
+    db: &Database,
+    ids: &[i64],
+) -> Result<Vec<(i64, String)>, DbError> {
+    let mut asked = Vec::new();
+    for ids in ids.chunks(IDS_AT_ONCE) {
+        let sql = format!(
+            "SELECT s.id, u.username FROM terminal_sessions s JOIN users u ON u.id = s.terminate_requested_by
+             WHERE s.id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query_as(&sql);
+        for id in ids {
+            query = query.bind(id);
+        }
+        asked.extend(query.fetch_all(db.pool()).await?);
+    }
+    Ok(asked)
 }
 
 /// What recognition made of a session so far.
