@@ -4,8 +4,8 @@ use axum::http::request::Parts;
 use changeaudit_shared::role::Role;
 
 use crate::auth::session;
-use crate::error::AppError;
 use crate::auth::session::SessionPolicy;
+use crate::error::AppError;
 use crate::state::AppState;
 use crate::users::{self, User};
 use crate::web::client_ip::ClientInfo;

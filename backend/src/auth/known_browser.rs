@@ -19,9 +19,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use crate::auth::session;
+use crate::auth::session::SessionPolicy;
 pub use crate::auth::throttle::KnownBrowser;
 use crate::clock::Timestamp;
-use crate::auth::session::SessionPolicy;
 use crate::vault::MasterKey;
 
 const PURPOSE: &str = "changeaudit known browser";

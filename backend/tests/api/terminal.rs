@@ -688,6 +688,58 @@ async fn the_due_date_is_warned_of_then_closes_the_session() {
     assert_eq!(START.to_datetime().unix_timestamp(), 1_767_225_600);
 }
 
+/// The replica asks about all its running sessions together: every one's heartbeat moves on,
+/// and a termination ends the session asked for and no other.
+#[tokio::test]
+async fn running_sessions_beat_together_and_a_termination_ends_only_its_own() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    let mut first = rig.approved_terminal().await;
+    let mut second = Terminal::open(&rig.member, rig.password_credential).await;
+    second
+        .until(|t| t.output.ends_with("$ "), "the second prompt")
+        .await;
+    let ids = [first.session_id.unwrap(), second.session_id.unwrap()];
+    sqlx::query("UPDATE terminal_sessions SET heartbeat_at = 0")
+        .execute(rig.app.db.pool())
+        .await
+        .unwrap();
+    // A heartbeat every five seconds: both have beaten within two of them.
+    let mut beats = Vec::new();
+    for _ in 0..100 {
+        beats = sqlx::query_scalar::<_, i64>(
+            "SELECT heartbeat_at FROM terminal_sessions WHERE id IN ($1, $2) AND heartbeat_at > 0",
+        )
+        .bind(ids[0])
+        .bind(ids[1])
+        .fetch_all(rig.app.db.pool())
+        .await
+        .unwrap();
+        if beats.len() == 2 {
+            break;
+        }
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the heartbeat is written on the server's own clock"
+        )]
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(beats.len(), 2, "both sessions beat: {beats:?}");
+
+    let auditor = rig.app.person("auditor", PERSON_PASSWORD).await;
+    let terminate = format!("/api/terminal-sessions/{}/terminate", ids[1]);
+    auditor.expect("POST", &terminate, None, 202).await;
+    let (reason, _) = second.closed().await;
+    assert_eq!(reason, EndReason::Terminated);
+    first.run("echo still-running").await;
+    first
+        .until(
+            |t| t.output.contains("still-running\r\n") && t.output.ends_with("$ "),
+            "the other session's output",
+        )
+        .await;
+    assert_eq!(rig.session(ids[0]).await["state"], "running");
+}
+
 #[tokio::test]
 async fn an_auditor_watches_live_then_terminates_and_both_are_audited() {
     let rig = Rig::start(Sshd::start().await.unwrap()).await;
