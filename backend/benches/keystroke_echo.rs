@@ -246,6 +246,7 @@ async fn next(
     loop {
         match socket.next().await.unwrap().unwrap() {
             Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
+            Message::Binary(bytes) => return ServerMessage::from_binary(&bytes).unwrap(),
             Message::Close(_) => panic!("the session closed"),
             _ => {}
         }

@@ -26,6 +26,23 @@ extern "C" {
     fn load_xterm() -> js_sys::Promise;
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The terminal, seen only as something to write bytes to.
+    type Writable;
+
+    /// `write` with UTF-8 bytes that JavaScript owns. The binding's `write_utf8` passes a view
+    /// of the app's own memory, which xterm.js would read later, after the app reused it.
+    #[wasm_bindgen(method)]
+    fn write(this: &Writable, data: &js_sys::Uint8Array);
+}
+
+/// Writes UTF-8 `bytes` to `terminal`, as the device printed them.
+pub fn write_bytes(terminal: &Terminal, bytes: &js_sys::Uint8Array) {
+    let terminal: &JsValue = terminal.as_ref();
+    terminal.unchecked_ref::<Writable>().write(bytes);
+}
+
 /// Waits until xterm.js is loaded (at once, after the first time): before, no terminal can be
 /// made.
 pub async fn ready() -> Result<(), String> {

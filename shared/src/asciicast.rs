@@ -3,6 +3,7 @@
 //! marker (`m`) events. Files written here play in standard asciicast players.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
@@ -66,13 +67,33 @@ pub enum EventData {
 impl Event {
     /// The event as one line of JSON, without the newline.
     pub fn to_line(&self) -> String {
-        let (code, data) = match &self.data {
-            EventData::Output(text) => ("o", json_string(text)),
-            EventData::Input(text) => ("i", json_string(text)),
-            EventData::Resize { cols, rows } => ("r", format!("\"{cols}x{rows}\"")),
-            EventData::Marker(label) => ("m", json_string(label)),
+        let mut line = Vec::new();
+        self.write_line(&mut line);
+        line.pop();
+        // Written from strings and numbers only: always UTF-8.
+        String::from_utf8(line).unwrap_or_default()
+    }
+
+    /// Appends the event's line and its newline to `out`, the text escaped straight into it:
+    /// under bulk output, each copy of the text between is a pass over every byte.
+    pub fn write_line(&self, out: &mut Vec<u8>) {
+        let code = match &self.data {
+            EventData::Output(_) => "o",
+            EventData::Input(_) => "i",
+            EventData::Marker(_) => "m",
+            EventData::Resize { .. } => "r",
         };
-        format!("[{:.6}, \"{code}\", {data}]", self.time)
+        // Writing to a `Vec` cannot fail.
+        write!(out, "[{:.6}, \"{code}\", ", self.time).ok();
+        match &self.data {
+            EventData::Output(text) | EventData::Input(text) | EventData::Marker(text) => {
+                serde_json::to_writer(&mut *out, text).ok();
+            }
+            EventData::Resize { cols, rows } => {
+                write!(out, "\"{cols}x{rows}\"").ok();
+            }
+        }
+        out.extend_from_slice(b"]\n");
     }
 
     pub fn parse_line(line: &str) -> Result<Event, String> {
@@ -104,10 +125,6 @@ impl Event {
         };
         Ok(Event { time, data })
     }
-}
-
-fn json_string(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
 /// A whole recording in memory.
@@ -170,6 +187,18 @@ pub struct Utf8Stream {
 }
 
 impl Utf8Stream {
+    /// `push`, taking the bytes: whole UTF-8 with nothing pending becomes the text as it is,
+    /// without a copy.
+    pub fn push_owned(&mut self, bytes: Vec<u8>) -> String {
+        if !self.pending.is_empty() {
+            return self.push(&bytes);
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(error) => self.push(error.as_bytes()),
+        }
+    }
+
     pub fn push(&mut self, bytes: &[u8]) -> String {
         self.pending.extend_from_slice(bytes);
         let mut text = String::with_capacity(self.pending.len());
@@ -211,6 +240,8 @@ impl Utf8Stream {
 
 #[cfg(test)]
 mod tests {
+    use quickcheck::quickcheck;
+
     use super::*;
 
     const SAMPLE: &str = r#"{"version": 2, "width": 80, "height": 24, "timestamp": 1504467315, "title": "Demo", "env": {"TERM": "xterm-256color", "SHELL": "/bin/bash"}}
@@ -283,5 +314,41 @@ mod tests {
         assert_eq!(stream.push(b"a\xffb"), "a\u{fffd}b");
         assert_eq!(stream.push(b"\xe2\x82"), "");
         assert_eq!(stream.finish(), "\u{fffd}");
+    }
+
+    quickcheck! {
+        /// Taking the bytes or borrowing them decodes the same, however the stream is cut.
+        fn owned_reads_decode_as_borrowed_ones(reads: Vec<Vec<u8>>) -> bool {
+            let (mut owned, mut borrowed) = (Utf8Stream::default(), Utf8Stream::default());
+            let mut text = (String::new(), String::new());
+            for read in reads {
+                text.1.push_str(&borrowed.push(&read));
+                text.0.push_str(&owned.push_owned(read));
+            }
+            text.0.push_str(&owned.finish());
+            text.1.push_str(&borrowed.finish());
+            text.0 == text.1
+        }
+
+        /// A line is the event's JSON and a newline, read back as the same event.
+        fn a_written_line_reads_back(text: String, time: u32) -> bool {
+            let time = f64::from(time) / 1000.0;
+            [
+                EventData::Output(text.clone()),
+                EventData::Input(text.clone()),
+                EventData::Marker(text),
+                EventData::Resize { cols: 80, rows: 24 },
+            ]
+            .into_iter()
+            .all(|data| {
+                let event = Event { time, data };
+                let mut line = Vec::new();
+                event.write_line(&mut line);
+                let line = String::from_utf8(line).unwrap();
+                line.strip_suffix('\n') == Some(event.to_line().as_str())
+                    && !event.to_line().contains('\n')
+                    && Event::parse_line(&event.to_line()).unwrap() == event
+            })
+        }
     }
 }

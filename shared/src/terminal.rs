@@ -33,7 +33,9 @@ pub enum ServerMessage {
         /// last), RFC 3339.
         closes_at: String,
     },
-    /// What the device printed.
+    /// What the device printed. On the socket it is a binary frame of the text's UTF-8 bytes
+    /// (`from_binary`), never JSON: output is most of what a terminal sends, and escaping each
+    /// byte of it cost the server more than anything else it does per byte.
     Output { data: String },
     /// The terminal being watched changed size (sent to watchers, who follow it).
     Resize { cols: u16, rows: u16 },
@@ -49,6 +51,15 @@ pub enum ServerMessage {
     Warning { message: String },
     /// The session is over; the connection closes after this.
     Closed { reason: EndReason, message: String },
+}
+
+impl ServerMessage {
+    /// The message a binary frame carries: what the device printed, whole UTF-8 characters.
+    pub fn from_binary(bytes: &[u8]) -> Result<ServerMessage, std::str::Utf8Error> {
+        Ok(ServerMessage::Output {
+            data: std::str::from_utf8(bytes)?.to_owned(),
+        })
+    }
 }
 
 /// The board so far: each line of the script ticked, amber or still to do, and every command

@@ -248,13 +248,15 @@ pub async fn send(socket: &mut Socket, data: &str) {
 pub async fn next_output(socket: &mut Socket) -> String {
     loop {
         match socket.next().await.unwrap().unwrap() {
-            Message::Text(text) => match serde_json::from_str(text.as_str()).unwrap() {
-                ServerMessage::Output { data } => return data,
-                ServerMessage::Closed { reason, message } => {
+            // Output comes in binary frames, everything else as JSON text.
+            Message::Binary(bytes) => return String::from_utf8(bytes.into()).unwrap(),
+            Message::Text(text) => {
+                if let ServerMessage::Closed { reason, message } =
+                    serde_json::from_str(text.as_str()).unwrap()
+                {
                     panic!("the session closed ({reason:?}): {message}")
                 }
-                _ => {}
-            },
+            }
             Message::Close(_) => panic!("the session closed"),
             _ => {}
         }

@@ -5,7 +5,7 @@
 use std::io;
 use std::time::Duration;
 
-use changeaudit_shared::asciicast::{Event, Header};
+use changeaudit_shared::asciicast::{Event, EventData, Header};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
@@ -75,13 +75,26 @@ impl Recorder {
     }
 
     pub async fn record(&mut self, event: &Event) -> io::Result<()> {
-        self.append(&event.to_line()).await
+        let text = match &event.data {
+            EventData::Output(text) | EventData::Input(text) | EventData::Marker(text) => {
+                text.len()
+            }
+            EventData::Resize { .. } => 0,
+        };
+        // Room for the text, a little escaping and the rest of the line.
+        let mut line = Vec::with_capacity(text + text / 8 + 48);
+        event.write_line(&mut line);
+        self.write(line).await
     }
 
     async fn append(&mut self, line: &str) -> io::Result<()> {
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
+        self.write(bytes).await
+    }
+
+    async fn write(&mut self, bytes: Vec<u8>) -> io::Result<()> {
         if let Err(error) = self.sink.write(&bytes).await {
             self.failed = Some(error.to_string());
             return Err(error);

@@ -14,7 +14,7 @@ use changeaudit_shared::terminal::{MAX_COLS, MAX_ROWS};
 use serde::Deserialize;
 
 use super::opening::Request;
-use super::socket::{MAX_MESSAGE, MAX_WATCH_MESSAGE};
+use super::socket::{MAX_MESSAGE, MAX_WATCH_MESSAGE, READ_BUFFER};
 use super::watch::{OVERSEERS, Watcher};
 use super::{broker, granted, store, watch};
 use crate::auth::{CurrentUser, SignIn};
@@ -96,6 +96,7 @@ pub async fn open_terminal(
     };
     Ok(upgrade
         .max_message_size(MAX_MESSAGE)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| broker::run(state, socket, request)))
 }
 
@@ -181,6 +182,7 @@ pub async fn watch_session(
         .max_message_size(MAX_WATCH_MESSAGE)
         // A watcher has nothing to say: not even one large frame is read.
         .max_frame_size(MAX_WATCH_MESSAGE)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| watch::run(state, socket, stored, watcher)))
 }
 

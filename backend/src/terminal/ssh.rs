@@ -9,11 +9,15 @@ use changeaudit_shared::host_key::Fingerprint;
 use russh::client::{self, Handle, Msg};
 use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate, decode_secret_key};
 use russh::{Channel, Disconnect};
+use tokio::io::BufReader;
+use tokio::net::TcpStream;
 
 use crate::devices::scan::{address, presented_key, reason};
 use secrecy::{ExposeSecret, SecretString};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// What is read from the device's socket at once: several SSH packets of output.
+const READ_BUFFER: usize = 32 * 1024;
 /// Without a word from the device this often, a keep-alive is sent; three unanswered end it.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// The variable the shell integration reads the session's nonce from.
@@ -99,14 +103,20 @@ pub async fn connect(target: &Target) -> Result<Connection, SshError> {
     let config = Arc::new(client::Config {
         keepalive_interval: Some(KEEPALIVE),
         keepalive_max: 3,
-        // Keystrokes go out at once.
-        nodelay: true,
         // Bounds what is buffered between the device and the browser: a slow browser slows
         // the device instead of filling memory.
         channel_buffer_size: 8,
         ..Default::default()
     });
-    let connecting = client::connect(config, (target.host.clone(), target.port), handler);
+    let connecting = async {
+        let stream = TcpStream::connect((target.host.as_str(), target.port)).await?;
+        // Keystrokes go out at once.
+        stream.set_nodelay(true)?;
+        // The SSH layer reads each packet in two or more small reads; a buffer takes what the
+        // socket holds in one, a fraction of the system calls under bulk output.
+        let stream = BufReader::with_capacity(READ_BUFFER, stream);
+        client::connect_stream(config, stream, handler).await
+    };
     let outcome = tokio::time::timeout(CONNECT_TIMEOUT, connecting).await;
     let wrong_key = presented
         .lock()

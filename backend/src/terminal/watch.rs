@@ -49,7 +49,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored, watche
         change_id: session.record.change_id.clone(),
         closes_at: String::new(),
     };
-    if send(&mut socket, &started).await.is_err() {
+    if send(&mut socket, started).await.is_err() {
         return;
     }
     let mut offset: u64 = 0;
@@ -80,7 +80,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored, watche
         };
         offset += chunk.len() as u64;
         for message in lines.take(&chunk) {
-            if send(&mut socket, &message).await.is_err() {
+            if send(&mut socket, message).await.is_err() {
                 return;
             }
         }
@@ -89,7 +89,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored, watche
         }
         let record = current(&state, id).await;
         if let Some(message) = checklist.news(&state, record.as_ref()).await
-            && send(&mut socket, &message).await.is_err()
+            && send(&mut socket, message).await.is_err()
         {
             return;
         }

@@ -202,15 +202,15 @@ impl Terminal {
 
     /// Reads one message; false when the socket has closed.
     async fn read_one(&mut self, what: &str) -> bool {
-        let text = match tokio::time::timeout(PATIENCE, next_message(&mut self.socket)).await {
+        let message = match tokio::time::timeout(PATIENCE, next_message(&mut self.socket)).await {
             Err(_) => panic!(
                 "no message within {PATIENCE:?} waiting for {what}\n{}",
                 self.output
             ),
             Ok(None) => return false,
-            Ok(Some(text)) => text,
+            Ok(Some(message)) => message,
         };
-        match serde_json::from_str::<ServerMessage>(&text).expect("a server message") {
+        match message {
             ServerMessage::Started { session_id, .. } => self.session_id = Some(session_id),
             ServerMessage::Output { data } => {
                 self.output.push_str(&data);
@@ -240,11 +240,17 @@ impl Terminal {
     }
 }
 
-async fn next_message(socket: &mut Socket) -> Option<String> {
+/// The next message from the server: output in a binary frame, the rest as JSON text.
+async fn next_message(socket: &mut Socket) -> Option<ServerMessage> {
     while let Some(item) = socket.next().await {
         match item {
             Err(_) | Ok(Message::Close(_)) => return None,
-            Ok(Message::Text(text)) => return Some(text.to_string()),
+            Ok(Message::Text(text)) => {
+                return Some(serde_json::from_str(text.as_str()).expect("a server message"));
+            }
+            Ok(Message::Binary(bytes)) => {
+                return Some(ServerMessage::from_binary(&bytes).expect("output in UTF-8"));
+            }
             Ok(_) => {}
         }
     }

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use changeaudit_shared::terminal::{ClientMessage, EndReason, ServerMessage, input_pieces};
 use leptos::prelude::*;
-use leptos::web_sys::{HtmlDivElement, MessageEvent, WebSocket};
+use leptos::web_sys::{BinaryType, HtmlDivElement, MessageEvent, WebSocket};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -45,10 +45,17 @@ pub fn connect(element: &HtmlDivElement, path: &str, read_only: bool, live: Live
         }
     };
 
+    // Output arrives in binary frames, handed to xterm.js as they are: it decodes the UTF-8
+    // itself, and the bytes never pass through the app.
+    socket.set_binary_type(BinaryType::Arraybuffer);
     let on_message = {
         let terminal = terminal.clone();
         Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let Some(text) = event.data().as_string() else {
+            let data = event.data();
+            if let Some(output) = data.dyn_ref::<js_sys::ArrayBuffer>() {
+                return xterm::write_bytes(&terminal, &js_sys::Uint8Array::new(output));
+            }
+            let Some(text) = data.as_string() else {
                 return;
             };
             match serde_json::from_str::<ServerMessage>(&text) {
