@@ -41,8 +41,9 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Starts the work every replica does besides answering requests: expiring due requests,
-/// closing the windows of due changes, signing the trail's checkpoints, streaming it to a SIEM
-/// and sending queued notifications. All keep their state in the database, so any number of
+/// closing the windows of due changes, signing the trail's checkpoints, streaming it to a SIEM,
+/// storing recordings its spool still holds (at start, what a crash left) and sending queued
+/// notifications. All keep their state in the database, so any number of
 /// replicas may run them.
 pub fn spawn_workers(state: &AppState) {
     let expiring = state.clone();
@@ -98,6 +99,15 @@ pub fn spawn_workers(state: &AppState) {
             },
         ));
     }
+    let storing = state.clone();
+    tokio::spawn(every(
+        Duration::from_secs(60),
+        "storing recordings left in the spool",
+        move || {
+            let state = storing.clone();
+            async move { state.recordings.store_left_behind().await }
+        },
+    ));
     let sending = state.clone();
     tokio::spawn(every(
         Duration::from_secs(2),

@@ -146,9 +146,10 @@ pub async fn export(
     };
     match change {
         Some(change) => {
-            let store = crate::recordings::LocalFolder::new(config.terminal.recordings_dir.clone());
+            let store = crate::recordings::open(&config.terminal.recordings)
+                .context("the recording store (recordings_url)")?;
             let summary =
-                crate::trail::evidence::bundle_of(&db, &store, &key, change, now, &mut out)
+                crate::trail::evidence::bundle_of(&db, &*store, &key, change, now, &mut out)
                     .await
                     .with_context(|| format!("the evidence of {change}"))?;
             tracing::info!(%summary, "evidence bundle exported");

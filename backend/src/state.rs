@@ -15,7 +15,7 @@ use crate::db::Database;
 use crate::notifications::Outbound;
 use crate::notifications::streams::Streams;
 use crate::passkeys::{RelyingParty, RelyingPartyError};
-use crate::recordings::{LocalFolder, RecordingStore};
+use crate::recordings::{self, RecordingStore};
 use crate::terminal::watchdog::Watchdog;
 use crate::trail::checkpoints;
 use crate::trail::key::TrailKey;
@@ -81,6 +81,15 @@ pub struct TerminalPolicy {
     pub per_person: u64,
 }
 
+/// Why the server's state could not be made from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Passkeys(#[from] RelyingPartyError),
+    #[error("the recording store (recordings_url): {0}")]
+    Recordings(std::io::Error),
+}
+
 impl AppState {
     pub fn new(
         config: &Config,
@@ -88,7 +97,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         master_key: MasterKey,
         trail_key: TrailKey,
-    ) -> Result<Self, RelyingPartyError> {
+    ) -> Result<Self, StateError> {
         let mut origins = config.server.trusted_origins.clone();
         origins.extend(config.server.public_url.clone());
         let web_app = WebApp::chosen(config.server.static_dir.as_deref());
@@ -98,8 +107,8 @@ impl AppState {
             cookie_secure: config.cookie_secure(),
             trust_forwarded_proto: config.server.trust_forwarded_proto,
         };
-        let recordings: Arc<dyn RecordingStore> =
-            Arc::new(LocalFolder::new(config.terminal.recordings_dir.clone()));
+        let recordings =
+            recordings::open(&config.terminal.recordings).map_err(StateError::Recordings)?;
         let watchdog = Watchdog::new(
             db.clone(),
             Arc::clone(&clock),

@@ -1,5 +1,6 @@
 //! `changeaudit verify`: an export or a change's evidence bundle checked offline.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,7 +10,8 @@ use clap::Args;
 use changeaudit_shared::export::Checkpoint;
 use changeaudit_shared::verify::verify_bundle;
 
-use crate::recordings::{LocalFolder, RecordingStore};
+use crate::config::{Config, RecordingsAt};
+use crate::recordings;
 use crate::trail::key::read_public_key;
 use crate::trail::verify::{Anchors, verify_file};
 
@@ -25,9 +27,11 @@ pub struct VerifyOptions {
     /// The trail's public key: 64 hex digits, as in `trail.key.pub` or Admin → Audit trail.
     #[arg(long, value_name = "FILE")]
     pub public_key: PathBuf,
-    /// A folder holding the session recordings, to check each against its sealed digest.
-    #[arg(long, value_name = "DIR")]
-    pub recordings: Option<PathBuf>,
+    /// Where the session recordings are, to check each against its sealed digest: a folder, or
+    /// `file:///folder`, or `s3://bucket/prefix` (its endpoint, region and keys from
+    /// `CHANGEAUDIT_S3_*` and the usual `AWS_*` variables).
+    #[arg(long, value_name = "DIR|URL")]
+    pub recordings: Option<String>,
     /// A checkpoint kept apart from the server (downloaded from Admin → Audit trail, or taken
     /// from the SIEM): the export must continue it, so a history rewritten and signed again
     /// since is caught.
@@ -105,20 +109,38 @@ fn read_checkpoint(path: &Path) -> Result<Checkpoint, String> {
     Ok(checkpoint)
 }
 
-/// The export verified, with the recordings of `folder` when given.
+/// Where `--recordings` says the recordings are: a folder, or a URL as `recordings_url` takes
+/// it, with the bucket's settings from the `CHANGEAUDIT_S3_*` variables.
+fn recordings_at(text: &str) -> Result<RecordingsAt, String> {
+    if !text.contains("://") {
+        return Ok(RecordingsAt::Folder(PathBuf::from(text)));
+    }
+    let mut env: HashMap<String, String> = std::env::vars()
+        .filter(|(name, _)| name.starts_with("CHANGEAUDIT_S3_"))
+        .collect();
+    env.insert("CHANGEAUDIT_RECORDINGS_URL".to_owned(), text.to_owned());
+    Config::load(None, &env)
+        .map(|config| config.terminal.recordings)
+        .map_err(|error| error.to_string())
+}
+
+/// The export verified, with the recordings `folder` names when given.
 fn verify_export(
     export: &Path,
     anchors: Anchors,
-    folder: Option<PathBuf>,
+    folder: Option<String>,
 ) -> Result<String, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|error| format!("cannot start the async runtime: {error}"))?;
-    let store = folder.map(LocalFolder::new);
-    let store = store.as_ref().map(|store| store as &dyn RecordingStore);
+    let store = match folder.as_deref().map(recordings_at).transpose() {
+        Ok(at) => at.as_ref().map(recordings::open).transpose(),
+        Err(error) => return Err(error),
+    }
+    .map_err(|error| format!("the recordings: {error}"))?;
     runtime
-        .block_on(verify_file(export, anchors, store))
+        .block_on(verify_file(export, anchors, store.as_deref()))
         .map(|summary| summary.to_string())
         .map_err(|fault| format!("FAILED at {fault}"))
 }

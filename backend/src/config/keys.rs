@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer};
 use super::ConfigError;
 
 /// The variables read, in the order the README lists them.
-pub const ENV_VARS: [&str; 33] = [
+pub const ENV_VARS: [&str; 40] = [
     "CHANGEAUDIT_CONFIG",
     "CHANGEAUDIT_LISTEN",
     "CHANGEAUDIT_DATA_DIR",
@@ -29,6 +29,13 @@ pub const ENV_VARS: [&str; 33] = [
     "CHANGEAUDIT_SESSION_IDLE_MINUTES",
     "CHANGEAUDIT_SESSION_MAX_HOURS",
     "CHANGEAUDIT_RECORDINGS_DIR",
+    "CHANGEAUDIT_RECORDINGS_URL",
+    "CHANGEAUDIT_RECORDINGS_SPOOL_DIR",
+    "CHANGEAUDIT_S3_ENDPOINT",
+    "CHANGEAUDIT_S3_REGION",
+    "CHANGEAUDIT_S3_PATH_STYLE",
+    "CHANGEAUDIT_S3_ACCESS_KEY_ID",
+    "CHANGEAUDIT_S3_SECRET_ACCESS_KEY",
     "CHANGEAUDIT_TRUSTED_PROXIES",
     "CHANGEAUDIT_TRUST_FORWARDED_PROTO",
     "CHANGEAUDIT_ANSWER_DEADLINE_SECONDS",
@@ -68,6 +75,13 @@ pub(super) struct Keys {
     pub session_idle_minutes: Option<u64>,
     pub session_max_hours: Option<u64>,
     pub recordings_dir: Option<PathBuf>,
+    pub recordings_url: Option<String>,
+    pub recordings_spool_dir: Option<PathBuf>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_path_style: Option<bool>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<SecretString>,
     #[serde(default, deserialize_with = "list")]
     pub trusted_proxies: Option<Vec<String>>,
     pub trust_forwarded_proto: Option<bool>,

@@ -13,8 +13,8 @@ pub use error::ConfigError;
 pub use keys::ENV_VARS;
 pub use resolve::parse_network;
 pub use sections::{
-    Config, DatabaseConfig, MIN_ADMIN_PASSWORD_CHARS, NotificationsConfig, ServerConfig,
-    SessionsConfig, SiemConfig, TerminalConfig, TrailConfig,
+    Config, DatabaseConfig, MIN_ADMIN_PASSWORD_CHARS, NotificationsConfig, ObjectStorage,
+    RecordingsAt, ServerConfig, SessionsConfig, SiemConfig, TerminalConfig, TrailConfig,
 };
 
 impl Config {
@@ -60,10 +60,10 @@ mod tests {
             "sqlite://data/changeaudit.db"
         );
         assert_eq!(config.sessions.idle_timeout, Duration::from_secs(30 * 60));
-        assert_eq!(
-            config.terminal.recordings_dir,
-            PathBuf::from("data/recordings")
-        );
+        assert!(matches!(
+            &config.terminal.recordings,
+            RecordingsAt::Folder(folder) if folder == &PathBuf::from("data/recordings")
+        ));
         assert!(config.server.trusted_proxies.is_empty());
         assert!(!config.cookie_secure());
     }
@@ -158,6 +158,62 @@ mod tests {
             error.to_string().contains("CHANGEAUDIT_ADMIN_PASSWORD"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn recordings_go_to_a_folder_or_a_bucket_named_by_url() {
+        let at =
+            |pairs: &[(&str, &str)]| Config::load(None, &env(pairs)).map(|c| c.terminal.recordings);
+        assert!(matches!(
+            at(&[("CHANGEAUDIT_RECORDINGS_URL", "file:///srv/recordings")]).unwrap(),
+            RecordingsAt::Folder(folder) if folder == Path::new("/srv/recordings")
+        ));
+        let RecordingsAt::Objects(storage) = at(&[
+            ("CHANGEAUDIT_DATA_DIR", "/srv/ca"),
+            (
+                "CHANGEAUDIT_RECORDINGS_URL",
+                "s3://audit-bucket/site-a/recordings/",
+            ),
+            ("CHANGEAUDIT_S3_ENDPOINT", "http://127.0.0.1:3900"),
+            ("CHANGEAUDIT_S3_REGION", "garage"),
+            ("CHANGEAUDIT_S3_SECRET_ACCESS_KEY", "a-topsecret-key"),
+        ])
+        .unwrap() else {
+            panic!("s3:// is object storage");
+        };
+        assert_eq!(storage.bucket, "audit-bucket");
+        assert_eq!(storage.prefix, "site-a/recordings");
+        assert_eq!(storage.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
+        assert_eq!(storage.spool_dir, Path::new("/srv/ca/spool"));
+        assert!(!format!("{storage:?}").contains("topsecret"));
+
+        for (pairs, words) in [
+            (
+                &[("CHANGEAUDIT_RECORDINGS_URL", "ftp://host/x")][..],
+                "must be file:///folder or s3://bucket/prefix",
+            ),
+            (
+                &[("CHANGEAUDIT_RECORDINGS_URL", "s3:///x")][..],
+                "must name a bucket",
+            ),
+            (
+                &[
+                    ("CHANGEAUDIT_RECORDINGS_URL", "s3://b"),
+                    ("CHANGEAUDIT_S3_ENDPOINT", "127.0.0.1:3900"),
+                ][..],
+                "CHANGEAUDIT_S3_ENDPOINT",
+            ),
+            (
+                &[
+                    ("CHANGEAUDIT_RECORDINGS_URL", "s3://b"),
+                    ("CHANGEAUDIT_RECORDINGS_DIR", "/srv/r"),
+                ][..],
+                "not both",
+            ),
+        ] {
+            let error = at(pairs).unwrap_err().to_string();
+            assert!(error.contains(words), "{error}");
+        }
     }
 
     #[test]

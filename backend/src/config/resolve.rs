@@ -10,7 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::keys::{Keys, variable};
 use super::{
     Config, ConfigError, DatabaseConfig, MIN_ADMIN_PASSWORD_CHARS, NotificationsConfig,
-    ServerConfig, SessionsConfig, SiemConfig, TerminalConfig, TrailConfig,
+    ObjectStorage, RecordingsAt, ServerConfig, SessionsConfig, SiemConfig, TerminalConfig,
+    TrailConfig,
 };
 
 impl Keys {
@@ -115,10 +116,7 @@ fn sessions(keys: &Keys) -> Result<SessionsConfig, ConfigError> {
 fn terminal(keys: &Keys, data_dir: &Path) -> Result<TerminalConfig, ConfigError> {
     let max_minutes = at_least_one("terminal_max_minutes", keys.terminal_max_minutes, 8 * 60)?;
     Ok(TerminalConfig {
-        recordings_dir: keys
-            .recordings_dir
-            .clone()
-            .unwrap_or_else(|| data_dir.join("recordings")),
+        recordings: recordings(keys, data_dir)?,
         due_warning: minutes(keys.due_warning_minutes.unwrap_or(10)),
         max_length: minutes(max_minutes),
         recording_limit: at_least_one("recording_max_mib", keys.recording_max_mib, 2048)?
@@ -129,6 +127,68 @@ fn terminal(keys: &Keys, data_dir: &Path) -> Result<TerminalConfig, ConfigError>
             .saturating_mul(1 << 20),
         per_person: at_least_one("terminals_per_person", keys.terminals_per_person, 4)?,
     })
+}
+
+/// `recordings_url` (or the older `recordings_dir`), and for `s3://` the bucket's settings.
+fn recordings(keys: &Keys, data_dir: &Path) -> Result<RecordingsAt, ConfigError> {
+    let url = match (&keys.recordings_url, &keys.recordings_dir) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "recordings_url",
+                "set it or recordings_dir, not both",
+            ));
+        }
+        (None, Some(dir)) => return Ok(RecordingsAt::Folder(dir.clone())),
+        (None, None) => return Ok(RecordingsAt::Folder(data_dir.join("recordings"))),
+        (Some(url), None) => url,
+    };
+    let parsed =
+        url::Url::parse(url).map_err(|error| invalid("recordings_url", &error.to_string()))?;
+    match parsed.scheme() {
+        "file" if parsed.host_str().is_none_or(str::is_empty) => parsed
+            .to_file_path()
+            .map(RecordingsAt::Folder)
+            .map_err(|()| {
+                invalid(
+                    "recordings_url",
+                    "a file:// URL must name an absolute folder",
+                )
+            }),
+        "s3" => {
+            let bucket = parsed.host_str().unwrap_or_default();
+            if bucket.is_empty() {
+                return Err(invalid(
+                    "recordings_url",
+                    "an s3:// URL must name a bucket: s3://bucket/prefix",
+                ));
+            }
+            if let Some(endpoint) = &keys.s3_endpoint
+                && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+            {
+                return Err(invalid(
+                    "s3_endpoint",
+                    "must start with http:// or https://",
+                ));
+            }
+            Ok(RecordingsAt::Objects(ObjectStorage {
+                bucket: bucket.to_owned(),
+                prefix: parsed.path().trim_matches('/').to_owned(),
+                endpoint: keys.s3_endpoint.clone(),
+                region: keys.s3_region.clone(),
+                path_style: keys.s3_path_style,
+                access_key_id: keys.s3_access_key_id.clone(),
+                secret_access_key: keys.s3_secret_access_key.clone(),
+                spool_dir: keys
+                    .recordings_spool_dir
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join("spool")),
+            }))
+        }
+        _ => Err(invalid(
+            "recordings_url",
+            "must be file:///folder or s3://bucket/prefix",
+        )),
+    }
 }
 
 fn notifications(keys: &Keys) -> Result<NotificationsConfig, ConfigError> {

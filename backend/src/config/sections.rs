@@ -68,8 +68,8 @@ pub struct SessionsConfig {
 /// Terminal sessions and their recordings.
 #[derive(Debug, Clone)]
 pub struct TerminalConfig {
-    /// Where session recordings are written.
-    pub recordings_dir: PathBuf,
+    /// Where session recordings are kept.
+    pub recordings: RecordingsAt,
     /// How long before a change's due date its sessions are warned.
     pub due_warning: Duration,
     /// The longest a terminal session may last, whatever the change's window.
@@ -81,6 +81,32 @@ pub struct TerminalConfig {
     pub free_floor: u64,
     /// The most terminal sessions one person may have running at once.
     pub per_person: u64,
+}
+
+/// Where recordings are kept: `recordings_url`.
+#[derive(Debug, Clone)]
+pub enum RecordingsAt {
+    /// `file:///path` (or `recordings_dir`): files in a local folder.
+    Folder(PathBuf),
+    /// `s3://bucket/prefix`: objects in S3-compatible storage, written through a local spool.
+    Objects(ObjectStorage),
+}
+
+/// An S3-compatible bucket. What is not set here is read from the usual `AWS_*` variables.
+#[derive(Debug, Clone)]
+pub struct ObjectStorage {
+    pub bucket: String,
+    /// Where under the bucket the recordings go; empty for its top.
+    pub prefix: String,
+    /// The service's URL, for storage other than AWS's (Garage, MinIO, Ceph).
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// `https://endpoint/bucket/key` (the default) or `https://bucket.endpoint/key`.
+    pub path_style: Option<bool>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    /// Where a recording is written first, synced every second, and uploaded from.
+    pub spool_dir: PathBuf,
 }
 
 /// Where notifications go besides the app.

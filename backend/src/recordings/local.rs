@@ -32,22 +32,62 @@ impl LocalFolder {
     }
 }
 
+impl LocalFolder {
+    /// Creates recording `name`, which must not exist yet, and opens it for writing.
+    pub(super) async fn create_file(&self, name: &str) -> io::Result<LocalSink> {
+        let path = self.path(name)?;
+        tokio::fs::create_dir_all(&self.dir).await?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .await?
+            .into_std()
+            .await;
+        Ok(LocalSink {
+            file: Arc::new(file),
+        })
+    }
+
+    /// Whether recording `name` is in the folder.
+    pub(super) async fn holds(&self, name: &str) -> io::Result<bool> {
+        tokio::fs::try_exists(self.path(name)?).await
+    }
+
+    /// The names of the recordings in the folder (none when it does not exist yet).
+    pub(super) async fn names(&self) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut entries = match tokio::fs::read_dir(&self.dir).await {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(names),
+            Err(error) => return Err(error),
+        };
+        while let Some(entry) = entries.next_entry().await? {
+            if let Some(name) = entry
+                .file_name()
+                .to_str()
+                .filter(|name| is_valid_name(name))
+            {
+                names.push(name.to_owned());
+            }
+        }
+        Ok(names)
+    }
+
+    /// Opens recording `name` to read it whole, a piece at a time.
+    pub(super) async fn open_file(&self, name: &str) -> io::Result<Arc<std::fs::File>> {
+        let file = File::open(self.path(name)?).await?.into_std().await;
+        Ok(Arc::new(file))
+    }
+}
+
 impl RecordingStore for LocalFolder {
     fn create<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<Box<dyn RecordingSink>>> {
         Box::pin(async move {
-            let path = self.path(name)?;
-            tokio::fs::create_dir_all(&self.dir).await?;
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .await?
-                .into_std()
-                .await;
-            let file = Arc::new(file);
-            Ok(Box::new(LocalSink { file }) as Box<dyn RecordingSink>)
+            let sink = self.create_file(name).await?;
+            Ok(Box::new(sink) as Box<dyn RecordingSink>)
         })
     }
 
@@ -90,11 +130,16 @@ impl RecordingStore for LocalFolder {
 /// microseconds; handing each to the blocking pool (as `tokio::fs` does) cost more than the
 /// write itself, a thread switch per chunk of output. Syncs, which wait on the disk, still go
 /// to the blocking pool.
-struct LocalSink {
+pub(super) struct LocalSink {
     file: Arc<std::fs::File>,
 }
 
 impl LocalSink {
+    /// The file, for reading what was written while writes go on.
+    pub(super) fn file(&self) -> Arc<std::fs::File> {
+        Arc::clone(&self.file)
+    }
+
     /// Runs `work` on the file in the blocking pool; the answer does not hold the sink.
     fn blocking<T: Send + 'static>(
         &self,

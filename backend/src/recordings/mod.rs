@@ -1,17 +1,30 @@
 //! Where session recordings live. A store hands out sinks that a session appends its asciicast
-//! lines to and syncs; `LocalFolder` keeps them as files under one folder. Everything else
-//! (object storage) fits behind the same two traits.
+//! lines to and syncs; `LocalFolder` keeps them as files under one folder, `ObjectRecordings`
+//! in S3-compatible object storage through a local spool. `open` builds the one the
+//! configuration names; everything reads recordings through it.
 
 mod local;
+mod objects;
 pub mod recorder;
 mod store;
 
 use std::io;
 use std::sync::Arc;
 
+use crate::config::RecordingsAt;
+
 pub use local::LocalFolder;
+pub use objects::{ObjectRecordings, SEGMENT_BYTES, SEGMENT_EVERY};
 pub use recorder::Recorder;
 pub use store::{BoxFuture, RecordingSink, RecordingStore, is_valid_name};
+
+/// The recording store `at` names.
+pub fn open(at: &RecordingsAt) -> io::Result<Arc<dyn RecordingStore>> {
+    Ok(match at {
+        RecordingsAt::Folder(folder) => Arc::new(LocalFolder::new(folder.clone())),
+        RecordingsAt::Objects(storage) => Arc::new(ObjectRecordings::open(storage)?),
+    })
+}
 
 /// How much of a recording is read at a time.
 const PIECE: usize = 1 << 20;

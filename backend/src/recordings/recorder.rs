@@ -161,6 +161,10 @@ impl Recorder {
         if self.failed.is_some() {
             self.cut_back().await?;
         }
+        // Whole and durable where it was written, whatever happens to the copy kept for good.
+        if let Err(error) = self.sink.seal().await {
+            tracing::warn!(%error, "storing a sealed recording: it stays in the spool, to be stored later");
+        }
         Ok(Sealed {
             bytes: self.bytes,
             sha256: hex::encode(self.digest.finalize()),

@@ -23,6 +23,12 @@ pub trait RecordingStore: Send + Sync {
         offset: u64,
         limit: usize,
     ) -> BoxFuture<'a, io::Result<Vec<u8>>>;
+
+    /// Puts where they belong the recordings this replica wrote but did not finish storing (a
+    /// store that writes through a spool: after a failed upload, or a crash); answers how many.
+    fn store_left_behind(&self) -> BoxFuture<'_, io::Result<usize>> {
+        Box::pin(std::future::ready(Ok(0)))
+    }
 }
 
 /// A recording being written.
@@ -39,6 +45,13 @@ pub trait RecordingSink: Send {
 
     /// Cuts the recording to its first `len` bytes, durably.
     fn truncate(&mut self, len: u64) -> BoxFuture<'_, io::Result<()>>;
+
+    /// The recording is whole: puts it where it is kept for good, when that is elsewhere than
+    /// where it was written. A failure leaves it where it was written, whole, for
+    /// `RecordingStore::store_left_behind`.
+    fn seal(&mut self) -> BoxFuture<'_, io::Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// A recording's name in the store: letters, digits, `-`, `_` and one `.cast`, nothing that

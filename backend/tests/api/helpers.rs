@@ -89,6 +89,9 @@ pub struct TestApp {
     pub database_url: String,
     /// The server's state, for running its background work on demand.
     pub state: AppState,
+    /// The settings that put its recordings in object storage, when they are there: a binary
+    /// started beside it takes them too.
+    pub recordings_settings: Vec<(String, String)>,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: Arc<TempDir>,
 }
@@ -147,6 +150,14 @@ impl TestApp {
                 dir.path().join("dist").display().to_string(),
             ),
         ]);
+        let own_recordings = settings
+            .iter()
+            .any(|(key, _)| key.starts_with("CHANGEAUDIT_RECORDINGS_"));
+        let recordings_settings = match own_recordings {
+            true => Vec::new(),
+            false => recordings_in_objects(dir.path()).unwrap_or_default(),
+        };
+        env.extend(recordings_settings.iter().cloned());
         env.extend(
             settings
                 .iter()
@@ -185,8 +196,50 @@ impl TestApp {
             db,
             database_url,
             state,
+            recordings_settings,
             shutdown: Some(shutdown),
             _dir: dir,
+        }
+    }
+
+    /// Replaces recording `name` with `bytes`, or removes it, where the server keeps it: what
+    /// someone holding the folder or the bucket's keys could do behind its back.
+    pub async fn replace_recording(&self, name: &str, bytes: Option<Vec<u8>>) {
+        let setting = |key: &str| {
+            self.recordings_settings
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| value.clone())
+        };
+        let Some(url) = setting("CHANGEAUDIT_RECORDINGS_URL") else {
+            let path = self.dir().join("recordings").join(name);
+            match bytes {
+                Some(bytes) => std::fs::write(&path, bytes).unwrap(),
+                None => std::fs::remove_file(&path).unwrap(),
+            }
+            return;
+        };
+        let url = url::Url::parse(&url).unwrap();
+        let bucket = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(url.host_str().unwrap())
+            .with_endpoint(setting("CHANGEAUDIT_S3_ENDPOINT").unwrap())
+            .with_allow_http(true)
+            .with_region(setting("CHANGEAUDIT_S3_REGION").unwrap())
+            .with_access_key_id(setting("CHANGEAUDIT_S3_ACCESS_KEY_ID").unwrap())
+            .with_secret_access_key(setting("CHANGEAUDIT_S3_SECRET_ACCESS_KEY").unwrap())
+            .build()
+            .unwrap();
+        let path =
+            object_store::path::Path::from(format!("{}/{name}", url.path().trim_matches('/')));
+        match bytes {
+            Some(bytes) => {
+                object_store::ObjectStore::put(&bucket, &path, bytes.into())
+                    .await
+                    .unwrap();
+            }
+            None => object_store::ObjectStore::delete(&bucket, &path)
+                .await
+                .unwrap(),
         }
     }
 
@@ -433,4 +486,35 @@ pub fn fields(problem: &Value) -> Vec<String> {
         .iter()
         .map(|error| error["field"].as_str().expect("a field name").to_owned())
         .collect()
+}
+
+/// With `CHANGEAUDIT_TEST_RECORDINGS=s3`, the settings that keep a test server's recordings in
+/// the S3-compatible store the test command started (`CHANGEAUDIT_TEST_S3_*`), under a prefix of
+/// the server's own (its replicas share it).
+fn recordings_in_objects(dir: &Path) -> Option<Vec<(String, String)>> {
+    if std::env::var("CHANGEAUDIT_TEST_RECORDINGS").ok()? != "s3" {
+        return None;
+    }
+    let test = |name: &str| {
+        std::env::var(format!("CHANGEAUDIT_TEST_S3_{name}")).unwrap_or_else(|_| {
+            panic!("CHANGEAUDIT_TEST_RECORDINGS=s3 needs CHANGEAUDIT_TEST_S3_{name} (scripts/dev test starts Garage and sets it)")
+        })
+    };
+    let prefix = dir.file_name()?.to_string_lossy().into_owned();
+    Some(vec![
+        (
+            "CHANGEAUDIT_RECORDINGS_URL".to_owned(),
+            format!("s3://{}/{prefix}", test("BUCKET")),
+        ),
+        ("CHANGEAUDIT_S3_ENDPOINT".to_owned(), test("ENDPOINT")),
+        ("CHANGEAUDIT_S3_REGION".to_owned(), test("REGION")),
+        (
+            "CHANGEAUDIT_S3_ACCESS_KEY_ID".to_owned(),
+            test("ACCESS_KEY_ID"),
+        ),
+        (
+            "CHANGEAUDIT_S3_SECRET_ACCESS_KEY".to_owned(),
+            test("SECRET_ACCESS_KEY"),
+        ),
+    ])
 }

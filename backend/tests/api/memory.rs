@@ -33,6 +33,7 @@ impl Binary {
             .env("CHANGEAUDIT_MASTER_KEY", TEST_MASTER_KEY)
             .env("CHANGEAUDIT_STATIC_DIR", app.dir().join("dist"))
             .env("CHANGEAUDIT_LOG", "warn")
+            .envs(app.recordings_settings.iter().cloned())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()

@@ -194,7 +194,12 @@ impl Rig {
                 .fetch_one(self.app.db.pool())
                 .await
                 .unwrap();
-        std::fs::read(self.app.dir().join("recordings").join(name)).unwrap()
+        self.app
+            .state
+            .recordings
+            .read(&name, 0, usize::MAX)
+            .await
+            .unwrap()
     }
 
     pub(crate) async fn actions(&self, object: &str) -> Vec<(String, String, Value)> {
@@ -997,13 +1002,11 @@ async fn the_trail_checks_each_recording_against_its_sealed_digest() {
         .fetch_one(rig.app.db.pool())
         .await
         .unwrap();
-    let path = rig.app.dir().join("recordings").join(&name);
-    let original = std::fs::read(&path).unwrap();
-    std::fs::write(
-        &path,
-        String::from_utf8_lossy(&original).replace("planned-one", "planned-0ne"),
-    )
-    .unwrap();
+    let original = rig.recording(id).await;
+    let forged = String::from_utf8_lossy(&original).replace("planned-one", "planned-0ne");
+    rig.app
+        .replace_recording(&name, Some(forged.into_bytes()))
+        .await;
     let fault = trail::verify(&rig.app, &export).await.unwrap_err();
     assert_eq!(fault.seq, Some(ended), "{fault}");
     assert!(
@@ -1013,7 +1016,7 @@ async fn the_trail_checks_each_recording_against_its_sealed_digest() {
         "{fault}"
     );
 
-    std::fs::remove_file(&path).unwrap();
+    rig.app.replace_recording(&name, None).await;
     let fault = trail::verify(&rig.app, &export).await.unwrap_err();
     assert_eq!(fault.seq, Some(ended), "{fault}");
     assert!(fault.reason.contains("cannot be read"), "{fault}");

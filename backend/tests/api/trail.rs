@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use changeaudit_backend::clock::Clock;
 use changeaudit_backend::db::{Backend, Database};
-use changeaudit_backend::recordings::LocalFolder;
 use changeaudit_backend::trail::audit;
 use changeaudit_backend::trail::checkpoints::{self, Policy};
 use changeaudit_backend::trail::export::export;
@@ -64,8 +63,7 @@ pub async fn verify_trusting(
         first_key: read_public_key(&public_path(&config_key)).unwrap(),
         trusted,
     };
-    let recordings = LocalFolder::new(app.dir().join("recordings"));
-    verify_file(export, anchors, Some(&recordings)).await
+    verify_file(export, anchors, Some(&*app.state.recordings)).await
 }
 
 /// Runs `sql` with the database's protection switched off, as someone holding its keys could.
