@@ -201,6 +201,19 @@ fn create_data_dir(path: &std::path::Path) -> anyhow::Result<()> {
 
 /// Creates the `admin` user on an empty database, with the configured password or a generated
 /// one that is printed this once and never stored in clear.
+/// Copies every recording of the configured store into the one `to` names.
+pub async fn copy_recordings(config: &Config, to: &str) -> anyhow::Result<()> {
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let target = Config::recordings_at(to, &env).context("--to")?;
+    let from = crate::recordings::open(&config.terminal.recordings)
+        .context("the recording store (recordings_url)")?;
+    let to = crate::recordings::open(&target).context("--to")?;
+    let copied = crate::recordings::copy::copy_all(&*from, &*to).await?;
+    // The summary is the command's answer, for the person or the script that ran it.
+    writeln!(std::io::stdout().lock(), "{copied}").context("writing the summary")?;
+    Ok(())
+}
+
 async fn ensure_first_admin(
     db: &Database,
     config: &Config,

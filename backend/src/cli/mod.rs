@@ -1,5 +1,5 @@
 //! The command line: `main` parses it and hands it here. Serving, migrating, rotating the master
-//! key and exporting need the configuration and the database (`server`); auditing a recording
+//! key, exporting and copying recordings need the configuration (`server`); auditing a recording
 //! and verifying an export or a bundle need neither (`audit`, `verify`).
 
 pub mod audit;
@@ -44,6 +44,17 @@ pub enum Command {
     /// Verify an export offline: the chain, every checkpoint's root and signature, the
     /// recordings when given, and every approval's passkey signature.
     Verify(VerifyOptions),
+    /// Copy every recording into another store (such as `s3://bucket/prefix`), each checked by
+    /// its SHA-256; a stopped copy is resumed, a target holding anything else refused.
+    CopyRecordings(CopyRecordingsOptions),
+}
+
+#[derive(Args)]
+pub struct CopyRecordingsOptions {
+    /// Where to: `s3://bucket/prefix` (its settings from `CHANGEAUDIT_S3_*` and `AWS_*`),
+    /// `file:///folder` or a folder.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }
 
 #[derive(Args)]
@@ -73,5 +84,9 @@ pub fn run(cli: Cli) -> ExitCode {
             cli.config.as_deref(),
         ),
         Command::Verify(options) => verify::run(&options),
+        Command::CopyRecordings(options) => server::run(
+            ServerTask::CopyRecordings { to: options.to },
+            cli.config.as_deref(),
+        ),
     }
 }

@@ -19,6 +19,9 @@ pub enum ServerTask {
         output: Option<PathBuf>,
         change: Option<String>,
     },
+    CopyRecordings {
+        to: String,
+    },
 }
 
 pub fn run(task: ServerTask, config_file: Option<&Path>) -> ExitCode {
@@ -61,6 +64,7 @@ pub fn run(task: ServerTask, config_file: Option<&Path>) -> ExitCode {
             ServerTask::Export { output, change } => {
                 startup::export(&config, output.as_deref(), change.as_deref()).await
             }
+            ServerTask::CopyRecordings { to } => startup::copy_recordings(&config, &to).await,
         }
     });
     match result {

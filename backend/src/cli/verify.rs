@@ -10,7 +10,7 @@ use clap::Args;
 use changeaudit_shared::export::Checkpoint;
 use changeaudit_shared::verify::verify_bundle;
 
-use crate::config::{Config, RecordingsAt};
+use crate::config::Config;
 use crate::recordings;
 use crate::trail::key::read_public_key;
 use crate::trail::verify::{Anchors, verify_file};
@@ -109,21 +109,6 @@ fn read_checkpoint(path: &Path) -> Result<Checkpoint, String> {
     Ok(checkpoint)
 }
 
-/// Where `--recordings` says the recordings are: a folder, or a URL as `recordings_url` takes
-/// it, with the bucket's settings from the `CHANGEAUDIT_S3_*` variables.
-fn recordings_at(text: &str) -> Result<RecordingsAt, String> {
-    if !text.contains("://") {
-        return Ok(RecordingsAt::Folder(PathBuf::from(text)));
-    }
-    let mut env: HashMap<String, String> = std::env::vars()
-        .filter(|(name, _)| name.starts_with("CHANGEAUDIT_S3_"))
-        .collect();
-    env.insert("CHANGEAUDIT_RECORDINGS_URL".to_owned(), text.to_owned());
-    Config::load(None, &env)
-        .map(|config| config.terminal.recordings)
-        .map_err(|error| error.to_string())
-}
-
 /// The export verified, with the recordings `folder` names when given.
 fn verify_export(
     export: &Path,
@@ -134,11 +119,16 @@ fn verify_export(
         .enable_all()
         .build()
         .map_err(|error| format!("cannot start the async runtime: {error}"))?;
-    let store = match folder.as_deref().map(recordings_at).transpose() {
-        Ok(at) => at.as_ref().map(recordings::open).transpose(),
-        Err(error) => return Err(error),
-    }
-    .map_err(|error| format!("the recordings: {error}"))?;
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let at = folder
+        .map(|text| Config::recordings_at(&text, &env))
+        .transpose()
+        .map_err(|error| format!("the recordings: {error}"))?;
+    let store = at
+        .as_ref()
+        .map(recordings::open)
+        .transpose()
+        .map_err(|error| format!("the recordings: {error}"))?;
     runtime
         .block_on(verify_file(export, anchors, store.as_deref()))
         .map(|summary| summary.to_string())

@@ -26,6 +26,30 @@ impl Config {
         keys::Keys::load(file.as_deref(), env)?.resolve()
     }
 
+    /// Where recordings are kept by `text`: a folder, or a URL as `recordings_url` takes it,
+    /// with the bucket's settings and the spool from `env` (its `CHANGEAUDIT_S3_*`,
+    /// `CHANGEAUDIT_RECORDINGS_SPOOL_DIR` and `CHANGEAUDIT_DATA_DIR`); the rest of `env` is not
+    /// read. For the commands that name a store besides the configured one.
+    pub fn recordings_at(
+        text: &str,
+        env: &HashMap<String, String>,
+    ) -> Result<RecordingsAt, ConfigError> {
+        if !text.contains("://") {
+            return Ok(RecordingsAt::Folder(PathBuf::from(text)));
+        }
+        let mut env: HashMap<String, String> = env
+            .iter()
+            .filter(|(name, _)| {
+                name.starts_with("CHANGEAUDIT_S3_")
+                    || *name == "CHANGEAUDIT_RECORDINGS_SPOOL_DIR"
+                    || *name == "CHANGEAUDIT_DATA_DIR"
+            })
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        env.insert("CHANGEAUDIT_RECORDINGS_URL".to_owned(), text.to_owned());
+        Config::load(None, &env).map(|config| config.terminal.recordings)
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_process(file: Option<&Path>) -> Result<Config, ConfigError> {
         let env: HashMap<String, String> = std::env::vars()

@@ -57,7 +57,7 @@ impl LocalFolder {
     }
 
     /// The names of the recordings in the folder (none when it does not exist yet).
-    pub(super) async fn names(&self) -> io::Result<Vec<String>> {
+    pub(super) async fn file_names(&self) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
         let mut entries = match tokio::fs::read_dir(&self.dir).await {
             Ok(entries) => entries,
@@ -88,6 +88,20 @@ impl RecordingStore for LocalFolder {
         Box::pin(async move {
             let sink = self.create_file(name).await?;
             Ok(Box::new(sink) as Box<dyn RecordingSink>)
+        })
+    }
+
+    fn names(&self) -> BoxFuture<'_, io::Result<Vec<String>>> {
+        Box::pin(self.file_names())
+    }
+
+    fn size<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<Option<u64>>> {
+        Box::pin(async move {
+            match tokio::fs::metadata(self.path(name)?).await {
+                Ok(meta) => Ok(Some(meta.len())),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(error) => Err(error),
+            }
         })
     }
 

@@ -3,6 +3,7 @@
 //! in S3-compatible object storage through a local spool. `open` builds the one the
 //! configuration names; everything reads recordings through it.
 
+pub mod copy;
 mod local;
 mod objects;
 pub mod recorder;

@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::local::LocalSink;
-use super::{BoxFuture, LocalFolder, RecordingSink, RecordingStore};
+use super::{BoxFuture, LocalFolder, RecordingSink, RecordingStore, is_valid_name};
 use crate::config::ObjectStorage;
 
 /// A running session's recording is uploaded at least this often...
@@ -168,10 +168,42 @@ impl RecordingStore for ObjectRecordings {
         })
     }
 
+    fn names(&self) -> BoxFuture<'_, io::Result<Vec<String>>> {
+        Box::pin(async move {
+            let top = self.objects.list_with_delimiter(None).await?;
+            let mut names: Vec<String> = top
+                .objects
+                .iter()
+                .filter_map(|meta| meta.location.filename())
+                .filter(|name| is_valid_name(name))
+                .map(str::to_owned)
+                .collect();
+            for name in self.spool.file_names().await? {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            Ok(names)
+        })
+    }
+
+    fn size<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<Option<u64>>> {
+        Box::pin(async move {
+            if let Some(size) = self.spool.size(name).await? {
+                return Ok(Some(size));
+            }
+            match self.objects.head(&whole(name)).await {
+                Ok(meta) => Ok(Some(meta.size)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(error) => Err(error.into()),
+            }
+        })
+    }
+
     fn store_left_behind(&self) -> BoxFuture<'_, io::Result<usize>> {
         Box::pin(async move {
             let mut stored = 0;
-            for name in self.spool.names().await? {
+            for name in self.spool.file_names().await? {
                 if self.writing().contains(&name) {
                     continue;
                 }

@@ -24,6 +24,12 @@ pub trait RecordingStore: Send + Sync {
         limit: usize,
     ) -> BoxFuture<'a, io::Result<Vec<u8>>>;
 
+    /// The names of the recordings the store holds (with a spool, those still in it too).
+    fn names(&self) -> BoxFuture<'_, io::Result<Vec<String>>>;
+
+    /// The size of recording `name`, or `None` when the store does not hold it.
+    fn size<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<Option<u64>>>;
+
     /// Puts where they belong the recordings this replica wrote but did not finish storing (a
     /// store that writes through a spool: after a failed upload, or a crash); answers how many.
     fn store_left_behind(&self) -> BoxFuture<'_, io::Result<usize>> {

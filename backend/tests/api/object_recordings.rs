@@ -1,16 +1,22 @@
 //! Recordings in S3-compatible storage (the Garage node the test command starts): uploaded in
-//! segments while written, whole once sealed, read by a replica that never held the spool, and
-//! stored from a spool a crash left behind.
+//! segments while written, whole once sealed, read by a replica that never held the spool,
+//! stored from a spool a crash left behind, and an installation's recordings copied in.
 
 use std::path::Path;
 use std::time::Duration;
 
 use changeaudit_backend::config::ObjectStorage;
+use changeaudit_backend::recordings::copy::{CopyError, copy_all};
 use changeaudit_backend::recordings::{
     self, ObjectRecordings, Recorder, RecordingStore, SEGMENT_BYTES,
 };
+use changeaudit_e2e::Sshd;
 use changeaudit_shared::asciicast::{Event, EventData, Header};
 use sha2::{Digest, Sha256};
+
+use crate::terminal::Rig;
+use crate::terminal_client::Terminal;
+use crate::trail;
 
 /// The bucket the test command started, under a prefix of this test's own, with its spool in
 /// `spool`: one replica.
@@ -143,4 +149,114 @@ async fn a_spool_a_crash_left_behind_is_stored_whole_when_the_replica_starts_aga
     assert!(stored.ends_with(b"\"]\n"), "whole events");
     assert_eq!(stored.iter().filter(|byte| **byte == b'\n').count(), 101);
     assert_eq!(restarted.store_left_behind().await.unwrap(), 0);
+}
+
+/// An installation's recordings copied into a bucket: `verify` passes on the copy, a second run
+/// keeps what is there, a copy cut short is finished, and a bucket holding anything else is
+/// refused before anything is copied.
+#[tokio::test]
+async fn copy_recordings_moves_an_installation_into_a_bucket_and_resumes() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    let first = rig.short_session(&["echo planned-one"]).await;
+    // A second session under the same approval.
+    let mut second = Terminal::open(&rig.member, rig.password_credential).await;
+    second
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    second.run("uname -s").await;
+    second.type_text("exit\r").await;
+    second.closed().await;
+    trail::checkpoint(&rig.app).await;
+    let export = trail::export_file(&rig.app).await;
+    let (spool, foreign_spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let target = replica(&unique_prefix(spool.path()), spool.path());
+    let from = &*rig.app.state.recordings;
+
+    let copied = copy_all(from, &target).await.unwrap();
+    assert_eq!((copied.copied, copied.kept), (2, 0));
+    let summary = trail::verify_against(&rig.app, &export, None, &target)
+        .await
+        .unwrap();
+    assert_eq!(summary.recordings, 2);
+
+    assert_eq!(copy_all(from, &target).await.unwrap().kept, 2);
+    // Cut short: one recording missing from the target, as if the run had stopped before it.
+    let name: String = sqlx::query_scalar("SELECT recording FROM terminal_sessions WHERE id = $1")
+        .bind(first)
+        .fetch_one(rig.app.db.pool())
+        .await
+        .unwrap();
+    target.remove(&name).await.unwrap();
+    let resumed = copy_all(from, &target).await.unwrap();
+    assert_eq!((resumed.copied, resumed.kept), (1, 1));
+    trail::verify_against(&rig.app, &export, None, &target)
+        .await
+        .unwrap();
+
+    let foreign = replica(&unique_prefix(foreign_spool.path()), foreign_spool.path());
+    let mut sink = foreign.create("20200101-someone-else.cast").await.unwrap();
+    sink.write(b"{\"version\": 2, \"width\": 80, \"height\": 24}\n")
+        .await
+        .unwrap();
+    sink.seal().await.unwrap();
+    let refused = copy_all(from, &foreign).await.unwrap_err();
+    assert!(
+        matches!(refused, CopyError::Foreign(ref name) if name == "20200101-someone-else.cast"),
+        "{refused}"
+    );
+    assert_eq!(foreign.names().await.unwrap().len(), 1, "nothing copied");
+}
+
+/// The command: the configured folder's recordings into the bucket `--to` names, its settings
+/// from `CHANGEAUDIT_S3_*`; a target it cannot use is named.
+#[tokio::test]
+async fn the_copy_recordings_command_copies_the_configured_store_into_the_url_given() {
+    let (data, spool) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let folder = recordings::LocalFolder::new(data.path().join("recordings"));
+    let sink = folder.create("20261207-command.cast").await.unwrap();
+    let mut recorder = Recorder::start(sink, &Header::new(80, 24)).await.unwrap();
+    recorder.record(&output(1)).await.unwrap();
+    let sealed = recorder.finish().await.unwrap();
+
+    let test = |name: &str| std::env::var(format!("CHANGEAUDIT_TEST_S3_{name}")).unwrap();
+    let prefix = unique_prefix(spool.path());
+    let run = |to: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_changeaudit"))
+            .args(["copy-recordings", "--to", &to])
+            .env_clear()
+            .env("CHANGEAUDIT_DATA_DIR", data.path())
+            .env("CHANGEAUDIT_RECORDINGS_SPOOL_DIR", spool.path())
+            .env("CHANGEAUDIT_S3_ENDPOINT", test("ENDPOINT"))
+            .env("CHANGEAUDIT_S3_REGION", test("REGION"))
+            .env("CHANGEAUDIT_S3_ACCESS_KEY_ID", test("ACCESS_KEY_ID"))
+            .env(
+                "CHANGEAUDIT_S3_SECRET_ACCESS_KEY",
+                test("SECRET_ACCESS_KEY"),
+            )
+            .output()
+            .unwrap()
+    };
+    let done = run(format!("s3://{}/{prefix}", test("BUCKET")));
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(said.contains("1 recordings copied"), "{said}");
+    let copy = replica(&prefix, spool.path());
+    assert_eq!(
+        recordings::digest(&copy, "20261207-command.cast")
+            .await
+            .unwrap(),
+        sealed.sha256
+    );
+
+    let refused = run("ftp://nowhere/x".to_owned());
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("--to") && said.contains("must be file:///folder or s3://bucket/prefix"),
+        "{said}"
+    );
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use changeaudit_backend::clock::Clock;
 use changeaudit_backend::db::{Backend, Database};
+use changeaudit_backend::recordings::RecordingStore;
 use changeaudit_backend::trail::audit;
 use changeaudit_backend::trail::checkpoints::{self, Policy};
 use changeaudit_backend::trail::export::export;
@@ -58,12 +59,22 @@ pub async fn verify_trusting(
     export: &std::path::Path,
     trusted: Option<Checkpoint>,
 ) -> Result<Summary, Fault> {
+    verify_against(app, export, trusted, &*app.state.recordings).await
+}
+
+/// `verify` with the recordings of `store`, the server's or a copy of them.
+pub async fn verify_against(
+    app: &TestApp,
+    export: &std::path::Path,
+    trusted: Option<Checkpoint>,
+    store: &dyn RecordingStore,
+) -> Result<Summary, Fault> {
     let config_key = app.dir().join("trail.key");
     let anchors = Anchors {
         first_key: read_public_key(&public_path(&config_key)).unwrap(),
         trusted,
     };
-    verify_file(export, anchors, Some(&*app.state.recordings)).await
+    verify_file(export, anchors, Some(store)).await
 }
 
 /// Runs `sql` with the database's protection switched off, as someone holding its keys could.
