@@ -166,6 +166,11 @@ impl Rig {
         let mut terminal = self.approved_terminal().await;
         for command in commands {
             terminal.run(command).await;
+            // The next line is typed at the prompt, as a person would: typed while the command
+            // still prints, the terminal's own echo would mix it into the output.
+            terminal
+                .until(|t| t.output.ends_with("$ "), "the prompt after the command")
+                .await;
         }
         terminal.type_text("exit\r").await;
         terminal.closed().await;
