@@ -1,12 +1,15 @@
 //! What the browser tests drive: the real `changeaudit` binary, ChromeDriver with Debian's
-//! headless Chromium, a real sshd as the device, a real SMTP receiver, and a small W3C WebDriver client.
+//! headless Chromium, a real sshd as the device, a real SMTP receiver, a real S3-compatible
+//! store (Garage), and a small W3C WebDriver client.
 
+mod garage;
 mod memory;
 mod processes;
 mod smtp;
 mod sshd;
 mod webdriver;
 
+pub use garage::Garage;
 pub use memory::{PeakMemory, resident};
 pub use processes::{Browser, Server, command_env};
 pub use smtp::{Mail, SmtpReceiver};
