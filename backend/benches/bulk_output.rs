@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
-use support::{Server, Socket, output_until, provision, send};
+use support::{Server, Socket, median, output_until, provision, random_file, send, setting};
 
 const ADMIN_PASSWORD: &str = "bulk benchmark admin password";
 const MIB: f64 = (1 << 20) as f64;
@@ -88,12 +88,8 @@ async fn main() {
         );
         ratios.push((throughput, cpu));
     }
-    // Two cores shared by sshd, the shell, the client and the server: a round's figures swing
-    // by a quarter either way, so the middle round is the figure, with every round above it.
-    let median = |mut values: Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        values[values.len() / 2]
-    };
+    // A round's figures swing by a quarter either way: the middle round is the figure, with
+    // every round above it.
     println!(
         "  median of {rounds} rounds: throughput ratio {:.2}, CPU per MiB {:.1}× the OpenSSH client's",
         median(ratios.iter().map(|ratio| ratio.0).collect()),
@@ -110,13 +106,6 @@ async fn settle() {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
-fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
 fn report(what: &str, run: &Run) {
     println!(
         "    {what:<22} {:>10.1} {:>10.1} {:>14.1}",
@@ -124,20 +113,6 @@ fn report(what: &str, run: &Run) {
         run.mib_per_s(),
         run.cpu_ms_per_mib()
     );
-}
-
-/// `mib` MiB of random bytes in a file the device's account can read.
-fn random_file(folder: &Path, mib: u64) -> PathBuf {
-    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = folder.join("random.bin");
-    let status = std::process::Command::new("head")
-        .args(["-c", &format!("{mib}M"), "/dev/urandom"])
-        .stdout(std::fs::File::create(&path).unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    path
 }
 
 fn key_file(folder: &Path, key: &str) -> PathBuf {

@@ -15,14 +15,13 @@
 
 mod support;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use changeaudit_e2e::{Garage, Sshd};
 use futures_util::StreamExt;
 
-use support::{Server, output_until, provision, send};
+use support::{Server, median, output_until, provision, random_file, send, setting};
 
 const ADMIN_PASSWORD: &str = "recording stores benchmark admin password";
 const MIB: f64 = (1 << 20) as f64;
@@ -36,15 +35,7 @@ async fn main() {
     let sshd = Sshd::start().await.unwrap();
     let garage = Garage::start().await.unwrap();
     let folder = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(folder.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let file = folder.path().join("random.bin");
-    let status = std::process::Command::new("head")
-        .args(["-c", &format!("{mib}M"), "/dev/urandom"])
-        .stdout(std::fs::File::create(&file).unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let file = random_file(folder.path(), mib);
 
     let local = Server::start(ADMIN_PASSWORD).await;
     let objects_settings = garage.settings("bench");
@@ -80,10 +71,6 @@ async fn main() {
             ratios[round - 1].1
         );
     }
-    let median = |mut values: Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        values[values.len() / 2]
-    };
     println!(
         "  median of {rounds} rounds: throughput {:.2}, CPU per MiB {:.2} of the folder's",
         median(ratios.iter().map(|ratio| ratio.0).collect()),
@@ -175,11 +162,4 @@ fn report(what: &str, run: &Run) {
         run.cpu_ms_per_mib(),
         stored
     );
-}
-
-fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
 }

@@ -1,5 +1,6 @@
 //! What the benchmarks that drive the built binary share: the server as a process, a signed-in
-//! client, a device with its credential, and a terminal's WebSocket.
+//! client, a device with its credential, a terminal's WebSocket, a file of random bytes, and
+//! reading their settings and medians.
 
 // Each benchmark uses its own part of this.
 #![allow(dead_code)]
@@ -296,4 +297,33 @@ pub fn process_cpu(pid: u32) -> std::time::Duration {
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     // Linux counts in USER_HZ, 100 a second on every platform it runs on.
     std::time::Duration::from_millis(ticks * 10)
+}
+
+/// The variable `name` read as a `T`, or `default`.
+pub fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The middle of `values`: on two shared cores a single round swings by a quarter either way.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// `mib` MiB of random bytes in a file the device's account can read.
+pub fn random_file(folder: &std::path::Path, mib: u64) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = folder.join("random.bin");
+    let status = std::process::Command::new("head")
+        .args(["-c", &format!("{mib}M"), "/dev/urandom"])
+        .stdout(std::fs::File::create(&path).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    path
 }

@@ -6,6 +6,8 @@
 use std::fmt;
 use std::io;
 
+use sha2::{Digest, Sha256};
+
 use super::{PIECE, RecordingStore, digest};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -68,25 +70,29 @@ pub async fn copy_all(
         if there.is_some() {
             to.remove(name).await.map_err(failed)?;
         }
-        copied.bytes += copy_one(from, to, name).await.map_err(failed)?;
-        if !same(from, to, name).await? {
+        let (bytes, sent) = copy_one(from, to, name).await.map_err(failed)?;
+        if digest(to, name).await.map_err(failed)? != sent {
             return Err(CopyError::Differs(name.clone()));
         }
+        copied.bytes += bytes;
         copied.copied += 1;
     }
     Ok(copied)
 }
 
-/// Copies recording `name` a piece at a time; answers its size.
+/// Copies recording `name` a piece at a time; answers its size and the hex SHA-256 of what was
+/// read, for the copy to be checked against without reading the source again.
 async fn copy_one(
     from: &dyn RecordingStore,
     to: &dyn RecordingStore,
     name: &str,
-) -> io::Result<u64> {
+) -> io::Result<(u64, String)> {
     let mut sink = to.create(name).await?;
+    let mut hasher = Sha256::new();
     let mut offset = 0u64;
     loop {
         let piece = from.read(name, offset, PIECE).await?;
+        hasher.update(&piece);
         sink.write(&piece).await?;
         offset += piece.len() as u64;
         if piece.len() < PIECE {
@@ -95,7 +101,7 @@ async fn copy_one(
     }
     sink.sync().await?;
     sink.seal().await?;
-    Ok(offset)
+    Ok((offset, changeaudit_shared::trail::hex(&hasher.finalize())))
 }
 
 async fn same(

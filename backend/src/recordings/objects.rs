@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -78,9 +78,8 @@ impl ObjectRecordings {
         })
     }
 
-    fn writing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        // A set of names is whole after any panic: every change to it is one call.
-        self.writing.lock().unwrap_or_else(PoisonError::into_inner)
+    fn writing(&self) -> MutexGuard<'_, HashSet<String>> {
+        lock(&self.writing)
     }
 
     async fn read_stored(&self, name: &str, offset: u64, limit: usize) -> io::Result<Vec<u8>> {
@@ -93,12 +92,10 @@ impl ObjectRecordings {
         }
     }
 
-    /// Uploads spool `name` whole, removes its segments, then the spool.
+    /// Stores spool `name`, which no session writes any more.
     async fn store(&self, name: &str) -> io::Result<()> {
         let file = self.spool.open_file(name).await?;
-        upload_whole(&*self.objects, name, file).await?;
-        remove_segments(&*self.objects, name).await?;
-        self.spool.remove(name).await
+        store_whole(&*self.objects, &self.spool, name, file).await
     }
 }
 
@@ -207,9 +204,19 @@ impl RecordingStore for ObjectRecordings {
                 if self.writing().contains(&name) {
                     continue;
                 }
-                self.store(&name).await?;
-                tracing::info!(recording = name, "a recording left in the spool was stored");
-                stored += 1;
+                // One that cannot be stored now stays for the next round; the others go on.
+                match self.store(&name).await {
+                    Ok(()) => {
+                        tracing::info!(
+                            recording = name,
+                            "a recording left in the spool was stored"
+                        );
+                        stored += 1;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, recording = name, "storing a recording left in the spool");
+                    }
+                }
             }
             Ok(stored)
         })
@@ -228,7 +235,8 @@ impl RecordingSink for ObjectSink {
         Box::pin(async move {
             self.local.write(bytes).await?;
             self.segments.written += bytes.len() as u64;
-            if self.segments.written - self.segments.uploaded >= SEGMENT_BYTES {
+            // Saturating: a recording cut back may have sent a segment past its new end.
+            if self.segments.written.saturating_sub(self.segments.uploaded) >= SEGMENT_BYTES {
                 self.segments.upload_next();
             }
             Ok(())
@@ -260,17 +268,9 @@ impl RecordingSink for ObjectSink {
             if let Some(uploading) = self.segments.uploading.take() {
                 uploading.await.ok();
             }
-            let name = self.segments.name.clone();
-            let stored = async {
-                upload_whole(&*self.segments.objects, &name, self.local.file()).await?;
-                remove_segments(&*self.segments.objects, &name).await?;
-                self.spool.remove(&name).await
-            }
-            .await;
-            self.writing
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&name);
+            let (objects, name) = (&*self.segments.objects, &self.segments.name);
+            let stored = store_whole(objects, &self.spool, name, self.local.file()).await;
+            lock(&self.writing).remove(name);
             stored
         })
     }
@@ -280,10 +280,7 @@ impl Drop for ObjectSink {
     fn drop(&mut self) {
         // Unsealed (a session that never started): the spool is removed by the store, or left
         // behind to be stored.
-        self.writing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.segments.name);
+        lock(&self.writing).remove(&self.segments.name);
     }
 }
 
@@ -324,6 +321,25 @@ impl Segments {
             Ok(to)
         }));
     }
+}
+
+/// The names being written on this replica.
+fn lock(writing: &Mutex<HashSet<String>>) -> MutexGuard<'_, HashSet<String>> {
+    // A set of names is whole after any panic: every change to it is one call.
+    writing.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Uploads `file`, spool `name`'s, as the whole recording, then removes its segments and the
+/// spool: in this order, so the recording is readable somewhere at every moment.
+async fn store_whole(
+    objects: &dyn ObjectStore,
+    spool: &LocalFolder,
+    name: &str,
+    file: Arc<std::fs::File>,
+) -> io::Result<()> {
+    upload_whole(objects, name, file).await?;
+    remove_segments(objects, name).await?;
+    spool.remove(name).await
 }
 
 fn whole(name: &str) -> Path {

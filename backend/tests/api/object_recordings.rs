@@ -141,13 +141,18 @@ async fn a_spool_a_crash_left_behind_is_stored_whole_when_the_replica_starts_aga
         "nothing stored yet"
     );
 
+    // Beside it, one that cannot be read: it stays for a later round and holds up no other.
+    let broken = spool.path().join("20261207-broken.cast");
+    std::fs::create_dir(&broken).unwrap();
     let restarted = replica(&prefix, spool.path());
     assert_eq!(restarted.store_left_behind().await.unwrap(), 1);
+    assert!(broken.exists());
     let spooled_away = !spool.path().join(name).exists();
     assert!(spooled_away, "the spool is emptied once stored");
     let stored = reader.read(name, 0, usize::MAX).await.unwrap();
     assert!(stored.ends_with(b"\"]\n"), "whole events");
     assert_eq!(stored.iter().filter(|byte| **byte == b'\n').count(), 101);
+    std::fs::remove_dir(&broken).unwrap();
     assert_eq!(restarted.store_left_behind().await.unwrap(), 0);
 }
 
