@@ -491,6 +491,11 @@ impl Session {
     /// due date moved, the recordings' volume nearly full.
     async fn on_standing(&mut self, socket: &mut WebSocket) -> Result<(), Stop> {
         let standing = self.watched.standing.borrow_and_update().clone();
+        // A window that has closed is the reason, whatever else the watchdog found meanwhile
+        // (a sign-in that lapsed at the same hour, say): the session's own clock says it first.
+        if standing.end.is_some() && self.state.clock.now() >= self.opened.closes_at {
+            return Err(self.window_closed());
+        }
         match standing.end {
             Some(End::Terminated { by }) => {
                 return Err(Stop {
