@@ -7,6 +7,7 @@ pub mod auth;
 pub mod changes;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod credentials;
 pub mod db;
@@ -106,6 +107,25 @@ pub fn spawn_workers(state: &AppState) {
         move || {
             let state = storing.clone();
             async move { state.recordings.store_left_behind().await }
+        },
+    ));
+    let beating = state.clone();
+    tokio::spawn(every(
+        cluster::registry::BEAT_EVERY,
+        "the replica's heartbeat",
+        move || {
+            let state = beating.clone();
+            async move {
+                let cluster = &state.cluster;
+                let now = state.clock.now();
+                cluster::registry::beat(
+                    &state.db,
+                    &cluster.replica,
+                    cluster.address.as_deref(),
+                    now,
+                )
+                .await
+            }
         },
     ));
     let sending = state.clone();

@@ -99,8 +99,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     announce(&format!("changeaudit listening on {shown}"))?;
 
+    let peers = match config.cluster.listen {
+        Some(at) => Some(TcpListener::bind(at).await.with_context(|| {
+            format!("cannot listen for peer replicas on {at} (CHANGEAUDIT_CLUSTER_LISTEN)")
+        })?),
+        None => None,
+    };
     let state = AppState::new(&config, db.clone(), clock, master_key, trail_key)?;
     crate::spawn_workers(&state);
+    if let Some(listener) = peers {
+        let answering = crate::cluster::peers::router(state.clone());
+        // It stops with the process: a peer that loses it reads the recording store instead.
+        tokio::spawn(async move {
+            if let Err(error) = crate::serve(listener, answering, std::future::pending()).await {
+                tracing::error!(%error, "answering peer replicas");
+            }
+        });
+    }
     let app = crate::app(state);
     crate::serve(listener, app, shutdown_signal())
         .await

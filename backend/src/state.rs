@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use crate::auth::password;
 use crate::auth::session::SessionPolicy;
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::db::Database;
 use crate::notifications::Outbound;
@@ -65,6 +66,8 @@ pub struct Shared {
     pub streams: Streams,
     /// This replica's running sessions, asked about together.
     pub watchdog: Watchdog,
+    /// This replica among its peers.
+    pub cluster: Cluster,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +91,8 @@ pub enum StateError {
     Passkeys(#[from] RelyingPartyError),
     #[error("the recording store (recordings_url): {0}")]
     Recordings(std::io::Error),
+    #[error("the client for peer replicas: {0}")]
+    Cluster(reqwest::Error),
 }
 
 impl AppState {
@@ -158,6 +163,7 @@ impl AppState {
                 usize::try_from(config.sessions.streams_per_person).unwrap_or(usize::MAX),
             ),
             watchdog,
+            cluster: Cluster::new(&config.cluster).map_err(StateError::Cluster)?,
         })))
     }
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer};
 use super::ConfigError;
 
 /// The variables read, in the order the README lists them.
-pub const ENV_VARS: [&str; 40] = [
+pub const ENV_VARS: [&str; 43] = [
     "CHANGEAUDIT_CONFIG",
     "CHANGEAUDIT_LISTEN",
     "CHANGEAUDIT_DATA_DIR",
@@ -39,6 +39,9 @@ pub const ENV_VARS: [&str; 40] = [
     "CHANGEAUDIT_TRUSTED_PROXIES",
     "CHANGEAUDIT_TRUST_FORWARDED_PROTO",
     "CHANGEAUDIT_ANSWER_DEADLINE_SECONDS",
+    "CHANGEAUDIT_CLUSTER_LISTEN",
+    "CHANGEAUDIT_CLUSTER_URL",
+    "CHANGEAUDIT_CLUSTER_SECRET",
     "CHANGEAUDIT_DUE_WARNING_MINUTES",
     "CHANGEAUDIT_TERMINAL_MAX_MINUTES",
     "CHANGEAUDIT_RECORDING_MAX_MIB",
@@ -86,6 +89,9 @@ pub(super) struct Keys {
     pub trusted_proxies: Option<Vec<String>>,
     pub trust_forwarded_proto: Option<bool>,
     pub answer_deadline_seconds: Option<u64>,
+    pub cluster_listen: Option<SocketAddr>,
+    pub cluster_url: Option<String>,
+    pub cluster_secret: Option<SecretString>,
     pub due_warning_minutes: Option<u64>,
     pub terminal_max_minutes: Option<u64>,
     pub recording_max_mib: Option<u64>,

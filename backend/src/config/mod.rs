@@ -13,8 +13,9 @@ pub use error::ConfigError;
 pub use keys::ENV_VARS;
 pub use resolve::parse_network;
 pub use sections::{
-    Config, DatabaseConfig, MIN_ADMIN_PASSWORD_CHARS, NotificationsConfig, ObjectStorage,
-    RecordingsAt, ServerConfig, SessionsConfig, SiemConfig, TerminalConfig, TrailConfig,
+    ClusterConfig, Config, DatabaseConfig, MIN_ADMIN_PASSWORD_CHARS, MIN_CLUSTER_SECRET_CHARS,
+    NotificationsConfig, ObjectStorage, RecordingsAt, ServerConfig, SessionsConfig, SiemConfig,
+    TerminalConfig, TrailConfig,
 };
 
 impl Config {
@@ -238,6 +239,64 @@ mod tests {
             let error = at(pairs).unwrap_err().to_string();
             assert!(error.contains(words), "{error}");
         }
+    }
+
+    #[test]
+    fn a_replica_answers_its_peers_only_with_a_secret_and_an_address_they_can_reach() {
+        const SECRET: &str = "0123456789abcdef0123456789abcdef";
+        let cluster = |pairs: &[(&str, &str)]| Config::load(None, &env(pairs)).map(|c| c.cluster);
+        let alone = cluster(&[]).unwrap();
+        assert!(alone.listen.is_none() && alone.url.is_none() && alone.secret.is_none());
+        let peer = cluster(&[
+            ("CHANGEAUDIT_CLUSTER_LISTEN", "10.0.0.2:8091"),
+            ("CHANGEAUDIT_CLUSTER_SECRET", SECRET),
+        ])
+        .unwrap();
+        assert_eq!(peer.url.as_deref(), Some("http://10.0.0.2:8091"));
+        let behind = cluster(&[
+            ("CHANGEAUDIT_CLUSTER_LISTEN", "0.0.0.0:8091"),
+            ("CHANGEAUDIT_CLUSTER_URL", "http://replica-2.internal:8091/"),
+            ("CHANGEAUDIT_CLUSTER_SECRET", SECRET),
+        ])
+        .unwrap();
+        assert_eq!(
+            behind.url.as_deref(),
+            Some("http://replica-2.internal:8091")
+        );
+
+        for (pairs, words) in [
+            (
+                &[("CHANGEAUDIT_CLUSTER_LISTEN", "10.0.0.2:8091")][..],
+                "CHANGEAUDIT_CLUSTER_SECRET",
+            ),
+            (
+                &[("CHANGEAUDIT_CLUSTER_SECRET", "too short")][..],
+                "at least 32 characters",
+            ),
+            (
+                &[
+                    ("CHANGEAUDIT_CLUSTER_LISTEN", "0.0.0.0:8091"),
+                    ("CHANGEAUDIT_CLUSTER_SECRET", SECRET),
+                ][..],
+                "CHANGEAUDIT_CLUSTER_URL",
+            ),
+            (
+                &[
+                    ("CHANGEAUDIT_CLUSTER_LISTEN", "10.0.0.2:0"),
+                    ("CHANGEAUDIT_CLUSTER_SECRET", SECRET),
+                ][..],
+                "must name a port",
+            ),
+            (
+                &[("CHANGEAUDIT_CLUSTER_URL", "http://10.0.0.2:8091")][..],
+                "where cluster_listen is reached, which is not set",
+            ),
+        ] {
+            let error = cluster(pairs).unwrap_err().to_string();
+            assert!(error.contains(words), "{error}");
+        }
+        let shown = format!("{:?}", peer);
+        assert!(!shown.contains(SECRET), "{shown}");
     }
 
     #[test]

@@ -9,9 +9,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::keys::{Keys, variable};
 use super::{
-    Config, ConfigError, DatabaseConfig, MIN_ADMIN_PASSWORD_CHARS, NotificationsConfig,
-    ObjectStorage, RecordingsAt, ServerConfig, SessionsConfig, SiemConfig, TerminalConfig,
-    TrailConfig,
+    ClusterConfig, Config, ConfigError, DatabaseConfig, MIN_ADMIN_PASSWORD_CHARS,
+    MIN_CLUSTER_SECRET_CHARS, NotificationsConfig, ObjectStorage, RecordingsAt, ServerConfig,
+    SessionsConfig, SiemConfig, TerminalConfig, TrailConfig,
 };
 
 impl Keys {
@@ -25,6 +25,7 @@ impl Keys {
             terminal: terminal(&self, &data_dir)?,
             trail: trail(&self, &data_dir)?,
             siem: siem(&self)?,
+            cluster: cluster(&self)?,
             notifications: notifications(&self)?,
             database: database(&self, &data_dir)?,
             server: server(self, data_dir)?,
@@ -259,6 +260,61 @@ fn siem(keys: &Keys) -> Result<SiemConfig, ConfigError> {
         syslog: keys.siem_syslog.clone(),
         url: keys.siem_url.clone(),
         authorization: keys.siem_authorization.clone(),
+    })
+}
+
+/// A replica that takes its peers' requests needs the secret they sign with, and an address
+/// they can reach: one listening on every address must say which.
+fn cluster(keys: &Keys) -> Result<ClusterConfig, ConfigError> {
+    if let Some(secret) = &keys.cluster_secret
+        && secret.expose_secret().chars().count() < MIN_CLUSTER_SECRET_CHARS
+    {
+        return Err(invalid(
+            "cluster_secret",
+            &format!("must be at least {MIN_CLUSTER_SECRET_CHARS} characters"),
+        ));
+    }
+    if let Some(url) = &keys.cluster_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(invalid(
+                "cluster_url",
+                "must start with http:// or https://",
+            ));
+        }
+        if keys.cluster_listen.is_none() {
+            return Err(invalid(
+                "cluster_url",
+                "is where cluster_listen is reached, which is not set",
+            ));
+        }
+    }
+    if keys.cluster_listen.is_some_and(|listen| listen.port() == 0) {
+        return Err(invalid(
+            "cluster_listen",
+            "must name a port: peers are told where to reach it",
+        ));
+    }
+    if keys.cluster_listen.is_some() && keys.cluster_secret.is_none() {
+        return Err(invalid(
+            "cluster_secret",
+            "is required with cluster_listen: peers sign their requests with it",
+        ));
+    }
+    let url = match (keys.cluster_listen, &keys.cluster_url) {
+        (None, _) => None,
+        (Some(_), Some(url)) => Some(url.trim_end_matches('/').to_owned()),
+        (Some(listen), None) if listen.ip().is_unspecified() => {
+            return Err(invalid(
+                "cluster_url",
+                "is required when cluster_listen takes every address: say where peers reach it",
+            ));
+        }
+        (Some(listen), None) => Some(format!("http://{listen}")),
+    };
+    Ok(ClusterConfig {
+        listen: keys.cluster_listen,
+        url,
+        secret: keys.cluster_secret.clone(),
     })
 }
 

@@ -16,6 +16,7 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     pub trail: TrailConfig,
     pub siem: SiemConfig,
+    pub cluster: ClusterConfig,
 }
 
 /// Where the server listens and who it believes.
@@ -146,6 +147,20 @@ pub struct SiemConfig {
     /// The `Authorization` header sent to `url` (e.g. `Bearer …` or `Splunk …`).
     pub authorization: Option<SecretString>,
 }
+
+/// How replicas reach each other: a watcher on one is relayed a session running on another.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterConfig {
+    /// Where this replica takes its peers' requests; none: it serves them nothing.
+    pub listen: Option<SocketAddr>,
+    /// Where its peers reach `listen`, e.g. `http://10.0.0.2:8091`.
+    pub url: Option<String>,
+    /// The key every replica signs and checks its peers' requests with.
+    pub secret: Option<SecretString>,
+}
+
+/// The shortest cluster secret taken: 32 characters.
+pub const MIN_CLUSTER_SECRET_CHARS: usize = 32;
 
 pub const MIN_ADMIN_PASSWORD_CHARS: usize = 12;
 

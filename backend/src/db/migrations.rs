@@ -138,6 +138,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0019_activity_indexes.sql"),
         postgres: include_str!("../../migrations/postgres/0019_activity_indexes.sql"),
     },
+    Step {
+        version: 20,
+        description: "replicas",
+        sqlite: include_str!("../../migrations/sqlite/0020_replicas.sql"),
+        postgres: include_str!("../../migrations/postgres/0020_replicas.sql"),
+    },
 ];
 
 #[derive(Debug)]

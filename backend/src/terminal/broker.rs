@@ -177,6 +177,7 @@ impl Session {
                 credential_id: request.credential_id,
                 change_id: opened.change_id.clone(),
             },
+            opened.recording.clone(),
         );
         let (to_device, queue) = mpsc::channel(INPUT_QUEUE);
         Session {
@@ -584,6 +585,7 @@ impl Session {
             .record(&event)
             .await
             .map_err(Stop::recording_failed)?;
+        self.watched.recorded(self.opened.recorder.bytes());
         self.recognizer.feed(&event);
         if let EventData::Output(text) = &event.data {
             self.transcript.feed(text);
@@ -603,6 +605,7 @@ impl Session {
             stored_findings,
             writer,
             to_device,
+            watched,
             ..
         } = self;
         drop(to_device);
@@ -666,6 +669,8 @@ impl Session {
         {
             tracing::error!(%error, session = opened.id, "storing the end of a session");
         }
+        // Only now, sealed and ended: whoever follows its recording reads the rest from the store.
+        drop(watched);
         close(socket, stop.reason, &message).await;
     }
 }

@@ -75,6 +75,8 @@ pub struct Opened {
     pub longest: Timestamp,
     pub connection: Connection,
     pub recorder: Recorder,
+    /// The recording's name in the store.
+    pub recording: String,
     /// Handed to the device's shell for its shell-integration marks.
     pub nonce: String,
 }
@@ -140,6 +142,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         device: &device,
         permit: &permit,
         recording: &recording,
+        replica: &state.cluster.replica,
         now,
         closes_at,
     };
@@ -170,6 +173,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         longest,
         connection: ssh,
         recorder,
+        recording,
         nonce,
     };
     Ok((opened, channel))
@@ -285,6 +289,8 @@ struct Row<'a> {
     device: &'a Named,
     permit: &'a Permit,
     recording: &'a str,
+    /// The replica that runs it.
+    replica: &'a str,
     now: Timestamp,
     closes_at: Timestamp,
 }
@@ -311,6 +317,7 @@ impl Row<'_> {
             client_ip: &self.request.client_ip,
             user_agent: &self.request.user_agent,
             recording: self.recording,
+            replica: self.replica,
             cols: self.request.cols,
             rows: self.request.rows,
             started_at: self.now,

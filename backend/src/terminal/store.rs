@@ -53,6 +53,8 @@ pub struct NewSession<'a> {
     pub client_ip: &'a str,
     pub user_agent: &'a str,
     pub recording: &'a str,
+    /// The replica that runs it, in the cluster's registry.
+    pub replica: &'a str,
     pub cols: u16,
     pub rows: u16,
     pub started_at: Timestamp,
@@ -82,9 +84,9 @@ pub async fn start(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO terminal_sessions (user_id, credential_id, device_id, device_name, account,
              change_id, request_id, client_ip, user_agent, recording, cols, rows, started_at,
-             heartbeat_at, closes_at, status, script, benign_commands)
+             heartbeat_at, closes_at, status, script, benign_commands, replica_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, 'running',
-             $15, $16)
+             $15, $16, $17)
          RETURNING id",
     )
     .bind(new.user_id)
@@ -103,6 +105,7 @@ pub async fn start(
     .bind(new.closes_at.as_millis())
     .bind(new.script)
     .bind(serde_json::to_string(new.benign).map_err(DbError::encode)?)
+    .bind(new.replica)
     .fetch_one(&mut *tx)
     .await?;
     audit::append(

@@ -1,8 +1,10 @@
-//! Watching a running session, read-only: its recording is followed as it is written, so any
-//! replica can serve a watcher whichever replica runs the session. The watcher sees what the
+//! Watching a running session, read-only: its recording is followed as it is written
+//! (`follow`), so any replica can serve a watcher whichever replica runs the session. The watcher sees what the
 //! person sees, from the first byte, until the session ends.
 
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket};
 use changeaudit_shared::api::sessions::{SessionState, TerminalSession};
@@ -14,6 +16,7 @@ use changeaudit_shared::role::Role;
 use changeaudit_shared::script::Script;
 use changeaudit_shared::terminal::{Checklist, EndReason, ServerMessage};
 
+use super::follow::{Follow, POLL};
 use super::review;
 use super::socket::{self, close, send};
 use super::store::{self, Stored};
@@ -21,10 +24,6 @@ use crate::auth::session::{self, SessionKey};
 use crate::db::DbError;
 use crate::state::AppState;
 use crate::users;
-
-/// How often the recording is looked at for more.
-const POLL: Duration = Duration::from_millis(200);
-const CHUNK: usize = 256 * 1024;
 
 /// Auditors and admins oversee every session.
 pub const OVERSEERS: &[Role] = &[Role::Auditor, Role::Admin];
@@ -52,57 +51,29 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored, watche
     if send(&mut socket, started).await.is_err() {
         return;
     }
-    let mut offset: u64 = 0;
+    let mut follow = Follow::open(&state, &session).await;
     let mut lines = Lines::default();
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + POLL, POLL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut rights = RightsCheck::default();
     let mut checklist = ChecklistNews::default();
+    // The session's record is looked at once a `POLL` at most, however busy its output.
+    let mut looked: Option<Instant> = None;
     loop {
         if let Some(why) = rights.lapsed(&state, &watcher).await {
             revoke(&state, &mut socket, id, &watcher, why).await;
             return;
         }
-        let chunk = match state
-            .recordings
-            .read(&session.recording, offset, CHUNK)
-            .await
-        {
-            Ok(chunk) => chunk,
-            Err(error) => {
-                // With recordings on a local folder, only the server holding it can read it.
-                tracing::warn!(%error, session = id, "reading a recording to watch it");
-                let message = "This server cannot read the session's recording, so it cannot be \
-                    watched from here.";
-                close(&mut socket, EndReason::Interrupted, message).await;
-                return;
-            }
-        };
-        offset += chunk.len() as u64;
-        for message in lines.take(&chunk) {
-            if send(&mut socket, message).await.is_err() {
-                return;
-            }
-        }
-        if chunk.len() == CHUNK {
-            continue;
-        }
-        let record = current(&state, id).await;
-        if let Some(message) = checklist.news(&state, record.as_ref()).await
-            && send(&mut socket, message).await.is_err()
-        {
-            return;
-        }
-        if let Some(record) = record.filter(|record| record.state == SessionState::Ended) {
-            // One more read would find nothing: the recording was sealed before the row ended.
-            if chunk.is_empty() {
-                let reason = record.end_reason.unwrap_or(EndReason::Interrupted);
-                close(&mut socket, reason, "The session has ended.").await;
-                return;
-            }
-            continue;
-        }
-        tokio::select! {
+        let chunk = tokio::select! {
+            chunk = follow.more(&*state.recordings) => match chunk {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    // With recordings on a local folder, only the server holding it can read it.
+                    tracing::warn!(%error, session = id, "reading a recording to watch it");
+                    let message = "This server cannot read the session's recording, so it cannot \
+                        be watched from here.";
+                    close(&mut socket, EndReason::Interrupted, message).await;
+                    return;
+                }
+            },
             message = socket.recv() => match message {
                 Some(Err(error)) if socket::too_large(&error) => {
                     let words = socket::too_large_words(socket::MAX_WATCH_MESSAGE);
@@ -111,9 +82,33 @@ pub async fn run(state: AppState, mut socket: WebSocket, session: Stored, watche
                 }
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
                 // Watching is read-only: anything the watcher sends is ignored.
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => continue,
             },
-            _ = ticks.tick() => {}
+        };
+        for message in lines.take(&chunk) {
+            if send(&mut socket, message).await.is_err() {
+                return;
+            }
+        }
+        if looked.is_some_and(|at| at.elapsed() < POLL) {
+            continue;
+        }
+        looked = Some(Instant::now());
+        let record = current(&state, id).await;
+        if let Some(message) = checklist.news(&state, record.as_ref()).await
+            && send(&mut socket, message).await.is_err()
+        {
+            return;
+        }
+        let Some(record) = record else { continue };
+        let ended = record.state == SessionState::Ended;
+        follow.session_is(ended);
+        // The recording was sealed before the row ended: once nothing more comes from where the
+        // watcher is, it has seen everything.
+        if ended && follow.settled() && chunk.is_empty() {
+            let reason = record.end_reason.unwrap_or(EndReason::Interrupted);
+            close(&mut socket, reason, "The session has ended.").await;
+            return;
         }
     }
 }

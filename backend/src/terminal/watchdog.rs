@@ -86,6 +86,9 @@ pub enum End {
 struct Entry {
     subject: Subject,
     standing: watch::Sender<Standing>,
+    /// The recording's name, and how many bytes of it are written: what a watcher follows.
+    recording: String,
+    written: watch::Sender<u64>,
     /// The person typed since their sign-in was last counted as used.
     typed: AtomicBool,
 }
@@ -110,7 +113,19 @@ pub struct Watched {
     pub standing: watch::Receiver<Standing>,
 }
 
+/// A session's recording as it is written, for whoever watches it: the receiver sees each
+/// new size, and is closed once the session has ended and its recording is sealed.
+pub struct Recorded {
+    pub name: String,
+    pub written: watch::Receiver<u64>,
+}
+
 impl Watched {
+    /// The recording holds `bytes` now.
+    pub fn recorded(&self, bytes: u64) {
+        self.entry.written.send_replace(bytes);
+    }
+
     /// The person typed: their sign-in is in use.
     pub fn typed(&self) {
         self.entry.typed.store(true, Ordering::Relaxed);
@@ -146,11 +161,13 @@ impl Watchdog {
 
     /// Watches session `id` until the answer is dropped. The rounds start with the first
     /// session and end with the watchdog.
-    pub fn watch(&self, id: i64, subject: Subject) -> Watched {
+    pub fn watch(&self, id: i64, subject: Subject, recording: String) -> Watched {
         let (sender, standing) = watch::channel(Standing::default());
         let entry = Arc::new(Entry {
             subject,
             standing: sender,
+            recording,
+            written: watch::Sender::new(0),
             typed: AtomicBool::new(false),
         });
         self.inner.sessions().insert(id, Arc::clone(&entry));
@@ -164,6 +181,15 @@ impl Watchdog {
             entry,
             standing,
         }
+    }
+
+    /// The recording of session `id`, while it runs on this replica.
+    pub fn recorded(&self, id: i64) -> Option<Recorded> {
+        let entry = Arc::clone(self.inner.sessions().get(&id)?);
+        Some(Recorded {
+            name: entry.recording.clone(),
+            written: entry.written.subscribe(),
+        })
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use changeaudit_backend::AppState;
 use changeaudit_backend::auth::password;
-use changeaudit_backend::clock::{ManualClock, Timestamp};
+use changeaudit_backend::clock::{Clock, ManualClock, Timestamp};
 use changeaudit_backend::config::Config;
 use changeaudit_backend::db::Database;
 use changeaudit_backend::trail::key::TrailKey;
@@ -92,6 +92,8 @@ pub struct TestApp {
     /// The settings that put its recordings in object storage, when they are there: a binary
     /// started beside it takes them too.
     pub recordings_settings: Vec<(String, String)>,
+    /// Where its peers reach it, when it answers them.
+    pub peer_address: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: Arc<TempDir>,
 }
@@ -118,6 +120,11 @@ impl TestApp {
 
     /// A second server on this one's database, as another replica behind a load balancer.
     pub async fn replica(&self) -> TestApp {
+        self.replica_with(&[]).await
+    }
+
+    /// Like `replica`, with extra `CHANGEAUDIT_*` settings.
+    pub async fn replica_with(&self, settings: &[(&str, &str)]) -> TestApp {
         let db = Database::open(&self.database_url)
             .await
             .expect("opening the database again");
@@ -126,7 +133,7 @@ impl TestApp {
             self.database_url.clone(),
             db,
             self.clock.clone(),
-            &[],
+            settings,
         )
         .await
     }
@@ -163,6 +170,17 @@ impl TestApp {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
+        // With a cluster secret, the replica answers its peers on a listener of its own.
+        let peers = match env.contains_key("CHANGEAUDIT_CLUSTER_SECRET") {
+            true => {
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
+                let at = listener.local_addr().expect("bound address");
+                env.insert("CHANGEAUDIT_CLUSTER_LISTEN".to_owned(), at.to_string());
+                env.insert("CHANGEAUDIT_CLUSTER_URL".to_owned(), format!("http://{at}"));
+                Some(listener)
+            }
+            false => None,
+        };
         let config = Config::load(None, &env).expect("test configuration");
         let master_key = MasterKey::from_base64(&SecretString::from(TEST_MASTER_KEY.to_owned()))
             .expect("the test master key");
@@ -176,6 +194,24 @@ impl TestApp {
             trail_key,
         )
         .expect("the test state");
+
+        let peer_address = state.cluster.address.clone();
+        if let Some(peers) = peers {
+            tokio::spawn(changeaudit_backend::serve(
+                peers,
+                changeaudit_backend::cluster::peers::router(state.clone()),
+                std::future::pending(),
+            ));
+        }
+        // Registered at once, as the server's first heartbeat does.
+        changeaudit_backend::cluster::registry::beat(
+            &db,
+            &state.cluster.replica,
+            peer_address.as_deref(),
+            clock.now(),
+        )
+        .await
+        .expect("registering the replica");
 
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
         let address = format!("http://{}", listener.local_addr().expect("bound address"));
@@ -197,6 +233,7 @@ impl TestApp {
             database_url,
             state,
             recordings_settings,
+            peer_address,
             shutdown: Some(shutdown),
             _dir: dir,
         }

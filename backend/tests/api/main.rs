@@ -15,6 +15,7 @@ mod audit_trail;
 mod authorization;
 mod change_life;
 mod changes;
+mod cluster;
 mod credentials;
 mod devices;
 mod first_admin;

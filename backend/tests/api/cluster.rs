@@ -1,0 +1,132 @@
+//! Replicas that know each other: a watcher on one replica is relayed, live, a session another
+//! replica runs, over the cluster listener, which takes only requests signed with the cluster
+//! secret and is not among the public routes.
+
+use changeaudit_backend::clock::{Clock, Timestamp};
+use changeaudit_backend::cluster::{relay, signing};
+use changeaudit_e2e::Sshd;
+use changeaudit_shared::terminal::EndReason;
+use secrecy::SecretString;
+
+use crate::fixtures::PASSWORD as PERSON_PASSWORD;
+use crate::helpers::TestApp;
+use crate::terminal::Rig;
+use crate::terminal_client::Terminal;
+
+const SECRET: &str = "the test cluster's secret, long enough";
+
+async fn rig_in_a_cluster() -> Rig {
+    let app = TestApp::spawn_with(&[("CHANGEAUDIT_CLUSTER_SECRET", SECRET)]).await;
+    Rig::on(app, Sshd::start().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn a_watcher_on_another_replica_is_relayed_the_session_live_and_terminates_it() {
+    let rig = rig_in_a_cluster().await;
+    // Recordings in a folder of its own: the second replica cannot read the first's from a
+    // store, so everything it shows came through the relay.
+    let own_folder = tempfile::tempdir().unwrap();
+    let second = rig
+        .app
+        .replica_with(&[
+            ("CHANGEAUDIT_CLUSTER_SECRET", SECRET),
+            (
+                "CHANGEAUDIT_RECORDINGS_DIR",
+                own_folder.path().to_str().unwrap(),
+            ),
+        ])
+        .await;
+    let mut terminal = rig.approved_terminal().await;
+    let id = terminal.session_id.unwrap();
+    let auditor = second.person("auditor", PERSON_PASSWORD).await;
+    let mut watcher = Terminal::connect(&auditor, &format!("/api/terminal-sessions/{id}/watch"))
+        .await
+        .unwrap();
+    terminal.run("echo relayed-$((6*7))").await;
+    watcher
+        .until(
+            |w| w.output.contains("relayed-42\r\n"),
+            "the relayed output",
+        )
+        .await;
+
+    auditor
+        .expect(
+            "POST",
+            &format!("/api/terminal-sessions/{id}/terminate"),
+            None,
+            202,
+        )
+        .await;
+    let (reason, _) = terminal.closed().await;
+    assert_eq!(reason, EndReason::Terminated);
+    let (watched_reason, _) = watcher.closed().await;
+    assert_eq!(watched_reason, EndReason::Terminated);
+    assert_eq!(watcher.output, terminal.output);
+}
+
+#[tokio::test]
+async fn the_cluster_listener_takes_only_requests_signed_with_the_secret() {
+    let rig = rig_in_a_cluster().await;
+    let mut terminal = rig.approved_terminal().await;
+    let id = terminal.session_id.unwrap();
+    terminal.run("echo on-the-wire").await;
+    let peer = rig.app.peer_address.clone().unwrap();
+    let path = relay::recording_path(id, 0);
+    let now = rig.app.clock.now();
+    let client = reqwest::Client::new();
+    let ask = |signature: Option<String>| {
+        let mut request = client.get(format!("{peer}{path}"));
+        if let Some(signature) = signature {
+            request = request.header(signing::HEADER, signature);
+        }
+        request.send()
+    };
+    let sign = |secret: &str, at: Timestamp, path: &str| {
+        signing::sign(&SecretString::from(secret.to_owned()), at, path)
+    };
+
+    assert_eq!(ask(None).await.unwrap().status(), 401);
+    let forged = sign("another secret, as long as the real one", now, &path);
+    assert_eq!(ask(forged).await.unwrap().status(), 401);
+    let stale = sign(
+        SECRET,
+        Timestamp::from_millis(now.as_millis() - 60_000),
+        &path,
+    );
+    assert_eq!(ask(stale).await.unwrap().status(), 401);
+    // A signature is for its own path: one for another session does not open this one.
+    let for_another = sign(SECRET, now, &relay::recording_path(id + 1, 0));
+    assert_eq!(ask(for_another).await.unwrap().status(), 401);
+
+    let mut answer = ask(sign(SECRET, now, &path)).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let mut received = Vec::new();
+    while !String::from_utf8_lossy(&received).contains("on-the-wire") {
+        received.extend_from_slice(&answer.chunk().await.unwrap().unwrap());
+    }
+    assert!(received.starts_with(b"{\"version\":2"));
+    // A session this replica does not run is not relayed from it.
+    let elsewhere = relay::recording_path(id + 1, 0);
+    let not_here = client
+        .get(format!("{peer}{elsewhere}"))
+        .header(signing::HEADER, sign(SECRET, now, &elsewhere).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_here.status(), 404);
+
+    // Nor is the channel among the public routes, signed or not.
+    let public = client
+        .get(rig.app.url(&path))
+        .header(signing::HEADER, sign(SECRET, now, &path).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let kind = public
+        .headers()
+        .get("content-type")
+        .map(|value| value.to_str().unwrap().to_owned());
+    assert_ne!(kind.as_deref(), Some("application/octet-stream"));
+    assert!(!public.text().await.unwrap().contains("on-the-wire"));
+}
