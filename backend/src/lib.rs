@@ -128,6 +128,18 @@ pub fn spawn_workers(state: &AppState) {
             }
         },
     ));
+    let sweeping = state.clone();
+    tokio::spawn(every(
+        terminal::interruption::SWEEP_EVERY,
+        "marking sessions whose replica stopped",
+        move || {
+            let state = sweeping.clone();
+            async move {
+                terminal::interruption::sweep(&state.db, &*state.recordings, state.clock.now())
+                    .await
+            }
+        },
+    ));
     let sending = state.clone();
     tokio::spawn(every(
         Duration::from_secs(2),

@@ -191,7 +191,24 @@ impl RecordingStore for ObjectRecordings {
             }
             match self.objects.head(&whole(name)).await {
                 Ok(meta) => Ok(Some(meta.size)),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(object_store::Error::NotFound { .. }) => {
+                    segments_size(&*self.objects, name).await
+                }
+                Err(error) => Err(error.into()),
+            }
+        })
+    }
+
+    /// The whole object is uploaded once, complete: at its seal, or from a spool its replica
+    /// left when it stopped.
+    fn stored_whole<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<bool>> {
+        Box::pin(async move {
+            if self.spool.holds(name).await? {
+                return Ok(false);
+            }
+            match self.objects.head(&whole(name)).await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
                 Err(error) => Err(error.into()),
             }
         })
@@ -416,14 +433,8 @@ async fn read_range(
     Ok(objects.get_range(path, offset..end).await?.to_vec())
 }
 
-/// Up to `limit` bytes from `offset` of what recording `name`'s segments hold, in order; they
-/// end where the last one uploaded ends. A recording with no segment is not found.
-async fn read_segments(
-    objects: &dyn ObjectStore,
-    name: &str,
-    offset: u64,
-    limit: usize,
-) -> io::Result<Vec<u8>> {
+/// Recording `name`'s segments, in order: the first byte of each, its size and where it is.
+async fn segments(objects: &dyn ObjectStore, name: &str) -> io::Result<Vec<(u64, u64, Path)>> {
     let mut segments: Vec<(u64, u64, Path)> = objects
         .list(Some(&segments_of(name)))
         .try_filter_map(|meta| async move {
@@ -432,13 +443,42 @@ async fn read_segments(
         })
         .try_collect()
         .await?;
+    segments.sort_by_key(|segment| segment.0);
+    Ok(segments)
+}
+
+/// How much of recording `name` its segments hold from its start without a gap; `None`
+/// without a segment.
+async fn segments_size(objects: &dyn ObjectStore, name: &str) -> io::Result<Option<u64>> {
+    let segments = segments(objects, name).await?;
+    if segments.is_empty() {
+        return Ok(None);
+    }
+    let mut end = 0;
+    for (first, size, _) in segments {
+        if first > end {
+            break;
+        }
+        end = end.max(first + size);
+    }
+    Ok(Some(end))
+}
+
+/// Up to `limit` bytes from `offset` of what recording `name`'s segments hold, in order; they
+/// end where the last one uploaded ends. A recording with no segment is not found.
+async fn read_segments(
+    objects: &dyn ObjectStore,
+    name: &str,
+    offset: u64,
+    limit: usize,
+) -> io::Result<Vec<u8>> {
+    let segments = segments(objects, name).await?;
     if segments.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
             format!("recording {name} is not stored"),
         ));
     }
-    segments.sort_by_key(|segment| segment.0);
     let mut bytes = Vec::new();
     for (first, size, path) in segments {
         let at = offset + bytes.len() as u64;

@@ -30,6 +30,15 @@ pub trait RecordingStore: Send + Sync {
     /// The size of recording `name`, or `None` when the store does not hold it.
     fn size<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<Option<u64>>>;
 
+    /// Whether recording `name` is stored whole and for good: written once, complete, never to
+    /// grow. Only then is the recording of an interrupted session sealed as recovered. A store
+    /// that writes in place (a folder) never says so: a replica that only seemed dead (its
+    /// database away) may still be appending, and a seal of part of it would then not verify.
+    fn stored_whole<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<bool>> {
+        let _ = name;
+        Box::pin(std::future::ready(Ok(false)))
+    }
+
     /// Puts where they belong the recordings this replica wrote but did not finish storing (a
     /// store that writes through a spool: after a failed upload, or a crash); answers how many.
     fn store_left_behind(&self) -> BoxFuture<'_, io::Result<usize>> {

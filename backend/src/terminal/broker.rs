@@ -506,6 +506,12 @@ impl Session {
                 });
             }
             Some(End::Revoked(detail)) => return Err(Stop::revoked(&detail)),
+            Some(End::MarkedInterrupted) => {
+                return Err(Stop::new(
+                    EndReason::Interrupted,
+                    "The session was closed: this server lost the database for too long, and it was marked interrupted.",
+                ));
+            }
             None => {}
         }
         if let Some(due_at) = standing.due_at {

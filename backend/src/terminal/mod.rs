@@ -12,6 +12,7 @@ pub mod follow;
 pub mod gate;
 pub mod granted;
 pub mod handlers;
+pub mod interruption;
 pub mod opening;
 pub mod review;
 mod socket;

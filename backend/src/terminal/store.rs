@@ -21,7 +21,7 @@ use crate::trail::audit::{self, NewEvent};
 /// A running session writes its heartbeat this often; one silent for `STALE_AFTER` was cut
 /// off by its server's death and reads as interrupted.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
-pub const STALE_AFTER: Duration = Duration::from_secs(30);
+pub const STALE_AFTER: Duration = Duration::from_secs(20);
 /// Sessions named in one query: well under every backend's limit of bound values.
 const IDS_AT_ONCE: usize = 500;
 
@@ -145,6 +145,23 @@ pub async fn heartbeat(db: &Database, ids: &[i64], now: Timestamp) -> Result<(),
         query.execute(db.pool()).await?;
     }
     Ok(())
+}
+
+/// Of sessions `ids`, those no longer marked running.
+pub async fn ended_among(db: &Database, ids: &[i64]) -> Result<Vec<i64>, DbError> {
+    let mut ended = Vec::new();
+    for ids in ids.chunks(IDS_AT_ONCE) {
+        let sql = format!(
+            "SELECT id FROM terminal_sessions WHERE status <> 'running' AND id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for id in ids {
+            query = query.bind(id);
+        }
+        ended.extend(query.fetch_all(db.pool()).await?);
+    }
+    Ok(ended)
 }
 
 /// Of sessions `ids`, those someone asked to terminate, with the username of who asked.

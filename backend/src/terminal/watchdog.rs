@@ -81,6 +81,9 @@ pub enum End {
     Terminated { by: String },
     /// What let the person in no longer holds, for this reason.
     Revoked(String),
+    /// Another replica marked it interrupted: this one's heartbeat did not reach the database
+    /// for too long.
+    MarkedInterrupted,
 }
 
 struct Entry {
@@ -221,9 +224,18 @@ impl Inner {
         Ok(())
     }
 
+    /// Beats for every session, and ends those another replica already marked interrupted:
+    /// the trail says they ended, so they must not run on.
     async fn heartbeat(&self, entries: &[(i64, Arc<Entry>)]) -> Result<(), DbError> {
         let ids: Vec<i64> = entries.iter().map(|(id, _)| *id).collect();
-        store::heartbeat(&self.db, &ids, self.clock.now()).await
+        store::heartbeat(&self.db, &ids, self.clock.now()).await?;
+        let ended = store::ended_among(&self.db, &ids).await?;
+        for (id, entry) in entries {
+            if ended.contains(id) {
+                entry.end(End::MarkedInterrupted);
+            }
+        }
+        Ok(())
     }
 
     async fn space(&self, entries: &[(i64, Arc<Entry>)]) -> std::io::Result<()> {

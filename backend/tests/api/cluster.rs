@@ -1,9 +1,11 @@
 //! Replicas that know each other: a watcher on one replica is relayed, live, a session another
 //! replica runs, over the cluster listener, which takes only requests signed with the cluster
-//! secret and is not among the public routes.
+//! secret and is not among the public routes; a session whose replica stopped is marked
+//! interrupted by the others, and its recording sealed once it is stored whole.
 
 use changeaudit_backend::clock::{Clock, Timestamp};
 use changeaudit_backend::cluster::{relay, signing};
+use changeaudit_backend::terminal::interruption;
 use changeaudit_e2e::Sshd;
 use changeaudit_shared::terminal::EndReason;
 use secrecy::SecretString;
@@ -12,6 +14,7 @@ use crate::fixtures::PASSWORD as PERSON_PASSWORD;
 use crate::helpers::TestApp;
 use crate::terminal::Rig;
 use crate::terminal_client::Terminal;
+use crate::trail;
 
 const SECRET: &str = "the test cluster's secret, long enough";
 
@@ -129,4 +132,105 @@ async fn the_cluster_listener_takes_only_requests_signed_with_the_secret() {
         .map(|value| value.to_str().unwrap().to_owned());
     assert_ne!(kind.as_deref(), Some("application/octet-stream"));
     assert!(!public.text().await.unwrap().contains("on-the-wire"));
+}
+
+#[tokio::test]
+async fn a_session_cut_off_is_marked_interrupted_at_its_last_event_and_its_recording_sealed_once_whole()
+ {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    let mut terminal = rig.approved_terminal().await;
+    let id = terminal.session_id.unwrap();
+    terminal.run("echo before-the-cut").await;
+    let started_at: i64 =
+        sqlx::query_scalar("SELECT started_at FROM terminal_sessions WHERE id = $1")
+            .bind(id)
+            .fetch_one(rig.app.db.pool())
+            .await
+            .unwrap();
+
+    // An hour on, its heartbeat is long stale: as another replica sees a session whose replica
+    // was killed.
+    let later = Timestamp::from_millis(rig.app.clock.now().as_millis() + 3_600_000);
+    let store = &*rig.app.state.recordings;
+    let swept = interruption::sweep(&rig.app.db, store, later)
+        .await
+        .unwrap();
+    assert_eq!(swept.interrupted, 1);
+    let (status, reason, ended_at): (String, String, i64) =
+        sqlx::query_as("SELECT status, end_reason, ended_at FROM terminal_sessions WHERE id = $1")
+            .bind(id)
+            .fetch_one(rig.app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), reason.as_str()), ("ended", "interrupted"));
+    // Ended at its recording's last event, seconds after it started, not an hour on.
+    let cast = rig.recording(id).await;
+    let text = String::from_utf8(cast).unwrap();
+    let last_event: f64 = serde_json::from_str::<serde_json::Value>(text.lines().last().unwrap())
+        .unwrap()[0]
+        .as_f64()
+        .unwrap();
+    let expected = started_at + (last_event * 1000.0) as i64;
+    assert!((ended_at - expected).abs() <= 1, "{ended_at} vs {expected}");
+    let actions = rig.actions(&format!("terminal_session:{id}")).await;
+    let (actor, _, details) = actions
+        .iter()
+        .find(|(_, action, _)| action == "session.interrupted")
+        .unwrap();
+    assert_eq!(actor, "system");
+    assert_eq!(details["ended_at_from"], "recording");
+    // A second sweep, or another replica's, marks it no more.
+    let again = interruption::sweep(&rig.app.db, store, later)
+        .await
+        .unwrap();
+    assert_eq!(again.interrupted, 0);
+
+    // The replica was alive after all (its database was away): it sees the mark and ends the
+    // session itself, sealing its recording.
+    let (reason, message) = terminal.closed().await;
+    assert_eq!(reason, EndReason::Interrupted);
+    assert!(message.contains("marked interrupted"), "{message}");
+
+    // As a recording that came back whole once its replica was gone: in object storage, its
+    // digest is sealed in the trail, and `verify` holds the recording to it. A folder's
+    // recording is written in place, so it is never sealed as recovered.
+    sqlx::query(
+        "UPDATE terminal_sessions SET recording_sha256 = NULL, recording_bytes = NULL
+         WHERE id = $1",
+    )
+    .bind(id)
+    .execute(rig.app.db.pool())
+    .await
+    .unwrap();
+    let recovered = interruption::sweep(&rig.app.db, store, later)
+        .await
+        .unwrap();
+    let in_objects = !rig.app.recordings_settings.is_empty();
+    assert_eq!(recovered.recovered, usize::from(in_objects));
+    if !in_objects {
+        return;
+    }
+    let actions = rig.actions(&format!("terminal_session:{id}")).await;
+    let (_, _, details) = actions
+        .iter()
+        .find(|(_, action, _)| action == "session.recording_recovered")
+        .unwrap();
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+    assert_eq!(details["recording_sha256"], digest.as_str());
+    let export = trail::export_file(&rig.app).await;
+    trail::verify(&rig.app, &export).await.unwrap();
+
+    let name: String = sqlx::query_scalar("SELECT recording FROM terminal_sessions WHERE id = $1")
+        .bind(id)
+        .fetch_one(rig.app.db.pool())
+        .await
+        .unwrap();
+    rig.app
+        .replace_recording(
+            &name,
+            Some(text.replace("before-the-cut", "before-the-CUT").into()),
+        )
+        .await;
+    let fault = trail::verify(&rig.app, &export).await.unwrap_err();
+    assert!(fault.to_string().contains(&name), "{fault}");
 }

@@ -322,6 +322,14 @@ impl Bundle {
                     ended.insert(session);
                     self.ended(seq, event, session, &started, summary)?;
                 }
+                // Marked by another replica after its own died: no board is sealed with it.
+                "session.interrupted" => {
+                    ended.insert(session_of(&event.object));
+                }
+                "session.recording_recovered" => {
+                    let session = session_of(&event.object);
+                    self.recording_sealed(seq, event, session, &started, summary)?;
+                }
                 _ => {}
             }
         }
@@ -349,8 +357,39 @@ impl Bundle {
         started: &HashMap<i64, String>,
         summary: &mut BundleSummary,
     ) -> Result<(), Fault> {
-        let Some(sealed) = event.details["recording_sha256"].as_str() else {
+        if !self.recording_sealed(seq, event, session, started, summary)? {
             return Ok(());
+        }
+        let Some((line, report)) = self.boards.get(&session) else {
+            return Ok(());
+        };
+        if Some(u64::from(report.score)) != event.details["score"].as_u64()
+            || Some(report.verdict.as_str()) != event.details["verdict"].as_str()
+        {
+            return Err(self.fault_at(
+                *line,
+                Some(seq),
+                format!(
+                    "the board of session {session} does not give the score and verdict its end sealed"
+                ),
+            ));
+        }
+        summary.boards += 1;
+        Ok(())
+    }
+
+    /// The recording `event` seals, when it seals one, is in the bundle, is the one the session
+    /// started, and has the digest sealed; answers whether it sealed one.
+    fn recording_sealed(
+        &self,
+        seq: i64,
+        event: &Event,
+        session: i64,
+        started: &HashMap<i64, String>,
+        summary: &mut BundleSummary,
+    ) -> Result<bool, Fault> {
+        let Some(sealed) = event.details["recording_sha256"].as_str() else {
+            return Ok(false);
         };
         let Some((line, name, cast)) = self.recordings.get(&session) else {
             return Err(self.fault_at(
@@ -372,27 +411,12 @@ impl Bundle {
                 *line,
                 Some(seq),
                 format!(
-                    "its recording {name} has SHA-256 {digest}, not the {sealed} sealed when the session ended"
+                    "its recording {name} has SHA-256 {digest}, not the {sealed} sealed in the trail"
                 ),
             ));
         }
         summary.recordings += 1;
-        let Some((line, report)) = self.boards.get(&session) else {
-            return Ok(());
-        };
-        if Some(u64::from(report.score)) != event.details["score"].as_u64()
-            || Some(report.verdict.as_str()) != event.details["verdict"].as_str()
-        {
-            return Err(self.fault_at(
-                *line,
-                Some(seq),
-                format!(
-                    "the board of session {session} does not give the score and verdict its end sealed"
-                ),
-            ));
-        }
-        summary.boards += 1;
-        Ok(())
+        Ok(true)
     }
 
     /// Nothing rides along that no proved session accounts for.

@@ -279,7 +279,10 @@ impl ExportVerifier {
                     self.sessions.insert(object.to_owned(), name.to_owned());
                 }
             }
-            "session.ended" => return self.sealed(seq, object, details),
+            // A recording sealed at the session's end, or recovered whole after its replica died.
+            "session.ended" | "session.recording_recovered" => {
+                return self.sealed(seq, object, details);
+            }
             "passkey.registered" => {
                 if let Some(id) = details["credential_id"].as_str() {
                     let registered = (actor.to_owned(), details["public_key"].clone());
