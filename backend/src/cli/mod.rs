@@ -47,6 +47,17 @@ pub enum Command {
     /// Copy every recording into another store (such as `s3://bucket/prefix`), each checked by
     /// its SHA-256; a stopped copy is resumed, a target holding anything else refused.
     CopyRecordings(CopyRecordingsOptions),
+    /// Copy every table of the configured database into another (such as PostgreSQL), the
+    /// trail with its chain and checkpoints intact; a stopped copy is resumed, a database
+    /// holding anything else refused. Stop every replica first.
+    CopyDatabase(CopyDatabaseOptions),
+}
+
+#[derive(Args)]
+pub struct CopyDatabaseOptions {
+    /// Where to: `postgres://USER:PASSWORD@HOST:PORT/DB` or `sqlite://PATH`.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }
 
 #[derive(Args)]
@@ -86,6 +97,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify(options) => verify::run(&options),
         Command::CopyRecordings(options) => server::run(
             ServerTask::CopyRecordings { to: options.to },
+            cli.config.as_deref(),
+        ),
+        Command::CopyDatabase(options) => server::run(
+            ServerTask::CopyDatabase { to: options.to },
             cli.config.as_deref(),
         ),
     }

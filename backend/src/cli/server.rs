@@ -22,6 +22,9 @@ pub enum ServerTask {
     CopyRecordings {
         to: String,
     },
+    CopyDatabase {
+        to: String,
+    },
 }
 
 pub fn run(task: ServerTask, config_file: Option<&Path>) -> ExitCode {
@@ -65,6 +68,7 @@ pub fn run(task: ServerTask, config_file: Option<&Path>) -> ExitCode {
                 startup::export(&config, output.as_deref(), change.as_deref()).await
             }
             ServerTask::CopyRecordings { to } => startup::copy_recordings(&config, &to).await,
+            ServerTask::CopyDatabase { to } => startup::copy_database(&config, &to).await,
         }
     });
     match result {

@@ -2,6 +2,7 @@
 //! every query is written once. Queries use `$1`-style placeholders, which both accept.
 
 mod backend;
+pub mod copy;
 mod error;
 mod migrations;
 

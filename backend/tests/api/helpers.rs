@@ -33,6 +33,15 @@ pub enum TestDatabase {
 }
 
 impl TestDatabase {
+    /// The PostgreSQL server of the test command, whichever database the tests run on.
+    pub fn postgres() -> TestDatabase {
+        TestDatabase::Postgres {
+            admin_url: std::env::var("CHANGEAUDIT_TEST_POSTGRES_URL").expect(
+                "CHANGEAUDIT_TEST_POSTGRES_URL is not set: `scripts/dev test` starts PostgreSQL and sets it",
+            ),
+        }
+    }
+
     pub fn chosen() -> TestDatabase {
         match std::env::var("CHANGEAUDIT_TEST_DATABASE").as_deref() {
             Err(_) | Ok("sqlite") => TestDatabase::Sqlite,
@@ -106,8 +115,13 @@ impl TestApp {
 
     /// Like `spawn`, with extra `CHANGEAUDIT_*` settings.
     pub async fn spawn_with(settings: &[(&str, &str)]) -> TestApp {
+        TestApp::spawn_on(TestDatabase::chosen(), settings).await
+    }
+
+    /// Like `spawn_with`, on `database` whichever the tests run on.
+    pub async fn spawn_on(database: TestDatabase, settings: &[(&str, &str)]) -> TestApp {
         let dir = Arc::new(tempfile::tempdir().expect("temporary folder"));
-        let database_url = TestDatabase::chosen().fresh_url(dir.path()).await;
+        let database_url = database.fresh_url(dir.path()).await;
         let db = Database::open(&database_url)
             .await
             .expect("opening the test database");
@@ -121,6 +135,21 @@ impl TestApp {
     /// A second server on this one's database, as another replica behind a load balancer.
     pub async fn replica(&self) -> TestApp {
         self.replica_with(&[]).await
+    }
+
+    /// A server beside this one (its folder, keys and clock) on the database at `url`: a copy.
+    pub async fn on_database(&self, url: &str, settings: &[(&str, &str)]) -> TestApp {
+        let db = Database::open(url)
+            .await
+            .expect("opening the other database");
+        TestApp::start(
+            self._dir.clone(),
+            url.to_owned(),
+            db,
+            self.clock.clone(),
+            settings,
+        )
+        .await
     }
 
     /// Like `replica`, with extra `CHANGEAUDIT_*` settings.

@@ -20,7 +20,7 @@ use crate::trail;
 
 /// The bucket the test command started, under a prefix of this test's own, with its spool in
 /// `spool`: one replica.
-fn replica(prefix: &str, spool: &Path) -> ObjectRecordings {
+pub(crate) fn replica(prefix: &str, spool: &Path) -> ObjectRecordings {
     let test = |name: &str| {
         std::env::var(format!("CHANGEAUDIT_TEST_S3_{name}")).unwrap_or_else(|_| {
             panic!("CHANGEAUDIT_TEST_S3_{name} is not set: `scripts/dev test` starts Garage and sets it")
@@ -40,7 +40,7 @@ fn replica(prefix: &str, spool: &Path) -> ObjectRecordings {
 }
 
 /// A prefix no other test uses: the name of a folder of this test's own.
-fn unique_prefix(folder: &Path) -> String {
+pub(crate) fn unique_prefix(folder: &Path) -> String {
     folder.file_name().unwrap().to_string_lossy().into_owned()
 }
 
