@@ -110,7 +110,7 @@ impl Garage {
 }
 
 /// A port the system hands out on loopback, free when this returns.
-fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .map_err(|e| E2eError::context("finding a free port", e))?;
     listener
@@ -120,7 +120,7 @@ fn free_port() -> Result<u16> {
 }
 
 /// `bytes` random bytes in hex, from the system's source.
-fn random_hex(bytes: usize) -> Result<String> {
+pub fn random_hex(bytes: usize) -> Result<String> {
     use std::io::Read;
     let mut buffer = vec![0; bytes];
     std::fs::File::open("/dev/urandom")
