@@ -215,6 +215,20 @@ impl Server {
         self.terminal_sized(admin, credential, 80, 24).await
     }
 
+    /// Watching session `session` live, as `who` (an admin or auditor).
+    pub async fn watch(&self, who: &Signed, session: i64) -> Socket {
+        let url = format!(
+            "{}/api/terminal-sessions/{session}/watch",
+            self.url.replacen("http://", "ws://", 1)
+        );
+        let mut request = url.into_client_request().unwrap();
+        let headers = request.headers_mut();
+        headers.insert("cookie", HeaderValue::from_str(&who.cookie).unwrap());
+        headers.insert("origin", HeaderValue::from_str(&self.url).unwrap());
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        socket
+    }
+
     /// An unplanned terminal of `cols`×`rows` on `credential`, at its first prompt.
     pub async fn terminal_sized(
         &self,
