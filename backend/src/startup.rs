@@ -233,7 +233,7 @@ pub async fn copy_recordings(config: &Config, to: &str) -> anyhow::Result<()> {
 pub async fn copy_database(config: &Config, to: &str) -> anyhow::Result<()> {
     let from = Database::open(config.database.url.expose_secret()).await?;
     let target = Database::open(to).await.context("--to")?;
-    let copied = crate::db::copy::copy_database(&from, &target).await?;
+    let copied = crate::db::copy::copy_database(&from, &target, SystemClock.now()).await?;
     target.close().await;
     from.close().await;
     // The summary is the command's answer, for the person or the script that ran it.

@@ -38,8 +38,12 @@ impl Cluster {
             address: config.url.clone(),
             secret: config.secret.clone(),
             // No overall timeout: a relayed recording streams for as long as its session runs.
+            // Straight to the peer: never through a proxy from the environment, never
+            // redirected elsewhere with the signature and the recording.
             client: reqwest::Client::builder()
                 .connect_timeout(CONNECT_WITHIN)
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
                 .build()?,
         })
     }

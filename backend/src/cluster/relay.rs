@@ -2,6 +2,7 @@
 //! the recording's bytes as they are written, until the session ends.
 
 use std::io;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -9,6 +10,9 @@ use futures_util::stream::BoxStream;
 
 use super::{Cluster, signing};
 use crate::clock::Timestamp;
+
+/// How long a peer has to answer a request's head.
+const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
 /// The path of a session's live recording on the replica running it.
 pub fn recording_path(session: i64, from: u64) -> String {
@@ -20,6 +24,8 @@ pub fn recording_path(session: i64, from: u64) -> String {
 pub enum RelayError {
     #[error("this replica has no cluster secret to sign its request with")]
     NoSecret,
+    #[error("the peer at {address} did not answer within {ANSWER_WITHIN:?}")]
+    Silent { address: String },
     #[error("the peer at {address}: {source}")]
     Peer {
         address: String,
@@ -44,12 +50,16 @@ pub async fn follow(
         address: address.to_owned(),
         source,
     };
-    let response = cluster
+    let asking = cluster
         .client
         .get(format!("{address}{path}"))
         .header(signing::HEADER, signature)
-        .send()
+        .send();
+    let response = tokio::time::timeout(ANSWER_WITHIN, asking)
         .await
+        .map_err(|_| RelayError::Silent {
+            address: address.to_owned(),
+        })?
         .and_then(reqwest::Response::error_for_status)
         .map_err(peer)?;
     Ok(response

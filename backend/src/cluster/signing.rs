@@ -58,8 +58,8 @@ pub fn check(
         .ok_or(Refusal::Unsigned)?;
     let at: i64 = at.parse().map_err(|_| Refusal::Unsigned)?;
     let signature = hex::decode(signature).map_err(|_| Refusal::Unsigned)?;
-    let fresh = i64::try_from(FRESH_FOR.as_millis()).unwrap_or(i64::MAX);
-    if (now.as_millis() - at).abs() > fresh {
+    let fresh = u64::try_from(FRESH_FOR.as_millis()).unwrap_or(u64::MAX);
+    if now.as_millis().abs_diff(at) > fresh {
         return Err(Refusal::Stale);
     }
     mac(secret, at, path)

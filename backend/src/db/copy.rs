@@ -2,10 +2,11 @@
 //! database (SQLite into PostgreSQL, as an installation grows), row for row, so the trail keeps
 //! its chain, its tree and its signed checkpoints and `verify` passes on the copy.
 //!
-//! The source is read in one snapshot (a read transaction), the target written a batch at a
-//! time. A target that already holds rows is refused, unless it is this installation's copy
-//! (its trail is the beginning of the source's): then the copy resumes, adding the rows it lacks.
-//! Afterwards every table must hold as many rows in both.
+//! The source is read in one snapshot (a read transaction; on PostgreSQL, repeatable read), the
+//! target written a batch at a time. A source a replica still serves is refused: stop them
+//! first. A target that already holds rows is refused, unless it is this installation's copy
+//! (its trail is the beginning of the source's): then the copy resumes, each row written again
+//! over the one with its key. Afterwards every table must hold as many rows in both.
 
 use std::fmt;
 
@@ -13,14 +14,17 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row, ValueRef};
 
 use super::{Backend, Database, DbError, placeholders};
+use crate::clock::Timestamp;
+use crate::cluster::registry::GONE_AFTER;
 
 /// Every table of the installation, each after those it references. Not `replicas`: it lists
 /// the servers running now, which register themselves.
 pub const TABLES: [&str; 25] = [
+    // First: a copy that stopped is known by its trail.
+    "audit_events",
     "users",
     "user_roles",
     "web_sessions",
-    "audit_events",
     "devices",
     "credentials",
     "access_groups",
@@ -44,6 +48,9 @@ pub const TABLES: [&str; 25] = [
     "sign_in_limits",
 ];
 
+/// The tables that are only ever appended to.
+const APPEND_ONLY: [&str; 3] = ["audit_events", "trail_checkpoints", "trail_nodes"];
+
 /// Rows written in one statement, and the bytes of values that end a batch sooner (a
 /// session's transcript may be megabytes).
 const BATCH_ROWS: usize = 200;
@@ -62,6 +69,17 @@ pub enum CopyError {
         table: &'static str,
         copied: i64,
         source_rows: i64,
+    },
+    #[error(
+        "replica {replica} of the source beat {seconds} s ago: stop every replica before copying"
+    )]
+    InUse { replica: String, seconds: i64 },
+    #[error("table {table}, column {column}: {found} where the target keeps {kind}")]
+    Mismatch {
+        table: &'static str,
+        column: String,
+        found: &'static str,
+        kind: &'static str,
     },
     #[error("table {table}: {source}")]
     Table {
@@ -92,16 +110,25 @@ impl fmt::Display for Copied {
     }
 }
 
-/// Copies every table of `from` into `to` (migrated already).
-pub async fn copy_database(from: &Database, to: &Database) -> Result<Copied, CopyError> {
+/// Copies every table of `from` into `to` (migrated already), as of `now`.
+pub async fn copy_database(
+    from: &Database,
+    to: &Database,
+    now: Timestamp,
+) -> Result<Copied, CopyError> {
     let mut snapshot = from.pool().begin().await.map_err(DbError::from)?;
+    if from.backend() == Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *snapshot)
+            .await
+            .map_err(DbError::from)?;
+    }
+    unused(&mut snapshot, now).await?;
     let resumed = resuming(&mut snapshot, to).await?;
     let mut rows = 0;
     for table in TABLES {
         let in_table = |source| CopyError::Table { table, source };
-        copy_table(&mut snapshot, to, table)
-            .await
-            .map_err(in_table)?;
+        copy_table(&mut snapshot, to, table).await?;
         let source_rows = count(&mut snapshot, table).await.map_err(in_table)?;
         let mut target = to.pool().acquire().await.map_err(DbError::from)?;
         let copied = count(&mut target, table).await.map_err(in_table)?;
@@ -123,6 +150,26 @@ pub async fn copy_database(from: &Database, to: &Database) -> Result<Copied, Cop
         rows,
         resumed,
     })
+}
+
+/// Refuses a source a replica still serves: what it writes meanwhile would be missing.
+async fn unused(source: &mut AnyConnection, now: Timestamp) -> Result<(), CopyError> {
+    let fresh = now.minus(GONE_AFTER).as_millis();
+    let beating: Option<(String, i64)> = sqlx::query_as(
+        "SELECT id, heartbeat_at FROM replicas WHERE heartbeat_at >= $1
+         ORDER BY heartbeat_at DESC LIMIT 1",
+    )
+    .bind(fresh)
+    .fetch_optional(&mut *source)
+    .await
+    .map_err(DbError::from)?;
+    match beating {
+        Some((replica, at)) => Err(CopyError::InUse {
+            replica,
+            seconds: (now.as_millis() - at).max(0) / 1000,
+        }),
+        None => Ok(()),
+    }
 }
 
 async fn count(connection: &mut AnyConnection, table: &str) -> Result<i64, DbError> {
@@ -238,36 +285,109 @@ impl Value {
     }
 }
 
-/// Binds `value` as the target stores its column.
+/// Binds `value` as the target stores its column; one the column cannot hold is refused.
 fn bind<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     value: Value,
     kind: Kind,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    match (kind, value) {
+) -> Result<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>, &'static str> {
+    Ok(match (kind, value) {
         (Kind::Integer, Value::Integer(number)) => query.bind(number),
         (Kind::Integer, Value::Boolean(flag)) => query.bind(i64::from(flag)),
         (Kind::Boolean, Value::Boolean(flag)) => query.bind(flag),
         (Kind::Boolean, Value::Integer(number)) => query.bind(number != 0),
         (Kind::Text, Value::Text(text)) => query.bind(text),
-        (Kind::Text, Value::Integer(number)) => query.bind(number.to_string()),
-        (Kind::Text, Value::Boolean(flag)) => query.bind(flag.to_string()),
-        (Kind::Integer, _) => query.bind(None::<i64>),
-        (Kind::Boolean, _) => query.bind(None::<bool>),
+        (Kind::Integer, Value::Null) => query.bind(None::<i64>),
+        (Kind::Boolean, Value::Null) => query.bind(None::<bool>),
         (Kind::Text, Value::Null) => query.bind(None::<String>),
+        (_, Value::Text(_)) => return Err("text"),
+        (Kind::Text, Value::Integer(_)) => return Err("an integer"),
+        (Kind::Text, Value::Boolean(_)) => return Err("a boolean"),
+    })
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Integer => "integers",
+            Kind::Boolean => "booleans",
+            Kind::Text => "text",
+        }
     }
 }
 
-/// Copies `table`'s rows the target lacks, a batch at a time.
+/// A table as the target keeps it: its columns, and the columns of its primary key.
+struct Shape {
+    table: &'static str,
+    columns: Vec<(String, Kind)>,
+    key: Vec<String>,
+}
+
+impl Shape {
+    async fn of(to: &Database, table: &'static str) -> Result<Shape, DbError> {
+        Ok(Shape {
+            table,
+            columns: columns(to, table).await?,
+            key: key(to, table).await?,
+        })
+    }
+
+    /// What a row already there becomes: the source's, so a resumed copy holds what the source
+    /// holds now. A table whose every column is in its key has nothing to update, and the
+    /// trail's tables are never updated (their triggers refuse it; what a stopped copy wrote of
+    /// them is the source's, as the resumption's check of the trail says).
+    fn on_conflict(&self) -> String {
+        if APPEND_ONLY.contains(&self.table) {
+            return "ON CONFLICT DO NOTHING".to_owned();
+        }
+        let updated: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|(name, _)| !self.key.contains(name))
+            .map(|(name, _)| format!("{name} = excluded.{name}"))
+            .collect();
+        if self.key.is_empty() || updated.is_empty() {
+            return "ON CONFLICT DO NOTHING".to_owned();
+        }
+        format!(
+            "ON CONFLICT ({}) DO UPDATE SET {}",
+            self.key.join(", "),
+            updated.join(", ")
+        )
+    }
+}
+
+/// The columns of `table`'s primary key in the target.
+async fn key(to: &Database, table: &str) -> Result<Vec<String>, DbError> {
+    let sql = match to.backend() {
+        Backend::Sqlite => "SELECT name FROM pragma_table_info($1) WHERE pk > 0 ORDER BY pk",
+        Backend::Postgres => {
+            "SELECT k.column_name::TEXT FROM information_schema.table_constraints c
+             JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name
+                 AND k.table_schema = c.table_schema AND k.table_name = c.table_name
+             WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = current_schema()
+                 AND c.table_name = $1
+             ORDER BY k.ordinal_position"
+        }
+    };
+    Ok(sqlx::query_scalar(sql)
+        .bind(table)
+        .fetch_all(to.pool())
+        .await?)
+}
+
+/// Copies `table`'s rows, a batch at a time.
 async fn copy_table(
     snapshot: &mut AnyConnection,
     to: &Database,
     table: &'static str,
-) -> Result<(), DbError> {
+) -> Result<(), CopyError> {
     use futures_util::TryStreamExt;
+    let in_table = |source| CopyError::Table { table, source };
     // Both databases run the same migrations: the target's columns are the source's.
-    let columns = columns(to, table).await?;
-    let selected: Vec<String> = columns
+    let shape = Shape::of(to, table).await.map_err(in_table)?;
+    let selected: Vec<String> = shape
+        .columns
         .iter()
         .map(|(name, kind)| match kind {
             // sqlx's `Any` driver cannot read SQLite's `BOOLEAN`: it travels as 0/1.
@@ -281,32 +401,33 @@ async fn copy_table(
     let mut rows = sqlx::query(&select).fetch(&mut *snapshot);
     let mut batch: Vec<Vec<Value>> = Vec::new();
     let mut bytes = 0;
-    while let Some(row) = rows.try_next().await? {
+    while let Some(row) = rows.try_next().await.map_err(|e| in_table(e.into()))? {
         let values = (0..row.columns().len())
             .map(|index| Value::read(&row, index))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| in_table(e.into()))?;
         bytes += values.iter().map(Value::size).sum::<usize>();
         batch.push(values);
         if batch.len() >= BATCH_ROWS || bytes >= BATCH_BYTES {
-            insert(to, table, &columns, std::mem::take(&mut batch)).await?;
+            write(to, &shape, std::mem::take(&mut batch)).await?;
             bytes = 0;
         }
     }
     if !batch.is_empty() {
-        insert(to, table, &columns, batch).await?;
+        write(to, &shape, batch).await?;
     }
     Ok(())
 }
 
-/// Writes `rows` into `table`, leaving out any the target holds already.
-async fn insert(
-    to: &Database,
-    table: &str,
-    columns: &[(String, Kind)],
-    rows: Vec<Vec<Value>>,
-) -> Result<(), DbError> {
-    let names: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
-    let width = columns.len();
+/// Writes `rows` into the table `shape` describes, over any row with the same key.
+async fn write(to: &Database, shape: &Shape, rows: Vec<Vec<Value>>) -> Result<(), CopyError> {
+    let table = shape.table;
+    let names: Vec<&str> = shape
+        .columns
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let width = names.len();
     let tuples: Vec<String> = (0..rows.len())
         .map(|row| format!("({})", placeholders(row * width + 1, width)))
         .collect();
@@ -316,17 +437,29 @@ async fn insert(
         Backend::Sqlite => "",
     };
     let sql = format!(
-        "INSERT INTO {table} ({}){overriding} VALUES {} ON CONFLICT DO NOTHING",
+        "INSERT INTO {table} ({}){overriding} VALUES {} {}",
         names.join(", "),
-        tuples.join(", ")
+        tuples.join(", "),
+        shape.on_conflict()
     );
     let mut query = sqlx::query(&sql);
     for row in rows {
-        for (value, (_, kind)) in row.into_iter().zip(columns) {
-            query = bind(query, value, *kind);
+        for (value, (column, kind)) in row.into_iter().zip(&shape.columns) {
+            query = bind(query, value, *kind).map_err(|found| CopyError::Mismatch {
+                table,
+                column: column.clone(),
+                found,
+                kind: kind.name(),
+            })?;
         }
     }
-    query.execute(to.pool()).await?;
+    query
+        .execute(to.pool())
+        .await
+        .map_err(|e| CopyError::Table {
+            table,
+            source: e.into(),
+        })?;
     Ok(())
 }
 

@@ -512,6 +512,12 @@ impl Session {
                     "The session was closed: this server lost the database for too long, and it was marked interrupted.",
                 ));
             }
+            Some(End::DatabaseLost) => {
+                return Err(Stop::new(
+                    EndReason::Interrupted,
+                    "The session was closed: this server cannot reach the database, so nothing it does would be in the trail.",
+                ));
+            }
             None => {}
         }
         if let Some(due_at) = standing.due_at {

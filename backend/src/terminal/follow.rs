@@ -21,6 +21,8 @@ use crate::state::AppState;
 
 /// How long a watcher waits for more before it looks at the session's record again.
 pub const POLL: Duration = Duration::from_millis(200);
+/// A live source silent this long is checked against the store.
+const LIVE_SILENCE: Duration = Duration::from_secs(10);
 /// How long a live source may stay open after the session ended.
 const LIVE_GRACE: Duration = Duration::from_secs(2);
 /// The most read from the store at once.
@@ -33,6 +35,8 @@ pub struct Follow {
     offset: u64,
     /// When the session's record was first seen ended.
     ended_at: Option<Instant>,
+    /// When the live source last gave bytes (or was opened).
+    heard: Instant,
 }
 
 enum Source {
@@ -56,6 +60,7 @@ impl Follow {
             name: session.recording.clone(),
             offset: 0,
             ended_at: None,
+            heard: Instant::now(),
         }
     }
 
@@ -83,6 +88,16 @@ impl Follow {
     /// More of the recording, once there is some or `POLL` has passed (then empty). Cancelling
     /// it loses nothing.
     pub async fn more(&mut self, store: &dyn RecordingStore) -> io::Result<Vec<u8>> {
+        if matches!(self.source, Source::Live(_)) && self.heard.elapsed() >= LIVE_SILENCE {
+            self.heard = Instant::now();
+            if stalled(store, &self.name, self.offset).await {
+                tracing::warn!(
+                    recording = self.name,
+                    "a live recording stalled: reading the store instead"
+                );
+                self.source = Source::Store;
+            }
+        }
         let chunk = match &mut self.source {
             Source::Live(live) => match tokio::time::timeout(POLL, live.next()).await {
                 Err(_) => Vec::new(),
@@ -109,9 +124,24 @@ impl Follow {
                 chunk
             }
         };
+        if !chunk.is_empty() {
+            self.heard = Instant::now();
+        }
         self.offset += chunk.len() as u64;
         Ok(chunk)
     }
+}
+
+/// Whether the store holds more of recording `name` than the `offset` a live source gave: it
+/// stalled (a peer that stopped answering without closing), since a quiet session has nothing
+/// more anywhere.
+async fn stalled(store: &dyn RecordingStore, name: &str, offset: u64) -> bool {
+    store
+        .size(name)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|size| size > offset)
 }
 
 #[expect(

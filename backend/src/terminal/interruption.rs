@@ -23,6 +23,9 @@ use crate::trail::audit::{self, Actor, NewEvent};
 pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// The tail of a recording read for its last event: lines are far shorter.
 const TAIL: u64 = 256 * 1024;
+/// How long after its interruption a recording that comes back whole is still sealed: a replica
+/// is back within days, or its disk is gone.
+const RECOVERED_WITHIN: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// Sessions handled in one sweep, of each kind.
 const AT_ONCE: i64 = 100;
 
@@ -56,27 +59,41 @@ pub async fn sweep(
     let mut swept = Swept::default();
     for cut in cut_off(db, now).await? {
         let last = last_event_seconds(recordings, &cut.recording).await;
-        if mark(db, &cut, last, now).await? {
-            swept.interrupted += 1;
+        match mark(db, &cut, last, now).await {
+            Ok(marked) => swept.interrupted += usize::from(marked),
+            // One session that cannot be marked now is tried at the next sweep; the others go on.
+            Err(error) => tracing::warn!(%error, session = cut.id, "marking a session interrupted"),
         }
     }
     for (id, name) in unsealed(db, now).await? {
-        if !recordings
-            .stored_whole(&name)
-            .await
-            .map_err(|source| SweepError::Recording {
-                name: name.clone(),
-                source,
-            })?
-        {
-            continue;
-        }
-        let (sha256, bytes) = digest_of(recordings, &name).await?;
-        if seal(db, id, &name, &sha256, bytes, now).await? {
-            swept.recovered += 1;
+        match recover(db, recordings, id, &name, now).await {
+            Ok(sealed) => swept.recovered += usize::from(sealed),
+            Err(error) => tracing::warn!(%error, session = id, "sealing a recovered recording"),
         }
     }
     Ok(swept)
+}
+
+/// Seals the recording of interrupted session `id` once it is stored whole.
+async fn recover(
+    db: &Database,
+    recordings: &dyn RecordingStore,
+    id: i64,
+    name: &str,
+    now: Timestamp,
+) -> Result<bool, SweepError> {
+    let whole = recordings
+        .stored_whole(name)
+        .await
+        .map_err(|source| SweepError::Recording {
+            name: name.to_owned(),
+            source,
+        })?;
+    if !whole {
+        return Ok(false);
+    }
+    let (sha256, bytes) = digest_of(recordings, name).await?;
+    Ok(seal(db, id, name, &sha256, bytes, now).await?)
 }
 
 /// A running session whose heartbeat stopped.
@@ -185,19 +202,21 @@ async fn mark(
     Ok(true)
 }
 
-/// Interrupted sessions without a sealed recording whose replica is gone (or unknown): their
-/// recording will not grow any more.
+/// Interrupted sessions of the last `RECOVERED_WITHIN` without a sealed recording whose replica
+/// is gone (or unknown): their recording will not grow any more. Newest first, so that old ones
+/// whose recording never comes back do not crowd out the rest.
 async fn unsealed(db: &Database, now: Timestamp) -> Result<Vec<(i64, String)>, DbError> {
     Ok(sqlx::query_as(
         "SELECT s.id, s.recording FROM terminal_sessions s
          LEFT JOIN replicas r ON r.id = s.replica_id
          WHERE s.status = 'ended' AND s.end_reason = 'interrupted'
-           AND s.recording_sha256 IS NULL
+           AND s.recording_sha256 IS NULL AND s.ended_at >= $3
            AND (r.id IS NULL OR r.heartbeat_at < $1)
-         ORDER BY s.id LIMIT $2",
+         ORDER BY s.id DESC LIMIT $2",
     )
     .bind(now.minus(GONE_AFTER).as_millis())
     .bind(AT_ONCE)
+    .bind(now.minus(RECOVERED_WITHIN).as_millis())
     .fetch_all(db.pool())
     .await?)
 }

@@ -144,6 +144,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         recording: &recording,
         replica: &state.cluster.replica,
         now,
+        stored_at: state.clock.now(),
         closes_at,
     };
     let most = state.terminal.per_person;
@@ -292,6 +293,7 @@ struct Row<'a> {
     /// The replica that runs it.
     replica: &'a str,
     now: Timestamp,
+    stored_at: Timestamp,
     closes_at: Timestamp,
 }
 
@@ -321,6 +323,7 @@ impl Row<'_> {
             cols: self.request.cols,
             rows: self.request.rows,
             started_at: self.now,
+            stored_at: self.stored_at,
             closes_at: self.closes_at,
             script,
             benign,

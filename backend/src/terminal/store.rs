@@ -58,6 +58,9 @@ pub struct NewSession<'a> {
     pub cols: u16,
     pub rows: u16,
     pub started_at: Timestamp,
+    /// When its row is written, its first heartbeat: opening (the device's answer, the shell)
+    /// may have taken a while since `started_at`.
+    pub stored_at: Timestamp,
     pub closes_at: Timestamp,
     /// The script and benign commands it is held against, as they are now.
     pub script: Option<&'a str>,
@@ -85,7 +88,7 @@ pub async fn start(
         "INSERT INTO terminal_sessions (user_id, credential_id, device_id, device_name, account,
              change_id, request_id, client_ip, user_agent, recording, cols, rows, started_at,
              heartbeat_at, closes_at, status, script, benign_commands, replica_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, 'running',
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $18, $14, 'running',
              $15, $16, $17)
          RETURNING id",
     )
@@ -106,6 +109,7 @@ pub async fn start(
     .bind(new.script)
     .bind(serde_json::to_string(new.benign).map_err(DbError::encode)?)
     .bind(new.replica)
+    .bind(new.stored_at.as_millis())
     .fetch_one(&mut *tx)
     .await?;
     audit::append(

@@ -32,6 +32,11 @@ const HEARTBEAT_ROUNDS: u64 = 5;
 /// What let each person in is asked again this often, so a session ends within a few seconds
 /// of the person's rights.
 const RIGHTS_EVERY: Duration = Duration::from_secs(2);
+/// A replica whose heartbeat has not reached the database for this long ends its sessions
+/// itself: a beat before the others read them as interrupted.
+const ALONE_AFTER: Duration = store::STALE_AFTER.saturating_sub(store::HEARTBEAT_EVERY);
+/// How long one of the rounds' questions may wait for the database.
+const ASK_WITHIN: Duration = Duration::from_secs(4);
 /// Sessions whose rights are asked at once. One: a round of a thousand sessions takes about
 /// half a second on SQLite, and the pool's other connections stay free for the sessions' own
 /// writes (with four at once, a command's save waited behind the round and an echo with it).
@@ -84,6 +89,10 @@ pub enum End {
     /// Another replica marked it interrupted: this one's heartbeat did not reach the database
     /// for too long.
     MarkedInterrupted,
+    /// This replica's heartbeat has not reached the database for `ALONE_AFTER`: the other
+    /// replicas are about to mark the session interrupted, so it must not run on unrecorded in
+    /// the trail.
+    DatabaseLost,
 }
 
 struct Entry {
@@ -314,6 +323,8 @@ async fn terminations_and_heartbeats(inner: Weak<Inner>) {
     let mut ticks = tokio::time::interval(TERMINATIONS_EVERY);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut round: u64 = 0;
+    // When a heartbeat last reached the database (or there was none to send).
+    let mut beaten = tokio::time::Instant::now();
     loop {
         ticks.tick().await;
         let Some(inner) = inner.upgrade() else {
@@ -321,15 +332,30 @@ async fn terminations_and_heartbeats(inner: Weak<Inner>) {
         };
         let entries = inner.entries();
         if entries.is_empty() {
+            beaten = tokio::time::Instant::now();
             continue;
         }
+        if beaten.elapsed() >= ALONE_AFTER {
+            tracing::error!(
+                sessions = entries.len(),
+                "the database has not taken a heartbeat for {ALONE_AFTER:?}: ending this replica's sessions"
+            );
+            for (_, entry) in &entries {
+                entry.end(End::DatabaseLost);
+            }
+        }
         round += 1;
-        if let Err(error) = inner.terminations(&entries).await {
-            tracing::warn!(%error, "reading termination requests");
+        // A database that hangs rather than fails must not hold up the check above.
+        match tokio::time::timeout(ASK_WITHIN, inner.terminations(&entries)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "reading termination requests"),
+            Err(_) => tracing::warn!("reading termination requests: no answer in {ASK_WITHIN:?}"),
         }
         if round.is_multiple_of(HEARTBEAT_ROUNDS) {
-            if let Err(error) = inner.heartbeat(&entries).await {
-                tracing::warn!(%error, "sessions' heartbeat");
+            match tokio::time::timeout(ASK_WITHIN, inner.heartbeat(&entries)).await {
+                Ok(Ok(())) => beaten = tokio::time::Instant::now(),
+                Ok(Err(error)) => tracing::warn!(%error, "sessions' heartbeat"),
+                Err(_) => tracing::warn!("sessions' heartbeat: no answer in {ASK_WITHIN:?}"),
             }
             if let Err(error) = inner.space(&entries).await {
                 tracing::warn!(%error, "reading the recordings' free space");

@@ -234,3 +234,15 @@ async fn a_session_cut_off_is_marked_interrupted_at_its_last_event_and_its_recor
     let fault = trail::verify(&rig.app, &export).await.unwrap_err();
     assert!(fault.to_string().contains(&name), "{fault}");
 }
+
+#[tokio::test]
+async fn a_replica_that_cannot_reach_the_database_ends_its_sessions_before_the_others_mark_them() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    let mut terminal = rig.approved_terminal().await;
+    terminal.run("echo still-recorded").await;
+    // The database goes away for this replica: its heartbeats stop reaching it.
+    rig.app.state.db.pool().close().await;
+    let (reason, message) = terminal.closed().await;
+    assert_eq!(reason, EndReason::Interrupted);
+    assert!(message.contains("cannot reach the database"), "{message}");
+}

@@ -171,9 +171,33 @@ async fn a_stopped_copy_resumes_and_a_database_of_another_installation_is_refuse
         .await
         .unwrap();
 
+    // While a replica serves the source, nothing is copied.
+    let serving = changeaudit_backend::clock::SystemClock.now();
+    changeaudit_backend::cluster::registry::beat(&source, "still-serving", None, serving)
+        .await
+        .unwrap();
+    let refused = changeaudit(&app, &["copy-database", "--to", &target], &[]);
+    assert!(!refused.status.success());
+    assert!(
+        said(&refused).contains("replica still-serving of the source beat"),
+        "{}",
+        said(&refused)
+    );
+    sqlx::query("DELETE FROM replicas WHERE id = 'still-serving'")
+        .execute(source.pool())
+        .await
+        .unwrap();
+
     let resumed = changeaudit(&app, &["copy-database", "--to", &target], &[]);
     assert!(resumed.status.success(), "{}", said(&resumed));
     assert!(said(&resumed).contains("resumed"), "{}", said(&resumed));
+    // The rows the stopped copy wrote are the source's now.
+    let shown: String =
+        sqlx::query_scalar("SELECT display_name FROM users WHERE username = 'planner'")
+            .fetch_one(partial.pool())
+            .await
+            .unwrap();
+    assert_eq!(shown, "planner");
     let copy = app.on_database(&target, &[]).await;
     trail::verify(&copy, &trail::export_file(&copy).await)
         .await
@@ -191,7 +215,8 @@ async fn a_stopped_copy_resumes_and_a_database_of_another_installation_is_refuse
     let refused = changeaudit(&app, &["copy-database", "--to", &other.database_url], &[]);
     assert!(!refused.status.success());
     assert!(
-        said(&refused).contains("already holds another installation (users: 2 row(s)"),
+        said(&refused).contains("already holds another installation (")
+            && said(&refused).contains("users: 2 row(s)"),
         "{}",
         said(&refused)
     );
