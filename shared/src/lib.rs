@@ -9,6 +9,7 @@ pub mod asciicast;
 pub mod benign;
 pub mod board;
 pub mod command;
+pub mod enforcement;
 pub mod constant_time;
 pub mod evidence;
 pub mod export;

@@ -1,0 +1,363 @@
+//! Script-only change sessions. At Enter, before the device sees it, the line the shell would
+//! take runs only when it is a line of the change's script still to run (compared as shell
+//! words, as the board compares them) or benign by the strict rule (see `benign`); anything
+//! else is held, and the person is told why and which lines may come next.
+//!
+//! An allow-list of whole lines is what deny-lists are not: an alias, a function, a variable, a
+//! substitution, `eval`, `sh -c` or `base64 -d | sh` is a line like any other, so it runs only
+//! when the planner wrote exactly it. What the gate cannot see is what the shell makes of a name
+//! the device defined before the session (an alias in its startup files): the device is the
+//! person's, and the script names what runs, not what the device's shell is set up to do.
+
+use serde::{Deserialize, Serialize};
+
+use crate::benign::BenignCommands;
+use crate::script::Script;
+use crate::words::{Shape, Words};
+
+/// How a change session is held to its script.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Enforcement {
+    /// Everything runs; the board tells afterwards what was not planned.
+    #[default]
+    Off,
+    /// Only the script's lines still to run, in any order, and benign lines.
+    ScriptOnly,
+    /// Only the script's next line, and benign lines.
+    ScriptOnlyInOrder,
+}
+
+impl Enforcement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enforcement::Off => "off",
+            Enforcement::ScriptOnly => "script_only",
+            Enforcement::ScriptOnlyInOrder => "script_only_in_order",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Enforcement> {
+        [
+            Enforcement::Off,
+            Enforcement::ScriptOnly,
+            Enforcement::ScriptOnlyInOrder,
+        ]
+        .into_iter()
+        .find(|mode| mode.as_str() == text)
+    }
+}
+
+/// Shell builtins that change what later lines mean (a name, a variable, options, the folder,
+/// what a key or a signal does): never benign in a script-only session, whatever the list says,
+/// since the script's own lines would then run as something else.
+pub const SHELL_ALTERING: [&str; 22] = [
+    "alias", "unalias", "set", "shopt", "setopt", "unsetopt", "export", "unset", "declare",
+    "typeset", "local", "readonly", "enable", "disable", "hash", "trap", "bind", "bindkey",
+    "complete", "cd", "pushd", "popd",
+];
+
+/// Why a line was held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Held {
+    /// Neither a line of the script nor benign.
+    NotInScript,
+    /// The script's line, run already.
+    AlreadyRan { line: usize },
+    /// A line of the script, but another comes first.
+    OutOfOrder { next: String },
+    /// The shell would wait for more (an open quote, a `\`, a here-document): only whole lines.
+    Unfinished,
+    /// bash would put part of an earlier line in it: what ran would not be what shows.
+    HistoryExpansion,
+    /// A benign program that changes what later lines mean.
+    ShellAltering { program: String },
+}
+
+impl Held {
+    /// The reason, for the person at the terminal and the trail.
+    pub fn words(&self) -> String {
+        match self {
+            Held::NotInScript => {
+                "It is not a line of the change's script, nor a benign command.".to_owned()
+            }
+            Held::AlreadyRan { line } => {
+                format!("It is line {line} of the script, which has run already.")
+            }
+            Held::OutOfOrder { next } => {
+                format!("The script's lines run in order: the next one is `{next}`.")
+            }
+            Held::Unfinished => "The shell would wait for more (an open quote, a `\\` or a \
+                here-document): only whole lines of the script run."
+                .to_owned(),
+            Held::HistoryExpansion => "bash would replace its `!` with part of an earlier line, \
+                so what ran would not be what shows."
+                .to_owned(),
+            Held::ShellAltering { program } => format!(
+                "`{program}` changes what later lines mean, so it runs only when the script has it."
+            ),
+        }
+    }
+}
+
+/// What happens to a line at Enter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// It runs: the script's line at `index` (of `Script::commands`).
+    Scripted { index: usize },
+    /// It runs: benign.
+    Benign,
+    /// It runs: nothing but blanks or a comment.
+    Blank,
+    /// It does not reach the device.
+    Held(Held),
+}
+
+impl Decision {
+    pub fn runs(&self) -> bool {
+        !matches!(self, Decision::Held(_))
+    }
+}
+
+/// A script-only session's gate: which of the script's lines have run, and what may come next.
+#[derive(Debug, Clone)]
+pub struct ScriptGate {
+    script: Script,
+    benign: BenignCommands,
+    in_order: bool,
+    /// For each of the script's commands: it was let through.
+    ran: Vec<bool>,
+}
+
+impl ScriptGate {
+    pub fn new(script: Script, benign: BenignCommands, in_order: bool) -> ScriptGate {
+        let ran = vec![false; script.commands.len()];
+        ScriptGate {
+            script,
+            benign,
+            in_order,
+            ran,
+        }
+    }
+
+    /// Decides on `line`, the line the shell would take, and counts a scripted line as run.
+    pub fn check(&mut self, line: &str) -> Decision {
+        let decision = self.decide(line);
+        if let Decision::Scripted { index } = decision
+            && let Some(ran) = self.ran.get_mut(index)
+        {
+            *ran = true;
+        }
+        decision
+    }
+
+    /// What would happen to `line` now, changing nothing.
+    pub fn decide(&self, line: &str) -> Decision {
+        let shape = match Words::parse_shape(line) {
+            Ok(shape) => shape,
+            Err(_) => return Decision::Held(Held::Unfinished),
+        };
+        if shape.words.is_empty() {
+            return Decision::Blank;
+        }
+        if shape.history {
+            return Decision::Held(Held::HistoryExpansion);
+        }
+        if let Some(decision) = self.scripted(&shape.words) {
+            return decision;
+        }
+        if self.benign.covers(line) {
+            return match altering(&shape) {
+                Some(program) => Decision::Held(Held::ShellAltering { program }),
+                None => Decision::Benign,
+            };
+        }
+        match self.ran_already(&shape.words) {
+            Some(line) => Decision::Held(Held::AlreadyRan { line }),
+            None => Decision::Held(Held::NotInScript),
+        }
+    }
+
+    /// The script's lines that may run next: the next one in order, or every one still to run.
+    pub fn allowed_next(&self) -> Vec<&str> {
+        let remaining = self.remaining().map(|index| self.text(index));
+        match self.in_order {
+            true => remaining.take(1).collect(),
+            false => remaining.collect(),
+        }
+    }
+
+    fn remaining(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.ran.len()).filter(|index| !self.ran[*index])
+    }
+
+    fn text(&self, index: usize) -> &str {
+        self.script
+            .commands
+            .get(index)
+            .map_or("", |command| command.text.as_str())
+    }
+
+    /// The decision on a line with `words` when the script has it still to run.
+    fn scripted(&self, words: &Words) -> Option<Decision> {
+        let same = |index: &usize| self.script.commands[*index].words == *words;
+        let found = self.remaining().find(same)?;
+        let next = self.remaining().next()?;
+        if self.in_order && found != next {
+            return Some(Decision::Held(Held::OutOfOrder {
+                next: self.text(next).to_owned(),
+            }));
+        }
+        Some(Decision::Scripted { index: found })
+    }
+
+    /// The script line (from 1) of a run line with `words`.
+    fn ran_already(&self, words: &Words) -> Option<usize> {
+        self.script
+            .commands
+            .iter()
+            .zip(&self.ran)
+            .find(|(command, ran)| **ran && command.words == *words)
+            .map(|(command, _)| command.line)
+    }
+}
+
+/// The first program of `shape` that changes what later lines mean.
+fn altering(shape: &Shape) -> Option<String> {
+    shape
+        .words
+        .simple_commands()
+        .filter_map(Words::program)
+        .find(|program| {
+            let name = program.rsplit('/').next().unwrap_or(program);
+            SHELL_ALTERING.contains(&name)
+        })
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCRIPT: &str = "systemctl stop nginx\ncp /etc/nginx/nginx.conf /root/nginx.conf.bak\nsystemctl start nginx";
+
+    fn gate(in_order: bool) -> ScriptGate {
+        let benign = BenignCommands::new(["ls", "cat", "echo", "systemctl status *", "alias", "cd"]);
+        ScriptGate::new(Script::parse(SCRIPT).unwrap(), benign, in_order)
+    }
+
+    #[test]
+    fn the_script_s_lines_run_once_each_as_shell_words_in_any_order() {
+        let mut gate = gate(false);
+        assert_eq!(
+            gate.check("systemctl  start   'nginx'"),
+            Decision::Scripted { index: 2 }
+        );
+        assert_eq!(
+            gate.check("systemctl start nginx"),
+            Decision::Held(Held::AlreadyRan { line: 3 })
+        );
+        assert_eq!(gate.allowed_next().len(), 2);
+        assert_eq!(gate.check("systemctl stop nginx"), Decision::Scripted { index: 0 });
+        assert_eq!(
+            gate.allowed_next(),
+            ["cp /etc/nginx/nginx.conf /root/nginx.conf.bak"]
+        );
+    }
+
+    #[test]
+    fn in_order_only_the_next_line_runs() {
+        let mut gate = gate(true);
+        assert_eq!(
+            gate.check("systemctl start nginx"),
+            Decision::Held(Held::OutOfOrder {
+                next: "systemctl stop nginx".to_owned()
+            })
+        );
+        assert_eq!(gate.check("systemctl stop nginx"), Decision::Scripted { index: 0 });
+        assert_eq!(
+            gate.allowed_next(),
+            ["cp /etc/nginx/nginx.conf /root/nginx.conf.bak"]
+        );
+        // Benign lines may come between.
+        assert_eq!(gate.check("ls -la /etc/nginx"), Decision::Benign);
+    }
+
+    #[test]
+    fn what_defeats_a_deny_list_is_held() {
+        let mut gate = gate(false);
+        for line in [
+            "alias x='systemctl stop nginx'",
+            "x",
+            "f() { systemctl stop nginx; }",
+            "S=stop; systemctl $S nginx",
+            "systemctl $(echo stop) nginx",
+            "systemctl `echo stop` nginx",
+            "eval systemctl stop nginx",
+            "sh -c 'systemctl stop nginx'",
+            "bash -c 'systemctl stop nginx'",
+            "echo c3lzdGVtY3RsIHN0b3Agbmdpbng= | base64 -d | sh",
+            "systemctl stop nginx; rm -rf /",
+            "systemctl stop nginx && touch /tmp/x",
+            "systemctl stop nginx > /tmp/out",
+            "command systemctl stop nginx",
+            "\\systemctl stop nginx2",
+            "cd /tmp",
+            "export PATH=/tmp:$PATH",
+            "!!",
+            "systemctl stop !$",
+        ] {
+            assert!(!gate.check(line).runs(), "{line} ran");
+        }
+        assert!(gate.ran.iter().all(|ran| !ran));
+        assert_eq!(
+            gate.decide("alias ll='ls -l'"),
+            Decision::Held(Held::ShellAltering {
+                program: "alias".to_owned()
+            })
+        );
+        assert_eq!(gate.decide("!!"), Decision::Held(Held::HistoryExpansion));
+        assert_eq!(gate.decide("echo 'open"), Decision::Held(Held::Unfinished));
+        assert_eq!(gate.decide("   "), Decision::Blank);
+        assert_eq!(gate.decide("# a note"), Decision::Blank);
+        assert_eq!(gate.decide("systemctl status nginx"), Decision::Benign);
+    }
+
+    #[test]
+    fn modes_read_back() {
+        for mode in [
+            Enforcement::Off,
+            Enforcement::ScriptOnly,
+            Enforcement::ScriptOnlyInOrder,
+        ] {
+            assert_eq!(Enforcement::parse(mode.as_str()), Some(mode));
+        }
+        assert_eq!(Enforcement::parse("strict"), None);
+    }
+
+    quickcheck::quickcheck! {
+        /// Whatever is typed, a line runs only as a script line still to run, each at most
+        /// once, or as benign with no shell-altering program in it.
+        fn a_line_runs_only_as_a_script_line_or_benign(lines: Vec<String>) -> bool {
+            let mut gate = gate(false);
+            let benign = BenignCommands::new(["ls", "cat", "echo", "systemctl status *", "alias", "cd"]);
+            let script = Script::parse(SCRIPT).unwrap();
+            let mut released = Vec::new();
+            lines.iter().all(|line| match gate.check(line) {
+                Decision::Scripted { index } => {
+                    let fresh = !released.contains(&index);
+                    released.push(index);
+                    fresh && script.commands[index].words == Words::parse_lenient(line)
+                }
+                Decision::Benign => {
+                    benign.covers(line) && altering(&Words::shape(line)).is_none()
+                }
+                Decision::Blank => Words::parse_lenient(line).is_empty(),
+                Decision::Held(_) => true,
+            })
+        }
+    }
+}
