@@ -245,7 +245,8 @@ mod tests {
     const SCRIPT: &str = "systemctl stop nginx\ncp /etc/nginx/nginx.conf /root/nginx.conf.bak\nsystemctl start nginx";
 
     fn gate(in_order: bool) -> ScriptGate {
-        let benign = BenignCommands::new(["ls", "cat", "echo", "systemctl status *", "alias", "cd"]);
+        let benign =
+            BenignCommands::new(["ls", "cat", "echo", "systemctl status *", "alias", "cd"]);
         ScriptGate::new(Script::parse(SCRIPT).unwrap(), benign, in_order)
     }
 
@@ -261,7 +262,10 @@ mod tests {
             Decision::Held(Held::AlreadyRan { line: 3 })
         );
         assert_eq!(gate.allowed_next().len(), 2);
-        assert_eq!(gate.check("systemctl stop nginx"), Decision::Scripted { index: 0 });
+        assert_eq!(
+            gate.check("systemctl stop nginx"),
+            Decision::Scripted { index: 0 }
+        );
         assert_eq!(
             gate.allowed_next(),
             ["cp /etc/nginx/nginx.conf /root/nginx.conf.bak"]
@@ -277,7 +281,10 @@ mod tests {
                 next: "systemctl stop nginx".to_owned()
             })
         );
-        assert_eq!(gate.check("systemctl stop nginx"), Decision::Scripted { index: 0 });
+        assert_eq!(
+            gate.check("systemctl stop nginx"),
+            Decision::Scripted { index: 0 }
+        );
         assert_eq!(
             gate.allowed_next(),
             ["cp /etc/nginx/nginx.conf /root/nginx.conf.bak"]
