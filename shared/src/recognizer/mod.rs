@@ -73,6 +73,19 @@ struct Expanding {
     computed: Expansion,
 }
 
+/// What an Enter pressed now would hand over, asked before it is passed on (see `at_enter`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AtEnter {
+    /// The shell's own prompt: the line it would take.
+    Shell(String),
+    /// A program's own input: a prompt it printed that the shell never showed, or a
+    /// full-screen program. Not a command line.
+    Program,
+    /// It cannot be told now: a line still being taken, keys typed while a command runs with
+    /// nothing printed since, or a line whose drawing does not show it.
+    Unsure,
+}
+
 /// Enter was pressed; the line is read once the shell has taken it.
 #[derive(Debug, Clone)]
 struct Acceptance {
@@ -185,6 +198,48 @@ impl CommandRecognizer {
     /// What the marks said that the input does not bear out, the first `MAX_FINDINGS` of it.
     pub fn findings(&self) -> &[Finding] {
         &self.findings
+    }
+
+    /// What an Enter pressed now would hand over, from the output drawn so far: the caller
+    /// holds the Enter until the echo of what it passed on has been fed. Only a line begun at
+    /// the shell's prompt is a command line; one begun after a prompt some program printed is
+    /// that program's input; keys typed with nothing printed since the last line was taken
+    /// (typed ahead while a command runs, which the shell reads later) cannot be told apart.
+    pub fn at_enter(&mut self) -> AtEnter {
+        if self.in_paste
+            || self.accepting.is_some()
+            || self.expanding.is_some()
+            || self.editing.is_some()
+        {
+            return AtEnter::Unsure;
+        }
+        self.bring_up_to_date();
+        self.follow_type_ahead();
+        self.open_line();
+        let Some(line) = &self.line else {
+            return AtEnter::Unsure;
+        };
+        if line.alternate != self.screen.alternate_screen() {
+            return AtEnter::Unsure;
+        }
+        if self.unfinished.is_some() || self.at_shell_prompt(line, false) {
+            let text = match line.typed.text() {
+                Some(typed) => typed.to_owned(),
+                None => match self.line_after(line) {
+                    Some(text) => text,
+                    None => return AtEnter::Unsure,
+                },
+            };
+            return AtEnter::Shell(match &self.unfinished {
+                Some(start) => join_continued(start.clone(), &text),
+                None => text,
+            });
+        }
+        if self.screen.alternate_screen() || !line.prompt.text.trim().is_empty() {
+            AtEnter::Program
+        } else {
+            AtEnter::Unsure
+        }
     }
 
     /// The session is over: a line still being taken is taken as the screen shows it.

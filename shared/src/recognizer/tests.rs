@@ -576,3 +576,133 @@ fn a_line_typed_ahead_is_read_as_typed_however_its_keys_fall_around_the_prompt()
         assert_eq!(session(events), vec!["echo one", "uname -s"], "case {n}");
     }
 }
+
+/// A recognizer fed `events` (`o` output, `i` input), then asked what Enter would hand over.
+fn at_enter(events: &[(&str, &str)]) -> AtEnter {
+    let mut recognizer = CommandRecognizer::new(40, 10);
+    for (index, (kind, text)) in events.iter().enumerate() {
+        let data = match *kind {
+            "o" => EventData::Output((*text).to_owned()),
+            _ => EventData::Input((*text).to_owned()),
+        };
+        recognizer.feed(&Event {
+            time: index as f64,
+            data,
+        });
+    }
+    recognizer.at_enter()
+}
+
+/// bash's prompt: its line editor turns bracketed paste on.
+const BASH_PROMPT: &str = "\x1b[?2004h$ ";
+
+#[test]
+fn at_enter_the_shell_s_line_is_what_was_typed() {
+    let typed = at_enter(&[("o", BASH_PROMPT), ("i", "echo hi"), ("o", "echo hi")]);
+    assert_eq!(typed, AtEnter::Shell("echo hi".to_owned()));
+    // Not echoed yet: plain typing is its own text.
+    let ahead_of_echo = at_enter(&[("o", BASH_PROMPT), ("i", "echo hi")]);
+    assert_eq!(ahead_of_echo, AtEnter::Shell("echo hi".to_owned()));
+    let empty = at_enter(&[("o", BASH_PROMPT)]);
+    assert_eq!(empty, AtEnter::Shell(String::new()));
+}
+
+#[test]
+fn at_enter_a_line_recalled_or_completed_is_read_from_the_screen() {
+    // Up: the editor draws the recalled line after the prompt.
+    let recalled = at_enter(&[
+        ("o", BASH_PROMPT),
+        ("i", "\x1b[A"),
+        ("o", "systemctl stop nginx"),
+    ]);
+    assert_eq!(recalled, AtEnter::Shell("systemctl stop nginx".to_owned()));
+    // Tab completes the word on the screen.
+    let completed = at_enter(&[
+        ("o", BASH_PROMPT),
+        ("i", "systemctl st"),
+        ("o", "systemctl st"),
+        ("i", "\t"),
+        ("o", "op "),
+    ]);
+    assert_eq!(completed, AtEnter::Shell("systemctl stop".to_owned()));
+    // Ctrl-R: while the search is drawn in the prompt's place, the line is not shown after a
+    // prompt: it cannot be read, so an Enter there is not taken for any line. Once the search
+    // is accepted (→), the editor draws the prompt and the line again.
+    let searched = at_enter(&[
+        ("o", BASH_PROMPT),
+        ("i", "\x12"),
+        ("o", "\r(reverse-i-search)`': "),
+        ("i", "etc"),
+        ("o", "\r(reverse-i-search)`etc': ls /etc"),
+    ]);
+    assert_eq!(searched, AtEnter::Unsure);
+    let accepted = at_enter(&[
+        ("o", BASH_PROMPT),
+        ("i", "\x12"),
+        ("o", "\r(reverse-i-search)`': "),
+        ("i", "etc"),
+        ("o", "\r(reverse-i-search)`etc': ls /etc"),
+        ("i", "\x1b[C"),
+        ("o", "\r\x1b[K$ ls /etc"),
+    ]);
+    assert_eq!(accepted, AtEnter::Shell("ls /etc".to_owned()));
+}
+
+#[test]
+fn at_enter_a_program_s_prompt_is_its_input_and_keys_typed_ahead_are_unsure() {
+    // The shell ran a command that asks for a password: what is typed is sudo's.
+    let password = at_enter(&[
+        ("o", BASH_PROMPT),
+        ("i", "sudo true"),
+        ("o", "sudo true"),
+        ("i", "\r"),
+        ("o", "\x1b[?2004l\r\n[sudo] password for ops: "),
+        ("i", "secret"),
+    ]);
+    assert_eq!(password, AtEnter::Program);
+    // Keys typed while `sleep` runs, nothing printed since: the shell may read them later.
+    let ahead = at_enter(&[
+        ("o", BASH_PROMPT),
+        ("i", "sleep 5"),
+        ("o", "sleep 5"),
+        ("i", "\r"),
+        ("o", "\x1b[?2004l\r\n"),
+        ("i", "rm -rf /tmp/x"),
+        ("o", "rm -rf /tmp/x"),
+    ]);
+    assert_eq!(ahead, AtEnter::Unsure);
+    // A line still being taken.
+    let taking = at_enter(&[("o", BASH_PROMPT), ("i", "ls\r")]);
+    assert_eq!(taking, AtEnter::Unsure);
+}
+
+/// `noise` fed to a recognizer, asking what Enter would hand over before each input that is
+/// Enter alone (as the broker asks before it passes one on) when `asking`: the commands.
+fn commands_asking(noise: &Noise, asking: bool) -> Vec<ExecutedCommand> {
+    let mut recognizer = CommandRecognizer::new(20, 5);
+    for (index, (kind, _, text)) in noise.0.iter().enumerate() {
+        let data = match kind % 6 {
+            0..=3 => EventData::Output(text.clone()),
+            _ => EventData::Input(text.clone()),
+        };
+        if asking && matches!(&data, EventData::Input(text) if text == "\r") {
+            recognizer.at_enter();
+        }
+        recognizer.feed(&Event {
+            time: index as f64,
+            data,
+        });
+    }
+    recognizer.finish();
+    recognizer.commands().to_vec()
+}
+
+#[test]
+fn asking_before_enter_changes_nothing_recognised() {
+    fn same(noise: Noise) -> bool {
+        commands_asking(&noise, true) == commands_asking(&noise, false)
+    }
+    quickcheck::QuickCheck::new()
+        .tests(3_000)
+        .quickcheck(same as fn(Noise) -> bool);
+}
