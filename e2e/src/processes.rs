@@ -22,7 +22,7 @@ fn workspace_root() -> PathBuf {
 }
 
 /// Reads lines until one starts with `prefix`, and returns the rest of that line.
-async fn wait_for_line<R: AsyncRead + Unpin>(
+pub(crate) async fn wait_for_line<R: AsyncRead + Unpin>(
     lines: &mut Lines<BufReader<R>>,
     prefix: &str,
     what: &str,

@@ -6,15 +6,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::garage::random_hex;
+use crate::processes::wait_for_line;
 use crate::{E2eError, Result};
 
-const STARTUP_LIMIT: Duration = Duration::from_secs(60);
 const UNIT: &str = include_str!("../../contrib/deploy/changeaudit.service");
 
 pub struct Replica {
@@ -80,21 +79,8 @@ impl Replica {
             .take()
             .ok_or_else(|| E2eError("no stdout from the replica".into()))?;
         let mut lines = BufReader::new(stdout).lines();
-        let listening = async {
-            while let Some(line) = lines
-                .next_line()
-                .await
-                .map_err(|e| E2eError::context("reading the replica", e))?
-            {
-                if let Some(rest) = line.strip_prefix("changeaudit listening on http://") {
-                    return Ok(rest.to_owned());
-                }
-            }
-            Err(E2eError("the replica exited before it listened".into()))
-        };
-        let address = tokio::time::timeout(STARTUP_LIMIT, listening)
-            .await
-            .map_err(|_| E2eError("the replica did not listen in time".into()))??;
+        let address =
+            wait_for_line(&mut lines, "changeaudit listening on http://", "a replica").await?;
         let port = address
             .rsplit_once(':')
             .map(|(_, port)| port.to_owned())

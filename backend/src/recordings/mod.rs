@@ -110,10 +110,20 @@ pub async fn write_json_string(
 
 /// The SHA-256 of recording `name`, hex.
 pub async fn digest(store: &dyn RecordingStore, name: &str) -> io::Result<String> {
+    Ok(digest_and_size(store, name).await?.0)
+}
+
+/// The SHA-256 of recording `name`, hex, and its size: both from one reading.
+pub async fn digest_and_size(store: &dyn RecordingStore, name: &str) -> io::Result<(String, u64)> {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    each_piece(store, name, |piece| hasher.update(piece)).await?;
-    Ok(changeaudit_shared::trail::hex(&hasher.finalize()))
+    let mut size = 0u64;
+    each_piece(store, name, |piece| {
+        hasher.update(piece);
+        size += piece.len() as u64;
+    })
+    .await?;
+    Ok((changeaudit_shared::trail::hex(&hasher.finalize()), size))
 }
 
 #[cfg(test)]

@@ -199,24 +199,23 @@ pub fn own(
     futures_util::stream::unfold(Some(own), |own| async move {
         let mut own = own?;
         loop {
-            // Seen before reading: a write after this read wakes the wait below.
-            let running = match &mut own.written {
-                Some(written) => {
-                    written.borrow_and_update();
-                    true
+            // Read only past where the watcher is: the size is marked seen first, so a write
+            // after it wakes the wait below. Once the session has ended, the rest until empty.
+            let written = own
+                .written
+                .as_mut()
+                .map(|written| *written.borrow_and_update());
+            if written.is_none_or(|written| written > own.offset) {
+                let chunk = match own.store.read(&own.name, own.offset, CHUNK).await {
+                    Ok(chunk) => chunk,
+                    Err(error) => return Some((Err(error), None)),
+                };
+                if !chunk.is_empty() {
+                    own.offset += chunk.len() as u64;
+                    return Some((Ok(Bytes::from(chunk)), Some(own)));
                 }
-                None => false,
-            };
-            let chunk = match own.store.read(&own.name, own.offset, CHUNK).await {
-                Ok(chunk) => chunk,
-                Err(error) => return Some((Err(error), None)),
-            };
-            if !chunk.is_empty() {
-                own.offset += chunk.len() as u64;
-                return Some((Ok(Bytes::from(chunk)), Some(own)));
-            }
-            if !running {
-                return None;
+                // Ended, and everything read.
+                written?;
             }
             if let Some(written) = &mut own.written
                 && written.changed().await.is_err()

@@ -229,9 +229,9 @@ async fn digest_of(
         name: name.to_owned(),
         source,
     };
-    let sha256 = recordings::digest(recordings, name).await.map_err(failed)?;
-    let bytes = recordings.size(name).await.map_err(failed)?.unwrap_or(0);
-    Ok((sha256, bytes))
+    recordings::digest_and_size(recordings, name)
+        .await
+        .map_err(failed)
 }
 
 /// Seals the recovered recording of session `id`, unless another replica did first.

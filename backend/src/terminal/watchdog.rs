@@ -126,7 +126,8 @@ pub struct Watched {
 }
 
 /// A session's recording as it is written, for whoever watches it: the receiver sees each
-/// new size, and is closed once the session has ended and its recording is sealed.
+/// new size (what a watcher may read up to), and is closed once the session has ended and its
+/// recording is sealed.
 pub struct Recorded {
     pub name: String,
     pub written: watch::Receiver<u64>,

@@ -2,7 +2,8 @@ use quickcheck::Arbitrary;
 
 use super::*;
 
-fn session(events: &[(&str, &str)]) -> Vec<String> {
+/// A 40×10 recognizer fed `events` (`o` output, anything else input), one a second.
+fn fed(events: &[(&str, &str)]) -> CommandRecognizer {
     let mut recognizer = CommandRecognizer::new(40, 10);
     for (index, (kind, text)) in events.iter().enumerate() {
         let data = match *kind {
@@ -15,6 +16,10 @@ fn session(events: &[(&str, &str)]) -> Vec<String> {
         });
     }
     recognizer
+}
+
+fn session(events: &[(&str, &str)]) -> Vec<String> {
+    fed(events)
         .commands()
         .iter()
         .map(|c| c.text.clone())
@@ -577,20 +582,9 @@ fn a_line_typed_ahead_is_read_as_typed_however_its_keys_fall_around_the_prompt()
     }
 }
 
-/// A recognizer fed `events` (`o` output, `i` input), then asked what Enter would hand over.
+/// A recognizer fed `events`, then asked what Enter would hand over.
 fn at_enter(events: &[(&str, &str)]) -> AtEnter {
-    let mut recognizer = CommandRecognizer::new(40, 10);
-    for (index, (kind, text)) in events.iter().enumerate() {
-        let data = match *kind {
-            "o" => EventData::Output((*text).to_owned()),
-            _ => EventData::Input((*text).to_owned()),
-        };
-        recognizer.feed(&Event {
-            time: index as f64,
-            data,
-        });
-    }
-    recognizer.at_enter()
+    fed(events).at_enter()
 }
 
 /// bash's prompt: its line editor turns bracketed paste on.
