@@ -36,7 +36,9 @@ pub struct Exported {
     pub checkpoints: u64,
 }
 
-/// Writes the whole trail to `out`.
+/// Writes the whole trail to `out`, up to the checkpoint it signs first. Events appended while
+/// it is written (the server goes on) are left to the next export: the export ends under a
+/// signature.
 pub async fn export(
     db: &Database,
     key: &TrailKey,
@@ -49,16 +51,18 @@ pub async fn export(
         every_events: 1,
         every: std::time::Duration::ZERO,
     };
-    match checkpoints::checkpoint_if_due(db, key, everything, now).await {
-        Ok(_) => {}
+    let signed = match checkpoints::checkpoint_if_due(db, key, everything, now).await {
+        Ok(_) => true,
         Err(CheckpointError::Broken(fault)) => {
             tracing::error!(seq = fault.seq, reason = %fault.reason, "exporting a broken trail");
+            false
         }
         Err(CheckpointError::Db(error)) => return Err(ExportError::Db(error)),
         Err(CheckpointError::WrongKey(reason)) => {
             tracing::error!(%reason, "exporting without a new checkpoint");
+            false
         }
-    }
+    };
     let header = Header {
         format: FORMAT.to_owned(),
         version: VERSION,
@@ -67,15 +71,25 @@ pub async fn export(
         exported_at: now.as_millis(),
     };
     writeln!(out, "{}", header_line(&header))?;
-    let mut checkpoints = checkpoints::all(db).await?.into_iter().peekable();
+    let checkpoints = checkpoints::all(db).await?;
+    // Unsigned, the trail goes out whole for the verifier to name what is wrong.
+    let last = match checkpoints.last() {
+        Some(checkpoint) if signed => i64::try_from(checkpoint.tree_size).unwrap_or(i64::MAX),
+        Some(_) => i64::MAX,
+        None if signed => 0,
+        None => i64::MAX,
+    };
+    let mut checkpoints = checkpoints.into_iter().peekable();
     let mut exported = Exported::default();
     let mut canonical = Vec::with_capacity(1024);
     let mut after = 0_i64;
     loop {
         let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 AND seq <= $2
+             ORDER BY seq LIMIT $3"
         ))
         .bind(after)
+        .bind(last)
         .bind(BATCH)
         .fetch_all(db.pool())
         .await?;
