@@ -154,6 +154,37 @@ impl ScriptGate {
         decision
     }
 
+    /// Decides on `text`, all the shell would take at one Enter: a multi-line paste is taken
+    /// whole, each of its commands in turn, and runs only when every one would. Answers the
+    /// decision on its last command, or on the command held with that command's text; a held
+    /// text counts nothing as run.
+    pub fn check_text(&mut self, text: &str) -> (Decision, String) {
+        if !text.contains('\n') {
+            return (self.check(text), text.to_owned());
+        }
+        let block = match Script::parse(text) {
+            Ok(block) => block,
+            Err(_) => return (Decision::Held(Held::Unfinished), text.to_owned()),
+        };
+        let mut trial = self.clone();
+        let mut last = (Decision::Blank, String::new());
+        for command in &block.commands {
+            let decision = trial.check(&command.text);
+            let held = !decision.runs();
+            last = (decision, command.text.clone());
+            if held {
+                return last;
+            }
+        }
+        *self = trial;
+        last
+    }
+
+    /// What `check_text` would answer now, changing nothing.
+    pub fn decide_text(&self, text: &str) -> (Decision, String) {
+        self.clone().check_text(text)
+    }
+
     /// What would happen to `line` now, changing nothing.
     pub fn decide(&self, line: &str) -> Decision {
         let shape = match Words::parse_shape(line) {
@@ -315,6 +346,39 @@ mod tests {
         assert_eq!(
             gate.allowed_next(),
             ["cp /etc/nginx/nginx.conf /root/nginx.conf.bak"]
+        );
+    }
+
+    #[test]
+    fn a_pasted_block_runs_whole_or_not_at_all() {
+        let mut gate = gate(true);
+        let held =
+            gate.check_text("systemctl stop nginx\nrm -rf /etc/nginx\nsystemctl start nginx\n");
+        assert_eq!(
+            held,
+            (
+                Decision::Held(Held::NotInScript),
+                "rm -rf /etc/nginx".to_owned()
+            )
+        );
+        assert_eq!(
+            gate.allowed_next(),
+            ["systemctl stop nginx"],
+            "nothing counted"
+        );
+        assert_eq!(
+            gate.check_text(
+                "systemctl stop nginx\n# then\ncp /etc/nginx/nginx.conf /root/nginx.conf.bak\n"
+            ),
+            (
+                Decision::Scripted { index: 1 },
+                "cp /etc/nginx/nginx.conf /root/nginx.conf.bak".to_owned()
+            )
+        );
+        assert_eq!(gate.allowed_next(), ["systemctl start nginx"]);
+        assert_eq!(
+            gate.check_text("echo 'two\nlines").0,
+            Decision::Held(Held::Unfinished)
         );
     }
 

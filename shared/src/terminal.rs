@@ -49,6 +49,15 @@ pub enum ServerMessage {
     Checklist(Checklist),
     /// Something the person must know now, e.g. that the due date is near.
     Warning { message: String },
+    /// A command line was held at Enter: it did not reach the device, and stays on the prompt
+    /// to fix or clear.
+    Held {
+        line: String,
+        /// Why, in words.
+        reason: String,
+        /// The script's lines that may run next.
+        allowed_next: Vec<String>,
+    },
     /// The session is over; the connection closes after this.
     Closed { reason: EndReason, message: String },
 }

@@ -144,6 +144,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0020_replicas.sql"),
         postgres: include_str!("../../migrations/postgres/0020_replicas.sql"),
     },
+    Step {
+        version: 21,
+        description: "script-only enforcement",
+        sqlite: include_str!("../../migrations/sqlite/0021_enforcement.sql"),
+        postgres: include_str!("../../migrations/postgres/0021_enforcement.sql"),
+    },
 ];
 
 #[derive(Debug)]

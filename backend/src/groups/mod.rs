@@ -4,6 +4,7 @@ pub mod handlers;
 
 use changeaudit_shared::api::Named;
 use changeaudit_shared::api::groups::{AccessGroup, AccessGroupInput, Member};
+use changeaudit_shared::enforcement::Enforcement;
 use changeaudit_shared::problem::FieldError;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -35,7 +36,7 @@ const COLUMNS: &str = "id, name, description, \
      approvals_required, \
      CAST(CASE WHEN passkey_required_to_approve THEN 1 ELSE 0 END AS BIGINT) AS passkey_required_to_approve, \
      CAST(CASE WHEN unplanned_sessions_allowed THEN 1 ELSE 0 END AS BIGINT) AS unplanned_sessions_allowed, \
-     benign_commands, created_at, updated_at";
+     benign_commands, enforcement, created_at, updated_at";
 
 fn group_of(row: &AnyRow) -> Result<AccessGroup, DbError> {
     let benign: String = row.try_get("benign_commands")?;
@@ -50,10 +51,20 @@ fn group_of(row: &AnyRow) -> Result<AccessGroup, DbError> {
         // Written by this module from a `Vec<String>`; anything else is damage, reported as such.
         benign_commands: serde_json::from_str(&benign)
             .map_err(|error| DbError::Other(sqlx::Error::Decode(Box::new(error))))?,
+        enforcement: enforcement_of(row)?,
         members: Vec::new(),
         credentials: Vec::new(),
         created_at: Timestamp::from_millis(row.try_get("created_at")?).to_datetime(),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?).to_datetime(),
+    })
+}
+
+fn enforcement_of(row: &AnyRow) -> Result<Enforcement, DbError> {
+    let text: String = row.try_get("enforcement")?;
+    Enforcement::parse(&text).ok_or_else(|| {
+        DbError::Other(sqlx::Error::Decode(
+            format!("an access group's enforcement is `{text}`").into(),
+        ))
     })
 }
 
@@ -209,7 +220,8 @@ async fn save(
             sqlx::query(
                 "UPDATE access_groups SET name = $2, description = $3, justification_required = $4,
                  approvals_required = $5, passkey_required_to_approve = $6,
-                 unplanned_sessions_allowed = $7, benign_commands = $8, updated_at = $9
+                 unplanned_sessions_allowed = $7, benign_commands = $8, updated_at = $9,
+                 enforcement = $10
                  WHERE id = $1",
             )
             .bind(id)
@@ -221,6 +233,7 @@ async fn save(
             .bind(input.unplanned_sessions_allowed)
             .bind(&benign)
             .bind(now.as_millis())
+            .bind(input.enforcement.as_str())
             .execute(&mut *connection)
             .await?;
             id
@@ -229,8 +242,8 @@ async fn save(
             sqlx::query_scalar(
                 "INSERT INTO access_groups (name, description, justification_required,
                  approvals_required, passkey_required_to_approve, unplanned_sessions_allowed,
-                 benign_commands, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                 benign_commands, created_at, updated_at, enforcement)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id",
             )
             .bind(input.name.trim())
             .bind(input.description.trim())
@@ -240,6 +253,7 @@ async fn save(
             .bind(input.unplanned_sessions_allowed)
             .bind(&benign)
             .bind(now.as_millis())
+            .bind(input.enforcement.as_str())
             .fetch_one(&mut *connection)
             .await?
         }

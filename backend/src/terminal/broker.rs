@@ -16,6 +16,7 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket};
 use changeaudit_shared::asciicast::{Event, EventData, Utf8Stream};
 use changeaudit_shared::command::{ExecutedCommand, Finding};
+use changeaudit_shared::enforcement::{Enforcement, ScriptGate};
 use changeaudit_shared::recognizer::CommandRecognizer;
 use changeaudit_shared::report::AuditReport;
 use changeaudit_shared::terminal::{
@@ -25,12 +26,14 @@ use changeaudit_shared::transcript::Transcript;
 use futures_util::FutureExt;
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::enforcing::{self, Device, Enforcer, HeldLine, Step};
 use super::opening::{self, Opened, Request};
 use super::socket::{self, close, send, send_raw};
-use super::store::{self, Ending, Recognised};
+use super::store::{self, Blocked, Ending, Recognised};
 use super::watchdog::{End, Subject, Watched};
 use crate::clock::Timestamp;
 use crate::recordings::BoxFuture;
@@ -49,6 +52,8 @@ const BULK_READ: usize = 1024;
 const GATHER_FOR: Duration = Duration::from_millis(1);
 /// Keystroke messages waiting for the device.
 const INPUT_QUEUE: usize = 16;
+/// An Enter that has waited this long for its line to be readable is explained to the person.
+const TELL_WAITING_AFTER: Duration = Duration::from_secs(1);
 
 /// What goes to the device, in order.
 enum ToDevice {
@@ -164,6 +169,76 @@ struct Session {
     syncing: Option<BoxFuture<'static, Synced>>,
     /// The person was told the recordings' volume is nearly full.
     warned_of_space: bool,
+    /// A script-only session's gate on the keys, and what it needs to know of the device.
+    enforcing: Option<Enforcing>,
+}
+
+/// A script-only session's keys on their way (see `enforcing`).
+struct Enforcing {
+    enforcer: Enforcer,
+    /// Keys were passed on since the device last printed.
+    unechoed: bool,
+    last_output: tokio::time::Instant,
+    /// When to look at the keys again: the device's output settled, or it is time to tell.
+    recheck: Option<tokio::time::Instant>,
+    /// Since when an Enter waits, and whether the person was told.
+    waiting_since: Option<tokio::time::Instant>,
+    told: bool,
+}
+
+impl Enforcing {
+    fn new(opened: &Opened) -> Option<Enforcing> {
+        let in_order = match opened.enforcement {
+            Enforcement::Off => return None,
+            Enforcement::ScriptOnly => false,
+            Enforcement::ScriptOnlyInOrder => true,
+        };
+        let gate = ScriptGate::new(opened.script.clone(), opened.benign.clone(), in_order);
+        Some(Enforcing {
+            enforcer: Enforcer::new(gate),
+            unechoed: false,
+            last_output: tokio::time::Instant::now(),
+            recheck: None,
+            waiting_since: None,
+            told: false,
+        })
+    }
+
+    fn device(&self) -> Device {
+        Device {
+            unechoed: self.unechoed,
+            quiet: self.last_output.elapsed() >= enforcing::QUIET,
+        }
+    }
+
+    /// The device printed: an Enter waiting is looked at again once it has been quiet.
+    fn output(&mut self) {
+        self.unechoed = false;
+        self.last_output = tokio::time::Instant::now();
+        if self.waiting_since.is_some() {
+            self.recheck = Some(self.last_output + enforcing::QUIET);
+        }
+    }
+
+    /// An Enter waits: looked at again when the device has been quiet, or told when it is time.
+    fn wait(&mut self) {
+        let now = tokio::time::Instant::now();
+        let since = *self.waiting_since.get_or_insert(now);
+        self.recheck = if !self.device().quiet {
+            Some(self.last_output + enforcing::QUIET)
+        } else if !self.told {
+            Some(since + TELL_WAITING_AFTER)
+        } else {
+            // Nothing changes until the device prints or the person types.
+            None
+        };
+    }
+
+    fn settled(&mut self) {
+        self.recheck = None;
+        self.waiting_since = None;
+        self.told = false;
+    }
 }
 
 impl Session {
@@ -199,6 +274,7 @@ impl Session {
             watched,
             syncing: None,
             warned_of_space: false,
+            enforcing: Enforcing::new(&opened),
             state,
             request,
             opened,
@@ -210,9 +286,10 @@ impl Session {
         let mut tick_count: u64 = 0;
         loop {
             let step = tokio::select! {
-                message = socket.recv(), if self.to_device.capacity() > 0 => {
-                    self.on_browser(message).await
+                message = socket.recv(), if self.reads_browser() => {
+                    self.on_browser(message, socket).await
                 }
+                _ = recheck(&self.enforcing) => self.release(socket).await,
                 message = self.device.wait() => self.on_device(message, socket).await,
                 _ = ticks.tick() => {
                     tick_count += 1;
@@ -230,9 +307,20 @@ impl Session {
         }
     }
 
+    /// Whether there is room for the browser's next message: in the device's queue, and behind
+    /// an Enter that waits.
+    fn reads_browser(&self) -> bool {
+        self.to_device.capacity() > 0
+            && self
+                .enforcing
+                .as_ref()
+                .is_none_or(|enforcing| enforcing.enforcer.has_room())
+    }
+
     async fn on_browser(
         &mut self,
         message: Option<Result<Message, axum::Error>>,
+        socket: &mut WebSocket,
     ) -> Result<(), Stop> {
         let text = match message {
             Some(Err(error)) if socket::too_large(&error) => {
@@ -259,11 +347,14 @@ impl Session {
                     return Ok(());
                 }
                 self.watched.typed();
-                // Recorded first: input that cannot be recorded never reaches the device.
-                let EventData::Input(data) = self.take(EventData::Input(data)).await? else {
-                    return Ok(());
+                let Some(enforcing) = &mut self.enforcing else {
+                    return self.pass_keys(data).await;
                 };
-                self.forward(ToDevice::Data(data.into_bytes()))
+                if let Some(dropped) = enforcing.enforcer.push(&data) {
+                    let marker = json!({ "dropped": dropped }).to_string();
+                    self.take(EventData::Marker(marker)).await?;
+                }
+                self.release(socket).await
             }
             ClientMessage::Resize { cols, rows } => {
                 if !(1..=MAX_COLS).contains(&cols) || !(1..=MAX_ROWS).contains(&rows) {
@@ -273,6 +364,107 @@ impl Session {
                 self.forward(ToDevice::Resize { cols, rows })
             }
         }
+    }
+
+    /// Keys for the device. Recorded first: input that cannot be recorded never reaches it.
+    async fn pass_keys(&mut self, keys: String) -> Result<(), Stop> {
+        let EventData::Input(keys) = self.take(EventData::Input(keys)).await? else {
+            return Ok(());
+        };
+        if let Some(enforcing) = &mut self.enforcing {
+            enforcing.unechoed = true;
+        }
+        self.forward(ToDevice::Data(keys.into_bytes()))
+    }
+
+    /// Passes on the keys of a script-only session that may go, up to an Enter that waits.
+    async fn release(&mut self, socket: &mut WebSocket) -> Result<(), Stop> {
+        loop {
+            let Some(enforcing) = &mut self.enforcing else {
+                return Ok(());
+            };
+            if self.to_device.capacity() == 0 {
+                // The device is slow to take keys: looked at again in a moment.
+                enforcing.recheck = Some(tokio::time::Instant::now() + Duration::from_millis(5));
+                return Ok(());
+            }
+            let device = enforcing.device();
+            match enforcing.enforcer.next(&mut self.recognizer, device) {
+                Step::Forward(keys) => {
+                    enforcing.settled();
+                    self.pass_keys(keys).await?;
+                }
+                Step::Held(held) => {
+                    enforcing.settled();
+                    self.hold(held, socket).await?;
+                }
+                Step::Wait => return self.wait(socket).await,
+                Step::Idle => {
+                    enforcing.settled();
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// An Enter waits for the device's output; after a while the person is told why.
+    async fn wait(&mut self, socket: &mut WebSocket) -> Result<(), Stop> {
+        let Some(enforcing) = &mut self.enforcing else {
+            return Ok(());
+        };
+        enforcing.wait();
+        let waited = enforcing
+            .waiting_since
+            .is_some_and(|since| since.elapsed() >= TELL_WAITING_AFTER);
+        if !waited || enforcing.told {
+            return Ok(());
+        }
+        enforcing.told = true;
+        enforcing.wait();
+        let message = "The Enter you pressed waits: the line the shell would take cannot be read \
+            yet (a command still runs, or the screen has not shown the line). It is checked when \
+            the shell's prompt shows it; Ctrl-C drops it."
+            .to_owned();
+        send(socket, ServerMessage::Warning { message })
+            .await
+            .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))
+    }
+
+    /// A line held at Enter: recorded, audited, and explained to the person.
+    async fn hold(&mut self, held: HeldLine, socket: &mut WebSocket) -> Result<(), Stop> {
+        let marker = json!({
+            "held": held.held,
+            "line": held.line,
+            "keys": held.keys,
+        })
+        .to_string();
+        self.take(EventData::Marker(marker)).await?;
+        let blocked = Blocked {
+            line: &held.line,
+            held: &held.held,
+            keys: &held.keys,
+            allowed_next: &held.allowed_next,
+            at: self.opened.recorder.elapsed(),
+        };
+        let now = self.state.clock.now();
+        let username = &self.request.user.username;
+        store::command_blocked(&self.state.db, self.opened.id, username, &blocked, now)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, session = self.opened.id, "auditing a held line");
+                Stop::new(
+                    EndReason::Interrupted,
+                    "The session was closed: a line it held could not be stored. Tell an admin.",
+                )
+            })?;
+        let message = ServerMessage::Held {
+            reason: held.held.words(),
+            line: held.line,
+            allowed_next: held.allowed_next,
+        };
+        send(socket, message)
+            .await
+            .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))
     }
 
     /// Queues `item` for the device; the loop reads the browser only while there is room, so
@@ -371,6 +563,9 @@ impl Session {
     async fn show(&mut self, text: String, socket: &mut WebSocket) -> Result<(), Stop> {
         if text.is_empty() {
             return Ok(());
+        }
+        if let Some(enforcing) = &mut self.enforcing {
+            enforcing.output();
         }
         if let EventData::Output(data) = self.take(EventData::Output(text)).await? {
             send(socket, ServerMessage::Output { data })
@@ -684,6 +879,14 @@ impl Session {
         // Only now, sealed and ended: whoever follows its recording reads the rest from the store.
         drop(watched);
         close(socket, stop.reason, &message).await;
+    }
+}
+
+/// When a script-only session's keys are to be looked at again; never, when not.
+async fn recheck(enforcing: &Option<Enforcing>) {
+    match enforcing.as_ref().and_then(|enforcing| enforcing.recheck) {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -4,6 +4,7 @@
 //! Both the terminal and the request flow ask this function.
 
 use changeaudit_shared::board::BenignCommands;
+use changeaudit_shared::enforcement::Enforcement;
 use changeaudit_shared::script::Script;
 use sqlx::{AnyConnection, Row};
 
@@ -22,6 +23,8 @@ pub enum Permit {
         script_text: String,
         due_at: Timestamp,
         benign: BenignCommands,
+        /// How the session is held to the script: the change's group says.
+        enforcement: Enforcement,
     },
     /// No change: the group allows sessions outside every change (recorded, without a script).
     Unplanned { benign: BenignCommands },
@@ -32,6 +35,14 @@ impl Permit {
         match self {
             Permit::Planned { change_id, .. } => Some(change_id),
             Permit::Unplanned { .. } => None,
+        }
+    }
+
+    /// How the session is held to its script: an unplanned session has none to be held to.
+    pub fn enforcement(&self) -> Enforcement {
+        match self {
+            Permit::Planned { enforcement, .. } => *enforcement,
+            Permit::Unplanned { .. } => Enforcement::Off,
         }
     }
 
@@ -105,7 +116,7 @@ pub async fn judge(
     };
 
     let approved = sqlx::query(
-        "SELECT r.id, c.id AS change_id, c.script, c.due_at, g.benign_commands
+        "SELECT r.id, c.id AS change_id, c.script, c.due_at, g.benign_commands, g.enforcement
          FROM requests r
          JOIN changes c ON c.id = r.change_id
          JOIN access_groups g ON g.id = c.access_group_id
@@ -130,6 +141,10 @@ pub async fn judge(
             commands: Vec::new(),
         });
         let benign: String = row.try_get("benign_commands")?;
+        let enforcement: String = row.try_get("enforcement")?;
+        // Written by the groups module from the enum; anything else is damage, held to the most.
+        let enforcement =
+            Enforcement::parse(&enforcement).unwrap_or(Enforcement::ScriptOnlyInOrder);
         return Ok(Ok(Permit::Planned {
             request_id: row.try_get("id")?,
             change_id: row.try_get("change_id")?,
@@ -137,6 +152,7 @@ pub async fn judge(
             script_text,
             due_at: Timestamp::from_millis(row.try_get("due_at")?),
             benign: benign_of(&benign)?,
+            enforcement,
         }));
     }
     for row in &groups {

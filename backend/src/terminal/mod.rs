@@ -8,6 +8,7 @@
 //! commands, its recording) is in the database and the recording store.
 
 pub mod broker;
+mod enforcing;
 pub mod follow;
 pub mod gate;
 pub mod granted;

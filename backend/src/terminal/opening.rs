@@ -6,6 +6,7 @@
 use changeaudit_shared::api::Named;
 use changeaudit_shared::asciicast::Header;
 use changeaudit_shared::board::BenignCommands;
+use changeaudit_shared::enforcement::Enforcement;
 use changeaudit_shared::script::Script;
 use changeaudit_shared::terminal::EndReason;
 use russh::Channel;
@@ -68,6 +69,7 @@ pub struct Opened {
     pub change_id: Option<String>,
     pub script: Script,
     pub benign: BenignCommands,
+    pub enforcement: Enforcement,
     pub closes_at: Timestamp,
     /// Whether `closes_at` is the change's due date, rather than the longest a session lasts.
     pub closes_at_due_date: bool,
@@ -161,6 +163,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
             return Err(failure);
         }
     };
+    let enforcement = permit.enforcement();
     let (change_id, script, benign) = permit.into_plan();
     let opened = Opened {
         id,
@@ -169,6 +172,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         change_id,
         script,
         benign,
+        enforcement,
         closes_at,
         closes_at_due_date,
         longest,
@@ -327,6 +331,7 @@ impl Row<'_> {
             closes_at: self.closes_at,
             script,
             benign,
+            enforcement: self.permit.enforcement(),
         }
     }
 }

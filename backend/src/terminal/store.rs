@@ -5,6 +5,7 @@ use changeaudit_shared::api::Named;
 use changeaudit_shared::api::sessions::{SessionFilters, SessionState, TerminalSession};
 use changeaudit_shared::board::BenignCommands;
 use changeaudit_shared::command::{ExecutedCommand, Finding, FindingKind, Recognition};
+use changeaudit_shared::enforcement::{Enforcement, Held};
 use changeaudit_shared::terminal::EndReason;
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -65,6 +66,7 @@ pub struct NewSession<'a> {
     /// The script and benign commands it is held against, as they are now.
     pub script: Option<&'a str>,
     pub benign: &'a BenignCommands,
+    pub enforcement: Enforcement,
 }
 
 pub fn object(id: i64) -> String {
@@ -87,9 +89,9 @@ pub async fn start(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO terminal_sessions (user_id, credential_id, device_id, device_name, account,
              change_id, request_id, client_ip, user_agent, recording, cols, rows, started_at,
-             heartbeat_at, closes_at, status, script, benign_commands, replica_id)
+             heartbeat_at, closes_at, status, script, benign_commands, replica_id, enforcement)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $18, $14, 'running',
-             $15, $16, $17)
+             $15, $16, $17, $19)
          RETURNING id",
     )
     .bind(new.user_id)
@@ -110,6 +112,7 @@ pub async fn start(
     .bind(serde_json::to_string(new.benign).map_err(DbError::encode)?)
     .bind(new.replica)
     .bind(new.stored_at.as_millis())
+    .bind(new.enforcement.as_str())
     .fetch_one(&mut *tx)
     .await?;
     audit::append(
@@ -126,6 +129,7 @@ pub async fn start(
                 "client_ip": new.client_ip,
                 "user_agent": new.user_agent,
                 "recording": new.recording,
+                "enforcement": new.enforcement.as_str(),
             }),
         ),
         new.started_at,
@@ -194,6 +198,56 @@ pub async fn termination_requests(
 pub struct Recognised<'a> {
     pub commands: &'a [ExecutedCommand],
     pub findings: &'a [Finding],
+}
+
+/// A command line held at Enter, as the trail keeps it.
+pub struct Blocked<'a> {
+    pub line: &'a str,
+    pub held: &'a Held,
+    /// The keys that did not reach the device.
+    pub keys: &'a str,
+    pub allowed_next: &'a [String],
+    /// Seconds into the recording.
+    pub at: f64,
+}
+
+/// Audits a line held at Enter in session `id`.
+pub async fn command_blocked(
+    db: &Database,
+    id: i64,
+    username: &str,
+    blocked: &Blocked<'_>,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    let mut details = json!({
+        "line": blocked.line,
+        "words": blocked.held.words(),
+        "keys": blocked.keys,
+        "allowed_next": blocked.allowed_next,
+        "at": blocked.at,
+    });
+    // The reason's code and its facts (`reason`, and `line` or `next` where it has them).
+    if let (Some(details), Ok(serde_json::Value::Object(reason))) =
+        (details.as_object_mut(), serde_json::to_value(blocked.held))
+    {
+        for (key, value) in reason {
+            let key = if key == "line" {
+                "script_line".to_owned()
+            } else {
+                key
+            };
+            details.insert(key, value);
+        }
+    }
+    let mut tx = db.begin_write().await?;
+    audit::append(
+        &mut tx,
+        NewEvent::by(username, "session.command_blocked", object(id), details),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Brings the stored commands and findings of session `id` to `now_known`: new ones are

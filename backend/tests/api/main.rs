@@ -19,6 +19,7 @@ mod cluster;
 mod copy_database;
 mod credentials;
 mod devices;
+mod enforcement;
 mod first_admin;
 mod fixtures;
 mod health;

@@ -29,6 +29,8 @@ pub struct Terminal {
     pub commands: Vec<ExecutedCommand>,
     pub checklist: Option<Checklist>,
     pub warnings: Vec<String>,
+    /// Lines held at Enter: the line, why, and what may run next.
+    pub held: Vec<(String, String, Vec<String>)>,
     pub session_id: Option<i64>,
     pub closed: Option<(EndReason, String)>,
 }
@@ -80,6 +82,7 @@ impl Terminal {
                 commands: Vec::new(),
                 checklist: None,
                 warnings: Vec::new(),
+                held: Vec::new(),
                 session_id: None,
                 closed: None,
             }),
@@ -229,6 +232,11 @@ impl Terminal {
             }
             ServerMessage::Checklist(checklist) => self.checklist = Some(checklist),
             ServerMessage::Warning { message } => self.warnings.push(message),
+            ServerMessage::Held {
+                line,
+                reason,
+                allowed_next,
+            } => self.held.push((line, reason, allowed_next)),
             ServerMessage::Closed { reason, message } => self.closed = Some((reason, message)),
         }
         true

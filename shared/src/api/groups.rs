@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use super::{FieldErrors, Named};
 use crate::board::BenignCommands;
+use crate::enforcement::Enforcement;
 use crate::problem::FieldError;
 
 pub const MAX_APPROVALS_REQUIRED: i64 = 20;
@@ -21,6 +22,8 @@ pub struct AccessGroup {
     pub passkey_required_to_approve: bool,
     pub unplanned_sessions_allowed: bool,
     pub benign_commands: Vec<String>,
+    /// How its change sessions are held to their script.
+    pub enforcement: Enforcement,
     pub members: Vec<Member>,
     /// The credentials the group grants, named `account@device`.
     pub credentials: Vec<Named>,
@@ -52,6 +55,7 @@ pub struct AccessGroupInput {
     pub passkey_required_to_approve: bool,
     pub unplanned_sessions_allowed: bool,
     pub benign_commands: Vec<String>,
+    pub enforcement: Enforcement,
     pub members: Vec<Member>,
     pub credential_ids: Vec<i64>,
 }
@@ -68,6 +72,7 @@ impl Default for AccessGroupInput {
             passkey_required_to_approve: true,
             unplanned_sessions_allowed: false,
             benign_commands: BenignCommands::DEFAULT.map(str::to_owned).to_vec(),
+            enforcement: Enforcement::Off,
             members: Vec::new(),
             credential_ids: Vec::new(),
         }

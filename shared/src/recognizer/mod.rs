@@ -242,6 +242,14 @@ impl CommandRecognizer {
         }
     }
 
+    /// Whether the line `at_enter` answered was made by plain typing alone, so that it is known
+    /// without the screen (and without waiting for its echo).
+    pub fn line_from_keys(&self) -> bool {
+        self.line
+            .as_ref()
+            .is_some_and(|line| line.typed.text().is_some())
+    }
+
     /// The session is over: a line still being taken is taken as the screen shows it.
     pub fn finish(&mut self) {
         self.settle();

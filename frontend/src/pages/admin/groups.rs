@@ -1,5 +1,6 @@
 use changeaudit_shared::api::groups::{AccessGroup, AccessGroupInput, Member};
 use changeaudit_shared::api::routes;
+use changeaudit_shared::enforcement::Enforcement;
 use leptos::prelude::*;
 
 use super::list::{Admin, AdminList, Editing, settle};
@@ -65,6 +66,7 @@ struct Fields {
     passkey: RwSignal<bool>,
     unplanned: RwSignal<bool>,
     benign: RwSignal<String>,
+    enforcement: RwSignal<String>,
     members: RwSignal<Vec<Member>>,
     granted: RwSignal<pick::Choices>,
 }
@@ -100,6 +102,12 @@ impl Fields {
                     })
                     .join(" "),
             ),
+            enforcement: RwSignal::new(
+                group
+                    .map_or(defaults.enforcement, |g| g.enforcement)
+                    .as_str()
+                    .to_owned(),
+            ),
             members: RwSignal::new(group.map(|g| g.members.clone()).unwrap_or_default()),
             granted: RwSignal::new(
                 group
@@ -128,6 +136,8 @@ impl Fields {
                 .split_whitespace()
                 .map(str::to_owned)
                 .collect(),
+            // The choices are the modes themselves.
+            enforcement: Enforcement::parse(&self.enforcement.get_untracked()).unwrap_or_default(),
             members: self.members.get_untracked(),
             credential_ids: self
                 .granted
@@ -198,6 +208,7 @@ fn Rules(fields: Fields, errors: FieldErrors) -> impl IntoView {
         justification,
         unplanned,
         benign,
+        enforcement,
         ..
     } = fields;
     view! {
@@ -216,6 +227,13 @@ fn Rules(fields: Fields, errors: FieldErrors) -> impl IntoView {
         <label for="group-benign">"Benign commands: never counted as unplanned (separated by spaces)"</label>
         <input id="group-benign" bind:value=benign/>
         {errors.under("benign_commands")}
+        <label for="group-enforcement">"Change sessions"</label>
+        <select id="group-enforcement" bind:value=enforcement>
+            <option value="off">"Run anything; the board tells afterwards what was not planned"</option>
+            <option value="script_only">"Script only: a line runs only if the script has it still to run, or it is benign"</option>
+            <option value="script_only_in_order">"Script only, in order: only the script's next line, or a benign one"</option>
+        </select>
+        {errors.under("enforcement")}
     }
 }
 

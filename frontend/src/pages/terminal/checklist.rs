@@ -13,6 +13,19 @@ use super::live::Live;
 pub fn ChecklistPanel(live: Live) -> impl IntoView {
     view! {
         <aside class="checklist" data-testid="checklist" aria-label="Checklist">
+            {move || live.held.get().map(|held| view! {
+                <div class="held" role="alert" data-testid="held">
+                    <p><strong>"Not run: "</strong><code>{held.line}</code></p>
+                    <p>{held.reason}</p>
+                    <p class="muted">"It stays on the prompt: fix it, or clear it with Ctrl-U."</p>
+                    {(!held.allowed_next.is_empty()).then(|| view! {
+                        <p>"May run next:"</p>
+                        <ul class="allowed-next">
+                            {held.allowed_next.into_iter().map(|line| view! { <li><code>{line}</code></li> }).collect_view()}
+                        </ul>
+                    })}
+                </div>
+            })}
             {move || match live.checklist.get() {
                 None => view! { <p class="muted">"The checklist appears when the session starts."</p> }.into_any(),
                 Some(checklist) => {

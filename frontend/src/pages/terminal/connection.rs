@@ -9,7 +9,7 @@ use leptos::web_sys::{BinaryType, HtmlDivElement, MessageEvent, WebSocket};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-use super::live::{Heading, Live};
+use super::live::{Heading, HeldLine, Live};
 use crate::xterm::{self, FitAddon, Terminal};
 
 /// Everything that must live as long as the page, released when it goes.
@@ -169,14 +169,31 @@ fn apply(message: ServerMessage, terminal: &Terminal, live: Live) {
         })),
         ServerMessage::Output { data } => terminal.write(&data),
         ServerMessage::Resize { cols, rows } => terminal.resize(cols.into(), rows.into()),
-        ServerMessage::Command { index, command } => live.commands.update(|commands| {
-            commands.truncate(index);
-            commands.push(command);
-        }),
+        ServerMessage::Command { index, command } => {
+            if live
+                .commands
+                .with_untracked(|commands| index >= commands.len())
+            {
+                live.held.set(None);
+            }
+            live.commands.update(|commands| {
+                commands.truncate(index);
+                commands.push(command);
+            })
+        }
         ServerMessage::Checklist(checklist) => live.checklist.set(Some(checklist)),
         ServerMessage::Warning { message } => {
             live.warnings.update(|warnings| warnings.push(message))
         }
+        ServerMessage::Held {
+            line,
+            reason,
+            allowed_next,
+        } => live.held.set(Some(HeldLine {
+            line,
+            reason,
+            allowed_next,
+        })),
         ServerMessage::Closed { reason, message } => live.closed.set(Some((reason, message))),
     }
 }

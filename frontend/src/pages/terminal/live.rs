@@ -12,7 +12,17 @@ pub struct Live {
     pub commands: RwSignal<Vec<ExecutedCommand>>,
     pub checklist: RwSignal<Option<Checklist>>,
     pub warnings: RwSignal<Vec<String>>,
+    /// The last line held at Enter, until the next command runs.
+    pub held: RwSignal<Option<HeldLine>>,
     pub closed: RwSignal<Option<(EndReason, String)>>,
+}
+
+/// A command line that did not reach the device, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldLine {
+    pub line: String,
+    pub reason: String,
+    pub allowed_next: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +41,7 @@ impl Live {
             commands: RwSignal::new(Vec::new()),
             checklist: RwSignal::new(None),
             warnings: RwSignal::new(Vec::new()),
+            held: RwSignal::new(None),
             closed: RwSignal::new(None),
         }
     }

@@ -1,0 +1,343 @@
+//! A script-only session's keys on their way to the device. Keys pass at once, up to an Enter
+//! key; the Enter passes only once the line the shell would take with it, as the recognizer
+//! reads it, is allowed by the script's gate. A held Enter never reaches the device: the line
+//! stays on the prompt, and what was typed after it in the same burst (the rest of a paste) is
+//! dropped, so no line after a held one runs. Both are recorded as a marker, never hidden.
+//!
+//! The line is known at once when it was typed plainly. A line edited with the line editor's
+//! keys (history, completion, search) is read off the screen, so its Enter waits until the
+//! device has drawn the keys before it and then been quiet for `QUIET`. An Enter whose line
+//! cannot be told yet (the line before it still being taken, keys typed ahead while a command
+//! runs) waits for the device's output to tell it; Ctrl-C drops the wait.
+//!
+//! A bracketed paste that carries line breaks is checked whole before any of it passes: each
+//! of its lines must be allowed, since a line editor that does not honour the brackets takes
+//! each break as an Enter.
+
+use std::time::Duration;
+
+use changeaudit_shared::enforcement::{Decision, Held, ScriptGate};
+use changeaudit_shared::recognizer::{AtEnter, CommandRecognizer};
+
+/// How long the device's output must have been still before a line is read off the screen:
+/// a line editor's redraw may arrive in more than one piece.
+pub const QUIET: Duration = Duration::from_millis(15);
+/// Keys waiting behind an Enter that waits: the browser is not read beyond this.
+pub const MAX_QUEUED: usize = 64 * 1024;
+
+const PASTE_START: &str = "\x1b[200~";
+const PASTE_END: &str = "\x1b[201~";
+const CTRL_C: char = '\x03';
+
+/// Keys that make bash's or zsh's line editor take the line: Enter (CR), Ctrl-J (LF) and
+/// Ctrl-O (run the line and bring up the next one from history).
+fn is_enter(key: char) -> bool {
+    matches!(key, '\r' | '\n' | '\x0f')
+}
+
+/// What to do next with the keys.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Pass these keys on to the device.
+    Forward(String),
+    /// An Enter was held.
+    Held(HeldLine),
+    /// The Enter at the head waits for the device's output.
+    Wait,
+    /// Nothing is queued.
+    Idle,
+}
+
+/// An Enter that did not reach the device.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HeldLine {
+    /// The line the shell would have taken (the held command of a pasted block).
+    pub line: String,
+    pub held: Held,
+    /// The keys that did not reach the device: the Enter and what followed it.
+    pub keys: String,
+    /// The script's lines that may run next.
+    pub allowed_next: Vec<String>,
+}
+
+/// What the device's output says now, as the broker sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Device {
+    /// Keys were passed on since the device last printed anything.
+    pub unechoed: bool,
+    /// The device has printed nothing for `QUIET`.
+    pub quiet: bool,
+}
+
+pub struct Enforcer {
+    gate: ScriptGate,
+    queue: String,
+    /// An Enter was passed on, and the device has not printed since: keys typed now would open
+    /// a line at the prompt the shell is leaving.
+    entered: bool,
+}
+
+impl Enforcer {
+    pub fn new(gate: ScriptGate) -> Enforcer {
+        Enforcer {
+            gate,
+            queue: String::new(),
+            entered: false,
+        }
+    }
+
+    /// Keys from the browser. A Ctrl-C drops what waits before it: the person gave up on it.
+    /// Answers the keys dropped, to be recorded.
+    pub fn push(&mut self, keys: &str) -> Option<String> {
+        match keys.rfind(CTRL_C) {
+            Some(at) if !self.queue.is_empty() => {
+                let mut dropped = std::mem::take(&mut self.queue);
+                dropped.push_str(&keys[..at]);
+                self.queue.push_str(&keys[at..]);
+                Some(dropped)
+            }
+            _ => {
+                self.queue.push_str(keys);
+                None
+            }
+        }
+    }
+
+    /// Whether the browser may be read: keys waiting behind an Enter are bounded.
+    pub fn has_room(&self) -> bool {
+        self.queue.len() < MAX_QUEUED
+    }
+
+    pub fn allowed_next(&self) -> Vec<String> {
+        self.gate
+            .allowed_next()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The next thing to do with the queued keys; call again until `Wait` or `Idle`.
+    pub fn next(&mut self, recognizer: &mut CommandRecognizer, device: Device) -> Step {
+        if self.queue.is_empty() {
+            return Step::Idle;
+        }
+        if self.entered {
+            if device.unechoed {
+                return Step::Wait;
+            }
+            self.entered = false;
+        }
+        let stop = self
+            .queue
+            .char_indices()
+            .find(|(at, key)| is_enter(*key) || self.queue[*at..].starts_with(PASTE_START));
+        match stop {
+            None => Step::Forward(std::mem::take(&mut self.queue)),
+            Some((0, _)) if self.queue.starts_with(PASTE_START) => self.paste(recognizer, device),
+            Some((0, _)) => self.enter(recognizer, device),
+            Some((at, _)) => Step::Forward(self.queue.drain(..at).collect()),
+        }
+    }
+
+    /// An Enter at the head of the queue.
+    fn enter(&mut self, recognizer: &mut CommandRecognizer, device: Device) -> Step {
+        let line = match recognizer.at_enter() {
+            AtEnter::Program => return self.enter_passes(),
+            AtEnter::Unsure => return Step::Wait,
+            AtEnter::Shell(line) => line,
+        };
+        if !recognizer.line_from_keys() && (device.unechoed || !device.quiet) {
+            return Step::Wait;
+        }
+        let (decision, line) = self.gate.check_text(&line);
+        match decision {
+            Decision::Held(held) => self.hold(line, held),
+            _ => self.enter_passes(),
+        }
+    }
+
+    /// A bracketed paste at the head of the queue: it passes whole once it has come whole and
+    /// every line it would run is allowed.
+    fn paste(&mut self, recognizer: &mut CommandRecognizer, device: Device) -> Step {
+        let Some(end) = self.queue.find(PASTE_END) else {
+            // The rest of the paste is on its way.
+            return Step::Wait;
+        };
+        let length = end + PASTE_END.len();
+        let pasted = self.queue[PASTE_START.len()..end].replace('\r', "\n");
+        let Some(last_break) = pasted.rfind('\n') else {
+            return self.pass(length);
+        };
+        let before = match recognizer.at_enter() {
+            AtEnter::Program => return self.pass(length),
+            AtEnter::Unsure => return Step::Wait,
+            AtEnter::Shell(line) => line,
+        };
+        if !recognizer.line_from_keys() && (device.unechoed || !device.quiet) {
+            return Step::Wait;
+        }
+        // What follows the last break stays on the prompt until an Enter of its own.
+        let lines = format!("{before}{}", &pasted[..=last_break]);
+        match self.gate.decide_text(&lines) {
+            (Decision::Held(held), line) => self.hold(line, held),
+            _ => self.pass(length),
+        }
+    }
+
+    fn enter_passes(&mut self) -> Step {
+        self.entered = true;
+        self.pass(1)
+    }
+
+    fn pass(&mut self, length: usize) -> Step {
+        Step::Forward(self.queue.drain(..length).collect())
+    }
+
+    fn hold(&mut self, line: String, held: Held) -> Step {
+        Step::Held(HeldLine {
+            line,
+            held,
+            keys: std::mem::take(&mut self.queue),
+            allowed_next: self.allowed_next(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use changeaudit_shared::asciicast::{Event, EventData};
+    use changeaudit_shared::benign::BenignCommands;
+    use changeaudit_shared::script::Script;
+
+    use super::*;
+
+    const SETTLED: Device = Device {
+        unechoed: false,
+        quiet: true,
+    };
+
+    fn enforcer() -> Enforcer {
+        let script = Script::parse("echo one\necho two").unwrap_or_default();
+        Enforcer::new(ScriptGate::new(script, BenignCommands::new(["ls"]), false))
+    }
+
+    /// A recognizer at a bash prompt.
+    fn at_prompt() -> CommandRecognizer {
+        let mut recognizer = CommandRecognizer::new(80, 24);
+        recognizer.feed(&Event {
+            time: 0.0,
+            data: EventData::Output("\x1b[?2004huser@host:~$ ".into()),
+        });
+        recognizer
+    }
+
+    /// Runs the enforcer as the broker does, feeding what it passes on to the recognizer, on a
+    /// device that never answers.
+    fn run(enforcer: &mut Enforcer, recognizer: &mut CommandRecognizer) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let mut device = SETTLED;
+        loop {
+            let step = enforcer.next(recognizer, device);
+            if let Step::Forward(keys) = &step {
+                recognizer.feed(&Event {
+                    time: 1.0,
+                    data: EventData::Input(keys.clone()),
+                });
+                device.unechoed = true;
+            }
+            let done = matches!(step, Step::Wait | Step::Idle);
+            steps.push(step);
+            if done {
+                return steps;
+            }
+        }
+    }
+
+    #[test]
+    fn a_scripted_line_passes_and_an_unscripted_one_is_held_with_what_follows() {
+        let mut enforcer = enforcer();
+        let mut recognizer = at_prompt();
+        enforcer.push("echo two\recho one\r");
+        let steps = run(&mut enforcer, &mut recognizer);
+        assert_eq!(
+            steps,
+            [
+                Step::Forward("echo two".into()),
+                Step::Forward("\r".into()),
+                Step::Wait
+            ],
+            "the next line waits until the shell has taken this one"
+        );
+        recognizer.feed(&Event {
+            time: 2.0,
+            data: EventData::Output("\x1b[?2004l\r\ntwo\r\n\x1b[?2004huser@host:~$ ".into()),
+        });
+        assert_eq!(
+            run(&mut enforcer, &mut recognizer),
+            [
+                Step::Forward("echo one".into()),
+                Step::Forward("\r".into()),
+                Step::Idle
+            ]
+        );
+
+        let mut enforcer = self::enforcer();
+        let mut recognizer = at_prompt();
+        enforcer.push("touch x\recho one\r");
+        let steps = run(&mut enforcer, &mut recognizer);
+        assert_eq!(steps[0], Step::Forward("touch x".into()));
+        let Step::Held(held) = &steps[1] else {
+            panic!("{steps:?}")
+        };
+        assert_eq!(held.line, "touch x");
+        assert_eq!(held.held, Held::NotInScript);
+        assert_eq!(held.keys, "\recho one\r");
+        assert_eq!(held.allowed_next, ["echo one", "echo two"]);
+        assert_eq!(steps[2], Step::Idle);
+    }
+
+    #[test]
+    fn an_edited_line_waits_for_the_device_to_draw_it() {
+        let mut enforcer = enforcer();
+        let mut recognizer = at_prompt();
+        enforcer.push("\x1b[A\r");
+        assert_eq!(
+            run(&mut enforcer, &mut recognizer),
+            [Step::Forward("\x1b[A".into()), Step::Wait]
+        );
+        recognizer.feed(&Event {
+            time: 2.0,
+            data: EventData::Output("touch x".into()),
+        });
+        let Step::Held(held) = enforcer.next(&mut recognizer, SETTLED) else {
+            panic!("the line recalled is read off the screen and held")
+        };
+        assert_eq!(held.line, "touch x");
+    }
+
+    #[test]
+    fn a_bracketed_paste_passes_only_when_each_of_its_lines_may_run() {
+        let mut enforcer = enforcer();
+        let mut recognizer = at_prompt();
+        enforcer.push("\x1b[200~echo one\recho two\r\x1b[201~");
+        assert!(matches!(
+            enforcer.next(&mut recognizer, SETTLED),
+            Step::Forward(keys) if keys.ends_with(PASTE_END)
+        ));
+        enforcer.push("\x1b[200~echo one\rrm -rf /\recho two\r\x1b[201~\r");
+        let Step::Held(held) = enforcer.next(&mut recognizer, SETTLED) else {
+            panic!("held")
+        };
+        assert_eq!(held.line, "rm -rf /");
+        assert_eq!(enforcer.next(&mut recognizer, SETTLED), Step::Idle);
+    }
+
+    #[test]
+    fn ctrl_c_drops_what_waits() {
+        let mut enforcer = enforcer();
+        enforcer.push("\recho one");
+        assert_eq!(enforcer.push("ab\x03ls"), Some("\recho oneab".into()));
+        assert_eq!(enforcer.queue, "\x03ls");
+        assert_eq!(self::enforcer().push("\x03"), None, "nothing waited");
+    }
+}

@@ -1,0 +1,281 @@
+//! Script-only change sessions against a real sshd and bash: a line runs on the device only as
+//! a line of the script still to run or a benign one, whatever brought it to the prompt, and
+//! every held line is told to the person and kept in the trail.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use changeaudit_e2e::Sshd;
+use changeaudit_shared::terminal::ClientMessage;
+use serde_json::json;
+
+use crate::terminal::Rig;
+use crate::terminal_client::Terminal;
+use crate::trail;
+
+/// A session of a script-only group, at its first prompt, with a folder for side effects.
+struct Enforced {
+    rig: Rig,
+    terminal: Terminal,
+    dir: tempfile::TempDir,
+}
+
+impl Enforced {
+    /// The script is `lines`, each with `{dir}` standing for the folder.
+    async fn start(mode: &str, lines: &[&str]) -> Enforced {
+        let dir = tempfile::tempdir().unwrap();
+        // The device's accounts are users of their own.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let folder = dir.path().display().to_string();
+        let script: String = lines
+            .iter()
+            .map(|line| format!("{}\n", line.replace("{dir}", &folder)))
+            .collect();
+        let rig = Rig::with_script(Sshd::start().await.unwrap(), &script).await;
+        let granted = [rig.password_credential, rig.key_credential];
+        rig.edit_group(|group| {
+            group["enforcement"] = json!(mode);
+            group["credential_ids"] = json!(granted);
+        })
+        .await;
+        let terminal = rig.approved_terminal().await;
+        Enforced { rig, terminal, dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn folder(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    /// Types `keys` and waits until a line is held; answers it.
+    async fn held(&mut self, keys: &str) -> (String, String, Vec<String>) {
+        self.terminal.type_text(keys).await;
+        self.until_held(keys).await
+    }
+
+    /// Sends `keys` at once, as a browser sends a paste, and waits until a line is held.
+    async fn pasted_held(&mut self, keys: &str) -> (String, String, Vec<String>) {
+        let data = keys.to_owned();
+        self.terminal.send(&ClientMessage::Input { data }).await;
+        self.until_held(keys).await
+    }
+
+    async fn until_held(&mut self, keys: &str) -> (String, String, Vec<String>) {
+        let before = self.terminal.held.len();
+        self.terminal
+            .until(|t| t.held.len() > before, &format!("{keys:?} held"))
+            .await;
+        self.terminal.held.last().unwrap().clone()
+    }
+
+    /// Clears the line on the prompt (Ctrl-U), as the person would after a held line.
+    async fn clear_line(&mut self) {
+        self.terminal.type_text("\x15").await;
+    }
+
+    /// Drops the line with Ctrl-C, which also takes bash's history back to its end.
+    async fn drop_line(&mut self) {
+        let prompts = self.terminal.output.matches("$ ").count();
+        self.terminal.type_text("\x03").await;
+        self.terminal
+            .until(|t| t.output.matches("$ ").count() > prompts, "a new prompt")
+            .await;
+    }
+
+    /// Runs `line` and waits for its prompt.
+    async fn run(&mut self, line: &str) {
+        let prompts = self.terminal.output.matches("$ ").count();
+        self.terminal.run(line).await;
+        self.terminal
+            .until(
+                |t| t.output.matches("$ ").count() > prompts,
+                "the prompt after it",
+            )
+            .await;
+    }
+
+    /// The trail's `session.command_blocked` events of this session, in order.
+    async fn blocked_in_trail(&self) -> Vec<serde_json::Value> {
+        let id = self.terminal.session_id.unwrap();
+        self.rig
+            .actions(&format!("terminal_session:{id}"))
+            .await
+            .into_iter()
+            .filter(|(_, action, _)| action == "session.command_blocked")
+            .map(|(_, _, details)| details)
+            .collect()
+    }
+}
+
+fn exists(path: &Path) -> bool {
+    path.try_exists().unwrap()
+}
+
+#[tokio::test]
+async fn in_a_script_only_session_an_unscripted_line_never_runs_and_the_person_is_told() {
+    let mut session = Enforced::start("script_only", &["touch {dir}/one", "touch {dir}/two"]).await;
+    let evil = format!("touch {}/evil", session.folder());
+    let (line, reason, allowed_next) = session.held(&format!("{evil}\r")).await;
+    assert_eq!(line, evil);
+    assert!(
+        reason.contains("not a line of the change's script"),
+        "{reason}"
+    );
+    let one = format!("touch {}/one", session.folder());
+    let two = format!("touch {}/two", session.folder());
+    assert_eq!(allowed_next, [one.clone(), two.clone()]);
+    // The line stays on the prompt; cleared, the scripted lines run, in any order.
+    session.clear_line().await;
+    session.run(&two).await;
+    session.run(&one).await;
+    session.run("ls").await;
+    assert!(exists(&session.path("one")) && exists(&session.path("two")));
+    assert!(!exists(&session.path("evil")));
+    // Run once, a scripted line is held the second time.
+    let (_, reason, allowed_next) = session.held(&format!("{one}\r")).await;
+    assert!(reason.contains("has run already"), "{reason}");
+    assert!(allowed_next.is_empty());
+
+    let blocked = session.blocked_in_trail().await;
+    assert_eq!(blocked.len(), 2, "{blocked:?}");
+    assert_eq!(blocked[0]["line"], evil);
+    assert_eq!(blocked[0]["reason"], "not_in_script");
+    assert_eq!(blocked[0]["keys"], "\r");
+    assert_eq!(blocked[1]["reason"], "already_ran");
+    assert_eq!(blocked[1]["script_line"], 1);
+    let checklist = session.terminal.checklist.clone().unwrap();
+    assert_eq!(checklist.score, 100, "{checklist:?}");
+    let export = trail::export_file(&session.rig.app).await;
+    trail::verify(&session.rig.app, &export).await.unwrap();
+}
+
+#[tokio::test]
+async fn in_order_only_the_script_s_next_line_runs() {
+    let mut session = Enforced::start(
+        "script_only_in_order",
+        &["touch {dir}/one", "touch {dir}/two"],
+    )
+    .await;
+    let two = format!("touch {}/two", session.folder());
+    let (_, reason, allowed_next) = session.held(&format!("{two}\r")).await;
+    assert!(reason.contains("run in order"), "{reason}");
+    assert_eq!(allowed_next, [format!("touch {}/one", session.folder())]);
+    assert!(!exists(&session.path("two")));
+}
+
+#[tokio::test]
+async fn an_unscripted_line_brought_back_by_up_ctrl_r_or_tab_is_held() {
+    // The script puts an unscripted line in bash's history without running it (`history -s`),
+    // as a device's history file would hold one from an earlier session.
+    let mut session = Enforced::start(
+        "script_only",
+        &["history -s 'touch {dir}/evil'", "touch {dir}/one"],
+    )
+    .await;
+    std::fs::write(session.path("evidence.txt"), "kept").unwrap();
+    session
+        .run(&format!("history -s 'touch {}/evil'", session.folder()))
+        .await;
+    let evil = format!("touch {}/evil", session.folder());
+
+    let (line, _, _) = session.held("\x1b[A\r").await;
+    assert_eq!(line, evil, "Up");
+    session.drop_line().await;
+
+    let (line, _, _) = session.held("\x12evil\x05\r").await;
+    assert_eq!(line, evil, "Ctrl-R, then Ctrl-E to leave the search");
+    session.drop_line().await;
+
+    let (line, _, _) = session
+        .held(&format!("rm {}/evid\t\r", session.folder()))
+        .await;
+    assert_eq!(line, format!("rm {}/evidence.txt", session.folder()), "Tab");
+    session.drop_line().await;
+
+    session
+        .run(&format!("touch {}/one", session.folder()))
+        .await;
+    assert!(exists(&session.path("one")));
+    assert!(!exists(&session.path("evil")));
+    assert!(exists(&session.path("evidence.txt")));
+}
+
+#[tokio::test]
+async fn a_pasted_block_runs_the_lines_before_a_held_one_and_none_after() {
+    let mut session = Enforced::start(
+        "script_only",
+        &["touch {dir}/one", "touch {dir}/two", "touch {dir}/three"],
+    )
+    .await;
+    let folder = session.folder();
+    let block = format!("touch {folder}/one\rtouch {folder}/evil\rtouch {folder}/two\r");
+    // Pasted without brackets, the block comes as one message: the device gets it a line at a
+    // time.
+    let (line, _, _) = session.pasted_held(&block).await;
+    assert_eq!(line, format!("touch {folder}/evil"));
+    session.clear_line().await;
+    session.run("ls").await;
+    assert!(exists(&session.path("one")));
+    assert!(!exists(&session.path("evil")));
+    assert!(!exists(&session.path("two")), "nothing after the held line");
+    let blocked = session.blocked_in_trail().await;
+    assert_eq!(blocked[0]["keys"], format!("\rtouch {folder}/two\r"));
+
+    // A bracketed paste is checked whole: one line held, none of it runs.
+    let pasted = format!(
+        "\x1b[200~touch {folder}/two\rtouch {folder}/evil\rtouch {folder}/three\r\x1b[201~"
+    );
+    let (line, _, _) = session.pasted_held(&pasted).await;
+    assert_eq!(line, format!("touch {folder}/evil"));
+    session.clear_line().await;
+    session.run("ls").await;
+    assert!(!exists(&session.path("two")) && !exists(&session.path("three")));
+}
+
+#[tokio::test]
+async fn aliases_functions_substitutions_eval_sh_c_and_base64_cannot_run_an_unscripted_command() {
+    let mut session = Enforced::start("script_only", &["touch {dir}/one"]).await;
+    let folder = session.folder();
+    let evil = format!("touch {folder}/evil");
+    let encoded = base64_of(&evil);
+    let attempts = [
+        format!("alias x='{evil}'"),
+        format!("x(){{ {evil}; }}"),
+        format!("echo $({evil})"),
+        format!("ls `{evil}`"),
+        format!("eval '{evil}'"),
+        format!("sh -c '{evil}'"),
+        format!("echo {encoded}|base64 -d|sh"),
+        format!("touch {folder}/one; {evil}"),
+        format!("touch {folder}/one && {evil}"),
+        format!("cd {folder} && touch evil"),
+    ];
+    for attempt in &attempts {
+        let (line, _, _) = session.held(&format!("{attempt}\r")).await;
+        assert_eq!(&line, attempt);
+        session.clear_line().await;
+    }
+    session.run(&format!("touch {folder}/one")).await;
+    session.run("ls").await;
+    assert!(exists(&session.path("one")));
+    assert!(!exists(&session.path("evil")));
+    assert_eq!(session.blocked_in_trail().await.len(), attempts.len());
+}
+
+#[tokio::test]
+async fn an_ordinary_group_runs_every_line() {
+    let mut session = Enforced::start("off", &["touch {dir}/one"]).await;
+    session
+        .run(&format!("touch {}/other", session.folder()))
+        .await;
+    assert!(exists(&session.path("other")));
+    assert!(session.terminal.held.is_empty());
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
