@@ -75,6 +75,8 @@ pub enum Held {
     HistoryExpansion,
     /// A benign program that changes what later lines mean.
     ShellAltering { program: String },
+    /// A paste with line breaks too large to be checked whole.
+    TooLarge,
 }
 
 impl Held {
@@ -95,6 +97,9 @@ impl Held {
                 .to_owned(),
             Held::HistoryExpansion => "bash would replace its `!` with part of an earlier line, \
                 so what ran would not be what shows."
+                .to_owned(),
+            Held::TooLarge => "A paste of several lines is checked whole before any of it \
+                runs, and this one is too large for that: paste fewer lines at a time."
                 .to_owned(),
             Held::ShellAltering { program } => format!(
                 "`{program}` changes what later lines mean, so it runs only when the script has it."

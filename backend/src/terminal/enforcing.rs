@@ -22,8 +22,9 @@ use changeaudit_shared::recognizer::{AtEnter, CommandRecognizer};
 /// How long the device's output must have been still before a line is read off the screen:
 /// a line editor's redraw may arrive in more than one piece.
 pub const QUIET: Duration = Duration::from_millis(15);
-/// Keys waiting behind an Enter that waits: the browser is not read beyond this.
-pub const MAX_QUEUED: usize = 64 * 1024;
+/// Keys waiting behind an Enter that waits, or a paste not yet whole: the browser is not read
+/// beyond this. The web app sends a paste in pieces of 256 KiB.
+pub const MAX_QUEUED: usize = 1024 * 1024;
 
 const PASTE_START: &str = "\x1b[200~";
 const PASTE_END: &str = "\x1b[201~";
@@ -160,8 +161,12 @@ impl Enforcer {
     /// every line it would run is allowed.
     fn paste(&mut self, recognizer: &mut CommandRecognizer, device: Device) -> Step {
         let Some(end) = self.queue.find(PASTE_END) else {
-            // The rest of the paste is on its way.
-            return Step::Wait;
+            if self.has_room() {
+                // The rest of the paste is on its way.
+                return Step::Wait;
+            }
+            let line = self.queue.chars().take(200).collect();
+            return self.hold(line, Held::TooLarge);
         };
         let length = end + PASTE_END.len();
         let pasted = self.queue[PASTE_START.len()..end].replace('\r', "\n");
@@ -330,6 +335,22 @@ mod tests {
         };
         assert_eq!(held.line, "rm -rf /");
         assert_eq!(enforcer.next(&mut recognizer, SETTLED), Step::Idle);
+    }
+
+    #[test]
+    fn a_paste_too_large_to_be_checked_whole_is_held() {
+        let mut enforcer = enforcer();
+        let mut recognizer = at_prompt();
+        enforcer.push(PASTE_START);
+        enforcer.push(&"echo one\r".repeat(1000));
+        assert_eq!(enforcer.next(&mut recognizer, SETTLED), Step::Wait);
+        assert!(enforcer.has_room());
+        enforcer.push(&"echo one\r".repeat(MAX_QUEUED / 9));
+        let Step::Held(held) = enforcer.next(&mut recognizer, SETTLED) else {
+            panic!("held")
+        };
+        assert_eq!(held.held, Held::TooLarge);
+        assert!(enforcer.has_room(), "the browser is read again");
     }
 
     #[test]
