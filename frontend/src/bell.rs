@@ -168,7 +168,11 @@ pub fn BellButton() -> impl IntoView {
                             view! { <li class="muted">"Nothing yet."</li> }.into_any()
                         } else {
                             inbox.items.into_iter().map(|item| {
-                                let href = item.request_id.map(|id| format!("/requests/{id}")).unwrap_or_default();
+                                let href = match (item.session_id, item.request_id) {
+                                    (Some(session), _) => format!("/sessions/{session}"),
+                                    (None, Some(request)) => format!("/requests/{request}"),
+                                    (None, None) => String::new(),
+                                };
                                 // An approved request's notice connects straight away.
                                 let connect = item.credential_id.map(|credential| view! {
                                     " "

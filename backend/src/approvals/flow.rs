@@ -75,6 +75,7 @@ pub async fn start(
         change_id: request.change_id.clone(),
         text,
         credential_id: None,
+        session_id: None,
     };
     notifications::post(connection, &state.outbound, &approvers, &notice, now).await?;
     Ok(StartAnswer::Requested { request })
@@ -479,6 +480,7 @@ async fn settle(
                 request.change_id, request.device.name
             ),
             credential_id: (status == RequestStatus::Approved).then_some(request.credential_id),
+            session_id: None,
         },
         now,
     )
@@ -629,6 +631,7 @@ async fn void_one(
             change_id: change_id.to_owned(),
             text: format!("Your request to run {change_id} is void: {reason}"),
             credential_id: None,
+            session_id: None,
         },
         now,
     )
@@ -696,6 +699,7 @@ pub async fn expire_due(state: &AppState) -> Result<usize, ApprovalError> {
                     request.change_id, request.device.name
                 ),
                 credential_id: None,
+                session_id: None,
             },
             now,
         )

@@ -54,6 +54,7 @@ async fn inbox(connection: &mut AnyConnection, user_id: i64) -> Result<Inbox, Db
             request_id: payload["request_id"].as_i64(),
             change_id: payload["change_id"].as_str().map(str::to_owned),
             credential_id: payload["credential_id"].as_i64(),
+            session_id: payload["session_id"].as_i64(),
             read: crate::db::flag(row, "read")?,
             created_at: Timestamp::from_millis(row.try_get("created_at")?).to_datetime(),
         });

@@ -53,6 +53,8 @@ pub struct Notice {
     pub text: String,
     /// The credential an approved request opens a terminal on: the bell offers Connect.
     pub credential_id: Option<i64>,
+    /// The session a held command line was typed in: the notice leads there.
+    pub session_id: Option<i64>,
 }
 
 /// Marks read every unread "asks to run" notice of request `request_id`, in the caller's
@@ -107,6 +109,9 @@ pub async fn post(
     if let Some(credential) = notice.credential_id {
         payload["credential_id"] = json!(credential);
     }
+    if let Some(session) = notice.session_id {
+        payload["session_id"] = json!(session);
+    }
     let payload = payload.to_string();
     let sql = format!(
         "SELECT id, username, email FROM users WHERE id IN ({}) ORDER BY id",
@@ -141,6 +146,7 @@ pub async fn post(
             "event": notice.kind.as_str(),
             "request_id": notice.request_id,
             "change_id": notice.change_id,
+            "session_id": notice.session_id,
             "text": notice.text,
             "recipients": usernames,
             "at": now.to_datetime().unix_timestamp(),
@@ -155,7 +161,10 @@ pub async fn post(
         NewEvent {
             actor: Actor::System,
             action: "notification.posted",
-            object: Some(format!("request:{}", notice.request_id)),
+            object: Some(match notice.session_id {
+                Some(session) => format!("terminal_session:{session}"),
+                None => format!("request:{}", notice.request_id),
+            }),
             details: json!({
                 "kind": notice.kind.as_str(),
                 "text": notice.text,
@@ -170,8 +179,8 @@ pub async fn post(
     Ok(())
 }
 
-/// The notice as an e-mail to `address`, linking to the request when the server's address is
-/// known.
+/// The notice as an e-mail to `address`, linking to its session or request when the server's
+/// address is known.
 async fn queue_email(
     connection: &mut AnyConnection,
     outbound: &Outbound,
@@ -182,8 +191,9 @@ async fn queue_email(
     let link = outbound
         .public_url
         .as_deref()
-        .map_or_else(String::new, |url| {
-            format!("\n\n{url}/requests/{}\n", notice.request_id)
+        .map_or_else(String::new, |url| match notice.session_id {
+            Some(session) => format!("\n\n{url}/sessions/{session}\n"),
+            None => format!("\n\n{url}/requests/{}\n", notice.request_id),
         });
     let subject = format!("[changeaudit] {}", notice.text);
     let body = format!("{}.{link}", notice.text);

@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use super::enforcing::{self, Device, Enforcer, HeldLine, Step};
 use super::opening::{self, Opened, Request};
 use super::socket::{self, close, send, send_raw};
-use super::store::{self, Blocked, Ending, Recognised};
+use super::store::{self, Blocked, Ending, Recognised, Telling};
 use super::watchdog::{End, Subject, Watched};
 use crate::clock::Timestamp;
 use crate::recordings::BoxFuture;
@@ -52,6 +52,8 @@ const BULK_READ: usize = 1024;
 const GATHER_FOR: Duration = Duration::from_millis(1);
 /// Keystroke messages waiting for the device.
 const INPUT_QUEUE: usize = 16;
+/// Approvers are told of a session's held lines at most this often: the trail has each one.
+const TELL_APPROVERS_EVERY: Duration = Duration::from_secs(60);
 /// An Enter that has waited this long for its line to be readable is explained to the person.
 const TELL_WAITING_AFTER: Duration = Duration::from_secs(1);
 
@@ -184,6 +186,8 @@ struct Enforcing {
     /// Since when an Enter waits, and whether the person was told.
     waiting_since: Option<tokio::time::Instant>,
     told: bool,
+    /// When the approvers were last told of a held line.
+    approvers_told: Option<tokio::time::Instant>,
 }
 
 impl Enforcing {
@@ -201,6 +205,7 @@ impl Enforcing {
             recheck: None,
             waiting_since: None,
             told: false,
+            approvers_told: None,
         })
     }
 
@@ -430,6 +435,22 @@ impl Session {
             .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))
     }
 
+    /// Whether the approvers are told of a line held now: the first, then one a minute at most,
+    /// so that a person pressing Enter again and again does not flood their bells and mail.
+    fn time_to_tell(&mut self) -> bool {
+        let Some(enforcing) = &mut self.enforcing else {
+            return false;
+        };
+        let now = tokio::time::Instant::now();
+        let due = enforcing
+            .approvers_told
+            .is_none_or(|told| now.duration_since(told) >= TELL_APPROVERS_EVERY);
+        if due {
+            enforcing.approvers_told = Some(now);
+        }
+        due
+    }
+
     /// A line held at Enter: recorded, audited, and explained to the person.
     async fn hold(&mut self, held: HeldLine, socket: &mut WebSocket) -> Result<(), Stop> {
         let marker = json!({
@@ -447,8 +468,19 @@ impl Session {
             at: self.opened.recorder.elapsed(),
         };
         let now = self.state.clock.now();
+        let tell = self.time_to_tell();
         let username = &self.request.user.username;
-        store::command_blocked(&self.state.db, self.opened.id, username, &blocked, now)
+        let telling = match (&self.opened.change_id, self.opened.request_id) {
+            (Some(change_id), Some(request_id)) if tell => Some(Telling {
+                outbound: &self.state.outbound,
+                request_id,
+                change_id,
+                device: &self.opened.device.name,
+            }),
+            _ => None,
+        };
+        let db = &self.state.db;
+        store::command_blocked(db, self.opened.id, username, &blocked, telling, now)
             .await
             .map_err(|error| {
                 tracing::error!(%error, session = self.opened.id, "auditing a held line");

@@ -46,6 +46,14 @@ impl Permit {
         }
     }
 
+    /// The approved request the session runs under, if planned.
+    pub fn request_id(&self) -> Option<i64> {
+        match self {
+            Permit::Planned { request_id, .. } => Some(*request_id),
+            Permit::Unplanned { .. } => None,
+        }
+    }
+
     /// What the session is held to: its change, script and benign commands.
     pub fn into_plan(self) -> (Option<String>, Script, BenignCommands) {
         match self {

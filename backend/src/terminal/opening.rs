@@ -67,6 +67,8 @@ pub struct Opened {
     pub device: Named,
     pub account: String,
     pub change_id: Option<String>,
+    /// The approved request it runs under, if planned.
+    pub request_id: Option<i64>,
     pub script: Script,
     pub benign: BenignCommands,
     pub enforcement: Enforcement,
@@ -164,12 +166,14 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         }
     };
     let enforcement = permit.enforcement();
+    let request_id = permit.request_id();
     let (change_id, script, benign) = permit.into_plan();
     let opened = Opened {
         id,
         device,
         account,
         change_id,
+        request_id,
         script,
         benign,
         enforcement,

@@ -2,6 +2,7 @@
 //! A session's row and the audit events about it are written in one transaction.
 
 use changeaudit_shared::api::Named;
+use changeaudit_shared::api::requests::NotificationKind;
 use changeaudit_shared::api::sessions::{SessionFilters, SessionState, TerminalSession};
 use changeaudit_shared::board::BenignCommands;
 use changeaudit_shared::command::{ExecutedCommand, Finding, FindingKind, Recognition};
@@ -16,6 +17,7 @@ use crate::changes::life;
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError, placeholders};
 use crate::listing::{Arg, Filter, Paging};
+use crate::notifications::{self, Notice, Outbound};
 use crate::recordings::recorder::Sealed;
 use crate::trail::audit::{self, NewEvent};
 
@@ -211,12 +213,21 @@ pub struct Blocked<'a> {
     pub at: f64,
 }
 
-/// Audits a line held at Enter in session `id`.
+/// Who is told of a held line, besides the trail: the approvers of the change's group.
+pub struct Telling<'a> {
+    pub outbound: &'a Outbound,
+    pub request_id: i64,
+    pub change_id: &'a str,
+    pub device: &'a str,
+}
+
+/// Audits a line held at Enter in session `id`, and tells the approvers when `telling`.
 pub async fn command_blocked(
     db: &Database,
     id: i64,
     username: &str,
     blocked: &Blocked<'_>,
+    telling: Option<Telling<'_>>,
     now: Timestamp,
 ) -> Result<(), DbError> {
     let mut details = json!({
@@ -246,8 +257,44 @@ pub async fn command_blocked(
         now,
     )
     .await?;
+    if let Some(telling) = telling {
+        let approvers: Vec<i64> = sqlx::query_scalar(
+            "SELECT m.user_id FROM changes c
+             JOIN group_members m ON m.group_id = c.access_group_id AND m.approver
+             JOIN users u ON u.id = m.user_id AND u.enabled
+             WHERE c.id = $1 AND u.username <> $2 ORDER BY m.user_id",
+        )
+        .bind(telling.change_id)
+        .bind(username)
+        .fetch_all(&mut *tx)
+        .await?;
+        let notice = Notice {
+            kind: NotificationKind::CommandBlocked,
+            request_id: telling.request_id,
+            change_id: telling.change_id.to_owned(),
+            text: format!(
+                "{username} was stopped from running `{}` on {} ({})",
+                shortened(blocked.line),
+                telling.device,
+                telling.change_id
+            ),
+            credential_id: None,
+            session_id: Some(id),
+        };
+        notifications::post(&mut tx, telling.outbound, &approvers, &notice, now).await?;
+    }
     tx.commit().await?;
     Ok(())
+}
+
+/// A line as a notice's one line shows it: its first line, at most 80 characters.
+fn shortened(line: &str) -> String {
+    let first = line.lines().next().unwrap_or_default();
+    let mut shown: String = first.chars().take(80).collect();
+    if shown.len() < line.len() {
+        shown.push('…');
+    }
+    shown
 }
 
 /// Brings the stored commands and findings of session `id` to `now_known`: new ones are

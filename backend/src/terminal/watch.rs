@@ -11,6 +11,7 @@ use changeaudit_shared::api::sessions::{SessionState, TerminalSession};
 use changeaudit_shared::asciicast::{Event, EventData, Header};
 use changeaudit_shared::board::BenignCommands;
 use changeaudit_shared::command::{ExecutedCommand, Finding};
+use changeaudit_shared::enforcement::Held;
 use changeaudit_shared::report::AuditReport;
 use changeaudit_shared::role::Role;
 use changeaudit_shared::script::Script;
@@ -308,12 +309,24 @@ impl ChecklistNews {
     }
 }
 
-/// What a watcher is shown of an event: the output and the size, never the keystrokes (the
-/// screen shows what they did).
+/// What a watcher is shown of an event: the output, the size and each line held at Enter,
+/// never the keystrokes (the screen shows what they did).
 fn shown(event: Event) -> Option<ServerMessage> {
     match event.data {
         EventData::Output(data) => Some(ServerMessage::Output { data }),
         EventData::Resize { cols, rows } => Some(ServerMessage::Resize { cols, rows }),
-        EventData::Input(_) | EventData::Marker(_) => None,
+        EventData::Marker(marker) => held(&marker),
+        EventData::Input(_) => None,
     }
+}
+
+/// A held line, from the marker the broker records for it.
+fn held(marker: &str) -> Option<ServerMessage> {
+    let marker: serde_json::Value = serde_json::from_str(marker).ok()?;
+    let reason: Held = serde_json::from_value(marker.get("held")?.clone()).ok()?;
+    Some(ServerMessage::Held {
+        line: marker["line"].as_str()?.to_owned(),
+        reason: reason.words(),
+        allowed_next: Vec::new(),
+    })
 }

@@ -9,6 +9,7 @@ use changeaudit_e2e::Sshd;
 use changeaudit_shared::terminal::ClientMessage;
 use serde_json::json;
 
+use crate::fixtures::PASSWORD;
 use crate::terminal::Rig;
 use crate::terminal_client::Terminal;
 use crate::trail;
@@ -263,6 +264,51 @@ async fn aliases_functions_substitutions_eval_sh_c_and_base64_cannot_run_an_unsc
     assert!(exists(&session.path("one")));
     assert!(!exists(&session.path("evil")));
     assert_eq!(session.blocked_in_trail().await.len(), attempts.len());
+}
+
+#[tokio::test]
+async fn held_lines_are_told_to_the_approvers_and_to_auditors_watching() {
+    let mut session = Enforced::start("script_only", &["touch {dir}/one"]).await;
+    let id = session.terminal.session_id.unwrap();
+    let auditor = session.rig.app.person("auditor", PASSWORD).await;
+    let path = format!("/api/terminal-sessions/{id}/watch");
+    let mut watcher = Terminal::connect(&auditor, &path).await.unwrap();
+    let evil = format!("touch {}/evil", session.folder());
+    session.held(&format!("{evil}\r")).await;
+    watcher
+        .until(|w| !w.held.is_empty(), "the watcher told of the held line")
+        .await;
+    assert_eq!(watcher.held[0].0, evil);
+    assert!(
+        watcher.held[0]
+            .1
+            .contains("not a line of the change's script")
+    );
+
+    // The approvers' bells: the first held line at once, the next within the minute not again.
+    session.clear_line().await;
+    session.held("rm -rf /tmp/nothing-here\r").await;
+    let approver = session.rig.app.person("approver", PASSWORD).await;
+    let inbox = approver
+        .expect("GET", "/api/me/notifications", None, 200)
+        .await;
+    let told: Vec<&serde_json::Value> = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["kind"] == "command_blocked")
+        .collect();
+    assert_eq!(told.len(), 1, "{inbox}");
+    assert_eq!(told[0]["session_id"], id);
+    let text = told[0]["text"].as_str().unwrap();
+    assert!(text.contains(&evil) && text.contains("member"), "{text}");
+    // The person who typed it is not told through the bell: the terminal told them.
+    let own = session
+        .rig
+        .member
+        .expect("GET", "/api/me/notifications", None, 200)
+        .await;
+    assert!(!own.to_string().contains("command_blocked"));
 }
 
 #[tokio::test]

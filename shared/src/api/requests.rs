@@ -253,6 +253,9 @@ pub struct Notification {
     /// On an approved request's notice: the credential its terminal opens on (Connect).
     #[serde(default)]
     pub credential_id: Option<i64>,
+    /// On a held command line's notice: the session it was typed in.
+    #[serde(default)]
+    pub session_id: Option<i64>,
     pub read: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -272,6 +275,8 @@ pub enum NotificationKind {
     RequestVoided,
     /// To the requester: the due date passed before the quorum.
     RequestExpired,
+    /// To the approvers: a command line was held in a session of their group.
+    CommandBlocked,
 }
 
 impl NotificationKind {
@@ -282,6 +287,7 @@ impl NotificationKind {
             NotificationKind::RequestDisapproved => "request_disapproved",
             NotificationKind::RequestVoided => "request_voided",
             NotificationKind::RequestExpired => "request_expired",
+            NotificationKind::CommandBlocked => "command_blocked",
         }
     }
 
@@ -292,6 +298,7 @@ impl NotificationKind {
             NotificationKind::RequestDisapproved,
             NotificationKind::RequestVoided,
             NotificationKind::RequestExpired,
+            NotificationKind::CommandBlocked,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == text)
