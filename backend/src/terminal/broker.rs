@@ -30,7 +30,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::enforcing::{self, Device, Enforcer, HeldLine, Step};
+use super::enforcing::{self, Device, Enforcer, HeldLine, Pushed, Step};
 use super::opening::{self, Opened, Request};
 use super::socket::{self, close, send, send_raw};
 use super::store::{self, Blocked, Ending, Recognised, Telling};
@@ -188,6 +188,8 @@ struct Enforcing {
     told: bool,
     /// When the approvers were last told of a held line.
     approvers_told: Option<tokio::time::Instant>,
+    /// The person was told that some keys are refused.
+    told_of_keys: bool,
 }
 
 impl Enforcing {
@@ -206,6 +208,7 @@ impl Enforcing {
             waiting_since: None,
             told: false,
             approvers_told: None,
+            told_of_keys: false,
         })
     }
 
@@ -355,10 +358,8 @@ impl Session {
                 let Some(enforcing) = &mut self.enforcing else {
                     return self.pass_keys(data).await;
                 };
-                if let Some(dropped) = enforcing.enforcer.push(&data) {
-                    let marker = json!({ "dropped": dropped }).to_string();
-                    self.take(EventData::Marker(marker)).await?;
-                }
+                let pushed = enforcing.enforcer.push(&data);
+                self.refused(pushed, socket).await?;
                 self.release(socket).await
             }
             ClientMessage::Resize { cols, rows } => {
@@ -369,6 +370,33 @@ impl Session {
                 self.forward(ToDevice::Resize { cols, rows })
             }
         }
+    }
+
+    /// Records the keys a script-only session did not pass on; tells the person once of keys it
+    /// never passes.
+    async fn refused(&mut self, pushed: Pushed, socket: &mut WebSocket) -> Result<(), Stop> {
+        if let Some(given_up) = pushed.given_up {
+            let marker = json!({ "given_up": given_up }).to_string();
+            self.take(EventData::Marker(marker)).await?;
+        }
+        if pushed.refused.is_empty() {
+            return Ok(());
+        }
+        let marker = json!({ "refused": pushed.refused }).to_string();
+        self.take(EventData::Marker(marker)).await?;
+        let Some(enforcing) = &mut self.enforcing else {
+            return Ok(());
+        };
+        if std::mem::replace(&mut enforcing.told_of_keys, true) {
+            return Ok(());
+        }
+        let message = "Some keys do nothing in a script-only session: Ctrl-V, Ctrl-X, Ctrl-O, \
+            Ctrl-Z, Ctrl-\\ and Alt chords could run or change a line unseen. Type, edit, use \
+            history and completion, and press Enter."
+            .to_owned();
+        send(socket, ServerMessage::Warning { message })
+            .await
+            .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))
     }
 
     /// Keys for the device. Recorded first: input that cannot be recorded never reaches it.

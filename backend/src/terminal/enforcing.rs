@@ -19,6 +19,8 @@ use std::time::Duration;
 use changeaudit_shared::enforcement::{Decision, Held, ScriptGate};
 use changeaudit_shared::recognizer::{AtEnter, CommandRecognizer};
 
+use super::keys::KeyFilter;
+
 /// How long the device's output must have been still before a line is read off the screen:
 /// a line editor's redraw may arrive in more than one piece.
 pub const QUIET: Duration = Duration::from_millis(15);
@@ -30,10 +32,19 @@ const PASTE_START: &str = "\x1b[200~";
 const PASTE_END: &str = "\x1b[201~";
 const CTRL_C: char = '\x03';
 
-/// Keys that make bash's or zsh's line editor take the line: Enter (CR), Ctrl-J (LF) and
-/// Ctrl-O (run the line and bring up the next one from history).
+/// Keys that make bash's or zsh's line editor take the line: Enter (CR) and Ctrl-J (LF). The
+/// others that would (Ctrl-O, Alt chords, Ctrl-X chords) never get past the key filter.
 fn is_enter(key: char) -> bool {
-    matches!(key, '\r' | '\n' | '\x0f')
+    matches!(key, '\r' | '\n')
+}
+
+/// What became of keys from the browser besides being queued.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Pushed {
+    /// Keys a script-only session does not pass on.
+    pub refused: String,
+    /// Keys that waited behind an Enter, dropped by a Ctrl-C.
+    pub given_up: Option<String>,
 }
 
 /// What to do next with the keys.
@@ -72,6 +83,7 @@ pub struct Device {
 
 pub struct Enforcer {
     gate: ScriptGate,
+    keys: KeyFilter,
     queue: String,
     /// An Enter was passed on, and the device has not printed since: keys typed now would open
     /// a line at the prompt the shell is leaving.
@@ -82,14 +94,22 @@ impl Enforcer {
     pub fn new(gate: ScriptGate) -> Enforcer {
         Enforcer {
             gate,
+            keys: KeyFilter::default(),
             queue: String::new(),
             entered: false,
         }
     }
 
-    /// Keys from the browser. A Ctrl-C drops what waits before it: the person gave up on it.
-    /// Answers the keys dropped, to be recorded.
-    pub fn push(&mut self, keys: &str) -> Option<String> {
+    /// Keys from the browser, those a script-only session passes (see `keys`). A Ctrl-C drops
+    /// what waits before it: the person gave up on it. Answers the keys refused and those
+    /// given up, to be recorded.
+    pub fn push(&mut self, keys: &str) -> Pushed {
+        let (keys, refused) = self.keys.filter(keys);
+        let given_up = self.queue_keys(&keys);
+        Pushed { refused, given_up }
+    }
+
+    fn queue_keys(&mut self, keys: &str) -> Option<String> {
         match keys.rfind(CTRL_C) {
             Some(at) if !self.queue.is_empty() => {
                 let mut dropped = std::mem::take(&mut self.queue);
@@ -357,8 +377,18 @@ mod tests {
     fn ctrl_c_drops_what_waits() {
         let mut enforcer = enforcer();
         enforcer.push("\recho one");
-        assert_eq!(enforcer.push("ab\x03ls"), Some("\recho oneab".into()));
+        assert_eq!(
+            enforcer.push("ab\x03ls\x16"),
+            Pushed {
+                refused: "\x16".into(),
+                given_up: Some("\recho oneab".into())
+            }
+        );
         assert_eq!(enforcer.queue, "\x03ls");
-        assert_eq!(self::enforcer().push("\x03"), None, "nothing waited");
+        assert_eq!(
+            self::enforcer().push("\x03").given_up,
+            None,
+            "nothing waited"
+        );
     }
 }

@@ -14,6 +14,7 @@ pub mod gate;
 pub mod granted;
 pub mod handlers;
 pub mod interruption;
+mod keys;
 pub mod opening;
 pub mod review;
 mod socket;

@@ -267,6 +267,51 @@ async fn aliases_functions_substitutions_eval_sh_c_and_base64_cannot_run_an_unsc
 }
 
 #[tokio::test]
+async fn keys_that_would_run_or_change_a_line_unseen_do_nothing() {
+    let mut session = Enforced::start("script_only", &["touch {dir}/one"]).await;
+    let evil = format!("touch {}/evil", session.folder());
+    let attempts = [
+        // Alt-1 Alt-#: insert-comment with an argument takes the `#` away and runs the line.
+        format!("#{evil}\x1b1\x1b#"),
+        // Alt-Ctrl-E: shell-expand-line runs command substitutions.
+        format!("echo $({evil})\x1b\x05"),
+        // Ctrl-X Ctrl-E: the line in an editor, run when it exits.
+        format!("{evil}\x18\x05"),
+        // Ctrl-V makes a paste's start plain text; Ctrl-O would run the line.
+        format!("\x16\x1b[200~\x15{evil}\x0f\x1b[201~"),
+    ];
+    for attempt in &attempts {
+        session.terminal.type_text(attempt).await;
+        session.drop_line().await;
+    }
+    // Ctrl-Z would make the line look abandoned; bash keeps it, and so does the gate.
+    session.terminal.type_text(&evil).await;
+    session.terminal.type_text("\x1a").await;
+    let (line, _, _) = session.held("\r").await;
+    assert_eq!(line, evil);
+    session.drop_line().await;
+    // A combining mark and a Backspace: readline takes both with the character before them.
+    let (line, _, _) = session.held(&format!("#\u{301}\x7f{evil}\r")).await;
+    assert!(line.ends_with(&evil), "{line}");
+    session.drop_line().await;
+
+    session
+        .run(&format!("touch {}/one", session.folder()))
+        .await;
+    assert!(exists(&session.path("one")));
+    assert!(!exists(&session.path("evil")));
+    assert!(
+        session
+            .terminal
+            .warnings
+            .iter()
+            .any(|w| w.contains("Ctrl-V")),
+        "{:?}",
+        session.terminal.warnings
+    );
+}
+
+#[tokio::test]
 async fn held_lines_are_told_to_the_approvers_and_to_auditors_watching() {
     let mut session = Enforced::start("script_only", &["touch {dir}/one"]).await;
     let id = session.terminal.session_id.unwrap();

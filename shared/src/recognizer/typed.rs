@@ -76,9 +76,10 @@ impl TypedLine {
                 self.text.pop();
             }
             '\x15' => self.text.clear(),
+            // readline's unix-word-rubout: back over blanks, then to the blank before the word.
             '\x17' => {
-                let kept = self.text.trim_end_matches(' ');
-                let kept = kept.trim_end_matches(|c| c != ' ').len();
+                let kept = self.text.trim_end_matches([' ', '\t']);
+                let kept = kept.trim_end_matches(|c| c != ' ' && c != '\t').len();
                 self.text.truncate(kept);
             }
             // Ctrl-L clears the screen and draws the line again, unchanged.
@@ -87,6 +88,10 @@ impl TypedLine {
             c => {
                 self.text.push(c);
                 self.typed += 1;
+                // Past ASCII, what a later Backspace takes is the line editor's to say (a
+                // combining mark goes with the character before it; bytes outside the locale
+                // are rung and dropped): the screen says what the line is.
+                self.edited |= !c.is_ascii();
             }
         }
     }
@@ -144,6 +149,7 @@ mod tests {
             typed("echo one two \x17three"),
             Some("echo one three".into())
         );
+        assert_eq!(typed("echo one\x16\ttwo\x17"), Some("echo one\t".into()));
     }
 
     #[test]
@@ -156,5 +162,6 @@ mod tests {
         assert_eq!(typed("ls\x1b[D"), None);
         assert_eq!(typed("ech\t"), None);
         assert_eq!(typed("\x12need"), None);
+        assert_eq!(typed("#\u{301}\x7fls"), None, "a combining mark");
     }
 }
