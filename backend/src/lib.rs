@@ -21,6 +21,7 @@ pub mod notifications;
 pub mod passkeys;
 pub mod random;
 pub mod recordings;
+pub mod rules;
 pub mod startup;
 pub mod state;
 pub mod terminal;

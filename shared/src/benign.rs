@@ -235,7 +235,7 @@ pub fn entry_error(entry: &str) -> Option<String> {
 }
 
 /// Matches `text` against a glob of `*`, `?` and `[…]` (with ranges and `!` or `^` to negate).
-fn glob_matches(pattern: &str, text: &str) -> bool {
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
     let (mut p, mut t) = (0, 0);

@@ -77,6 +77,14 @@ pub enum Held {
     ShellAltering { program: String },
     /// A paste with line breaks too large to be checked whole.
     TooLarge,
+    /// A command rule blocks it; an `interrupt_after` rule counts the tries.
+    Rule {
+        rule_id: i64,
+        name: String,
+        criticality: String,
+        /// This try and the one that closes the session, for `interrupt_after`.
+        tries: Option<(i64, i64)>,
+    },
 }
 
 impl Held {
@@ -101,6 +109,23 @@ impl Held {
             Held::TooLarge => "A paste of several lines is checked whole before any of it \
                 runs, and this one is too large for that: paste fewer lines at a time."
                 .to_owned(),
+            Held::Rule {
+                name,
+                criticality,
+                tries,
+                ..
+            } => {
+                let rule = format!("It is blocked by the command rule “{name}” ({criticality}).");
+                match tries {
+                    Some((this, closing)) if this >= closing => {
+                        format!("{rule} That was try {this} of {closing}: the session is closed.")
+                    }
+                    Some((this, closing)) => format!(
+                        "{rule} Try {this} of {closing}: at try {closing} the session is closed."
+                    ),
+                    None => rule,
+                }
+            }
             Held::ShellAltering { program } => format!(
                 "`{program}` changes what later lines mean, so it runs only when the script has it."
             ),

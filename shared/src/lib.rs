@@ -22,6 +22,7 @@ pub mod recognizer;
 pub mod replay;
 pub mod report;
 pub mod role;
+pub mod rules;
 pub mod script;
 pub mod shell_marks;
 pub mod sign_in;

@@ -109,6 +109,8 @@ pub enum EndReason {
     RecordingLimit,
     /// The browser sent a message over the most a message may hold.
     MessageTooLarge,
+    /// A command rule closes a session at its n-th blocked try.
+    Policy,
     /// Not started: the gate refused (no approval, not a member, outside the window).
     Refused,
     /// Not started: the device's host key is not the pinned one.
@@ -132,6 +134,7 @@ impl EndReason {
             EndReason::RecordingFailed => "recording_failed",
             EndReason::RecordingLimit => "recording_limit",
             EndReason::MessageTooLarge => "message_too_large",
+            EndReason::Policy => "policy",
             EndReason::Refused => "refused",
             EndReason::HostKeyMismatch => "host_key_mismatch",
             EndReason::AuthenticationFailed => "authentication_failed",
@@ -151,6 +154,7 @@ impl EndReason {
             EndReason::RecordingFailed,
             EndReason::RecordingLimit,
             EndReason::MessageTooLarge,
+            EndReason::Policy,
             EndReason::Refused,
             EndReason::HostKeyMismatch,
             EndReason::AuthenticationFailed,

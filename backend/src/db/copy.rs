@@ -19,7 +19,7 @@ use crate::cluster::registry::GONE_AFTER;
 
 /// Every table of the installation, each after those it references. Not `replicas`: it lists
 /// the servers running now, which register themselves.
-pub const TABLES: [&str; 25] = [
+pub const TABLES: [&str; 26] = [
     // First: a copy that stopped is known by its trail.
     "audit_events",
     "users",
@@ -46,6 +46,7 @@ pub const TABLES: [&str; 25] = [
     "trail_nodes",
     "siem_cursors",
     "sign_in_limits",
+    "command_rules",
 ];
 
 /// The tables that are only ever appended to.

@@ -150,6 +150,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0021_enforcement.sql"),
         postgres: include_str!("../../migrations/postgres/0021_enforcement.sql"),
     },
+    Step {
+        version: 22,
+        description: "command rules",
+        sqlite: include_str!("../../migrations/sqlite/0022_command_rules.sql"),
+        postgres: include_str!("../../migrations/postgres/0022_command_rules.sql"),
+    },
 ];
 
 #[derive(Debug)]

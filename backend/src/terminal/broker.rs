@@ -30,7 +30,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::enforcing::{self, Device, Enforcer, HeldLine, Pushed, Step};
+use super::enforcing::{self, Alerted, Device, Enforcer, HeldLine, Pushed, Step};
 use super::opening::{self, Opened, Request};
 use super::socket::{self, close, send, send_raw};
 use super::store::{self, Blocked, Ending, Recognised, Telling};
@@ -195,13 +195,15 @@ struct Enforcing {
 impl Enforcing {
     fn new(opened: &Opened) -> Option<Enforcing> {
         let in_order = match opened.enforcement {
-            Enforcement::Off => return None,
-            Enforcement::ScriptOnly => false,
-            Enforcement::ScriptOnlyInOrder => true,
+            Enforcement::Off => None,
+            Enforcement::ScriptOnly => Some(false),
+            Enforcement::ScriptOnlyInOrder => Some(true),
         };
-        let gate = ScriptGate::new(opened.script.clone(), opened.benign.clone(), in_order);
+        let gate = in_order.map(|in_order| {
+            ScriptGate::new(opened.script.clone(), opened.benign.clone(), in_order)
+        });
         Some(Enforcing {
-            enforcer: Enforcer::new(gate),
+            enforcer: Enforcer::new(gate, opened.rules.clone())?,
             unechoed: false,
             last_output: tokio::time::Instant::now(),
             recheck: None,
@@ -431,6 +433,11 @@ impl Session {
                     enforcing.settled();
                     self.hold(held, socket).await?;
                 }
+                Step::Alert(alerted, keys) => {
+                    enforcing.settled();
+                    self.alert(alerted).await?;
+                    self.pass_keys(keys).await?;
+                }
                 Step::Wait => return self.wait(socket).await,
                 Step::Idle => {
                     enforcing.settled();
@@ -517,14 +524,59 @@ impl Session {
                     "The session was closed: a line it held could not be stored. Tell an admin.",
                 )
             })?;
+        let reason = held.held.words();
         let message = ServerMessage::Held {
-            reason: held.held.words(),
+            reason: reason.clone(),
             line: held.line,
             allowed_next: held.allowed_next,
         };
         send(socket, message)
             .await
-            .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))
+            .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))?;
+        if held.closes {
+            return Err(Stop::new(
+                EndReason::Policy,
+                format!("The session was closed by a command rule. {reason}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A line an `alert` rule matched, about to run: in the trail, and told to the approvers.
+    async fn alert(&mut self, alerted: Alerted) -> Result<(), Stop> {
+        let tell = self.time_to_tell();
+        let now = self.state.clock.now();
+        let telling = match (&self.opened.change_id, self.opened.request_id) {
+            (Some(change_id), Some(request_id)) if tell => Some(Telling {
+                outbound: &self.state.outbound,
+                request_id,
+                change_id,
+                device: &self.opened.device.name,
+            }),
+            _ => None,
+        };
+        let noted = store::Alert {
+            line: &alerted.line,
+            rule: &alerted.rule,
+            at: self.opened.recorder.elapsed(),
+        };
+        let username = &self.request.user.username;
+        store::command_alerted(
+            &self.state.db,
+            self.opened.id,
+            username,
+            &noted,
+            telling,
+            now,
+        )
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, session = self.opened.id, "auditing an alert");
+            Stop::new(
+                EndReason::Interrupted,
+                "The session was closed: an alert could not be stored. Tell an admin.",
+            )
+        })
     }
 
     /// Queues `item` for the device; the loop reads the browser only while there is room, so

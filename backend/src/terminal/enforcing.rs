@@ -17,9 +17,14 @@
 use std::time::Duration;
 
 use changeaudit_shared::enforcement::{Decision, Held, ScriptGate};
+use std::collections::HashMap;
+
+use changeaudit_shared::api::command_rules::{CommandRule, RuleAction};
 use changeaudit_shared::recognizer::{AtEnter, CommandRecognizer};
+use changeaudit_shared::script::Script;
 
 use super::keys::KeyFilter;
+use crate::rules::{Compiled, first_match};
 
 /// How long the device's output must have been still before a line is read off the screen:
 /// a line editor's redraw may arrive in more than one piece.
@@ -54,6 +59,8 @@ pub enum Step {
     Forward(String),
     /// An Enter was held.
     Held(HeldLine),
+    /// An `alert` rule matched the line: pass on the Enter, and tell.
+    Alert(Alerted, String),
     /// The Enter at the head waits for the device's output.
     Wait,
     /// Nothing is queued.
@@ -70,6 +77,30 @@ pub struct HeldLine {
     pub keys: String,
     /// The script's lines that may run next.
     pub allowed_next: Vec<String>,
+    /// An `interrupt_after` rule's last try: the session closes.
+    pub closes: bool,
+}
+
+/// A line an `alert` rule matched: it runs, and is told.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Alerted {
+    pub line: String,
+    pub rule: CommandRule,
+}
+
+/// The commands of `text`, each line of a pasted block apart.
+fn commands_of(text: &str) -> Vec<String> {
+    if !text.contains('\n') {
+        return vec![text.to_owned()];
+    }
+    match Script::parse(text) {
+        Ok(block) => block
+            .commands
+            .into_iter()
+            .map(|command| command.text)
+            .collect(),
+        Err(_) => vec![text.to_owned()],
+    }
 }
 
 /// What the device's output says now, as the broker sees it.
@@ -82,8 +113,13 @@ pub struct Device {
 }
 
 pub struct Enforcer {
-    gate: ScriptGate,
-    keys: KeyFilter,
+    /// A script-only session's gate; none in other sessions, held to the rules alone.
+    gate: Option<ScriptGate>,
+    rules: Vec<Compiled>,
+    /// Blocked tries so far of each `interrupt_after` rule, by its id.
+    tries: HashMap<i64, i64>,
+    /// A script-only session passes only the keys the gate can follow.
+    keys: Option<KeyFilter>,
     queue: String,
     /// An Enter was passed on, and the device has not printed since: keys typed now would open
     /// a line at the prompt the shell is leaving.
@@ -91,20 +127,29 @@ pub struct Enforcer {
 }
 
 impl Enforcer {
-    pub fn new(gate: ScriptGate) -> Enforcer {
-        Enforcer {
+    /// None when there is nothing to hold the session to.
+    pub fn new(gate: Option<ScriptGate>, rules: Vec<Compiled>) -> Option<Enforcer> {
+        if gate.is_none() && rules.is_empty() {
+            return None;
+        }
+        Some(Enforcer {
+            keys: gate.as_ref().map(|_| KeyFilter::default()),
             gate,
-            keys: KeyFilter::default(),
+            rules,
+            tries: HashMap::new(),
             queue: String::new(),
             entered: false,
-        }
+        })
     }
 
     /// Keys from the browser, those a script-only session passes (see `keys`). A Ctrl-C drops
     /// what waits before it: the person gave up on it. Answers the keys refused and those
     /// given up, to be recorded.
     pub fn push(&mut self, keys: &str) -> Pushed {
-        let (keys, refused) = self.keys.filter(keys);
+        let (keys, refused) = match &mut self.keys {
+            Some(filter) => filter.filter(keys),
+            None => (keys.to_owned(), String::new()),
+        };
         let given_up = self.queue_keys(&keys);
         Pushed { refused, given_up }
     }
@@ -130,11 +175,9 @@ impl Enforcer {
     }
 
     pub fn allowed_next(&self) -> Vec<String> {
-        self.gate
-            .allowed_next()
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
+        self.gate.as_ref().map_or_else(Vec::new, |gate| {
+            gate.allowed_next().into_iter().map(str::to_owned).collect()
+        })
     }
 
     /// The next thing to do with the queued keys; call again until `Wait` or `Idle`.
@@ -164,16 +207,90 @@ impl Enforcer {
     fn enter(&mut self, recognizer: &mut CommandRecognizer, device: Device) -> Step {
         let line = match recognizer.at_enter() {
             AtEnter::Program => return self.enter_passes(),
-            AtEnter::Unsure => return Step::Wait,
             AtEnter::Shell(line) => line,
+            AtEnter::Unsure if self.gate.is_some() => return Step::Wait,
+            // Held to rules alone, a line that cannot be placed (typed ahead while a command
+            // runs, say) is checked as typed when plain typing made it, else it passes.
+            AtEnter::Unsure => match recognizer.typed_line() {
+                Some(typed) => return self.decide(typed),
+                None => return self.enter_passes(),
+            },
         };
         if !recognizer.line_from_keys() && (device.unechoed || !device.quiet) {
             return Step::Wait;
         }
-        let (decision, line) = self.gate.check_text(&line);
-        match decision {
-            Decision::Held(held) => self.hold(line, held),
-            _ => self.enter_passes(),
+        self.decide(line)
+    }
+
+    /// The rules first, each command of `line` meeting the first rule it matches, then the
+    /// script's gate.
+    fn decide(&mut self, line: String) -> Step {
+        let mut alert = None;
+        for command in commands_of(&line) {
+            let Some(rule) = first_match(&self.rules, &command) else {
+                continue;
+            };
+            let rule = &rule.rule;
+            let closing = match rule.action {
+                RuleAction::Allow => continue,
+                RuleAction::Alert => {
+                    alert.get_or_insert_with(|| Alerted {
+                        line: command.clone(),
+                        rule: rule.clone(),
+                    });
+                    continue;
+                }
+                RuleAction::Block => None,
+                RuleAction::InterruptAfter => rule.tries,
+            };
+            let tries = closing.map(|closing| {
+                let tried = self.tries.entry(rule.id).or_insert(0);
+                *tried += 1;
+                (*tried, closing)
+            });
+            let held = Held::Rule {
+                rule_id: rule.id,
+                name: rule.name.clone(),
+                criticality: rule.criticality.as_str().to_owned(),
+                tries,
+            };
+            return self.hold(command, held);
+        }
+        if let Some(gate) = &mut self.gate
+            && let (Decision::Held(held), line) = gate.check_text(&line)
+        {
+            return self.hold(line, held);
+        }
+        match alert {
+            Some(alerted) => {
+                self.entered = true;
+                Step::Alert(alerted, self.queue.drain(..1).collect())
+            }
+            None => self.enter_passes(),
+        }
+    }
+
+    /// What `decide` would hold of `text`, counting nothing.
+    fn would_hold(&self, text: &str) -> Option<(String, Held)> {
+        for command in commands_of(text) {
+            if let Some(rule) = first_match(&self.rules, &command)
+                && matches!(
+                    rule.rule.action,
+                    RuleAction::Block | RuleAction::InterruptAfter
+                )
+            {
+                let held = Held::Rule {
+                    rule_id: rule.rule.id,
+                    name: rule.rule.name.clone(),
+                    criticality: rule.rule.criticality.as_str().to_owned(),
+                    tries: None,
+                };
+                return Some((command, held));
+            }
+        }
+        match self.gate.as_ref().map(|gate| gate.decide_text(text)) {
+            Some((Decision::Held(held), line)) => Some((line, held)),
+            _ => None,
         }
     }
 
@@ -203,9 +320,9 @@ impl Enforcer {
         }
         // What follows the last break stays on the prompt until an Enter of its own.
         let lines = format!("{before}{}", &pasted[..=last_break]);
-        match self.gate.decide_text(&lines) {
-            (Decision::Held(held), line) => self.hold(line, held),
-            _ => self.pass(length),
+        match self.would_hold(&lines) {
+            Some((line, held)) => self.hold(line, held),
+            None => self.pass(length),
         }
     }
 
@@ -219,9 +336,12 @@ impl Enforcer {
     }
 
     fn hold(&mut self, line: String, held: Held) -> Step {
+        let closes =
+            matches!(&held, Held::Rule { tries: Some((this, closing)), .. } if this >= closing);
         Step::Held(HeldLine {
             line,
             held,
+            closes,
             keys: std::mem::take(&mut self.queue),
             allowed_next: self.allowed_next(),
         })
@@ -243,7 +363,8 @@ mod tests {
 
     fn enforcer() -> Enforcer {
         let script = Script::parse("echo one\necho two").unwrap_or_default();
-        Enforcer::new(ScriptGate::new(script, BenignCommands::new(["ls"]), false))
+        let gate = ScriptGate::new(script, BenignCommands::new(["ls"]), false);
+        Enforcer::new(Some(gate), Vec::new()).unwrap_or_else(|| unreachable!())
     }
 
     /// A recognizer at a bash prompt.

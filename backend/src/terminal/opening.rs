@@ -11,6 +11,7 @@ use changeaudit_shared::script::Script;
 use changeaudit_shared::terminal::EndReason;
 use russh::Channel;
 use russh::client::Msg;
+use sqlx::AnyConnection;
 
 use super::gate::{self, Permit};
 use super::ssh::{self, Connection, SshError, Target};
@@ -20,6 +21,7 @@ use crate::auth::session::SessionKey;
 use crate::clock::Timestamp;
 use crate::db::DbError;
 use crate::recordings::Recorder;
+use crate::rules::{self, Compiled};
 use crate::state::AppState;
 use crate::users::User;
 use crate::{approvals, credentials, devices, random};
@@ -72,6 +74,8 @@ pub struct Opened {
     pub script: Script,
     pub benign: BenignCommands,
     pub enforcement: Enforcement,
+    /// The command rules it is held to, in order.
+    pub rules: Vec<Compiled>,
     pub closes_at: Timestamp,
     /// Whether `closes_at` is the change's due date, rather than the longest a session lasts.
     pub closes_at_due_date: bool,
@@ -107,7 +111,13 @@ pub async fn open(state: &AppState, request: &Request) -> Result<(Opened, Channe
 
 async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel<Msg>), Failure> {
     let now = state.clock.now();
-    let (permit, account, device, target) = admitted(state, request, now).await?;
+    let Admitted {
+        permit,
+        account,
+        device,
+        target,
+        rules,
+    } = admitted(state, request, now).await?;
     let ssh = connect(&target).await?;
     let longest = now.plus(state.terminal.max_length);
     let due_at = match &permit {
@@ -166,6 +176,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         }
     };
     let enforcement = permit.enforcement();
+    let rules_of_session = rules;
     let request_id = permit.request_id();
     let (change_id, script, benign) = permit.into_plan();
     let opened = Opened {
@@ -177,6 +188,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         script,
         benign,
         enforcement,
+        rules: rules_of_session,
         closes_at,
         closes_at_due_date,
         longest,
@@ -214,11 +226,20 @@ async fn void_stale(state: &AppState, id: i64, reason: &str) -> Result<(), Failu
 
 /// The gate's permit, then what the session connects with: the credential's account, its
 /// device and the SSH target with the vaulted secret opened.
+/// What the gate let in, and what it is held to.
+struct Admitted {
+    permit: Permit,
+    account: String,
+    device: Named,
+    target: Target,
+    rules: Vec<Compiled>,
+}
+
 async fn admitted(
     state: &AppState,
     request: &Request,
     now: Timestamp,
-) -> Result<(Permit, String, Named, Target), Failure> {
+) -> Result<Admitted, Failure> {
     let mut connection = state
         .db
         .pool()
@@ -270,11 +291,44 @@ async fn admitted(
         kind: credential.kind,
         secret,
     };
+    let rules = session_rules(&mut connection, request, device.id)
+        .await
+        .map_err(|error| Failure::internal("loading the command rules", error))?;
     let named = Named {
         id: device.id,
         name: device.name,
     };
-    Ok((permit, credential.username, named, target))
+    Ok(Admitted {
+        permit,
+        account: credential.username,
+        device: named,
+        target,
+        rules,
+    })
+}
+
+/// The command rules of the session: those of everywhere, of the device's tags, of the
+/// credential, and of each group through which the person may use the credential.
+async fn session_rules(
+    connection: &mut AnyConnection,
+    request: &Request,
+    device_id: i64,
+) -> Result<Vec<Compiled>, DbError> {
+    let group_ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT g.group_id FROM group_credentials g
+         JOIN group_members m ON m.group_id = g.group_id AND m.user_id = $1 AND m.executor
+         WHERE g.credential_id = $2",
+    )
+    .bind(request.user.id)
+    .bind(request.credential_id)
+    .fetch_all(&mut *connection)
+    .await?;
+    let session = rules::Session {
+        group_ids: &group_ids,
+        device_id,
+        credential_id: request.credential_id,
+    };
+    rules::for_session(connection, &session).await
 }
 
 /// The SSH connection, its failure named for the person.

@@ -2,6 +2,7 @@
 //! A session's row and the audit events about it are written in one transaction.
 
 use changeaudit_shared::api::Named;
+use changeaudit_shared::api::command_rules::CommandRule;
 use changeaudit_shared::api::requests::NotificationKind;
 use changeaudit_shared::api::sessions::{SessionFilters, SessionState, TerminalSession};
 use changeaudit_shared::board::BenignCommands;
@@ -258,33 +259,92 @@ pub async fn command_blocked(
     )
     .await?;
     if let Some(telling) = telling {
-        let approvers: Vec<i64> = sqlx::query_scalar(
-            "SELECT m.user_id FROM changes c
-             JOIN group_members m ON m.group_id = c.access_group_id AND m.approver
-             JOIN users u ON u.id = m.user_id AND u.enabled
-             WHERE c.id = $1 AND u.username <> $2 ORDER BY m.user_id",
-        )
-        .bind(telling.change_id)
-        .bind(username)
-        .fetch_all(&mut *tx)
-        .await?;
-        let notice = Notice {
-            kind: NotificationKind::CommandBlocked,
-            request_id: telling.request_id,
-            change_id: telling.change_id.to_owned(),
-            text: format!(
-                "{username} was stopped from running `{}` on {} ({})",
-                shortened(blocked.line),
-                telling.device,
-                telling.change_id
-            ),
-            credential_id: None,
-            session_id: Some(id),
-        };
-        notifications::post(&mut tx, telling.outbound, &approvers, &notice, now).await?;
+        let text = format!(
+            "{username} was stopped from running `{}` on {} ({})",
+            shortened(blocked.line),
+            telling.device,
+            telling.change_id
+        );
+        tell_approvers(&mut tx, username, id, &telling, text, now).await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// A line an `alert` rule matched, as the trail keeps it.
+pub struct Alert<'a> {
+    pub line: &'a str,
+    pub rule: &'a CommandRule,
+    /// Seconds into the recording.
+    pub at: f64,
+}
+
+/// Audits a line an `alert` rule matched in session `id` (it runs), and tells the approvers
+/// when `telling`.
+pub async fn command_alerted(
+    db: &Database,
+    id: i64,
+    username: &str,
+    alert: &Alert<'_>,
+    telling: Option<Telling<'_>>,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    let details = json!({
+        "line": alert.line,
+        "rule_id": alert.rule.id,
+        "rule": alert.rule.name,
+        "criticality": alert.rule.criticality.as_str(),
+        "at": alert.at,
+    });
+    let mut tx = db.begin_write().await?;
+    audit::append(
+        &mut tx,
+        NewEvent::by(username, "session.command_alerted", object(id), details),
+        now,
+    )
+    .await?;
+    if let Some(telling) = telling {
+        let text = format!(
+            "{username} ran `{}` on {} ({}), which command rule “{}” watches",
+            shortened(alert.line),
+            telling.device,
+            telling.change_id,
+            alert.rule.name
+        );
+        tell_approvers(&mut tx, username, id, &telling, text, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Tells the approvers of `telling`'s change, but not `username`, of something in session `id`.
+async fn tell_approvers(
+    tx: &mut AnyConnection,
+    username: &str,
+    id: i64,
+    telling: &Telling<'_>,
+    text: String,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    let approvers: Vec<i64> = sqlx::query_scalar(
+        "SELECT m.user_id FROM changes c
+         JOIN group_members m ON m.group_id = c.access_group_id AND m.approver
+         JOIN users u ON u.id = m.user_id AND u.enabled
+         WHERE c.id = $1 AND u.username <> $2 ORDER BY m.user_id",
+    )
+    .bind(telling.change_id)
+    .bind(username)
+    .fetch_all(&mut *tx)
+    .await?;
+    let notice = Notice {
+        kind: NotificationKind::CommandBlocked,
+        request_id: telling.request_id,
+        change_id: telling.change_id.to_owned(),
+        text,
+        credential_id: None,
+        session_id: Some(id),
+    };
+    notifications::post(tx, telling.outbound, &approvers, &notice, now).await
 }
 
 /// A line as a notice's one line shows it: its first line, at most 80 characters.

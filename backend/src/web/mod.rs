@@ -24,8 +24,8 @@ use crate::auth::handlers as auth;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::{
-    approvals, changes, credentials, devices, groups, health, notifications, passkeys, terminal,
-    trail, users,
+    approvals, changes, credentials, devices, groups, health, notifications, passkeys, rules,
+    terminal, trail, users,
 };
 
 /// Every API route, each registered with its OpenAPI description so the two cannot drift.
@@ -93,6 +93,16 @@ fn bounded_routes() -> OpenApiRouter<AppState> {
             changes::handlers::get_change,
             changes::handlers::update_change
         ))
+        .routes(routes!(
+            rules::handlers::list_rules,
+            rules::handlers::create_rule
+        ))
+        .routes(routes!(
+            rules::handlers::update_rule,
+            rules::handlers::delete_rule
+        ))
+        .routes(routes!(rules::handlers::move_rule))
+        .routes(routes!(rules::handlers::test_rules))
         .routes(routes!(changes::handlers::cancel_change))
         .routes(routes!(changes::handlers::change_life))
         .merge(session_routes())

@@ -161,6 +161,21 @@ fn routes(world: &World, spare: &Spare) -> Vec<Route> {
             .body(json!({ "kind": "password", "secret": "rotated-pw" }))
             .only(ADMIN, 200),
         route("DELETE", "/api/credentials/{id}", format!("/api/credentials/{}", spare.credential)).only(ADMIN, 204),
+        // Command rules
+        route("GET", "/api/command-rules", "/api/command-rules").only(OVERSEERS, 200),
+        route("POST", "/api/command-rules", "/api/command-rules")
+            .body(json!({ "name": "no rm", "pattern": "rm -rf *" }))
+            .only(ADMIN, 201),
+        route("PUT", "/api/command-rules/{id}", format!("/api/command-rules/{}", spare.rule))
+            .body(json!({ "name": "no stop", "pattern": "systemctl stop nginx", "action": "alert" }))
+            .only(ADMIN, 200),
+        route("DELETE", "/api/command-rules/{id}", format!("/api/command-rules/{}", spare.doomed_rule)).only(ADMIN, 204),
+        route("PUT", "/api/command-rules/{id}/position", format!("/api/command-rules/{}/position", spare.rule))
+            .body(json!({ "position": 1 }))
+            .only(ADMIN, 200),
+        route("POST", "/api/command-rules/test", "/api/command-rules/test")
+            .body(json!({ "line": "sudo systemctl stop nginx" }))
+            .only(OVERSEERS, 200),
         // Changes
         route("GET", "/api/changes", "/api/changes").only(EVERYONE_SIGNED_IN, 200),
         route("POST", "/api/changes", "/api/changes")
@@ -257,6 +272,9 @@ fn routes(world: &World, spare: &Spare) -> Vec<Route> {
 /// Objects that routes delete or cancel, so the world's own stay.
 struct Spare {
     group: i64,
+    /// A command rule to change, and one to delete.
+    rule: i64,
+    doomed_rule: i64,
     device: i64,
     credential: i64,
     change: String,
@@ -275,6 +293,15 @@ async fn spare(world: &World) -> Spare {
         .as_i64()
         .unwrap();
     let device = fixtures::device(&world.admin, "spare").await;
+    let mut rules = Vec::new();
+    for name in ["kept", "doomed"] {
+        let body = json!({ "name": name, "pattern": "systemctl stop *" });
+        let created = world
+            .admin
+            .expect("POST", "/api/command-rules", Some(&body), 201)
+            .await;
+        rules.push(created["id"].as_i64().unwrap());
+    }
     let credential =
         fixtures::credential(&world.admin, world.devices[1], "spare", "spare-pw").await;
     world
@@ -288,6 +315,8 @@ async fn spare(world: &World) -> Spare {
         .await;
     Spare {
         group,
+        rule: rules[0],
+        doomed_rule: rules[1],
         device,
         credential,
         change: "CHG-3".to_owned(),

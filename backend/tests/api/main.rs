@@ -16,6 +16,7 @@ mod authorization;
 mod change_life;
 mod changes;
 mod cluster;
+mod command_rules;
 mod copy_database;
 mod credentials;
 mod devices;

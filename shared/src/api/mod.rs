@@ -2,6 +2,7 @@
 //! as RFC 3339 text.
 
 pub mod changes;
+pub mod command_rules;
 pub mod credentials;
 pub mod devices;
 pub mod groups;

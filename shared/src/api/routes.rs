@@ -5,6 +5,7 @@
 use std::marker::PhantomData;
 
 use super::changes::{Change, ChangeInput};
+use super::command_rules::{CommandRule, CommandRuleInput, RulePosition, RuleTest, RuleTestAnswer};
 use super::credentials::{Credential, NewCredential, SecretUpdate};
 use super::devices::{Device, DeviceInput, HostKeyScan, HostKeyScanRequest};
 use super::groups::{AccessGroup, AccessGroupInput};
@@ -153,6 +154,18 @@ pub mod devices {
     }
 }
 
+pub mod command_rules {
+    use super::*;
+    routes! {
+        list() Get "/api/command-rules", () => Vec<CommandRule>;
+        create() Post "/api/command-rules", CommandRuleInput => CommandRule;
+        update(id) Put "/api/command-rules/{id}", CommandRuleInput => CommandRule;
+        delete(id) Delete "/api/command-rules/{id}", () => ();
+        move_to(id) Put "/api/command-rules/{id}/position", RulePosition => Vec<CommandRule>;
+        test() Post "/api/command-rules/test", RuleTest => RuleTestAnswer;
+    }
+}
+
 pub mod credentials {
     use super::*;
     routes! {
@@ -257,6 +270,7 @@ pub fn all() -> Vec<(Method, &'static str)> {
         users::ALL,
         groups::ALL,
         devices::ALL,
+        command_rules::ALL,
         credentials::ALL,
         changes::ALL,
         requests::ALL,

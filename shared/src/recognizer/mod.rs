@@ -242,6 +242,15 @@ impl CommandRecognizer {
         }
     }
 
+    /// The line being typed, when plain typing alone made it, wherever it was begun: what a
+    /// deny-list checks when `at_enter` cannot place the line.
+    pub fn typed_line(&self) -> Option<String> {
+        self.line
+            .as_ref()
+            .and_then(|line| line.typed.text())
+            .map(str::to_owned)
+    }
+
     /// Whether the line `at_enter` answered was made by plain typing alone, so that it is known
     /// without the screen (and without waiting for its echo).
     pub fn line_from_keys(&self) -> bool {
