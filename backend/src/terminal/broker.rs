@@ -486,6 +486,19 @@ impl Session {
         due
     }
 
+    /// Who is told, when `tell`: the approvers of the session's change, if it has one.
+    fn telling(&self, tell: bool) -> Option<Telling<'_>> {
+        match (&self.opened.change_id, self.opened.request_id) {
+            (Some(change_id), Some(request_id)) if tell => Some(Telling {
+                outbound: &self.state.outbound,
+                request_id,
+                change_id,
+                device: &self.opened.device.name,
+            }),
+            _ => None,
+        }
+    }
+
     /// A line held at Enter: recorded, audited, and explained to the person.
     async fn hold(&mut self, held: HeldLine, socket: &mut WebSocket) -> Result<(), Stop> {
         let marker = json!({
@@ -505,15 +518,7 @@ impl Session {
         let now = self.state.clock.now();
         let tell = self.time_to_tell();
         let username = &self.request.user.username;
-        let telling = match (&self.opened.change_id, self.opened.request_id) {
-            (Some(change_id), Some(request_id)) if tell => Some(Telling {
-                outbound: &self.state.outbound,
-                request_id,
-                change_id,
-                device: &self.opened.device.name,
-            }),
-            _ => None,
-        };
+        let telling = self.telling(tell);
         let db = &self.state.db;
         store::command_blocked(db, self.opened.id, username, &blocked, telling, now)
             .await
@@ -546,15 +551,7 @@ impl Session {
     async fn alert(&mut self, alerted: Alerted) -> Result<(), Stop> {
         let tell = self.time_to_tell();
         let now = self.state.clock.now();
-        let telling = match (&self.opened.change_id, self.opened.request_id) {
-            (Some(change_id), Some(request_id)) if tell => Some(Telling {
-                outbound: &self.state.outbound,
-                request_id,
-                change_id,
-                device: &self.opened.device.name,
-            }),
-            _ => None,
-        };
+        let telling = self.telling(tell);
         let noted = store::Alert {
             line: &alerted.line,
             rule: &alerted.rule,
