@@ -34,6 +34,18 @@ async fn held(terminal: &mut Terminal, line: &str) -> String {
     reason
 }
 
+/// Runs `line` and waits for the prompt after it.
+async fn run(terminal: &mut Terminal, line: &str) {
+    let prompts = terminal.output.matches("$ ").count();
+    terminal.run(line).await;
+    terminal
+        .until(
+            |t| t.output.matches("$ ").count() > prompts,
+            "the prompt after it",
+        )
+        .await;
+}
+
 fn world_writable() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
