@@ -86,13 +86,19 @@ impl Enforced {
             .await;
     }
 
-    /// Runs `line` and waits for its prompt.
+    /// Runs `line` and waits for the prompt drawn after the shell took it (one drawn again by
+    /// Ctrl-U before it may still be arriving).
     async fn run(&mut self, line: &str) {
-        let prompts = self.terminal.output.matches("$ ").count();
+        let start = self.terminal.output.len();
         self.terminal.run(line).await;
         self.terminal
             .until(
-                |t| t.output.matches("$ ").count() > prompts,
+                |t| {
+                    let output = &t.output[start..];
+                    output
+                        .find('\n')
+                        .is_some_and(|line_break| output[line_break..].contains("$ "))
+                },
                 "the prompt after it",
             )
             .await;
@@ -281,11 +287,22 @@ async fn keys_that_would_run_or_change_a_line_unseen_do_nothing() {
         format!("\x16\x1b[200~\x15{evil}\x0f\x1b[201~"),
     ];
     for attempt in &attempts {
+        let start = session.terminal.output.len();
         session.terminal.type_text(attempt).await;
+        // Ctrl-C only once the line is on the screen: a tty drops keys not yet read at Ctrl-C.
+        session
+            .terminal
+            .until(|t| t.output[start..].contains("evil"), "the line echoed")
+            .await;
         session.drop_line().await;
     }
     // Ctrl-Z would make the line look abandoned; bash keeps it, and so does the gate.
+    let start = session.terminal.output.len();
     session.terminal.type_text(&evil).await;
+    session
+        .terminal
+        .until(|t| t.output[start..].contains("evil"), "the line echoed")
+        .await;
     session.terminal.type_text("\x1a").await;
     let (line, _, _) = session.held("\r").await;
     assert_eq!(line, evil);
