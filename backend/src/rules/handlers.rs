@@ -13,7 +13,7 @@ use changeaudit_shared::role::Role;
 use serde_json::json;
 use sqlx::AnyConnection;
 
-use super::{Compiled, compile_regex, first_match, insert, list, reorder, update, view};
+use super::{compile_regex, compiled, first_match, insert, list, reorder, update, view};
 use crate::auth::CurrentUser;
 use crate::error::{ApiJson, ApiPath, AppError};
 use crate::state::AppState;
@@ -155,13 +155,8 @@ pub async fn test_rules(
 ) -> Result<Json<RuleTestAnswer>, AppError> {
     me.require_any(&READERS)?;
     let mut connection = state.db.pool().acquire().await?;
-    let compiled: Vec<Compiled> = list(&mut connection)
-        .await?
-        .into_iter()
-        .filter(|rule| rule.enabled)
-        .filter_map(|rule| Compiled::new(rule).ok())
-        .collect();
-    let rule = first_match(&compiled, &test.line).map(|found| found.rule.clone());
+    let rules = compiled(list(&mut connection).await?)?;
+    let rule = first_match(&rules, &test.line).map(|found| found.rule.clone());
     Ok(Json(RuleTestAnswer { rule }))
 }
 

@@ -86,7 +86,7 @@ pub async fn insert(
     .bind(input.action.as_str())
     .bind(input.tries)
     .bind(input.criticality.as_str())
-    .bind(scope_json(&input.scope))
+    .bind(scope_json(&input.scope)?)
     .bind(input.enabled)
     .bind(now.as_millis())
     .fetch_one(connection)
@@ -111,7 +111,7 @@ pub async fn update(
     .bind(input.action.as_str())
     .bind(input.tries)
     .bind(input.criticality.as_str())
-    .bind(scope_json(&input.scope))
+    .bind(scope_json(&input.scope)?)
     .bind(input.enabled)
     .bind(now.as_millis())
     .execute(connection)
@@ -131,8 +131,8 @@ pub async fn reorder(connection: &mut AnyConnection, ids: &[i64]) -> Result<(), 
     Ok(())
 }
 
-fn scope_json(scope: &RuleScope) -> String {
-    serde_json::to_string(scope).unwrap_or_else(|_| "{\"kind\":\"everywhere\"}".to_owned())
+fn scope_json(scope: &RuleScope) -> Result<String, DbError> {
+    serde_json::to_string(scope).map_err(DbError::encode)
 }
 
 /// A rule ready to be matched.
@@ -186,9 +186,7 @@ pub struct Session<'a> {
     pub credential_id: i64,
 }
 
-/// The enabled rules that apply to `session`, in order. A stored rule that does not compile
-/// (each is checked when saved, so it was written behind the server's back) fails the session
-/// rather than leave it unguarded.
+/// The enabled rules that apply to `session`, in order.
 pub async fn for_session(
     connection: &mut AnyConnection,
     session: &Session<'_>,
@@ -198,23 +196,30 @@ pub async fn for_session(
         .fetch_one(&mut *connection)
         .await?;
     let tags: Vec<String> = serde_json::from_str(&tags).map_err(DbError::decode)?;
-    let mut applicable = Vec::new();
-    for rule in list(connection).await? {
-        let applies = rule.enabled
-            && match &rule.scope {
-                RuleScope::Everywhere => true,
-                RuleScope::Group { group_id } => session.group_ids.contains(group_id),
-                RuleScope::DeviceTag { tag } => tags.iter().any(|t| t.eq_ignore_ascii_case(tag)),
-                RuleScope::Credential { credential_id } => *credential_id == session.credential_id,
-            };
-        if !applies {
-            continue;
-        }
-        let id = rule.id;
-        let compiled = Compiled::new(rule).map_err(|error| {
-            DbError::decode(format!("command rule {id} does not compile: {error}"))
-        })?;
-        applicable.push(compiled);
-    }
-    Ok(applicable)
+    let applicable = list(connection)
+        .await?
+        .into_iter()
+        .filter(|rule| match &rule.scope {
+            RuleScope::Everywhere => true,
+            RuleScope::Group { group_id } => session.group_ids.contains(group_id),
+            RuleScope::DeviceTag { tag } => tags.iter().any(|t| t.eq_ignore_ascii_case(tag)),
+            RuleScope::Credential { credential_id } => *credential_id == session.credential_id,
+        });
+    compiled(applicable)
+}
+
+/// The enabled ones of `rules`, compiled. A stored rule that does not compile (each is checked
+/// when saved, so it was written behind the server's back) is an error, never left out: a
+/// session would otherwise go unguarded by it.
+pub fn compiled(rules: impl IntoIterator<Item = CommandRule>) -> Result<Vec<Compiled>, DbError> {
+    rules
+        .into_iter()
+        .filter(|rule| rule.enabled)
+        .map(|rule| {
+            let id = rule.id;
+            Compiled::new(rule).map_err(|error| {
+                DbError::decode(format!("command rule {id} does not compile: {error}"))
+            })
+        })
+        .collect()
 }

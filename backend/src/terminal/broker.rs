@@ -171,11 +171,12 @@ struct Session {
     syncing: Option<BoxFuture<'static, Synced>>,
     /// The person was told the recordings' volume is nearly full.
     warned_of_space: bool,
-    /// A script-only session's gate on the keys, and what it needs to know of the device.
+    /// The command rules and a script-only session's gate on the keys, and what they need to
+    /// know of the device; none when the session is held to neither.
     enforcing: Option<Enforcing>,
 }
 
-/// A script-only session's keys on their way (see `enforcing`).
+/// An enforced session's keys on their way (see `enforcing`).
 struct Enforcing {
     enforcer: Enforcer,
     /// Keys were passed on since the device last printed.
@@ -412,7 +413,7 @@ impl Session {
         self.forward(ToDevice::Data(keys.into_bytes()))
     }
 
-    /// Passes on the keys of a script-only session that may go, up to an Enter that waits.
+    /// Passes on the keys of an enforced session that may go, up to an Enter that waits.
     async fn release(&mut self, socket: &mut WebSocket) -> Result<(), Stop> {
         loop {
             let Some(enforcing) = &mut self.enforcing else {
@@ -452,15 +453,15 @@ impl Session {
         let Some(enforcing) = &mut self.enforcing else {
             return Ok(());
         };
+        let tell = !enforcing.told
+            && enforcing
+                .waiting_since
+                .is_some_and(|since| since.elapsed() >= TELL_WAITING_AFTER);
+        enforcing.told |= tell;
         enforcing.wait();
-        let waited = enforcing
-            .waiting_since
-            .is_some_and(|since| since.elapsed() >= TELL_WAITING_AFTER);
-        if !waited || enforcing.told {
+        if !tell {
             return Ok(());
         }
-        enforcing.told = true;
-        enforcing.wait();
         let message = "The Enter you pressed waits: the line the shell would take cannot be read \
             yet (a command still runs, or the screen has not shown the line). It is checked when \
             the shell's prompt shows it; Ctrl-C drops it."

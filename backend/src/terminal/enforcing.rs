@@ -88,6 +88,16 @@ pub struct Alerted {
     pub rule: CommandRule,
 }
 
+/// Why a line is held by `rule`, with its tries so far when it counts them.
+fn held_by(rule: &CommandRule, tries: Option<(i64, i64)>) -> Held {
+    Held::Rule {
+        rule_id: rule.id,
+        name: rule.name.clone(),
+        criticality: rule.criticality.as_str().to_owned(),
+        tries,
+    }
+}
+
 /// The commands of `text`, each line of a pasted block apart.
 fn commands_of(text: &str) -> Vec<String> {
     if !text.contains('\n') {
@@ -248,13 +258,7 @@ impl Enforcer {
                 *tried += 1;
                 (*tried, closing)
             });
-            let held = Held::Rule {
-                rule_id: rule.id,
-                name: rule.name.clone(),
-                criticality: rule.criticality.as_str().to_owned(),
-                tries,
-            };
-            return self.hold(command, held);
+            return self.hold(command, held_by(rule, tries));
         }
         if let Some(gate) = &mut self.gate
             && let (Decision::Held(held), line) = gate.check_text(&line)
@@ -279,13 +283,7 @@ impl Enforcer {
                     RuleAction::Block | RuleAction::InterruptAfter
                 )
             {
-                let held = Held::Rule {
-                    rule_id: rule.rule.id,
-                    name: rule.rule.name.clone(),
-                    criticality: rule.rule.criticality.as_str().to_owned(),
-                    tries: None,
-                };
-                return Some((command, held));
+                return Some((command, held_by(&rule.rule, None)));
             }
         }
         match self.gate.as_ref().map(|gate| gate.decide_text(text)) {

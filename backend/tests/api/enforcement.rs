@@ -77,6 +77,16 @@ impl Enforced {
         self.terminal.type_text("\x15").await;
     }
 
+    /// Types `keys`, which show `evil`, and waits until the device has echoed it: Ctrl-C only
+    /// once the line is on the screen, since a tty drops keys not yet read at Ctrl-C.
+    async fn type_until_echoed(&mut self, keys: &str) {
+        let start = self.terminal.output.len();
+        self.terminal.type_text(keys).await;
+        self.terminal
+            .until(|t| t.output[start..].contains("evil"), "the line echoed")
+            .await;
+    }
+
     /// Drops the line with Ctrl-C, which also takes bash's history back to its end.
     async fn drop_line(&mut self) {
         let prompts = self.terminal.output.matches("$ ").count();
@@ -287,22 +297,11 @@ async fn keys_that_would_run_or_change_a_line_unseen_do_nothing() {
         format!("\x16\x1b[200~\x15{evil}\x0f\x1b[201~"),
     ];
     for attempt in &attempts {
-        let start = session.terminal.output.len();
-        session.terminal.type_text(attempt).await;
-        // Ctrl-C only once the line is on the screen: a tty drops keys not yet read at Ctrl-C.
-        session
-            .terminal
-            .until(|t| t.output[start..].contains("evil"), "the line echoed")
-            .await;
+        session.type_until_echoed(attempt).await;
         session.drop_line().await;
     }
     // Ctrl-Z would make the line look abandoned; bash keeps it, and so does the gate.
-    let start = session.terminal.output.len();
-    session.terminal.type_text(&evil).await;
-    session
-        .terminal
-        .until(|t| t.output[start..].contains("evil"), "the line echoed")
-        .await;
+    session.type_until_echoed(&evil).await;
     session.terminal.type_text("\x1a").await;
     let (line, _, _) = session.held("\r").await;
     assert_eq!(line, evil);

@@ -17,6 +17,8 @@ pub struct CommandRule {
     pub id: i64,
     /// Its place in the order rules are tried, from 1.
     pub position: i64,
+    // The input's fields, written out: a flattened struct is missing from the OpenAPI
+    // document the API is held to.
     pub name: String,
     pub pattern_kind: PatternKind,
     pub pattern: String,
