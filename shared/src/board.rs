@@ -28,6 +28,9 @@ pub enum Status {
     Unplanned,
     /// Executed, not in the script, but one of the group's benign commands: never counted.
     Benign,
+    /// Typed and entered, but held by the broker: it never ran, so it is not counted either
+    /// (the report adds these; a board of what ran has none).
+    Held,
 }
 
 impl Status {
@@ -40,6 +43,7 @@ impl Status {
             Status::Missing => "missing",
             Status::Unplanned => "unplanned",
             Status::Benign => "benign",
+            Status::Held => "held",
         }
     }
 
@@ -64,6 +68,8 @@ pub struct Tally {
     pub missing: usize,
     pub unplanned: usize,
     pub benign: usize,
+    #[serde(default)]
+    pub held: usize,
     pub out_of_order: usize,
     pub failed: usize,
 }
@@ -270,6 +276,7 @@ fn tally(entries: &[BoardEntry]) -> Tally {
             Status::Missing => tally.missing += 1,
             Status::Unplanned => tally.unplanned += 1,
             Status::Benign => tally.benign += 1,
+            Status::Held => tally.held += 1,
         }
     }
     tally

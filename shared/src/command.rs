@@ -26,6 +26,20 @@ pub enum Recognition {
     Screen,
 }
 
+/// A line the broker held at Enter: it never reached the device (the script-only rule or a
+/// command rule stopped it). Kept in the trail as `session.command_blocked`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeldCommand {
+    /// The line as the shell would have taken it.
+    #[serde(rename = "command")]
+    pub text: String,
+    /// Seconds from the start of the recording to the held Enter.
+    pub offset: f64,
+    /// Why it was held, in words.
+    pub reason: String,
+}
+
 /// Something in a session's output that recognition could not take at its word: the device
 /// announced a command or a status that the person's input does not bear out. A session with
 /// findings is never "correct".

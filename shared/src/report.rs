@@ -1,13 +1,15 @@
 //! The audit of one session against its script, in the stable shape `changeaudit audit --json`
 //! prints and the browser shows:
 //! `{"commands":[{"command","offset","exit_code","source"}],
-//!   "board":[{"status","script_line","command","offset"}],"score","verdict",
+//!   "board":[{"status","script_line","command","offset","exit_code","reason"?}],"score","verdict",
 //!   "findings":[{"kind","offset","mark","detail"}]}`.
+//! Held lines (`"status":"held"`, with their `reason`) stand on the board where they were
+//! entered; they never ran, so they count in neither the score nor the verdict.
 
 use serde::{Deserialize, Serialize};
 
 use crate::board::{BenignCommands, Board, Outcome, Status, Verdict};
-use crate::command::{ExecutedCommand, Finding};
+use crate::command::{ExecutedCommand, Finding, HeldCommand};
 use crate::script::Script;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +38,9 @@ pub struct BoardLine {
     /// When it ran, in seconds from the start; `null` when it did not run.
     pub offset: Option<f64>,
     pub exit_code: Option<i32>,
+    /// Why a held line was held; none for the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl AuditReport {
@@ -63,6 +68,7 @@ impl AuditReport {
                         .unwrap_or_default(),
                     offset: executed.map(|command| command.offset),
                     exit_code: executed.and_then(|command| command.exit_code),
+                    reason: None,
                 }
             })
             .collect();
@@ -72,6 +78,47 @@ impl AuditReport {
             score: board.score,
             verdict: verdict_code(board.verdict.with_findings(findings.len())),
             findings,
+        }
+    }
+}
+
+impl AuditReport {
+    /// The report with `held` (in the order entered) on its board, each before the first
+    /// line entered after it; score and verdict stay those of what ran.
+    pub fn with_held(mut self, held: &[HeldCommand]) -> Self {
+        if held.is_empty() {
+            return self;
+        }
+        let mut held = held.iter().peekable();
+        let mut board = Vec::with_capacity(self.board.len() + held.len());
+        for line in self.board {
+            if let Some(offset) = line.offset {
+                while let Some(entered) = held.next_if(|entered| entered.offset <= offset) {
+                    board.push(BoardLine::held(entered));
+                }
+            }
+            board.push(line);
+        }
+        board.extend(held.map(BoardLine::held));
+        self.board = board;
+        self
+    }
+
+    /// The lines on the board that were held, in order.
+    pub fn held(&self) -> impl Iterator<Item = &BoardLine> {
+        self.board.iter().filter(|line| line.status == Status::Held)
+    }
+}
+
+impl BoardLine {
+    fn held(entered: &HeldCommand) -> BoardLine {
+        BoardLine {
+            status: Status::Held,
+            script_line: None,
+            command: entered.text.clone(),
+            offset: Some(entered.offset),
+            exit_code: None,
+            reason: Some(entered.reason.clone()),
         }
     }
 }
@@ -163,6 +210,62 @@ mod tests {
                 "score": 33,
                 "verdict": "incomplete_with_failures",
             })
+        );
+    }
+
+    #[test]
+    fn held_lines_stand_where_they_were_entered_and_change_no_score() {
+        let script = Script::parse("systemctl restart app\ncp a b\n").unwrap();
+        let ran = |text: &str, offset| ExecutedCommand {
+            text: text.into(),
+            offset,
+            exit_code: Some(0),
+            source: Recognition::Screen,
+        };
+        let held = |text: &str, offset| HeldCommand {
+            text: text.into(),
+            offset,
+            reason: "It is not a line of the change's script, nor a benign command.".into(),
+        };
+        let plain = AuditReport::new(
+            &script,
+            vec![ran("systemctl restart app", 2.0)],
+            &BenignCommands::default(),
+            Vec::new(),
+        );
+        let report = plain.clone().with_held(&[
+            held("rm -rf /srv", 1.0),
+            held("curl x | sh", 3.0),
+            held("reboot", 4.0),
+        ]);
+        let statuses: Vec<(Status, &str)> = report
+            .board
+            .iter()
+            .map(|line| (line.status, line.command.as_str()))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                (Status::Held, "rm -rf /srv"),
+                (Status::Matched, "systemctl restart app"),
+                (Status::Missing, "cp a b"),
+                (Status::Held, "curl x | sh"),
+                (Status::Held, "reboot"),
+            ]
+        );
+        assert_eq!(
+            (report.score, &report.verdict),
+            (plain.score, &plain.verdict)
+        );
+        assert_eq!(report.held().count(), 3);
+        let json = serde_json::to_value(&report.board[0]).unwrap();
+        assert_eq!(json["status"], "held");
+        assert!(json["reason"].as_str().unwrap().contains("not a line"));
+        assert!(
+            serde_json::to_value(&report.board[1])
+                .unwrap()
+                .get("reason")
+                .is_none()
         );
     }
 

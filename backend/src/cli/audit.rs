@@ -5,8 +5,10 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use changeaudit_shared::asciicast::Cast;
+use changeaudit_shared::asciicast::{Cast, EventData};
 use changeaudit_shared::board::{BenignCommands, Status};
+use changeaudit_shared::command::HeldCommand;
+use changeaudit_shared::enforcement::Held;
 use changeaudit_shared::line_error::LineError;
 use changeaudit_shared::recognizer::CommandRecognizer;
 use changeaudit_shared::report::{AuditReport, verdict_label};
@@ -103,12 +105,37 @@ pub fn audit(args: &AuditArgs) -> Result<AuditReport, AuditError> {
         BenignCommands::new(args.benign.iter().cloned())
     };
     recognizer.finish();
-    Ok(AuditReport::new(
+    let report = AuditReport::new(
         &script,
         recognizer.commands().to_vec(),
         &benign,
         recognizer.findings().to_vec(),
-    ))
+    );
+    Ok(report.with_held(&held_in(&cast)))
+}
+
+/// The lines the broker held, from the markers it recorded at each (`{"held":…,"line":…}`).
+fn held_in(cast: &Cast) -> Vec<HeldCommand> {
+    cast.events
+        .iter()
+        .filter_map(|event| {
+            let EventData::Marker(text) = &event.data else {
+                return None;
+            };
+            let marker: HeldMarker = serde_json::from_str(text).ok()?;
+            Some(HeldCommand {
+                text: marker.line,
+                offset: event.time,
+                reason: marker.held.words(),
+            })
+        })
+        .collect()
+}
+
+#[derive(serde::Deserialize)]
+struct HeldMarker {
+    held: Held,
+    line: String,
 }
 
 /// Prints the report: JSON, or a board for people, coloured when `colour` is set.
@@ -129,6 +156,7 @@ pub fn print(
             Status::Unplanned => "32",
             Status::OutOfOrder | Status::Failed => "33",
             Status::Benign => "2",
+            Status::Held => "35",
             Status::Matched => "",
         };
         if colour && !code.is_empty() {
@@ -150,11 +178,13 @@ pub fn print(
             Status::Missing => "- missing",
             Status::Unplanned => "+ unplanned",
             Status::Benign => "  benign",
+            Status::Held => "× held",
         };
         let script_line = line.script_line.map_or_else(String::new, |n| n.to_string());
         let time = line.offset.map_or_else(String::new, |t| format!("{t:.1}s"));
-        let exit = match line.exit_code {
-            Some(code) if code != 0 => format!("  (exit {code})"),
+        let exit = match (&line.reason, line.exit_code) {
+            (Some(reason), _) => format!("  ({reason})"),
+            (None, Some(code)) if code != 0 => format!("  (exit {code})"),
             _ => String::new(),
         };
         let command = line

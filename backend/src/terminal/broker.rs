@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use changeaudit_shared::asciicast::{Event, EventData, Utf8Stream};
-use changeaudit_shared::command::{ExecutedCommand, Finding};
+use changeaudit_shared::command::{ExecutedCommand, Finding, HeldCommand};
 use changeaudit_shared::enforcement::{Enforcement, ScriptGate};
 use changeaudit_shared::recognizer::CommandRecognizer;
 use changeaudit_shared::report::AuditReport;
@@ -161,6 +161,8 @@ struct Session {
     /// The commands and findings as last stored and sent.
     stored: Vec<ExecutedCommand>,
     stored_findings: Vec<Finding>,
+    /// The lines held at Enter so far, for the board.
+    held: Vec<HeldCommand>,
     revision: u64,
     warned: bool,
     /// The device said the shell ended (as opposed to the connection dropping).
@@ -279,6 +281,7 @@ impl Session {
             output: Utf8Stream::default(),
             stored: Vec::new(),
             stored_findings: Vec::new(),
+            held: Vec::new(),
             revision: 0,
             warned: false,
             shell_ended: false,
@@ -509,12 +512,13 @@ impl Session {
         })
         .to_string();
         self.take(EventData::Marker(marker)).await?;
+        let blocked_at = self.opened.recorder.elapsed();
         let blocked = Blocked {
             line: &held.line,
             held: &held.held,
             keys: &held.keys,
             allowed_next: &held.allowed_next,
-            at: self.opened.recorder.elapsed(),
+            at: blocked_at,
         };
         let now = self.state.clock.now();
         let tell = self.time_to_tell();
@@ -531,14 +535,23 @@ impl Session {
                 )
             })?;
         let reason = held.held.words();
+        self.held.push(HeldCommand {
+            text: held.line.clone(),
+            offset: blocked_at,
+            reason: reason.clone(),
+        });
+        let checklist = self.checklist(&self.stored, &self.stored_findings);
         let message = ServerMessage::Held {
             reason: reason.clone(),
             line: held.line,
             allowed_next: held.allowed_next,
         };
-        send(socket, message)
-            .await
-            .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))?;
+        // The board first: whoever hears of the held line finds it there.
+        for message in [ServerMessage::Checklist(checklist), message] {
+            send(socket, message)
+                .await
+                .map_err(|()| Stop::new(EndReason::ClosedByUser, ""))?;
+        }
         if held.closes {
             return Err(Stop::new(
                 EndReason::Policy,
@@ -747,7 +760,8 @@ impl Session {
             commands.to_vec(),
             &self.opened.benign,
             findings.to_vec(),
-        );
+        )
+        .with_held(&self.held);
         Checklist {
             lines: report.board,
             score: report.score,
@@ -920,6 +934,7 @@ impl Session {
             transcript,
             stored,
             stored_findings,
+            held,
             writer,
             to_device,
             watched,
@@ -965,6 +980,7 @@ impl Session {
                 &opened.benign,
                 findings.clone(),
             )
+            .with_held(&held)
         });
         let message = if stop.message.is_empty() {
             "The session is closed.".to_owned()

@@ -127,7 +127,8 @@ pub async fn report_of(
         session.commands.clone(),
         &BenignCommands::new(benign),
         session.findings.clone(),
-    );
+    )
+    .with_held(&session.held);
     Ok((Some(text), Some(report)))
 }
 

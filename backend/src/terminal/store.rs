@@ -6,10 +6,12 @@ use changeaudit_shared::api::command_rules::CommandRule;
 use changeaudit_shared::api::requests::NotificationKind;
 use changeaudit_shared::api::sessions::{SessionFilters, SessionState, TerminalSession};
 use changeaudit_shared::board::BenignCommands;
-use changeaudit_shared::command::{ExecutedCommand, Finding, FindingKind, Recognition};
+use changeaudit_shared::command::{
+    ExecutedCommand, Finding, FindingKind, HeldCommand, Recognition,
+};
 use changeaudit_shared::enforcement::{Enforcement, Held};
 use changeaudit_shared::terminal::EndReason;
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::time::Duration;
@@ -608,7 +610,9 @@ fn source_code(source: Recognition) -> &'static str {
 const COLUMNS: &str = "s.id, u.username, s.device_id, s.device_name, s.account, s.change_id,
     s.request_id, s.client_ip, s.user_agent, s.started_at, s.heartbeat_at, s.status, s.ended_at,
     s.end_reason, s.recording_sha256, s.recording_bytes, s.score, s.verdict, s.user_id,
-    s.recording";
+    s.recording, (SELECT COUNT(*) FROM audit_events e
+        WHERE e.object = 'terminal_session:' || s.id AND e.action = 'session.command_blocked')
+        AS held_lines";
 
 /// A stored session, with what only the server needs besides the record.
 pub struct Stored {
@@ -664,6 +668,8 @@ fn session_of(row: &AnyRow, now: Timestamp) -> Result<Stored, DbError> {
             recording_bytes: row.try_get("recording_bytes")?,
             commands: Vec::new(),
             findings: Vec::new(),
+            held: Vec::new(),
+            held_lines: u32::try_from(row.try_get::<i64, _>("held_lines")?).unwrap_or(u32::MAX),
             score: score.and_then(|score| u8::try_from(score).ok()),
             verdict: row.try_get("verdict")?,
         },
@@ -687,6 +693,7 @@ pub async fn view(
     let mut stored = session_of(&row, now)?;
     stored.record.commands = commands(connection, id).await?;
     stored.record.findings = findings(connection, id).await?;
+    stored.record.held = held(connection, id).await?;
     Ok(stored)
 }
 
@@ -781,6 +788,29 @@ async fn findings(connection: &mut AnyConnection, id: i64) -> Result<Vec<Finding
                 offset: seconds(offset),
                 mark: row.try_get("mark")?,
                 detail: row.try_get("detail")?,
+            })
+        })
+        .collect()
+}
+
+/// The lines session `id` held, from its `session.command_blocked` events: the trail is where
+/// they are kept, so the board and an evidence bundle cannot disagree on them.
+async fn held(connection: &mut AnyConnection, id: i64) -> Result<Vec<HeldCommand>, DbError> {
+    let details: Vec<String> = sqlx::query_scalar(
+        "SELECT details FROM audit_events WHERE object = $1 AND action = 'session.command_blocked'
+         ORDER BY seq",
+    )
+    .bind(object(id))
+    .fetch_all(connection)
+    .await?;
+    details
+        .iter()
+        .map(|details| {
+            let details: Value = serde_json::from_str(details).map_err(DbError::decode)?;
+            Ok(HeldCommand {
+                text: details["line"].as_str().unwrap_or_default().to_owned(),
+                offset: details["at"].as_f64().unwrap_or_default(),
+                reason: details["words"].as_str().unwrap_or_default().to_owned(),
             })
         })
         .collect()

@@ -269,14 +269,16 @@ async fn scored(
         record.commands.clone(),
         &BenignCommands::new(benign),
         record.findings.clone(),
-    ))
+    )
+    .with_held(&record.held))
 }
 
 /// The checklist and score as the watcher last saw them: sent again when the session's
 /// stored commands or findings change, from the script the session is held against.
 #[derive(Default)]
 struct ChecklistNews {
-    shown: Option<(Vec<ExecutedCommand>, Vec<Finding>)>,
+    /// The commands, findings and number of held lines the watcher was last sent.
+    shown: Option<(Vec<ExecutedCommand>, Vec<Finding>, usize)>,
 }
 
 impl ChecklistNews {
@@ -286,7 +288,11 @@ impl ChecklistNews {
         record: Option<&TerminalSession>,
     ) -> Option<ServerMessage> {
         let record = record?;
-        let now = (record.commands.clone(), record.findings.clone());
+        let now = (
+            record.commands.clone(),
+            record.findings.clone(),
+            record.held.len(),
+        );
         if self.shown.as_ref() == Some(&now) {
             return None;
         }

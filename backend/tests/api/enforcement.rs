@@ -5,12 +5,13 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use changeaudit_backend::cli::audit::AuditArgs;
 use changeaudit_e2e::Sshd;
 use changeaudit_shared::terminal::ClientMessage;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::fixtures::PASSWORD;
-use crate::terminal::Rig;
+use crate::terminal::{CHANGE, Rig};
 use crate::terminal_client::Terminal;
 use crate::trail;
 
@@ -167,6 +168,99 @@ async fn in_a_script_only_session_an_unscripted_line_never_runs_and_the_person_i
     assert_eq!(checklist.score, 100, "{checklist:?}");
     let export = trail::export_file(&session.rig.app).await;
     trail::verify(&session.rig.app, &export).await.unwrap();
+    held_lines_are_on_the_board_and_in_the_evidence(session, &evil, &one).await;
+}
+
+/// The session's two held lines (`evil`, then `one` again) on its board as a status of their
+/// own, counted on its change's page, in the offline audit of its recording, and proved by its
+/// evidence bundle.
+async fn held_lines_are_on_the_board_and_in_the_evidence(
+    mut session: Enforced,
+    evil: &str,
+    one: &str,
+) {
+    let statuses = |board: &[Value]| -> Vec<(String, String)> {
+        board
+            .iter()
+            .map(|line| {
+                let status = line["status"].as_str().unwrap().to_owned();
+                (status, line["command"].as_str().unwrap().to_owned())
+            })
+            .collect()
+    };
+    let checklist = session.terminal.checklist.clone().unwrap();
+    let live = serde_json::to_value(&checklist.lines).unwrap();
+    let held_live: Vec<_> = statuses(live.as_array().unwrap())
+        .into_iter()
+        .filter(|(status, _)| status == "held")
+        .collect();
+    assert_eq!(held_live.len(), 2, "{checklist:?}");
+    session.clear_line().await;
+    session.terminal.type_text("exit\r").await;
+    session.terminal.closed().await;
+    let id = session.terminal.session_id.unwrap();
+    let rig = &session.rig;
+
+    let audit = rig
+        .admin
+        .expect(
+            "GET",
+            &format!("/api/terminal-sessions/{id}/audit?view=board"),
+            None,
+            200,
+        )
+        .await;
+    let board = audit["report"]["board"].as_array().unwrap();
+    let two = one.replace("/one", "/two");
+    assert_eq!(
+        statuses(board),
+        [
+            ("held".to_owned(), evil.to_owned()),
+            ("out_of_order".to_owned(), two),
+            ("matched".to_owned(), one.to_owned()),
+            ("benign".to_owned(), "ls".to_owned()),
+            ("held".to_owned(), one.to_owned()),
+            ("benign".to_owned(), "exit".to_owned()),
+        ],
+        "{board:#?}"
+    );
+    assert!(board[0]["reason"].as_str().unwrap().contains("not a line"));
+    assert_eq!(audit["report"]["score"], 100, "held lines are not counted");
+    assert_eq!(audit["session"]["held_lines"], 2);
+    assert_eq!(audit["session"]["held"][0]["command"], evil);
+
+    let life = rig
+        .admin
+        .expect("GET", &format!("/api/changes/{CHANGE}/life"), None, 200)
+        .await;
+    assert_eq!(life["sessions"][0]["held_lines"], 2, "{life}");
+
+    // `changeaudit audit` reads them off the recording's markers.
+    let cast = rig.app.dir().join("held.cast");
+    std::fs::write(&cast, rig.recording(id).await).unwrap();
+    let script = rig.app.dir().join("held.script");
+    std::fs::write(&script, format!("{one}\n{}\n", one.replace("/one", "/two"))).unwrap();
+    let offline = changeaudit_backend::cli::audit::audit(&AuditArgs {
+        script,
+        cast,
+        benign: Vec::new(),
+    })
+    .unwrap();
+    let offline: Vec<&str> = offline.held().map(|line| line.command.as_str()).collect();
+    assert_eq!(offline, [evil, one]);
+
+    let bundle = trail::bundle_file(&rig.app, CHANGE).await;
+    trail::verify_bundle_file(&rig.app, &bundle).unwrap();
+    // A board that leaves out a held line no longer matches the trail.
+    trail::edit_bundle(&bundle, "board", |board| {
+        let lines = board["report"]["board"].as_array_mut().unwrap();
+        lines.retain(|line| line["command"] != evil);
+    });
+    let fault = trail::verify_bundle_file(&rig.app, &bundle).unwrap_err();
+    assert!(
+        fault.reason.contains("lines its trail says were held"),
+        "{fault}"
+    );
 }
 
 #[tokio::test]

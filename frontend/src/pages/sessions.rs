@@ -124,7 +124,12 @@ fn sessions_table(sessions: Vec<TerminalSession>) -> AnyView {
                             <td>{session.change_id.clone().unwrap_or_else(|| "unplanned".to_owned())}</td>
                             <td>{clock(session.duration_seconds)}</td>
                             <td>{session.score.map(|score| score.to_string()).unwrap_or_else(|| "—".to_owned())}</td>
-                            <td>{outcome(&session)}</td>
+                            <td>
+                                {outcome(&session)}
+                                {(session.held_lines > 0).then(|| view! {
+                                    <span class="held-count" data-testid="held-lines">{format!(" · {} held", session.held_lines)}</span>
+                                })}
+                            </td>
                             <td class="row-actions">
                                 <A href=format!("/sessions/{id}?view=details")>"Change details"</A>
                                 <A href=format!("/sessions/{id}?view=board")>"Change Audit"</A>

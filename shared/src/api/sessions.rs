@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::Named;
 use super::requests::RequestStatus;
-use crate::command::{ExecutedCommand, Finding};
+use crate::command::{ExecutedCommand, Finding, HeldCommand};
 use crate::terminal::EndReason;
 
 /// A credential granted to the person asking, with what they need to choose it.
@@ -86,6 +86,12 @@ pub struct TerminalSession {
     /// Shell-integration marks its input does not bear out (see `Finding`).
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// Lines held at Enter (never run), in order; given with a session's details, not in lists.
+    #[serde(default)]
+    pub held: Vec<HeldCommand>,
+    /// How many lines were held, in lists too.
+    #[serde(default)]
+    pub held_lines: u32,
     /// Against the change's script; none for an unplanned session.
     pub score: Option<u8>,
     pub verdict: Option<String>,

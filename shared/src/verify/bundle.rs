@@ -3,7 +3,8 @@
 //! is in the signed trail, the recordings and the boards. Then, as a whole: the signed list of
 //! events matches the events given (nothing added or left out), they are about the change, each
 //! approval's passkey signature holds, each recording is the one its session's end sealed, each
-//! board gives the score and verdict that end sealed, and nothing rides along unaccounted for.
+//! board gives the score and verdict that end sealed and holds the lines its trail says were
+//! held, and nothing rides along unaccounted for.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::BufRead;
@@ -294,6 +295,8 @@ impl Bundle {
         let passkeys = self.passkeys();
         // Session → recording name, from its proved start, which must be of this change.
         let mut started: HashMap<i64, String> = HashMap::new();
+        // Session → the lines held at its Enter so far, in order.
+        let mut held: HashMap<i64, Vec<&str>> = HashMap::new();
         let mut ended = BTreeSet::new();
         for (&seq, event) in &self.events {
             let at_fault = |reason: String| self.fault_at(event.line, Some(seq), reason);
@@ -317,10 +320,17 @@ impl Bundle {
                         summary.assertions += 1;
                     }
                 }
+                "session.command_blocked" => {
+                    let line = event.details["line"].as_str().unwrap_or_default();
+                    held.entry(session_of(&event.object))
+                        .or_default()
+                        .push(line);
+                }
                 "session.ended" => {
                     let session = session_of(&event.object);
                     ended.insert(session);
-                    self.ended(seq, event, session, &started, summary)?;
+                    let held = held.get(&session).map(Vec::as_slice).unwrap_or_default();
+                    self.ended(seq, event, session, &started, held, summary)?;
                 }
                 // Marked by another replica after its own died: no board is sealed with it.
                 "session.interrupted" => {
@@ -348,13 +358,15 @@ impl Bundle {
             .collect()
     }
 
-    /// A session's end: its recording is the one it started and sealed, its board what it sealed.
+    /// A session's end: its recording is the one it started and sealed, its board what it
+    /// sealed, with the lines the trail says it held (`held`, in order).
     fn ended(
         &self,
         seq: i64,
         event: &Event,
         session: i64,
         started: &HashMap<i64, String>,
+        held: &[&str],
         summary: &mut BundleSummary,
     ) -> Result<(), Fault> {
         if !self.recording_sealed(seq, event, session, started, summary)? {
@@ -371,6 +383,20 @@ impl Bundle {
                 Some(seq),
                 format!(
                     "the board of session {session} does not give the score and verdict its end sealed"
+                ),
+            ));
+        }
+        if !report
+            .held()
+            .map(|line| line.command.as_str())
+            .eq(held.iter().copied())
+        {
+            return Err(self.fault_at(
+                *line,
+                Some(seq),
+                format!(
+                    "the board of session {session} does not hold the {} lines its trail says were held",
+                    held.len()
                 ),
             ));
         }

@@ -52,7 +52,7 @@ fn sessions(sessions: Vec<TerminalSession>) -> AnyView {
         <div class="table-box">
             <table class="list" data-testid="change-sessions">
                 <thead><tr><th>"Started"</th><th>"By"</th><th>"Device"</th><th>"Duration"</th>
-                    <th>"Score"</th><th>"Verdict"</th><th></th></tr></thead>
+                    <th>"Score"</th><th>"Verdict"</th><th>"Held lines"</th><th></th></tr></thead>
                 <tbody>
                     {sessions.into_iter().map(|session| {
                         let id = session.id;
@@ -64,6 +64,9 @@ fn sessions(sessions: Vec<TerminalSession>) -> AnyView {
                                 <td>{clock(session.duration_seconds)}</td>
                                 <td>{session.score.map_or_else(|| "—".to_owned(), |score| score.to_string())}</td>
                                 <td>{outcome(&session)}</td>
+                                <td data-testid="held-lines" class=(session.held_lines > 0).then_some("held-count")>
+                                    {session.held_lines}
+                                </td>
                                 <td class="row-actions">
                                     {oversees.then(|| view! {
                                         <A href=format!("/sessions/{id}?view=details")>"Open session"</A>

@@ -120,9 +120,25 @@ fn details(audit: &SessionAudit) -> impl IntoView + use<> {
             <dt>"End"</dt><dd>{session.end_reason.map(|reason| reason.as_str().replace('_', " ")).unwrap_or_default()}</dd>
             <dt>"Score"</dt><dd data-testid="score">{session.score.map(|score| score.to_string()).unwrap_or_else(|| "—".to_owned())}</dd>
             <dt>"Verdict"</dt><dd data-testid="verdict">{session.verdict.as_deref().map(verdict_label).unwrap_or_else(|| "—".to_owned())}</dd>
+            <dt>"Held lines"</dt><dd data-testid="held-lines">{session.held_lines}</dd>
             <dt>"Recording"</dt><dd><code>{session.recording_sha256.clone().unwrap_or_default()}</code></dd>
         </dl>
         <Findings findings=session.findings.clone()/>
+        {(!session.held.is_empty()).then(|| view! {
+            <section class="held-lines" data-testid="held-list">
+                <h2>{format!("Held lines ({})", session.held.len())}</h2>
+                <p class="muted">"Entered, but stopped by the broker before the device saw them: they never ran."</p>
+                <ul>
+                    {session.held.iter().map(|held| view! {
+                        <li>
+                            {format!("{} ", clock(held.offset))}
+                            <code>{held.text.clone()}</code>
+                            <span class="held-reason">{held.reason.clone()}</span>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        })}
         {session.change_id.clone().map(|change| view! {
             <div class="actions">
                 <a class="button" data-testid="evidence-bundle" href=routes::changes::evidence(&change).path>
@@ -201,6 +217,7 @@ fn status_words(status: Status) -> &'static str {
         Status::Missing => "planned, not run",
         Status::Unplanned => "run, not planned",
         Status::Benign => "benign",
+        Status::Held => "held, never ran",
     }
 }
 
@@ -217,7 +234,10 @@ fn board(id: i64, audit: &SessionAudit) -> impl IntoView + use<> {
                 <td>{line.script_line.map(|n| n.to_string()).unwrap_or_default()}</td>
                 <td><a href=format!("/sessions/{id}?view=video&t={moment:.3}") data-testid="board-command"><code>{line.command.clone()}</code></a></td>
                 <td>{line.exit_code.map(|code| code.to_string()).unwrap_or_default()}</td>
-                <td>{status_words(line.status)}</td>
+                <td>
+                    {status_words(line.status)}
+                    {line.reason.clone().map(|reason| view! { <span class="held-reason">{reason}</span> })}
+                </td>
             </tr>
         }
     };
@@ -245,6 +265,7 @@ fn board(id: i64, audit: &SessionAudit) -> impl IntoView + use<> {
             <li class="board-unplanned">"Green: executed, not planned"</li>
             <li class="board-failed">"Amber: failed (non-zero exit) or out of order"</li>
             <li class="board-benign">"Grey: benign, not counted"</li>
+            <li class="board-held">"Purple: held by the broker, never ran, not counted"</li>
         </ul>
         {exits_unknown.then(|| view! {
             <p class="muted" data-testid="exit-hint">"Exit codes are unknown: the device's shell does not announce them. The shell-integration script (see the README) makes it do so."</p>

@@ -73,5 +73,6 @@ fn status_mark(status: Status) -> (&'static str, &'static str) {
         Status::Missing => ("○", "Not executed yet"),
         Status::Unplanned => ("⚑", "Not in the script"),
         Status::Benign => ("·", "Benign, not counted"),
+        Status::Held => ("⊘", "Held: it never ran"),
     }
 }

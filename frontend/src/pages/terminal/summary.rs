@@ -88,6 +88,11 @@ pub fn EndSummary(live: Live) -> impl IntoView {
             .iter()
             .filter(|line| line.status == Status::Unplanned)
             .count();
+        let held = checklist
+            .lines
+            .iter()
+            .filter(|line| line.status == Status::Held)
+            .count();
         Some(view! {
             <section class="panel end-summary" data-testid="end-summary">
                 <h2>"Session summary"</h2>
@@ -107,6 +112,9 @@ pub fn EndSummary(live: Live) -> impl IntoView {
                 })}
                 {(unplanned > 0).then(|| view! {
                     <p>{format!("{unplanned} command(s) were not in the script.")}</p>
+                })}
+                {(held > 0).then(|| view! {
+                    <p data-testid="end-held">{format!("{held} line(s) were held and never ran.")}</p>
                 })}
             </section>
         })
