@@ -11,7 +11,8 @@ use leptos_router::path;
 use crate::api;
 use crate::bell::{BellButton, provide_bell};
 use crate::pages::admin::{
-    ActivityAdmin, AuditTrailAdmin, CredentialsAdmin, DevicesAdmin, GroupsAdmin, UsersAdmin,
+    ActivityAdmin, AuditTrailAdmin, CommandRulesAdmin, CredentialsAdmin, DevicesAdmin, GroupsAdmin,
+    UsersAdmin,
 };
 use crate::pages::changes::{ChangeForm, ChangesList, EditChange};
 use crate::pages::credentials::GrantedCredentials;
@@ -67,6 +68,7 @@ pub fn Shell(me: Me) -> impl IntoView {
                 <Route path=path!("/admin/access-groups") view=GroupsAdmin/>
                 <Route path=path!("/admin/devices") view=DevicesAdmin/>
                 <Route path=path!("/admin/credentials") view=CredentialsAdmin/>
+                <Route path=path!("/admin/command-rules") view=CommandRulesAdmin/>
                 <Route path=path!("/admin/audit-trail") view=AuditTrailAdmin/>
                 <Route path=path!("/admin/activity") view=ActivityAdmin/>
                 <Route path=path!("/changes/new") view=|| view! { <ChangeForm/> }/>

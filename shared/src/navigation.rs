@@ -78,6 +78,11 @@ const MENU: [(&str, &[NavEntry]); 3] = [
                 Some("/admin/credentials"),
                 Audience::Role(Role::Admin),
             ),
+            entry(
+                "Command rules",
+                Some("/admin/command-rules"),
+                Audience::AnyOf(&[Role::Admin, Role::Auditor]),
+            ),
             entry("Settings", None, Audience::Role(Role::Admin)),
             entry(
                 "Audit trail",

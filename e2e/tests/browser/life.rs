@@ -215,7 +215,7 @@ async fn cancelling_a_change_asks_first_and_keep_it_loses_nothing() {
 }
 
 /// Every page the admin can open, by its address.
-const PAGES: [&str; 17] = [
+const PAGES: [&str; 18] = [
     "/",
     "/changes",
     "/changes/new",
@@ -229,6 +229,7 @@ const PAGES: [&str; 17] = [
     "/admin/access-groups",
     "/admin/devices",
     "/admin/credentials",
+    "/admin/command-rules",
     "/admin/audit-trail",
     "/admin/activity",
     "/profile",

@@ -5,6 +5,7 @@
 
 mod admin;
 mod changes;
+mod enforcement;
 mod journey;
 mod lab;
 mod life;

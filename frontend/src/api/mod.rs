@@ -3,6 +3,7 @@
 //! path and types; one module per resource gives the calls the pages make their names.
 
 pub mod changes;
+pub mod command_rules;
 pub mod credentials;
 pub mod devices;
 pub mod groups;
