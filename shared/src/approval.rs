@@ -6,6 +6,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::enforcement::Enforcement;
 use crate::trail::hex;
 
 /// Separates these hashes from every other SHA-256 the product computes.
@@ -15,6 +16,9 @@ const CHALLENGE_DOMAIN: &[u8] = b"changeaudit approval challenge v1\0";
 /// window, device IDs and names, and script only; signatures over them still verify, since a
 /// signature is checked against the digest it signed, as the trail recorded it.
 const DIGEST_VERSION: &str = "v2:";
+/// A change holding its sessions to its script more strictly than its group also covers that
+/// (version 2 and the setting); one without keeps its version 2 digest.
+const DIGEST_VERSION_ENFORCED: &str = "v3:";
 
 /// A device as an approval covers it: where the session goes, not only its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +45,8 @@ pub struct ApprovedContent<'a> {
     /// The request's credential: the device it opens and the account it signs in as.
     pub credential_device_id: i64,
     pub account: &'a str,
+    /// The change's own enforcement, when it has one.
+    pub enforcement: Option<Enforcement>,
 }
 
 impl ApprovedContent<'_> {
@@ -67,7 +73,14 @@ impl ApprovedContent<'_> {
         part(self.script.as_bytes());
         part(&self.credential_device_id.to_be_bytes());
         part(self.account.as_bytes());
-        format!("{DIGEST_VERSION}{}", hex(&hash.finalize()))
+        let version = match self.enforcement {
+            Some(enforcement) => {
+                part(enforcement.as_str().as_bytes());
+                DIGEST_VERSION_ENFORCED
+            }
+            None => DIGEST_VERSION,
+        };
+        format!("{version}{}", hex(&hash.finalize()))
     }
 }
 
@@ -106,6 +119,7 @@ mod tests {
             script: "echo one\necho two\n",
             credential_device_id: 1,
             account: "postgres",
+            enforcement: None,
         }
     }
 
@@ -160,10 +174,27 @@ mod tests {
                 account: "root",
                 ..content()
             },
+            ApprovedContent {
+                enforcement: Some(Enforcement::ScriptOnly),
+                ..content()
+            },
+            ApprovedContent {
+                enforcement: Some(Enforcement::ScriptOnlyInOrder),
+                ..content()
+            },
         ];
+        let mut seen = std::collections::HashSet::new();
         for variant in variants {
             assert_ne!(variant.digest(), base, "{variant:?}");
+            assert!(seen.insert(variant.digest()), "{variant:?}");
         }
+        // A change without its own enforcement keeps the version 2 digest its approvals signed.
+        assert!(base.starts_with("v2:"));
+        let enforced = ApprovedContent {
+            enforcement: Some(Enforcement::ScriptOnly),
+            ..content()
+        };
+        assert!(enforced.digest().starts_with("v3:"));
     }
 
     #[test]

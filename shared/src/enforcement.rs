@@ -16,7 +16,8 @@ use crate::script::Script;
 use crate::words::{Shape, Words};
 
 /// How a change session is held to its script.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Ordered from the least strict to the most.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Enforcement {
@@ -35,6 +36,25 @@ impl Enforcement {
             Enforcement::Off => "off",
             Enforcement::ScriptOnly => "script_only",
             Enforcement::ScriptOnlyInOrder => "script_only_in_order",
+        }
+    }
+
+    /// How a change's sessions are held: its group's setting is the floor, which the change
+    /// may only raise.
+    pub fn of_change(group: Enforcement, change: Option<Enforcement>) -> Enforcement {
+        change.map_or(group, |change| change.max(group))
+    }
+
+    /// In words, for the change's page and the approvers.
+    pub fn label(self) -> &'static str {
+        match self {
+            Enforcement::Off => "Anything runs; the board tells afterwards what was not planned",
+            Enforcement::ScriptOnly => {
+                "Script only: a line runs only if the script has it still to run, or it is benign"
+            }
+            Enforcement::ScriptOnlyInOrder => {
+                "Script only, in order: only the script's next line, or a benign one"
+            }
         }
     }
 

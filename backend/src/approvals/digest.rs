@@ -69,6 +69,7 @@ pub async fn of_request(
         script: &change.script,
         credential_device_id,
         account: &account,
+        enforcement: change.enforcement,
     }
     .digest())
 }

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use changeaudit_shared::api::changes::{Change, ChangeInput, ChangeStatus};
 use changeaudit_shared::api::life::ChangeLife;
 use changeaudit_shared::api::{FieldErrors, Page};
+use changeaudit_shared::enforcement::Enforcement;
 use changeaudit_shared::problem::Problem;
 use changeaudit_shared::role::Role;
 use serde_json::{Value, json};
@@ -79,6 +80,24 @@ async fn check(
             .is_empty()
     {
         errors.add("access_group_id", "no such access group");
+    } else if let (Some(group), Some(asked)) = (input.access_group_id, input.enforcement)
+        && asked != Enforcement::Off
+    {
+        let floor: String =
+            sqlx::query_scalar("SELECT enforcement FROM access_groups WHERE id = $1")
+                .bind(group)
+                .fetch_one(&mut *connection)
+                .await?;
+        let floor = Enforcement::parse(&floor).unwrap_or(Enforcement::ScriptOnlyInOrder);
+        if asked < floor {
+            errors.add(
+                "enforcement",
+                format!(
+                    "is less strict than its access group's ({}): a change may only hold its sessions more strictly",
+                    floor.as_str().replace('_', " ")
+                ),
+            );
+        }
     }
     for index in missing_ids(connection, "devices", &input.device_ids).await? {
         errors.add(format!("device_ids[{index}]"), "no such device");

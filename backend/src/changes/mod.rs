@@ -5,6 +5,7 @@ pub mod life;
 
 use changeaudit_shared::api::Named;
 use changeaudit_shared::api::changes::{Change, ChangeStatus, CheckedChange};
+use changeaudit_shared::enforcement::Enforcement;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -22,7 +23,7 @@ const FROM: &str = "changes c JOIN access_groups g ON g.id = c.access_group_id \
 fn columns(now: usize) -> String {
     format!(
         "c.id, c.title, c.description, c.start_at, c.due_at, c.access_group_id, g.name AS group_name,
-         c.script, {} AS status, a.username AS author, c.created_at, c.updated_at, e.username AS editor",
+         c.script, c.enforcement, {} AS status, a.username AS author, c.created_at, c.updated_at, e.username AS editor",
         life::status_sql(&format!("${now}"), &format!("${}", now + 1))
     )
 }
@@ -46,6 +47,10 @@ fn change_of(row: &AnyRow) -> Result<Change, DbError> {
         },
         devices: Vec::new(),
         script: row.try_get("script")?,
+        // Written from the enum; anything else is damage, held to the most.
+        enforcement: row
+            .try_get::<Option<String>, _>("enforcement")?
+            .map(|text| Enforcement::parse(&text).unwrap_or(Enforcement::ScriptOnlyInOrder)),
         status: ChangeStatus::parse(&status).ok_or_else(|| {
             DbError::Other(sqlx::Error::Decode(
                 format!("unknown change status `{status}`").into(),
@@ -229,8 +234,8 @@ pub async fn insert(
 ) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO changes (id, title, description, start_at, due_at, access_group_id, script,
-         status, author_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'waiting_approval', $8, $9, $9)",
+         status, author_id, created_at, updated_at, enforcement)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'waiting_approval', $8, $9, $9, $10)",
     )
     .bind(&change.id)
     .bind(&change.title)
@@ -241,6 +246,7 @@ pub async fn insert(
     .bind(script)
     .bind(author_id)
     .bind(now.as_millis())
+    .bind(change.enforcement.map(Enforcement::as_str))
     .execute(&mut *connection)
     .await?;
     set_devices(connection, &change.id, &change.device_ids).await
@@ -256,7 +262,8 @@ pub async fn update(
 ) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE changes SET title = $2, description = $3, start_at = $4, due_at = $5,
-         access_group_id = $6, script = $7, updated_at = $8, updated_by = $9 WHERE id = $1",
+         access_group_id = $6, script = $7, updated_at = $8, updated_by = $9, enforcement = $10
+         WHERE id = $1",
     )
     .bind(stored_id)
     .bind(&change.title)
@@ -267,6 +274,7 @@ pub async fn update(
     .bind(script)
     .bind(now.as_millis())
     .bind(editor_id)
+    .bind(change.enforcement.map(Enforcement::as_str))
     .execute(&mut *connection)
     .await?;
     // Whoever edits a change may not approve it: remembered for as long as the change lives.

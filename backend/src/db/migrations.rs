@@ -156,6 +156,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../../migrations/sqlite/0022_command_rules.sql"),
         postgres: include_str!("../../migrations/postgres/0022_command_rules.sql"),
     },
+    Step {
+        version: 23,
+        description: "a change's own enforcement",
+        sqlite: include_str!("../../migrations/sqlite/0023_change_enforcement.sql"),
+        postgres: include_str!("../../migrations/postgres/0023_change_enforcement.sql"),
+    },
 ];
 
 #[derive(Debug)]

@@ -124,7 +124,8 @@ pub async fn judge(
     };
 
     let approved = sqlx::query(
-        "SELECT r.id, c.id AS change_id, c.script, c.due_at, g.benign_commands, g.enforcement
+        "SELECT r.id, c.id AS change_id, c.script, c.due_at, g.benign_commands, g.enforcement,
+                c.enforcement AS change_enforcement
          FROM requests r
          JOIN changes c ON c.id = r.change_id
          JOIN access_groups g ON g.id = c.access_group_id
@@ -149,10 +150,11 @@ pub async fn judge(
             commands: Vec::new(),
         });
         let benign: String = row.try_get("benign_commands")?;
-        let enforcement: String = row.try_get("enforcement")?;
-        // Written by the groups module from the enum; anything else is damage, held to the most.
-        let enforcement =
-            Enforcement::parse(&enforcement).unwrap_or(Enforcement::ScriptOnlyInOrder);
+        // Written from the enum; anything else is damage, held to the most.
+        let mode = |text: &str| Enforcement::parse(text).unwrap_or(Enforcement::ScriptOnlyInOrder);
+        let group: String = row.try_get("enforcement")?;
+        let change: Option<String> = row.try_get("change_enforcement")?;
+        let enforcement = Enforcement::of_change(mode(&group), change.as_deref().map(mode));
         return Ok(Ok(Permit::Planned {
             request_id: row.try_get("id")?,
             change_id: row.try_get("change_id")?,

@@ -25,6 +25,11 @@ struct Enforced {
 impl Enforced {
     /// The script is `lines`, each with `{dir}` standing for the folder.
     async fn start(mode: &str, lines: &[&str]) -> Enforced {
+        Enforced::start_with(mode, None, lines).await
+    }
+
+    /// As `start`, with the group held to `group_mode` and the change asking for `change_mode`.
+    async fn start_with(group_mode: &str, change_mode: Option<&str>, lines: &[&str]) -> Enforced {
         let dir = tempfile::tempdir().unwrap();
         // The device's accounts are users of their own.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -36,10 +41,14 @@ impl Enforced {
         let rig = Rig::with_script(Sshd::start().await.unwrap(), &script).await;
         let granted = [rig.password_credential, rig.key_credential];
         rig.edit_group(|group| {
-            group["enforcement"] = json!(mode);
+            group["enforcement"] = json!(group_mode);
             group["credential_ids"] = json!(granted);
         })
         .await;
+        if let Some(mode) = change_mode {
+            let edited = plan_change(&rig, &script, mode).await;
+            assert_eq!(edited["enforcement"], mode, "{edited}");
+        }
         let terminal = rig.approved_terminal().await;
         Enforced { rig, terminal, dir }
     }
@@ -126,6 +135,23 @@ impl Enforced {
             .map(|(_, _, details)| details)
             .collect()
     }
+}
+
+/// CHG-7 as the planner saves it with `script` and its own `enforcement`.
+async fn plan_change(rig: &Rig, script: &str, enforcement: &str) -> Value {
+    let planner = rig.app.person("planner", PASSWORD).await;
+    let change = json!({
+        "id": CHANGE,
+        "title": "Say two things",
+        "start_at": "2025-12-31T23:00:00Z",
+        "due_at": "2026-01-01T01:00:00Z",
+        "access_group_id": rig.group,
+        "device_ids": [rig.device],
+        "script": script,
+        "enforcement": enforcement,
+    });
+    let path = format!("/api/changes/{CHANGE}");
+    planner.expect("PUT", &path, Some(&change), 200).await
 }
 
 fn exists(path: &Path) -> bool {
@@ -261,6 +287,72 @@ async fn held_lines_are_on_the_board_and_in_the_evidence(
         fault.reason.contains("lines its trail says were held"),
         "{fault}"
     );
+}
+
+#[tokio::test]
+async fn a_change_holds_its_sessions_more_strictly_than_its_group_never_less() {
+    // An ordinary group; the change asks for its script only.
+    let mut session = Enforced::start_with("off", Some("script_only"), &["touch {dir}/one"]).await;
+    let evil = format!("touch {}/evil", session.folder());
+    let (line, reason, _) = session.held(&format!("{evil}\r")).await;
+    assert_eq!(line, evil);
+    assert!(reason.contains("not a line"), "{reason}");
+    assert!(!exists(&session.path("evil")));
+    // What the approver signed covers it.
+    let requests = session
+        .rig
+        .member
+        .expect("GET", "/api/requests/mine", None, 200)
+        .await;
+    let id = requests["items"][0]["id"].as_i64().unwrap();
+    let detail = session
+        .rig
+        .member
+        .expect("GET", &format!("/api/requests/{id}"), None, 200)
+        .await;
+    assert!(
+        detail["change_digest"].as_str().unwrap().starts_with("v3:"),
+        "{detail}"
+    );
+    assert_eq!(detail["change"]["enforcement"], "script_only");
+
+    // A group held in order: the change may not ask for less, and the field says why.
+    let rig = &session.rig;
+    rig.edit_group(|group| {
+        group["enforcement"] = json!("script_only_in_order");
+        group["credential_ids"] = json!([rig.password_credential, rig.key_credential]);
+    })
+    .await;
+    let planner = rig.app.person("planner", PASSWORD).await;
+    let change = |enforcement: &str| {
+        json!({
+            "id": "CHG-8",
+            "title": "Say one thing",
+            "start_at": "2025-12-31T23:00:00Z",
+            "due_at": "2026-01-01T01:00:00Z",
+            "access_group_id": rig.group,
+            "device_ids": [rig.device],
+            "script": "echo one\n",
+            "enforcement": enforcement,
+        })
+    };
+    let refused = planner
+        .expect("POST", "/api/changes", Some(&change("script_only")), 422)
+        .await;
+    let errors = refused["errors"].to_string();
+    assert!(
+        errors.contains("enforcement") && errors.contains("less strict"),
+        "{refused}"
+    );
+    let kept = planner
+        .expect(
+            "POST",
+            "/api/changes",
+            Some(&change("script_only_in_order")),
+            201,
+        )
+        .await;
+    assert_eq!(kept["enforcement"], "script_only_in_order");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{FieldErrors, Named};
+use crate::enforcement::Enforcement;
 use crate::problem::FieldError;
 use crate::script::Script;
 
@@ -95,6 +96,10 @@ pub struct Change {
     pub access_group: Named,
     pub devices: Vec<Named>,
     pub script: String,
+    /// How its sessions are held to the script, when stricter than its group; none: as its
+    /// group.
+    #[serde(default)]
+    pub enforcement: Option<Enforcement>,
     pub status: ChangeStatus,
     pub author: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -121,6 +126,9 @@ pub struct ChangeInput {
     pub access_group_id: Option<i64>,
     pub device_ids: Vec<i64>,
     pub script: String,
+    /// Stricter than its group's: `script_only` or `script_only_in_order`; none (or `off`)
+    /// for as its group. The group's setting is the floor.
+    pub enforcement: Option<Enforcement>,
 }
 
 /// A change whose body follows every rule; the server still checks what needs the database
@@ -135,6 +143,7 @@ pub struct CheckedChange {
     pub access_group_id: i64,
     pub device_ids: Vec<i64>,
     pub script: Script,
+    pub enforcement: Option<Enforcement>,
 }
 
 impl ChangeInput {
@@ -179,6 +188,8 @@ impl ChangeInput {
                     access_group_id,
                     device_ids: self.device_ids.clone(),
                     script,
+                    // `off` asks nothing of its own.
+                    enforcement: self.enforcement.filter(|mode| *mode != Enforcement::Off),
                 })
             }
             _ => Err(errors.into_vec()),
@@ -247,6 +258,7 @@ mod tests {
             access_group_id: Some(1),
             device_ids: vec![3, 4],
             script: "systemctl reload nginx\n# then\ncurl -sI https://example.org\n".into(),
+            enforcement: None,
         }
     }
 

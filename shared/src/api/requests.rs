@@ -165,7 +165,8 @@ pub struct RequestDetail {
     /// Whether approving needs a passkey signature.
     pub passkey_required: bool,
     /// The digest an approval signs (`v2:` and a hex SHA-256): the change's ID, window, script
-    /// and devices with their hosts, ports and host keys, and this request's credential.
+    /// and devices with their hosts, ports and host keys, and this request's credential; `v3:`
+    /// when it also covers the change's own enforcement.
     pub change_digest: String,
     /// Why the person asking may not vote on it, if they may not.
     pub cannot_vote: Option<String>,

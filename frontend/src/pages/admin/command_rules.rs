@@ -7,15 +7,12 @@ use changeaudit_shared::role::Role;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::rule_form::{Names, RuleForm};
+use super::rule_form::{Editing, Names, RuleForm};
 use crate::api;
 use crate::confirm::{Asking, ConfirmDialog, ask};
 use crate::loaded::{Loaded, Loading};
 use crate::session::current_user;
 use crate::toast::Toasts;
-
-/// Which rule is being edited: `None` for none, `Some(None)` for a new one.
-pub type Editing = RwSignal<Option<Option<CommandRule>>>;
 
 #[component]
 pub fn CommandRulesAdmin() -> impl IntoView {
@@ -147,7 +144,7 @@ fn rules_table(
 }
 
 /// What a rule does to a line it matches, in words.
-pub fn action_words(rule: &CommandRule) -> String {
+fn action_words(rule: &CommandRule) -> String {
     match rule.action {
         RuleAction::Allow => "allow".to_owned(),
         RuleAction::Block => "block".to_owned(),

@@ -7,12 +7,14 @@ use changeaudit_shared::api::command_rules::{
 };
 use leptos::prelude::*;
 
-use super::command_rules::Editing;
 use crate::api::{self, ApiError};
 use crate::forms::{FieldErrors, submit};
 use crate::loaded::Loading;
 use crate::pick::{self, SearchSelect};
 use crate::toast::Toasts;
+
+/// Which rule is being edited: `None` for none, `Some(None)` for a new one.
+pub type Editing = RwSignal<Option<Option<CommandRule>>>;
 
 /// The names of the groups and credentials a scope may name, by id.
 #[derive(Clone, Default)]

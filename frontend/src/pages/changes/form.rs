@@ -1,5 +1,6 @@
 use changeaudit_shared::api::Named;
 use changeaudit_shared::api::changes::{Change, ChangeInput};
+use changeaudit_shared::enforcement::Enforcement;
 use changeaudit_shared::role::Role;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -69,6 +70,8 @@ struct Fields {
     group: RwSignal<String>,
     devices: RwSignal<Vec<Named>>,
     script: RwSignal<String>,
+    /// The change's own enforcement (`""` for as its group).
+    enforcement: RwSignal<String>,
     /// The groups seen, the change's own first.
     groups: RwSignal<pick::Choices>,
 }
@@ -85,6 +88,11 @@ impl Fields {
             group: text(|c| c.access_group.id.to_string()),
             devices: RwSignal::new(existing.map(|c| c.devices.clone()).unwrap_or_default()),
             script: text(|c| c.script.clone()),
+            enforcement: text(|c| {
+                c.enforcement
+                    .map(|mode| mode.as_str().to_owned())
+                    .unwrap_or_default()
+            }),
             groups: RwSignal::new(
                 existing
                     .map(|c| vec![(c.access_group.id, c.access_group.name.clone())])
@@ -105,6 +113,8 @@ impl Fields {
                 .devices
                 .with_untracked(|devices| devices.iter().map(|d| d.id).collect()),
             script: self.script.get_untracked(),
+            // The choices are the modes themselves, and "" for as its group.
+            enforcement: Enforcement::parse(&self.enforcement.get_untracked()),
         }
     }
 }
@@ -137,6 +147,7 @@ pub fn ChangeForm(#[prop(optional)] existing: Option<Change>) -> impl IntoView {
         ("due_at", fields.due),
         ("access_group_id", fields.group),
         ("script", fields.script),
+        ("enforcement", fields.enforcement),
     ] {
         errors.fixed_by(name, value);
     }
@@ -304,6 +315,7 @@ fn GeneralTab(
         due,
         group,
         groups,
+        enforcement,
         ..
     } = fields;
     view! {
@@ -340,5 +352,13 @@ fn GeneralTab(
             view! { <input id="change-group" readonly prop:value=name.unwrap_or_default()/> }.into_any()
         }}
         {errors.under("access_group_id")}
+        <label for="change-enforcement">"Sessions"</label>
+        <select id="change-enforcement" bind:value=enforcement disabled=!editable>
+            <option value="">"As its access group"</option>
+            <option value="script_only">"Script only: a line runs only if the script has it still to run, or it is benign"</option>
+            <option value="script_only_in_order">"Script only, in order: only the script's next line, or a benign one"</option>
+        </select>
+        <p class="muted">"The access group's setting is the least: a change may only hold its sessions more strictly."</p>
+        {errors.under("enforcement")}
     }
 }
