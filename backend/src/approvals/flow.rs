@@ -71,8 +71,8 @@ pub async fn start(
     );
     let notice = Notice {
         kind: NotificationKind::RequestCreated,
-        request_id: request.id,
-        change_id: request.change_id.clone(),
+        request_id: Some(request.id),
+        change_id: Some(request.change_id.clone()),
         text,
         credential_id: None,
         session_id: None,
@@ -473,8 +473,8 @@ async fn settle(
         &[facts.requester_id],
         &Notice {
             kind,
-            request_id: request.id,
-            change_id: request.change_id.clone(),
+            request_id: Some(request.id),
+            change_id: Some(request.change_id.clone()),
             text: format!(
                 "Your request to run {} on {} is {verb}",
                 request.change_id, request.device.name
@@ -627,8 +627,8 @@ async fn void_one(
         &[requester],
         &Notice {
             kind: NotificationKind::RequestVoided,
-            request_id: id,
-            change_id: change_id.to_owned(),
+            request_id: Some(id),
+            change_id: Some(change_id.to_owned()),
             text: format!("Your request to run {change_id} is void: {reason}"),
             credential_id: None,
             session_id: None,
@@ -692,8 +692,8 @@ pub async fn expire_due(state: &AppState) -> Result<usize, ApprovalError> {
             &[requester],
             &Notice {
                 kind: NotificationKind::RequestExpired,
-                request_id: id,
-                change_id: request.change_id.clone(),
+                request_id: Some(id),
+                change_id: Some(request.change_id.clone()),
                 text: format!(
                     "Your request to run {} on {} expired at its due date",
                     request.change_id, request.device.name

@@ -47,8 +47,9 @@ impl Outbound {
 #[derive(Debug, Clone, Serialize)]
 pub struct Notice {
     pub kind: NotificationKind,
-    pub request_id: i64,
-    pub change_id: String,
+    /// None for a notice of an unplanned session.
+    pub request_id: Option<i64>,
+    pub change_id: Option<String>,
     /// One line, such as "alice asks to run CHG-7 on db-1".
     pub text: String,
     /// The credential an approved request opens a terminal on: the bell offers Connect.
@@ -161,10 +162,11 @@ pub async fn post(
         NewEvent {
             actor: Actor::System,
             action: "notification.posted",
-            object: Some(match notice.session_id {
-                Some(session) => format!("terminal_session:{session}"),
-                None => format!("request:{}", notice.request_id),
-            }),
+            object: match (notice.session_id, notice.request_id) {
+                (Some(session), _) => Some(format!("terminal_session:{session}")),
+                (None, Some(request)) => Some(format!("request:{request}")),
+                (None, None) => None,
+            },
             details: json!({
                 "kind": notice.kind.as_str(),
                 "text": notice.text,
@@ -191,9 +193,12 @@ async fn queue_email(
     let link = outbound
         .public_url
         .as_deref()
-        .map_or_else(String::new, |url| match notice.session_id {
-            Some(session) => format!("\n\n{url}/sessions/{session}\n"),
-            None => format!("\n\n{url}/requests/{}\n", notice.request_id),
+        .map_or_else(String::new, |url| {
+            match (notice.session_id, notice.request_id) {
+                (Some(session), _) => format!("\n\n{url}/sessions/{session}\n"),
+                (None, Some(request)) => format!("\n\n{url}/requests/{request}\n"),
+                (None, None) => String::new(),
+            }
         });
     let subject = format!("[changeaudit] {}", notice.text);
     let body = format!("{}.{link}", notice.text);

@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use super::enforcing::{self, Alerted, Device, Enforcer, HeldLine, Pushed, Step};
 use super::opening::{self, Opened, Request};
 use super::socket::{self, close, send, send_raw};
-use super::store::{self, Blocked, Ending, Recognised, Telling};
+use super::store::{self, Blocked, Ending, Recognised, Telling, Told};
 use super::watchdog::{End, Subject, Watched};
 use crate::clock::Timestamp;
 use crate::recordings::BoxFuture;
@@ -492,15 +492,21 @@ impl Session {
 
     /// Who is told, when `tell`: the approvers of the session's change, if it has one.
     fn telling(&self, tell: bool) -> Option<Telling<'_>> {
-        match (&self.opened.change_id, self.opened.request_id) {
-            (Some(change_id), Some(request_id)) if tell => Some(Telling {
-                outbound: &self.state.outbound,
+        let opened = &self.opened;
+        let about = match (&opened.change_id, opened.request_id, opened.unplanned_group) {
+            _ if !tell => return None,
+            (Some(change_id), Some(request_id), _) => Told::Change {
                 request_id,
                 change_id,
-                device: &self.opened.device.name,
-            }),
-            _ => None,
-        }
+            },
+            (None, _, Some(group_id)) => Told::Unplanned { group_id },
+            _ => return None,
+        };
+        Some(Telling {
+            outbound: &self.state.outbound,
+            about,
+            device: &opened.device.name,
+        })
     }
 
     /// A line held at Enter: recorded, audited, and explained to the person.

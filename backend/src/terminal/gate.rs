@@ -27,7 +27,11 @@ pub enum Permit {
         enforcement: Enforcement,
     },
     /// No change: the group allows sessions outside every change (recorded, without a script).
-    Unplanned { benign: BenignCommands },
+    Unplanned {
+        benign: BenignCommands,
+        /// The group that allows it: its approvers hear of lines held in it.
+        group_id: i64,
+    },
 }
 
 impl Permit {
@@ -43,6 +47,14 @@ impl Permit {
         match self {
             Permit::Planned { enforcement, .. } => *enforcement,
             Permit::Unplanned { .. } => Enforcement::Off,
+        }
+    }
+
+    /// The group that allowed an unplanned session.
+    pub fn unplanned_group(&self) -> Option<i64> {
+        match self {
+            Permit::Planned { .. } => None,
+            Permit::Unplanned { group_id, .. } => Some(*group_id),
         }
     }
 
@@ -63,7 +75,7 @@ impl Permit {
                 benign,
                 ..
             } => (Some(change_id), script, benign),
-            Permit::Unplanned { benign } => (
+            Permit::Unplanned { benign, .. } => (
                 None,
                 Script {
                     commands: Vec::new(),
@@ -170,6 +182,7 @@ pub async fn judge(
             let benign: String = row.try_get("benign_commands")?;
             return Ok(Ok(Permit::Unplanned {
                 benign: benign_of(&benign)?,
+                group_id: row.try_get("id")?,
             }));
         }
     }

@@ -71,6 +71,8 @@ pub struct Opened {
     pub change_id: Option<String>,
     /// The approved request it runs under, if planned.
     pub request_id: Option<i64>,
+    /// The group that allowed it, if unplanned.
+    pub unplanned_group: Option<i64>,
     pub script: Script,
     pub benign: BenignCommands,
     pub enforcement: Enforcement,
@@ -178,6 +180,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
     let enforcement = permit.enforcement();
     let rules_of_session = rules;
     let request_id = permit.request_id();
+    let unplanned_group = permit.unplanned_group();
     let (change_id, script, benign) = permit.into_plan();
     let opened = Opened {
         id,
@@ -185,6 +188,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         account,
         change_id,
         request_id,
+        unplanned_group,
         script,
         benign,
         enforcement,
@@ -368,7 +372,7 @@ impl Row<'_> {
                 benign,
                 ..
             } => (Some(*request_id), Some(script_text.as_str()), benign),
-            Permit::Unplanned { benign } => (None, None, benign),
+            Permit::Unplanned { benign, .. } => (None, None, benign),
         };
         NewSession {
             user_id: self.request.user.id,

@@ -216,12 +216,28 @@ pub struct Blocked<'a> {
     pub at: f64,
 }
 
-/// Who is told of a held line, besides the trail: the approvers of the change's group.
+/// Who is told of a held line, besides the trail: the approvers of the change's group, or of
+/// the group that allowed an unplanned session.
 pub struct Telling<'a> {
     pub outbound: &'a Outbound,
-    pub request_id: i64,
-    pub change_id: &'a str,
+    pub about: Told<'a>,
     pub device: &'a str,
+}
+
+/// What a session ran under, for its notices.
+pub enum Told<'a> {
+    Change { request_id: i64, change_id: &'a str },
+    Unplanned { group_id: i64 },
+}
+
+impl Telling<'_> {
+    /// Where, in a notice's words: `db-1 (CHG-7)`, or `db-1 (an unplanned session)`.
+    fn place(&self) -> String {
+        match &self.about {
+            Told::Change { change_id, .. } => format!("{} ({change_id})", self.device),
+            Told::Unplanned { .. } => format!("{} (an unplanned session)", self.device),
+        }
+    }
 }
 
 /// Audits a line held at Enter in session `id`, and tells the approvers when `telling`.
@@ -262,10 +278,9 @@ pub async fn command_blocked(
     .await?;
     if let Some(telling) = telling {
         let text = format!(
-            "{username} was stopped from running `{}` on {} ({})",
+            "{username} was stopped from running `{}` on {}",
             shortened(blocked.line),
-            telling.device,
-            telling.change_id
+            telling.place()
         );
         tell_approvers(&mut tx, username, id, &telling, text, now).await?;
     }
@@ -307,10 +322,9 @@ pub async fn command_alerted(
     .await?;
     if let Some(telling) = telling {
         let text = format!(
-            "{username} ran `{}` on {} ({}), which command rule “{}” watches",
+            "{username} ran `{}` on {}, which command rule “{}” watches",
             shortened(alert.line),
-            telling.device,
-            telling.change_id,
+            telling.place(),
             alert.rule.name
         );
         tell_approvers(&mut tx, username, id, &telling, text, now).await?;
@@ -319,7 +333,7 @@ pub async fn command_alerted(
     Ok(())
 }
 
-/// Tells the approvers of `telling`'s change, but not `username`, of something in session `id`.
+/// Tells the approvers of `telling`'s group, but not `username`, of something in session `id`.
 async fn tell_approvers(
     tx: &mut AnyConnection,
     username: &str,
@@ -328,20 +342,32 @@ async fn tell_approvers(
     text: String,
     now: Timestamp,
 ) -> Result<(), DbError> {
-    let approvers: Vec<i64> = sqlx::query_scalar(
-        "SELECT m.user_id FROM changes c
-         JOIN group_members m ON m.group_id = c.access_group_id AND m.approver
-         JOIN users u ON u.id = m.user_id AND u.enabled
-         WHERE c.id = $1 AND u.username <> $2 ORDER BY m.user_id",
-    )
-    .bind(telling.change_id)
+    let (group, request_id, change_id) = match &telling.about {
+        Told::Change {
+            request_id,
+            change_id,
+        } => (
+            "(SELECT access_group_id FROM changes WHERE id = $1)",
+            Some(*request_id),
+            Some((*change_id).to_owned()),
+        ),
+        Told::Unplanned { .. } => ("CAST($1 AS BIGINT)", None, None),
+    };
+    let query = format!(
+        "SELECT m.user_id FROM group_members m JOIN users u ON u.id = m.user_id AND u.enabled
+         WHERE m.group_id = {group} AND m.approver AND u.username <> $2 ORDER BY m.user_id"
+    );
+    let approvers: Vec<i64> = match &telling.about {
+        Told::Change { change_id, .. } => sqlx::query_scalar(&query).bind(*change_id),
+        Told::Unplanned { group_id } => sqlx::query_scalar(&query).bind(*group_id),
+    }
     .bind(username)
     .fetch_all(&mut *tx)
     .await?;
     let notice = Notice {
         kind: NotificationKind::CommandBlocked,
-        request_id: telling.request_id,
-        change_id: telling.change_id.to_owned(),
+        request_id,
+        change_id,
         text,
         credential_id: None,
         session_id: Some(id),

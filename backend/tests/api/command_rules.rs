@@ -273,3 +273,49 @@ async fn rules_are_tried_in_order_tested_live_checked_and_audited() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_line_held_in_an_unplanned_session_is_told_to_the_approvers_of_the_group_that_allows_it()
+{
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    rig.edit_group(|group| {
+        group["unplanned_sessions_allowed"] = json!(true);
+        group["credential_ids"] = json!([rig.password_credential, rig.key_credential]);
+    })
+    .await;
+    rule(&rig, json!({ "name": "No reboots", "pattern": "reboot" })).await;
+    // No request: the group lets the member in outside any change.
+    let mut terminal = Terminal::open(&rig.member, rig.password_credential).await;
+    terminal
+        .until(|t| t.output.ends_with("$ "), "the prompt")
+        .await;
+    assert!(
+        held(&mut terminal, "sudo reboot")
+            .await
+            .contains("No reboots")
+    );
+    let id = terminal.session_id.unwrap();
+    let approver = rig.app.person("approver", crate::fixtures::PASSWORD).await;
+    let inbox = approver
+        .expect("GET", "/api/me/notifications", None, 200)
+        .await;
+    let told: Vec<&Value> = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|notice| notice["kind"] == "command_blocked")
+        .collect();
+    assert_eq!(told.len(), 1, "{inbox}");
+    assert_eq!(
+        told[0]["text"],
+        "member was stopped from running `sudo reboot` on sshd-1 (an unplanned session)"
+    );
+    assert_eq!(told[0]["session_id"], id);
+    assert_eq!(told[0]["request_id"], Value::Null);
+    // The member who typed it is told in the terminal, not the bell.
+    let own = rig
+        .member
+        .expect("GET", "/api/me/notifications", None, 200)
+        .await;
+    assert!(!own.to_string().contains("command_blocked"), "{own}");
+}

@@ -482,20 +482,23 @@ async fn keys_that_would_run_or_change_a_line_unseen_do_nothing() {
         // Ctrl-V makes a paste's start plain text; Ctrl-O would run the line.
         format!("\x16\x1b[200~\x15{evil}\x0f\x1b[201~"),
     ];
+    // Each line is cleared with Ctrl-U, not Ctrl-C: readline 8.2 (before its patch 6) can take
+    // a SIGINT pending as it goes back to read a key without bash seeing it, and then waits for
+    // another key before it prompts; seen once here under load.
     for attempt in &attempts {
         session.type_until_echoed(attempt).await;
-        session.drop_line().await;
+        session.clear_line().await;
     }
     // Ctrl-Z would make the line look abandoned; bash keeps it, and so does the gate.
     session.type_until_echoed(&evil).await;
     session.terminal.type_text("\x1a").await;
     let (line, _, _) = session.held("\r").await;
     assert_eq!(line, evil);
-    session.drop_line().await;
+    session.clear_line().await;
     // A combining mark and a Backspace: readline takes both with the character before them.
     let (line, _, _) = session.held(&format!("#\u{301}\x7f{evil}\r")).await;
     assert!(line.ends_with(&evil), "{line}");
-    session.drop_line().await;
+    session.clear_line().await;
 
     session
         .run(&format!("touch {}/one", session.folder()))
