@@ -507,6 +507,22 @@ fn cases() -> Vec<Case> {
             vec![Type("echo héllo wörld ✓ 日本"), Enter, Type("exit"), Enter],
         ),
         case(
+            "combining_backspace",
+            "a combining mark, then Backspace: readline takes the mark and the letter it sits on",
+            vec![
+                Type("echo xa\u{301}"),
+                Key(BACKSPACE),
+                Type("b"),
+                Enter,
+                Type("echo e\u{301}\u{301}"),
+                Key(BACKSPACE),
+                Type("ok"),
+                Enter,
+                Type("exit"),
+                Enter,
+            ],
+        ),
+        case(
             "clear_and_ctrl_l",
             "clear and Ctrl-L wipe the screen",
             vec![
