@@ -16,8 +16,8 @@ const CHALLENGE_DOMAIN: &[u8] = b"changeaudit approval challenge v1\0";
 /// window, device IDs and names, and script only; signatures over them still verify, since a
 /// signature is checked against the digest it signed, as the trail recorded it.
 const DIGEST_VERSION: &str = "v2:";
-/// A change holding its sessions to its script more strictly than its group also covers that
-/// (version 2 and the setting); one without keeps its version 2 digest.
+/// A change whose sessions are held to its script also covers how (version 2 and the
+/// setting); one whose sessions run anything keeps its version 2 digest.
 const DIGEST_VERSION_ENFORCED: &str = "v3:";
 
 /// A device as an approval covers it: where the session goes, not only its name.
@@ -45,7 +45,8 @@ pub struct ApprovedContent<'a> {
     /// The request's credential: the device it opens and the account it signs in as.
     pub credential_device_id: i64,
     pub account: &'a str,
-    /// The change's own enforcement, when it has one.
+    /// How its sessions are held to the script (the stricter of its group's setting and its
+    /// own), when they are.
     pub enforcement: Option<Enforcement>,
 }
 

@@ -327,6 +327,25 @@ mod tests {
 
     const SCRIPT: &str = "systemctl stop nginx\ncp /etc/nginx/nginx.conf /root/nginx.conf.bak\nsystemctl start nginx";
 
+    #[test]
+    fn a_change_only_raises_its_group_s_setting() {
+        use Enforcement::{Off, ScriptOnly, ScriptOnlyInOrder};
+        for (group, change, held) in [
+            (Off, None, Off),
+            (Off, Some(ScriptOnly), ScriptOnly),
+            (ScriptOnly, None, ScriptOnly),
+            (ScriptOnly, Some(Off), ScriptOnly),
+            (ScriptOnlyInOrder, Some(ScriptOnly), ScriptOnlyInOrder),
+            (ScriptOnly, Some(ScriptOnlyInOrder), ScriptOnlyInOrder),
+        ] {
+            assert_eq!(
+                Enforcement::of_change(group, change),
+                held,
+                "{group:?} {change:?}"
+            );
+        }
+    }
+
     /// The group's list, with two builtins that change what later lines mean.
     const BENIGN: [&str; 6] = ["ls", "cat", "echo", "systemctl status *", "alias", "cd"];
 

@@ -1,7 +1,7 @@
 //! A change's evidence bundle, as written and as read: everything about one change that a
 //! verifier checks alone, with the trail's public key and nothing else. JSON lines:
 //!
-//! - `{"bundle":{"format":"changeaudit-evidence","version":1,"change_id",…,"manifest","signature"}}`
+//! - `{"bundle":{"format":"changeaudit-evidence","version":2,"change_id",…,"manifest","signature"}}`
 //! - `{"checkpoint":{…}}`, the signed checkpoint every proof below leads to;
 //! - `{"proved":{"event":<canonical form>,"hash","proof":[…]}}` for each of the change's events,
 //!   its requests' and sessions' events, and the `passkey.registered` events of the passkeys
@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use crate::trail::hex;
 
 pub const FORMAT: &str = "changeaudit-evidence";
-pub const VERSION: u32 = 1;
+/// Version 2 boards list the lines held at Enter (`"status":"held"`); verifiers read 1 and 2.
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BundleHeader {
@@ -32,9 +33,10 @@ pub struct BundleHeader {
     pub signature: String,
 }
 
-/// What a bundle's signature vouches for.
-pub fn manifest_text(change_id: &str, tree_size: u64, manifest: &str) -> String {
-    format!("changeaudit evidence v1\n{change_id}\n{tree_size}\n{manifest}\n")
+/// What a bundle's signature vouches for, its version included: a bundle cannot be passed off
+/// as of an earlier version, checked less.
+pub fn manifest_text(version: u32, change_id: &str, tree_size: u64, manifest: &str) -> String {
+    format!("changeaudit evidence v{version}\n{change_id}\n{tree_size}\n{manifest}\n")
 }
 
 /// The digest of the list of events, `(seq, hash)` in order.

@@ -1,17 +1,33 @@
 //! The digest an approval of a request signs, from the database as it is now: the change's
-//! content, where each of its devices is (host, port, pinned host key) and the request's
-//! credential (its device and account). Anything an approval covers that is edited gives
+//! content, where each of its devices is (host, port, pinned host key), the request's
+//! credential (its device and account) and how its sessions are held to the script. Anything an approval covers that is edited gives
 //! another digest, so an approval can be shown to cover exactly what runs.
 
 use changeaudit_shared::api::changes::Change;
 use changeaudit_shared::api::requests::RequestSummary;
 use changeaudit_shared::approval::{ApprovedContent, DeviceTarget};
+use changeaudit_shared::enforcement::Enforcement;
 use sqlx::AnyConnection;
 
 use super::store;
 use crate::changes::{self, Visibility};
 use crate::clock::Timestamp;
 use crate::db::DbError;
+
+/// How `change`'s sessions are held to its script now: the stricter of its group's setting
+/// and its own.
+pub async fn enforcement_of(
+    connection: &mut AnyConnection,
+    change: &Change,
+) -> Result<Enforcement, DbError> {
+    let group: String = sqlx::query_scalar("SELECT enforcement FROM access_groups WHERE id = $1")
+        .bind(change.access_group.id)
+        .fetch_one(&mut *connection)
+        .await?;
+    // Written from the enum; anything else is damage, held to the most.
+    let group = Enforcement::parse(&group).unwrap_or(Enforcement::ScriptOnlyInOrder);
+    Ok(Enforcement::of_change(group, change.enforcement))
+}
 
 /// A device's target as stored.
 struct Target {
@@ -44,6 +60,7 @@ pub async fn of_request(
             fingerprint,
         });
     }
+    let enforcement = enforcement_of(connection, change).await?;
     let (credential_device_id, account): (i64, String) =
         sqlx::query_as("SELECT device_id, username FROM credentials WHERE id = $1")
             .bind(request.credential_id)
@@ -69,7 +86,8 @@ pub async fn of_request(
         script: &change.script,
         credential_device_id,
         account: &account,
-        enforcement: change.enforcement,
+        // A group loosened after the approval gives another digest, as a change edited does.
+        enforcement: (enforcement != Enforcement::Off).then_some(enforcement),
     }
     .digest())
 }

@@ -104,6 +104,7 @@ pub async fn get_request(
     let change = changes::view(&mut connection, &request.change_id, Visibility::All, now).await?;
     Ok(Json(RequestDetail {
         change_digest: digest::of_request(&mut connection, &request, &change).await?,
+        enforcement: digest::enforcement_of(&mut connection, &change).await?,
         decisions: store::decisions(&mut connection, id).await?,
         passkey_required: facts.passkey_required,
         cannot_vote: barrier.map(|barrier| barrier.message()),

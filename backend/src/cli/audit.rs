@@ -125,7 +125,7 @@ fn held_in(cast: &Cast) -> Vec<HeldCommand> {
             let marker: HeldMarker = serde_json::from_str(text).ok()?;
             Some(HeldCommand {
                 text: marker.line,
-                offset: event.time,
+                offset: marker.at.unwrap_or(event.time),
                 reason: marker.held.words(),
             })
         })
@@ -136,6 +136,8 @@ fn held_in(cast: &Cast) -> Vec<HeldCommand> {
 struct HeldMarker {
     held: Held,
     line: String,
+    /// When the trail says it was held; the marker's own time in recordings made before.
+    at: Option<f64>,
 }
 
 /// Prints the report: JSON, or a board for people, coloured when `colour` is set.

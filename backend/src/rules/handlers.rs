@@ -104,6 +104,9 @@ pub async fn delete_rule(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    // The others close up, so positions stay 1 to n.
+    let left: Vec<i64> = list(&mut tx).await?.iter().map(|rule| rule.id).collect();
+    reorder(&mut tx, &left).await?;
     let details = json!({ "before": before });
     audit::append(
         &mut tx,

@@ -511,14 +511,16 @@ impl Session {
 
     /// A line held at Enter: recorded, audited, and explained to the person.
     async fn hold(&mut self, held: HeldLine, socket: &mut WebSocket) -> Result<(), Stop> {
+        // One moment for the marker and the trail, so a board read from either agrees.
+        let blocked_at = self.opened.recorder.elapsed();
         let marker = json!({
             "held": held.held,
             "line": held.line,
             "keys": held.keys,
+            "at": blocked_at,
         })
         .to_string();
         self.take(EventData::Marker(marker)).await?;
-        let blocked_at = self.opened.recorder.elapsed();
         let blocked = Blocked {
             line: &held.line,
             held: &held.held,

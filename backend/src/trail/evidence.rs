@@ -109,7 +109,12 @@ pub async fn write_bundle(
         public_key: key.public_key_hex(),
         key_id: key.id().to_owned(),
         exported_at: now.as_millis(),
-        signature: key.sign(&manifest_text(change_id, signed.tree_size, &manifest)),
+        signature: key.sign(&manifest_text(
+            VERSION,
+            change_id,
+            signed.tree_size,
+            &manifest,
+        )),
         manifest,
     };
     write_line(out, "bundle", &header)?;

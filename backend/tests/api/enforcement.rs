@@ -272,11 +272,36 @@ async fn held_lines_are_on_the_board_and_in_the_evidence(
         benign: Vec::new(),
     })
     .unwrap();
-    let offline: Vec<&str> = offline.held().map(|line| line.command.as_str()).collect();
-    assert_eq!(offline, [evil, one]);
+    let offline: Vec<(&str, Option<f64>)> = offline
+        .held()
+        .map(|line| (line.command.as_str(), line.offset))
+        .collect();
+    let served: Vec<(&str, Option<f64>)> = board
+        .iter()
+        .filter(|line| line["status"] == "held")
+        .map(|line| (line["command"].as_str().unwrap(), line["offset"].as_f64()))
+        .collect();
+    assert_eq!(offline, served, "the recording and the trail agree");
+    assert_eq!(offline.len(), 2);
 
     let bundle = trail::bundle_file(&rig.app, CHANGE).await;
     trail::verify_bundle_file(&rig.app, &bundle).unwrap();
+    let pristine = std::fs::read_to_string(&bundle).unwrap();
+    // Passed off as version 1, whose boards listed no held lines, it is not what was signed.
+    trail::edit_bundle(&bundle, "bundle", |header| header["version"] = json!(1));
+    let fault = trail::verify_bundle_file(&rig.app, &bundle).unwrap_err();
+    assert!(fault.reason.contains("not signed"), "{fault}");
+    std::fs::write(&bundle, &pristine).unwrap();
+    // A held line moved in time no longer matches the trail.
+    trail::edit_bundle(&bundle, "board", |board| {
+        board["report"]["board"][0]["offset"] = json!(0.001);
+    });
+    let fault = trail::verify_bundle_file(&rig.app, &bundle).unwrap_err();
+    assert!(
+        fault.reason.contains("lines its trail says were held"),
+        "{fault}"
+    );
+    std::fs::write(&bundle, &pristine).unwrap();
     // A board that leaves out a held line no longer matches the trail.
     trail::edit_bundle(&bundle, "board", |board| {
         let lines = board["report"]["board"].as_array_mut().unwrap();
@@ -353,6 +378,13 @@ async fn a_change_holds_its_sessions_more_strictly_than_its_group_never_less() {
         )
         .await;
     assert_eq!(kept["enforcement"], "script_only_in_order");
+    // `off` asks nothing of its own: it is kept as "as its group".
+    let mut as_group = change("off");
+    as_group["id"] = json!("CHG-9");
+    let kept = planner
+        .expect("POST", "/api/changes", Some(&as_group), 201)
+        .await;
+    assert_eq!(kept["enforcement"], Value::Null);
 }
 
 #[tokio::test]

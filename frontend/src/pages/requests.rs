@@ -270,7 +270,7 @@ fn described(detail: &RequestDetail) -> AnyView {
             <dt>"Description"</dt><dd>{change.description.clone()}</dd>
             <dt>"Window"</dt><dd>{format!("{} – {}", local_time::show(change.start_at), local_time::show(change.due_at))}</dd>
             <dt>"Devices"</dt><dd>{devices}</dd>
-            <dt>"Sessions"</dt><dd data-testid="request-enforcement">{change.enforcement.map_or("As its access group", |mode| mode.label())}</dd>
+            <dt>"Sessions"</dt><dd data-testid="request-enforcement">{detail.enforcement.label()}</dd>
             <dt>"Credential"</dt><dd>{format!("{}@{}", request.account, request.device.name)}</dd>
             <dt>"Requester"</dt><dd>{request.requester.clone()}</dd>
             <dt>"Justification"</dt><dd data-testid="justification">{request.justification.clone()}</dd>

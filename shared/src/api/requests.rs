@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use super::Named;
 use super::changes::Change;
+use crate::enforcement::Enforcement;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -166,8 +167,12 @@ pub struct RequestDetail {
     pub passkey_required: bool,
     /// The digest an approval signs (`v2:` and a hex SHA-256): the change's ID, window, script
     /// and devices with their hosts, ports and host keys, and this request's credential; `v3:`
-    /// when it also covers the change's own enforcement.
+    /// when it also covers how the sessions are held to the script.
     pub change_digest: String,
+    /// How the sessions are held to the script: the stricter of the group's setting and the
+    /// change's own.
+    #[serde(default)]
+    pub enforcement: Enforcement,
     /// Why the person asking may not vote on it, if they may not.
     pub cannot_vote: Option<String>,
     /// Who edited the change since it was registered: like its author and the requester, none

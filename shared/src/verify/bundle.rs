@@ -3,8 +3,8 @@
 //! is in the signed trail, the recordings and the boards. Then, as a whole: the signed list of
 //! events matches the events given (nothing added or left out), they are about the change, each
 //! approval's passkey signature holds, each recording is the one its session's end sealed, each
-//! board gives the score and verdict that end sealed and holds the lines its trail says were
-//! held, and nothing rides along unaccounted for.
+//! board gives the score and verdict that end sealed and (from version 2) holds the lines its
+//! trail says were held, and nothing rides along unaccounted for.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::BufRead;
@@ -154,11 +154,11 @@ impl Bundle {
     }
 
     fn header(&mut self, header: BundleHeader) -> Result<(), Fault> {
-        if self.line != 1 || header.format != FORMAT || header.version != VERSION {
+        if self.line != 1 || header.format != FORMAT || !(1..=VERSION).contains(&header.version) {
             return Err(self.fault(
                 None,
                 format!(
-                    "expected the header of a {FORMAT} bundle, version {VERSION}, as the first line only"
+                    "expected the header of a {FORMAT} bundle, version 1 to {VERSION}, as the first line only"
                 ),
             ));
         }
@@ -254,6 +254,10 @@ impl Bundle {
         }
         let ended = self.sessions_and_votes(change, &mut summary)?;
         self.nothing_unaccounted(&ended)?;
+        // Boards list held lines since version 2; a version 1 bundle's never did.
+        if header.version >= 2 {
+            self.held_lines()?;
+        }
         Ok(summary)
     }
 
@@ -264,7 +268,12 @@ impl Bundle {
         tree_size: u64,
         public_key: &VerifyingKey,
     ) -> Result<(), Fault> {
-        let text = manifest_text(&header.change_id, tree_size, &header.manifest);
+        let text = manifest_text(
+            header.version,
+            &header.change_id,
+            tree_size,
+            &header.manifest,
+        );
         if !signed(public_key, &text, &header.signature) {
             return Err(self.fault_at(
                 1,
@@ -295,8 +304,6 @@ impl Bundle {
         let passkeys = self.passkeys();
         // Session → recording name, from its proved start, which must be of this change.
         let mut started: HashMap<i64, String> = HashMap::new();
-        // Session → the lines held at its Enter so far, in order.
-        let mut held: HashMap<i64, Vec<&str>> = HashMap::new();
         let mut ended = BTreeSet::new();
         for (&seq, event) in &self.events {
             let at_fault = |reason: String| self.fault_at(event.line, Some(seq), reason);
@@ -320,17 +327,10 @@ impl Bundle {
                         summary.assertions += 1;
                     }
                 }
-                "session.command_blocked" => {
-                    let line = event.details["line"].as_str().unwrap_or_default();
-                    held.entry(session_of(&event.object))
-                        .or_default()
-                        .push(line);
-                }
                 "session.ended" => {
                     let session = session_of(&event.object);
                     ended.insert(session);
-                    let held = held.get(&session).map(Vec::as_slice).unwrap_or_default();
-                    self.ended(seq, event, session, &started, held, summary)?;
+                    self.ended(seq, event, session, &started, summary)?;
                 }
                 // Marked by another replica after its own died: no board is sealed with it.
                 "session.interrupted" => {
@@ -358,15 +358,13 @@ impl Bundle {
             .collect()
     }
 
-    /// A session's end: its recording is the one it started and sealed, its board what it
-    /// sealed, with the lines the trail says it held (`held`, in order).
+    /// A session's end: its recording is the one it started and sealed, its board what it sealed.
     fn ended(
         &self,
         seq: i64,
         event: &Event,
         session: i64,
         started: &HashMap<i64, String>,
-        held: &[&str],
         summary: &mut BundleSummary,
     ) -> Result<(), Fault> {
         if !self.recording_sealed(seq, event, session, started, summary)? {
@@ -383,20 +381,6 @@ impl Bundle {
                 Some(seq),
                 format!(
                     "the board of session {session} does not give the score and verdict its end sealed"
-                ),
-            ));
-        }
-        if !report
-            .held()
-            .map(|line| line.command.as_str())
-            .eq(held.iter().copied())
-        {
-            return Err(self.fault_at(
-                *line,
-                Some(seq),
-                format!(
-                    "the board of session {session} does not hold the {} lines its trail says were held",
-                    held.len()
                 ),
             ));
         }
@@ -443,6 +427,38 @@ impl Bundle {
         }
         summary.recordings += 1;
         Ok(true)
+    }
+
+    /// Every board, however its session ended, holds exactly the lines its session's proved
+    /// `session.command_blocked` events say were held: each line and when, in order.
+    fn held_lines(&self) -> Result<(), Fault> {
+        let mut held: HashMap<i64, Vec<(&str, Option<f64>)>> = HashMap::new();
+        for event in self.events.values() {
+            if event.action == "session.command_blocked" {
+                let line = event.details["line"].as_str().unwrap_or_default();
+                let at = event.details["at"].as_f64();
+                held.entry(session_of(&event.object))
+                    .or_default()
+                    .push((line, at));
+            }
+        }
+        for (session, (line, report)) in &self.boards {
+            let proved = held.get(session).map(Vec::as_slice).unwrap_or_default();
+            let shown = report
+                .held()
+                .map(|entered| (entered.command.as_str(), entered.offset));
+            if !shown.eq(proved.iter().copied()) {
+                return Err(self.fault_at(
+                    *line,
+                    None,
+                    format!(
+                        "the board of session {session} does not hold the {} lines its trail says were held",
+                        proved.len()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Nothing rides along that no proved session accounts for.
