@@ -99,6 +99,36 @@ fn open(inbox: RwSignal<Option<Inbox>>, slot: &Slot) {
     }
 }
 
+/// The page's `pagehide` and `pageshow` listeners.
+type PageListeners = [(&'static str, Closure<dyn Fn(web_sys::Event)>); 2];
+
+/// A page left for another closes its stream, and opens it again if shown again: a browser
+/// keeping the page to come back to would otherwise hold one of the few connections it allows
+/// a site, until the pages after it wait for one.
+fn close_while_hidden(inbox: RwSignal<Option<Inbox>>, slot: &Slot) -> Option<PageListeners> {
+    let window = web_sys::window()?;
+    let hidden = Rc::downgrade(slot);
+    let on_hide = Closure::<dyn Fn(web_sys::Event)>::new(move |_| {
+        let taken = hidden.upgrade().and_then(|slot| slot.borrow_mut().take());
+        if let Some((source, _, _)) = taken {
+            source.close();
+        }
+    });
+    let shown = Rc::downgrade(slot);
+    let on_show = Closure::<dyn Fn(web_sys::Event)>::new(move |_| {
+        if let Some(slot) = shown.upgrade()
+            && slot.borrow().is_none()
+        {
+            open(inbox, &slot);
+        }
+    });
+    let listeners = [("pagehide", on_hide), ("pageshow", on_show)];
+    for (kind, listener) in &listeners {
+        let _ = window.add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
+    }
+    Some(listeners)
+}
+
 /// Opens the stream and shares the bell with every page.
 pub fn provide_bell() {
     let inbox = RwSignal::new(None::<Inbox>);
@@ -106,15 +136,22 @@ pub fn provide_bell() {
     provide_context(Bell { inbox, pulse });
     let slot: Slot = Rc::new(RefCell::new(None));
     open(inbox, &slot);
+    let listeners = close_while_hidden(inbox, &slot);
     let interval = set_interval_with_handle(move || pulse.update(|n| *n += 1), PULSE).ok();
-    let kept = SendWrapper::new((slot, interval));
+    let kept = SendWrapper::new((slot, interval, listeners));
     on_cleanup(move || {
-        let (slot, interval) = kept.take();
+        let (slot, interval, listeners) = kept.take();
         if let Some((source, _, _)) = slot.borrow_mut().take() {
             source.close();
         }
         if let Some(interval) = interval {
             interval.clear();
+        }
+        if let (Some(window), Some(listeners)) = (web_sys::window(), listeners) {
+            for (kind, listener) in &listeners {
+                let _ = window
+                    .remove_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
+            }
         }
     });
 }
