@@ -112,6 +112,33 @@ async fn a_block_rule_stops_systemctl_stop_nginx_in_an_ordinary_session() {
     assert_eq!(blocked[0]["reason"], "rule");
     assert_eq!(blocked[0]["name"], "Keep nginx up");
     assert_eq!(blocked[3]["name"], "No evil files");
+    // On the board, apart from what ran, each with its rule.
+    terminal.type_text("exit\r").await;
+    terminal.closed().await;
+    let audit = rig
+        .admin
+        .expect(
+            "GET",
+            &format!("/api/terminal-sessions/{id}/audit?view=board"),
+            None,
+            200,
+        )
+        .await;
+    let held: Vec<&Value> = audit["report"]["board"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|line| line["status"] == "held")
+        .collect();
+    assert_eq!(held.len(), 4, "{audit}");
+    assert_eq!(held[0]["command"], "systemctl stop nginx");
+    assert!(
+        held[3]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("No evil files")
+    );
+    assert_eq!(audit["session"]["held_lines"], 4);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 use changeaudit_e2e::{Browser, Server, Sshd, WebDriver};
 use serde_json::json;
 
-use crate::lab::{Api, ENTER, PASSWORD, Plan, prepare, save_screenshot, type_line};
+use crate::lab::{Api, ENTER, PASSWORD, Plan, approved, prepare, save_screenshot, type_line};
 use crate::{ADMIN_PASSWORD, click, fill_sign_in, menu, open_app, see};
 
 const PLAN: Plan = Plan {
@@ -31,19 +31,7 @@ async fn script_only_and_approved(server: &Server) {
     group["credential_ids"] = json!([credential]);
     let path = format!("/api/access-groups/{}", group["id"]);
     admin.call("PUT", &path, group).await;
-    let executor = Api::sign_in(server, "executor", PASSWORD).await;
-    let asked = executor
-        .call(
-            "POST",
-            "/api/requests",
-            json!({ "credential_id": credential }),
-        )
-        .await;
-    let approver = Api::sign_in(server, "approver", PASSWORD).await;
-    let decisions = format!("/api/requests/{}/decisions", asked["request"]["id"]);
-    approver
-        .call("POST", &decisions, json!({ "decision": "approved" }))
-        .await;
+    approved(server).await;
 }
 
 async fn connect_to_lab_1(driver: &WebDriver) {

@@ -138,6 +138,32 @@ pub async fn prepare(server: &Server, sshd: &Sshd, plan: &Plan) {
         .await;
 }
 
+/// Executor `executor` asks to run the lab's change on lab-1 and `approver` approves it, through
+/// the API.
+pub async fn approved(server: &Server) {
+    let executor = Api::sign_in(server, "executor", PASSWORD).await;
+    let granted = executor
+        .call("GET", "/api/me/credentials", Value::Null)
+        .await;
+    let credential = granted["items"][0]["credential_id"].as_i64().unwrap();
+    let asked = executor
+        .call(
+            "POST",
+            "/api/requests",
+            json!({ "credential_id": credential }),
+        )
+        .await;
+    let id = asked["request"]["id"].as_i64().unwrap();
+    let approver = Api::sign_in(server, "approver", PASSWORD).await;
+    approver
+        .call(
+            "POST",
+            &format!("/api/requests/{id}/decisions"),
+            json!({ "decision": "approved" }),
+        )
+        .await;
+}
+
 /// The real server runs on the system clock, so the change's window is set from it.
 #[allow(clippy::disallowed_methods)]
 fn now() -> OffsetDateTime {

@@ -6,7 +6,7 @@
 use changeaudit_e2e::{Browser, Server, Sshd, WebDriver};
 use serde_json::{Value, json};
 
-use crate::lab::{Api, PASSWORD, Plan, prepare, save_screenshot, type_line};
+use crate::lab::{Api, PASSWORD, Plan, approved, prepare, save_screenshot, type_line};
 use crate::{ADMIN_PASSWORD, absent, click, fill_sign_in, menu, open_app, see, signed_in_user};
 
 const DESKTOP: (u32, u32) = (1366, 768);
@@ -50,31 +50,6 @@ async fn lab_at_desktop(username: &str, password: &str) -> (Sshd, Server, Browse
     viewport(&browser.driver, DESKTOP).await;
     fill_sign_in(&browser, username, password).await;
     (sshd, server, browser)
-}
-
-/// Executor `executor` asks for CHG-50 and `approver` approves it, through the API.
-async fn approved(server: &Server) {
-    let executor = Api::sign_in(server, "executor", PASSWORD).await;
-    let granted = executor
-        .call("GET", "/api/me/credentials", Value::Null)
-        .await;
-    let credential = granted["items"][0]["credential_id"].as_i64().unwrap();
-    let asked = executor
-        .call(
-            "POST",
-            "/api/requests",
-            json!({ "credential_id": credential }),
-        )
-        .await;
-    let id = asked["request"]["id"].as_i64().unwrap();
-    let approver = Api::sign_in(server, "approver", PASSWORD).await;
-    approver
-        .call(
-            "POST",
-            &format!("/api/requests/{id}/decisions"),
-            json!({ "decision": "approved" }),
-        )
-        .await;
 }
 
 #[tokio::test]
