@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use changeaudit_shared::api::requests::Inbox;
+use changeaudit_shared::role::Role;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
@@ -16,6 +17,7 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{EventSource, MessageEvent};
 
 use crate::api;
+use crate::session::current_user;
 
 #[derive(Clone, Copy)]
 pub struct Bell {
@@ -160,6 +162,8 @@ pub fn provide_bell() {
 pub fn BellButton() -> impl IntoView {
     let bell = expect_context::<Bell>();
     let inbox = bell.inbox;
+    let oversees =
+        current_user().is_some_and(|me| me.has_role(Role::Auditor) || me.has_role(Role::Admin));
     let open = RwSignal::new(false);
     let unread = move || inbox.with(|inbox| inbox.as_ref().map_or(0, |inbox| inbox.unread));
     let toggle = move |_| {
@@ -205,10 +209,12 @@ pub fn BellButton() -> impl IntoView {
                             view! { <li class="muted">"Nothing yet."</li> }.into_any()
                         } else {
                             inbox.items.into_iter().map(|item| {
+                                // A session's pages are for auditors and admins; an approver is
+                                // led to the request they approved, if there is one.
                                 let href = match (item.session_id, item.request_id) {
-                                    (Some(session), _) => format!("/sessions/{session}"),
-                                    (None, Some(request)) => format!("/requests/{request}"),
-                                    (None, None) => String::new(),
+                                    (Some(session), _) if oversees => Some(format!("/sessions/{session}")),
+                                    (_, Some(request)) => Some(format!("/requests/{request}")),
+                                    _ => None,
                                 };
                                 // An approved request's notice connects straight away.
                                 let connect = item.credential_id.map(|credential| view! {
@@ -218,7 +224,10 @@ pub fn BellButton() -> impl IntoView {
                                 });
                                 view! {
                                     <li class:unread=!item.read>
-                                        <A href=href on:click=move |_| open.set(false)>{item.text.clone()}</A>
+                                        {match href {
+                                            Some(href) => view! { <A href=href on:click=move |_| open.set(false)>{item.text.clone()}</A> }.into_any(),
+                                            None => view! { <span data-testid="bell-text">{item.text.clone()}</span> }.into_any(),
+                                        }}
                                         {connect}
                                     </li>
                                 }

@@ -108,12 +108,18 @@ async fn a_script_only_session_holds_an_unscripted_line_says_why_and_the_approve
     approver.driver.goto(&server.url).await.unwrap();
     fill_sign_in(&approver, "approver", PASSWORD).await;
     click(&approver.driver, "//button[@data-testid='bell']").await;
+    let told = format!(
+        "//ul[@data-testid='bell-list']//a[contains(., 'executor was stopped from running `{evil}` on lab-1 (CHG-21)')]"
+    );
+    see(&approver.driver, &told).await;
+    save_screenshot(&approver.driver, "held-line-told.png").await;
+    // It leads an approver to the request they approved; a session's pages are the auditors'.
+    click(&approver.driver, &told).await;
     see(
         &approver.driver,
-        &format!("//ul[@data-testid='bell-list']//a[contains(., 'executor was stopped from running `{evil}` on lab-1 (CHG-21)')]"),
+        "//span[@data-testid='request-status'][text()='Approved']",
     )
     .await;
-    save_screenshot(&approver.driver, "held-line-told.png").await;
     approver.driver.quit().await.unwrap();
 }
 
