@@ -58,6 +58,11 @@ impl Enforcement {
         }
     }
 
+    /// A stored setting: written from this enum, so anything else is damage, held to the most.
+    pub fn stored(text: &str) -> Enforcement {
+        Enforcement::parse(text).unwrap_or(Enforcement::ScriptOnlyInOrder)
+    }
+
     pub fn parse(text: &str) -> Option<Enforcement> {
         [
             Enforcement::Off,

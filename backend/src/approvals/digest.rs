@@ -20,12 +20,7 @@ pub async fn enforcement_of(
     connection: &mut AnyConnection,
     change: &Change,
 ) -> Result<Enforcement, DbError> {
-    let group: String = sqlx::query_scalar("SELECT enforcement FROM access_groups WHERE id = $1")
-        .bind(change.access_group.id)
-        .fetch_one(&mut *connection)
-        .await?;
-    // Written from the enum; anything else is damage, held to the most.
-    let group = Enforcement::parse(&group).unwrap_or(Enforcement::ScriptOnlyInOrder);
+    let group = crate::groups::enforcement(connection, change.access_group.id).await?;
     Ok(Enforcement::of_change(group, change.enforcement))
 }
 

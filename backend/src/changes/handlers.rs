@@ -83,12 +83,7 @@ async fn check(
     } else if let (Some(group), Some(asked)) = (input.access_group_id, input.enforcement)
         && asked != Enforcement::Off
     {
-        let floor: String =
-            sqlx::query_scalar("SELECT enforcement FROM access_groups WHERE id = $1")
-                .bind(group)
-                .fetch_one(&mut *connection)
-                .await?;
-        let floor = Enforcement::parse(&floor).unwrap_or(Enforcement::ScriptOnlyInOrder);
+        let floor = crate::groups::enforcement(connection, group).await?;
         if asked < floor {
             errors.add(
                 "enforcement",

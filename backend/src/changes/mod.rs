@@ -47,10 +47,10 @@ fn change_of(row: &AnyRow) -> Result<Change, DbError> {
         },
         devices: Vec::new(),
         script: row.try_get("script")?,
-        // Written from the enum; anything else is damage, held to the most.
         enforcement: row
             .try_get::<Option<String>, _>("enforcement")?
-            .map(|text| Enforcement::parse(&text).unwrap_or(Enforcement::ScriptOnlyInOrder)),
+            .as_deref()
+            .map(Enforcement::stored),
         status: ChangeStatus::parse(&status).ok_or_else(|| {
             DbError::Other(sqlx::Error::Decode(
                 format!("unknown change status `{status}`").into(),

@@ -59,6 +59,15 @@ fn group_of(row: &AnyRow) -> Result<AccessGroup, DbError> {
     })
 }
 
+/// How group `id` holds its change sessions to their scripts.
+pub async fn enforcement(connection: &mut AnyConnection, id: i64) -> Result<Enforcement, DbError> {
+    let row = sqlx::query("SELECT enforcement FROM access_groups WHERE id = $1")
+        .bind(id)
+        .fetch_one(connection)
+        .await?;
+    enforcement_of(&row)
+}
+
 fn enforcement_of(row: &AnyRow) -> Result<Enforcement, DbError> {
     let text: String = row.try_get("enforcement")?;
     Enforcement::parse(&text).ok_or_else(|| {

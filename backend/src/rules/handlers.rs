@@ -1,5 +1,5 @@
 //! Admin → Command rules: `GET/POST /api/command-rules`, `PUT/DELETE /api/command-rules/{id}`,
-//! `PUT /api/command-rules/order` and `POST /api/command-rules/test`, the live tester. Every
+//! `PUT /api/command-rules/{id}/position` and `POST /api/command-rules/test`, the live tester. Every
 //! change to a rule is in the trail with the rule before and after.
 
 use axum::Json;
@@ -41,11 +41,9 @@ pub async fn create_rule(
     ApiJson(input): ApiJson<CommandRuleInput>,
 ) -> Result<(StatusCode, Json<CommandRule>), AppError> {
     me.require(Role::Admin)?;
-    input.check()?;
-    check_pattern(&input)?;
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
-    check_scope(&mut tx, &input.scope).await?;
+    check(&mut tx, &input).await?;
     let id = insert(&mut tx, &input, now).await?;
     let created = view(&mut tx, id).await?;
     let details = json!({ "after": created });
@@ -70,12 +68,10 @@ pub async fn update_rule(
     ApiJson(input): ApiJson<CommandRuleInput>,
 ) -> Result<Json<CommandRule>, AppError> {
     me.require(Role::Admin)?;
-    input.check()?;
-    check_pattern(&input)?;
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
     let before = view(&mut tx, id).await?;
-    check_scope(&mut tx, &input.scope).await?;
+    check(&mut tx, &input).await?;
     update(&mut tx, id, &input, now).await?;
     let after = view(&mut tx, id).await?;
     let details = json!({ "before": before, "after": after });
@@ -105,8 +101,10 @@ pub async fn delete_rule(
         .execute(&mut *tx)
         .await?;
     // The others close up, so positions stay 1 to n.
-    let left: Vec<i64> = list(&mut tx).await?.iter().map(|rule| rule.id).collect();
-    reorder(&mut tx, &left).await?;
+    sqlx::query("UPDATE command_rules SET position = position - 1 WHERE position > $1")
+        .bind(before.position)
+        .execute(&mut *tx)
+        .await?;
     let details = json!({ "before": before });
     audit::append(
         &mut tx,
@@ -175,6 +173,14 @@ fn event<'a>(
         format!("command_rule:{id}"),
         details,
     )
+}
+
+/// Every rule of a rule's body: the shared checker's, its regular expression, and that its
+/// scope names something that exists.
+async fn check(connection: &mut AnyConnection, input: &CommandRuleInput) -> Result<(), AppError> {
+    input.check()?;
+    check_pattern(input)?;
+    check_scope(connection, &input.scope).await
 }
 
 fn check_pattern(input: &CommandRuleInput) -> Result<(), AppError> {

@@ -8,8 +8,9 @@ use changeaudit_shared::api::command_rules::{
 };
 use changeaudit_shared::rules::WordPattern;
 use changeaudit_shared::words::Words;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, Row};
 
 use crate::clock::Timestamp;
 use crate::db::{DbError, flag};
@@ -74,23 +75,32 @@ pub async fn insert(
     let last: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM command_rules")
         .fetch_one(&mut *connection)
         .await?;
-    Ok(sqlx::query_scalar(
+    let query = sqlx::query(
         "INSERT INTO command_rules (position, name, pattern_kind, pattern, action, tries,
-             criticality, scope, enabled, created_at, updated_at)
+             criticality, scope, enabled, updated_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
     )
-    .bind(last.unwrap_or(0) + 1)
-    .bind(input.name.trim())
-    .bind(input.pattern_kind.as_str())
-    .bind(input.pattern.trim())
-    .bind(input.action.as_str())
-    .bind(input.tries)
-    .bind(input.criticality.as_str())
-    .bind(scope_json(&input.scope)?)
-    .bind(input.enabled)
-    .bind(now.as_millis())
-    .fetch_one(connection)
-    .await?)
+    .bind(last.unwrap_or(0) + 1);
+    let row = with_input(query, input, now)?.fetch_one(connection).await?;
+    Ok(row.try_get("id")?)
+}
+
+/// Binds the input's columns, and `now` as the time it was last written, from `$2` to `$10`.
+fn with_input<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    input: &'q CommandRuleInput,
+    now: Timestamp,
+) -> Result<Query<'q, Any, AnyArguments<'q>>, DbError> {
+    Ok(query
+        .bind(input.name.trim())
+        .bind(input.pattern_kind.as_str())
+        .bind(input.pattern.trim())
+        .bind(input.action.as_str())
+        .bind(input.tries)
+        .bind(input.criticality.as_str())
+        .bind(scope_json(&input.scope)?)
+        .bind(input.enabled)
+        .bind(now.as_millis()))
 }
 
 pub async fn update(
@@ -99,23 +109,13 @@ pub async fn update(
     input: &CommandRuleInput,
     now: Timestamp,
 ) -> Result<(), DbError> {
-    sqlx::query(
+    let query = sqlx::query(
         "UPDATE command_rules SET name = $2, pattern_kind = $3, pattern = $4, action = $5,
              tries = $6, criticality = $7, scope = $8, enabled = $9, updated_at = $10
          WHERE id = $1",
     )
-    .bind(id)
-    .bind(input.name.trim())
-    .bind(input.pattern_kind.as_str())
-    .bind(input.pattern.trim())
-    .bind(input.action.as_str())
-    .bind(input.tries)
-    .bind(input.criticality.as_str())
-    .bind(scope_json(&input.scope)?)
-    .bind(input.enabled)
-    .bind(now.as_millis())
-    .execute(connection)
-    .await?;
+    .bind(id);
+    with_input(query, input, now)?.execute(connection).await?;
     Ok(())
 }
 

@@ -23,7 +23,7 @@ use changeaudit_shared::api::command_rules::{CommandRule, RuleAction};
 use changeaudit_shared::recognizer::{AtEnter, CommandRecognizer};
 use changeaudit_shared::script::Script;
 
-use super::keys::KeyFilter;
+use super::keys::{KeyFilter, PASTE_END, PASTE_START};
 use crate::rules::{Compiled, first_match};
 
 /// How long the device's output must have been still before a line is read off the screen:
@@ -33,8 +33,6 @@ pub const QUIET: Duration = Duration::from_millis(15);
 /// beyond this. The web app sends a paste in pieces of 256 KiB.
 pub const MAX_QUEUED: usize = 1024 * 1024;
 
-const PASTE_START: &str = "\x1b[200~";
-const PASTE_END: &str = "\x1b[201~";
 const CTRL_C: char = '\x03';
 
 /// Keys that make bash's or zsh's line editor take the line: Enter (CR) and Ctrl-J (LF). The
@@ -65,6 +63,13 @@ pub enum Step {
     Wait,
     /// Nothing is queued.
     Idle,
+}
+
+/// What the command rules make of a line.
+enum Ruled {
+    Hold(String, Held),
+    Alert(Alerted),
+    Pass,
 }
 
 /// An Enter that did not reach the device.
@@ -232,11 +237,32 @@ impl Enforcer {
         self.decide(line)
     }
 
-    /// The rules first, each command of `line` meeting the first rule it matches, then the
-    /// script's gate.
+    /// The rules first, then the script's gate.
     fn decide(&mut self, line: String) -> Step {
+        let alert = match self.rules_on(&line) {
+            Ruled::Hold(command, held) => return self.hold(command, held),
+            Ruled::Alert(alerted) => Some(alerted),
+            Ruled::Pass => None,
+        };
+        if let Some(gate) = &mut self.gate
+            && let (Decision::Held(held), line) = gate.check_text(&line)
+        {
+            return self.hold(line, held);
+        }
+        match alert {
+            Some(alerted) => {
+                self.entered = true;
+                Step::Alert(alerted, self.queue.drain(..1).collect())
+            }
+            None => self.enter_passes(),
+        }
+    }
+
+    /// The command rules on `text`: each of its commands meets the first rule it matches, and
+    /// a held try counts towards an `interrupt_after` rule's last, whether typed or pasted.
+    fn rules_on(&mut self, text: &str) -> Ruled {
         let mut alert = None;
-        for command in commands_of(&line) {
+        for command in commands_of(text) {
             let Some(rule) = first_match(&self.rules, &command) else {
                 continue;
             };
@@ -258,38 +284,9 @@ impl Enforcer {
                 *tried += 1;
                 (*tried, closing)
             });
-            return self.hold(command, held_by(rule, tries));
+            return Ruled::Hold(command, held_by(rule, tries));
         }
-        if let Some(gate) = &mut self.gate
-            && let (Decision::Held(held), line) = gate.check_text(&line)
-        {
-            return self.hold(line, held);
-        }
-        match alert {
-            Some(alerted) => {
-                self.entered = true;
-                Step::Alert(alerted, self.queue.drain(..1).collect())
-            }
-            None => self.enter_passes(),
-        }
-    }
-
-    /// What `decide` would hold of `text`, counting nothing.
-    fn would_hold(&self, text: &str) -> Option<(String, Held)> {
-        for command in commands_of(text) {
-            if let Some(rule) = first_match(&self.rules, &command)
-                && matches!(
-                    rule.rule.action,
-                    RuleAction::Block | RuleAction::InterruptAfter
-                )
-            {
-                return Some((command, held_by(&rule.rule, None)));
-            }
-        }
-        match self.gate.as_ref().map(|gate| gate.decide_text(text)) {
-            Some((Decision::Held(held), line)) => Some((line, held)),
-            _ => None,
-        }
+        alert.map_or(Ruled::Pass, Ruled::Alert)
     }
 
     /// A bracketed paste at the head of the queue: it passes whole once it has come whole and
@@ -318,8 +315,18 @@ impl Enforcer {
         }
         // What follows the last break stays on the prompt until an Enter of its own.
         let lines = format!("{before}{}", &pasted[..=last_break]);
-        match self.would_hold(&lines) {
-            Some((line, held)) => self.hold(line, held),
+        let alert = match self.rules_on(&lines) {
+            Ruled::Hold(command, held) => return self.hold(command, held),
+            Ruled::Alert(alerted) => Some(alerted),
+            Ruled::Pass => None,
+        };
+        if let Some((Decision::Held(held), line)) =
+            self.gate.as_ref().map(|gate| gate.decide_text(&lines))
+        {
+            return self.hold(line, held);
+        }
+        match alert {
+            Some(alerted) => Step::Alert(alerted, self.queue.drain(..length).collect()),
             None => self.pass(length),
         }
     }
@@ -474,6 +481,63 @@ mod tests {
         };
         assert_eq!(held.line, "rm -rf /");
         assert_eq!(enforcer.next(&mut recognizer, SETTLED), Step::Idle);
+    }
+
+    /// A rule on `pattern` (shell words) doing `action`.
+    fn rule(id: i64, pattern: &str, action: RuleAction, tries: Option<i64>) -> Compiled {
+        use changeaudit_shared::api::command_rules::{
+            CommandRule, Criticality, PatternKind, RuleScope,
+        };
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        let rule = CommandRule {
+            id,
+            position: id,
+            name: format!("rule {id}"),
+            pattern_kind: PatternKind::Words,
+            pattern: pattern.to_owned(),
+            action,
+            tries,
+            criticality: Criticality::High,
+            scope: RuleScope::Everywhere,
+            enabled: true,
+            created_at: at,
+            updated_at: at,
+        };
+        Compiled::new(rule).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    #[test]
+    fn a_pasted_block_meets_the_rules_as_typed_lines_do() {
+        let rules = vec![
+            rule(1, "reboot", RuleAction::InterruptAfter, Some(2)),
+            rule(2, "touch", RuleAction::Alert, None),
+        ];
+        let mut enforcer = Enforcer::new(None, rules).unwrap_or_else(|| unreachable!());
+        let mut recognizer = at_prompt();
+        // An alert rule's line runs, and is told, pasted as typed.
+        enforcer.push("\x1b[200~touch a\rls\r\x1b[201~");
+        let Step::Alert(alerted, keys) = enforcer.next(&mut recognizer, SETTLED) else {
+            panic!("the paste's alert is told")
+        };
+        assert_eq!(alerted.line, "touch a");
+        assert!(
+            keys.starts_with(PASTE_START) && keys.ends_with(PASTE_END),
+            "{keys:?}"
+        );
+        // A held paste is a try like a typed line: the second closes the session (the held
+        // line cleared first, with Ctrl-U).
+        for (keys, closes) in [
+            ("reboot\r", false),
+            ("\x15\x1b[200~reboot\r\x1b[201~", true),
+        ] {
+            enforcer.push(keys);
+            let steps = run(&mut enforcer, &mut recognizer);
+            let held = steps.iter().find_map(|step| match step {
+                Step::Held(held) => Some(held),
+                _ => None,
+            });
+            assert_eq!(held.map(|held| held.closes), Some(closes), "{steps:?}");
+        }
     }
 
     #[test]

@@ -162,11 +162,12 @@ pub async fn judge(
             commands: Vec::new(),
         });
         let benign: String = row.try_get("benign_commands")?;
-        // Written from the enum; anything else is damage, held to the most.
-        let mode = |text: &str| Enforcement::parse(text).unwrap_or(Enforcement::ScriptOnlyInOrder);
         let group: String = row.try_get("enforcement")?;
         let change: Option<String> = row.try_get("change_enforcement")?;
-        let enforcement = Enforcement::of_change(mode(&group), change.as_deref().map(mode));
+        let enforcement = Enforcement::of_change(
+            Enforcement::stored(&group),
+            change.as_deref().map(Enforcement::stored),
+        );
         return Ok(Ok(Permit::Planned {
             request_id: row.try_get("id")?,
             change_id: row.try_get("change_id")?,

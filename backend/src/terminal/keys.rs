@@ -15,8 +15,8 @@ pub struct KeyFilter {
     in_paste: bool,
 }
 
-const PASTE_START: &str = "\x1b[200~";
-const PASTE_END: &str = "\x1b[201~";
+pub(super) const PASTE_START: &str = "\x1b[200~";
+pub(super) const PASTE_END: &str = "\x1b[201~";
 
 /// Control keys passed on outside a paste: Enter (CR, LF), Tab, Backspace (DEL, BS), Ctrl-A,
 /// -B, -C, -D, -E, -F, -G, -K, -L, -N, -P, -R, -S, -T, -U, -W, -Y. Each either moves,

@@ -178,7 +178,6 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         }
     };
     let enforcement = permit.enforcement();
-    let rules_of_session = rules;
     let request_id = permit.request_id();
     let unplanned_group = permit.unplanned_group();
     let (change_id, script, benign) = permit.into_plan();
@@ -192,7 +191,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         script,
         benign,
         enforcement,
-        rules: rules_of_session,
+        rules,
         closes_at,
         closes_at_due_date,
         longest,
@@ -228,8 +227,6 @@ async fn void_stale(state: &AppState, id: i64, reason: &str) -> Result<(), Failu
         .map_err(|error| Failure::internal("voiding a request whose approvals are stale", error))
 }
 
-/// The gate's permit, then what the session connects with: the credential's account, its
-/// device and the SSH target with the vaulted secret opened.
 /// What the gate let in, and what it is held to.
 struct Admitted {
     permit: Permit,
@@ -239,6 +236,8 @@ struct Admitted {
     rules: Vec<Compiled>,
 }
 
+/// The gate's permit, then what the session connects with: the credential's account, its
+/// device and the SSH target with the vaulted secret opened.
 async fn admitted(
     state: &AppState,
     request: &Request,

@@ -11,7 +11,7 @@ use changeaudit_shared::command::{
 };
 use changeaudit_shared::enforcement::{Enforcement, Held};
 use changeaudit_shared::terminal::EndReason;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::time::Duration;
@@ -832,14 +832,22 @@ async fn held(connection: &mut AnyConnection, id: i64) -> Result<Vec<HeldCommand
     details
         .iter()
         .map(|details| {
-            let details: Value = serde_json::from_str(details).map_err(DbError::decode)?;
+            let blocked: BlockedEvent = serde_json::from_str(details).map_err(DbError::decode)?;
             Ok(HeldCommand {
-                text: details["line"].as_str().unwrap_or_default().to_owned(),
-                offset: details["at"].as_f64().unwrap_or_default(),
-                reason: details["words"].as_str().unwrap_or_default().to_owned(),
+                text: blocked.line,
+                offset: blocked.at,
+                reason: blocked.words,
             })
         })
         .collect()
+}
+
+/// What the board takes of a `session.command_blocked` event; one without it is damage.
+#[derive(serde::Deserialize)]
+struct BlockedEvent {
+    line: String,
+    at: f64,
+    words: String,
 }
 
 /// Asks the server running session `id` to end it; answers false when it is not running.

@@ -227,15 +227,7 @@ async fn held_lines_are_on_the_board_and_in_the_evidence(
     let id = session.terminal.session_id.unwrap();
     let rig = &session.rig;
 
-    let audit = rig
-        .admin
-        .expect(
-            "GET",
-            &format!("/api/terminal-sessions/{id}/audit?view=board"),
-            None,
-            200,
-        )
-        .await;
+    let audit = rig.board_view(id).await;
     let board = audit["report"]["board"].as_array().unwrap();
     let two = one.replace("/one", "/two");
     assert_eq!(

@@ -12,15 +12,7 @@ use crate::terminal_client::Terminal;
 /// The board of session `id` as an auditor reads it: `(status, command)` for each line, with
 /// the verdict and the findings' kinds.
 async fn board(rig: &Rig, id: i64) -> (Vec<(String, String)>, String, Vec<String>) {
-    let audit = rig
-        .admin
-        .expect(
-            "GET",
-            &format!("/api/terminal-sessions/{id}/audit?view=board"),
-            None,
-            200,
-        )
-        .await;
+    let audit = rig.board_view(id).await;
     let report = &audit["report"];
     let lines = board_lines(report);
     let findings = report["findings"]

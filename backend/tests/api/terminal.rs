@@ -185,6 +185,12 @@ impl Rig {
         self.admin.expect("PUT", &path, Some(&group), 200).await;
     }
 
+    /// Session `id`'s board view (`{session, script, report}`), as the admin opens it.
+    pub(crate) async fn board_view(&self, id: i64) -> Value {
+        let path = format!("/api/terminal-sessions/{id}/audit?view=board");
+        self.admin.expect("GET", &path, None, 200).await
+    }
+
     pub(crate) async fn session(&self, id: i64) -> Value {
         self.admin
             .expect("GET", &format!("/api/terminal-sessions/{id}"), None, 200)

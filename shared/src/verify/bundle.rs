@@ -433,9 +433,11 @@ impl Bundle {
     /// `session.command_blocked` events say were held: each line and when, in order.
     fn held_lines(&self) -> Result<(), Fault> {
         let mut held: HashMap<i64, Vec<(&str, Option<f64>)>> = HashMap::new();
-        for event in self.events.values() {
+        for (&seq, event) in &self.events {
             if event.action == "session.command_blocked" {
-                let line = event.details["line"].as_str().unwrap_or_default();
+                let Some(line) = event.details["line"].as_str() else {
+                    return Err(self.fault_at(event.line, Some(seq), "its held line is missing"));
+                };
                 let at = event.details["at"].as_f64();
                 held.entry(session_of(&event.object))
                     .or_default()
