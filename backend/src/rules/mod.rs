@@ -182,7 +182,8 @@ pub fn first_match<'a>(rules: &'a [Compiled], line: &str) -> Option<&'a Compiled
 /// What a session is, for the rules' scopes.
 pub struct Session<'a> {
     pub group_ids: &'a [i64],
-    pub device_id: i64,
+    /// The device's tags.
+    pub tags: &'a [String],
     pub credential_id: i64,
 }
 
@@ -191,18 +192,15 @@ pub async fn for_session(
     connection: &mut AnyConnection,
     session: &Session<'_>,
 ) -> Result<Vec<Compiled>, DbError> {
-    let tags: String = sqlx::query_scalar("SELECT tags FROM devices WHERE id = $1")
-        .bind(session.device_id)
-        .fetch_one(&mut *connection)
-        .await?;
-    let tags: Vec<String> = serde_json::from_str(&tags).map_err(DbError::decode)?;
     let applicable = list(connection)
         .await?
         .into_iter()
         .filter(|rule| match &rule.scope {
             RuleScope::Everywhere => true,
             RuleScope::Group { group_id } => session.group_ids.contains(group_id),
-            RuleScope::DeviceTag { tag } => tags.iter().any(|t| t.eq_ignore_ascii_case(tag)),
+            RuleScope::DeviceTag { tag } => {
+                session.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
+            }
             RuleScope::Credential { credential_id } => *credential_id == session.credential_id,
         });
     compiled(applicable)

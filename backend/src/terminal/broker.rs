@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use super::enforcing::{self, Alerted, Device, Enforcer, HeldLine, Pushed, Step};
 use super::opening::{self, Opened, Request};
 use super::socket::{self, close, send, send_raw};
-use super::store::{self, Blocked, Ending, Recognised, Telling, Told};
+use super::store::{self, Blocked, Ending, Recognised, Telling};
 use super::watchdog::{End, Subject, Watched};
 use crate::clock::Timestamp;
 use crate::recordings::BoxFuture;
@@ -493,18 +493,11 @@ impl Session {
     /// Who is told, when `tell`: the approvers of the session's change, if it has one.
     fn telling(&self, tell: bool) -> Option<Telling<'_>> {
         let opened = &self.opened;
-        let about = match (&opened.change_id, opened.request_id, opened.unplanned_group) {
-            _ if !tell => return None,
-            (Some(change_id), Some(request_id), _) => Told::Change {
-                request_id,
-                change_id,
-            },
-            (None, _, Some(group_id)) => Told::Unplanned { group_id },
-            _ => return None,
-        };
-        Some(Telling {
+        tell.then(|| Telling {
             outbound: &self.state.outbound,
-            about,
+            group_id: opened.group_id,
+            person: self.request.user.id,
+            change: opened.change_id.as_deref().zip(opened.request_id),
             device: &opened.device.name,
         })
     }

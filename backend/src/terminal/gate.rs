@@ -25,6 +25,8 @@ pub enum Permit {
         benign: BenignCommands,
         /// How the session is held to the script: the change's group says.
         enforcement: Enforcement,
+        /// The change's group: its approvers hear of lines held in the session.
+        group_id: i64,
     },
     /// No change: the group allows sessions outside every change (recorded, without a script).
     Unplanned {
@@ -50,11 +52,10 @@ impl Permit {
         }
     }
 
-    /// The group that allowed an unplanned session.
-    pub fn unplanned_group(&self) -> Option<i64> {
+    /// The group the session runs through: the change's, or the one that allowed it unplanned.
+    pub fn group_id(&self) -> i64 {
         match self {
-            Permit::Planned { .. } => None,
-            Permit::Unplanned { group_id, .. } => Some(*group_id),
+            Permit::Planned { group_id, .. } | Permit::Unplanned { group_id, .. } => *group_id,
         }
     }
 
@@ -137,7 +138,7 @@ pub async fn judge(
 
     let approved = sqlx::query(
         "SELECT r.id, c.id AS change_id, c.script, c.due_at, g.benign_commands, g.enforcement,
-                c.enforcement AS change_enforcement
+                c.enforcement AS change_enforcement, g.id AS group_id
          FROM requests r
          JOIN changes c ON c.id = r.change_id
          JOIN access_groups g ON g.id = c.access_group_id
@@ -176,6 +177,7 @@ pub async fn judge(
             due_at: Timestamp::from_millis(row.try_get("due_at")?),
             benign: benign_of(&benign)?,
             enforcement,
+            group_id: row.try_get("group_id")?,
         }));
     }
     for row in &groups {

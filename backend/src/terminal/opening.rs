@@ -71,8 +71,8 @@ pub struct Opened {
     pub change_id: Option<String>,
     /// The approved request it runs under, if planned.
     pub request_id: Option<i64>,
-    /// The group that allowed it, if unplanned.
-    pub unplanned_group: Option<i64>,
+    /// The group it runs through: the change's, or the one that allowed it unplanned.
+    pub group_id: i64,
     pub script: Script,
     pub benign: BenignCommands,
     pub enforcement: Enforcement,
@@ -179,7 +179,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
     };
     let enforcement = permit.enforcement();
     let request_id = permit.request_id();
-    let unplanned_group = permit.unplanned_group();
+    let group_id = permit.group_id();
     let (change_id, script, benign) = permit.into_plan();
     let opened = Opened {
         id,
@@ -187,7 +187,7 @@ async fn attempt(state: &AppState, request: &Request) -> Result<(Opened, Channel
         account,
         change_id,
         request_id,
-        unplanned_group,
+        group_id,
         script,
         benign,
         enforcement,
@@ -294,7 +294,7 @@ async fn admitted(
         kind: credential.kind,
         secret,
     };
-    let rules = session_rules(&mut connection, request, device.id)
+    let rules = session_rules(&mut connection, request, &device.tags)
         .await
         .map_err(|error| Failure::internal("loading the command rules", error))?;
     let named = Named {
@@ -315,7 +315,7 @@ async fn admitted(
 async fn session_rules(
     connection: &mut AnyConnection,
     request: &Request,
-    device_id: i64,
+    tags: &[String],
 ) -> Result<Vec<Compiled>, DbError> {
     let group_ids: Vec<i64> = sqlx::query_scalar(
         "SELECT g.group_id FROM group_credentials g
@@ -328,7 +328,7 @@ async fn session_rules(
     .await?;
     let session = rules::Session {
         group_ids: &group_ids,
-        device_id,
+        tags,
         credential_id: request.credential_id,
     };
     rules::for_session(connection, &session).await

@@ -16,6 +16,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::time::Duration;
 
+use crate::approvals::store::approvers_of_group;
 use crate::changes::life;
 use crate::clock::Timestamp;
 use crate::db::{Database, DbError, placeholders};
@@ -220,22 +221,20 @@ pub struct Blocked<'a> {
 /// the group that allowed an unplanned session.
 pub struct Telling<'a> {
     pub outbound: &'a Outbound,
-    pub about: Told<'a>,
+    /// The group whose approvers are told, and the person they are told of (never told).
+    pub group_id: i64,
+    pub person: i64,
+    /// The change and request the session runs under; none for an unplanned session.
+    pub change: Option<(&'a str, i64)>,
     pub device: &'a str,
-}
-
-/// What a session ran under, for its notices.
-pub enum Told<'a> {
-    Change { request_id: i64, change_id: &'a str },
-    Unplanned { group_id: i64 },
 }
 
 impl Telling<'_> {
     /// Where, in a notice's words: `db-1 (CHG-7)`, or `db-1 (an unplanned session)`.
     fn place(&self) -> String {
-        match &self.about {
-            Told::Change { change_id, .. } => format!("{} ({change_id})", self.device),
-            Told::Unplanned { .. } => format!("{} (an unplanned session)", self.device),
+        match self.change {
+            Some((change_id, _)) => format!("{} ({change_id})", self.device),
+            None => format!("{} (an unplanned session)", self.device),
         }
     }
 }
@@ -282,7 +281,7 @@ pub async fn command_blocked(
             shortened(blocked.line),
             telling.place()
         );
-        tell_approvers(&mut tx, username, id, &telling, text, now).await?;
+        tell_approvers(&mut tx, id, &telling, text, now).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -327,7 +326,7 @@ pub async fn command_alerted(
             telling.place(),
             alert.rule.name
         );
-        tell_approvers(&mut tx, username, id, &telling, text, now).await?;
+        tell_approvers(&mut tx, id, &telling, text, now).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -336,38 +335,20 @@ pub async fn command_alerted(
 /// Tells the approvers of `telling`'s group, but not `username`, of something in session `id`.
 async fn tell_approvers(
     tx: &mut AnyConnection,
-    username: &str,
     id: i64,
     telling: &Telling<'_>,
     text: String,
     now: Timestamp,
 ) -> Result<(), DbError> {
-    let (group, request_id, change_id) = match &telling.about {
-        Told::Change {
-            request_id,
-            change_id,
-        } => (
-            "(SELECT access_group_id FROM changes WHERE id = $1)",
-            Some(*request_id),
-            Some((*change_id).to_owned()),
-        ),
-        Told::Unplanned { .. } => ("CAST($1 AS BIGINT)", None, None),
-    };
-    let query = format!(
-        "SELECT m.user_id FROM group_members m JOIN users u ON u.id = m.user_id AND u.enabled
-         WHERE m.group_id = {group} AND m.approver AND u.username <> $2 ORDER BY m.user_id"
-    );
-    let approvers: Vec<i64> = match &telling.about {
-        Told::Change { change_id, .. } => sqlx::query_scalar(&query).bind(*change_id),
-        Told::Unplanned { group_id } => sqlx::query_scalar(&query).bind(*group_id),
-    }
-    .bind(username)
-    .fetch_all(&mut *tx)
-    .await?;
+    let approvers: Vec<i64> = approvers_of_group(tx, telling.group_id)
+        .await?
+        .into_iter()
+        .filter(|&approver| approver != telling.person)
+        .collect();
     let notice = Notice {
         kind: NotificationKind::CommandBlocked,
-        request_id,
-        change_id,
+        request_id: telling.change.map(|(_, request)| request),
+        change_id: telling.change.map(|(change, _)| change.to_owned()),
         text,
         credential_id: None,
         session_id: Some(id),

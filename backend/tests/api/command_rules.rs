@@ -358,3 +358,52 @@ async fn a_line_held_in_an_unplanned_session_is_told_to_the_approvers_of_the_gro
         .await;
     assert!(!own.to_string().contains("command_blocked"), "{own}");
 }
+
+#[tokio::test]
+async fn a_rule_holds_only_the_sessions_within_its_scope() {
+    let rig = Rig::start(Sshd::start().await.unwrap()).await;
+    let path = format!("/api/devices/{}", rig.device);
+    let device = rig.admin.expect("GET", &path, None, 200).await;
+    let tagged = json!({
+        "name": device["name"], "host": device["host"], "port": device["port"],
+        "host_key": device["host_key_fingerprint"], "tags": ["lab"],
+    });
+    rig.admin.expect("PUT", &path, Some(&tagged), 200).await;
+    let scoped = |name: &str, scope: Value| json!({ "name": name, "pattern": format!("echo {name}"), "scope": scope });
+    for (name, scope) in [
+        (
+            "by-group",
+            json!({ "kind": "group", "group_id": rig.group }),
+        ),
+        ("by-tag", json!({ "kind": "device_tag", "tag": "LAB" })),
+        (
+            "by-credential",
+            json!({ "kind": "credential", "credential_id": rig.password_credential }),
+        ),
+        (
+            "other-tag",
+            json!({ "kind": "device_tag", "tag": "production" }),
+        ),
+        (
+            "other-credential",
+            json!({ "kind": "credential", "credential_id": rig.key_credential }),
+        ),
+    ] {
+        rule(&rig, scoped(name, scope)).await;
+    }
+    // The session runs on the password credential of a device tagged `lab`, through group ops.
+    let mut terminal = rig.approved_terminal().await;
+    for name in ["by-group", "by-tag", "by-credential"] {
+        let reason = held(&mut terminal, &format!("echo {name}")).await;
+        assert!(reason.contains(name), "{reason}");
+    }
+    for name in ["other-tag", "other-credential"] {
+        run(&mut terminal, &format!("echo {name}")).await;
+        assert!(
+            terminal.output.contains(&format!("\r{name}\r\n")),
+            "{name} ran: {}",
+            terminal.output
+        );
+    }
+    assert!(terminal.held.len() == 3, "{:?}", terminal.held);
+}
